@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Lint, format check and type check: the same in CI as on a laptop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+.venv/bin/mypy

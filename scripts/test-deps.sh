@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# System packages the tests use: git (projects) and PostgreSQL (the data layer runs on both
+# SQLite and PostgreSQL; the tests start their own server on a private port and socket).
+set -euo pipefail
+missing=()
+command -v git >/dev/null || missing+=(git)
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "The tests need these packages: ${missing[*]} (run as root to install them)." >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

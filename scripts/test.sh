@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Everything CI does: install test needs, lint and type-check, then the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/test-deps.sh
+scripts/install.sh dev
+scripts/check.sh
+exec .venv/bin/pytest "$@"

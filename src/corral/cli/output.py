@@ -1,0 +1,54 @@
+"""How the CLI talks to people: Rich tables and messages, JSON for scripts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["CliError", "console", "err_console", "print_json", "print_table", "when"]
+
+# soft_wrap: long links and messages stay on one line, so they can be copied and grepped.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr, with a non-zero exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def print_json(data: Any) -> None:
+    # Plain print: Rich would wrap long lines and break the JSON for `jq`.
+    print(json.dumps(data, indent=2, sort_keys=False))
+
+
+def when(value: str | None) -> str:
+    """A timestamp from the API, shortened for a table cell."""
+    if not value:
+        return "-"
+    return value.replace("T", " ")[:19]
+
+
+def print_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, Callable[[dict[str, Any]], str]]],
+    *,
+    empty: str,
+) -> None:
+    if not rows:
+        console.print(empty)
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for title, _ in columns:
+        table.add_column(title)
+    for row in rows:
+        table.add_row(*(cell(row) for _, cell in columns))
+    console.print(table)

@@ -1,0 +1,134 @@
+"""`corral project`: git repositories that workspaces are made from."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from corral.cli.account import JsonFlag
+from corral.cli.client import open_client, segment
+from corral.cli.output import CliError, console, print_json, print_table, when
+
+app = typer.Typer(
+    help="Projects: git repositories that workspaces are made from.", no_args_is_help=True
+)
+
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option("--env", help="KEY=VALUE set in the project's workspaces; repeat for more."),
+]
+
+
+def parse_env(pairs: list[str] | None) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"--env takes KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
+def _show(project: dict[str, Any]) -> None:
+    console.print(f"[bold]{project['name']}[/bold]  {project['id']}")
+    console.print(f"  repository:     {project['repo']}")
+    console.print(f"  default branch: {project['default_branch']}")
+    console.print(f"  created:        {when(project['created_at'])}")
+    for key, value in sorted(project["env"].items()):
+        console.print(f"  env {key}={value}")
+
+
+@app.command("add")
+def add_project(
+    name: Annotated[str, typer.Argument(help="Short name, e.g. `demo`.")],
+    repo: Annotated[str, typer.Option(help="Git URL or absolute local path.")],
+    branch: Annotated[
+        str | None, typer.Option(help="Default branch (default: the repository's own).")
+    ] = None,
+    env: EnvOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a project after checking the repository answers and has the branch."""
+    with console.status(f"Checking {repo} …"), open_client() as client:
+        project = client.post(
+            "/projects",
+            {"name": name, "repo": repo, "default_branch": branch, "env": parse_env(env)},
+        )
+    if as_json:
+        print_json(project)
+        return
+    console.print(
+        f"Added project [bold]{project['name']}[/bold] (branch {project['default_branch']})."
+    )
+
+
+@app.command("list")
+def list_projects(as_json: JsonFlag = False) -> None:
+    """List your projects."""
+    with open_client() as client:
+        projects = client.get_all("/projects")
+    if as_json:
+        print_json(projects)
+        return
+    print_table(
+        projects,
+        [
+            ("NAME", lambda p: p["name"]),
+            ("BRANCH", lambda p: p["default_branch"]),
+            ("REPOSITORY", lambda p: p["repo"]),
+            ("CREATED", lambda p: when(p["created_at"])),
+        ],
+        empty="No projects. Add one with `corral project add NAME --repo URL`.",
+    )
+
+
+@app.command("show")
+def show_project(
+    project: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Show one project."""
+    with open_client() as client:
+        found = client.get(f"/projects/{segment(project)}")
+    if as_json:
+        print_json(found)
+        return
+    _show(found)
+
+
+@app.command("set")
+def update_project(
+    project: Annotated[str, typer.Argument(help="Name or id.")],
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    branch: Annotated[str | None, typer.Option(help="New default branch.")] = None,
+    env: EnvOption = None,
+    unset_env: Annotated[
+        list[str] | None,
+        typer.Option("--unset-env", help="Remove an environment variable; repeat for more."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a project's name, default branch or environment variables."""
+    with open_client() as client:
+        body: dict[str, Any] = {"name": name, "default_branch": branch}
+        if env or unset_env:
+            current = client.get(f"/projects/{segment(project)}")["env"]
+            current.update(parse_env(env))
+            for key in unset_env or []:
+                current.pop(key, None)
+            body["env"] = current
+        updated = client.patch(
+            f"/projects/{segment(project)}", {k: v for k, v in body.items() if v is not None}
+        )
+    if as_json:
+        print_json(updated)
+        return
+    _show(updated)
+
+
+@app.command("rm")
+def remove_project(project: Annotated[str, typer.Argument(help="Name or id.")]) -> None:
+    """Delete a project (its repository is untouched)."""
+    with open_client() as client:
+        client.delete(f"/projects/{segment(project)}")
+    console.print(f"Deleted project {project}.")

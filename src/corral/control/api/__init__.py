@@ -1,0 +1,17 @@
+"""The REST API under /api/v1: one thin router per resource, all mounted here.
+
+Each router carries the full prefix itself, so a route's `path` is the whole template (the
+access log and metrics label requests with it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from corral.control.api import activity, auth, credentials, projects, tokens, users
+from corral.control.api.constants import API_PREFIX
+
+__all__ = ["API_PREFIX", "api_router"]
+
+api_router = APIRouter()
+for module in (auth, tokens, users, credentials, projects, activity):
+    api_router.include_router(module.router)

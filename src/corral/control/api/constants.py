@@ -1,0 +1,3 @@
+"""The API's fixed names."""
+
+API_PREFIX = "/api/v1"

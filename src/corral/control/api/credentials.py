@@ -1,0 +1,45 @@
+"""Routes for the signed-in user's credentials; values go in and never come out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db, State
+from corral.control.schemas.credentials import CredentialPublic, CredentialSet
+from corral.control.services import credentials
+
+router = APIRouter(prefix=f"{API_PREFIX}/credentials", tags=["credentials"])
+
+
+@router.get("")
+async def list_credentials(user: CurrentUser, db: Db) -> list[CredentialPublic]:
+    rows = await credentials.list_credentials(db, user.id)
+    return [CredentialPublic.model_validate(row) for row in rows]
+
+
+@router.put("/{name}")
+async def set_credential(
+    name: str, body: CredentialSet, user: CurrentUser, db: Db, state: State, response: Response
+) -> CredentialPublic:
+    """Store the credential `name`, replacing its value if it exists (201 when new)."""
+    row, created = await credentials.set_credential(
+        db,
+        state.secret_box,
+        user.id,
+        name=name,
+        kind=body.kind,
+        value=body.value.get_secret_value(),
+    )
+    response.status_code = 201 if created else 200
+    return CredentialPublic.model_validate(row)
+
+
+@router.get("/{name}")
+async def get_credential(name: str, user: CurrentUser, db: Db) -> CredentialPublic:
+    return CredentialPublic.model_validate(await credentials.get_credential(db, user.id, name))
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_credential(name: str, user: CurrentUser, db: Db) -> None:
+    await credentials.delete_credential(db, user.id, name)

@@ -1,0 +1,122 @@
+"""Request dependencies: the app's state, a database session, and who is asking.
+
+A request authenticates with `Authorization: Bearer <API token>` or with the browser's session
+cookie. Cookie requests that change something must also send the session's CSRF token in the
+`X-CSRF-Token` header (the `corral_csrf` cookie holds it for the web app to read), which a page on
+another site cannot do.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.control.db.models import ApiToken, User, WebSession
+from corral.control.services import auth
+from corral.control.state import AppState
+from corral.errors import PermissionDenied, Unauthenticated
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "CurrentPrincipal",
+    "CurrentUser",
+    "Db",
+    "PageParams",
+    "Principal",
+    "State",
+]
+
+SESSION_COOKIE = "corral_session"
+CSRF_COOKIE = "corral_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.corral
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_db(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+Db = Annotated[AsyncSession, Depends(get_db)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    api_token: ApiToken | None = None
+    web_session: WebSession | None = None
+
+
+async def authenticate(request: Request, db: AsyncSession) -> Principal | None:
+    """Who the request comes from, or None when it carries no credentials at all."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("the Authorization header must be 'Bearer <API token>'")
+        user, api_token = await auth.authenticate_api_token(db, token.strip())
+        return Principal(user=user, api_token=api_token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        return None
+    user, web_session = await auth.authenticate_web_session(db, cookie)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not secrets.compare_digest(sent.encode(), web_session.csrf_token.encode()):
+            raise PermissionDenied(
+                f"missing or wrong {CSRF_HEADER} header for a signed-in browser request",
+                reason="csrf_failed",
+            )
+    return Principal(user=user, web_session=web_session)
+
+
+async def current_principal(request: Request, db: Db) -> Principal:
+    principal = await authenticate(request, db)
+    if principal is None:
+        raise Unauthenticated(
+            "sign in first: open a login link, or send 'Authorization: Bearer <API token>'"
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_user(principal: CurrentPrincipal) -> User:
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    state: State,
+    limit: Annotated[int | None, Query(ge=1, description="Items per page.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="From `next_cursor`.")] = None,
+) -> PageQuery:
+    api = state.settings.api
+    return PageQuery(limit=min(limit or api.default_page_size, api.max_page_size), cursor=cursor)
+
+
+PageParams = Annotated[PageQuery, Depends(page_params)]

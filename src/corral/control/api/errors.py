@@ -1,0 +1,110 @@
+"""One error shape for every failure: `{"error": {"code", "message", "details"}}`.
+
+Domain errors map to status codes here and nowhere else. Validation errors name each field but
+never echo the value sent (it may be a secret). Anything unexpected is logged once with its
+traceback and answered with a generic message and the request id to quote.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from corral import errors
+from corral.logs import current_request_id
+
+__all__ = ["error_response", "install_error_handlers"]
+
+log = logging.getLogger("corral.api")
+
+STATUS_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.InvalidInput, 422),
+    (errors.Unauthenticated, 401),
+    (errors.PermissionDenied, 403),
+    (errors.RateLimited, 429),
+    (errors.RetryableProviderError, 503),
+    (errors.ProviderError, 502),
+]
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())),
+            "message": str(error.get("msg", "invalid")),
+            "type": str(error.get("type", "invalid")),
+        }
+        for error in exc.errors()
+    ]
+
+
+async def _corral_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.CorralError)
+    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+    headers = None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return error_response(status, exc.reason, exc.message, exc.details, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = _validation_details(exc)
+    fields = ", ".join(d["field"] for d in details)
+    return error_response(422, "invalid_input", f"invalid fields: {fields}", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = CODE_BY_STATUS.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return error_response(
+        500,
+        "internal_error",
+        f"Corral hit an internal error; quote request id {current_request_id()} when reporting it",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.CorralError, _corral_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

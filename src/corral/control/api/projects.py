@@ -1,0 +1,65 @@
+"""Routes for projects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db, PageParams, State
+from corral.control.schemas.common import Page
+from corral.control.schemas.projects import ProjectCreate, ProjectPublic, ProjectUpdate
+from corral.control.services import projects
+
+router = APIRouter(prefix=f"{API_PREFIX}/projects", tags=["projects"])
+
+
+@router.get("")
+async def list_projects(user: CurrentUser, db: Db, page: PageParams) -> Page[ProjectPublic]:
+    rows, next_cursor = await projects.list_projects(
+        db, user.id, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[ProjectPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201)
+async def create_project(
+    body: ProjectCreate, user: CurrentUser, db: Db, state: State
+) -> ProjectPublic:
+    """Add a project; the repository must answer `git ls-remote` and have the branch."""
+    project = await projects.create_project(
+        db,
+        user.id,
+        name=body.name,
+        repo=body.repo,
+        default_branch=body.default_branch,
+        env=body.env,
+        repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
+    )
+    return ProjectPublic.model_validate(project)
+
+
+@router.get("/{project}")
+async def get_project(project: str, user: CurrentUser, db: Db) -> ProjectPublic:
+    """Look a project up by id or name."""
+    return ProjectPublic.model_validate(await projects.get_project(db, user.id, project))
+
+
+@router.patch("/{project}")
+async def update_project(
+    project: str, body: ProjectUpdate, user: CurrentUser, db: Db, state: State
+) -> ProjectPublic:
+    updated = await projects.update_project(
+        db,
+        user.id,
+        project,
+        name=body.name,
+        default_branch=body.default_branch,
+        env=body.env,
+        repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
+    )
+    return ProjectPublic.model_validate(updated)
+
+
+@router.delete("/{project}", status_code=204)
+async def delete_project(project: str, user: CurrentUser, db: Db) -> None:
+    await projects.delete_project(db, user.id, project)

@@ -1,0 +1,71 @@
+"""The control plane's app factory: builds settings-driven state and wires the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from corral import __version__
+from corral.control import health, web
+from corral.control.api import API_PREFIX, api_router
+from corral.control.api.errors import install_error_handlers
+from corral.control.bootstrap import Prepared, prepare
+from corral.control.db.engine import create_engine, create_session_factory
+from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from corral.control.ratelimit import AttemptLimiter
+from corral.control.secretbox import load_secret_box
+from corral.control.state import AppState
+from corral.settings import Settings
+
+__all__ = ["OnReady", "create_app", "create_state"]
+
+OnReady = Callable[[AppState, Prepared], Awaitable[None]]
+
+
+def create_state(settings: Settings) -> AppState:
+    engine = create_engine(settings.effective_database_url)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=create_session_factory(engine),
+        secret_box=load_secret_box(settings),
+        login_limiter=AttemptLimiter(
+            settings.auth.login_attempts_per_window, settings.auth.login_attempt_window_seconds
+        ),
+        metrics=CollectorRegistry(),
+    )
+
+
+def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAPI:
+    """Build the app; its lifespan migrates the database, makes the owner, then calls `on_ready`."""
+    state = create_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepared = await prepare(state)
+        if on_ready is not None:
+            await on_ready(state, prepared)
+        try:
+            yield
+        finally:
+            await state.engine.dispose()
+
+    app = FastAPI(
+        title="Corral",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.corral = state
+    install_error_handlers(app)
+    app.include_router(api_router)
+    app.include_router(health.router)
+    app.include_router(web.router)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, registry=state.metrics)
+    return app

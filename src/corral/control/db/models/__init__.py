@@ -1,0 +1,36 @@
+"""All table models; importing this package registers every table on `Base.metadata`."""
+
+from corral.control.db.models.activity import ActivityEvent
+from corral.control.db.models.credentials import Credential, CredentialKind
+from corral.control.db.models.nodes import Node, NodeJoinToken
+from corral.control.db.models.projects import Project
+from corral.control.db.models.sessions import AgentSession, SessionEvent
+from corral.control.db.models.users import (
+    ApiToken,
+    LinkPurpose,
+    LoginLink,
+    User,
+    UserRole,
+    UserState,
+    WebSession,
+)
+from corral.control.db.models.workspaces import Workspace
+
+__all__ = [
+    "ActivityEvent",
+    "AgentSession",
+    "ApiToken",
+    "Credential",
+    "CredentialKind",
+    "LinkPurpose",
+    "LoginLink",
+    "Node",
+    "NodeJoinToken",
+    "Project",
+    "SessionEvent",
+    "User",
+    "UserRole",
+    "UserState",
+    "WebSession",
+    "Workspace",
+]

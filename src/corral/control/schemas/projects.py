@@ -1,0 +1,45 @@
+"""Schemas for projects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from corral.control.schemas.common import PublicModel, StrictInput
+
+__all__ = ["ProjectCreate", "ProjectPublic", "ProjectUpdate"]
+
+
+class ProjectCreate(StrictInput):
+    name: str = Field(min_length=1, max_length=64)
+    repo: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="A git URL, `git@host:path`, or an absolute local path.",
+    )
+    default_branch: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Branch new workspaces check out; the repository's default when omitted.",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment variables set in every workspace."
+    )
+
+
+class ProjectUpdate(StrictInput):
+    name: str | None = Field(None, min_length=1, max_length=64)
+    default_branch: str | None = Field(None, min_length=1, max_length=255)
+    env: dict[str, str] | None = None
+
+
+class ProjectPublic(PublicModel):
+    id: str
+    name: str
+    repo: str
+    default_branch: str
+    env: dict[str, str]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,72 @@
+"""Schemas for users, sign-in and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from corral.control.db.models import UserRole, UserState
+from corral.control.schemas.common import PublicModel, StrictInput
+
+__all__ = [
+    "ApiTokenCreate",
+    "ApiTokenCreated",
+    "ApiTokenPublic",
+    "InviteCreate",
+    "InviteCreated",
+    "LoginExchange",
+    "LoginExchanged",
+    "UserPublic",
+]
+
+
+class UserPublic(PublicModel):
+    id: str
+    name: str
+    role: UserRole
+    state: UserState
+    created_at: datetime
+
+
+class ApiTokenPublic(PublicModel):
+    id: str
+    name: str
+    last4: str = Field(description="The token's last four characters, to tell tokens apart.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreate(StrictInput):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiTokenCreated(ApiTokenPublic):
+    token: str = Field(description="The secret; shown in this response only.")
+
+    @classmethod
+    def from_row(cls, row: object, secret: str) -> ApiTokenCreated:
+        return cls(**ApiTokenPublic.model_validate(row).model_dump(), token=secret)
+
+
+class LoginExchange(StrictInput):
+    token: str = Field(min_length=1, max_length=200, description="The token of a login link.")
+    token_name: str = Field(
+        "cli", min_length=1, max_length=100, description="Name for the API token made in exchange."
+    )
+
+
+class LoginExchanged(PublicModel):
+    user: UserPublic
+    token: ApiTokenCreated
+
+
+class InviteCreate(StrictInput):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class InviteCreated(PublicModel):
+    user: UserPublic
+    invite_url: str = Field(description="Single-use link for the new user; shown once.")
+    expires_at: datetime

@@ -1,0 +1,140 @@
+"""Per-user credentials: sealed on the way in, listed as metadata only, opened only for use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.control.db.base import utcnow
+from corral.control.db.models import Credential, CredentialKind
+from corral.control.secretbox import SecretBox
+from corral.control.services import activity
+from corral.errors import InvalidInput, NotFound
+from corral.ids import new_id
+
+__all__ = [
+    "MAX_VALUE_BYTES",
+    "delete_credential",
+    "get_credential",
+    "list_credentials",
+    "reveal_credential",
+    "rotate_key",
+    "set_credential",
+]
+
+MAX_VALUE_BYTES = 64 * 1024
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+def _associated_data(row: Credential) -> bytes:
+    return f"corral/credential/v1\0{row.id}\0{row.user_id}\0{row.kind.value}".encode()
+
+
+def _validate(name: str, kind: CredentialKind, value: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            "a credential name is 1-100 letters, digits, '.', '_' or '-'",
+            details=[{"field": "name"}],
+        )
+    if kind == CredentialKind.ENV and not ENV_NAME_PATTERN.match(name):
+        raise InvalidInput(
+            "an env credential is named after its environment variable (letters, digits, '_')",
+            details=[{"field": "name"}],
+        )
+    # Messages below never include the value itself.
+    if not value.strip():
+        raise InvalidInput("the credential value is empty", details=[{"field": "body.value"}])
+    if len(value.encode()) > MAX_VALUE_BYTES:
+        raise InvalidInput("the credential value is over 64 KiB", details=[{"field": "body.value"}])
+    if kind == CredentialKind.SSH_KEY and "PRIVATE KEY-----" not in value:
+        raise InvalidInput(
+            "an ssh-key credential must be a private key in OpenSSH or PEM format",
+            details=[{"field": "body.value"}],
+        )
+
+
+async def set_credential(
+    db: AsyncSession, box: SecretBox, user_id: str, *, name: str, kind: CredentialKind, value: str
+) -> tuple[Credential, bool]:
+    """Store or replace the credential `name`; the bool says whether it was new."""
+    _validate(name, kind, value)
+    value = value.strip() if kind != CredentialKind.SSH_KEY else value
+    row = await db.scalar(
+        select(Credential).where(Credential.user_id == user_id, Credential.name == name)
+    )
+    created = row is None
+    if row is None:
+        row = Credential(id=new_id("crd"), user_id=user_id, name=name)
+        db.add(row)
+    row.kind = kind
+    row.key_id, row.nonce, row.ciphertext = box.seal(value, _associated_data(row))
+    row.last4 = value.rstrip()[-4:]
+    row.updated_at = utcnow()
+    activity.record(
+        db,
+        user_id=user_id,
+        actor_id=user_id,
+        action="credential.created" if created else "credential.replaced",
+        object_type="credential",
+        object_id=row.id,
+        object_name=name,
+        details={"kind": kind.value},
+    )
+    await db.commit()
+    return row, created
+
+
+async def list_credentials(db: AsyncSession, user_id: str) -> Sequence[Credential]:
+    statement = select(Credential).where(Credential.user_id == user_id).order_by(Credential.name)
+    return (await db.scalars(statement)).all()
+
+
+async def get_credential(db: AsyncSession, user_id: str, ref: str) -> Credential:
+    """Find a credential by id or by name among the user's own."""
+    row = await db.scalar(
+        select(Credential).where(
+            Credential.user_id == user_id, or_(Credential.id == ref, Credential.name == ref)
+        )
+    )
+    if row is None:
+        raise NotFound(f"no credential named {ref!r}")
+    return row
+
+
+async def delete_credential(db: AsyncSession, user_id: str, ref: str) -> None:
+    row = await get_credential(db, user_id, ref)
+    await db.delete(row)
+    activity.record(
+        db,
+        user_id=user_id,
+        actor_id=user_id,
+        action="credential.deleted",
+        object_type="credential",
+        object_id=row.id,
+        object_name=row.name,
+        details={"kind": row.kind.value},
+    )
+    await db.commit()
+
+
+async def reveal_credential(db: AsyncSession, box: SecretBox, row: Credential) -> str:
+    """Decrypt a credential for use (an agent's environment) and note when it was last used."""
+    value = box.open((row.key_id, row.nonce, row.ciphertext), _associated_data(row))
+    row.last_used_at = utcnow()
+    await db.commit()
+    return value
+
+
+async def rotate_key(db: AsyncSession, old: SecretBox, new: SecretBox) -> int:
+    """Re-encrypt every credential under `new`'s key in one transaction; return how many."""
+    rows = (await db.scalars(select(Credential))).all()
+    for row in rows:
+        aad = _associated_data(row)
+        plaintext = old.open((row.key_id, row.nonce, row.ciphertext), aad)
+        row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, aad)
+    await db.commit()
+    return len(rows)

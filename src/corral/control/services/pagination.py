@@ -1,0 +1,60 @@
+"""Cursor pagination over id-ordered lists, newest first.
+
+The cursor is the last id of the previous page, wrapped so clients treat it as opaque. Ids sort by
+creation (see `corral.ids`), so a page is stable while new rows arrive at the front.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from corral.errors import InvalidInput
+
+__all__ = ["decode_cursor", "encode_cursor", "paginate"]
+
+T = TypeVar("T")
+
+
+def encode_cursor(value: str | int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str | int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        value = None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidInput(
+            "the cursor is not valid; use the next_cursor of a previous page",
+            reason="invalid_cursor",
+            details=[{"field": "query.cursor"}],
+        )
+    return value
+
+
+async def paginate(
+    db: AsyncSession,
+    statement: Select[T],
+    key: InstrumentedAttribute[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[T], str | None]:
+    """Run `statement` for one page, newest first by `key`; return its rows and the next cursor."""
+    if cursor is not None:
+        statement = statement.where(key < decode_cursor(cursor))
+    rows = (await db.scalars(statement.order_by(key.desc()).limit(limit + 1))).all()
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, encode_cursor(getattr(page[-1], key.key))

@@ -1,0 +1,196 @@
+"""Projects: a named git repository, its default branch and its environment variables."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.control.db.base import utcnow
+from corral.control.db.models import Project
+from corral.control.services import activity
+from corral.control.services.git import redact_repo, resolve_branch
+from corral.control.services.pagination import paginate
+from corral.errors import Conflict, InvalidInput, NotFound
+from corral.ids import new_id
+
+__all__ = [
+    "create_project",
+    "delete_project",
+    "get_project",
+    "list_projects",
+    "update_project",
+    "validate_env",
+]
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_ENV_VARS = 200
+
+
+def validate_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            "a project name is 1-64 lower-case letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+            details=[{"field": "body.name"}],
+        )
+    return name
+
+
+def validate_env(env: dict[str, str]) -> dict[str, str]:
+    if len(env) > MAX_ENV_VARS:
+        raise InvalidInput(
+            f"at most {MAX_ENV_VARS} environment variables", details=[{"field": "body.env"}]
+        )
+    bad = sorted(key for key in env if not ENV_NAME_PATTERN.match(key) or len(key) > 200)
+    if bad:
+        raise InvalidInput(
+            f"not valid environment variable names: {', '.join(repr(k) for k in bad)}",
+            details=[{"field": f"body.env.{key}"} for key in bad],
+        )
+    return dict(env)
+
+
+def normalise_repo(repo: str) -> str:
+    """Accept a URL, an scp-style `git@host:path`, or an absolute local path."""
+    repo = repo.strip()
+    if not repo:
+        raise InvalidInput("the repository is empty", details=[{"field": "body.repo"}])
+    if repo.startswith("-"):
+        raise InvalidInput("the repository cannot start with '-'", details=[{"field": "body.repo"}])
+    if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", repo, re.IGNORECASE):
+        raise InvalidInput(
+            "the repository URL holds a password or token; remove it and store it as a "
+            "credential instead (`corral credentials set github`)",
+            reason="secret_in_url",
+            details=[{"field": "body.repo"}],
+        )
+    if "://" in repo or re.match(r"^[\w.-]+@[\w.-]+:", repo):
+        return repo
+    path = Path(repo).expanduser()
+    if not path.is_absolute():
+        raise InvalidInput(
+            "a local repository must be given as an absolute path",
+            details=[{"field": "body.repo"}],
+        )
+    return str(path)
+
+
+async def create_project(
+    db: AsyncSession,
+    user_id: str,
+    *,
+    name: str,
+    repo: str,
+    default_branch: str | None,
+    env: dict[str, str],
+    repo_check_timeout_seconds: float,
+) -> Project:
+    validate_name(name)
+    env = validate_env(env)
+    repo = normalise_repo(repo)
+    await _ensure_name_free(db, user_id, name)
+    branch = await resolve_branch(repo, default_branch, timeout_seconds=repo_check_timeout_seconds)
+    project = Project(
+        id=new_id("prj"), user_id=user_id, name=name, repo=repo, default_branch=branch, env=env
+    )
+    db.add(project)
+    activity.record(
+        db,
+        user_id=user_id,
+        actor_id=user_id,
+        action="project.created",
+        object_type="project",
+        object_id=project.id,
+        object_name=name,
+        details={"repo": redact_repo(repo), "default_branch": branch},
+    )
+    await db.commit()
+    return project
+
+
+async def _ensure_name_free(db: AsyncSession, user_id: str, name: str) -> None:
+    taken = await db.scalar(
+        select(Project.id).where(Project.user_id == user_id, Project.name == name)
+    )
+    if taken is not None:
+        raise Conflict(f"a project named {name!r} exists already", reason="name_taken")
+
+
+async def list_projects(
+    db: AsyncSession, user_id: str, *, limit: int, cursor: str | None
+) -> tuple[Sequence[Project], str | None]:
+    statement = select(Project).where(Project.user_id == user_id)
+    return await paginate(db, statement, Project.id, limit=limit, cursor=cursor)
+
+
+async def get_project(db: AsyncSession, user_id: str, ref: str) -> Project:
+    """Find one of the user's projects by id or name; anyone else's answers `NotFound`."""
+    project = await db.scalar(
+        select(Project).where(
+            Project.user_id == user_id, or_(Project.id == ref, Project.name == ref)
+        )
+    )
+    if project is None:
+        raise NotFound(f"no project named {ref!r}")
+    return project
+
+
+async def update_project(
+    db: AsyncSession,
+    user_id: str,
+    ref: str,
+    *,
+    name: str | None = None,
+    default_branch: str | None = None,
+    env: dict[str, str] | None = None,
+    repo_check_timeout_seconds: float,
+) -> Project:
+    project = await get_project(db, user_id, ref)
+    changed: list[str] = []
+    if name is not None and name != project.name:
+        validate_name(name)
+        await _ensure_name_free(db, user_id, name)
+        project.name = name
+        changed.append("name")
+    if default_branch is not None and default_branch != project.default_branch:
+        project.default_branch = await resolve_branch(
+            project.repo, default_branch, timeout_seconds=repo_check_timeout_seconds
+        )
+        changed.append("default_branch")
+    if env is not None and env != project.env:
+        project.env = validate_env(env)
+        changed.append("env")
+    if changed:
+        project.updated_at = utcnow()
+        activity.record(
+            db,
+            user_id=user_id,
+            actor_id=user_id,
+            action="project.updated",
+            object_type="project",
+            object_id=project.id,
+            object_name=project.name,
+            details={"changed": changed},
+        )
+        await db.commit()
+    return project
+
+
+async def delete_project(db: AsyncSession, user_id: str, ref: str) -> None:
+    project = await get_project(db, user_id, ref)
+    await db.delete(project)
+    activity.record(
+        db,
+        user_id=user_id,
+        actor_id=user_id,
+        action="project.deleted",
+        object_type="project",
+        object_id=project.id,
+        object_name=project.name,
+    )
+    await db.commit()

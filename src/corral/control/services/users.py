@@ -1,0 +1,59 @@
+"""Accounts: the owner invites people, who join through a single-use invite link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.control.db.models import LinkPurpose, User, UserRole, UserState
+from corral.control.services import activity, auth
+from corral.errors import Conflict, InvalidInput, PermissionDenied
+from corral.ids import new_id
+
+__all__ = ["NAME_PATTERN", "invite_user", "list_users", "require_owner"]
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def require_owner(user: User) -> None:
+    if user.role != UserRole.OWNER:
+        raise PermissionDenied("only the owner can manage users", reason="owner_only")
+
+
+async def list_users(db: AsyncSession, actor: User) -> Sequence[User]:
+    require_owner(actor)
+    return (await db.scalars(select(User).order_by(User.id))).all()
+
+
+async def invite_user(
+    db: AsyncSession, actor: User, name: str, *, ttl_seconds: int
+) -> tuple[User, str]:
+    """Make an invited account and return it with the secret token of its invite link."""
+    require_owner(actor)
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            "a user name is 1-64 lower-case letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+            details=[{"field": "body.name"}],
+        )
+    if await db.scalar(select(User).where(User.name == name)) is not None:
+        raise Conflict(f"a user named {name!r} exists already", reason="name_taken")
+    user = User(id=new_id("usr"), name=name, role=UserRole.MEMBER, state=UserState.INVITED)
+    db.add(user)
+    activity.record(
+        db,
+        user_id=actor.id,
+        actor_id=actor.id,
+        action="user.invited",
+        object_type="user",
+        object_id=user.id,
+        object_name=name,
+    )
+    await db.flush()
+    token = await auth.create_login_link(
+        db, user, ttl_seconds=ttl_seconds, purpose=LinkPurpose.INVITE, created_by=actor
+    )
+    return user, token

@@ -1,0 +1,25 @@
+"""What the app holds for its lifetime, made once by the app factory and passed to requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from corral.control.db.engine import SessionFactory
+from corral.control.ratelimit import AttemptLimiter
+from corral.control.secretbox import SecretBox
+from corral.settings import Settings
+
+__all__ = ["AppState"]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    secret_box: SecretBox
+    login_limiter: AttemptLimiter
+    metrics: CollectorRegistry

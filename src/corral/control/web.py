@@ -1,0 +1,101 @@
+"""The browser-facing pages: signing in with a login link, and the home page.
+
+The web app (a later part of Corral) will take over `/`; until then the home page says who is
+signed in. A login link opens a page that submits the token by POST, so a chat app or mail
+scanner that prefetches the link cannot use it up.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from corral import __version__
+from corral.control.api.auth import client_address
+from corral.control.api.deps import CSRF_COOKIE, SESSION_COOKIE, Db, State, authenticate
+from corral.control.services import auth
+from corral.control.urls import LOGIN_PATH
+from corral.errors import CorralError, RateLimited, Unauthenticated
+
+router = APIRouter(include_in_schema=False)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Corral</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}}
+button{{font-size:1rem;padding:.5rem 1rem}}</style></head>
+<body><h1>Corral</h1>{body}</body></html>"""
+
+
+def _page(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(body=body), status_code=status)
+
+
+@router.get("/")
+async def home(request: Request, db: Db) -> Response:
+    try:
+        principal = await authenticate(request, db)
+    except CorralError:
+        principal = None
+    if principal is None:
+        return _page(
+            "<p>You are not signed in. Open the login link that <code>corral up</code> "
+            "printed, or make a new one with <code>corral auth link</code>.</p>"
+        )
+    name = html.escape(principal.user.name)
+    return _page(f"<p>Signed in as <strong>{name}</strong>. Corral {__version__}.</p>")
+
+
+@router.get(LOGIN_PATH)
+async def login_page(token: Annotated[str, Query(max_length=200)] = "") -> Response:
+    value = html.escape(token, quote=True)
+    return _page(
+        f'<form method="post" action="{LOGIN_PATH}" id="login">'
+        f'<input type="hidden" name="token" value="{value}">'
+        '<p><button type="submit">Sign in to Corral</button></p></form>'
+        "<script>document.getElementById('login').submit()</script>"
+    )
+
+
+@router.post(LOGIN_PATH)
+async def login(
+    request: Request, db: Db, state: State, token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    client = client_address(request)
+    try:
+        state.login_limiter.check(client)
+        try:
+            user = await auth.redeem_login_link(db, token)
+        except Unauthenticated:
+            state.login_limiter.fail(client)
+            raise
+    except (Unauthenticated, RateLimited) as exc:
+        status = 429 if isinstance(exc, RateLimited) else 401
+        return _page(f"<p>{html.escape(exc.message)}</p>", status=status)
+    ttl = state.settings.auth.session_ttl_seconds
+    session = await auth.create_web_session(db, user, ttl_seconds=ttl)
+    response = RedirectResponse("/", status_code=303)
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        max_age=ttl,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+    # Readable by the web app, which echoes it in the X-CSRF-Token header.
+    response.set_cookie(
+        CSRF_COOKIE,
+        session.csrf_token,
+        max_age=ttl,
+        path="/",
+        httponly=False,
+        samesite="lax",
+        secure=secure,
+    )
+    return response

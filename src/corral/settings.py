@@ -1,0 +1,185 @@
+"""Corral's settings: one model per area under a root read from `CORRAL_*` and `corral.toml`.
+
+Precedence, highest first: values passed in code (CLI flags), environment variables, the
+`corral.toml` file in the data directory, the defaults below. Nested areas use a double underscore
+in the environment (`CORRAL_AUTH__LOGIN_LINK_TTL_SECONDS=600`) and a table in the file (`[auth]`).
+Settings are read once at start-up and passed down; no other code reads the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "ApiSettings",
+    "AuthSettings",
+    "ClientSettings",
+    "ProjectSettings",
+    "Settings",
+    "default_data_dir",
+    "load_settings",
+]
+
+SETTINGS_FILE_NAME = "corral.toml"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("corral", appauthor=False))
+
+
+class AuthSettings(BaseModel):
+    login_link_ttl_seconds: int = Field(
+        900, gt=0, description="How long a one-time login link stays valid."
+    )
+    invite_ttl_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="How long an invite link stays valid."
+    )
+    session_ttl_seconds: int = Field(
+        14 * 24 * 3600, gt=0, description="How long a browser session lasts after sign-in."
+    )
+    login_attempts_per_window: int = Field(
+        10, gt=0, description="Failed login-link attempts allowed per client address per window."
+    )
+    login_attempt_window_seconds: int = Field(
+        60, gt=0, description="The window over which failed login attempts are counted."
+    )
+    owner_name: str = Field("owner", description="Name of the owner account made on first start.")
+
+
+class ApiSettings(BaseModel):
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body accepted.")
+    default_page_size: int = Field(50, gt=0, description="Items per page when `limit` is unset.")
+    max_page_size: int = Field(200, gt=0, description="Largest `limit` a list accepts.")
+    metrics_require_auth: bool = Field(
+        True, description="Whether /metrics needs a signed-in user or API token."
+    )
+
+
+class ProjectSettings(BaseModel):
+    repo_check_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long `git ls-remote` may take when a project is checked."
+    )
+
+
+class Settings(BaseSettings):
+    """The root of all settings; see the module docstring for where values come from."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CORRAL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the database, the key file and runtime files live.",
+    )
+    host: str = Field("127.0.0.1", description="Address the control plane listens on.")
+    port: int = Field(8420, ge=0, le=65535, description="Port the control plane listens on.")
+    public_url: str | None = Field(
+        None, description="URL users reach the control plane at; derived from host and port."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; defaults to SQLite in the data directory."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 random bytes that encrypts credentials; "
+        "defaults to a generated key file in the data directory.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = Field(
+        "json", description="JSON lines for machines, or plain text for a person."
+    )
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    projects: ProjectSettings = Field(default_factory=ProjectSettings)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "must be the base64 encoding of exactly 32 random bytes "
+                "(make one with: openssl rand -base64 32)"
+            )
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'corral.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings, with `corral.toml` taken from the data directory that applies.
+
+    The data directory has to be known before the file in it can be read, so it is resolved first
+    from the argument, then `CORRAL_DATA_DIR`, then the platform default.
+    """
+    if data_dir is None:
+        from_env = os.environ.get("CORRAL_DATA_DIR")
+        data_dir = Path(from_env) if from_env else default_data_dir()
+    toml_path = Path(data_dir).expanduser() / SETTINGS_FILE_NAME
+
+    class _SettingsFromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=toml_path if toml_path.is_file() else None)
+
+    return _SettingsFromFile(data_dir=Path(data_dir).expanduser(), **overrides)
+
+
+def default_client_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir("corral", appauthor=False))
+
+
+class ClientSettings(BaseSettings):
+    """Settings of the `corral` CLI as a client of a control plane (not of the server itself)."""
+
+    model_config = SettingsConfigDict(env_prefix="CORRAL_", extra="ignore")
+
+    config_dir: Path = Field(
+        default_factory=default_client_config_dir,
+        description="Where `corral login` saves the control plane's URL and an API token.",
+    )
+    url: str | None = Field(None, description="Control plane URL; overrides the saved one.")
+    token: SecretStr | None = Field(None, description="API token; overrides the saved one.")
+    timeout_seconds: float = Field(60.0, gt=0, description="How long one API call may take.")
