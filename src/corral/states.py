@@ -52,49 +52,56 @@ class SessionState(StrEnum):
     ERROR = "error"
 
 
-_N, _W, _S = NodeState, WorkspaceState, SessionState
-
-# Moves into `error` and `deleting` are allowed from every live state, so they are added below.
-_NEXT: dict[StrEnum, set[StrEnum]] = {
-    _N.PENDING: {_N.PROVISIONING, _N.JOINING},
-    _N.PROVISIONING: {_N.JOINING},
-    _N.JOINING: {_N.READY},
-    _N.READY: {_N.STALE, _N.DRAINING},
-    _N.STALE: {_N.READY, _N.DRAINING},
-    _N.DRAINING: {_N.READY},
-    _N.DELETING: {_N.DELETED},
-    _N.ERROR: {_N.PROVISIONING, _N.JOINING, _N.READY},
-    _W.PENDING: {_W.CREATING},
-    _W.CREATING: {_W.RUNNING},
-    _W.RUNNING: {_W.STOPPING},
-    _W.STOPPING: {_W.STOPPED},
-    _W.STOPPED: {_W.STARTING},
-    _W.STARTING: {_W.RUNNING},
-    _W.DELETING: {_W.DELETED},
-    _W.ERROR: {_W.CREATING, _W.STARTING, _W.STOPPING},
-    _S.STARTING: {_S.IDLE},
-    _S.IDLE: {_S.RUNNING, _S.STOPPED},
-    _S.RUNNING: {_S.IDLE, _S.AWAITING_PERMISSION, _S.STOPPED},
-    _S.AWAITING_PERMISSION: {_S.RUNNING, _S.IDLE, _S.STOPPED},
-    _S.ERROR: {_S.STARTING, _S.STOPPED},
+# The moves each life cycle allows, by state value. Kept per enum because StrEnum members are
+# equal to their string value, so `NodeState.ERROR == WorkspaceState.ERROR` and one shared dict
+# would mix the life cycles up. Moves into `error` and `deleting` are added below for live states.
+_NEXT: dict[type[StrEnum], dict[str, set[str]]] = {
+    NodeState: {
+        "pending": {"provisioning", "joining"},
+        "provisioning": {"joining"},
+        "joining": {"ready"},
+        "ready": {"stale", "draining"},
+        "stale": {"ready", "draining"},
+        "draining": {"ready"},
+        "deleting": {"deleted"},
+        "deleted": set(),
+        "error": {"provisioning", "joining", "ready"},
+    },
+    WorkspaceState: {
+        "pending": {"creating"},
+        "creating": {"running"},
+        "running": {"stopping"},
+        "stopping": {"stopped"},
+        "stopped": {"starting"},
+        "starting": {"running"},
+        "deleting": {"deleted"},
+        "deleted": set(),
+        "error": {"creating", "starting", "stopping"},
+    },
+    SessionState: {
+        "starting": {"idle"},
+        "idle": {"running"},
+        "running": {"idle", "awaiting_permission"},
+        "awaiting_permission": {"running", "idle"},
+        "stopped": {"starting"},
+        "error": {"starting", "stopped"},
+    },
 }
-for _node in NodeState:
-    if _node not in (_N.DELETING, _N.DELETED):
-        _NEXT[_node] |= {_N.ERROR, _N.DELETING}
-for _workspace in WorkspaceState:
-    if _workspace not in (_W.DELETING, _W.DELETED):
-        _NEXT[_workspace] |= {_W.ERROR, _W.DELETING}
-for _session in SessionState:
-    if _session not in (_S.STOPPED, _S.ERROR):
-        _NEXT[_session] |= {_S.ERROR, _S.STOPPED}
-_NEXT[_S.STOPPED] = {_S.STARTING}
+for _lifecycle in (_NEXT[NodeState], _NEXT[WorkspaceState]):
+    for _state, _targets in _lifecycle.items():
+        if _state not in ("deleting", "deleted"):
+            _targets |= {"error", "deleting"}
+for _state, _targets in _NEXT[SessionState].items():
+    if _state not in ("stopped", "error"):
+        _targets |= {"error", "stopped"}
 
 
 def ensure_transition(current: StrEnum, target: StrEnum) -> None:
-    """Raise `Conflict` unless an object in `current` may move to `target`."""
-    if target in _NEXT.get(current, set()):
+    """Raise `Conflict` unless an object in `current` may move to `target` (of the same enum)."""
+    lifecycle = _NEXT[type(current)]
+    if type(target) is type(current) and target.value in lifecycle[current.value]:
         return
-    allowed_from = sorted(s.value for s, nexts in _NEXT.items() if target in nexts)
+    allowed_from = sorted(s for s, targets in lifecycle.items() if target.value in targets)
     raise Conflict(
         f"cannot move from {current.value!r} to {target.value!r}; "
         f"it must be one of {', '.join(repr(s) for s in allowed_from) or 'none'}",

@@ -1,0 +1,81 @@
+"""Fixtures shared by every test: databases (SQLite and a real PostgreSQL), the app, users."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from corral.control.app import create_app
+from corral.settings import Settings, load_settings
+from tests.support.api import ApiUser, invite, sign_in_owner
+from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each data-layer test runs twice: on embedded SQLite and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'corral.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def owner(app: FastAPI, client: httpx.AsyncClient) -> ApiUser:
+    return await sign_in_owner(app, client)
+
+
+@pytest.fixture
+async def other_user(client: httpx.AsyncClient, owner: ApiUser) -> ApiUser:
+    return await invite(client, owner, "other")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A local git repository with a `main` and a `dev` branch."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    (repo / "README.md").write_text("demo\n")
+    git("add", "README.md")
+    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "init")
+    git("branch", "dev")
+    return repo

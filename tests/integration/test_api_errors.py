@@ -1,0 +1,70 @@
+"""The edges of the HTTP surface: one error shape, body limits, health, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+
+async def test_unknown_routes_use_the_error_shape(client, owner):
+    response = await client.get("/api/v1/nothing-here", headers=owner.headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_wrong_method_uses_the_error_shape(client, owner):
+    response = await client.put("/api/v1/me", headers=owner.headers)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_bodies_over_one_mebibyte_are_refused(client, owner):
+    body = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+    response = await client.post("/api/v1/tokens", content=body, headers={
+        **owner.headers, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+async def test_a_streamed_body_over_the_limit_is_refused(client, owner):
+    async def chunks():
+        for _ in range(20):
+            yield b"x" * 65536
+
+    response = await client.post("/api/v1/projects", content=chunks(), headers={
+        **owner.headers, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+async def test_malformed_json_is_a_422_naming_the_body(client, owner):
+    response = await client.post("/api/v1/tokens", content=b"{not json", headers={
+        **owner.headers, "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"].startswith("body")
+
+
+async def test_every_response_carries_a_request_id(client, owner):
+    response = await client.get("/api/v1/me", headers={**owner.headers, "X-Request-ID": "abc-1"})
+    assert response.headers["x-request-id"] == "abc-1"
+    generated = await client.get("/api/v1/me", headers={**owner.headers, "X-Request-ID": "a b"})
+    assert generated.headers["x-request-id"].startswith("req_")
+
+
+async def test_health_and_readiness(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ok", "database": "ok"}
+
+
+async def test_metrics_need_auth_and_count_requests_by_route(client, owner):
+    assert (await client.get("/metrics")).status_code == 401
+    await client.get("/api/v1/projects/anything", headers=owner.headers)
+    metrics = await client.get("/metrics", headers=owner.headers)
+    assert metrics.status_code == 200
+    assert (
+        'corral_http_requests_total{method="GET",route="/api/v1/projects/{project}",status="404"}'
+        in metrics.text
+    )
+
+
+async def test_openapi_is_served_under_the_api_prefix(client):
+    document = (await client.get("/api/v1/openapi.json")).json()
+    assert "/api/v1/projects" in document["paths"]
+    assert document["info"]["title"] == "Corral"

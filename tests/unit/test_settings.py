@@ -1,0 +1,44 @@
+import pytest
+from pydantic import ValidationError
+
+from corral.settings import load_settings
+
+
+def test_defaults_are_safe(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.host == "127.0.0.1"
+    assert settings.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'corral.db'}"
+    assert settings.effective_public_url == "http://127.0.0.1:8420"
+    assert settings.auth.login_link_ttl_seconds == 900
+
+
+def test_file_then_environment_then_arguments(tmp_path, monkeypatch):
+    (tmp_path / "corral.toml").write_text('port = 9000\nhost = "127.0.0.2"\n[auth]\n'
+                                          "login_link_ttl_seconds = 60\n")
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.port, settings.host, settings.auth.login_link_ttl_seconds) == (
+        9000, "127.0.0.2", 60,
+    )
+    monkeypatch.setenv("CORRAL_PORT", "9001")
+    monkeypatch.setenv("CORRAL_AUTH__LOGIN_LINK_TTL_SECONDS", "120")
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.port, settings.auth.login_link_ttl_seconds) == (9001, 120)
+    assert load_settings(data_dir=tmp_path, port=9002).port == 9002
+
+
+def test_the_data_dir_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CORRAL_DATA_DIR", str(tmp_path))
+    (tmp_path / "corral.toml").write_text("port = 9100\n")
+    assert load_settings().port == 9100
+
+
+@pytest.mark.parametrize("key", ["changeme", "", "c2hvcnQ="])
+def test_placeholder_secret_keys_are_refused(tmp_path, key):
+    with pytest.raises(ValidationError, match="32 random bytes"):
+        load_settings(data_dir=tmp_path, secret_key=key)
+
+
+def test_unknown_settings_are_refused(tmp_path):
+    (tmp_path / "corral.toml").write_text("prot = 1\n")
+    with pytest.raises(ValidationError, match="prot"):
+        load_settings(data_dir=tmp_path)
