@@ -134,7 +134,7 @@ async def test_tokens_are_shown_once_listed_without_secret_and_revocable(client,
 
     listed = await client.get("/api/v1/tokens", headers=owner.headers)
     assert secret not in listed.text
-    entry = next(t for t in listed.json() if t["name"] == "ci")
+    entry = next(t for t in listed.json()["items"] if t["name"] == "ci")
     assert entry["last4"] == secret[-4:]
     assert entry["last_used_at"] is not None
 
@@ -153,8 +153,9 @@ async def test_a_malformed_authorization_header_is_refused(client):
 
 
 async def test_invited_user_joins_once_and_cannot_manage_users(client, owner):
-    response = await client.post("/api/v1/users/invites", json={"name": "alice"},
-                                 headers=owner.headers)
+    response = await client.post(
+        "/api/v1/users/invites", json={"name": "alice"}, headers=owner.headers
+    )
     assert response.status_code == 201
     assert response.json()["user"]["state"] == "invited"
     link_token = response.json()["invite_url"].split("token=")[1]
@@ -162,30 +163,35 @@ async def test_invited_user_joins_once_and_cannot_manage_users(client, owner):
     alice = await exchange(client, link_token)
     me = await client.get("/api/v1/me", headers=alice.headers)
     assert (me.json()["name"], me.json()["role"], me.json()["state"]) == (
-        "alice", "member", "active",
+        "alice",
+        "member",
+        "active",
     )
     reused = await client.post("/api/v1/auth/exchange", json={"token": link_token})
     assert reused.status_code == 401
 
-    forbidden = await client.post("/api/v1/users/invites", json={"name": "bob"},
-                                  headers=alice.headers)
+    forbidden = await client.post(
+        "/api/v1/users/invites", json={"name": "bob"}, headers=alice.headers
+    )
     assert forbidden.status_code == 403
     users = await client.get("/api/v1/users", headers=owner.headers)
-    assert {u["name"] for u in users.json()} == {"owner", "alice"}
+    assert {u["name"] for u in users.json()["items"]} == {"owner", "alice"}
 
 
 @pytest.mark.parametrize("name", ["", "Alice", "a b", "-x", "x" * 65])
 async def test_invite_names_are_validated(client, owner, name):
-    response = await client.post("/api/v1/users/invites", json={"name": name},
-                                 headers=owner.headers)
+    response = await client.post(
+        "/api/v1/users/invites", json={"name": name}, headers=owner.headers
+    )
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "body.name"
 
 
 async def test_inviting_a_taken_name_conflicts(client, owner):
     await invite(client, owner, "alice")
-    response = await client.post("/api/v1/users/invites", json={"name": "alice"},
-                                 headers=owner.headers)
+    response = await client.post(
+        "/api/v1/users/invites", json={"name": "alice"}, headers=owner.headers
+    )
     assert response.status_code == 409
 
 
@@ -198,6 +204,5 @@ async def test_failed_login_attempts_are_rate_limited(app, client):
     assert blocked.status_code == 429
     assert int(blocked.headers["Retry-After"]) >= 1
     # Even a valid link waits: the limit is on the address, not on the guess.
-    valid = await client.post("/api/v1/auth/exchange",
-                              json={"token": await owner_login_token(app)})
+    valid = await client.post("/api/v1/auth/exchange", json={"token": await owner_login_token(app)})
     assert valid.status_code == 429

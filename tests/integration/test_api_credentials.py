@@ -9,8 +9,9 @@ from tests.support.api import app_state
 
 
 async def put(client, user, name, kind, value):
-    return await client.put(f"/api/v1/credentials/{name}", json={"kind": kind, "value": value},
-                            headers=user.headers)
+    return await client.put(
+        f"/api/v1/credentials/{name}", json={"kind": kind, "value": value}, headers=user.headers
+    )
 
 
 async def test_store_list_replace_and_delete(app, client, owner):
@@ -23,7 +24,7 @@ async def test_store_list_replace_and_delete(app, client, owner):
     assert replaced.status_code == 200
     assert replaced.json()["id"] == created.json()["id"]
 
-    listed = (await client.get("/api/v1/credentials", headers=owner.headers)).json()
+    listed = (await client.get("/api/v1/credentials", headers=owner.headers)).json()["items"]
     assert [(c["name"], c["kind"], c["last4"]) for c in listed] == [
         ("anthropic", "anthropic", "2222")
     ]
@@ -42,7 +43,8 @@ async def test_store_list_replace_and_delete(app, client, owner):
 
 async def test_users_do_not_see_each_others_credentials(client, owner, other_user):
     await put(client, owner, "github", "github", "ghp_owner_secret")
-    assert (await client.get("/api/v1/credentials", headers=other_user.headers)).json() == []
+    listed = await client.get("/api/v1/credentials", headers=other_user.headers)
+    assert listed.json()["items"] == []
     response = await client.get("/api/v1/credentials/github", headers=other_user.headers)
     assert response.status_code == 404
     # The other user can have a credential of the same name: names are per user.
@@ -55,7 +57,7 @@ async def test_users_do_not_see_each_others_credentials(client, owner, other_use
         ("anthropic", "anthropic", "   ", "body.value"),
         ("anthropic", "nonsense", "x", "body.kind"),
         ("key", "ssh-key", "not a key", "body.value"),
-        ("lower-case-dash", "env", "value", "name"),
+        ("lower-case-dash", "env", "value", "path.name"),
         ("anthropic", "anthropic", "x" * (64 * 1024 + 1), "body.value"),
     ],
 )
@@ -66,7 +68,7 @@ async def test_bad_credentials_are_refused_naming_the_field(
     assert response.status_code == 422
     assert field in [d["field"] for d in response.json()["error"]["details"]]
     listed = await client.get("/api/v1/credentials", headers=owner.headers)
-    assert listed.json() == []
+    assert listed.json()["items"] == []
 
 
 async def test_env_credentials_are_named_after_their_variable(client, owner):

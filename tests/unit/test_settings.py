@@ -13,11 +13,14 @@ def test_defaults_are_safe(tmp_path):
 
 
 def test_file_then_environment_then_arguments(tmp_path, monkeypatch):
-    (tmp_path / "corral.toml").write_text('port = 9000\nhost = "127.0.0.2"\n[auth]\n'
-                                          "login_link_ttl_seconds = 60\n")
+    (tmp_path / "corral.toml").write_text(
+        'port = 9000\nhost = "127.0.0.2"\n[auth]\nlogin_link_ttl_seconds = 60\n'
+    )
     settings = load_settings(data_dir=tmp_path)
     assert (settings.port, settings.host, settings.auth.login_link_ttl_seconds) == (
-        9000, "127.0.0.2", 60,
+        9000,
+        "127.0.0.2",
+        60,
     )
     monkeypatch.setenv("CORRAL_PORT", "9001")
     monkeypatch.setenv("CORRAL_AUTH__LOGIN_LINK_TTL_SECONDS", "120")

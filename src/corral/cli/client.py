@@ -18,6 +18,8 @@ from corral.settings import ClientSettings
 __all__ = ["ApiClient", "SavedLogin", "load_login", "open_client", "save_login", "segment"]
 
 CONFIG_FILE_NAME = "login.json"
+PAGE_SIZE = 200
+MAX_PAGES = 1000
 
 
 def segment(value: str) -> str:
@@ -116,12 +118,13 @@ class ApiClient:
         """Follow `next_cursor` through every page of a list."""
         items: list[Any] = []
         cursor = None
-        while True:
-            page = self.get(path, cursor=cursor, **params)
+        for _ in range(MAX_PAGES):
+            page = self.get(path, cursor=cursor, limit=PAGE_SIZE, **params)
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:
                 return items
+        raise CliError(f"{path} has more than {MAX_PAGES * PAGE_SIZE} items; stopped listing")
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -55,7 +55,7 @@ def _read_value(kind: str) -> str:
 def list_credentials(as_json: JsonFlag = False) -> None:
     """List your credentials: names, kinds and last four characters only."""
     with open_client() as client:
-        rows = client.get("/credentials")
+        rows = sorted(client.get_all("/credentials"), key=lambda c: c["name"])
     if as_json:
         print_json(rows)
         return

@@ -70,6 +70,14 @@ def _announce_link(link: str, settings: Settings) -> None:
     console.print("Make another any time with `corral auth link`. Stop with Ctrl-C.\n")
 
 
+def _has_graphical_browser() -> bool:
+    # Without a display, `webbrowser` falls back to console browsers (lynx, w3m) that would take
+    # over the terminal Corral is printing to; on a server the printed link is enough.
+    return sys.platform == "darwin" or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
 def up(
     data_dir: DataDir = None,
     host: Host = None,
@@ -85,7 +93,7 @@ def up(
     async def on_ready(state: AppState, prepared: Prepared) -> None:
         link = await _new_login_link(state, prepared)
         _announce_link(link, settings)
-        if not no_browser:
+        if not no_browser and _has_graphical_browser():
             webbrowser.open(link)
 
     serve(settings, on_ready=on_ready)

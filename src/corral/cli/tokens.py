@@ -17,7 +17,7 @@ app = typer.Typer(help="API tokens for the CLI and scripts.", no_args_is_help=Tr
 def list_tokens(as_json: JsonFlag = False) -> None:
     """List your API tokens (never their values)."""
     with open_client() as client:
-        tokens = client.get("/tokens")
+        tokens = client.get_all("/tokens")
     if as_json:
         print_json(tokens)
         return

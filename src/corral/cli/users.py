@@ -17,7 +17,7 @@ app = typer.Typer(help="Users and invites (owner only).", no_args_is_help=True)
 def list_users(as_json: JsonFlag = False) -> None:
     """List every user."""
     with open_client() as client:
-        users = client.get("/users")
+        users = client.get_all("/users")
     if as_json:
         print_json(users)
         return

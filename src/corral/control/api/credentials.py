@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import CurrentUser, Db, State
+from corral.control.api.deps import CurrentUser, Db, PageParams, State
+from corral.control.schemas.common import Page
 from corral.control.schemas.credentials import CredentialPublic, CredentialSet
 from corral.control.services import credentials
 
@@ -13,9 +14,11 @@ router = APIRouter(prefix=f"{API_PREFIX}/credentials", tags=["credentials"])
 
 
 @router.get("")
-async def list_credentials(user: CurrentUser, db: Db) -> list[CredentialPublic]:
-    rows = await credentials.list_credentials(db, user.id)
-    return [CredentialPublic.model_validate(row) for row in rows]
+async def list_credentials(user: CurrentUser, db: Db, page: PageParams) -> Page[CredentialPublic]:
+    rows, next_cursor = await credentials.list_credentials(
+        db, user.id, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[CredentialPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.put("/{name}")

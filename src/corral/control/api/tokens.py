@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import CurrentUser, Db
+from corral.control.api.deps import CurrentUser, Db, PageParams
+from corral.control.schemas.common import Page
 from corral.control.schemas.users import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic
 from corral.control.services import auth
 
@@ -13,8 +14,9 @@ router = APIRouter(prefix=f"{API_PREFIX}/tokens", tags=["tokens"])
 
 
 @router.get("")
-async def list_tokens(user: CurrentUser, db: Db) -> list[ApiTokenPublic]:
-    return [ApiTokenPublic.model_validate(row) for row in await auth.list_api_tokens(db, user)]
+async def list_tokens(user: CurrentUser, db: Db, page: PageParams) -> Page[ApiTokenPublic]:
+    rows, next_cursor = await auth.list_api_tokens(db, user, limit=page.limit, cursor=page.cursor)
+    return Page(items=[ApiTokenPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post("", status_code=201)

@@ -7,8 +7,9 @@ from datetime import timedelta
 from fastapi import APIRouter
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import CurrentUser, Db, State
+from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.db.base import utcnow
+from corral.control.schemas.common import Page
 from corral.control.schemas.users import InviteCreate, InviteCreated, UserPublic
 from corral.control.services import users
 from corral.control.urls import login_url
@@ -17,8 +18,9 @@ router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"])
 
 
 @router.get("")
-async def list_users(user: CurrentUser, db: Db) -> list[UserPublic]:
-    return [UserPublic.model_validate(row) for row in await users.list_users(db, user)]
+async def list_users(user: CurrentUser, db: Db, page: PageParams) -> Page[UserPublic]:
+    rows, next_cursor = await users.list_users(db, user, limit=page.limit, cursor=page.cursor)
+    return Page(items=[UserPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post("/invites", status_code=201)

@@ -21,6 +21,7 @@ from corral.control.db.models import (
     WebSession,
 )
 from corral.control.services import activity
+from corral.control.services.pagination import paginate
 from corral.control.services.tokens import hash_token, new_token
 from corral.errors import InvalidInput, NotFound, Unauthenticated
 from corral.ids import new_id
@@ -118,6 +119,16 @@ async def redeem_login_link(db: AsyncSession, token: str) -> User:
     if user is None or user.state == UserState.DISABLED:
         raise Unauthenticated("this account is disabled", reason="user_disabled")
     link.used_at = utcnow()
+    activity.record(
+        db,
+        user_id=user.id,
+        actor_id=user.id,
+        action="user.signed_in",
+        object_type="user",
+        object_id=user.id,
+        object_name=user.name,
+        details={"link": link.purpose.value},
+    )
     if user.state == UserState.INVITED:
         user.state = UserState.ACTIVE
         activity.record(
@@ -220,9 +231,11 @@ async def create_api_token(db: AsyncSession, user: User, name: str) -> tuple[Api
     return row, secret
 
 
-async def list_api_tokens(db: AsyncSession, user: User) -> Sequence[ApiToken]:
-    statement = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
-    return (await db.scalars(statement)).all()
+async def list_api_tokens(
+    db: AsyncSession, user: User, *, limit: int, cursor: str | None
+) -> tuple[Sequence[ApiToken], str | None]:
+    statement = select(ApiToken).where(ApiToken.user_id == user.id)
+    return await paginate(db, statement, ApiToken.id, limit=limit, cursor=cursor)
 
 
 async def revoke_api_token(db: AsyncSession, user: User, token_id: str) -> ApiToken:

@@ -12,6 +12,7 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity
+from corral.control.services.pagination import paginate
 from corral.errors import InvalidInput, NotFound
 from corral.ids import new_id
 
@@ -38,12 +39,12 @@ def _validate(name: str, kind: CredentialKind, value: str) -> None:
     if not NAME_PATTERN.match(name):
         raise InvalidInput(
             "a credential name is 1-100 letters, digits, '.', '_' or '-'",
-            details=[{"field": "name"}],
+            details=[{"field": "path.name"}],
         )
     if kind == CredentialKind.ENV and not ENV_NAME_PATTERN.match(name):
         raise InvalidInput(
             "an env credential is named after its environment variable (letters, digits, '_')",
-            details=[{"field": "name"}],
+            details=[{"field": "path.name"}],
         )
     # Messages below never include the value itself.
     if not value.strip():
@@ -88,9 +89,11 @@ async def set_credential(
     return row, created
 
 
-async def list_credentials(db: AsyncSession, user_id: str) -> Sequence[Credential]:
-    statement = select(Credential).where(Credential.user_id == user_id).order_by(Credential.name)
-    return (await db.scalars(statement)).all()
+async def list_credentials(
+    db: AsyncSession, user_id: str, *, limit: int, cursor: str | None
+) -> tuple[Sequence[Credential], str | None]:
+    statement = select(Credential).where(Credential.user_id == user_id)
+    return await paginate(db, statement, Credential.id, limit=limit, cursor=cursor)
 
 
 async def get_credential(db: AsyncSession, user_id: str, ref: str) -> Credential:

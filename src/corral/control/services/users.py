@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import LinkPurpose, User, UserRole, UserState
 from corral.control.services import activity, auth
+from corral.control.services.pagination import paginate
 from corral.errors import Conflict, InvalidInput, PermissionDenied
 from corral.ids import new_id
 
@@ -23,9 +24,11 @@ def require_owner(user: User) -> None:
         raise PermissionDenied("only the owner can manage users", reason="owner_only")
 
 
-async def list_users(db: AsyncSession, actor: User) -> Sequence[User]:
+async def list_users(
+    db: AsyncSession, actor: User, *, limit: int, cursor: str | None
+) -> tuple[Sequence[User], str | None]:
     require_owner(actor)
-    return (await db.scalars(select(User).order_by(User.id))).all()
+    return await paginate(db, select(User), User.id, limit=limit, cursor=cursor)
 
 
 async def invite_user(
