@@ -183,12 +183,21 @@ async def end_web_session(db: AsyncSession, session: WebSession) -> None:
 
 
 async def authenticate_api_token(db: AsyncSession, token: str) -> tuple[User, ApiToken]:
-    row = await db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None:
+    # One query for token and user: this runs on every API request.
+    found = (
+        await db.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(token))
+        )
+    ).one_or_none()
+    if found is None:
         raise Unauthenticated("the API token is not valid", reason="token_invalid")
+    row, user = found.tuple()
     if row.revoked_at is not None:
         raise Unauthenticated("the API token has been revoked", reason="token_revoked")
-    user = await _active_user(db, row.user_id)
+    if user.state != UserState.ACTIVE:
+        raise Unauthenticated("this account is disabled", reason="user_disabled")
     now = utcnow()
     # Writing on every request would serialise readers on SQLite; a minute's precision is plenty.
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
