@@ -17,8 +17,11 @@ async def test_wrong_method_uses_the_error_shape(client, owner):
 
 async def test_bodies_over_one_mebibyte_are_refused(client, owner):
     body = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
-    response = await client.post("/api/v1/tokens", content=body, headers={
-        **owner.headers, "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/v1/tokens",
+        content=body,
+        headers={**owner.headers, "Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"
 
@@ -28,15 +31,21 @@ async def test_a_streamed_body_over_the_limit_is_refused(client, owner):
         for _ in range(20):
             yield b"x" * 65536
 
-    response = await client.post("/api/v1/projects", content=chunks(), headers={
-        **owner.headers, "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/v1/projects",
+        content=chunks(),
+        headers={**owner.headers, "Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"
 
 
 async def test_malformed_json_is_a_422_naming_the_body(client, owner):
-    response = await client.post("/api/v1/tokens", content=b"{not json", headers={
-        **owner.headers, "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/v1/tokens",
+        content=b"{not json",
+        headers={**owner.headers, "Content-Type": "application/json"},
+    )
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"].startswith("body")
 

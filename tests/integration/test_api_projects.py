@@ -14,7 +14,9 @@ async def test_add_uses_the_repository_default_branch(client, owner, git_repo):
     assert response.status_code == 201
     project = response.json()
     assert (project["name"], project["default_branch"], project["env"]) == (
-        "demo", "main", {"FOO": "bar"},
+        "demo",
+        "main",
+        {"FOO": "bar"},
     )
     by_name = await client.get("/api/v1/projects/demo", headers=owner.headers)
     by_id = await client.get(f"/api/v1/projects/{project['id']}", headers=owner.headers)
@@ -75,29 +77,35 @@ async def test_names_are_unique_per_user(client, owner, other_user, git_repo):
 
 async def test_update_and_delete(client, owner, git_repo):
     await add(client, owner, name="demo", repo=str(git_repo))
-    response = await client.patch("/api/v1/projects/demo", headers=owner.headers,
-                                  json={"name": "renamed", "default_branch": "dev",
-                                        "env": {"A": "1"}})
+    response = await client.patch(
+        "/api/v1/projects/demo",
+        headers=owner.headers,
+        json={"name": "renamed", "default_branch": "dev", "env": {"A": "1"}},
+    )
     assert response.status_code == 200
     assert (response.json()["name"], response.json()["default_branch"]) == ("renamed", "dev")
-    bad_branch = await client.patch("/api/v1/projects/renamed", headers=owner.headers,
-                                    json={"default_branch": "nope"})
+    bad_branch = await client.patch(
+        "/api/v1/projects/renamed", headers=owner.headers, json={"default_branch": "nope"}
+    )
     assert bad_branch.status_code == 422
     still = await client.get("/api/v1/projects/renamed", headers=owner.headers)
     assert still.json()["default_branch"] == "dev"
 
-    assert (await client.delete("/api/v1/projects/renamed", headers=owner.headers)).status_code \
-        == 204
-    assert (await client.get("/api/v1/projects/renamed", headers=owner.headers)).status_code \
-        == 404
+    assert (
+        await client.delete("/api/v1/projects/renamed", headers=owner.headers)
+    ).status_code == 204
+    assert (await client.get("/api/v1/projects/renamed", headers=owner.headers)).status_code == 404
 
 
 async def test_another_users_project_is_not_found(client, owner, other_user, git_repo):
     project = (await add(client, owner, name="demo", repo=str(git_repo))).json()
     for method in ("GET", "PATCH", "DELETE"):
-        response = await client.request(method, f"/api/v1/projects/{project['id']}",
-                                        headers=other_user.headers,
-                                        json={} if method == "PATCH" else None)
+        response = await client.request(
+            method,
+            f"/api/v1/projects/{project['id']}",
+            headers=other_user.headers,
+            json={} if method == "PATCH" else None,
+        )
         assert response.status_code == 404, method
     listed = await client.get("/api/v1/projects", headers=other_user.headers)
     assert listed.json()["items"] == []
@@ -121,7 +129,6 @@ async def test_lists_page_through_every_project_newest_first(client, owner, git_
 
 
 async def test_a_bad_cursor_is_a_clear_error(client, owner):
-    response = await client.get("/api/v1/projects", params={"cursor": "%%%"},
-                                headers=owner.headers)
+    response = await client.get("/api/v1/projects", params={"cursor": "%%%"}, headers=owner.headers)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_cursor"

@@ -12,8 +12,18 @@ from corral.control.db.engine import create_engine
 from corral.control.db.migrate import upgrade
 
 ENTITIES = {
-    "users", "api_tokens", "login_links", "web_sessions", "credentials", "projects", "nodes",
-    "node_join_tokens", "workspaces", "agent_sessions", "session_events", "activity_events",
+    "users",
+    "api_tokens",
+    "login_links",
+    "web_sessions",
+    "credentials",
+    "projects",
+    "nodes",
+    "node_join_tokens",
+    "workspaces",
+    "agent_sessions",
+    "session_events",
+    "activity_events",
 }
 
 

@@ -51,8 +51,9 @@ async def sign_in_owner(app: FastAPI, client: httpx.AsyncClient) -> ApiUser:
 
 async def invite(client: httpx.AsyncClient, owner: ApiUser, name: str) -> ApiUser:
     """Invite `name` as the owner, then accept the invite as the new user would."""
-    response = await client.post("/api/v1/users/invites", json={"name": name},
-                                 headers=owner.headers)
+    response = await client.post(
+        "/api/v1/users/invites", json={"name": name}, headers=owner.headers
+    )
     assert response.status_code == 201, response.text
     link = response.json()["invite_url"]
     return await exchange(client, parse_qs(urlsplit(link).query)["token"][0])

@@ -46,11 +46,21 @@ class PostgresServer:
     def start(self) -> None:
         if self._as_postgres:
             shutil.chown(self.base, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "corral", "-A", "trust", "--no-sync",
-                  "-E", "UTF8")
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "corral", "-A", "trust", "--no-sync", "-E", "UTF8"
+        )
         options = f"-h 127.0.0.1 -p {self.port} -k {self.base} -F -c fsync=off"
-        self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-o", options,
-                  "-l", str(self.base / "server.log"))
+        self._run(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.base / "server.log"),
+        )
 
     def stop(self) -> None:
         try:
@@ -62,9 +72,24 @@ class PostgresServer:
         """Make an empty database and return its SQLAlchemy async URL."""
         name = f"corral_test_{os.getpid()}_{next(self._names)}"
         subprocess.run(
-            [str(self.bin.parent / "bin" / "psql") if (self.bin / "psql").exists() else "psql",
-             "-h", "127.0.0.1", "-p", str(self.port), "-U", "corral", "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}"'],
-            check=True, capture_output=True, timeout=START_TIMEOUT_SECONDS,
+            [
+                str(self.bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "corral",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
+            check=True,
+            capture_output=True,
+            timeout=START_TIMEOUT_SECONDS,
         )
         return f"postgresql+asyncpg://corral@127.0.0.1:{self.port}/{name}"

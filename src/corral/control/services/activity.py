@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,28 +14,38 @@ from corral.control.services.pagination import paginate
 __all__ = ["list_activity", "record"]
 
 
+class Subject(Protocol):
+    """What an event is about: any object with an id and a name (a project, a token, a user)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 def record(
     db: AsyncSession,
+    action: str,
+    subject: Subject,
     *,
     user_id: str,
     actor_id: str | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    object_name: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> ActivityEvent:
     """Add an event to the caller's transaction: it commits (or not) with the change it describes.
 
-    `details` must never hold a secret value: it is shown to the user as it is.
+    `action` is `<object type>.<verb>`, e.g. `project.created`. `user_id` is whose feed it goes
+    to, `actor_id` who did it (None for Corral itself). `details` must never hold a secret value:
+    it is shown to the user as it is.
     """
     event = ActivityEvent(
         user_id=user_id,
         actor_id=actor_id,
         action=action,
-        object_type=object_type,
-        object_id=object_id,
-        object_name=object_name,
+        object_type=action.partition(".")[0],
+        object_id=subject.id,
+        object_name=subject.name,
         details=details or {},
     )
     db.add(event)

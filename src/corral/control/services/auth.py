@@ -56,14 +56,7 @@ async def ensure_owner(db: AsyncSession, name: str) -> tuple[User, bool]:
     db.add(owner)
     await db.flush()
     activity.record(
-        db,
-        user_id=owner.id,
-        actor_id=None,
-        action="user.created",
-        object_type="user",
-        object_id=owner.id,
-        object_name=owner.name,
-        details={"role": "owner"},
+        db, "user.created", owner, user_id=owner.id, actor_id=None, details={"role": "owner"}
     )
     await db.commit()
     return owner, True
@@ -121,25 +114,15 @@ async def redeem_login_link(db: AsyncSession, token: str) -> User:
     link.used_at = utcnow()
     activity.record(
         db,
+        "user.signed_in",
+        user,
         user_id=user.id,
         actor_id=user.id,
-        action="user.signed_in",
-        object_type="user",
-        object_id=user.id,
-        object_name=user.name,
         details={"link": link.purpose.value},
     )
     if user.state == UserState.INVITED:
         user.state = UserState.ACTIVE
-        activity.record(
-            db,
-            user_id=user.id,
-            actor_id=user.id,
-            action="user.joined",
-            object_type="user",
-            object_id=user.id,
-            object_name=user.name,
-        )
+        activity.record(db, "user.joined", user, user_id=user.id, actor_id=user.id)
     await db.commit()
     return user
 
@@ -193,7 +176,7 @@ async def authenticate_api_token(db: AsyncSession, token: str) -> tuple[User, Ap
     ).one_or_none()
     if found is None:
         raise Unauthenticated("the API token is not valid", reason="token_invalid")
-    row, user = found.tuple()
+    row, user = found
     if row.revoked_at is not None:
         raise Unauthenticated("the API token has been revoked", reason="token_revoked")
     if user.state != UserState.ACTIVE:
@@ -227,15 +210,7 @@ async def create_api_token(db: AsyncSession, user: User, name: str) -> tuple[Api
         last4=secret[-4:],
     )
     db.add(row)
-    activity.record(
-        db,
-        user_id=user.id,
-        actor_id=user.id,
-        action="token.created",
-        object_type="token",
-        object_id=row.id,
-        object_name=name,
-    )
+    activity.record(db, "token.created", row, user_id=user.id, actor_id=user.id)
     await db.commit()
     return row, secret
 
@@ -255,15 +230,7 @@ async def revoke_api_token(db: AsyncSession, user: User, token_id: str) -> ApiTo
         raise NotFound(f"no token with id {token_id!r}")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        activity.record(
-            db,
-            user_id=user.id,
-            actor_id=user.id,
-            action="token.revoked",
-            object_type="token",
-            object_id=row.id,
-            object_name=row.name,
-        )
+        activity.record(db, "token.revoked", row, user_id=user.id, actor_id=user.id)
         await db.commit()
     return row
 

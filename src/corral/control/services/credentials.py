@@ -77,12 +77,10 @@ async def set_credential(
     row.updated_at = utcnow()
     activity.record(
         db,
+        "credential.created" if created else "credential.replaced",
+        row,
         user_id=user_id,
         actor_id=user_id,
-        action="credential.created" if created else "credential.replaced",
-        object_type="credential",
-        object_id=row.id,
-        object_name=name,
         details={"kind": kind.value},
     )
     await db.commit()
@@ -113,12 +111,10 @@ async def delete_credential(db: AsyncSession, user_id: str, ref: str) -> None:
     await db.delete(row)
     activity.record(
         db,
+        "credential.deleted",
+        row,
         user_id=user_id,
         actor_id=user_id,
-        action="credential.deleted",
-        object_type="credential",
-        object_id=row.id,
-        object_name=row.name,
         details={"kind": row.kind.value},
     )
     await db.commit()

@@ -101,12 +101,10 @@ async def create_project(
     db.add(project)
     activity.record(
         db,
+        "project.created",
+        project,
         user_id=user_id,
         actor_id=user_id,
-        action="project.created",
-        object_type="project",
-        object_id=project.id,
-        object_name=name,
         details={"repo": redact_repo(repo), "default_branch": branch},
     )
     await db.commit()
@@ -169,12 +167,10 @@ async def update_project(
         project.updated_at = utcnow()
         activity.record(
             db,
+            "project.updated",
+            project,
             user_id=user_id,
             actor_id=user_id,
-            action="project.updated",
-            object_type="project",
-            object_id=project.id,
-            object_name=project.name,
             details={"changed": changed},
         )
         await db.commit()
@@ -184,13 +180,5 @@ async def update_project(
 async def delete_project(db: AsyncSession, user_id: str, ref: str) -> None:
     project = await get_project(db, user_id, ref)
     await db.delete(project)
-    activity.record(
-        db,
-        user_id=user_id,
-        actor_id=user_id,
-        action="project.deleted",
-        object_type="project",
-        object_id=project.id,
-        object_name=project.name,
-    )
+    activity.record(db, "project.deleted", project, user_id=user_id, actor_id=user_id)
     await db.commit()

@@ -46,15 +46,7 @@ async def invite_user(
         raise Conflict(f"a user named {name!r} exists already", reason="name_taken")
     user = User(id=new_id("usr"), name=name, role=UserRole.MEMBER, state=UserState.INVITED)
     db.add(user)
-    activity.record(
-        db,
-        user_id=actor.id,
-        actor_id=actor.id,
-        action="user.invited",
-        object_type="user",
-        object_id=user.id,
-        object_name=name,
-    )
+    activity.record(db, "user.invited", user, user_id=actor.id, actor_id=actor.id)
     await db.flush()
     token = await auth.create_login_link(
         db, user, ttl_seconds=ttl_seconds, purpose=LinkPurpose.INVITE, created_by=actor
