@@ -77,3 +77,22 @@ async def test_openapi_is_served_under_the_api_prefix(client):
     document = (await client.get("/api/v1/openapi.json")).json()
     assert "/api/v1/projects" in document["paths"]
     assert document["info"]["title"] == "Corral"
+
+
+async def test_an_internal_error_is_generic_logged_once_and_carries_the_request_id(
+    app, client, caplog
+):
+    async def boom() -> None:
+        raise RuntimeError("internal detail sk-should-not-leak")
+
+    app.add_api_route("/api/v1/boom", boom)
+    with caplog.at_level("ERROR"):
+        response = await client.get("/api/v1/boom", headers={"X-Request-ID": "req-boom"})
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "internal_error"
+    assert "req-boom" in error["message"]
+    assert "sk-should-not-leak" not in response.text
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 1
+    assert logged[0].request_id == "req-boom"

@@ -52,16 +52,36 @@ class RequestContextMiddleware:
         status = 500
         started = time.perf_counter()
 
+        status_sent = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Ours, not the user's: log it once here with its request id and answer generically.
+            # Swallowed rather than re-raised, so the server does not log it a second time.
+            log.exception(
+                "unhandled error in %s %s",
+                scope["method"],
+                scope["path"],
+                extra={"request_id": request_id},
+            )
+            if status_sent:
+                raise
+            status = 500
+            response = error_response(
+                500,
+                "internal_error",
+                f"Corral hit an internal error; quote request id {request_id} when reporting it",
+            )
+            await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")

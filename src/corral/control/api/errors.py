@@ -2,12 +2,12 @@
 
 Domain errors map to status codes here and nowhere else. Validation errors name each field but
 never echo the value sent (it may be a secret). Anything unexpected is logged once with its
-traceback and answered with a generic message and the request id to quote.
+traceback and answered with a generic message and the request id to quote; that happens in
+`corral.control.middleware.RequestContextMiddleware`, which knows the request id.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,11 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral import errors
-from corral.logs import current_request_id
 
 __all__ = ["error_response", "install_error_handlers"]
-
-log = logging.getLogger("corral.api")
 
 STATUS_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
     (errors.NotFound, 404),
@@ -94,17 +91,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", exc_info=exc)
-    return error_response(
-        500,
-        "internal_error",
-        f"Corral hit an internal error; quote request id {current_request_id()} when reporting it",
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.CorralError, _corral_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
