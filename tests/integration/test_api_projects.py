@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -132,3 +134,14 @@ async def test_a_bad_cursor_is_a_clear_error(client, owner):
     response = await client.get("/api/v1/projects", params={"cursor": "%%%"}, headers=owner.headers)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_text_that_is_not_unicode_is_refused(client, owner, git_repo):
+    body = json.dumps({"name": "demo", "repo": str(git_repo), "env": {"A": "\ud800"}})
+    response = await client.post(
+        "/api/v1/projects",
+        content=body.encode(),
+        headers={**owner.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "body.env"

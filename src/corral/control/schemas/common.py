@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["ErrorBody", "ErrorResponse", "Page", "PublicModel", "StrictInput"]
 
@@ -25,10 +25,35 @@ class PublicModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 class StrictInput(BaseModel):
-    """A request body: unknown fields are an error rather than silently dropped."""
+    """A request body: unknown fields are an error rather than silently dropped.
+
+    JSON may carry lone surrogates (`"\\ud800"`) that no database or process environment can
+    store; they are refused here, at the boundary, instead of failing deep inside a service.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        if _has_lone_surrogate(value):
+            raise ValueError("must be valid Unicode text")
+        return value
 
 
 T = TypeVar("T")

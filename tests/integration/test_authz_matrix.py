@@ -1,0 +1,325 @@
+"""Who may call what: every route in the OpenAPI document, asked by four kinds of caller.
+
+The callers are nobody (no credentials), another signed-in user, the owner, and the owner's own
+API token after it was revoked. `ROUTES` says for each route how to make a valid request against
+objects the owner owns, and what the owner and the other user must get. The parametrisation is the
+union of the OpenAPI document's routes and `ROUTES`, so a new route without a row, or a row for a
+route that is gone, fails under its own name.
+
+Each case runs against a fresh app and database, so a DELETE in one case cannot break another.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from corral.control.app import create_app
+from corral.settings import load_settings
+from tests.support.api import ApiUser, owner_login_token
+
+RouteKey = tuple[str, str]
+PRINCIPALS = ("anonymous", "other_user", "owner", "revoked_token")
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
+
+
+@dataclass(frozen=True)
+class Owned:
+    """Objects the owner owns, made afresh for each case."""
+
+    owner_id: str
+    credential_name: str
+    credential_id: str
+    project_id: str
+    token_id: str
+    login_link: str
+    repo: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """What no one but the owner may ever see."""
+        return (self.owner_id, self.credential_id, self.project_id, self.token_id)
+
+
+@dataclass(frozen=True)
+class Req:
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+
+
+@dataclass(frozen=True)
+class Route:
+    build: Callable[[Owned], Req]
+    """A valid request for the owner, its path filled with the owner's objects."""
+    owner: int
+    other: int
+    """404 for another user's object, 403 for owner-only routes, success for the caller's own."""
+    shows: Callable[[Owned], str] | None = None
+    """Something the owner's answer must hold and the other user's must not."""
+    public: bool = False
+    """Needs no sign-in; `bad` is then the same request with a credential that is not valid."""
+    bad: Callable[[Owned], Req] | None = None
+
+
+def no_request(_: Owned) -> Req:
+    return Req()
+
+
+ROUTES: dict[RouteKey, Route] = {
+    ("POST", "/api/v1/auth/exchange"): Route(
+        lambda o: Req(json={"token": o.login_link}),
+        owner=201,
+        other=201,
+        public=True,
+        bad=lambda o: Req(json={"token": "crllink_this-link-was-never-issued"}),
+    ),
+    ("POST", "/api/v1/auth/logout"): Route(no_request, owner=204, other=204),
+    ("GET", "/api/v1/me"): Route(no_request, owner=200, other=200, shows=lambda o: o.owner_id),
+    ("GET", "/api/v1/tokens"): Route(no_request, owner=200, other=200, shows=lambda o: o.token_id),
+    ("POST", "/api/v1/tokens"): Route(lambda o: Req(json={"name": "laptop"}), owner=201, other=201),
+    ("DELETE", "/api/v1/tokens/{token_id}"): Route(
+        lambda o: Req(params={"token_id": o.token_id}), owner=200, other=404
+    ),
+    ("GET", "/api/v1/users"): Route(no_request, owner=200, other=403, shows=lambda o: o.owner_id),
+    ("POST", "/api/v1/users/invites"): Route(
+        lambda o: Req(json={"name": "invitee"}), owner=201, other=403
+    ),
+    ("GET", "/api/v1/credentials"): Route(
+        no_request, owner=200, other=200, shows=lambda o: o.credential_id
+    ),
+    # Names are per user: the other user's PUT makes a credential of their own (201), where a
+    # 200 would mean it replaced the owner's.
+    ("PUT", "/api/v1/credentials/{name}"): Route(
+        lambda o: Req(
+            params={"name": o.credential_name},
+            json={"kind": "anthropic", "value": "sk-ant-matrix-replacement"},
+        ),
+        owner=200,
+        other=201,
+    ),
+    ("GET", "/api/v1/credentials/{name}"): Route(
+        lambda o: Req(params={"name": o.credential_id}), owner=200, other=404
+    ),
+    ("DELETE", "/api/v1/credentials/{name}"): Route(
+        lambda o: Req(params={"name": o.credential_id}), owner=204, other=404
+    ),
+    ("GET", "/api/v1/projects"): Route(
+        no_request, owner=200, other=200, shows=lambda o: o.project_id
+    ),
+    ("POST", "/api/v1/projects"): Route(
+        lambda o: Req(json={"name": "fresh-project", "repo": o.repo}), owner=201, other=201
+    ),
+    ("GET", "/api/v1/projects/{project}"): Route(
+        lambda o: Req(params={"project": o.project_id}), owner=200, other=404
+    ),
+    ("PATCH", "/api/v1/projects/{project}"): Route(
+        lambda o: Req(params={"project": o.project_id}, json={"default_branch": "dev"}),
+        owner=200,
+        other=404,
+    ),
+    ("DELETE", "/api/v1/projects/{project}"): Route(
+        lambda o: Req(params={"project": o.project_id}), owner=204, other=404
+    ),
+    ("GET", "/api/v1/activity"): Route(
+        no_request, owner=200, other=200, shows=lambda o: o.credential_id
+    ),
+}
+
+
+def routes_of(app: FastAPI) -> set[RouteKey]:
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    return {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if method in HTTP_METHODS
+    }
+
+
+@cache
+def documented_routes() -> frozenset[RouteKey]:
+    """The routes of an app built only to read its OpenAPI document (no database is opened)."""
+    with tempfile.TemporaryDirectory(prefix="corral-openapi-") as data_dir:
+        settings = load_settings(
+            data_dir=Path(data_dir),
+            database_url="sqlite+aiosqlite:///:memory:",
+            secret_key=base64.b64encode(os.urandom(32)).decode(),
+        )
+        return frozenset(routes_of(create_app(settings)))
+
+
+def matrix() -> list[Any]:
+    keys = sorted(documented_routes() | ROUTES.keys(), key=lambda k: (k[1], k[0]))
+    return [
+        pytest.param(key, principal, id=f"{principal}:{key[0]} {key[1]}")
+        for key in keys
+        for principal in PRINCIPALS
+    ]
+
+
+def assert_error_shape(response: httpx.Response, code: str | None = None) -> None:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, body
+    assert isinstance(error["code"], str) and error["code"], body
+    assert isinstance(error["message"], str) and error["message"], body
+    if code is not None:
+        assert error["code"] == code, body
+
+
+def ok(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, repo: Path) -> Owned:
+    headers = owner.headers
+    credential = ok(
+        await client.put(
+            "/api/v1/credentials/matrix-key",
+            json={"kind": "anthropic", "value": "sk-ant-matrix-original"},
+            headers=headers,
+        ),
+        201,
+    )
+    project = ok(
+        await client.post(
+            "/api/v1/projects", json={"name": "matrix-project", "repo": str(repo)}, headers=headers
+        ),
+        201,
+    )
+    token = ok(
+        await client.post("/api/v1/tokens", json={"name": "matrix-token"}, headers=headers), 201
+    )
+    return Owned(
+        owner_id=owner.id,
+        credential_name=credential["name"],
+        credential_id=credential["id"],
+        project_id=project["id"],
+        token_id=token["id"],
+        login_link=await owner_login_token(app),
+        repo=str(repo),
+    )
+
+
+async def revoked_owner_token(client: httpx.AsyncClient, owner: ApiUser) -> str:
+    created = ok(
+        await client.post("/api/v1/tokens", json={"name": "soon-revoked"}, headers=owner.headers),
+        201,
+    )
+    revoked = ok(await client.delete(f"/api/v1/tokens/{created['id']}", headers=owner.headers), 200)
+    assert revoked["revoked_at"] is not None
+    token: str = created["token"]
+    return token
+
+
+async def owner_view(client: httpx.AsyncClient, owner: ApiUser) -> dict[str, Any]:
+    """Everything of the owner's that another caller might change, as the owner sees it."""
+    view: dict[str, Any] = {}
+    for path in ("credentials", "projects", "tokens", "users", "activity"):
+        response = await client.get(f"/api/v1/{path}?limit=200", headers=owner.headers)
+        page = ok(response, 200)
+        assert page["next_cursor"] is None, f"the owner has over 200 {path}"
+        view[path] = page["items"]
+    for token in view["tokens"]:
+        token.pop("last_used_at")  # the owner's own requests to look here may touch it
+    return view
+
+
+def assert_no_owner_ids(
+    response: httpx.Response, owned: Owned, request_url: str, body: Any
+) -> None:
+    """The answer mentions none of the owner's objects, except what the caller sent itself."""
+    sent = request_url + json.dumps(body)
+    leaked = [marker for marker in owned.ids if marker not in sent and marker in response.text]
+    assert not leaked, f"the answer holds the owner's {leaked}: {response.text}"
+
+
+def test_every_documented_route_has_a_row() -> None:
+    missing = sorted(documented_routes() - ROUTES.keys())
+    assert not missing, "routes in the OpenAPI document with no row in ROUTES: " + ", ".join(
+        f"{method} {path}" for method, path in missing
+    )
+
+
+def test_every_row_is_a_documented_route() -> None:
+    stale = sorted(ROUTES.keys() - documented_routes())
+    assert not stale, "rows in ROUTES for routes the OpenAPI document lacks: " + ", ".join(
+        f"{method} {path}" for method, path in stale
+    )
+
+
+@pytest.mark.parametrize(("key", "principal"), matrix())
+async def test_route_answers_caller(
+    key: RouteKey,
+    principal: str,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    owner: ApiUser,
+    other_user: ApiUser,
+    git_repo: Path,
+) -> None:
+    method, template = key
+    if key not in ROUTES:
+        pytest.fail(f"{method} {template} is in the OpenAPI document but has no row in ROUTES")
+    if key not in routes_of(app):
+        pytest.fail(f"ROUTES has {method} {template}, which the app does not serve")
+    route = ROUTES[key]
+    owned = await make_owned(app, client, owner, git_repo)
+
+    headers: dict[str, str] = {}
+    if principal == "owner":
+        headers = owner.headers
+    elif principal == "other_user":
+        headers = other_user.headers
+    elif principal == "revoked_token":
+        headers = {"Authorization": f"Bearer {await revoked_owner_token(client, owner)}"}
+
+    async def send(request: Req) -> httpx.Response:
+        url = template.format(**request.params)
+        assert "{" not in url, f"path parameters left unfilled: {url}"
+        return await client.request(method, url, json=request.json, headers=headers)
+
+    if route.public:
+        assert route.bad is not None, f"{method} {template} is public but has no bad request"
+        rejected = await send(route.bad(owned))
+        assert rejected.status_code == 401, rejected.text
+        assert_error_shape(rejected)
+        accepted = await send(route.build(owned))
+        expected = route.other if principal == "other_user" else route.owner
+        assert accepted.status_code == expected, accepted.text
+        return
+
+    request = route.build(owned)
+    if principal == "owner":
+        response = await send(request)
+        assert response.status_code == route.owner, response.text
+        if route.shows is not None:
+            assert route.shows(owned) in response.text
+        return
+
+    before = await owner_view(client, owner)
+    response = await send(request)
+    if principal == "other_user":
+        assert response.status_code == route.other, response.text
+        if response.status_code >= 400:
+            assert_error_shape(response, {403: "owner_only", 404: "not_found"}.get(route.other))
+    else:
+        assert response.status_code == 401, response.text
+        code = "token_revoked" if principal == "revoked_token" else "unauthenticated"
+        assert_error_shape(response, code)
+        assert response.headers.get("www-authenticate") == "Bearer"
+    assert_no_owner_ids(response, owned, str(response.request.url), request.json)
+    assert await owner_view(client, owner) == before, "a caller other than the owner changed it"
