@@ -1,4 +1,8 @@
-"""Commands that run on the control plane's machine: `up`, `serve`, `db`, `auth`, `secrets`."""
+"""Commands that run on the control plane's machine: `up`, `serve`, `db`, `auth`, `secrets`.
+
+The control plane is imported inside each command, not at the top, so that client commands
+(`corral project list`) start without loading FastAPI and SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -13,22 +17,6 @@ import typer
 from pydantic import ValidationError
 
 from corral.cli.output import CliError, console, err_console
-from corral.control.app import create_state
-from corral.control.bootstrap import Prepared, prepare
-from corral.control.db.migrate import upgrade
-from corral.control.secretbox import (
-    KEY_BYTES,
-    KEY_FILE_NAME,
-    NEXT_KEY_FILE_NAME,
-    SecretBox,
-    load_secret_box,
-    parse_key,
-    write_key_file,
-)
-from corral.control.server import read_running_server, serve
-from corral.control.services import auth, credentials
-from corral.control.state import AppState
-from corral.control.urls import login_url
 from corral.logs import configure_logging
 from corral.settings import Settings, load_settings
 
@@ -54,15 +42,7 @@ def settings_from(data_dir: Path | None, **overrides: object) -> Settings:
         raise CliError(f"invalid settings: {problems}") from None
 
 
-async def _new_login_link(state: AppState, prepared: Prepared) -> str:
-    async with state.sessions() as db:
-        token = await auth.create_login_link(
-            db, prepared.owner, ttl_seconds=state.settings.auth.login_link_ttl_seconds
-        )
-    return login_url(state.settings, token)
-
-
-def _announce_link(link: str, settings: Settings) -> None:
+def _print_link(link: str, settings: Settings) -> None:
     minutes = settings.auth.login_link_ttl_seconds // 60
     console.print(f"\n[bold]Corral[/bold] is running at {settings.effective_public_url}")
     console.print(f"Sign in (single use, valid {minutes} min):")
@@ -87,67 +67,45 @@ def up(
     ] = False,
 ) -> None:
     """Run Corral on this machine with its embedded defaults and print a login link."""
+    from corral.control import admin
+
     settings = settings_from(data_dir, host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
 
-    async def on_ready(state: AppState, prepared: Prepared) -> None:
-        link = await _new_login_link(state, prepared)
-        _announce_link(link, settings)
+    def announce(link: str) -> None:
+        _print_link(link, settings)
         if not no_browser and _has_graphical_browser():
             webbrowser.open(link)
 
-    serve(settings, on_ready=on_ready)
+    admin.run(settings, announce=announce, every_start=True)
 
 
 def serve_command(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
     """Run the control plane only (for servers); prints a login link on first start."""
+    from corral.control import admin
+
     settings = settings_from(data_dir, host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
-
-    async def on_ready(state: AppState, prepared: Prepared) -> None:
-        if prepared.owner_created:
-            _announce_link(await _new_login_link(state, prepared), settings)
-
-    serve(settings, on_ready=on_ready)
+    admin.run(settings, announce=lambda link: _print_link(link, settings), every_start=False)
 
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Apply database migrations (the control plane also does this at start-up)."""
-    settings = settings_from(data_dir)
+    from corral.control import admin
 
-    async def run() -> None:
-        state = create_state(settings)
-        try:
-            await upgrade(state.engine)
-        finally:
-            await state.engine.dispose()
-
-    asyncio.run(run())
+    asyncio.run(admin.upgrade_database(settings_from(data_dir)))
     console.print("The database is up to date.")
 
 
 @auth_app.command("link")
 def auth_link(data_dir: DataDir = None) -> None:
     """Print a fresh one-time login link for the owner."""
-    settings = settings_from(data_dir)
-    running = read_running_server(settings.data_dir)
+    from corral.control import admin
 
-    async def run() -> str:
-        state = create_state(settings)
-        try:
-            prepared = await prepare(state)
-            async with state.sessions() as db:
-                token = await auth.create_login_link(
-                    db, prepared.owner, ttl_seconds=settings.auth.login_link_ttl_seconds
-                )
-        finally:
-            await state.engine.dispose()
-        return login_url(settings, token, base_url=running.url if running else None)
-
-    link = asyncio.run(run())
+    link, running = asyncio.run(admin.new_owner_link(settings_from(data_dir)))
     print(link)
-    if running is None:
+    if not running:
         err_console.print(
             "Corral is not running on this data directory; start it with `corral up`."
         )
@@ -155,49 +113,20 @@ def auth_link(data_dir: DataDir = None) -> None:
 
 @secrets_app.command("rotate-key")
 def rotate_key(data_dir: DataDir = None) -> None:
-    """Re-encrypt every stored credential under a new key."""
-    settings = settings_from(data_dir)
-    running = read_running_server(settings.data_dir)
-    if running is not None:
-        raise CliError(
-            f"Corral is running (pid {running.pid}); stop it before rotating the key, "
-            "so it does not keep encrypting with the old one"
-        )
-    old_box = load_secret_box(settings)
-    if settings.secret_key is not None:
-        new_key = _read_new_key()
-        new_box = SecretBox(new_key)
-        asyncio.run(_reencrypt(settings, old_box, new_box))
+    """Re-encrypt every stored credential under a new key (stop Corral first)."""
+    from corral.control import admin
+
+    count, key_file = asyncio.run(admin.rotate_secret_key(settings_from(data_dir), _read_new_key))
+    if key_file is None:
         console.print(
-            "Credentials re-encrypted. Set CORRAL_SECRET_KEY to the new key before "
-            "starting Corral again."
+            f"Re-encrypted {count} credential(s). Set CORRAL_SECRET_KEY to the new key "
+            "before starting Corral again."
         )
-        return
-    next_path = settings.data_dir / NEXT_KEY_FILE_NAME
-    # A rotation cut short left its new key behind: finish with that key, not a third one.
-    new_key = parse_key(next_path.read_text()) if next_path.exists() else os.urandom(KEY_BYTES)
-    write_key_file(next_path, new_key)
-    count = asyncio.run(_reencrypt(settings, old_box, SecretBox(new_key)))
-    next_path.replace(settings.data_dir / KEY_FILE_NAME)
-    console.print(
-        f"Re-encrypted {count} credential(s) under a new key in "
-        f"{settings.data_dir / KEY_FILE_NAME}."
-    )
-
-
-def _read_new_key() -> bytes:
-    if sys.stdin.isatty():
-        text = str(typer.prompt("New key (base64 of 32 bytes)", hide_input=True))
     else:
-        text = sys.stdin.readline()
-    return parse_key(text)
+        console.print(f"Re-encrypted {count} credential(s) under a new key in {key_file}.")
 
 
-async def _reencrypt(settings: Settings, old: SecretBox, new: SecretBox) -> int:
-    state = create_state(settings)
-    try:
-        await upgrade(state.engine)
-        async with state.sessions() as db:
-            return await credentials.rotate_key(db, old, new)
-    finally:
-        await state.engine.dispose()
+def _read_new_key() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("New key (base64 of 32 bytes)", hide_input=True))
+    return sys.stdin.readline()

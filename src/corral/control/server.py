@@ -11,7 +11,9 @@ import contextlib
 import errno
 import json
 import os
+import signal
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +86,12 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
         server_header=False,
         lifespan="on",
     )
+    # uvicorn shuts down cleanly on SIGTERM and then re-raises it with the handler it found, which
+    # by default kills the process before `finally` runs; exit normally instead.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.Server(config).run()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         with contextlib.suppress(OSError):
             runtime_file.unlink()

@@ -1,0 +1,110 @@
+"""Operations on a control plane's own data directory, run on its machine.
+
+These back `corral up`, `serve`, `db upgrade`, `auth link` and `secrets rotate-key`. They are
+apart from the CLI so the CLI stays quick to start (the control plane's imports are heavy) and so
+nothing about keys and databases lives in command-line code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from corral.control.app import create_state
+from corral.control.bootstrap import Prepared, prepare
+from corral.control.db.migrate import upgrade
+from corral.control.secretbox import (
+    KEY_BYTES,
+    KEY_FILE_NAME,
+    NEXT_KEY_FILE_NAME,
+    SecretBox,
+    load_secret_box,
+    parse_key,
+    write_key_file,
+)
+from corral.control.server import read_running_server, serve
+from corral.control.services import auth, credentials
+from corral.control.state import AppState
+from corral.control.urls import login_url
+from corral.errors import Conflict
+from corral.settings import Settings
+
+__all__ = ["new_owner_link", "rotate_secret_key", "run", "upgrade_database"]
+
+
+async def _owner_link(state: AppState, prepared: Prepared, base_url: str | None = None) -> str:
+    async with state.sessions() as db:
+        token = await auth.create_login_link(
+            db, prepared.owner, ttl_seconds=state.settings.auth.login_link_ttl_seconds
+        )
+    return login_url(state.settings, token, base_url=base_url)
+
+
+def run(settings: Settings, *, announce: Callable[[str], None], every_start: bool) -> None:
+    """Serve until stopped, passing a fresh owner login link to `announce` once ready: on every
+    start (`corral up`, on the user's own machine) or only when the owner was just made."""
+
+    async def on_ready(state: AppState, prepared: Prepared) -> None:
+        if every_start or prepared.owner_created:
+            announce(await _owner_link(state, prepared))
+
+    serve(settings, on_ready=on_ready)
+
+
+async def upgrade_database(settings: Settings) -> None:
+    state = create_state(settings)
+    try:
+        await upgrade(state.engine)
+    finally:
+        await state.engine.dispose()
+
+
+async def new_owner_link(settings: Settings) -> tuple[str, bool]:
+    """A fresh owner login link, with the running server's URL when one runs; the bool says
+    whether a server is running on this data directory."""
+    running = read_running_server(settings.data_dir)
+    state = create_state(settings)
+    try:
+        link = await _owner_link(state, await prepare(state), running.url if running else None)
+    finally:
+        await state.engine.dispose()
+    return link, running is not None
+
+
+async def rotate_secret_key(
+    settings: Settings, read_new_key: Callable[[], str]
+) -> tuple[int, Path | None]:
+    """Re-encrypt every credential under a new key; return how many, and the key file if any.
+
+    With a key file, the new key is generated, written to `secret.key.next`, and renamed over
+    `secret.key` once the database commit is done; a rotation cut short is finished with the same
+    new key by running it again. With `CORRAL_SECRET_KEY`, `read_new_key` supplies the new key and
+    the user updates the variable.
+    """
+    running = read_running_server(settings.data_dir)
+    if running is not None:
+        raise Conflict(
+            f"Corral is running (pid {running.pid}); stop it before rotating the key, "
+            "so it does not keep encrypting with the old one",
+            reason="server_running",
+        )
+    old_box = load_secret_box(settings)
+    next_path = settings.data_dir / NEXT_KEY_FILE_NAME
+    if settings.secret_key is not None:
+        new_key = parse_key(read_new_key())
+    else:
+        new_key = parse_key(next_path.read_text()) if next_path.exists() else os.urandom(KEY_BYTES)
+        write_key_file(next_path, new_key)
+    state = create_state(settings)
+    try:
+        await upgrade(state.engine)
+        async with state.sessions() as db:
+            count = await credentials.rotate_key(db, old_box, SecretBox(new_key))
+    finally:
+        await state.engine.dispose()
+    if settings.secret_key is not None:
+        return count, None
+    key_file = settings.data_dir / KEY_FILE_NAME
+    next_path.replace(key_file)
+    return count, key_file
