@@ -12,6 +12,7 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity
+from corral.control.services.names import ENV_NAME_PATTERN
 from corral.control.services.pagination import paginate
 from corral.errors import InvalidInput, NotFound
 from corral.ids import new_id
@@ -28,7 +29,6 @@ __all__ = [
 
 MAX_VALUE_BYTES = 64 * 1024
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 
 def _associated_data(row: Credential) -> bytes:

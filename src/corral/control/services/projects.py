@@ -13,6 +13,7 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Project
 from corral.control.services import activity
 from corral.control.services.git import redact_repo, resolve_branch
+from corral.control.services.names import ENV_NAME_PATTERN, validate_name
 from corral.control.services.pagination import paginate
 from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
@@ -26,19 +27,7 @@ __all__ = [
     "validate_env",
 ]
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_ENV_VARS = 200
-
-
-def validate_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
-        raise InvalidInput(
-            "a project name is 1-64 lower-case letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit",
-            details=[{"field": "body.name"}],
-        )
-    return name
 
 
 def validate_env(env: dict[str, str]) -> dict[str, str]:
@@ -46,7 +35,7 @@ def validate_env(env: dict[str, str]) -> dict[str, str]:
         raise InvalidInput(
             f"at most {MAX_ENV_VARS} environment variables", details=[{"field": "body.env"}]
         )
-    bad = sorted(key for key in env if not ENV_NAME_PATTERN.match(key) or len(key) > 200)
+    bad = sorted(key for key in env if not ENV_NAME_PATTERN.match(key))
     if bad:
         raise InvalidInput(
             f"not valid environment variable names: {', '.join(repr(k) for k in bad)}",
@@ -90,7 +79,7 @@ async def create_project(
     env: dict[str, str],
     repo_check_timeout_seconds: float,
 ) -> Project:
-    validate_name(name)
+    validate_name(name, "project")
     env = validate_env(env)
     repo = normalise_repo(repo)
     await _ensure_name_free(db, user_id, name)
@@ -151,7 +140,7 @@ async def update_project(
     project = await get_project(db, user_id, ref)
     changed: list[str] = []
     if name is not None and name != project.name:
-        validate_name(name)
+        validate_name(name, "project")
         await _ensure_name_free(db, user_id, name)
         project.name = name
         changed.append("name")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -10,13 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import LinkPurpose, User, UserRole, UserState
 from corral.control.services import activity, auth
+from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
-from corral.errors import Conflict, InvalidInput, PermissionDenied
+from corral.errors import Conflict, PermissionDenied
 from corral.ids import new_id
 
-__all__ = ["NAME_PATTERN", "invite_user", "list_users", "require_owner"]
-
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+__all__ = ["invite_user", "list_users", "require_owner"]
 
 
 def require_owner(user: User) -> None:
@@ -36,12 +34,7 @@ async def invite_user(
 ) -> tuple[User, str]:
     """Make an invited account and return it with the secret token of its invite link."""
     require_owner(actor)
-    if not NAME_PATTERN.match(name):
-        raise InvalidInput(
-            "a user name is 1-64 lower-case letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit",
-            details=[{"field": "body.name"}],
-        )
+    validate_name(name, "user")
     if await db.scalar(select(User).where(User.name == name)) is not None:
         raise Conflict(f"a user named {name!r} exists already", reason="name_taken")
     user = User(id=new_id("usr"), name=name, role=UserRole.MEMBER, state=UserState.INVITED)

@@ -1,0 +1,24 @@
+"""The one rule for names people give things (users, projects, nodes, workspaces): short,
+lower-case and safe in URLs, shells and file names."""
+
+from __future__ import annotations
+
+import re
+
+from corral.errors import InvalidInput
+
+__all__ = ["ENV_NAME_PATTERN", "NAME_PATTERN", "validate_name"]
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# An environment variable name, as POSIX shells accept it.
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
+
+
+def validate_name(name: str, what: str, field: str = "body.name") -> str:
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            f"a {what} name is 1-64 lower-case letters, digits, '.', '_' or '-', starting with "
+            "a letter or digit",
+            details=[{"field": field}],
+        )
+    return name
