@@ -27,6 +27,7 @@ __all__ = [
     "ApiSettings",
     "AuthSettings",
     "ClientSettings",
+    "NodeSettings",
     "ProjectSettings",
     "Settings",
     "default_data_dir",
@@ -74,6 +75,24 @@ class ProjectSettings(BaseModel):
     )
 
 
+class NodeSettings(BaseModel):
+    """How the control plane treats node agents."""
+
+    heartbeat_interval_seconds: float = Field(
+        15.0, gt=0, description="How often nodes report health; told to each node at link time."
+    )
+    missed_heartbeats_before_stale: int = Field(
+        3, ge=1, description="Beats a node may miss before it is marked stale."
+    )
+    join_token_ttl_seconds: int = Field(900, gt=0, description="How long a join token is valid.")
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a request to a node may take before it fails."
+    )
+    relink_grace_seconds: float = Field(
+        10.0, ge=0, description="How long a terminal viewer waits for its node to relink."
+    )
+
+
 class Settings(BaseSettings):
     """The root of all settings; see the module docstring for where values come from."""
 
@@ -108,6 +127,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     projects: ProjectSettings = Field(default_factory=ProjectSettings)
+    nodes: NodeSettings = Field(default_factory=NodeSettings)
 
     @field_validator("secret_key")
     @classmethod

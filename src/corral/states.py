@@ -76,7 +76,8 @@ _NEXT: dict[type[StrEnum], dict[str, set[str]]] = {
         "starting": {"running"},
         "deleting": {"deleted"},
         "deleted": set(),
-        "error": {"creating", "starting", "stopping"},
+        # From error a workspace is retried, or found by the node to be fine after all.
+        "error": {"creating", "starting", "stopping", "running", "stopped"},
     },
     SessionState: {
         "starting": {"idle"},

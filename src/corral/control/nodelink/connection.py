@@ -1,0 +1,75 @@
+"""One linked node: its peer (requests, events) and the streams opened to it from this side."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+from corral.protocol.messages import Body
+from corral.protocol.peer import EventHandler, Peer, StreamHandler, Transport
+
+__all__ = ["NodeConnection"]
+
+log = logging.getLogger("corral.nodelink")
+
+
+class NodeConnection:
+    """Routes a node's stream frames to whoever opened each stream here (a terminal viewer)."""
+
+    def __init__(
+        self,
+        node_id: str,
+        node_name: str,
+        transport: Transport,
+        *,
+        on_event: EventHandler,
+        request_timeout_seconds: float,
+    ) -> None:
+        self.node_id = node_id
+        self.node_name = node_name
+        self.request_timeout_seconds = request_timeout_seconds
+        self.peer = Peer(transport, on_event=on_event, streams=self, name=f"node {node_name}")
+        self._streams: dict[int, StreamHandler] = {}
+        self._stream_ids = itertools.count(1)
+
+    async def request(
+        self, method: str, params: Body, *, timeout_seconds: float | None = None
+    ) -> Body:
+        return await self.peer.request(
+            method, params, timeout_seconds=timeout_seconds or self.request_timeout_seconds
+        )
+
+    def open_stream(self, handler: StreamHandler) -> int:
+        stream = next(self._stream_ids)
+        self._streams[stream] = handler
+        return stream
+
+    async def close_stream(self, stream: int, reason: str) -> None:
+        """Stop a stream from this side: forget it and tell the node."""
+        if self._streams.pop(stream, None) is not None:
+            await self.peer.close_stream(stream, reason)
+
+    async def on_data(self, stream: int, data: bytes) -> None:
+        handler = self._streams.get(stream)
+        if handler is not None:
+            await handler.on_data(stream, data)
+
+    async def on_window(self, stream: int, granted: int) -> None:
+        handler = self._streams.get(stream)
+        if handler is not None:
+            await handler.on_window(stream, granted)
+
+    async def on_close(self, stream: int, reason: str) -> None:
+        handler = self._streams.pop(stream, None)
+        if handler is not None:
+            await handler.on_close(stream, reason)
+
+    async def close(self, reason: str) -> None:
+        """The link is gone: fail pending requests and tell every stream."""
+        await self.peer.close(reason)
+        streams, self._streams = self._streams, {}
+        for stream, handler in streams.items():
+            try:
+                await handler.on_close(stream, reason)
+            except Exception:
+                log.exception("closing stream %s failed", stream)

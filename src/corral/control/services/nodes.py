@@ -1,0 +1,203 @@
+"""Nodes: adding one (and its join token), joining, linking, heartbeats and staleness.
+
+Nodes are shared machines managed by the owner: any signed-in user may see them and place
+workspaces on them; only the owner adds and removes them. A node proves who it is with a
+credential it got once for a single-use join token; only hashes of both are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.control.db.base import utcnow
+from corral.control.db.models import Node, NodeJoinToken, User
+from corral.control.services import activity
+from corral.control.services.lifecycle import transition
+from corral.control.services.names import validate_name
+from corral.control.services.pagination import paginate
+from corral.control.services.tokens import hash_token, new_token
+from corral.control.services.users import require_owner
+from corral.errors import Conflict, NotFound, Unauthenticated
+from corral.ids import new_id
+from corral.protocol.messages import NodeHeartbeat
+from corral.states import NodeState
+
+__all__ = [
+    "authenticate_node",
+    "create_node",
+    "delete_node",
+    "get_node",
+    "heartbeat",
+    "join_node",
+    "list_nodes",
+    "mark_linked",
+    "mark_stale_nodes",
+    "new_join_token",
+    "set_node_state",
+]
+
+JOIN_TOKEN_PREFIX = "crljoin"  # noqa: S105 (a prefix, not a secret)
+NODE_CREDENTIAL_PREFIX = "crlnode"
+
+
+async def set_node_state(
+    db: AsyncSession, node: Node, state: NodeState, *, reason: str | None = None
+) -> None:
+    """Move a node to `state` and record it; the caller commits."""
+    await transition(db, "node", node, state, reason=reason)
+
+
+async def create_node(
+    db: AsyncSession, actor: User, name: str, *, provider: str, ttl_seconds: int
+) -> tuple[Node, str]:
+    """Add a node in `pending` and return it with a single-use join token (shown once)."""
+    require_owner(actor)
+    validate_name(name, "node")
+    if await db.scalar(select(Node.id).where(Node.name == name)) is not None:
+        raise Conflict(f"a node named {name!r} exists already", reason="name_taken")
+    node = Node(
+        id=new_id("nod"), user_id=actor.id, name=name, provider=provider, state=NodeState.PENDING
+    )
+    db.add(node)
+    activity.record(
+        db,
+        "node.created",
+        node,
+        user_id=actor.id,
+        actor_id=actor.id,
+        details={"provider": provider},
+    )
+    await db.flush()
+    token = await new_join_token(db, node, ttl_seconds=ttl_seconds)
+    return node, token
+
+
+async def new_join_token(db: AsyncSession, node: Node, *, ttl_seconds: int) -> str:
+    token = new_token(JOIN_TOKEN_PREFIX)
+    db.add(
+        NodeJoinToken(
+            id=new_id("njt"),
+            node_id=node.id,
+            token_hash=hash_token(token),
+            expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+        )
+    )
+    await db.commit()
+    return token
+
+
+async def join_node(db: AsyncSession, token: str) -> tuple[Node, str]:
+    """Use up a join token: the node gets a new credential (returned once) and is `joining`."""
+    row = await db.scalar(
+        select(NodeJoinToken).where(NodeJoinToken.token_hash == hash_token(token))
+    )
+    if row is None:
+        raise Unauthenticated("the join token is not valid", reason="join_token_invalid")
+    if row.used_at is not None:
+        raise Unauthenticated(
+            "the join token has already been used; make a new one with `corral node add`",
+            reason="join_token_used",
+        )
+    if row.expires_at <= utcnow():
+        raise Unauthenticated(
+            "the join token has expired; make a new one with `corral node add`",
+            reason="join_token_expired",
+        )
+    node = await db.get(Node, row.node_id)
+    if node is None or node.state in (NodeState.DELETING, NodeState.DELETED):
+        raise Unauthenticated("the node was removed", reason="join_token_invalid")
+    row.used_at = utcnow()
+    credential = new_token(NODE_CREDENTIAL_PREFIX)
+    node.credential_hash = hash_token(credential)
+    if node.state != NodeState.JOINING:
+        await set_node_state(db, node, NodeState.JOINING)
+    await db.commit()
+    return node, credential
+
+
+async def authenticate_node(db: AsyncSession, credential: str) -> Node:
+    node = await db.scalar(select(Node).where(Node.credential_hash == hash_token(credential)))
+    if node is None or node.state in (NodeState.DELETING, NodeState.DELETED):
+        raise Unauthenticated("the node credential is not valid", reason="node_credential_invalid")
+    return node
+
+
+async def mark_linked(db: AsyncSession, node: Node, *, agent_version: str) -> None:
+    node.agent_version = agent_version
+    node.last_seen_at = utcnow()
+    await set_node_state(db, node, NodeState.READY)
+    await db.commit()
+
+
+async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> Node | None:
+    """Store a node's health; a stale node that beats again is ready again."""
+    node = await db.get(Node, node_id)
+    if node is None:
+        return None
+    node.last_seen_at = utcnow()
+    node.agent_version = beat.agent_version
+    node.capacity = {
+        "cpus": beat.cpus,
+        "memory_bytes": beat.memory_total_bytes,
+        "disk_bytes": beat.disk_total_bytes,
+    }
+    node.usage = {
+        "memory_bytes": beat.memory_used_bytes,
+        "disk_bytes": beat.disk_used_bytes,
+        "load1": beat.load1,
+        "workspaces": beat.workspaces,
+        "terminals": beat.terminals,
+    }
+    if node.state == NodeState.STALE:
+        await set_node_state(db, node, NodeState.READY)
+    await db.commit()
+    return node
+
+
+async def mark_stale_nodes(db: AsyncSession, *, silent_since: datetime) -> list[Node]:
+    """Mark `ready` nodes not heard from since `silent_since` as stale; return them."""
+    stale = (
+        await db.scalars(
+            select(Node).where(
+                Node.state == NodeState.READY,
+                or_(Node.last_seen_at.is_(None), Node.last_seen_at < silent_since),
+            )
+        )
+    ).all()
+    for node in stale:
+        await set_node_state(db, node, NodeState.STALE, reason="missed heartbeats")
+    if stale:
+        await db.commit()
+    return list(stale)
+
+
+async def list_nodes(
+    db: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[Sequence[Node], str | None]:
+    statement = select(Node).where(Node.state != NodeState.DELETED)
+    return await paginate(db, statement, Node.id, limit=limit, cursor=cursor)
+
+
+async def get_node(db: AsyncSession, ref: str) -> Node:
+    node = await db.scalar(
+        select(Node).where(or_(Node.id == ref, Node.name == ref), Node.state != NodeState.DELETED)
+    )
+    if node is None:
+        raise NotFound(f"no node named {ref!r}")
+    return node
+
+
+async def delete_node(db: AsyncSession, actor: User, ref: str) -> Node:
+    """Remove a node: its credential stops working at once. Its workspaces lose their node."""
+    require_owner(actor)
+    node = await get_node(db, ref)
+    await set_node_state(db, node, NodeState.DELETING)
+    node.credential_hash = None
+    await set_node_state(db, node, NodeState.DELETED)
+    node.name = f"{node.name}~{node.id}"[:64]  # frees the name for a new node
+    await db.commit()
+    return node

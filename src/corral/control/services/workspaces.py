@@ -1,0 +1,308 @@
+"""Workspaces: placed on a node, made and run there by the node's runtime, tracked here.
+
+The control plane owns the record and its state; the node does the work and reports back with
+`workspace.state` events, which `apply_node_status` turns into transitions. When a node goes
+silent its workspaces move to `error`; when it relinks, `reconcile_node` takes their state from
+what the node reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.control.db.models import Node, Workspace
+from corral.control.nodelink.registry import NodeRegistry
+from corral.control.services import activity, projects
+from corral.control.services import nodes as node_service
+from corral.control.services.lifecycle import transition
+from corral.control.services.names import validate_name
+from corral.control.services.pagination import paginate
+from corral.errors import Conflict, CorralError, NotFound
+from corral.ids import new_id
+from corral.protocol.messages import WorkspaceList, WorkspaceRef, WorkspaceSpec, WorkspaceStatus
+from corral.states import NodeState, WorkspaceState
+
+__all__ = [
+    "apply_node_status",
+    "create_workspace",
+    "delete_workspace",
+    "get_workspace",
+    "list_workspaces",
+    "mark_node_unreachable",
+    "reconcile_node",
+    "start_workspace",
+    "stop_workspace",
+]
+
+log = logging.getLogger("corral.workspaces")
+
+_W = WorkspaceState
+LIVE = (_W.PENDING, _W.CREATING, _W.RUNNING, _W.STOPPING, _W.STOPPED, _W.STARTING, _W.ERROR)
+
+
+async def _set_state(
+    db: AsyncSession,
+    ws: Workspace,
+    state: WorkspaceState,
+    *,
+    reason: str | None = None,
+    actor_id: str | None = None,
+) -> bool:
+    return await transition(db, "workspace", ws, state, reason=reason, actor_id=actor_id)
+
+
+async def _pick_node(db: AsyncSession, registry: NodeRegistry, node_ref: str | None) -> Node:
+    if node_ref is not None:
+        node = await node_service.get_node(db, node_ref)
+        if node.state != NodeState.READY or not registry.is_connected(node.id):
+            raise Conflict(
+                f"node {node.name} is {node.state.value}, not ready", reason="node_not_ready"
+            )
+        return node
+    ready = [
+        n
+        for n in (await db.scalars(select(Node).where(Node.state == NodeState.READY))).all()
+        if registry.is_connected(n.id)
+    ]
+    if not ready:
+        raise Conflict(
+            "no node is ready: start Corral with `corral up`, or add one with `corral node add`",
+            reason="no_ready_node",
+        )
+    return min(ready, key=lambda n: (int(n.usage.get("workspaces", 0)), n.name))
+
+
+async def _free_name(db: AsyncSession, user_id: str, base: str) -> str:
+    taken = set(
+        (
+            await db.scalars(
+                select(Workspace.name).where(
+                    Workspace.user_id == user_id, Workspace.name.like(f"{base}%")
+                )
+            )
+        ).all()
+    )
+    for number in range(1, 10_000):
+        candidate = f"{base}-{number}"
+        if candidate not in taken:
+            return candidate
+    raise Conflict(f"too many workspaces named {base}-N")
+
+
+async def create_workspace(
+    db: AsyncSession,
+    registry: NodeRegistry,
+    user_id: str,
+    *,
+    project_ref: str,
+    name: str | None,
+    branch: str | None,
+    node_ref: str | None,
+) -> Workspace:
+    """Record the workspace, place it on a node and ask the node to make it.
+
+    Answers once the node has accepted the work (`creating`); the clone's outcome arrives later
+    as a `workspace.state` event.
+    """
+    project = await projects.get_project(db, user_id, project_ref)
+    if name is None:
+        name = await _free_name(db, user_id, project.name)
+    validate_name(name, "workspace")
+    if (
+        await db.scalar(
+            select(Workspace.id).where(Workspace.user_id == user_id, Workspace.name == name)
+        )
+        is not None
+    ):
+        raise Conflict(f"a workspace named {name!r} exists already", reason="name_taken")
+    node = await _pick_node(db, registry, node_ref)
+    workspace = Workspace(
+        id=new_id("wsp"),
+        user_id=user_id,
+        project_id=project.id,
+        node_id=node.id,
+        name=name,
+        branch=branch or project.default_branch,
+        runtime="host",
+        state=WorkspaceState.PENDING,
+    )
+    db.add(workspace)
+    activity.record(
+        db,
+        "workspace.created",
+        workspace,
+        user_id=user_id,
+        actor_id=user_id,
+        details={"project": project.name, "node": node.name, "branch": workspace.branch},
+    )
+    await _set_state(db, workspace, WorkspaceState.CREATING, actor_id=user_id)
+    await db.commit()
+    spec = WorkspaceSpec(
+        id=workspace.id,
+        name=name,
+        repo=project.repo,
+        branch=workspace.branch,
+        env=project.env,
+        runtime=workspace.runtime,
+    )
+    await _ask_node(db, registry, workspace, node, "workspace.create", spec)
+    return workspace
+
+
+async def _ask_node(
+    db: AsyncSession,
+    registry: NodeRegistry,
+    ws: Workspace,
+    node: Node,
+    method: str,
+    params: WorkspaceSpec | WorkspaceRef,
+) -> None:
+    """Send a workspace request; its answer (or failure) becomes the workspace's state."""
+    try:
+        result = await registry.get(node.id, node.name).request(method, params)
+    except CorralError as exc:
+        await _set_state(db, ws, WorkspaceState.ERROR, reason=exc.message)
+        await db.commit()
+        raise
+    assert isinstance(result, WorkspaceStatus)
+    await apply_node_status(db, node.id, result)
+
+
+async def apply_node_status(db: AsyncSession, node_id: str, status: WorkspaceStatus) -> None:
+    """Take a node's word for a workspace's state, if the workspace is on that node."""
+    ws = await db.get(Workspace, status.id)
+    if ws is None or ws.node_id != node_id:
+        log.warning(
+            "node %s reported a workspace that is not its own",
+            node_id,
+            extra={"workspace_id": status.id},
+        )
+        return
+    if ws.state == WorkspaceState.DELETED:
+        return
+    await _try_transition(db, ws, status.state, status.reason)
+    await db.commit()
+
+
+async def _try_transition(
+    db: AsyncSession, ws: Workspace, state: WorkspaceState, reason: str | None
+) -> bool:
+    try:
+        return await _set_state(db, ws, state, reason=reason)
+    except Conflict:
+        log.warning("ignored a move of workspace %s from %s to %s", ws.id, ws.state, state)
+        return False
+
+
+async def reconcile_node(db: AsyncSession, node_id: str, reported: WorkspaceList) -> None:
+    """After a node (re)links: its workspaces take the state it reports."""
+    by_id = {status.id: status for status in reported.workspaces}
+    rows = (
+        await db.scalars(
+            select(Workspace).where(
+                Workspace.node_id == node_id, Workspace.state.in_([s.value for s in LIVE])
+            )
+        )
+    ).all()
+    for ws in rows:
+        status = by_id.get(ws.id)
+        if status is not None:
+            await _try_transition(db, ws, status.state, status.reason)
+        elif ws.state not in (WorkspaceState.PENDING, WorkspaceState.ERROR):
+            await _try_transition(
+                db, ws, WorkspaceState.ERROR, "the node no longer has this workspace"
+            )
+    await db.commit()
+
+
+async def mark_node_unreachable(db: AsyncSession, node: Node) -> None:
+    rows = (
+        await db.scalars(
+            select(Workspace).where(
+                Workspace.node_id == node.id,
+                Workspace.state.in_([s.value for s in LIVE if s not in (_W.PENDING, _W.ERROR)]),
+            )
+        )
+    ).all()
+    for ws in rows:
+        await _try_transition(
+            db, ws, WorkspaceState.ERROR, f"node {node.name} is not reachable ({node.state.value})"
+        )
+    await db.commit()
+
+
+async def list_workspaces(
+    db: AsyncSession, user_id: str, *, limit: int, cursor: str | None, project_id: str | None = None
+) -> tuple[Sequence[Workspace], str | None]:
+    statement = select(Workspace).where(
+        Workspace.user_id == user_id, Workspace.state != WorkspaceState.DELETED
+    )
+    if project_id is not None:
+        statement = statement.where(Workspace.project_id == project_id)
+    return await paginate(db, statement, Workspace.id, limit=limit, cursor=cursor)
+
+
+async def get_workspace(db: AsyncSession, user_id: str, ref: str) -> Workspace:
+    ws = await db.scalar(
+        select(Workspace).where(
+            Workspace.user_id == user_id,
+            or_(Workspace.id == ref, Workspace.name == ref),
+            Workspace.state != WorkspaceState.DELETED,
+        )
+    )
+    if ws is None:
+        raise NotFound(f"no workspace named {ref!r}")
+    return ws
+
+
+async def _node_of(db: AsyncSession, ws: Workspace) -> Node:
+    node = await db.get(Node, ws.node_id) if ws.node_id else None
+    if node is None or node.state == NodeState.DELETED:
+        raise Conflict(f"workspace {ws.name} has no node any more", reason="node_gone")
+    return node
+
+
+async def stop_workspace(
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
+) -> Workspace:
+    ws = await get_workspace(db, user_id, ref)
+    if ws.state == WorkspaceState.STOPPED:
+        return ws
+    node = await _node_of(db, ws)
+    await _set_state(db, ws, WorkspaceState.STOPPING, actor_id=user_id)
+    await db.commit()
+    await _ask_node(db, registry, ws, node, "workspace.stop", WorkspaceRef(id=ws.id))
+    return ws
+
+
+async def start_workspace(
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
+) -> Workspace:
+    ws = await get_workspace(db, user_id, ref)
+    if ws.state == WorkspaceState.RUNNING:
+        return ws
+    node = await _node_of(db, ws)
+    await _set_state(db, ws, WorkspaceState.STARTING, actor_id=user_id)
+    await db.commit()
+    await _ask_node(db, registry, ws, node, "workspace.start", WorkspaceRef(id=ws.id))
+    return ws
+
+
+async def delete_workspace(
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
+) -> None:
+    """Remove the workspace from its node, then mark it deleted (kept for its chat history)."""
+    ws = await get_workspace(db, user_id, ref)
+    await _set_state(db, ws, WorkspaceState.DELETING, actor_id=user_id)
+    await db.commit()
+    node = await db.get(Node, ws.node_id) if ws.node_id else None
+    if node is not None and node.state != NodeState.DELETED:
+        await _ask_node(db, registry, ws, node, "workspace.delete", WorkspaceRef(id=ws.id))
+    else:
+        await _set_state(db, ws, WorkspaceState.DELETED)
+    ws.name = f"{ws.name}~{ws.id}"[:64]  # frees the name
+    await db.commit()

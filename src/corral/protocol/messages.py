@@ -1,0 +1,180 @@
+"""The typed bodies of node-link requests and events; `METHODS` pairs each method with them.
+
+Requests from the control plane to a node (the node answers each one):
+
+    workspace.create   WorkspaceSpec        -> WorkspaceStatus   (answers at once; progress and
+                                                                   the outcome follow as events)
+    workspace.start    WorkspaceRef         -> WorkspaceStatus
+    workspace.stop     WorkspaceRef         -> WorkspaceStatus
+    workspace.delete   WorkspaceRef         -> WorkspaceStatus
+    workspace.list     Empty                -> WorkspaceList
+    terminal.create    TerminalCreate       -> TerminalInfo
+    terminal.list      TerminalQuery        -> TerminalList
+    terminal.delete    TerminalRef          -> Empty
+    terminal.attach    TerminalAttach       -> TerminalAttached  (bytes follow on the stream)
+    terminal.resize    TerminalResize       -> Empty
+
+Terminal requests name the workspace too: the node refuses a terminal of another workspace,
+so a control plane bug cannot cross from one user's workspace into another's.
+
+Events from a node: `heartbeat` (NodeHeartbeat), `workspace.state` (WorkspaceStatus) and
+`workspace.progress` (WorkspaceProgress).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from corral.states import WorkspaceState
+
+__all__ = [
+    "EVENTS",
+    "METHODS",
+    "Empty",
+    "NodeHeartbeat",
+    "TerminalAttach",
+    "TerminalAttached",
+    "TerminalCreate",
+    "TerminalInfo",
+    "TerminalList",
+    "TerminalQuery",
+    "TerminalRef",
+    "TerminalResize",
+    "WorkspaceList",
+    "WorkspaceProgress",
+    "WorkspaceRef",
+    "WorkspaceSpec",
+    "WorkspaceStatus",
+]
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}_[0-9a-z]{26}$")]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Empty(Body):
+    pass
+
+
+class WorkspaceSpec(Body):
+    """What a runtime needs to make a workspace: the project's repository, branch and env."""
+
+    id: Id
+    name: str = Field(max_length=64)
+    repo: str = Field(max_length=2048)
+    branch: str = Field(max_length=255)
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    runtime: str = Field("host", max_length=32)
+
+
+class WorkspaceRef(Body):
+    id: Id
+
+
+class WorkspaceStatus(Body):
+    id: Id
+    state: WorkspaceState
+    reason: str | None = Field(None, max_length=4000)
+
+
+class WorkspaceList(Body):
+    workspaces: list[WorkspaceStatus]
+
+
+class WorkspaceProgress(Body):
+    """One line of a workspace's provisioning log (e.g. git's clone progress)."""
+
+    id: Id
+    line: str = Field(max_length=4000)
+
+
+class NodeHeartbeat(Body):
+    cpus: int = Field(ge=0)
+    memory_total_bytes: int = Field(ge=0)
+    memory_used_bytes: int = Field(ge=0)
+    disk_total_bytes: int = Field(ge=0)
+    disk_used_bytes: int = Field(ge=0)
+    load1: float = Field(ge=0)
+    workspaces: int = Field(ge=0)
+    terminals: int = Field(ge=0)
+    agent_version: str = Field(max_length=64)
+
+
+class TerminalCreate(Body):
+    workspace_id: Id
+    cols: int = Field(80, ge=1, le=1000)
+    rows: int = Field(24, ge=1, le=1000)
+
+
+class TerminalRef(Body):
+    workspace_id: Id
+    terminal_id: Id
+
+
+class TerminalQuery(Body):
+    workspace_id: Id | None = None
+
+
+class TerminalInfo(Body):
+    id: Id
+    workspace_id: Id
+    cols: int
+    rows: int
+    created_at: datetime
+    last_attached_at: datetime | None
+    exited: bool
+    exit_status: int | None = None
+    viewers: int = Field(ge=0)
+
+
+class TerminalList(Body):
+    terminals: list[TerminalInfo]
+
+
+class TerminalAttach(Body):
+    """Start sending a terminal's output on `stream`, from `offset` (an absolute byte position
+    in everything the terminal has printed) or, when None, from the oldest byte still kept."""
+
+    workspace_id: Id
+    terminal_id: Id
+    stream: int = Field(ge=1, lt=2**32)
+    window_bytes: int = Field(gt=0, le=16 * 1024 * 1024)
+    offset: int | None = Field(None, ge=0)
+
+
+class TerminalAttached(Body):
+    terminal: TerminalInfo
+    offset: int = Field(ge=0, description="Where the bytes that follow start.")
+
+
+class TerminalResize(Body):
+    workspace_id: Id
+    terminal_id: Id
+    cols: int = Field(ge=1, le=1000)
+    rows: int = Field(ge=1, le=1000)
+
+
+METHODS: dict[str, tuple[type[Body], type[Body]]] = {
+    "workspace.create": (WorkspaceSpec, WorkspaceStatus),
+    "workspace.start": (WorkspaceRef, WorkspaceStatus),
+    "workspace.stop": (WorkspaceRef, WorkspaceStatus),
+    "workspace.delete": (WorkspaceRef, WorkspaceStatus),
+    "workspace.list": (Empty, WorkspaceList),
+    "terminal.create": (TerminalCreate, TerminalInfo),
+    "terminal.list": (TerminalQuery, TerminalList),
+    "terminal.delete": (TerminalRef, Empty),
+    "terminal.attach": (TerminalAttach, TerminalAttached),
+    "terminal.resize": (TerminalResize, Empty),
+}
+
+EVENTS: dict[str, type[Body]] = {
+    "heartbeat": NodeHeartbeat,
+    "workspace.state": WorkspaceStatus,
+    "workspace.progress": WorkspaceProgress,
+}

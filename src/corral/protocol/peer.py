@@ -1,0 +1,250 @@
+"""One end of the node link, the same code on both sides: requests, events and stream frames.
+
+The peer is transport-agnostic: whoever owns the WebSocket feeds it received frames
+(`handle_text`, `handle_bytes`) and gives it a `Transport` to send with. That keeps the
+multiplexing testable over an in-memory pipe, and identical for the control plane and the node.
+
+Streams carry bytes in both directions under one number. The peer does not buffer them: it
+hands each chunk, credit grant and close to the `StreamHandler` that owns the stream, which
+applies the flow control (see `corral.protocol.frames`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from corral.errors import CorralError
+from corral.protocol.frames import (
+    MAX_STREAM_CHUNK_BYTES,
+    Event,
+    ProtocolError,
+    RemoteError,
+    Request,
+    Response,
+    StreamClose,
+    StreamWindow,
+    decode_stream_chunk,
+    encode_stream_chunk,
+    parse_frame,
+)
+from corral.protocol.messages import EVENTS, METHODS, Body
+
+__all__ = ["Handler", "Peer", "PeerClosed", "RemoteCallError", "StreamHandler", "Transport"]
+
+log = logging.getLogger("corral.protocol")
+
+MAX_CONCURRENT_REQUESTS = 64
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
+
+ResultT = TypeVar("ResultT", bound=Body)
+Handler = Callable[[Any], Awaitable[Body]]
+"""Serves one method: takes the validated params model, returns the result model."""
+EventHandler = Callable[[str, Body], Awaitable[None]]
+
+
+class Transport(Protocol):
+    async def send_text(self, text: str) -> None: ...
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+
+class StreamHandler(Protocol):
+    """Whoever owns a stream on this side: told of its bytes, credit and end."""
+
+    async def on_data(self, stream: int, data: bytes) -> None: ...
+
+    async def on_window(self, stream: int, granted: int) -> None: ...
+
+    async def on_close(self, stream: int, reason: str) -> None: ...
+
+
+class PeerClosed(CorralError):
+    reason = "node_disconnected"
+
+
+class RemoteCallError(CorralError):
+    """The other side answered a request with an error; `reason` is its code."""
+
+
+class Peer:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        handlers: dict[str, Handler] | None = None,
+        on_event: EventHandler | None = None,
+        streams: StreamHandler | None = None,
+        name: str = "peer",
+    ) -> None:
+        self._transport = transport
+        self._handlers = handlers or {}
+        self._on_event = on_event
+        self._streams = streams
+        self._name = name
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Response]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._send_lock = asyncio.Lock()
+        self._closed: str | None = None
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def _send_text(self, frame: BaseModel) -> None:
+        if self._closed is not None:
+            raise PeerClosed(self._closed)
+        async with self._send_lock:
+            await self._transport.send_text(frame.model_dump_json())
+
+    async def request(
+        self, method: str, params: Body, *, timeout_seconds: float | None = None
+    ) -> Body:
+        """Call `method` on the other side and return its validated result."""
+        params_model, result_model = METHODS[method]
+        if not isinstance(params, params_model):
+            raise TypeError(f"{method} takes {params_model.__name__}")
+        request_id = next(self._ids)
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await self._send_text(
+                Request(id=request_id, method=method, params=params.model_dump(mode="json"))
+            )
+            timeout = timeout_seconds or DEFAULT_REQUEST_TIMEOUT_SECONDS
+            try:
+                response = await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise PeerClosed(
+                    f"{self._name} did not answer {method} within {timeout:g} s",
+                    reason="node_timeout",
+                ) from None
+        finally:
+            self._pending.pop(request_id, None)
+        if response.error is not None:
+            raise RemoteCallError(response.error.message, reason=response.error.code)
+        try:
+            return result_model.model_validate(response.result or {})
+        except ValidationError:
+            raise ProtocolError(f"{self._name} sent a malformed result for {method}") from None
+
+    async def notify(self, name: str, params: Body) -> None:
+        if not isinstance(params, EVENTS[name]):
+            raise TypeError(f"event {name} takes {EVENTS[name].__name__}")
+        await self._send_text(Event(name=name, params=params.model_dump(mode="json")))
+
+    async def send_stream(self, stream: int, data: bytes) -> None:
+        """Send bytes on a stream, split into chunks the other side accepts."""
+        for start in range(0, len(data), MAX_STREAM_CHUNK_BYTES):
+            chunk = encode_stream_chunk(stream, data[start : start + MAX_STREAM_CHUNK_BYTES])
+            if self._closed is not None:
+                raise PeerClosed(self._closed)
+            async with self._send_lock:
+                await self._transport.send_bytes(chunk)
+
+    async def grant(self, stream: int, granted: int) -> None:
+        await self._send_text(StreamWindow(stream=stream, bytes=granted))
+
+    async def close_stream(self, stream: int, reason: str = "") -> None:
+        with contextlib.suppress(PeerClosed):
+            await self._send_text(StreamClose(stream=stream, reason=reason[:500]))
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    async def handle_text(self, text: str | bytes) -> None:
+        """Act on one received text frame; raises `ProtocolError` if the peer misbehaves."""
+        frame = parse_frame(text)
+        if isinstance(frame, Response):
+            future = self._pending.get(frame.id)
+            if future is not None and not future.done():
+                future.set_result(frame)
+        elif isinstance(frame, Request):
+            if len(self._tasks) >= MAX_CONCURRENT_REQUESTS:
+                await self._answer_error(frame.id, "busy", "too many requests in flight")
+                return
+            self._spawn(self._serve(frame))
+        elif isinstance(frame, Event):
+            await self._dispatch_event(frame)
+        elif isinstance(frame, StreamWindow):
+            if self._streams is not None:
+                await self._streams.on_window(frame.stream, frame.bytes)
+        elif isinstance(frame, StreamClose):
+            if self._streams is not None:
+                await self._streams.on_close(frame.stream, frame.reason)
+        else:
+            raise ProtocolError(f"unexpected {frame.type} frame after the handshake")
+
+    async def handle_bytes(self, data: bytes) -> None:
+        stream, chunk = decode_stream_chunk(data)
+        if self._streams is not None:
+            await self._streams.on_data(stream, chunk)
+
+    async def _dispatch_event(self, frame: Event) -> None:
+        model = EVENTS.get(frame.name)
+        if model is None:
+            raise ProtocolError(f"unknown event {frame.name!r}")
+        try:
+            params = model.model_validate(frame.params)
+        except ValidationError:
+            raise ProtocolError(f"malformed {frame.name} event") from None
+        if self._on_event is not None:
+            await self._on_event(frame.name, params)
+
+    async def _serve(self, request: Request) -> None:
+        handler = self._handlers.get(request.method)
+        if handler is None or request.method not in METHODS:
+            await self._answer_error(request.id, "unknown_method", f"no method {request.method}")
+            return
+        params_model, _ = METHODS[request.method]
+        try:
+            params = params_model.model_validate(request.params)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+            await self._answer_error(request.id, "invalid_params", f"invalid params: {fields}")
+            return
+        try:
+            result = await handler(params)
+        except CorralError as exc:
+            await self._answer_error(request.id, exc.reason, exc.message)
+            return
+        except Exception:
+            log.exception("%s failed", request.method)
+            await self._answer_error(request.id, "internal_error", f"{request.method} failed")
+            return
+        with contextlib.suppress(PeerClosed):
+            await self._send_text(Response(id=request.id, result=result.model_dump(mode="json")))
+
+    async def _answer_error(self, request_id: int, code: str, message: str) -> None:
+        with contextlib.suppress(PeerClosed):
+            await self._send_text(
+                Response(id=request_id, error=RemoteError(code=code[:64], message=message[:4000]))
+            )
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- ending ------------------------------------------------------------------------------
+
+    async def close(self, reason: str) -> None:
+        """Fail every pending request and stop serving; idempotent."""
+        if self._closed is not None:
+            return
+        self._closed = reason
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(PeerClosed(reason))
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
