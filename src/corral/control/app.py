@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,9 @@ from corral.control.api.errors import install_error_handlers
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.db.engine import create_engine, create_session_factory
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from corral.control.nodelink import endpoint as node_link
 from corral.control.ratelimit import AttemptLimiter
+from corral.control.reconcilers import mark_stale_nodes_forever
 from corral.control.secretbox import load_secret_box
 from corral.control.state import AppState
 from corral.settings import Settings
@@ -46,11 +49,15 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepared = await prepare(state)
+        sweeper = asyncio.create_task(mark_stale_nodes_forever(state), name="stale-node-sweeper")
         if on_ready is not None:
             await on_ready(state, prepared)
         try:
             yield
         finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+            await state.node_registry.close_all("the control plane is shutting down")
             await state.engine.dispose()
 
     app = FastAPI(
@@ -64,6 +71,7 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     app.state.corral = state
     install_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(node_link.router)
     app.include_router(health.router)
     app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.api.max_body_bytes)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from corral.control.db.engine import SessionFactory
+from corral.control.nodelink.progress import ProvisioningLogs
+from corral.control.nodelink.registry import NodeRegistry
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
 from corral.settings import Settings
@@ -23,3 +25,5 @@ class AppState:
     secret_box: SecretBox
     login_limiter: AttemptLimiter
     metrics: CollectorRegistry
+    node_registry: NodeRegistry = field(default_factory=NodeRegistry)
+    provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)

@@ -1,0 +1,75 @@
+"""Routes for nodes: add and remove (owner), list and show (everyone), and joining (a node)."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+
+from corral.control.api.auth import client_address
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db, PageParams, State
+from corral.control.db.base import utcnow
+from corral.control.db.models import Node
+from corral.control.schemas.common import Page
+from corral.control.schemas.nodes import NodeCreate, NodeCreated, NodeJoin, NodeJoined, NodePublic
+from corral.control.services import nodes
+from corral.control.state import AppState
+from corral.errors import Unauthenticated
+
+router = APIRouter(prefix=f"{API_PREFIX}/nodes", tags=["nodes"])
+
+
+def public(node: Node, state: AppState) -> NodePublic:
+    return NodePublic.model_validate(node).model_copy(
+        update={"connected": state.node_registry.is_connected(node.id)}
+    )
+
+
+@router.get("")
+async def list_nodes(user: CurrentUser, db: Db, state: State, page: PageParams) -> Page[NodePublic]:
+    rows, next_cursor = await nodes.list_nodes(db, limit=page.limit, cursor=page.cursor)
+    return Page(items=[public(n, state) for n in rows], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201)
+async def add_node(body: NodeCreate, user: CurrentUser, db: Db, state: State) -> NodeCreated:
+    """Add a node (owner only) and get the single-use join token for `corral node run`."""
+    ttl = state.settings.nodes.join_token_ttl_seconds
+    node, token = await nodes.create_node(db, user, body.name, provider="manual", ttl_seconds=ttl)
+    url = state.settings.effective_public_url
+    command = f"corral node run --control-url {shlex.quote(url)} --join-token {token}"
+    return NodeCreated(
+        node=public(node, state),
+        join_token=token,
+        join_command=command,
+        expires_at=utcnow() + timedelta(seconds=ttl),
+    )
+
+
+@router.post("/join", status_code=201)
+async def join(body: NodeJoin, request: Request, db: Db, state: State) -> NodeJoined:
+    """Trade a join token for the node's credential (what `corral node run` does first)."""
+    client = client_address(request)
+    state.login_limiter.check(client)
+    try:
+        node, credential = await nodes.join_node(db, body.join_token)
+    except Unauthenticated:
+        state.login_limiter.fail(client)
+        raise
+    return NodeJoined(node_id=node.id, credential=credential)
+
+
+@router.get("/{node}")
+async def get_node(node: str, user: CurrentUser, db: Db, state: State) -> NodePublic:
+    return public(await nodes.get_node(db, node), state)
+
+
+@router.delete("/{node}")
+async def remove_node(node: str, user: CurrentUser, db: Db, state: State) -> NodePublic:
+    """Remove a node (owner only); its credential stops working and its link is closed."""
+    removed = await nodes.delete_node(db, user, node)
+    if state.node_registry.is_connected(removed.id):
+        await state.node_registry.get(removed.id).close("the node was removed")
+    return public(removed, state)

@@ -1,0 +1,170 @@
+"""The WebSocket nodes dial: authenticate, check the protocol version, then serve the link.
+
+A node that sends garbage or speaks another protocol version is logged and disconnected with a
+close code and reason; nothing it sends can reach another node's workspaces, because every
+event is checked against the node the link belongs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from corral.control.api.constants import API_PREFIX
+from corral.control.db.models import Node
+from corral.control.nodelink.connection import NodeConnection
+from corral.control.services import nodes, workspaces
+from corral.control.state import AppState
+from corral.errors import CorralError
+from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
+from corral.protocol.frames import CLOSE_BAD_FRAME, CLOSE_PROTOCOL_VERSION, CLOSE_UNAUTHORIZED
+from corral.protocol.messages import (
+    Body,
+    Empty,
+    NodeHeartbeat,
+    WorkspaceList,
+    WorkspaceProgress,
+    WorkspaceStatus,
+)
+from corral.protocol.peer import EventHandler
+
+__all__ = ["router"]
+
+log = logging.getLogger("corral.nodelink")
+router = APIRouter()
+HELLO_TIMEOUT_SECONDS = 10.0
+LINK_PATH = f"{API_PREFIX}/nodes/link"
+
+
+class _WebSocketTransport:
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+
+    async def send_text(self, text: str) -> None:
+        await self._websocket.send_text(text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._websocket.send_bytes(data)
+
+
+async def _authenticate(websocket: WebSocket, state: AppState) -> Node | None:
+    scheme, _, credential = websocket.headers.get("authorization", "").partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not credential:
+            raise CorralError("the node link needs 'Authorization: Bearer <node credential>'")
+        async with state.sessions() as db:
+            return await nodes.authenticate_node(db, credential.strip())
+    except CorralError as exc:
+        log.warning("refused a node link: %s", exc.message)
+        await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
+        return None
+
+
+async def _handshake(websocket: WebSocket, node: Node) -> Hello | None:
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_SECONDS)
+        hello = parse_frame(text)
+    except (TimeoutError, ProtocolError, KeyError, RuntimeError) as exc:
+        log.warning("node %s sent no valid hello: %s", node.name, exc)
+        await websocket.close(CLOSE_BAD_FRAME, "expected a hello frame")
+        return None
+    if not isinstance(hello, Hello):
+        await websocket.close(CLOSE_BAD_FRAME, "expected a hello frame")
+        return None
+    if hello.protocol_version != PROTOCOL_VERSION:
+        log.warning(
+            "node %s speaks protocol %s, not %s",
+            node.name,
+            hello.protocol_version,
+            PROTOCOL_VERSION,
+        )
+        await websocket.close(
+            CLOSE_PROTOCOL_VERSION,
+            f"protocol version {hello.protocol_version} is not supported; "
+            f"this control plane speaks {PROTOCOL_VERSION}",
+        )
+        return None
+    return hello
+
+
+def _event_handler(state: AppState, node: Node) -> EventHandler:
+    async def on_event(name: str, params: Body) -> None:
+        async with state.sessions() as db:
+            if isinstance(params, NodeHeartbeat):
+                await nodes.heartbeat(db, node.id, params)
+            elif isinstance(params, WorkspaceStatus):
+                await workspaces.apply_node_status(db, node.id, params)
+            elif isinstance(params, WorkspaceProgress):
+                state.provisioning_logs.append(node.id, params.id, params.line)
+
+    return on_event
+
+
+@router.websocket(LINK_PATH)
+async def node_link(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.corral
+    await websocket.accept()
+    node = await _authenticate(websocket, state)
+    if node is None:
+        return
+    hello = await _handshake(websocket, node)
+    if hello is None:
+        return
+    interval = state.settings.nodes.heartbeat_interval_seconds
+    await websocket.send_text(
+        Welcome(
+            protocol_version=PROTOCOL_VERSION, node_id=node.id, heartbeat_interval_seconds=interval
+        ).model_dump_json()
+    )
+    connection = NodeConnection(
+        node.id,
+        node.name,
+        _WebSocketTransport(websocket),
+        on_event=_event_handler(state, node),
+        request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
+    )
+    replaced = await state.node_registry.add(connection)
+    if replaced is not None:
+        await replaced.close("the node linked again")
+    async with state.sessions() as db:
+        linked = await db.get(Node, node.id)
+        if linked is not None:
+            await nodes.mark_linked(db, linked, agent_version=hello.agent_version)
+    log.info("node %s linked", node.name, extra={"node_id": node.id})
+    reconcile = asyncio.create_task(_reconcile(state, connection))
+    try:
+        await _serve(websocket, connection)
+    finally:
+        reconcile.cancel()
+        await state.node_registry.remove(connection)
+        await connection.close("the node link closed")
+        log.info("node %s unlinked", node.name, extra={"node_id": node.id})
+
+
+async def _reconcile(state: AppState, connection: NodeConnection) -> None:
+    try:
+        reported = await connection.request("workspace.list", Empty())
+        assert isinstance(reported, WorkspaceList)
+        async with state.sessions() as db:
+            await workspaces.reconcile_node(db, connection.node_id, reported)
+    except CorralError as exc:
+        log.warning("could not reconcile node %s: %s", connection.node_name, exc.message)
+
+
+async def _serve(websocket: WebSocket, connection: NodeConnection) -> None:
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                await connection.peer.handle_bytes(message["bytes"])
+            elif message.get("text") is not None:
+                await connection.peer.handle_text(message["text"])
+    except ProtocolError as exc:
+        log.warning("node %s broke the protocol: %s", connection.node_name, exc)
+        await websocket.close(CLOSE_BAD_FRAME, str(exc)[:120])
+    except WebSocketDisconnect:
+        return

@@ -1,0 +1,30 @@
+"""The recent provisioning log of each workspace (git clone progress), kept in memory.
+
+A log is only interesting while a workspace is being made; after a restart the workspace's
+state and reason say how it ended, so there is no need to store every line.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+__all__ = ["ProvisioningLogs"]
+
+MAX_LINES_PER_WORKSPACE = 500
+MAX_WORKSPACES = 1000
+
+
+class ProvisioningLogs:
+    def __init__(self) -> None:
+        self._logs: dict[tuple[str, str], deque[str]] = {}
+
+    def append(self, node_id: str, workspace_id: str, line: str) -> None:
+        key = (node_id, workspace_id)
+        if key not in self._logs and len(self._logs) >= MAX_WORKSPACES:
+            self._logs.pop(next(iter(self._logs)))
+        self._logs.setdefault(key, deque(maxlen=MAX_LINES_PER_WORKSPACE)).append(line)
+
+    def lines(self, node_id: str, workspace_id: str) -> list[str]:
+        """The lines a node reported for a workspace; keyed by node so one node cannot write
+        into the log of another node's workspace."""
+        return list(self._logs.get((node_id, workspace_id), ()))

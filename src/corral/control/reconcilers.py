@@ -1,0 +1,39 @@
+"""Background loops of the control plane, run for its lifetime from the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from corral.control.db.base import utcnow
+from corral.control.services import nodes, workspaces
+from corral.control.state import AppState
+
+__all__ = ["mark_stale_nodes_forever", "sweep_stale_nodes"]
+
+log = logging.getLogger("corral.reconcilers")
+
+
+async def sweep_stale_nodes(state: AppState) -> int:
+    """Mark nodes that missed their heartbeats stale, and their workspaces unreachable."""
+    settings = state.settings.nodes
+    silent_for = settings.heartbeat_interval_seconds * settings.missed_heartbeats_before_stale
+    async with state.sessions() as db:
+        stale = await nodes.mark_stale_nodes(
+            db, silent_since=utcnow() - timedelta(seconds=silent_for)
+        )
+        for node in stale:
+            log.warning("node %s missed its heartbeats", node.name, extra={"node_id": node.id})
+            await workspaces.mark_node_unreachable(db, node)
+    return len(stale)
+
+
+async def mark_stale_nodes_forever(state: AppState) -> None:
+    period = state.settings.nodes.heartbeat_interval_seconds / 2
+    while True:
+        try:
+            await sweep_stale_nodes(state)
+        except Exception:
+            log.exception("the stale-node sweep failed; trying again")
+        await asyncio.sleep(period)

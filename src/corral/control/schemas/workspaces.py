@@ -1,0 +1,76 @@
+"""Schemas for workspaces and their terminals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from corral.control.schemas.common import PublicModel, StrictInput
+from corral.states import WorkspaceState
+
+__all__ = [
+    "TerminalCreate",
+    "TerminalPublic",
+    "TerminalTicket",
+    "WorkspaceCreate",
+    "WorkspaceLog",
+    "WorkspacePublic",
+]
+
+
+class WorkspaceCreate(StrictInput):
+    project: str = Field(min_length=1, max_length=64, description="Project name or id.")
+    name: str | None = Field(None, min_length=1, max_length=64)
+    branch: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Branch to check out; the project's default if omitted.",
+    )
+    node: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Node name or id; the least busy ready node if omitted.",
+    )
+
+
+class WorkspacePublic(PublicModel):
+    id: str
+    name: str
+    project_id: str | None
+    node_id: str | None
+    branch: str
+    runtime: str
+    state: WorkspaceState
+    state_reason: str | None
+    state_changed_at: datetime
+    created_at: datetime
+
+
+class WorkspaceLog(PublicModel):
+    lines: list[str]
+
+
+class TerminalCreate(StrictInput):
+    cols: int = Field(80, ge=1, le=1000)
+    rows: int = Field(24, ge=1, le=1000)
+
+
+class TerminalPublic(PublicModel):
+    id: str
+    workspace_id: str
+    cols: int
+    rows: int
+    created_at: datetime
+    last_attached_at: datetime | None
+    exited: bool
+    exit_status: int | None
+    viewers: int
+
+
+class TerminalTicket(PublicModel):
+    ticket: str = Field(description="Single use, valid 60 s: pass as `?ticket=` on the WebSocket.")
+    url: str = Field(description="The terminal's WebSocket path, ticket included.")
+    expires_at: datetime
