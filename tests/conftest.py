@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from corral.control.app import create_app
 from corral.settings import Settings, load_settings
 from tests.support.api import ApiUser, invite, sign_in_owner
+from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 
 
@@ -64,11 +66,9 @@ async def other_user(client: httpx.AsyncClient, owner: ApiUser) -> ApiUser:
     return await invite(client, owner, "other")
 
 
-@pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
-    """A local git repository with a `main` and a `dev` branch."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
+def make_git_repo(repo: Path) -> Path:
+    """A git repository with a `main` and a `dev` branch."""
+    repo.mkdir(parents=True)
 
     def git(*args: str) -> None:
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
@@ -79,3 +79,42 @@ def git_repo(tmp_path: Path) -> Path:
     git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "init")
     git("branch", "dev")
     return repo
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A local git repository with a `main` and a `dev` branch."""
+    return make_git_repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def git_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A repository like `git_repo` served by a real `git daemon` on 127.0.0.1, as a remote
+    repository is. Shared by the session: no test changes it."""
+    repo = make_git_repo(tmp_path_factory.mktemp("served") / "repo")
+    port = free_port()
+    daemon = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            f"--base-path={repo.parent}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(repo.parent),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"git://127.0.0.1:{port}/{repo.name}"
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                raise RuntimeError("git daemon did not start")
+            time.sleep(0.05)
+        yield url
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,7 +41,12 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("corral", appauthor=False))
 
 
-class AuthSettings(BaseModel):
+class _Area(BaseModel):
+    # A misspelt key in corral.toml is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class AuthSettings(_Area):
     login_link_ttl_seconds: int = Field(
         900, gt=0, description="How long a one-time login link stays valid."
     )
@@ -60,7 +65,7 @@ class AuthSettings(BaseModel):
     owner_name: str = Field("owner", description="Name of the owner account made on first start.")
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Area):
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body accepted.")
     default_page_size: int = Field(50, gt=0, description="Items per page when `limit` is unset.")
     max_page_size: int = Field(200, gt=0, description="Largest `limit` a list accepts.")
@@ -69,13 +74,13 @@ class ApiSettings(BaseModel):
     )
 
 
-class ProjectSettings(BaseModel):
+class ProjectSettings(_Area):
     repo_check_timeout_seconds: float = Field(
         30.0, gt=0, description="How long `git ls-remote` may take when a project is checked."
     )
 
 
-class NodeSettings(BaseModel):
+class NodeSettings(_Area):
     """How the control plane treats node agents."""
 
     heartbeat_interval_seconds: float = Field(
@@ -111,6 +116,11 @@ class Settings(BaseSettings):
     port: int = Field(8420, ge=0, le=65535, description="Port the control plane listens on.")
     public_url: str | None = Field(
         None, description="URL users reach the control plane at; derived from host and port."
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (client address for rate limits, https for cookies).",
     )
     database_url: str | None = Field(
         None, description="SQLAlchemy async URL; defaults to SQLite in the data directory."
@@ -153,7 +163,8 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        wildcard = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+        host = wildcard.get(self.host, self.host)
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
@@ -203,3 +214,4 @@ class ClientSettings(BaseSettings):
     url: str | None = Field(None, description="Control plane URL; overrides the saved one.")
     token: SecretStr | None = Field(None, description="API token; overrides the saved one.")
     timeout_seconds: float = Field(60.0, gt=0, description="How long one API call may take.")
+    debug: bool = Field(False, description="Print tracebacks of unexpected CLI failures.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -46,7 +47,7 @@ async def test_a_wrong_link_says_it_is_not_valid(client):
     response = await client.post("/api/v1/auth/exchange", json={"token": "crllink_nonsense"})
     assert response.status_code == 401
     assert response.json()["error"] == {
-        "code": "invalid_link",
+        "code": "link_invalid",
         "message": "this login link is not valid",
         "details": None,
     }
@@ -206,3 +207,42 @@ async def test_failed_login_attempts_are_rate_limited(app, client):
     # Even a valid link waits: the limit is on the address, not on the guess.
     valid = await client.post("/api/v1/auth/exchange", json={"token": await owner_login_token(app)})
     assert valid.status_code == 429
+
+
+async def test_a_link_used_by_racing_requests_signs_in_once(app, client):
+    token = await owner_login_token(app)
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/auth/exchange", json={"token": token}) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 401, 401, 401, 401]
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
+)
+async def test_another_site_cannot_post_a_login_link(app, client, headers):
+    token = await owner_login_token(app)
+    response = await client.post("/auth/login", data={"token": token}, headers=headers)
+    assert response.status_code == 403
+    assert "corral_session" not in response.headers.get("set-cookie", "")
+    # The link was not used up by the refused attempt.
+    assert (await client.post("/api/v1/auth/exchange", json={"token": token})).status_code == 201
+
+
+async def test_an_unused_invite_can_be_sent_again(client, owner):
+    first = await client.post(
+        "/api/v1/users/invites", json={"name": "alice"}, headers=owner.headers
+    )
+    second = await client.post(
+        "/api/v1/users/invites", json={"name": "alice"}, headers=owner.headers
+    )
+    assert second.status_code == 201
+    assert second.json()["user"]["id"] == first.json()["user"]["id"]
+    old = first.json()["invite_url"].split("token=")[1]
+    new = second.json()["invite_url"].split("token=")[1]
+    assert (await client.post("/api/v1/auth/exchange", json={"token": old})).status_code == 401
+    assert (await client.post("/api/v1/auth/exchange", json={"token": new})).status_code == 201
+    again = await client.post(
+        "/api/v1/users/invites", json={"name": "alice"}, headers=owner.headers
+    )
+    assert again.status_code == 409  # alice has joined: the name is hers

@@ -81,3 +81,8 @@ async def test_ssh_keys_are_accepted(client, owner):
     key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n"
     response = await put(client, owner, "deploy", "ssh-key", key)
     assert response.status_code == 201
+
+
+async def test_short_values_show_no_characters(client, owner):
+    response = await put(client, owner, "SHORT_VALUE", "env", "abcd")
+    assert response.json()["last4"] == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -54,6 +55,13 @@ async def test_an_unreachable_repository_is_a_clear_error(client, owner, tmp_pat
         ({"name": "Bad Name", "repo": "/x"}, "body.name"),
         ({"name": "demo", "repo": "relative/path"}, "body.repo"),
         ({"name": "demo", "repo": "https://user:secret@example.invalid/r.git"}, "body.repo"),
+        ({"name": "demo", "repo": "https://ghp_token@example.invalid/r.git"}, "body.repo"),
+        ({"name": "demo", "repo": "https://example.invalid/r.git?token=x"}, "body.repo"),
+        ({"name": "demo", "repo": "ext::sh -c touch% /tmp/pwned"}, "body.repo"),
+        ({"name": "demo", "repo": "/x", "default_branch": "*"}, "body.default_branch"),
+        ({"name": "demo", "repo": "/x", "default_branch": "a..b"}, "body.default_branch"),
+        ({"name": "demo", "repo": "/x\u0000"}, "body.repo"),
+        ({"name": "prj_01abcdefghjkmnpqrstvwxyz01", "repo": "/x"}, "body.name"),
         ({"name": "demo", "repo": "--upload-pack=evil"}, "body.repo"),
         ({"name": "demo", "repo": "/x", "env": {"1BAD": "x"}}, "body.env.1BAD"),
         ({"name": "demo"}, "body.repo"),
@@ -71,10 +79,24 @@ async def test_a_password_in_the_url_is_not_echoed(client, owner):
     assert "hunter2" not in response.text
 
 
-async def test_names_are_unique_per_user(client, owner, other_user, git_repo):
+async def test_names_are_unique_per_user(client, owner, other_user, git_repo, git_url):
     assert (await add(client, owner, name="demo", repo=str(git_repo))).status_code == 201
     assert (await add(client, owner, name="demo", repo=str(git_repo))).status_code == 409
-    assert (await add(client, other_user, name="demo", repo=str(git_repo))).status_code == 201
+    assert (await add(client, other_user, name="demo", repo=git_url)).status_code == 201
+
+
+async def test_only_the_owner_may_use_the_control_planes_disk(client, other_user, git_repo):
+    for repo in (str(git_repo), f"file://{git_repo}"):
+        response = await add(client, other_user, name="mine", repo=repo)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "local_repo_owner_only"
+
+
+async def test_a_remote_repository_is_checked_over_the_network(client, owner, git_url):
+    response = await add(client, owner, name="remote", repo=git_url, default_branch="dev")
+    assert response.status_code == 201, response.text
+    missing = await add(client, owner, name="remote2", repo=git_url, default_branch="ev")
+    assert missing.json()["error"]["code"] == "branch_not_found"  # a tail of "dev" is no match
 
 
 async def test_update_and_delete(client, owner, git_repo):
@@ -145,3 +167,11 @@ async def test_text_that_is_not_unicode_is_refused(client, owner, git_repo):
     )
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "body.env"
+
+
+async def test_racing_creates_of_one_name_make_one_project(client, owner, git_repo):
+    responses = await asyncio.gather(
+        *(add(client, owner, name="race", repo=str(git_repo)) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409]
+    assert all("error" in r.json() for r in responses if r.status_code == 409)

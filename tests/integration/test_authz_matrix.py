@@ -184,7 +184,7 @@ def ok(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
-async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, repo: Path) -> Owned:
+async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, repo: str) -> Owned:
     headers = owner.headers
     credential = ok(
         await client.put(
@@ -196,7 +196,7 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
     )
     project = ok(
         await client.post(
-            "/api/v1/projects", json={"name": "matrix-project", "repo": str(repo)}, headers=headers
+            "/api/v1/projects", json={"name": "matrix-project", "repo": repo}, headers=headers
         ),
         201,
     )
@@ -210,7 +210,7 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
         project_id=project["id"],
         token_id=token["id"],
         login_link=await owner_login_token(app),
-        repo=str(repo),
+        repo=repo,
     )
 
 
@@ -269,7 +269,7 @@ async def test_route_answers_caller(
     client: httpx.AsyncClient,
     owner: ApiUser,
     other_user: ApiUser,
-    git_repo: Path,
+    git_url: str,
 ) -> None:
     method, template = key
     if key not in ROUTES:
@@ -277,7 +277,7 @@ async def test_route_answers_caller(
     if key not in routes_of(app):
         pytest.fail(f"ROUTES has {method} {template}, which the app does not serve")
     route = ROUTES[key]
-    owned = await make_owned(app, client, owner, git_repo)
+    owned = await make_owned(app, client, owner, git_url)
 
     headers: dict[str, str] = {}
     if principal == "owner":

@@ -231,7 +231,16 @@ def test_up_prints_a_working_link_on_every_start(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    ["unknown-project", "bad-repo", "used-link", "not-a-url", "no-login"],
+    [
+        "unknown-project",
+        "bad-repo",
+        "used-link",
+        "not-a-url",
+        "no-login",
+        "markup-name",
+        "dot-name",
+        "bad-toml",
+    ],
 )
 def test_bad_input_is_one_error_line(
     case: str,
@@ -254,6 +263,18 @@ def test_bad_input_is_one_error_line(
         assert not (stranger.config_dir / "login.json").exists()
     elif case == "not-a-url":
         line = assert_one_line_error(stranger.run("login", "not-a-url"), "not a URL")
+    elif case == "markup-name":
+        # Rich markup in a name or a server message is printed as it is, never parsed.
+        line = assert_one_line_error(owner.run("project", "show", "[bold]x"), "[bold]x")
+        assert_one_line_error(stranger.run("login", "[/x]"), "[/x]")
+    elif case == "dot-name":
+        line = assert_one_line_error(owner.run("project", "show", ".."), "not a name or id")
+    elif case == "bad-toml":
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        (data_dir / "corral.toml").write_text("port = \n")
+        result = run_cli("db", "upgrade", "--data-dir", str(data_dir), env=stranger.env)
+        line = assert_one_line_error(result, "invalid corral.toml")
     else:
         line = assert_one_line_error(stranger.run("whoami"), "not signed in")
     assert "crllink_" not in line

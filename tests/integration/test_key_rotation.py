@@ -10,6 +10,7 @@ import pytest
 from corral.control import admin
 from corral.control.app import create_state
 from corral.control.bootstrap import prepare
+from corral.control.datadir import data_dir_lock
 from corral.control.db.models import CredentialKind
 from corral.control.services import credentials
 from corral.errors import Conflict
@@ -77,6 +78,8 @@ async def test_rotating_an_environment_key_uses_the_key_given(tmp_path, database
 
 async def test_rotation_refuses_while_the_server_runs(tmp_path):
     settings = load_settings(data_dir=tmp_path)
-    (tmp_path / "server.json").write_text(f'{{"url": "http://127.0.0.1:1", "pid": {os.getpid()}}}')
-    with pytest.raises(Conflict, match="stop it before rotating"):
+    with (
+        data_dir_lock(tmp_path, "serving"),
+        pytest.raises(Conflict, match="stop it before rotating"),
+    ):
         await admin.rotate_secret_key(settings, lambda: "")

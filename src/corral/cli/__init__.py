@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from corral import __version__
 from corral.cli import account, activity, credentials, projects, server, tokens, users
-from corral.cli.output import CliError, err_console
+from corral.cli.output import CliError, print_error
 from corral.errors import CorralError
+from corral.settings import ClientSettings
 
 __all__ = ["app", "main"]
 
@@ -53,26 +55,42 @@ app.add_typer(projects.app, name="project")
 
 
 def main() -> None:
-    """Run the CLI; our errors become one line on stderr and a non-zero exit, never a traceback."""
+    """Run the CLI; every failure becomes one line on stderr and a non-zero exit.
+
+    A traceback is printed only for failures we did not foresee, and only when CORRAL_DEBUG is
+    set; otherwise the line names the kind of failure to report.
+    """
     try:
         app(standalone_mode=False)
-    except CliError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        sys.exit(exc.exit_code)
-    except CorralError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
-        sys.exit(1)
+    except (CliError, CorralError) as exc:
+        print_error(exc.message)
+        sys.exit(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         sys.exit(130)
     except typer.Abort:
-        err_console.print("Aborted.")
+        print_error("aborted")
         sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
-        import click
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print_error(f"{exc.strerror or exc}{where}")
+        sys.exit(1)
+    except Exception as exc:
+        if _debug():
+            raise
+        print_error(
+            f"unexpected failure ({type(exc).__name__}: {exc}); set CORRAL_DEBUG=1 "
+            "for the traceback"
+        )
+        sys.exit(1)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+
+def _debug() -> bool:
+    try:
+        return ClientSettings().debug
+    except Exception:
+        return False

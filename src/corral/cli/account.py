@@ -33,9 +33,10 @@ def login(
             token, user = result["token"]["token"], result["user"]
         else:
             token = _read_api_token()
-            user = ApiClient(base, token, settings.timeout_seconds).get("/me")
+            with ApiClient(base, token, settings.timeout_seconds) as token_client:
+                user = token_client.get("/me")
     path = save_login(settings, SavedLogin(url=base, token=token))
-    console.print(f"Signed in to {base} as [bold]{user['name']}[/bold]; token saved in {path}.")
+    console.print(f"Signed in to {base} as {user['name']}; token saved in {path}.")
 
 
 def _read_api_token() -> str:
@@ -54,7 +55,8 @@ def logout() -> None:
     settings = ClientSettings()
     with open_client(settings) as client:
         client.post("/auth/logout")
-    forget_login(settings)
+    if settings.token is None:  # a token from CORRAL_TOKEN is not the saved one
+        forget_login(settings)
     console.print("Signed out.")
 
 

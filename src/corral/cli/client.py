@@ -24,6 +24,8 @@ MAX_PAGES = 1000
 
 def segment(value: str) -> str:
     """One path segment from user input, so a name like `../x` cannot reach another route."""
+    if value in ("", ".", ".."):
+        raise CliError(f"{value!r} is not a name or id")
     return quote(value, safe="")
 
 
@@ -95,7 +97,15 @@ class ApiClient:
                 f"cannot reach Corral at {self.url} ({type(exc).__name__}); is it running?"
             ) from exc
         if response.is_success:
-            return response.json() if response.content else None
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise CliError(
+                    f"{self.url} answered with something that is not Corral's API; "
+                    "is the URL right?"
+                ) from None
         raise CliError(_error_message(response))
 
     def get(self, path: str, **params: Any) -> Any:

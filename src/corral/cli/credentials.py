@@ -38,7 +38,7 @@ def set_credential(
     value = _read_value(kind)
     with open_client() as client:
         row = client.put(f"/credentials/{segment(name)}", {"kind": kind, "value": value})
-    console.print(f"Stored [bold]{row['name']}[/bold] ({row['kind']}, ends with …{row['last4']}).")
+    console.print(f"Stored {row['name']} ({row['kind']}, ends with …{row['last4']}).")
 
 
 def _read_value(kind: str) -> str:

@@ -8,12 +8,27 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-__all__ = ["CliError", "console", "err_console", "print_json", "print_table", "when"]
+__all__ = [
+    "CliError",
+    "console",
+    "err_console",
+    "print_error",
+    "print_json",
+    "print_table",
+    "when",
+]
 
 # soft_wrap: long links and messages stay on one line, so they can be copied and grepped.
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: names and messages from users and the server are printed as they are, never
+# parsed as Rich markup (a name like "[/x]" would otherwise crash the CLI).
+console = Console(highlight=False, soft_wrap=True, markup=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def print_error(message: str) -> None:
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message))
 
 
 class CliError(Exception):
@@ -50,5 +65,5 @@ def print_table(
     for title, _ in columns:
         table.add_column(title)
     for row in rows:
-        table.add_row(*(cell(row) for _, cell in columns))
+        table.add_row(*(Text(cell(row)) for _, cell in columns))
     console.print(table)

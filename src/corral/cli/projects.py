@@ -31,7 +31,7 @@ def parse_env(pairs: list[str] | None) -> dict[str, str]:
 
 
 def _show(project: dict[str, Any]) -> None:
-    console.print(f"[bold]{project['name']}[/bold]  {project['id']}")
+    console.print(f"{project['name']}  {project['id']}")
     console.print(f"  repository:     {project['repo']}")
     console.print(f"  default branch: {project['default_branch']}")
     console.print(f"  created:        {when(project['created_at'])}")
@@ -58,9 +58,7 @@ def add_project(
     if as_json:
         print_json(project)
         return
-    console.print(
-        f"Added project [bold]{project['name']}[/bold] (branch {project['default_branch']})."
-    )
+    console.print(f"Added project {project['name']} (branch {project['default_branch']}).")
 
 
 @app.command("list")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tomllib
 import webbrowser
 from pathlib import Path
 from typing import Annotated
@@ -40,11 +41,13 @@ def settings_from(data_dir: Path | None, **overrides: object) -> Settings:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise CliError(f"invalid settings: {problems}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"invalid corral.toml: {exc}") from None
 
 
 def _print_link(link: str, settings: Settings) -> None:
     minutes = settings.auth.login_link_ttl_seconds // 60
-    console.print(f"\n[bold]Corral[/bold] is running at {settings.effective_public_url}")
+    console.print(f"\nCorral is running at {settings.effective_public_url}")
     console.print(f"Sign in (single use, valid {minutes} min):")
     print(link, flush=True)
     console.print("Make another any time with `corral auth link`. Stop with Ctrl-C.\n")
@@ -72,12 +75,16 @@ def up(
     settings = settings_from(data_dir, host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
 
-    def announce(link: str) -> None:
-        _print_link(link, settings)
-        if not no_browser and _has_graphical_browser():
-            webbrowser.open(link)
+    def open_browser(link: str) -> None:
+        webbrowser.open(link)
 
-    admin.run(settings, announce=announce, every_start=True)
+    browser = None if no_browser or not _has_graphical_browser() else open_browser
+    admin.run(
+        settings,
+        announce=lambda link: _print_link(link, settings),
+        every_start=True,
+        open_browser=browser,
+    )
 
 
 def serve_command(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:

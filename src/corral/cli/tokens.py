@@ -46,9 +46,7 @@ def create_token(
     if as_json:
         print_json(token)
         return
-    console.print(
-        f"Token [bold]{token['name']}[/bold] ({token['id']}); copy it now, it is not shown again:"
-    )
+    console.print(f"Token {token['name']} ({token['id']}); copy it now, it is not shown again:")
     print(token["token"])
 
 

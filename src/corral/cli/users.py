@@ -46,7 +46,7 @@ def invite(
         print_json(result)
         return
     console.print(
-        f"Invited [bold]{name}[/bold]. Send them this single-use link "
+        f"Invited {name}. Send them this single-use link "
         f"(valid until {when(result['expires_at'])} UTC):"
     )
     print(result["invite_url"])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from corral.control.app import create_state
 from corral.control.bootstrap import Prepared, prepare
+from corral.control.datadir import data_dir_lock, prepare_data_dir, read_running_server
 from corral.control.db.migrate import upgrade
 from corral.control.secretbox import (
     KEY_BYTES,
@@ -23,11 +24,10 @@ from corral.control.secretbox import (
     parse_key,
     write_key_file,
 )
-from corral.control.server import read_running_server, serve
+from corral.control.server import serve
 from corral.control.services import auth, credentials
 from corral.control.state import AppState
 from corral.control.urls import login_url
-from corral.errors import Conflict
 from corral.settings import Settings
 
 __all__ = ["new_owner_link", "rotate_secret_key", "run", "upgrade_database"]
@@ -41,18 +41,31 @@ async def _owner_link(state: AppState, prepared: Prepared, base_url: str | None 
     return login_url(state.settings, token, base_url=base_url)
 
 
-def run(settings: Settings, *, announce: Callable[[str], None], every_start: bool) -> None:
+def run(
+    settings: Settings,
+    *,
+    announce: Callable[[str], None],
+    every_start: bool,
+    open_browser: Callable[[str], None] | None = None,
+) -> None:
     """Serve until stopped, passing a fresh owner login link to `announce` once ready: on every
-    start (`corral up`, on the user's own machine) or only when the owner was just made."""
+    start (`corral up`, on the user's own machine) or only when the owner was just made.
+
+    The browser gets a link of its own: opening it uses it up, and the printed one must still
+    work for `corral login`.
+    """
 
     async def on_ready(state: AppState, prepared: Prepared) -> None:
         if every_start or prepared.owner_created:
             announce(await _owner_link(state, prepared))
+            if open_browser is not None:
+                open_browser(await _owner_link(state, prepared))
 
     serve(settings, on_ready=on_ready)
 
 
 async def upgrade_database(settings: Settings) -> None:
+    prepare_data_dir(settings.data_dir)
     state = create_state(settings)
     try:
         await upgrade(state.engine)
@@ -63,6 +76,7 @@ async def upgrade_database(settings: Settings) -> None:
 async def new_owner_link(settings: Settings) -> tuple[str, bool]:
     """A fresh owner login link, with the running server's URL when one runs; the bool says
     whether a server is running on this data directory."""
+    prepare_data_dir(settings.data_dir)
     running = read_running_server(settings.data_dir)
     state = create_state(settings)
     try:
@@ -82,13 +96,11 @@ async def rotate_secret_key(
     new key by running it again. With `CORRAL_SECRET_KEY`, `read_new_key` supplies the new key and
     the user updates the variable.
     """
-    running = read_running_server(settings.data_dir)
-    if running is not None:
-        raise Conflict(
-            f"Corral is running (pid {running.pid}); stop it before rotating the key, "
-            "so it does not keep encrypting with the old one",
-            reason="server_running",
-        )
+    with data_dir_lock(settings.data_dir, "rotating the key"):
+        return await _rotate(settings, read_new_key)
+
+
+async def _rotate(settings: Settings, read_new_key: Callable[[], str]) -> tuple[int, Path | None]:
     old_box = load_secret_box(settings)
     next_path = settings.data_dir / NEXT_KEY_FILE_NAME
     if settings.secret_key is not None:

@@ -25,7 +25,10 @@ class AttemptLimiter:
 
     def check(self, client: str) -> None:
         """Raise `RateLimited` if `client` has used up its failed attempts for the window."""
-        failures = self._recent(client)
+        failures = self._failures.get(client)
+        if failures is None:
+            return
+        self._forget_old(failures)
         if len(failures) >= self.attempts:
             retry_after = math.ceil(failures[0] + self.window_seconds - time.monotonic())
             raise RateLimited(
@@ -40,7 +43,10 @@ class AttemptLimiter:
 
     def _recent(self, client: str) -> deque[float]:
         failures = self._failures.setdefault(client, deque())
+        self._forget_old(failures)
+        return failures
+
+    def _forget_old(self, failures: deque[float]) -> None:
         cutoff = time.monotonic() - self.window_seconds
         while failures and failures[0] <= cutoff:
             failures.popleft()
-        return failures

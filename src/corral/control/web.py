@@ -60,10 +60,23 @@ async def login_page(token: Annotated[str, Query(max_length=200)] = "") -> Respo
     )
 
 
+def _same_origin(request: Request) -> bool:
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None  # old browsers and scripts send no Origin; "null" is a sandbox
+    return origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 @router.post(LOGIN_PATH)
 async def login(
     request: Request, db: Db, state: State, token: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
+    if not _same_origin(request):
+        # Another site posting its own link would sign this browser into the wrong account.
+        return _page("<p>Sign-in must come from Corral's own page.</p>", status=403)
     client = client_address(request)
     try:
         state.login_limiter.check(client)
@@ -78,7 +91,9 @@ async def login(
     ttl = state.settings.auth.session_ttl_seconds
     session = await auth.create_web_session(db, user, ttl_seconds=ttl)
     response = RedirectResponse("/", status_code=303)
-    secure = request.url.scheme == "https"
+    secure = request.url.scheme == "https" or state.settings.effective_public_url.startswith(
+        "https://"
+    )
     response.set_cookie(
         SESSION_COOKIE,
         session.token,

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral import errors
@@ -91,7 +92,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Services check names before inserting; two requests racing past that check meet the
+    # database's unique constraint instead, which is a conflict, not a failure of ours.
+    return error_response(
+        409,
+        "conflict",
+        "a conflicting change was made at the same moment (the name may have just been taken); "
+        "try again",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.CorralError, _corral_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
+from corral.control.db.models import UserRole
 from corral.control.schemas.common import Page
 from corral.control.schemas.projects import ProjectCreate, ProjectPublic, ProjectUpdate
 from corral.control.services import projects
@@ -34,6 +35,7 @@ async def create_project(
         default_branch=body.default_branch,
         env=body.env,
         repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
+        allow_local_repo=user.role == UserRole.OWNER,
     )
     return ProjectPublic.model_validate(project)
 

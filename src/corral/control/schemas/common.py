@@ -25,25 +25,29 @@ class PublicModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def _has_lone_surrogate(value: Any) -> bool:
+def _unstorable(value: Any) -> bool:
+    """Text no database, process environment or argv can hold: NUL, or lone surrogates."""
     if isinstance(value, str):
+        if "\x00" in value:
+            return True
         try:
             value.encode()
         except UnicodeEncodeError:
             return True
         return False
     if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 
 class StrictInput(BaseModel):
     """A request body: unknown fields are an error rather than silently dropped.
 
-    JSON may carry lone surrogates (`"\\ud800"`) that no database or process environment can
-    store; they are refused here, at the boundary, instead of failing deep inside a service.
+    JSON may carry NUL characters and lone surrogates (`"\\ud800"`) that no database, process
+    environment or argv can hold; they are refused here, at the boundary, instead of failing deep
+    inside a service.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,8 +55,8 @@ class StrictInput(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _valid_unicode(cls, value: Any) -> Any:
-        if _has_lone_surrogate(value):
-            raise ValueError("must be valid Unicode text")
+        if _unstorable(value):
+            raise ValueError("must be valid Unicode text without NUL characters")
         return value
 
 

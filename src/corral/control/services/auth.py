@@ -22,7 +22,7 @@ from corral.control.db.models import (
 )
 from corral.control.services import activity
 from corral.control.services.pagination import paginate
-from corral.control.services.tokens import hash_token, new_token
+from corral.control.services.tokens import hash_token, new_token, redeem_single_use
 from corral.errors import InvalidInput, NotFound, Unauthenticated
 from corral.ids import new_id
 
@@ -95,23 +95,18 @@ async def create_login_link(
 
 async def redeem_login_link(db: AsyncSession, token: str) -> User:
     """Use up a login link and return its user; raise `Unauthenticated` saying what is wrong."""
-    link = await db.scalar(select(LoginLink).where(LoginLink.token_hash == hash_token(token)))
-    if link is None:
-        raise Unauthenticated("this login link is not valid", reason="invalid_link")
-    if link.used_at is not None:
-        raise Unauthenticated(
-            "this login link has already been used; ask for a new one with `corral auth link`",
-            reason="link_used",
-        )
-    if link.expires_at <= utcnow():
-        raise Unauthenticated(
-            "this login link has expired; ask for a new one with `corral auth link`",
-            reason="link_expired",
-        )
+    link = await redeem_single_use(
+        db,
+        LoginLink,
+        token,
+        what="login link",
+        reason="link",
+        remedy="ask for a new one with `corral auth link`",
+    )
     user = await db.get(User, link.user_id)
     if user is None or user.state == UserState.DISABLED:
+        await db.commit()
         raise Unauthenticated("this account is disabled", reason="user_disabled")
-    link.used_at = utcnow()
     activity.record(
         db,
         "user.signed_in",

@@ -12,7 +12,7 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity
-from corral.control.services.names import ENV_NAME_PATTERN
+from corral.control.services.names import ENV_NAME_PATTERN, ID_PATTERN
 from corral.control.services.pagination import paginate
 from corral.errors import InvalidInput, NotFound
 from corral.ids import new_id
@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 MAX_VALUE_BYTES = 64 * 1024
+MIN_LENGTH_FOR_LAST4 = 12
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -36,9 +37,9 @@ def _associated_data(row: Credential) -> bytes:
 
 
 def _validate(name: str, kind: CredentialKind, value: str) -> None:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.match(name) or ID_PATTERN.match(name):
         raise InvalidInput(
-            "a credential name is 1-100 letters, digits, '.', '_' or '-'",
+            "a credential name is 1-100 letters, digits, '.', '_' or '-', not shaped like an id",
             details=[{"field": "path.name"}],
         )
     if kind == CredentialKind.ENV and not ENV_NAME_PATTERN.match(name):
@@ -73,7 +74,8 @@ async def set_credential(
         db.add(row)
     row.kind = kind
     row.key_id, row.nonce, row.ciphertext = box.seal(value, _associated_data(row))
-    row.last4 = value.rstrip()[-4:]
+    # Four characters of a short value would give too much of it away.
+    row.last4 = value.rstrip()[-4:] if len(value.strip()) >= MIN_LENGTH_FOR_LAST4 else ""
     row.updated_at = utcnow()
     activity.record(
         db,

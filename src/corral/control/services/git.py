@@ -6,19 +6,13 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 
-from corral.errors import InvalidInput, RetryableProviderError
+from corral.errors import InvalidInput, RetryableProviderError, TerminalProviderError
+from corral.gitenv import GIT_CONFIG_ARGS, git_env, validate_branch
 
-__all__ = ["resolve_branch"]
+__all__ = ["redact_repo", "resolve_branch"]
 
-# Never wait on a password prompt or an unknown host key: fail at once with git's message.
-_GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_ASKPASS": "true",
-    "SSH_ASKPASS": "true",
-    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
-    "LC_ALL": "C",
-}
 _MAX_MESSAGE_CHARS = 500
 _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
 
@@ -26,30 +20,38 @@ _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
 async def _ls_remote(
     repo: str, *, options: tuple[str, ...], patterns: tuple[str, ...], timeout_seconds: float
 ) -> str:
-    env = {**os.environ, **_GIT_ENV}
-    process = await asyncio.create_subprocess_exec(
-        "git",
-        "ls-remote",
-        *options,
-        "--",
-        repo,
-        *patterns,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "git",
+            *GIT_CONFIG_ARGS,
+            "ls-remote",
+            *options,
+            "--",
+            repo,
+            *patterns,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=git_env(),
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise TerminalProviderError(
+            "git is not installed on the control plane's machine", reason="git_missing"
+        ) from None
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_seconds)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
         raise RetryableProviderError(
             f"git did not answer within {timeout_seconds:g} s for {redact_repo(repo)}",
             reason="repo_timeout",
         ) from None
+    finally:
+        # git's helpers (ssh, git-remote-https) share its process group: stop them all.
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
     if process.returncode != 0:
         lines = stderr.decode(errors="replace").splitlines()
         message = " ".join(line.strip() for line in lines if line.strip())[:_MAX_MESSAGE_CHARS]
@@ -82,13 +84,19 @@ async def resolve_branch(repo: str, branch: str | None, *, timeout_seconds: floa
             reason="no_default_branch",
             details=[{"field": "body.default_branch"}],
         )
+    problem = validate_branch(branch)
+    if problem is not None:
+        raise InvalidInput(
+            problem, reason="invalid_branch", details=[{"field": "body.default_branch"}]
+        )
     out = await _ls_remote(
         repo,
         options=("--heads",),
         patterns=(f"refs/heads/{branch}",),
         timeout_seconds=timeout_seconds,
     )
-    if not out.strip():
+    # ls-remote patterns match any tail of a ref, so compare the whole name.
+    if not any(line.split("\t")[-1] == f"refs/heads/{branch}" for line in out.splitlines()):
         raise InvalidInput(
             f"the repository {redact_repo(repo)} has no branch {branch!r}",
             reason="branch_not_found",

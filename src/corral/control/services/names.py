@@ -7,14 +7,20 @@ import re
 
 from corral.errors import InvalidInput
 
-__all__ = ["ENV_NAME_PATTERN", "NAME_PATTERN", "validate_name"]
+__all__ = ["ENV_NAME_PATTERN", "ID_PATTERN", "NAME_PATTERN", "validate_name"]
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # An environment variable name, as POSIX shells accept it.
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
 
 
+# What `corral.ids.new_id` makes; a name shaped like one would make lookups by id-or-name ambiguous.
+ID_PATTERN = re.compile(r"^[a-z]{3,4}_[0-9a-z]{26}$")
+
+
 def validate_name(name: str, what: str, field: str = "body.name") -> str:
+    if ID_PATTERN.match(name):
+        raise InvalidInput(f"a {what} name cannot look like an id", details=[{"field": field}])
     if not NAME_PATTERN.match(name):
         raise InvalidInput(
             f"a {what} name is 1-64 lower-case letters, digits, '.', '_' or '-', starting with "

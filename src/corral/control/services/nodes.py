@@ -19,7 +19,7 @@ from corral.control.services import activity
 from corral.control.services.lifecycle import transition
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
-from corral.control.services.tokens import hash_token, new_token
+from corral.control.services.tokens import hash_token, new_token, redeem_single_use
 from corral.control.services.users import require_owner
 from corral.errors import Conflict, NotFound, Unauthenticated
 from corral.ids import new_id
@@ -92,25 +92,18 @@ async def new_join_token(db: AsyncSession, node: Node, *, ttl_seconds: int) -> s
 
 async def join_node(db: AsyncSession, token: str) -> tuple[Node, str]:
     """Use up a join token: the node gets a new credential (returned once) and is `joining`."""
-    row = await db.scalar(
-        select(NodeJoinToken).where(NodeJoinToken.token_hash == hash_token(token))
+    row = await redeem_single_use(
+        db,
+        NodeJoinToken,
+        token,
+        what="join token",
+        reason="join_token",
+        remedy="make a new one with `corral node add`",
     )
-    if row is None:
-        raise Unauthenticated("the join token is not valid", reason="join_token_invalid")
-    if row.used_at is not None:
-        raise Unauthenticated(
-            "the join token has already been used; make a new one with `corral node add`",
-            reason="join_token_used",
-        )
-    if row.expires_at <= utcnow():
-        raise Unauthenticated(
-            "the join token has expired; make a new one with `corral node add`",
-            reason="join_token_expired",
-        )
     node = await db.get(Node, row.node_id)
     if node is None or node.state in (NodeState.DELETING, NodeState.DELETED):
+        await db.commit()
         raise Unauthenticated("the node was removed", reason="join_token_invalid")
-    row.used_at = utcnow()
     credential = new_token(NODE_CREDENTIAL_PREFIX)
     node.credential_hash = hash_token(credential)
     if node.state != NodeState.JOINING:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -27,19 +28,29 @@ def encode_cursor(value: str | int) -> str:
     return base64.urlsafe_b64encode(json.dumps([value]).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str | int:
-    try:
+MAX_INT_CURSOR = 2**63 - 1
+
+
+def decode_cursor(cursor: str, kind: type[str] | type[int] = str) -> str | int:
+    """The value in a cursor, which must be of the list key's type (`kind`)."""
+    value: object = None
+    with contextlib.suppress(binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         padded = cursor + "=" * (-len(cursor) % 4)
         (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        value = None
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise InvalidInput(
-            "the cursor is not valid; use the next_cursor of a previous page",
-            reason="invalid_cursor",
-            details=[{"field": "query.cursor"}],
-        )
-    return value
+    if isinstance(value, str) and kind is str:
+        return value
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and kind is int
+        and 0 <= value <= MAX_INT_CURSOR
+    ):
+        return value
+    raise InvalidInput(
+        "the cursor is not valid; use the next_cursor of a previous page",
+        reason="invalid_cursor",
+        details=[{"field": "query.cursor"}],
+    )
 
 
 async def paginate(
@@ -52,7 +63,8 @@ async def paginate(
 ) -> tuple[Sequence[T], str | None]:
     """Run `statement` for one page, newest first by `key`; return its rows and the next cursor."""
     if cursor is not None:
-        statement = statement.where(key < decode_cursor(cursor))
+        kind = int if key.type.python_type is int else str
+        statement = statement.where(key < decode_cursor(cursor, kind))
     rows = (await db.scalars(statement.order_by(key.desc()).limit(limit + 1))).all()
     if len(rows) <= limit:
         return rows, None

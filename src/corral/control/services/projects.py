@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,27 +45,52 @@ def validate_env(env: dict[str, str]) -> dict[str, str]:
     return dict(env)
 
 
-def normalise_repo(repo: str) -> str:
-    """Accept a URL, an scp-style `git@host:path`, or an absolute local path."""
+def _repo_error(message: str, reason: str = "invalid_repo") -> InvalidInput:
+    return InvalidInput(message, reason=reason, details=[{"field": "body.repo"}])
+
+
+def normalise_repo(repo: str, *, allow_local: bool) -> str:
+    """Accept an https/http/ssh/git URL, an scp-style `git@host:path`, or (owner only) a local
+    repository by absolute path or file:// URL.
+
+    A token in the URL is refused rather than stored, since it would be shown with the project:
+    it belongs in a credential. Local paths are the owner's, because they read the control
+    plane's own disk.
+    """
     repo = repo.strip()
     if not repo:
-        raise InvalidInput("the repository is empty", details=[{"field": "body.repo"}])
+        raise _repo_error("the repository is empty")
     if repo.startswith("-"):
-        raise InvalidInput("the repository cannot start with '-'", details=[{"field": "body.repo"}])
-    if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", repo, re.IGNORECASE):
-        raise InvalidInput(
-            "the repository URL holds a password or token; remove it and store it as a "
-            "credential instead (`corral credentials set github`)",
-            reason="secret_in_url",
-            details=[{"field": "body.repo"}],
-        )
-    if "://" in repo or re.match(r"^[\w.-]+@[\w.-]+:", repo):
+        raise _repo_error("the repository cannot start with '-'")
+    scp_style = re.match(r"^[\w.-]+@[\w.-]+:(?!//)", repo)
+    if "://" in repo:
+        parts = urlsplit(repo)
+        scheme = parts.scheme.lower()
+        if scheme not in ("https", "http", "ssh", "git", "file"):
+            raise _repo_error(f"unsupported repository scheme {parts.scheme!r}")
+        if parts.password or (scheme in ("https", "http") and parts.username):
+            raise _repo_error(
+                "the repository URL holds a user name or token; remove it and store the token "
+                "as a credential instead (`corral credentials set github`)",
+                reason="secret_in_url",
+            )
+        if parts.query or parts.fragment:
+            raise _repo_error("a repository URL has no query or fragment")
+        if scheme == "file" and not allow_local:
+            raise _repo_error(
+                "only the owner can add a repository on the control plane's disk",
+                reason="local_repo_owner_only",
+            )
+        return repo
+    if scp_style:
         return repo
     path = Path(repo).expanduser()
     if not path.is_absolute():
-        raise InvalidInput(
-            "a local repository must be given as an absolute path",
-            details=[{"field": "body.repo"}],
+        raise _repo_error("a local repository must be given as an absolute path")
+    if not allow_local:
+        raise _repo_error(
+            "only the owner can add a repository on the control plane's disk",
+            reason="local_repo_owner_only",
         )
     return str(path)
 
@@ -78,10 +104,11 @@ async def create_project(
     default_branch: str | None,
     env: dict[str, str],
     repo_check_timeout_seconds: float,
+    allow_local_repo: bool,
 ) -> Project:
     validate_name(name, "project")
     env = validate_env(env)
-    repo = normalise_repo(repo)
+    repo = normalise_repo(repo, allow_local=allow_local_repo)
     await _ensure_name_free(db, user_id, name)
     branch = await resolve_branch(repo, default_branch, timeout_seconds=repo_check_timeout_seconds)
     project = Project(

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
-__all__ = ["hash_token", "new_token"]
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.control.db.base import utcnow
+from corral.errors import Unauthenticated
+
+__all__ = ["hash_token", "new_token", "redeem_single_use"]
 
 
 def new_token(prefix: str) -> str:
@@ -19,3 +26,34 @@ def new_token(prefix: str) -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def redeem_single_use(
+    db: AsyncSession, model: Any, token: str, *, what: str, remedy: str, reason: str
+) -> Any:
+    """Use up a single-use token (a login link, a join token) and return its row.
+
+    One conditional UPDATE claims it, so of several requests racing with the same token exactly
+    one wins: the database re-checks `used_at IS NULL` under its row lock. A token that cannot
+    be used raises `Unauthenticated` saying whether it is unknown, used or expired, with
+    reasons `<reason>_invalid`, `<reason>_used`, `<reason>_expired`. The caller commits.
+    """
+    token_hash = hash_token(token)
+    now = utcnow()
+    result = await db.execute(
+        update(model)
+        .where(model.token_hash == token_hash, model.used_at.is_(None), model.expires_at > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    row = await db.scalar(select(model).where(model.token_hash == token_hash))
+    if row is None:
+        raise Unauthenticated(f"this {what} is not valid", reason=f"{reason}_invalid")
+    if getattr(result, "rowcount", 0) != 1:
+        used = row.used_at is not None  # read before the rollback expires the row
+        await db.rollback()
+        raise Unauthenticated(
+            f"this {what} {'has already been used' if used else 'has expired'}; {remedy}",
+            reason=f"{reason}_{'used' if used else 'expired'}",
+        )
+    return row

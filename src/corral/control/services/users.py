@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corral.control.db.models import LinkPurpose, User, UserRole, UserState
+from corral.control.db.base import utcnow
+from corral.control.db.models import LinkPurpose, LoginLink, User, UserRole, UserState
 from corral.control.services import activity, auth
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
@@ -32,13 +33,25 @@ async def list_users(
 async def invite_user(
     db: AsyncSession, actor: User, name: str, *, ttl_seconds: int
 ) -> tuple[User, str]:
-    """Make an invited account and return it with the secret token of its invite link."""
+    """Make an invited account and return it with the secret token of its invite link.
+
+    Inviting someone whose invite was never used sends a new link and retires the old ones, so
+    an invite that expired unused does not keep the name forever.
+    """
     require_owner(actor)
     validate_name(name, "user")
-    if await db.scalar(select(User).where(User.name == name)) is not None:
+    user = await db.scalar(select(User).where(User.name == name))
+    if user is not None and user.state != UserState.INVITED:
         raise Conflict(f"a user named {name!r} exists already", reason="name_taken")
-    user = User(id=new_id("usr"), name=name, role=UserRole.MEMBER, state=UserState.INVITED)
-    db.add(user)
+    if user is None:
+        user = User(id=new_id("usr"), name=name, role=UserRole.MEMBER, state=UserState.INVITED)
+        db.add(user)
+    else:
+        await db.execute(
+            update(LoginLink)
+            .where(LoginLink.user_id == user.id, LoginLink.used_at.is_(None))
+            .values(expires_at=utcnow())
+        )
     activity.record(db, "user.invited", user, user_id=actor.id, actor_id=actor.id)
     await db.flush()
     token = await auth.create_login_link(

@@ -1,0 +1,61 @@
+"""How Corral runs git: never prompting, and never using the host user's git configuration.
+
+Both the control plane (checking a project's repository) and nodes (cloning it) run git on
+behalf of a user. Without this, git would wait on a password prompt, or quietly authenticate
+with the machine owner's credential helper or `~/.git-credentials` for a repository the user
+named, and read the owner's config. Credentials for private repositories come from Corral's own
+`github` credential instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+__all__ = ["GIT_CONFIG_ARGS", "git_env", "validate_branch"]
+
+# Put before the git subcommand: no credential helper, whatever a config file says.
+GIT_CONFIG_ARGS = ("-c", "credential.helper=", "-c", "core.askPass=")
+
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "true",
+    "SSH_ASKPASS": "true",
+    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_ALLOW_PROTOCOL": "https:http:ssh:git:file",
+    "LC_ALL": "C",
+}
+_KEEP = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+
+# git check-ref-format's rules for a branch name, as one check.
+_BAD_BRANCH = re.compile(
+    r"(^[-/.]|[/.]$|\.\.|@\{|//|/\.|\.lock$|\.lock/|[\x00-\x20\x7f ~^:?*\[\\])"
+)
+
+
+def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An environment for git: only what it needs from `base` (default: this process's)."""
+    source = os.environ if base is None else base
+    return {**{k: source[k] for k in _KEEP if k in source}, **_GIT_ENV}
+
+
+def validate_branch(branch: str) -> str | None:
+    """None if `branch` is a valid branch name, else what is wrong with it."""
+    if not branch or branch == "@" or len(branch) > 255 or _BAD_BRANCH.search(branch):
+        return f"{branch!r} is not a valid branch name"
+    return None
