@@ -6,12 +6,16 @@ which_lock="${1:-runtime}"
 
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
+# bubblewrap confines workspace processes; without it the host runtime runs them unconfined.
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
-  else
+  elif ! command -v git >/dev/null; then
     echo "Corral needs: ${need_apt[*]}; install them and run again." >&2
     exit 1
+  else
+    echo "note: install ${need_apt[*]} to run workspaces in a sandbox" >&2
   fi
 fi
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # System packages the tests use: git (projects) and PostgreSQL (the data layer runs on both
 # SQLite and PostgreSQL; the tests start their own server on a private port and socket).
+# bubblewrap confines workspace processes; its tests must run, never skip, so CI installs it.
 set -euo pipefail
 missing=()
 command -v git >/dev/null || missing+=(git)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
