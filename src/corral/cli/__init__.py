@@ -8,7 +8,17 @@ import click
 import typer
 
 from corral import __version__
-from corral.cli import account, activity, credentials, projects, server, tokens, users
+from corral.cli import (
+    account,
+    activity,
+    credentials,
+    nodes,
+    projects,
+    server,
+    tokens,
+    users,
+    workspaces,
+)
 from corral.cli.output import CliError, print_error
 from corral.errors import CorralError
 from corral.settings import ClientSettings
@@ -52,6 +62,8 @@ app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(credentials.app, name="credentials")
 app.add_typer(projects.app, name="project")
+app.add_typer(nodes.app, name="node")
+app.add_typer(workspaces.app, name="workspace")
 
 
 def main() -> None:

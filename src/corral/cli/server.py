@@ -84,6 +84,7 @@ def up(
         announce=lambda link: _print_link(link, settings),
         every_start=True,
         open_browser=browser,
+        local_node=True,
     )
 
 

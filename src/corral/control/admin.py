@@ -7,6 +7,7 @@ nothing about keys and databases lives in command-line code.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from corral.control.app import create_state
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.datadir import data_dir_lock, prepare_data_dir, read_running_server
 from corral.control.db.migrate import upgrade
+from corral.control.localnode import supervise_local_node
 from corral.control.secretbox import (
     KEY_BYTES,
     KEY_FILE_NAME,
@@ -47,6 +49,7 @@ def run(
     announce: Callable[[str], None],
     every_start: bool,
     open_browser: Callable[[str], None] | None = None,
+    local_node: bool = False,
 ) -> None:
     """Serve until stopped, passing a fresh owner login link to `announce` once ready: on every
     start (`corral up`, on the user's own machine) or only when the owner was just made.
@@ -56,6 +59,10 @@ def run(
     """
 
     async def on_ready(state: AppState, prepared: Prepared) -> None:
+        if local_node:
+            state.background.append(
+                asyncio.create_task(supervise_local_node(state), name="local-node")
+            )
         if every_start or prepared.owner_created:
             announce(await _owner_link(state, prepared))
             if open_browser is not None:

@@ -55,8 +55,10 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
         try:
             yield
         finally:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            tasks = [sweeper, *state.background]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await state.node_registry.close_all("the control plane is shutting down")
             await state.engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -12,6 +13,7 @@ from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
+from corral.control.services.terminals import TerminalTickets
 from corral.settings import Settings
 
 __all__ = ["AppState"]
@@ -27,3 +29,6 @@ class AppState:
     metrics: CollectorRegistry
     node_registry: NodeRegistry = field(default_factory=NodeRegistry)
     provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
+    terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+    """Long-lived tasks started at start-up (the local node's supervisor); cancelled at exit."""

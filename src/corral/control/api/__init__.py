@@ -9,7 +9,17 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from corral.control.api import activity, auth, credentials, projects, tokens, users
+from corral.control.api import (
+    activity,
+    auth,
+    credentials,
+    nodes,
+    projects,
+    terminals,
+    tokens,
+    users,
+    workspaces,
+)
 from corral.control.api.constants import API_PREFIX
 from corral.control.schemas.common import ErrorResponse
 
@@ -31,5 +41,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 api_router = APIRouter()
-for module in (auth, tokens, users, credentials, projects, activity):
+for module in (auth, tokens, users, credentials, projects, nodes, workspaces, terminals, activity):
     api_router.include_router(module.router, responses=ERROR_RESPONSES)

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from corral.control.db.models import ApiToken, User, WebSession
 from corral.control.services import auth
@@ -62,7 +63,7 @@ class Principal:
     web_session: WebSession | None = None
 
 
-async def authenticate(request: Request, db: AsyncSession) -> Principal | None:
+async def authenticate(request: HTTPConnection, db: AsyncSession) -> Principal | None:
     """Who the request comes from, or None when it carries no credentials at all."""
     header = request.headers.get("authorization")
     if header is not None:
@@ -75,7 +76,8 @@ async def authenticate(request: Request, db: AsyncSession) -> Principal | None:
     if cookie is None:
         return None
     user, web_session = await auth.authenticate_web_session(db, cookie)
-    if request.method not in SAFE_METHODS:
+    # A WebSocket has no method; its cross-site use is checked by origin where it is served.
+    if isinstance(request, Request) and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(sent.encode(), web_session.csrf_token.encode()):
             raise PermissionDenied(

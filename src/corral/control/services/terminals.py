@@ -115,15 +115,15 @@ class TerminalTickets:
         self._tickets[ticket] = Ticket(user_id, workspace_id, terminal_id, now + self.ttl_seconds)
         return ticket
 
-    def redeem(self, ticket: str, workspace_id: str, terminal_id: str) -> str:
-        """Use up a ticket for this terminal and return its user id."""
+    def redeem(self, ticket: str, terminal_id: str) -> Ticket:
+        """Use up a ticket for this terminal; the caller checks its workspace."""
         found = self._tickets.pop(ticket, None)
         if found is None or found.expires_at <= time.monotonic():
             raise Unauthenticated(
                 "the terminal ticket is not valid or has expired", reason="ticket_invalid"
             )
-        if (found.workspace_id, found.terminal_id) != (workspace_id, terminal_id):
+        if found.terminal_id != terminal_id:
             raise Unauthenticated(
                 "the terminal ticket is for another terminal", reason="ticket_invalid"
             )
-        return found.user_id
+        return found

@@ -114,8 +114,8 @@ def _add_owner_rwx(path: Path) -> None:
 class AreaRuntime(Runtime):
     """A runtime whose workspaces are directories under `workspaces_dir` (see the module doc)."""
 
-    def __init__(self, workspaces_dir: Path) -> None:
-        super().__init__(workspaces_dir.resolve())
+    def __init__(self, workspaces_dir: Path, *, data_dir: Path) -> None:
+        super().__init__(workspaces_dir.resolve(), data_dir=data_dir.resolve())
         account = pwd.getpwuid(os.getuid())
         self._user = account.pw_name
         self._shell = account.pw_shell if Path(account.pw_shell).is_file() else "/bin/sh"

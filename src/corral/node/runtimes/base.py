@@ -101,14 +101,20 @@ def resolve_in_workspace(handle: WorkspaceHandle, path: str | Path) -> Path:
 class Runtime(abc.ABC):
     """Makes workspaces on this node and runs commands in them.
 
-    `name` is the registered, lower-case kind (`host`, `devcontainer`). `workspaces_dir` is the
-    node's directory for workspace areas; a runtime puts each workspace under it.
+    `name` is the registered, lower-case kind (`host`, `devcontainer`), and `settings_model` the
+    pydantic model of its settings. `workspaces_dir` is the node's directory for workspace areas
+    (a runtime puts each workspace under it) and `data_dir` the node's data directory, which a
+    runtime must keep out of its workspaces' sight.
     """
 
     name: ClassVar[str]
+    settings_model: ClassVar[type[BaseModel]]
 
-    def __init__(self, workspaces_dir: Path) -> None:
+    def __init__(
+        self, workspaces_dir: Path, *, data_dir: Path, settings: BaseModel | None = None
+    ) -> None:
         self.workspaces_dir = workspaces_dir
+        self.data_dir = data_dir
 
     @abc.abstractmethod
     async def create(self, spec: WorkspaceSpec, progress: Progress) -> WorkspaceHandle:

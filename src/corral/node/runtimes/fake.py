@@ -46,7 +46,7 @@ class FakeRuntime(AreaRuntime):
         settings: FakeRuntimeSettings | None = None,
     ) -> None:
         """`data_dir` is accepted so every runtime is built alike, and not used."""
-        super().__init__(workspaces_dir)
+        super().__init__(workspaces_dir, data_dir=data_dir or workspaces_dir.parent)
         self.settings = settings or FakeRuntimeSettings()
 
     async def _populate(self, area: Area, spec: WorkspaceSpec, progress: Progress) -> None:

@@ -102,9 +102,8 @@ class HostRuntime(AreaRuntime):
         data_dir: Path,
         settings: HostRuntimeSettings | None = None,
     ) -> None:
-        super().__init__(workspaces_dir)
+        super().__init__(workspaces_dir, data_dir=data_dir)
         self.settings = settings or HostRuntimeSettings()
-        self.data_dir = data_dir.resolve()
         self._bwrap = _find_bwrap(self.settings.sandbox)
         self.sandboxed = self._bwrap is not None
         self._hidden = (str(self.data_dir), str(self.workspaces_dir), *self.settings.hidden_paths)

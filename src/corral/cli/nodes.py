@@ -1,0 +1,128 @@
+"""`corral node`: run a node agent on this machine, and manage the nodes of a control plane."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from corral.cli.account import JsonFlag
+from corral.cli.client import open_client, segment
+from corral.cli.output import CliError, console, print_json, print_table, when
+
+app = typer.Typer(help="Nodes: the machines workspaces run on.", no_args_is_help=True)
+
+
+def _gib(value: Any) -> str:
+    return f"{int(value) / 2**30:.1f}G" if value else "-"
+
+
+def _use(node: dict[str, Any]) -> str:
+    usage, capacity = node["usage"], node["capacity"]
+    if not usage:
+        return "-"
+    return (
+        f"load {usage.get('load1', 0):.2f}/{capacity.get('cpus', '?')} cpu, "
+        f"mem {_gib(usage.get('memory_bytes'))}/{_gib(capacity.get('memory_bytes'))}, "
+        f"{usage.get('workspaces', 0)} ws, {usage.get('terminals', 0)} term"
+    )
+
+
+@app.command("run")
+def run(
+    control_url: Annotated[str | None, typer.Option(help="The control plane's URL.")] = None,
+    join_token: Annotated[
+        str | None, typer.Option(help="Single-use token from `corral node add` (first run only).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The node's data directory (default: CORRAL_NODE_DATA_DIR or the platform's)."
+        ),
+    ] = None,
+) -> None:
+    """Run the node agent here: join once with a token, then stay linked (dialling out only)."""
+    from pydantic import ValidationError
+
+    from corral.logs import configure_logging
+    from corral.node.main import run_node
+    from corral.node.settings import NodeAgentSettings
+
+    overrides: dict[str, Any] = {"control_url": control_url, "data_dir": data_dir}
+    try:
+        settings = NodeAgentSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise CliError(f"invalid node settings: {exc.errors()[0]['msg']}") from None
+    configure_logging("info", "json")
+    asyncio.run(run_node(settings, join_token))
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Short name, e.g. `build-box`.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a node (owner only) and print the command that links the new machine."""
+    with open_client() as client:
+        created = client.post("/nodes", {"name": name})
+    if as_json:
+        print_json(created)
+        return
+    console.print(
+        f"Added node {name}. On that machine run (the token works once, until "
+        f"{when(created['expires_at'])} UTC):"
+    )
+    print(created["join_command"])
+
+
+@app.command("list")
+def list_nodes(as_json: JsonFlag = False) -> None:
+    """List nodes with their state, last heartbeat, capacity and use."""
+    with open_client() as client:
+        nodes = client.get_all("/nodes")
+    if as_json:
+        print_json(nodes)
+        return
+    print_table(
+        nodes,
+        [
+            ("NAME", lambda n: n["name"]),
+            ("STATE", lambda n: n["state"]),
+            ("LINKED", lambda n: "yes" if n["connected"] else "no"),
+            ("LAST SEEN", lambda n: when(n["last_seen_at"])),
+            ("USE", _use),
+            ("VERSION", lambda n: n["agent_version"] or "-"),
+        ],
+        empty="No nodes. `corral up` runs a local one; `corral node add NAME` adds another.",
+    )
+
+
+@app.command("show")
+def show(
+    node: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Show one node."""
+    with open_client() as client:
+        found = client.get(f"/nodes/{segment(node)}")
+    if as_json:
+        print_json(found)
+        return
+    console.print(
+        f"{found['name']}  {found['id']}  {found['state']}"
+        f"{' (' + found['state_reason'] + ')' if found['state_reason'] else ''}"
+    )
+    console.print(
+        f"  linked: {'yes' if found['connected'] else 'no'}, last seen "
+        f"{when(found['last_seen_at'])}, agent {found['agent_version'] or '-'}"
+    )
+    console.print(f"  use: {_use(found)}")
+
+
+@app.command("rm")
+def remove(node: Annotated[str, typer.Argument(help="Name or id.")]) -> None:
+    """Remove a node (owner only): its credential stops working at once."""
+    with open_client() as client:
+        client.delete(f"/nodes/{segment(node)}")
+    console.print(f"Removed node {node}.")

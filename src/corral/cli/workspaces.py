@@ -1,0 +1,198 @@
+"""`corral workspace`: make workspaces from projects, manage them, and open shells in them."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import Annotated, Any
+
+import typer
+
+from corral.cli.account import JsonFlag
+from corral.cli.client import ApiClient, load_login, open_client, segment
+from corral.cli.output import CliError, console, err_console, print_json, print_table, when
+from corral.settings import ClientSettings
+
+app = typer.Typer(help="Workspaces: checkouts of a project on a node.", no_args_is_help=True)
+
+WAIT_TIMEOUT_SECONDS = 600
+POLL_SECONDS = 0.5
+
+
+def _show(ws: dict[str, Any]) -> None:
+    reason = f" ({ws['state_reason']})" if ws["state_reason"] else ""
+    console.print(f"{ws['name']}  {ws['id']}  {ws['state']}{reason}")
+    console.print(
+        f"  branch {ws['branch']}, runtime {ws['runtime']}, node {ws['node_id']}, "
+        f"created {when(ws['created_at'])}"
+    )
+
+
+def _wait_until_settled(client: ApiClient, ws: dict[str, Any]) -> dict[str, Any]:
+    """Follow a workspace being made or started, showing the node's progress lines."""
+    deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
+    shown = 0
+    with console.status(f"{ws['state'].capitalize()} {ws['name']} …") as status:
+        while ws["state"] in ("pending", "creating", "starting", "stopping"):
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"{ws['name']} is still {ws['state']}; check `corral workspace show`"
+                )
+            lines = client.get(f"/workspaces/{ws['id']}/log")["lines"]
+            if lines and len(lines) != shown:
+                status.update(f"{ws['state'].capitalize()} {ws['name']}: {lines[-1][:100]}")
+                shown = len(lines)
+            time.sleep(POLL_SECONDS)
+            ws = client.get(f"/workspaces/{ws['id']}")
+    return ws
+
+
+@app.command("create")
+def create(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    name: Annotated[str | None, typer.Option(help="Workspace name (default: PROJECT-N).")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch (default: the project's).")] = None,
+    node: Annotated[str | None, typer.Option(help="Node (default: the least busy).")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once it is placed.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make a workspace: the project's repository checked out on a node."""
+    with open_client() as client:
+        ws = client.post(
+            "/workspaces", {"project": project, "name": name, "branch": branch, "node": node}
+        )
+        if not no_wait:
+            ws = _wait_until_settled(client, ws)
+    if as_json:
+        print_json(ws)
+    else:
+        _show(ws)
+    if ws["state"] == "error":
+        raise CliError(f"workspace {ws['name']} failed: {ws['state_reason']}")
+
+
+@app.command("list")
+def list_workspaces(
+    project: Annotated[str | None, typer.Option(help="Only this project's.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List your workspaces."""
+    with open_client() as client:
+        rows = client.get_all("/workspaces", project=project)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        rows,
+        [
+            ("NAME", lambda w: w["name"]),
+            ("STATE", lambda w: w["state"]),
+            ("BRANCH", lambda w: w["branch"]),
+            ("NODE", lambda w: w["node_id"] or "-"),
+            ("CREATED", lambda w: when(w["created_at"])),
+        ],
+        empty="No workspaces. Make one with `corral workspace create PROJECT`.",
+    )
+
+
+@app.command("show")
+def show(
+    workspace: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Show one workspace."""
+    with open_client() as client:
+        ws = client.get(f"/workspaces/{segment(workspace)}")
+    if as_json:
+        print_json(ws)
+    else:
+        _show(ws)
+
+
+def _transition(workspace: str, verb: str, as_json: bool) -> None:
+    with open_client() as client:
+        ws = _wait_until_settled(client, client.post(f"/workspaces/{segment(workspace)}/{verb}"))
+    if as_json:
+        print_json(ws)
+    else:
+        _show(ws)
+
+
+@app.command("stop")
+def stop(
+    workspace: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Stop a workspace: its terminals end, its files stay."""
+    _transition(workspace, "stop", as_json)
+
+
+@app.command("start")
+def start(
+    workspace: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Start a stopped workspace."""
+    _transition(workspace, "start", as_json)
+
+
+@app.command("rm")
+def remove(workspace: Annotated[str, typer.Argument(help="Name or id.")]) -> None:
+    """Delete a workspace and its files on the node."""
+    with open_client() as client:
+        client.delete(f"/workspaces/{segment(workspace)}")
+    console.print(f"Deleted workspace {workspace}.")
+
+
+@app.command("terminals")
+def terminals(
+    workspace: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """List a workspace's terminals."""
+    with open_client() as client:
+        rows = client.get(f"/workspaces/{segment(workspace)}/terminals")
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        rows,
+        [
+            ("ID", lambda t: t["id"]),
+            ("SIZE", lambda t: f"{t['cols']}x{t['rows']}"),
+            ("VIEWERS", lambda t: str(t["viewers"])),
+            ("STATE", lambda t: f"exited {t['exit_status']}" if t["exited"] else "running"),
+            ("LAST ATTACHED", lambda t: when(t["last_attached_at"])),
+        ],
+        empty="No terminals.",
+    )
+
+
+@app.command("shell")
+def shell(
+    workspace: Annotated[str, typer.Argument(help="Name or id.")],
+    terminal: Annotated[str | None, typer.Option(help="Attach this terminal.")] = None,
+    new: Annotated[bool, typer.Option("--new", help="Open a new terminal.")] = False,
+) -> None:
+    """Attach this terminal to a shell in the workspace; Enter ~ . detaches, leaving it running.
+
+    Without options it reattaches the terminal you used last, or opens one if there is none.
+    """
+    from corral.cli.shell import attach
+
+    if terminal and new:
+        raise CliError("use --terminal or --new, not both")
+    settings = ClientSettings()
+    login = load_login(settings)
+    if login is None:
+        raise CliError("not signed in: run `corral login LINK` with a link from `corral auth link`")
+    with open_client(settings) as client:
+        ws = client.get(f"/workspaces/{segment(workspace)}")
+        base = f"/workspaces/{ws['id']}/terminals"
+        if terminal is None:
+            existing = [t for t in client.get(base) if not t["exited"]]
+            if existing and not new:
+                recent = max(existing, key=lambda t: t["last_attached_at"] or t["created_at"])
+                terminal = recent["id"]
+            else:
+                size = shutil.get_terminal_size()
+                terminal = client.post(base, {"cols": size.columns, "rows": size.lines})["id"]
+    assert terminal is not None
+    ended = attach(login.url, login.token, ws["id"], terminal)
+    err_console.print(f"\r\n[{ended}]")

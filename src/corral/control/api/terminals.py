@@ -1,0 +1,120 @@
+"""Routes for a workspace's terminals, and the WebSocket that attaches a viewer to one."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, WebSocket
+
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db, State, authenticate
+from corral.control.db.base import utcnow
+from corral.control.relay import TerminalRelay
+from corral.control.schemas.workspaces import TerminalCreate, TerminalPublic, TerminalTicket
+from corral.control.services import terminals, workspaces
+from corral.control.state import AppState
+from corral.errors import CorralError, NotFound, PermissionDenied, Unauthenticated
+
+router = APIRouter(prefix=f"{API_PREFIX}/workspaces/{{workspace}}/terminals", tags=["terminals"])
+log = logging.getLogger("corral.terminals")
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_CONFLICT = 4409
+
+
+@router.get("")
+async def list_terminals(
+    workspace: str, user: CurrentUser, db: Db, state: State
+) -> list[TerminalPublic]:
+    found = await terminals.list_terminals(db, state.node_registry, user.id, workspace)
+    return [TerminalPublic.model_validate(t.model_dump()) for t in found]
+
+
+@router.post("", status_code=201)
+async def create_terminal(
+    workspace: str, body: TerminalCreate, user: CurrentUser, db: Db, state: State
+) -> TerminalPublic:
+    info = await terminals.create_terminal(
+        db, state.node_registry, user.id, workspace, cols=body.cols, rows=body.rows
+    )
+    return TerminalPublic.model_validate(info.model_dump())
+
+
+@router.delete("/{terminal}", status_code=204)
+async def delete_terminal(
+    workspace: str, terminal: str, user: CurrentUser, db: Db, state: State
+) -> None:
+    await terminals.delete_terminal(db, state.node_registry, user.id, workspace, terminal)
+
+
+@router.post("/{terminal}/tickets", status_code=201)
+async def create_ticket(
+    workspace: str, terminal: str, user: CurrentUser, db: Db, state: State
+) -> TerminalTicket:
+    """A single-use, 60 s ticket for the terminal's WebSocket (browsers cannot set headers)."""
+    found, _ = await terminals.node_for(db, state.node_registry, user.id, workspace)
+    ticket = state.terminal_tickets.issue(user.id, found.id, terminal)
+    url = f"{API_PREFIX}/workspaces/{found.id}/terminals/{terminal}/ws?ticket={ticket}"
+    return TerminalTicket(
+        ticket=ticket,
+        url=url,
+        expires_at=utcnow() + timedelta(seconds=state.terminal_tickets.ttl_seconds),
+    )
+
+
+async def _viewer(
+    websocket: WebSocket, state: AppState, workspace: str, terminal: str, ticket: str | None
+) -> str:
+    """The user id the WebSocket acts for: from a ticket, a bearer token or the cookie."""
+    if ticket is not None:
+        redeemed = state.terminal_tickets.redeem(ticket, terminal)
+        async with state.sessions() as db:
+            found = await workspaces.get_workspace(db, redeemed.user_id, workspace)
+        if found.id != redeemed.workspace_id:
+            raise Unauthenticated("the terminal ticket is for another workspace")
+        return redeemed.user_id
+    # A WebSocket is not bound by CORS: a page on another site must not ride on the cookie.
+    origin = websocket.headers.get("origin")
+    http_scheme = "https" if websocket.url.scheme == "wss" else "http"
+    if origin is not None and origin != f"{http_scheme}://{websocket.url.netloc}":
+        raise PermissionDenied("a terminal cannot be opened from another site")
+    async with state.sessions() as db:
+        principal = await authenticate(websocket, db)
+    if principal is None:
+        raise Unauthenticated("sign in, or pass a ticket from the terminal's tickets route")
+    return principal.user.id
+
+
+@router.websocket("/{terminal}/ws")
+async def terminal_socket(
+    websocket: WebSocket,
+    workspace: str,
+    terminal: str,
+    ticket: Annotated[str | None, Query(max_length=100)] = None,
+    offset: Annotated[int | None, Query(ge=0, description="Resume after this byte.")] = None,
+) -> None:
+    state: AppState = websocket.app.state.corral
+    await websocket.accept()
+    try:
+        user_id = await _viewer(websocket, state, workspace, terminal, ticket)
+        async with state.sessions() as db:
+            found, link = await terminals.node_for(db, state.node_registry, user_id, workspace)
+        relay = TerminalRelay(
+            websocket,
+            state.node_registry,
+            node_id=link.node_id,
+            workspace_id=found.id,
+            terminal_id=terminal,
+            relink_grace_seconds=state.settings.nodes.relink_grace_seconds,
+            offset=offset,
+        )
+        await relay.run()
+    except (Unauthenticated, PermissionDenied) as exc:
+        await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
+    except NotFound as exc:
+        await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
+    except CorralError as exc:
+        await websocket.close(CLOSE_CONFLICT, exc.message[:120])

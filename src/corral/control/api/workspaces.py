@@ -1,0 +1,82 @@
+"""Routes for workspaces."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db, PageParams, State
+from corral.control.schemas.common import Page
+from corral.control.schemas.workspaces import WorkspaceCreate, WorkspaceLog, WorkspacePublic
+from corral.control.services import projects, workspaces
+
+router = APIRouter(prefix=f"{API_PREFIX}/workspaces", tags=["workspaces"])
+
+
+@router.get("")
+async def list_workspaces(
+    user: CurrentUser,
+    db: Db,
+    page: PageParams,
+    project: Annotated[str | None, Query(max_length=64, description="Name or id.")] = None,
+) -> Page[WorkspacePublic]:
+    project_id = (await projects.get_project(db, user.id, project)).id if project else None
+    rows, next_cursor = await workspaces.list_workspaces(
+        db, user.id, limit=page.limit, cursor=page.cursor, project_id=project_id
+    )
+    return Page(items=[WorkspacePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201)
+async def create_workspace(
+    body: WorkspaceCreate, user: CurrentUser, db: Db, state: State
+) -> WorkspacePublic:
+    """Make a workspace from a project on a node; it is `creating` until the clone is done."""
+    workspace = await workspaces.create_workspace(
+        db,
+        state.node_registry,
+        user.id,
+        project_ref=body.project,
+        name=body.name,
+        branch=body.branch,
+        node_ref=body.node,
+    )
+    return WorkspacePublic.model_validate(workspace)
+
+
+@router.get("/{workspace}")
+async def get_workspace(workspace: str, user: CurrentUser, db: Db) -> WorkspacePublic:
+    return WorkspacePublic.model_validate(await workspaces.get_workspace(db, user.id, workspace))
+
+
+@router.get("/{workspace}/log")
+async def get_workspace_log(
+    workspace: str, user: CurrentUser, db: Db, state: State
+) -> WorkspaceLog:
+    """The recent provisioning log (git's progress) reported by the workspace's node."""
+    found = await workspaces.get_workspace(db, user.id, workspace)
+    lines = state.provisioning_logs.lines(found.node_id, found.id) if found.node_id else []
+    return WorkspaceLog(lines=lines)
+
+
+@router.post("/{workspace}/stop")
+async def stop_workspace(
+    workspace: str, user: CurrentUser, db: Db, state: State
+) -> WorkspacePublic:
+    found = await workspaces.stop_workspace(db, state.node_registry, user.id, workspace)
+    return WorkspacePublic.model_validate(found)
+
+
+@router.post("/{workspace}/start")
+async def start_workspace(
+    workspace: str, user: CurrentUser, db: Db, state: State
+) -> WorkspacePublic:
+    found = await workspaces.start_workspace(db, state.node_registry, user.id, workspace)
+    return WorkspacePublic.model_validate(found)
+
+
+@router.delete("/{workspace}", status_code=204)
+async def delete_workspace(workspace: str, user: CurrentUser, db: Db, state: State) -> None:
+    await workspaces.delete_workspace(db, state.node_registry, user.id, workspace)

@@ -1,0 +1,88 @@
+"""The local node of `corral up`: a node agent process beside the control plane.
+
+It links over 127.0.0.1 through the same node link as any remote node; there is no in-process
+shortcut, so what works locally works on every node. The supervisor makes the `local` node and
+its join token when needed, restarts the agent if it dies (with a capped backoff), and stops it
+when the control plane stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from corral.control.db.models import Node
+from corral.control.services import auth, nodes
+from corral.control.state import AppState
+from corral.node.identity import IDENTITY_FILE_NAME
+from corral.states import NodeState
+
+__all__ = ["LOCAL_NODE_NAME", "supervise_local_node"]
+
+log = logging.getLogger("corral.localnode")
+
+LOCAL_NODE_NAME = "local"
+RESTART_MIN_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+STOP_GRACE_SECONDS = 10.0
+
+
+async def _join_token_if_needed(state: AppState, node_dir: Path) -> str | None:
+    """A join token when the local node must (re)join; None when its identity still holds."""
+    async with state.sessions() as db:
+        node = await db.scalar(select(Node).where(Node.name == LOCAL_NODE_NAME))
+        usable = node is not None and node.state not in (NodeState.DELETING, NodeState.DELETED)
+        if (
+            usable
+            and node is not None
+            and node.credential_hash
+            and (node_dir / IDENTITY_FILE_NAME).exists()
+        ):
+            return None
+        ttl = state.settings.nodes.join_token_ttl_seconds
+        if node is None or not usable:
+            owner = await auth.get_owner(db)
+            _, token = await nodes.create_node(
+                db, owner, LOCAL_NODE_NAME, provider="local", ttl_seconds=ttl
+            )
+            return token
+        return await nodes.new_join_token(db, node, ttl_seconds=ttl)
+
+
+async def _run_once(state: AppState, node_dir: Path) -> int:
+    token = await _join_token_if_needed(state, node_dir)
+    args = [sys.executable, "-m", "corral", "node", "run", "--data-dir", str(node_dir)]
+    if token is not None:
+        (node_dir / IDENTITY_FILE_NAME).unlink(missing_ok=True)
+        args += ["--control-url", state.settings.effective_public_url, "--join-token", token]
+    process = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL)
+    log.info("started the local node agent", extra={"pid": process.pid})
+    try:
+        return await process.wait()
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(process.wait()), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def supervise_local_node(state: AppState) -> None:
+    """Keep a local node agent running until cancelled."""
+    node_dir = state.settings.data_dir / "node"
+    node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    delay = RESTART_MIN_SECONDS
+    while True:
+        code = await _run_once(state, node_dir)
+        log.warning("the local node agent exited with %s; restarting in %.0f s", code, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RESTART_MAX_SECONDS)

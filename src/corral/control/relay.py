@@ -1,0 +1,209 @@
+"""Joins one viewer's WebSocket (a browser tab, `corral workspace shell`) to a terminal on a node.
+
+Output flows node → control plane → viewer under the stream's credit: the relay grants the node
+more only after a chunk has gone out to the viewer, so a slow viewer slows its own stream and
+holds at most `window_bytes` here. If the node link drops, the relay waits for the node to
+relink and attaches again from the last byte the viewer got: no gap and no repeat.
+
+Viewer protocol: binary frames are terminal bytes both ways; text frames from the viewer are
+JSON `{"type": "resize", "cols": N, "rows": M}`; the first text frame to the viewer is
+`{"type": "attached", "terminal": {...}, "offset": N}`. Anything else closes the viewer's
+socket with a close code and reason; the terminal is unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from corral.control.nodelink.connection import NodeConnection
+from corral.control.nodelink.registry import NodeRegistry
+from corral.errors import CorralError
+from corral.protocol import MAX_STREAM_CHUNK_BYTES
+from corral.protocol.messages import TerminalAttach, TerminalAttached, TerminalResize
+
+__all__ = ["CLOSE_MESSAGE_TOO_BIG", "CLOSE_UNSUPPORTED", "TerminalRelay"]
+
+log = logging.getLogger("corral.relay")
+
+CLOSE_NORMAL = 1000
+CLOSE_UNSUPPORTED = 1003
+CLOSE_INVALID = 1007
+CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_UNAVAILABLE = 1013
+DEFAULT_WINDOW_BYTES = 256 * 1024
+LINK_CLOSED_REASONS = ("the link closed", "the node link closed", "the node linked again")
+
+
+class _Resize(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern="^resize$")
+    cols: int = Field(ge=1, le=1000)
+    rows: int = Field(ge=1, le=1000)
+
+
+class TerminalRelay:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        registry: NodeRegistry,
+        *,
+        node_id: str,
+        workspace_id: str,
+        terminal_id: str,
+        relink_grace_seconds: float,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
+        offset: int | None = None,
+    ) -> None:
+        self.websocket = websocket
+        self.registry = registry
+        self.node_id = node_id
+        self.workspace_id = workspace_id
+        self.terminal_id = terminal_id
+        self.relink_grace_seconds = relink_grace_seconds
+        self.window_bytes = window_bytes
+        self.offset = offset
+        """The next byte the viewer is owed; None until the node says where output starts."""
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._ended: str | None = None
+        self._link: NodeConnection | None = None
+        self._stream = 0
+
+    async def run(self) -> None:
+        attached = await self._attach(self.registry.get(self.node_id))
+        await self.websocket.send_text(
+            json.dumps(
+                {
+                    "type": "attached",
+                    "terminal": attached.terminal.model_dump(mode="json"),
+                    "offset": attached.offset,
+                }
+            )
+        )
+        sender = asyncio.create_task(self._to_viewer())
+        try:
+            await self._from_viewer()
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            if self._link is not None:
+                await self._link.close_stream(self._stream, "viewer left")
+
+    async def _attach(self, link: NodeConnection) -> TerminalAttached:
+        stream = link.open_stream(self)
+        self._link, self._stream = link, stream
+        attached = await link.request(
+            "terminal.attach",
+            TerminalAttach(
+                workspace_id=self.workspace_id,
+                terminal_id=self.terminal_id,
+                stream=stream,
+                window_bytes=self.window_bytes,
+                offset=self.offset,
+            ),
+        )
+        assert isinstance(attached, TerminalAttached)
+        self.offset = attached.offset if self.offset is None else self.offset
+        return attached
+
+    # -- node to viewer ----------------------------------------------------------------------
+
+    async def on_data(self, stream: int, data: bytes) -> None:
+        if stream == self._stream:
+            self._chunks.put_nowait(data)
+
+    async def on_window(self, stream: int, granted: int) -> None:
+        """Input is not credit-controlled (the node bounds it); nothing to do."""
+
+    async def on_close(self, stream: int, reason: str) -> None:
+        if stream != self._stream:
+            return
+        self._link = None
+        if reason in LINK_CLOSED_REASONS:
+            asyncio.get_running_loop().create_task(self._reattach())
+        else:
+            self._end(reason or "terminal closed")
+
+    async def _reattach(self) -> None:
+        link = await self.registry.wait_for(self.node_id, self.relink_grace_seconds)
+        if link is None:
+            self._end("the node is not reachable")
+            return
+        try:
+            await self._attach(link)
+        except CorralError as exc:
+            self._end(exc.message)
+
+    def _end(self, reason: str) -> None:
+        self._ended = reason
+        self._chunks.put_nowait(None)
+
+    async def _to_viewer(self) -> None:
+        while True:
+            chunk = await self._chunks.get()
+            if chunk is None:
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                    await self.websocket.close(CLOSE_NORMAL, (self._ended or "")[:120])
+                return
+            await self.websocket.send_bytes(chunk)
+            if self.offset is not None:
+                self.offset += len(chunk)
+            link = self._link
+            if link is not None:
+                with contextlib.suppress(CorralError):
+                    await link.peer.grant(self._stream, len(chunk))
+
+    # -- viewer to node ----------------------------------------------------------------------
+
+    async def _from_viewer(self) -> None:
+        while self._ended is None:
+            try:
+                message = await self.websocket.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if data is not None:
+                if len(data) > MAX_STREAM_CHUNK_BYTES:
+                    await self.websocket.close(CLOSE_MESSAGE_TOO_BIG, "input frame over 64 KiB")
+                    return
+                await self._send_input(data)
+            elif message.get("text") is not None and not await self._control(message["text"]):
+                return
+
+    async def _send_input(self, data: bytes) -> None:
+        link = self._link
+        if link is None:
+            return  # relinking: keystrokes typed now are dropped, as on a stalled ssh
+        with contextlib.suppress(CorralError):
+            await link.peer.send_stream(self._stream, data)
+
+    async def _control(self, text: str) -> bool:
+        if len(text) > 1024:
+            await self.websocket.close(CLOSE_MESSAGE_TOO_BIG, "control frame over 1 KiB")
+            return False
+        try:
+            resize = _Resize.model_validate_json(text)
+        except ValidationError:
+            await self.websocket.close(CLOSE_INVALID, 'expected {"type": "resize", ...}')
+            return False
+        link = self._link
+        if link is not None:
+            with contextlib.suppress(CorralError):
+                await link.request(
+                    "terminal.resize",
+                    TerminalResize(
+                        workspace_id=self.workspace_id,
+                        terminal_id=self.terminal_id,
+                        cols=resize.cols,
+                        rows=resize.rows,
+                    ),
+                )
+        return True

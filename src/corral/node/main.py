@@ -1,0 +1,69 @@
+"""`corral node run`: put a node agent together from its settings and run it until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from corral.errors import CorralError
+from corral.node.agent import NodeAgent
+from corral.node.identity import join, load_identity, save_identity
+from corral.node.runtimes.registry import load_runtime
+from corral.node.settings import NodeAgentSettings
+from corral.node.terminals import TerminalManager
+from corral.node.workspaces import NodeWorkspaces
+
+__all__ = ["run_node"]
+
+log = logging.getLogger("corral.node")
+
+
+async def run_node(settings: NodeAgentSettings, join_token: str | None) -> None:
+    """Join if a token is given (or no identity is saved yet), then stay linked until SIGTERM
+    or SIGINT; terminals are ended on the way out."""
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    identity = load_identity(data_dir)
+    if join_token is not None:
+        if not settings.control_url:
+            raise CorralError("joining needs --control-url")
+        identity = await join(
+            settings.control_url, join_token, timeout_seconds=settings.request_timeout_seconds
+        )
+        save_identity(data_dir, identity)
+        log.info("joined the control plane as node %s", identity.node_id)
+    if identity is None:
+        raise CorralError(
+            "this node has not joined yet: run it once with --control-url and "
+            "--join-token (from `corral node add NAME`)"
+        )
+    runtime_class = load_runtime(settings.runtime)
+    runtime_settings = runtime_class.settings_model.model_validate(settings.runtime_settings)
+    runtime = runtime_class(
+        data_dir / "workspaces",
+        data_dir=data_dir,
+        settings=runtime_settings,
+    )
+    terminals = TerminalManager(settings.terminals)
+    workspaces = NodeWorkspaces(
+        runtime,
+        terminals,
+        data_dir / "state",
+        progress_interval_seconds=settings.progress_interval_seconds,
+    )
+    agent = NodeAgent(
+        identity,
+        workspaces,
+        terminals,
+        reconnect_min_seconds=settings.reconnect_min_seconds,
+        reconnect_max_seconds=settings.reconnect_max_seconds,
+    )
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
+    try:
+        await agent.run()
+    except asyncio.CancelledError:
+        log.info("node agent stopped")

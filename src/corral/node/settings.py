@@ -1,0 +1,43 @@
+"""The node agent's settings, from `CORRAL_NODE_*` and command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from corral.node.terminals import TerminalSettings
+
+__all__ = ["NodeAgentSettings"]
+
+
+def default_node_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("corral-node", appauthor=False))
+
+
+class NodeAgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CORRAL_NODE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_node_data_dir,
+        description="The node's credential, state and workspaces.",
+    )
+    control_url: str | None = Field(
+        None, description="The control plane's URL; remembered after the first join."
+    )
+    runtime: str = Field("host", description="The workspace runtime (a corral.runtimes name).")
+    runtime_settings: dict[str, Any] = Field(
+        default_factory=dict, description='Settings of the runtime, e.g. {"sandbox": "bwrap"}.'
+    )
+    terminals: TerminalSettings = Field(default_factory=TerminalSettings)
+    reconnect_min_seconds: float = Field(0.5, gt=0, description="First wait before redialling.")
+    reconnect_max_seconds: float = Field(30.0, gt=0, description="Longest wait between dials.")
+    request_timeout_seconds: float = Field(30.0, gt=0, description="HTTP calls (joining).")
+    progress_interval_seconds: float = Field(
+        0.25, ge=0, description="At most one progress line per workspace this often."
+    )
