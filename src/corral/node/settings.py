@@ -36,7 +36,12 @@ class NodeAgentSettings(BaseSettings):
     )
     terminals: TerminalSettings = Field(default_factory=TerminalSettings)
     reconnect_min_seconds: float = Field(0.5, gt=0, description="First wait before redialling.")
-    reconnect_max_seconds: float = Field(30.0, gt=0, description="Longest wait between dials.")
+    reconnect_max_seconds: float = Field(
+        4.0,
+        gt=0,
+        description="Longest wait between dials: a restarted control plane sees its nodes back "
+        "within about this long.",
+    )
     request_timeout_seconds: float = Field(30.0, gt=0, description="HTTP calls (joining).")
     progress_interval_seconds: float = Field(
         0.25, ge=0, description="At most one progress line per workspace this often."

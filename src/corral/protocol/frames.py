@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = [
     "CLOSE_BAD_FRAME",
+    "CLOSE_NORMAL",
     "CLOSE_PROTOCOL_VERSION",
+    "CLOSE_RESTART",
     "CLOSE_UNAUTHORIZED",
     "MAX_STREAM_CHUNK_BYTES",
     "MAX_TEXT_FRAME_BYTES",
@@ -42,6 +44,8 @@ MAX_STREAM_CHUNK_BYTES = 64 * 1024
 MAX_TEXT_FRAME_BYTES = 1024 * 1024
 
 # WebSocket close codes of the node link (4000-4999 are for applications).
+CLOSE_NORMAL = 1000
+CLOSE_RESTART = 1012
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_PROTOCOL_VERSION = 4400
 CLOSE_BAD_FRAME = 4002

@@ -17,6 +17,7 @@ from corral.control.schemas.nodes import NodeCreate, NodeCreated, NodeJoin, Node
 from corral.control.services import nodes
 from corral.control.state import AppState
 from corral.errors import Unauthenticated
+from corral.protocol.frames import CLOSE_UNAUTHORIZED
 
 router = APIRouter(prefix=f"{API_PREFIX}/nodes", tags=["nodes"])
 
@@ -71,5 +72,7 @@ async def remove_node(node: str, user: CurrentUser, db: Db, state: State) -> Nod
     """Remove a node (owner only); its credential stops working and its link is closed."""
     removed = await nodes.delete_node(db, user, node)
     if state.node_registry.is_connected(removed.id):
-        await state.node_registry.get(removed.id).close("the node was removed")
+        await state.node_registry.get(removed.id).close(
+            "the node was removed", code=CLOSE_UNAUTHORIZED
+        )
     return public(removed, state)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+from collections.abc import Awaitable, Callable
 
 from corral.protocol.messages import Body
 from corral.protocol.peer import EventHandler, Peer, StreamHandler, Transport
@@ -24,6 +26,7 @@ class NodeConnection:
         *,
         on_event: EventHandler,
         request_timeout_seconds: float,
+        disconnect: Callable[[int, str], Awaitable[None]],
     ) -> None:
         self.node_id = node_id
         self.node_name = node_name
@@ -31,6 +34,7 @@ class NodeConnection:
         self.peer = Peer(transport, on_event=on_event, streams=self, name=f"node {node_name}")
         self._streams: dict[int, StreamHandler] = {}
         self._stream_ids = itertools.count(1)
+        self._disconnect = disconnect
 
     async def request(
         self, method: str, params: Body, *, timeout_seconds: float | None = None
@@ -64,8 +68,12 @@ class NodeConnection:
         if handler is not None:
             await handler.on_close(stream, reason)
 
-    async def close(self, reason: str) -> None:
-        """The link is gone: fail pending requests and tell every stream."""
+    async def close(self, reason: str, *, code: int | None = None) -> None:
+        """The link is gone, or (with a close `code`) is to be cut: fail pending requests and
+        tell every stream."""
+        if code is not None:
+            with contextlib.suppress(Exception):
+                await self._disconnect(code, reason[:120])
         await self.peer.close(reason)
         streams, self._streams = self._streams, {}
         for stream, handler in streams.items():

@@ -19,7 +19,12 @@ from corral.control.services import nodes, workspaces
 from corral.control.state import AppState
 from corral.errors import CorralError
 from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
-from corral.protocol.frames import CLOSE_BAD_FRAME, CLOSE_PROTOCOL_VERSION, CLOSE_UNAUTHORIZED
+from corral.protocol.frames import (
+    CLOSE_BAD_FRAME,
+    CLOSE_NORMAL,
+    CLOSE_PROTOCOL_VERSION,
+    CLOSE_UNAUTHORIZED,
+)
 from corral.protocol.messages import (
     Body,
     Empty,
@@ -124,10 +129,11 @@ async def node_link(websocket: WebSocket) -> None:
         _WebSocketTransport(websocket),
         on_event=_event_handler(state, node),
         request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
+        disconnect=websocket.close,
     )
     replaced = await state.node_registry.add(connection)
     if replaced is not None:
-        await replaced.close("the node linked again")
+        await replaced.close("the node linked again", code=CLOSE_NORMAL)
     async with state.sessions() as db:
         linked = await db.get(Node, node.id)
         if linked is not None:

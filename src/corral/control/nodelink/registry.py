@@ -11,6 +11,7 @@ import asyncio
 
 from corral.control.nodelink.connection import NodeConnection
 from corral.errors import RetryableProviderError
+from corral.protocol.frames import CLOSE_RESTART
 
 __all__ = ["NodeRegistry"]
 
@@ -61,5 +62,6 @@ class NodeRegistry:
         return list(self._connections.values())
 
     async def close_all(self, reason: str) -> None:
+        """Cut every link as "service restart" (1012): nodes redial at once, not as failures."""
         for connection in self.connections():
-            await connection.close(reason)
+            await connection.close(reason, code=CLOSE_RESTART)
