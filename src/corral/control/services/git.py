@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
-import signal
 
 from corral.errors import InvalidInput, RetryableProviderError, TerminalProviderError
 from corral.gitenv import GIT_CONFIG_ARGS, git_env, validate_branch
+from corral.processes import kill_process_group
 
 __all__ = ["redact_repo", "resolve_branch"]
 
@@ -47,11 +45,7 @@ async def _ls_remote(
             reason="repo_timeout",
         ) from None
     finally:
-        # git's helpers (ssh, git-remote-https) share its process group: stop them all.
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        await kill_process_group(process)
     if process.returncode != 0:
         lines = stderr.decode(errors="replace").splitlines()
         message = " ".join(line.strip() for line in lines if line.strip())[:_MAX_MESSAGE_CHARS]

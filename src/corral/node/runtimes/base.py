@@ -21,6 +21,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from corral.errors import CorralError, InvalidInput
+from corral.processes import kill_process_group
 from corral.protocol.messages import WorkspaceSpec
 
 __all__ = [
@@ -186,8 +187,7 @@ class Runtime(abc.ABC):
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_seconds)
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            await kill_process_group(process)
             raise RuntimeError_(
                 f"{argv[0]} did not finish within {timeout_seconds:g} s", reason="exec_timeout"
             ) from None

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import logging
-import os
 import re
 import shutil
-import signal
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +27,7 @@ from corral.gitenv import GIT_CONFIG_ARGS, git_env
 from corral.node import sandbox
 from corral.node.runtimes._area import Area, AreaRuntime
 from corral.node.runtimes.base import Progress, RuntimeError_
+from corral.processes import kill_process_group
 from corral.protocol.messages import WorkspaceSpec
 
 __all__ = ["HostRuntime", "HostRuntimeSettings"]
@@ -208,10 +206,7 @@ async def _clone(
             reason="clone_timeout",
         ) from None
     finally:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        await kill_process_group(process)
     if exit_code != 0:
         raise RuntimeError_(_failure_message(kept, exit_code), reason="clone_failed")
 
