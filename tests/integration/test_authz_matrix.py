@@ -7,6 +7,8 @@ union of the OpenAPI document's routes and `ROUTES`, so a new route without a ro
 route that is gone, fails under its own name.
 
 Each case runs against a fresh app and database, so a DELETE in one case cannot break another.
+No node agent is linked to these apps: the owner's node exists but is not connected, so routes that
+need the node answer the error that says so, which the owner's row names.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ import pytest
 from fastapi import FastAPI
 
 from corral.control.app import create_app
+from corral.control.db.models import Workspace
+from corral.control.state import AppState
+from corral.ids import new_id
 from corral.settings import load_settings
+from corral.states import WorkspaceState
 from tests.support.api import ApiUser, owner_login_token
 
 RouteKey = tuple[str, str]
@@ -45,11 +51,22 @@ class Owned:
     token_id: str
     login_link: str
     repo: str
+    node_id: str
+    """Nodes are shared: every signed-in user may see this one, so it is not among `ids`."""
+    join_token: str
+    workspace_id: str
+    """Running on `node_id`, which is not linked."""
 
     @property
     def ids(self) -> tuple[str, ...]:
         """What no one but the owner may ever see."""
-        return (self.owner_id, self.credential_id, self.project_id, self.token_id)
+        return (
+            self.owner_id,
+            self.credential_id,
+            self.project_id,
+            self.token_id,
+            self.workspace_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,9 @@ class Route:
     other: int
     """404 for another user's object, 403 for owner-only routes, success for the caller's own."""
     shows: Callable[[Owned], str] | None = None
-    """Something the owner's answer must hold and the other user's must not."""
+    """Something the owner's answer must hold (the other user's must not, if it is in `ids`)."""
+    owner_code: str | None = None
+    """The error code of the owner's answer, where the owner's request cannot succeed here."""
     public: bool = False
     """Needs no sign-in; `bad` is then the same request with a credential that is not valid."""
     bad: Callable[[Owned], Req] | None = None
@@ -74,6 +93,18 @@ class Route:
 
 def no_request(_: Owned) -> Req:
     return Req()
+
+
+def in_workspace(json: Any = None) -> Callable[[Owned], Req]:
+    return lambda o: Req(params={"workspace": o.workspace_id}, json=json)
+
+
+def in_terminal(o: Owned) -> Req:
+    return Req(params={"workspace": o.workspace_id, "terminal": UNKNOWN_TERMINAL})
+
+
+# Any well-formed terminal id: the node that would know it is not linked.
+UNKNOWN_TERMINAL = "trm_" + "0" * 26
 
 
 ROUTES: dict[RouteKey, Route] = {
@@ -133,6 +164,63 @@ ROUTES: dict[RouteKey, Route] = {
     ),
     ("GET", "/api/v1/activity"): Route(
         no_request, owner=200, other=200, shows=lambda o: o.credential_id
+    ),
+    # Nodes are the owner's shared machines: everyone sees them, only the owner manages them.
+    ("GET", "/api/v1/nodes"): Route(no_request, owner=200, other=200, shows=lambda o: o.node_id),
+    ("POST", "/api/v1/nodes"): Route(
+        lambda o: Req(json={"name": "fresh-node"}), owner=201, other=403
+    ),
+    ("POST", "/api/v1/nodes/join"): Route(
+        lambda o: Req(json={"join_token": o.join_token}),
+        owner=201,
+        other=201,
+        public=True,
+        bad=lambda o: Req(json={"join_token": "crljoin_this-token-was-never-issued"}),
+    ),
+    ("GET", "/api/v1/nodes/{node}"): Route(
+        lambda o: Req(params={"node": o.node_id}), owner=200, other=200, shows=lambda o: o.node_id
+    ),
+    ("DELETE", "/api/v1/nodes/{node}"): Route(
+        lambda o: Req(params={"node": o.node_id}), owner=200, other=403
+    ),
+    # Workspaces are the user's own. The other user's POST names the owner's project.
+    ("GET", "/api/v1/workspaces"): Route(
+        no_request, owner=200, other=200, shows=lambda o: o.workspace_id
+    ),
+    ("POST", "/api/v1/workspaces"): Route(
+        lambda o: Req(json={"project": o.project_id}),
+        owner=409,
+        other=404,
+        owner_code="no_ready_node",
+    ),
+    ("GET", "/api/v1/workspaces/{workspace}"): Route(
+        in_workspace(), owner=200, other=404, shows=lambda o: o.workspace_id
+    ),
+    ("DELETE", "/api/v1/workspaces/{workspace}"): Route(
+        in_workspace(), owner=503, other=404, owner_code="node_not_connected"
+    ),
+    ("GET", "/api/v1/workspaces/{workspace}/log"): Route(in_workspace(), owner=200, other=404),
+    ("POST", "/api/v1/workspaces/{workspace}/stop"): Route(
+        in_workspace(), owner=503, other=404, owner_code="node_not_connected"
+    ),
+    # The workspace is running already, so starting it asks nothing of the node.
+    ("POST", "/api/v1/workspaces/{workspace}/start"): Route(
+        in_workspace(), owner=200, other=404, shows=lambda o: o.workspace_id
+    ),
+    ("GET", "/api/v1/workspaces/{workspace}/terminals"): Route(
+        in_workspace(), owner=503, other=404, owner_code="node_not_connected"
+    ),
+    ("POST", "/api/v1/workspaces/{workspace}/terminals"): Route(
+        in_workspace({"cols": 100, "rows": 30}),
+        owner=503,
+        other=404,
+        owner_code="node_not_connected",
+    ),
+    ("DELETE", "/api/v1/workspaces/{workspace}/terminals/{terminal}"): Route(
+        in_terminal, owner=503, other=404, owner_code="node_not_connected"
+    ),
+    ("POST", "/api/v1/workspaces/{workspace}/terminals/{terminal}/tickets"): Route(
+        in_terminal, owner=503, other=404, owner_code="node_not_connected"
     ),
 }
 
@@ -203,6 +291,9 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
     token = ok(
         await client.post("/api/v1/tokens", json={"name": "matrix-token"}, headers=headers), 201
     )
+    node = ok(
+        await client.post("/api/v1/nodes", json={"name": "matrix-node"}, headers=headers), 201
+    )
     return Owned(
         owner_id=owner.id,
         credential_name=credential["name"],
@@ -211,7 +302,31 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
         token_id=token["id"],
         login_link=await owner_login_token(app),
         repo=repo,
+        node_id=node["node"]["id"],
+        join_token=node["join_token"],
+        workspace_id=await running_workspace(app, owner, project["id"], node["node"]["id"]),
     )
+
+
+async def running_workspace(app: FastAPI, owner: ApiUser, project_id: str, node_id: str) -> str:
+    """A workspace as a node would have made it; no node is linked here to make one."""
+    state: AppState = app.state.corral
+    workspace_id = new_id("wsp")
+    async with state.sessions() as db:
+        db.add(
+            Workspace(
+                id=workspace_id,
+                user_id=owner.id,
+                project_id=project_id,
+                node_id=node_id,
+                name="matrix-workspace",
+                branch="main",
+                runtime="host",
+                state=WorkspaceState.RUNNING,
+            )
+        )
+        await db.commit()
+    return workspace_id
 
 
 async def revoked_owner_token(client: httpx.AsyncClient, owner: ApiUser) -> str:
@@ -228,7 +343,7 @@ async def revoked_owner_token(client: httpx.AsyncClient, owner: ApiUser) -> str:
 async def owner_view(client: httpx.AsyncClient, owner: ApiUser) -> dict[str, Any]:
     """Everything of the owner's that another caller might change, as the owner sees it."""
     view: dict[str, Any] = {}
-    for path in ("credentials", "projects", "tokens", "users", "activity"):
+    for path in ("credentials", "projects", "tokens", "users", "activity", "nodes", "workspaces"):
         response = await client.get(f"/api/v1/{path}?limit=200", headers=owner.headers)
         page = ok(response, 200)
         assert page["next_cursor"] is None, f"the owner has over 200 {path}"
@@ -306,6 +421,8 @@ async def test_route_answers_caller(
     if principal == "owner":
         response = await send(request)
         assert response.status_code == route.owner, response.text
+        if route.owner_code is not None:
+            assert_error_shape(response, route.owner_code)
         if route.shows is not None:
             assert route.shows(owned) in response.text
         return

@@ -10,6 +10,7 @@ with `StreamWindow`, so one busy stream cannot grow the other side's memory or s
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Annotated, Any, Literal
 
@@ -51,6 +52,7 @@ CLOSE_PROTOCOL_VERSION = 4400
 CLOSE_BAD_FRAME = 4002
 
 _STREAM_HEADER = struct.Struct(">I")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.]{1,40}$")
 
 
 class ProtocolError(Exception):
@@ -124,13 +126,25 @@ _FRAME_ADAPTER: TypeAdapter[Frame] = TypeAdapter(Frame)
 
 def parse_frame(text: str | bytes) -> Frame:
     """Parse one text frame; raise `ProtocolError` naming what is wrong (never the content)."""
-    if len(text) > MAX_TEXT_FRAME_BYTES:
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_TEXT_FRAME_BYTES:
         raise ProtocolError(f"text frame over {MAX_TEXT_FRAME_BYTES} bytes")
     try:
         return _FRAME_ADAPTER.validate_json(text)
     except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "frame" for e in exc.errors())
-        raise ProtocolError(f"malformed frame ({fields})") from None
+        raise ProtocolError(f"malformed frame ({_describe(exc)})") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """Which fields are wrong, in at most 200 characters. An unexpected field is named only if
+    its name is short and plain: it is whatever the peer sent."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "frame"
+        if error["type"] == "extra_forbidden" and not _PLAIN_NAME.match(where):
+            where = "an unexpected field"
+        problems.append(where)
+    return ", ".join(dict.fromkeys(problems))[:200]
 
 
 def encode_stream_chunk(stream: int, data: bytes) -> bytes:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -116,7 +116,9 @@ class Peer:
             await self._send_text(
                 Request(id=request_id, method=method, params=params.model_dump(mode="json"))
             )
-            timeout = timeout_seconds or DEFAULT_REQUEST_TIMEOUT_SECONDS
+            timeout = (
+                DEFAULT_REQUEST_TIMEOUT_SECONDS if timeout_seconds is None else timeout_seconds
+            )
             try:
                 response = await asyncio.wait_for(future, timeout)
             except TimeoutError:
@@ -158,6 +160,8 @@ class Peer:
 
     async def handle_text(self, text: str | bytes) -> None:
         """Act on one received text frame; raises `ProtocolError` if the peer misbehaves."""
+        if self._closed is not None:
+            return
         frame = parse_frame(text)
         if isinstance(frame, Response):
             future = self._pending.get(frame.id)
@@ -180,6 +184,8 @@ class Peer:
             raise ProtocolError(f"unexpected {frame.type} frame after the handshake")
 
     async def handle_bytes(self, data: bytes) -> None:
+        if self._closed is not None:
+            return
         stream, chunk = decode_stream_chunk(data)
         if self._streams is not None:
             await self._streams.on_data(stream, chunk)
@@ -225,7 +231,10 @@ class Peer:
                 Response(id=request_id, error=RemoteError(code=code[:64], message=message[:4000]))
             )
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        if self._closed is not None:
+            coroutine.close()
+            return
         task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

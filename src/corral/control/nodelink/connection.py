@@ -39,9 +39,9 @@ class NodeConnection:
     async def request(
         self, method: str, params: Body, *, timeout_seconds: float | None = None
     ) -> Body:
-        return await self.peer.request(
-            method, params, timeout_seconds=timeout_seconds or self.request_timeout_seconds
-        )
+        if timeout_seconds is None:
+            timeout_seconds = self.request_timeout_seconds
+        return await self.peer.request(method, params, timeout_seconds=timeout_seconds)
 
     def open_stream(self, handler: StreamHandler) -> int:
         stream = next(self._stream_ids)

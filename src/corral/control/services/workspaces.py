@@ -165,7 +165,9 @@ async def _ask_node(
     try:
         result = await registry.get(node.id, node.name).request(method, params)
     except CorralError as exc:
-        await _set_state(db, ws, WorkspaceState.ERROR, reason=exc.message)
+        # Record the failure where the life cycle allows (a failed delete stays `deleting`, to
+        # be retried) and raise the node's error, not a state-machine one.
+        await _try_transition(db, ws, WorkspaceState.ERROR, exc.message)
         await db.commit()
         raise
     assert isinstance(result, WorkspaceStatus)
