@@ -33,7 +33,6 @@ from corral.protocol.messages import (
     WorkspaceProgress,
     WorkspaceStatus,
 )
-from corral.protocol.peer import EventHandler
 
 __all__ = ["router"]
 
@@ -94,17 +93,45 @@ async def _handshake(websocket: WebSocket, node: Node) -> Hello | None:
     return hello
 
 
-def _event_handler(state: AppState, node: Node) -> EventHandler:
-    async def on_event(name: str, params: Body) -> None:
-        async with state.sessions() as db:
-            if isinstance(params, NodeHeartbeat):
-                await nodes.heartbeat(db, node.id, params)
-            elif isinstance(params, WorkspaceStatus):
-                await workspaces.apply_node_status(db, node.id, params)
-            elif isinstance(params, WorkspaceProgress):
-                state.provisioning_logs.append(node.id, params.id, params.line)
+class _Link:
+    """One node's linked session: serves its events, and reconciles its workspaces whenever
+    the node comes back (a new link, or heartbeats again after going stale)."""
 
-    return on_event
+    def __init__(self, state: AppState, node: Node) -> None:
+        self.state, self.node = state, node
+        self.connection: NodeConnection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def on_event(self, name: str, params: Body) -> None:
+        async with self.state.sessions() as db:
+            if isinstance(params, NodeHeartbeat):
+                if await nodes.heartbeat(db, self.node.id, params):
+                    self.reconcile_soon()
+            elif isinstance(params, WorkspaceStatus):
+                await workspaces.apply_node_status(db, self.node.id, params)
+            elif isinstance(params, WorkspaceProgress):
+                self.state.provisioning_logs.append(self.node.id, params.id, params.line)
+
+    def reconcile_soon(self) -> None:
+        # In a task: the node's answer arrives through the same receive loop that called us.
+        task = asyncio.create_task(self._reconcile())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconcile(self) -> None:
+        assert self.connection is not None
+        try:
+            reported = await self.connection.request("workspace.list", Empty())
+            assert isinstance(reported, WorkspaceList)
+            async with self.state.sessions() as db:
+                await workspaces.reconcile_node(db, self.node.id, reported)
+        except CorralError as exc:
+            log.warning("could not reconcile node %s: %s", self.node.name, exc.message)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 @router.websocket(LINK_PATH)
@@ -123,11 +150,12 @@ async def node_link(websocket: WebSocket) -> None:
             protocol_version=PROTOCOL_VERSION, node_id=node.id, heartbeat_interval_seconds=interval
         ).model_dump_json()
     )
-    connection = NodeConnection(
+    link = _Link(state, node)
+    link.connection = connection = NodeConnection(
         node.id,
         node.name,
         _WebSocketTransport(websocket),
-        on_event=_event_handler(state, node),
+        on_event=link.on_event,
         request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
         disconnect=websocket.close,
     )
@@ -139,24 +167,14 @@ async def node_link(websocket: WebSocket) -> None:
         if linked is not None:
             await nodes.mark_linked(db, linked, agent_version=hello.agent_version)
     log.info("node %s linked", node.name, extra={"node_id": node.id})
-    reconcile = asyncio.create_task(_reconcile(state, connection))
+    link.reconcile_soon()
     try:
         await _serve(websocket, connection)
     finally:
-        reconcile.cancel()
+        await link.stop()
         await state.node_registry.remove(connection)
         await connection.close("the node link closed")
         log.info("node %s unlinked", node.name, extra={"node_id": node.id})
-
-
-async def _reconcile(state: AppState, connection: NodeConnection) -> None:
-    try:
-        reported = await connection.request("workspace.list", Empty())
-        assert isinstance(reported, WorkspaceList)
-        async with state.sessions() as db:
-            await workspaces.reconcile_node(db, connection.node_id, reported)
-    except CorralError as exc:
-        log.warning("could not reconcile node %s: %s", connection.node_name, exc.message)
 
 
 async def _serve(websocket: WebSocket, connection: NodeConnection) -> None:

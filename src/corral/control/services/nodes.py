@@ -126,11 +126,12 @@ async def mark_linked(db: AsyncSession, node: Node, *, agent_version: str) -> No
     await db.commit()
 
 
-async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> Node | None:
-    """Store a node's health; a stale node that beats again is ready again."""
+async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> bool:
+    """Store a node's health; a stale node that beats again is ready again (and True is
+    returned, so the caller can take its workspaces' state from it again)."""
     node = await db.get(Node, node_id)
     if node is None:
-        return None
+        return False
     node.last_seen_at = utcnow()
     node.agent_version = beat.agent_version
     node.capacity = {
@@ -145,10 +146,11 @@ async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> Node
         "workspaces": beat.workspaces,
         "terminals": beat.terminals,
     }
-    if node.state == NodeState.STALE:
+    revived = node.state == NodeState.STALE
+    if revived:
         await set_node_state(db, node, NodeState.READY)
     await db.commit()
-    return node
+    return revived
 
 
 async def mark_stale_nodes(db: AsyncSession, *, silent_since: datetime) -> list[Node]:
