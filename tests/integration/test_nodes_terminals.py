@@ -263,7 +263,7 @@ def test_a_second_node_joins_and_is_removed(shared: Shared) -> None:
     assert added.returncode == 0, added.stderr
     created = json.loads(added.stdout)
     token = created["join_token"]
-    assert created["join_command"].endswith(f"--join-token {token}")
+    assert created["join_command"].startswith(f"CORRAL_NODE_JOIN_TOKEN={token} corral node run")
     assert f"--control-url {site.server.url}" in created["join_command"]
 
     node_dir = shared.base / "second-node"

@@ -34,7 +34,12 @@ def _use(node: dict[str, Any]) -> str:
 def run(
     control_url: Annotated[str | None, typer.Option(help="The control plane's URL.")] = None,
     join_token: Annotated[
-        str | None, typer.Option(help="Single-use token from `corral node add` (first run only).")
+        str | None,
+        typer.Option(
+            envvar="CORRAL_NODE_JOIN_TOKEN",
+            help="Single-use token from `corral node add` (first run only); better given in "
+            "CORRAL_NODE_JOIN_TOKEN, as other users can read a command line.",
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,

@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from corral.cli.output import CliError
+from corral.protocol.viewer import FINAL_CLOSE_CODES
 
 __all__ = ["attach"]
 
@@ -29,7 +30,6 @@ DETACH = b"~."
 RECONNECT_ATTEMPTS = 10
 RECONNECT_DELAY_SECONDS = 1.0
 MAX_INPUT_CHUNK = 32 * 1024
-FINAL_CLOSE_CODES = {1000, 1003, 1007, 1008, 1009, 4401, 4404, 4409}
 
 
 def ws_url(base_url: str, workspace_id: str, terminal_id: str, offset: int | None) -> str:
@@ -116,13 +116,25 @@ class _Session:
 
     async def _serve(self, connection: ClientConnection) -> None:
         first = json.loads(await connection.recv())
-        if self.offset is None:
-            self.offset = int(first["offset"])
+        self.offset = int(first["offset"])  # the server's word: it may start later than asked
         await self._send_size(connection)
         loop = asyncio.get_running_loop()
         stdin = sys.stdin.fileno()
         inputs: asyncio.Queue[bytes] = asyncio.Queue()
-        loop.add_reader(stdin, lambda: inputs.put_nowait(os.read(stdin, MAX_INPUT_CHUNK)))
+
+        def read_stdin() -> None:
+            try:
+                data = os.read(stdin, MAX_INPUT_CHUNK)
+            except OSError:
+                data = b""
+            if not data:  # end of input: stop watching, keep showing output
+                loop.remove_reader(stdin)
+            inputs.put_nowait(data)
+
+        try:
+            loop.add_reader(stdin, read_stdin)
+        except PermissionError:  # e.g. /dev/null, which cannot be polled: no input
+            inputs.put_nowait(b"")
         with contextlib.suppress(NotImplementedError, ValueError):
             loop.add_signal_handler(
                 signal.SIGWINCH, lambda: loop.create_task(self._send_size(connection))
@@ -131,7 +143,7 @@ class _Session:
         try:
             async for message in connection:
                 if isinstance(message, bytes):
-                    os.write(sys.stdout.fileno(), message)
+                    _write_all(sys.stdout.fileno(), message)
                     self.offset = (self.offset or 0) + len(message)
             self.ended = connection.close_reason or "closed"
         except ConnectionClosed as exc:
@@ -140,7 +152,8 @@ class _Session:
             elif not self.detached:
                 raise
         finally:
-            loop.remove_reader(stdin)
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(stdin)
             with contextlib.suppress(NotImplementedError, ValueError):
                 loop.remove_signal_handler(signal.SIGWINCH)
             pump.cancel()
@@ -164,6 +177,12 @@ class _Session:
             await connection.send(
                 json.dumps({"type": "resize", "cols": size.columns, "rows": size.lines})
             )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def attach(base_url: str, token: str, workspace_id: str, terminal_id: str) -> str:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -31,6 +34,8 @@ LOCAL_NODE_NAME = "local"
 RESTART_MIN_SECONDS = 1.0
 RESTART_MAX_SECONDS = 30.0
 STOP_GRACE_SECONDS = 10.0
+HEALTHY_RUN_SECONDS = 60.0
+_PASSED_ENV = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TZ"}
 
 
 async def _join_token_if_needed(state: AppState, node_dir: Path) -> str | None:
@@ -55,13 +60,41 @@ async def _join_token_if_needed(state: AppState, node_dir: Path) -> str | None:
         return await nodes.new_join_token(db, node, ttl_seconds=ttl)
 
 
+def _child_env(state: AppState, token: str | None) -> dict[str, str]:
+    """The agent's environment: not the control plane's, which may hold CORRAL_SECRET_KEY or
+    a database password, and never the join token on the command line (others can read argv).
+    The control plane's data directory is hidden from the node's workspaces."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in _PASSED_ENV or key.startswith("CORRAL_NODE_")
+    }
+    settings = json.loads(env.get("CORRAL_NODE_RUNTIME_SETTINGS", "{}") or "{}")
+    hidden = [*settings.get("also_hidden_paths", []), str(state.settings.data_dir.resolve())]
+    env["CORRAL_NODE_RUNTIME_SETTINGS"] = json.dumps({**settings, "also_hidden_paths": hidden})
+    if token is not None:
+        env["CORRAL_NODE_JOIN_TOKEN"] = token
+    return env
+
+
 async def _run_once(state: AppState, node_dir: Path) -> int:
     token = await _join_token_if_needed(state, node_dir)
-    args = [sys.executable, "-m", "corral", "node", "run", "--data-dir", str(node_dir)]
     if token is not None:
         (node_dir / IDENTITY_FILE_NAME).unlink(missing_ok=True)
-        args += ["--control-url", state.settings.effective_public_url, "--join-token", token]
-    process = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL)
+    args = [
+        sys.executable,
+        "-m",
+        "corral",
+        "node",
+        "run",
+        "--data-dir",
+        str(node_dir),
+        "--control-url",
+        state.settings.effective_public_url,
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *args, stdin=asyncio.subprocess.DEVNULL, env=_child_env(state, token)
+    )
     log.info("started the local node agent", extra={"pid": process.pid})
     try:
         return await process.wait()
@@ -82,7 +115,13 @@ async def supervise_local_node(state: AppState) -> None:
     node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     delay = RESTART_MIN_SECONDS
     while True:
-        code = await _run_once(state, node_dir)
-        log.warning("the local node agent exited with %s; restarting in %.0f s", code, delay)
+        started = time.monotonic()
+        try:
+            code = await _run_once(state, node_dir)
+            log.warning("the local node agent exited with %s; restarting in %.0f s", code, delay)
+        except Exception:
+            log.exception("could not run the local node agent; trying again in %.0f s", delay)
+        if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+            delay = RESTART_MIN_SECONDS
         await asyncio.sleep(delay)
         delay = min(delay * 2, RESTART_MAX_SECONDS)

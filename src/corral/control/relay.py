@@ -26,17 +26,14 @@ from corral.control.nodelink.registry import NodeRegistry
 from corral.errors import CorralError
 from corral.protocol import MAX_STREAM_CHUNK_BYTES
 from corral.protocol.messages import TerminalAttach, TerminalAttached, TerminalResize
+from corral.protocol.viewer import CLOSE_INVALID, CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL
 
-__all__ = ["CLOSE_MESSAGE_TOO_BIG", "CLOSE_UNSUPPORTED", "TerminalRelay"]
+__all__ = ["TerminalRelay"]
 
 log = logging.getLogger("corral.relay")
 
-CLOSE_NORMAL = 1000
-CLOSE_UNSUPPORTED = 1003
-CLOSE_INVALID = 1007
-CLOSE_MESSAGE_TOO_BIG = 1009
-CLOSE_UNAVAILABLE = 1013
 DEFAULT_WINDOW_BYTES = 256 * 1024
+GRANT_BATCHES = 4
 LINK_CLOSED_REASONS = ("the link closed", "the node link closed", "the node linked again")
 
 
@@ -68,12 +65,17 @@ class TerminalRelay:
         self.terminal_id = terminal_id
         self.relink_grace_seconds = relink_grace_seconds
         self.window_bytes = window_bytes
-        self.offset = offset
-        """The next byte the viewer is owed; None until the node says where output starts."""
-        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._resume = offset
+        """Where the next attach starts: the viewer's ?offset=, then the byte after the last
+        one received (received bytes still queued for the viewer are delivered all the same)."""
+        self._base: int | None = None
+        self._chunks: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
         self._ended: str | None = None
         self._link: NodeConnection | None = None
         self._stream = 0
+        self._received = 0  # on the current stream; bytes may precede the attach's answer
+        self._reattaching: asyncio.Task[None] | None = None
+        self._ungranted = 0
 
     async def run(self) -> None:
         attached = await self._attach(self.registry.get(self.node_id))
@@ -90,33 +92,48 @@ class TerminalRelay:
         try:
             await self._from_viewer()
         finally:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
-            if self._link is not None:
-                await self._link.close_stream(self._stream, "viewer left")
+            tasks = [sender, *([self._reattaching] if self._reattaching else [])]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._detach()
 
     async def _attach(self, link: NodeConnection) -> TerminalAttached:
+        """Open a stream on `link` and attach it from `self.offset`; on failure, close it."""
         stream = link.open_stream(self)
-        self._link, self._stream = link, stream
-        attached = await link.request(
-            "terminal.attach",
-            TerminalAttach(
-                workspace_id=self.workspace_id,
-                terminal_id=self.terminal_id,
-                stream=stream,
-                window_bytes=self.window_bytes,
-                offset=self.offset,
-            ),
-        )
+        self._link, self._stream, self._received, self._base = link, stream, 0, None
+        self._ungranted = 0
+        try:
+            attached = await link.request(
+                "terminal.attach",
+                TerminalAttach(
+                    workspace_id=self.workspace_id,
+                    terminal_id=self.terminal_id,
+                    stream=stream,
+                    window_bytes=self.window_bytes,
+                    offset=self._resume,
+                ),
+            )
+        except BaseException:
+            await self._detach()
+            raise
         assert isinstance(attached, TerminalAttached)
-        self.offset = attached.offset if self.offset is None else self.offset
+        # The node's word for where these bytes start (an old offset starts at the oldest kept).
+        self._base = attached.offset
         return attached
+
+    async def _detach(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close_stream(self._stream, "viewer left")
 
     # -- node to viewer ----------------------------------------------------------------------
 
     async def on_data(self, stream: int, data: bytes) -> None:
-        if stream == self._stream:
-            self._chunks.put_nowait(data)
+        if stream != self._stream:
+            return
+        self._received += len(data)
+        self._chunks.put_nowait((stream, data))
 
     async def on_window(self, stream: int, granted: int) -> None:
         """Input is not credit-controlled (the node bounds it); nothing to do."""
@@ -125,8 +142,10 @@ class TerminalRelay:
         if stream != self._stream:
             return
         self._link = None
-        if reason in LINK_CLOSED_REASONS:
-            asyncio.get_running_loop().create_task(self._reattach())
+        if self._base is not None:
+            self._resume = self._base + self._received
+        if reason in LINK_CLOSED_REASONS and self._ended is None:
+            self._reattaching = asyncio.get_running_loop().create_task(self._reattach())
         else:
             self._end(reason or "terminal closed")
 
@@ -146,18 +165,22 @@ class TerminalRelay:
 
     async def _to_viewer(self) -> None:
         while True:
-            chunk = await self._chunks.get()
-            if chunk is None:
+            item = await self._chunks.get()
+            if item is None:
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await self.websocket.close(CLOSE_NORMAL, (self._ended or "")[:120])
                 return
+            stream, chunk = item
             await self.websocket.send_bytes(chunk)
-            if self.offset is not None:
-                self.offset += len(chunk)
             link = self._link
-            if link is not None:
-                with contextlib.suppress(CorralError):
-                    await link.peer.grant(self._stream, len(chunk))
+            # Credit goes back to the stream the chunk came on, not to a newer one, in batches of
+            # a quarter window: a grant per chunk made the node wake for every few bytes.
+            if link is not None and stream == self._stream:
+                self._ungranted += len(chunk)
+                if self._ungranted >= self.window_bytes // GRANT_BATCHES:
+                    granted, self._ungranted = self._ungranted, 0
+                    with contextlib.suppress(CorralError):
+                        await link.peer.grant(stream, granted)
 
     # -- viewer to node ----------------------------------------------------------------------
 

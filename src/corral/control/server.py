@@ -54,6 +54,9 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
             server_header=False,
             lifespan="on",
             ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,
+            # Terminal bytes and small JSON frames gain little from deflate, and it cost more
+            # CPU than anything else on the terminal path (measured with bench/terminal.py).
+            ws_per_message_deflate=False,
         )
         # uvicorn shuts down cleanly on SIGTERM and then re-raises it with the handler it found,
         # which by default kills the process before `finally` runs; exit normally instead.

@@ -14,7 +14,7 @@ import random
 import shutil
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from corral import __version__
 from corral.errors import CorralError, InvalidInput
@@ -106,14 +106,11 @@ class NodeAgent:
                     attempt = 0
                 except FatalLinkError:
                     raise
-                except (
-                    OSError,
-                    ConnectionClosed,
-                    InvalidStatus,
-                    TimeoutError,
-                    ProtocolError,
-                ) as exc:
+                except (OSError, WebSocketException, TimeoutError, ProtocolError) as exc:
                     log.warning("node link failed: %s", exc or type(exc).__name__)
+                except Exception:
+                    # Whatever broke, the workspaces and terminals must outlive it: redial.
+                    log.exception("node link failed")
                 attempt += 1
                 cap = min(self.reconnect_max_seconds, self.reconnect_min_seconds * 2**attempt)
                 delay = random.uniform(self.reconnect_min_seconds, cap)
@@ -132,6 +129,7 @@ class NodeAgent:
             open_timeout=HANDSHAKE_TIMEOUT_SECONDS,
             ping_interval=20,
             ping_timeout=20,
+            compression=None,  # see ws_per_message_deflate in corral.control.server
         ) as connection:
             welcome = await self._handshake(connection)
             peer = Peer(
@@ -195,6 +193,15 @@ class NodeAgent:
             self._raise_if_fatal(exc)
 
     async def _heartbeats(self, peer: Peer, interval: float) -> None:
+        try:
+            await self._beat_forever(peer, interval)
+        except Exception:
+            # A node that stops beating goes stale while linked: drop the link and redial.
+            log.exception("heartbeats failed")
+            await peer.close("heartbeats failed")
+            raise
+
+    async def _beat_forever(self, peer: Peer, interval: float) -> None:
         while True:
             health = read_machine_health(self.workspaces.state_dir)
             beat = NodeHeartbeat(

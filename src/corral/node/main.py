@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from dataclasses import replace
 
 from corral.errors import CorralError
 from corral.node.agent import NodeAgent
@@ -33,6 +34,14 @@ async def run_node(settings: NodeAgentSettings, join_token: str | None) -> None:
         )
         save_identity(data_dir, identity)
         log.info("joined the control plane as node %s", identity.node_id)
+    elif (
+        identity is not None
+        and settings.control_url
+        and (settings.control_url.rstrip("/") != identity.control_url)
+    ):
+        # The control plane moved (e.g. `corral up --port` changed): follow it.
+        identity = replace(identity, control_url=settings.control_url.rstrip("/"))
+        save_identity(data_dir, identity)
     if identity is None:
         raise CorralError(
             "this node has not joined yet: run it once with --control-url and "

@@ -434,8 +434,11 @@ class TerminalManager:
         await self._destroy(self.get(terminal_id))
 
     async def _destroy(self, terminal: Terminal) -> None:
-        if self._terminals.pop(terminal.id, None) is not None:
-            await terminal.destroy()
+        if terminal.id in self._terminals:
+            # Shielded: a request cancelled half-way (the link dropped) must not leave a
+            # program running that is no longer listed.
+            await asyncio.shield(terminal.destroy())
+            self._terminals.pop(terminal.id, None)
 
     def attach(
         self,

@@ -40,7 +40,7 @@ async def add_node(body: NodeCreate, user: CurrentUser, db: Db, state: State) ->
     ttl = state.settings.nodes.join_token_ttl_seconds
     node, token = await nodes.create_node(db, user, body.name, provider="manual", ttl_seconds=ttl)
     url = state.settings.effective_public_url
-    command = f"corral node run --control-url {shlex.quote(url)} --join-token {token}"
+    command = f"CORRAL_NODE_JOIN_TOKEN={token} corral node run --control-url {shlex.quote(url)}"
     return NodeCreated(
         node=public(node, state),
         join_token=token,

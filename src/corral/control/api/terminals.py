@@ -15,14 +15,22 @@ from corral.control.relay import TerminalRelay
 from corral.control.schemas.workspaces import TerminalCreate, TerminalPublic, TerminalTicket
 from corral.control.services import terminals, workspaces
 from corral.control.state import AppState
-from corral.errors import CorralError, NotFound, PermissionDenied, Unauthenticated
+from corral.errors import (
+    CorralError,
+    NotFound,
+    PermissionDenied,
+    RetryableProviderError,
+    Unauthenticated,
+)
+from corral.protocol.viewer import (
+    CLOSE_CONFLICT,
+    CLOSE_NOT_FOUND,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+)
 
 router = APIRouter(prefix=f"{API_PREFIX}/workspaces/{{workspace}}/terminals", tags=["terminals"])
 log = logging.getLogger("corral.terminals")
-
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_NOT_FOUND = 4404
-CLOSE_CONFLICT = 4409
 
 
 @router.get("")
@@ -101,7 +109,13 @@ async def terminal_socket(
     try:
         user_id = await _viewer(websocket, state, workspace, terminal, ticket)
         async with state.sessions() as db:
-            found, link = await terminals.node_for(db, state.node_registry, user_id, workspace)
+            found, link = await terminals.node_for(
+                db,
+                state.node_registry,
+                user_id,
+                workspace,
+                wait_seconds=state.settings.nodes.relink_grace_seconds,
+            )
         relay = TerminalRelay(
             websocket,
             state.node_registry,
@@ -116,5 +130,7 @@ async def terminal_socket(
         await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
     except NotFound as exc:
         await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
+    except RetryableProviderError as exc:
+        await websocket.close(CLOSE_TRY_AGAIN, exc.message[:120])
     except CorralError as exc:
         await websocket.close(CLOSE_CONFLICT, exc.message[:120])

@@ -70,6 +70,8 @@ async def _handshake(websocket: WebSocket, node: Node) -> Hello | None:
     try:
         text = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_SECONDS)
         hello = parse_frame(text)
+    except WebSocketDisconnect:
+        return None
     except (TimeoutError, ProtocolError, KeyError, RuntimeError) as exc:
         log.warning("node %s sent no valid hello: %s", node.name, exc)
         await websocket.close(CLOSE_BAD_FRAME, "expected a hello frame")
@@ -127,6 +129,8 @@ class _Link:
                 await workspaces.reconcile_node(db, self.node.id, reported)
         except CorralError as exc:
             log.warning("could not reconcile node %s: %s", self.node.name, exc.message)
+        except Exception:
+            log.exception("could not reconcile node %s", self.node.name)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -160,16 +164,19 @@ async def node_link(websocket: WebSocket) -> None:
         disconnect=websocket.close,
     )
     replaced = await state.node_registry.add(connection)
-    if replaced is not None:
-        await replaced.close("the node linked again", code=CLOSE_NORMAL)
-    async with state.sessions() as db:
-        linked = await db.get(Node, node.id)
-        if linked is not None:
-            await nodes.mark_linked(db, linked, agent_version=hello.agent_version)
-    log.info("node %s linked", node.name, extra={"node_id": node.id})
-    link.reconcile_soon()
     try:
+        if replaced is not None:
+            await replaced.close("the node linked again", code=CLOSE_NORMAL)
+        async with state.sessions() as db:
+            linked = await db.get(Node, node.id)
+            if linked is not None:
+                await nodes.mark_linked(db, linked, agent_version=hello.agent_version)
+        log.info("node %s linked", node.name, extra={"node_id": node.id})
+        link.reconcile_soon()
         await _serve(websocket, connection)
+    except CorralError as exc:
+        log.warning("node %s could not link: %s", node.name, exc.message)
+        await connection.close(exc.message, code=CLOSE_BAD_FRAME)
     finally:
         await link.stop()
         await state.node_registry.remove(connection)

@@ -38,6 +38,9 @@ class NodeRegistry:
     def is_connected(self, node_id: str) -> bool:
         return node_id in self._connections
 
+    def connection(self, node_id: str) -> NodeConnection | None:
+        return self._connections.get(node_id)
+
     def get(self, node_id: str, node_name: str | None = None) -> NodeConnection:
         connection = self._connections.get(node_id)
         if connection is None:

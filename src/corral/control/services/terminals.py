@@ -42,19 +42,29 @@ MAX_TICKETS = 10_000
 
 
 async def node_for(
-    db: AsyncSession, registry: NodeRegistry, user_id: str, workspace_ref: str
+    db: AsyncSession,
+    registry: NodeRegistry,
+    user_id: str,
+    workspace_ref: str,
+    *,
+    wait_seconds: float = 0,
 ) -> tuple[Workspace, NodeConnection]:
-    """The user's running workspace and the link to its node."""
+    """The user's running workspace and the link to its node, waiting up to `wait_seconds` for
+    a node that is relinking (after a control plane restart, viewers come back first)."""
     workspace = await workspaces.get_workspace(db, user_id, workspace_ref)
+    node = await db.get(Node, workspace.node_id) if workspace.node_id else None
+    if node is None:
+        raise Conflict(f"workspace {workspace.name} has no node", reason="node_gone")
+    link = registry.connection(node.id)
+    if link is None and wait_seconds > 0:
+        link = await registry.wait_for(node.id, wait_seconds)
+        await db.refresh(workspace)
     if workspace.state != WorkspaceState.RUNNING:
         raise Conflict(
             f"workspace {workspace.name} is {workspace.state.value}, not running",
             reason="workspace_not_running",
         )
-    node = await db.get(Node, workspace.node_id) if workspace.node_id else None
-    if node is None:
-        raise Conflict(f"workspace {workspace.name} has no node", reason="node_gone")
-    return workspace, registry.get(node.id, node.name)
+    return workspace, link or registry.get(node.id, node.name)
 
 
 async def create_terminal(

@@ -78,7 +78,13 @@ class HostRuntimeSettings(BaseModel):
         ),
     )
 
-    @field_validator("hidden_paths")
+    also_hidden_paths: list[str] = Field(
+        default_factory=list,
+        description="Paths hidden on top of `hidden_paths` (e.g. the control plane's data "
+        "directory, which `corral up` hides from its local node's workspaces).",
+    )
+
+    @field_validator("hidden_paths", "also_hidden_paths")
     @classmethod
     def _absolute(cls, paths: list[str]) -> list[str]:
         for path in paths:
@@ -104,7 +110,12 @@ class HostRuntime(AreaRuntime):
         self.settings = settings or HostRuntimeSettings()
         self._bwrap = _find_bwrap(self.settings.sandbox)
         self.sandboxed = self._bwrap is not None
-        self._hidden = (str(self.data_dir), str(self.workspaces_dir), *self.settings.hidden_paths)
+        self._hidden = (
+            str(self.data_dir),
+            str(self.workspaces_dir),
+            *self.settings.hidden_paths,
+            *self.settings.also_hidden_paths,
+        )
 
     def _wrap(self, area: Area, argv: Sequence[str], cwd: Path) -> tuple[str, ...]:
         if self._bwrap is None:
