@@ -27,7 +27,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from corral.cli.shell import FINAL_CLOSE_CODES
+from corral.protocol.viewer import FINAL_CLOSE_CODES
 from tests.support.nodes import (
     WAIT_SECONDS,
     Api,
