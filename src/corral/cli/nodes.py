@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,6 +48,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the node agent here: join once with a token, then stay linked (dialling out only)."""
+    import uvloop
     from pydantic import ValidationError
 
     from corral.logs import configure_logging
@@ -61,7 +61,9 @@ def run(
     except ValidationError as exc:
         raise CliError(f"invalid node settings: {exc.errors()[0]['msg']}") from None
     configure_logging("info", "json")
-    asyncio.run(run_node(settings, join_token))
+    # uvloop: the node sits on the keystroke path, where the event loop's own cost shows
+    # (bench/terminal.py measured p50 echo latency about 15% lower than with asyncio's loop).
+    uvloop.run(run_node(settings, join_token))
 
 
 @app.command("add")

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -82,12 +83,14 @@ def _uptime_ticks() -> int | None:
     return int(seconds * os.sysconf("SC_CLK_TCK")) - 1  # -1: /proc/uptime is rounded
 
 
-def _acquire_controlling_tty() -> None:
-    # Runs in the child between fork and exec, after `start_new_session` made it a session
-    # leader and stdin became the PTY slave: make the slave its controlling terminal, which is
-    # what job control (Ctrl-C, Ctrl-Z, `fg`) needs. subprocess offers no option for it. It is
-    # a single ioctl, the least a `preexec_fn` can do, which is why we accept the fork path.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+def _acquire_controlling_tty(slave: int) -> None:
+    # Runs in the child between fork and exec: start a session and make the PTY slave its
+    # controlling terminal, which is what job control (Ctrl-C, Ctrl-Z, `fg`) needs. subprocess
+    # offers no option for it. It names the slave by its own fd rather than stdin, and makes
+    # the session itself, because uvloop (which the node agent runs on) calls this before it
+    # has set up stdin, and has no `start_new_session` step of its own before it.
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
 
 def _set_window(fd: int, cols: int, rows: int) -> None:
@@ -152,8 +155,7 @@ class PtyProcess:
                 stderr=slave,
                 env=spec.env,
                 cwd=spec.cwd,
-                start_new_session=True,
-                preexec_fn=_acquire_controlling_tty,
+                preexec_fn=functools.partial(_acquire_controlling_tty, slave),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(master)

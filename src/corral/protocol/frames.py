@@ -81,6 +81,9 @@ class RemoteError(BaseModel):
 
     code: str = Field(max_length=64)
     message: str = Field(max_length=4000)
+    kind: Literal["not_found", "invalid_input", "conflict", "unavailable", "error"] = Field(
+        "error", description="Which of Corral's error classes it was, so it keeps its meaning."
+    )
 
 
 class Request(_Frame):

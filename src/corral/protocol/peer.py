@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from corral.errors import CorralError
+from corral.errors import Conflict, CorralError, InvalidInput, NotFound, RetryableProviderError
 from corral.protocol.frames import (
     MAX_STREAM_CHUNK_BYTES,
     Event,
@@ -65,12 +65,32 @@ class StreamHandler(Protocol):
     async def on_close(self, stream: int, reason: str) -> None: ...
 
 
-class PeerClosed(CorralError):
+class PeerClosed(RetryableProviderError):
+    """The link went down (or the other side did not answer in time): try again later."""
+
     reason = "node_disconnected"
 
 
 class RemoteCallError(CorralError):
     """The other side answered a request with an error; `reason` is its code."""
+
+
+# Errors keep their class across the link: a NotFound on the node is a NotFound (404) here.
+_KINDS: list[tuple[str, type[CorralError]]] = [
+    ("not_found", NotFound),
+    ("invalid_input", InvalidInput),
+    ("conflict", Conflict),
+    ("unavailable", RetryableProviderError),
+]
+
+
+def error_kind(exc: CorralError) -> str:
+    return next((kind for kind, cls in _KINDS if isinstance(exc, cls)), "error")
+
+
+def remote_error(error: RemoteError) -> CorralError:
+    cls = dict(_KINDS).get(error.kind, RemoteCallError)
+    return cls(error.message, reason=error.code)
 
 
 class Peer:
@@ -129,7 +149,7 @@ class Peer:
         finally:
             self._pending.pop(request_id, None)
         if response.error is not None:
-            raise RemoteCallError(response.error.message, reason=response.error.code)
+            raise remote_error(response.error)
         try:
             return result_model.model_validate(response.result or {})
         except ValidationError:
@@ -169,7 +189,9 @@ class Peer:
                 future.set_result(frame)
         elif isinstance(frame, Request):
             if len(self._tasks) >= MAX_CONCURRENT_REQUESTS:
-                await self._answer_error(frame.id, "busy", "too many requests in flight")
+                await self._answer_error(
+                    frame.id, "busy", "too many requests in flight", "unavailable"
+                )
                 return
             self._spawn(self._serve(frame))
         elif isinstance(frame, Event):
@@ -211,12 +233,14 @@ class Peer:
             params = params_model.model_validate(request.params)
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-            await self._answer_error(request.id, "invalid_params", f"invalid params: {fields}")
+            await self._answer_error(
+                request.id, "invalid_params", f"invalid params: {fields}", "invalid_input"
+            )
             return
         try:
             result = await handler(params)
         except CorralError as exc:
-            await self._answer_error(request.id, exc.reason, exc.message)
+            await self._answer_error(request.id, exc.reason, exc.message, error_kind(exc))
             return
         except Exception:
             log.exception("%s failed", request.method)
@@ -225,10 +249,17 @@ class Peer:
         with contextlib.suppress(PeerClosed):
             await self._send_text(Response(id=request.id, result=result.model_dump(mode="json")))
 
-    async def _answer_error(self, request_id: int, code: str, message: str) -> None:
+    async def _answer_error(
+        self, request_id: int, code: str, message: str, kind: str = "error"
+    ) -> None:
         with contextlib.suppress(PeerClosed):
             await self._send_text(
-                Response(id=request_id, error=RemoteError(code=code[:64], message=message[:4000]))
+                Response(
+                    id=request_id,
+                    error=RemoteError.model_validate(
+                        {"code": code[:64], "message": message[:4000], "kind": kind}
+                    ),
+                )
             )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

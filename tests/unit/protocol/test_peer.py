@@ -12,7 +12,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from corral.errors import Conflict, NotFound
+from corral.errors import (
+    Conflict,
+    CorralError,
+    InvalidInput,
+    NotFound,
+    RetryableProviderError,
+)
 from corral.ids import new_id
 from corral.protocol.frames import (
     MAX_STREAM_CHUNK_BYTES,
@@ -316,10 +322,13 @@ async def test_handlers_corral_error_arrives_with_its_reason(
         raise error
 
     link = await make_link(node_handlers={"workspace.start": fail})
-    with pytest.raises(RemoteCallError) as caught:
+    with pytest.raises(CorralError) as caught:
         await within(link.control.request("workspace.start", WorkspaceRef(id=workspace_id())))
     assert caught.value.reason == reason
     assert caught.value.message == str(error)
+    # The node's error keeps its meaning here: a NotFound there is a NotFound (404) here.
+    if isinstance(error, NotFound | InvalidInput | Conflict):
+        assert isinstance(caught.value, type(error))
 
 
 async def test_handlers_own_failure_is_logged_and_answered_generically(
@@ -636,7 +645,7 @@ async def test_requests_over_the_limit_are_answered_busy(make_link: MakeLink) ->
         await eventually(
             lambda: blocked.entered == MAX_CONCURRENT_REQUESTS, "every request at the node"
         )
-        with pytest.raises(RemoteCallError) as caught:
+        with pytest.raises(RetryableProviderError) as caught:
             await within(link.control.request("workspace.stop", WorkspaceRef(id=workspace_id())))
         assert caught.value.reason == "busy"
         blocked.release.set()

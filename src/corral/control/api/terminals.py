@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, Path, Query, WebSocket
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, State, authenticate
@@ -28,6 +28,9 @@ from corral.protocol.viewer import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
 )
+
+# A terminal id as nodes make them; anything else is refused here, before reaching a node.
+TerminalId = Annotated[str, Path(pattern=r"^trm_[0-9a-z]{26}$", description="A terminal id.")]
 
 router = APIRouter(prefix=f"{API_PREFIX}/workspaces/{{workspace}}/terminals", tags=["terminals"])
 log = logging.getLogger("corral.terminals")
@@ -53,14 +56,14 @@ async def create_terminal(
 
 @router.delete("/{terminal}", status_code=204)
 async def delete_terminal(
-    workspace: str, terminal: str, user: CurrentUser, db: Db, state: State
+    workspace: str, terminal: TerminalId, user: CurrentUser, db: Db, state: State
 ) -> None:
     await terminals.delete_terminal(db, state.node_registry, user.id, workspace, terminal)
 
 
 @router.post("/{terminal}/tickets", status_code=201)
 async def create_ticket(
-    workspace: str, terminal: str, user: CurrentUser, db: Db, state: State
+    workspace: str, terminal: TerminalId, user: CurrentUser, db: Db, state: State
 ) -> TerminalTicket:
     """A single-use, 60 s ticket for the terminal's WebSocket (browsers cannot set headers)."""
     found, _ = await terminals.node_for(db, state.node_registry, user.id, workspace)
@@ -74,7 +77,7 @@ async def create_ticket(
 
 
 async def _viewer(
-    websocket: WebSocket, state: AppState, workspace: str, terminal: str, ticket: str | None
+    websocket: WebSocket, state: AppState, workspace: str, terminal: TerminalId, ticket: str | None
 ) -> str:
     """The user id the WebSocket acts for: from a ticket, a bearer token or the cookie."""
     if ticket is not None:
@@ -100,7 +103,7 @@ async def _viewer(
 async def terminal_socket(
     websocket: WebSocket,
     workspace: str,
-    terminal: str,
+    terminal: TerminalId,
     ticket: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int | None, Query(ge=0, description="Resume after this byte.")] = None,
 ) -> None:
