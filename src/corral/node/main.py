@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import signal
 from dataclasses import replace
 
@@ -18,6 +20,7 @@ from corral.node.workspaces import NodeWorkspaces
 __all__ = ["run_node"]
 
 log = logging.getLogger("corral.node")
+LOCK_FILE_NAME = "agent.lock"
 
 
 async def run_node(settings: NodeAgentSettings, join_token: str | None) -> None:
@@ -25,6 +28,21 @@ async def run_node(settings: NodeAgentSettings, join_token: str | None) -> None:
     or SIGINT; terminals are ended on the way out."""
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # One agent per data directory: two would fight over the link and the same workspaces.
+    lock = os.open(data_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        raise CorralError(f"another node agent is running on {data_dir}") from None
+    try:
+        await _run(settings, join_token)
+    finally:
+        os.close(lock)
+
+
+async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
+    data_dir = settings.data_dir
     identity = load_identity(data_dir)
     if join_token is not None:
         if not settings.control_url:

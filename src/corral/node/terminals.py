@@ -78,6 +78,9 @@ class TerminalSettings(BaseModel):
     default_cols: int = Field(80, ge=1, le=MAX_WINDOW, description="Width of a new terminal.")
     default_rows: int = Field(24, ge=1, le=MAX_WINDOW, description="Height of a new terminal.")
     terminate_grace_seconds: float = Field(2.0, ge=0, description="From SIGHUP to SIGKILL.")
+    max_per_workspace: int = Field(
+        32, ge=1, description="Running terminals a workspace may have at once."
+    )
 
 
 def _check_window(cols: int, rows: int) -> None:
@@ -405,6 +408,12 @@ class TerminalManager:
         cols = self.settings.default_cols if cols is None else cols
         rows = self.settings.default_rows if rows is None else rows
         _check_window(cols, rows)
+        running = sum(1 for t in self.list(workspace_id) if not t.exited)
+        if running >= self.settings.max_per_workspace:
+            raise Conflict(
+                f"the workspace has {running} terminals open, the most it may; close one first",
+                reason="too_many_terminals",
+            )
         limit = self.settings.max_pending_input_bytes
         pty = await PtyProcess.start(spec, cols=cols, rows=rows, max_pending_input_bytes=limit)
         forget = self._streams.pop

@@ -385,3 +385,17 @@ def test_ring_buffer_keeps_the_last_bytes_at_absolute_offsets() -> None:
     assert ring.end == 23
     assert ring.read(0, 100) == (15, b"56789ABC")
     assert ring.read(20, 100) == (20, b"ABC")
+
+
+async def test_a_workspace_may_have_only_so_many_terminals(tmp_path: Path) -> None:
+    manager = TerminalManager(TerminalSettings(max_per_workspace=2))
+    try:
+        first = await manager.create("wsp_a", shell(tmp_path))
+        await manager.create("wsp_a", shell(tmp_path))
+        with pytest.raises(Conflict, match="close one first"):
+            await manager.create("wsp_a", shell(tmp_path))
+        await manager.create("wsp_b", shell(tmp_path))  # another workspace has its own limit
+        await manager.delete(first.id)
+        await manager.create("wsp_a", shell(tmp_path))
+    finally:
+        await manager.shutdown()

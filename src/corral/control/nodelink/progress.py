@@ -10,8 +10,9 @@ from collections import deque
 
 __all__ = ["ProvisioningLogs"]
 
-MAX_LINES_PER_WORKSPACE = 500
-MAX_WORKSPACES = 1000
+MAX_LINES_PER_WORKSPACE = 200
+MAX_LINE_CHARS = 500
+MAX_WORKSPACES = 200  # at most 20 MB in all, whatever a node sends
 
 
 class ProvisioningLogs:
@@ -22,7 +23,9 @@ class ProvisioningLogs:
         key = (node_id, workspace_id)
         if key not in self._logs and len(self._logs) >= MAX_WORKSPACES:
             self._logs.pop(next(iter(self._logs)))
-        self._logs.setdefault(key, deque(maxlen=MAX_LINES_PER_WORKSPACE)).append(line)
+        self._logs.setdefault(key, deque(maxlen=MAX_LINES_PER_WORKSPACE)).append(
+            line[:MAX_LINE_CHARS]
+        )
 
     def lines(self, node_id: str, workspace_id: str) -> list[str]:
         """The lines a node reported for a workspace; keyed by node so one node cannot write
