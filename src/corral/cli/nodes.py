@@ -66,6 +66,22 @@ def run(
     uvloop.run(run_node(settings, join_token))
 
 
+@app.command("pty-host", hidden=True)
+def pty_host(
+    data_dir: Annotated[Path, typer.Option(help="The node's data directory.")],
+) -> None:
+    """Hold the node's terminals (started by the node agent; not for people)."""
+    import uvloop
+
+    from corral.logs import configure_logging
+    from corral.node.ptyhost import run_pty_host
+    from corral.node.settings import NodeAgentSettings
+
+    settings = NodeAgentSettings(data_dir=data_dir)
+    configure_logging("info", "json")
+    uvloop.run(run_pty_host(settings.data_dir, settings.terminals))
+
+
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="Short name, e.g. `build-box`.")],

@@ -20,7 +20,7 @@ from corral import __version__
 from corral.errors import CorralError, InvalidInput
 from corral.node.health import read_machine_health
 from corral.node.identity import NodeIdentity
-from corral.node.terminals import TerminalManager
+from corral.node.ptyclient import PtyHostClient
 from corral.node.workspaces import NodeWorkspaces
 from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
 from corral.protocol.frames import (
@@ -82,7 +82,7 @@ class NodeAgent:
         self,
         identity: NodeIdentity,
         workspaces: NodeWorkspaces,
-        terminals: TerminalManager,
+        terminals: PtyHostClient,
         *,
         reconnect_min_seconds: float,
         reconnect_max_seconds: float,
@@ -140,6 +140,7 @@ class NodeAgent:
             )
             self._peer = peer
             self.workspaces.notify = peer.notify
+            self.terminals.upstream = peer
             self.linked.set()
             log.info("linked to %s as node %s", self.identity.control_url, welcome.node_id)
             beats = asyncio.create_task(self._heartbeats(peer, welcome.heartbeat_interval_seconds))
@@ -148,6 +149,7 @@ class NodeAgent:
             finally:
                 self.linked.clear()
                 self.workspaces.notify = None
+                self.terminals.upstream = None
                 beats.cancel()
                 await asyncio.gather(beats, return_exceptions=True)
                 await peer.close("the link closed")
@@ -212,7 +214,7 @@ class NodeAgent:
                 disk_used_bytes=health.disk_used,
                 load1=health.load1,
                 workspaces=self.workspaces.count(),
-                terminals=self.terminals.count(),
+                terminals=await self._terminal_count(),
                 agent_version=__version__,
             )
             with contextlib.suppress(CorralError):
@@ -253,51 +255,34 @@ class NodeAgent:
     async def _terminal_create(self, request: TerminalCreate) -> TerminalInfo:
         handle = self.workspaces.handle(request.workspace_id)
         spec = self.workspaces.runtime.command(handle, self._shell, env={"TERM": "xterm-256color"})
-        terminal = await self.terminals.create(
-            request.workspace_id, spec, request.cols, request.rows
-        )
-        return terminal.info()
+        return await self.terminals.create(request.workspace_id, spec, request.cols, request.rows)
 
     async def _terminal_list(self, query: TerminalQuery) -> TerminalList:
-        return TerminalList(terminals=[t.info() for t in self.terminals.list(query.workspace_id)])
-
-    def _own_terminal(self, workspace_id: str, terminal_id: str) -> None:
-        if self.terminals.get(terminal_id).workspace_id != workspace_id:
-            raise InvalidInput(
-                f"terminal {terminal_id} is not in workspace {workspace_id}", reason="no_terminal"
-            )
+        return TerminalList(terminals=await self.terminals.list(query.workspace_id))
 
     async def _terminal_delete(self, ref: TerminalRef) -> Empty:
-        self._own_terminal(ref.workspace_id, ref.terminal_id)
-        await self.terminals.delete(ref.terminal_id)
+        await self.terminals.delete(ref.workspace_id, ref.terminal_id)
         return Empty()
 
     async def _terminal_attach(self, request: TerminalAttach) -> TerminalAttached:
-        self._own_terminal(request.workspace_id, request.terminal_id)
-        peer = self._peer
-        if peer is None:
-            raise CorralError("not linked")
-        return self.terminals.attach(
-            request.terminal_id,
-            request.stream,
-            request.window_bytes,
-            request.offset,
-            peer.send_stream,
-            peer.close_stream,
-        )
+        return await self.terminals.attach(request)
 
     async def _terminal_resize(self, request: TerminalResize) -> Empty:
-        self._own_terminal(request.workspace_id, request.terminal_id)
-        self.terminals.resize(request.terminal_id, request.cols, request.rows)
+        await self.terminals.resize(request)
         return Empty()
+
+    async def _terminal_count(self) -> int:
+        with contextlib.suppress(CorralError):
+            await self.terminals.list()
+        return self.terminals.count()
 
     # -- stream frames from the control plane --------------------------------------------------
 
     async def on_data(self, stream: int, data: bytes) -> None:
-        self.terminals.input(stream, data)
+        await self.terminals.input(stream, data)
 
     async def on_window(self, stream: int, granted: int) -> None:
-        self.terminals.grant(stream, granted)
+        await self.terminals.grant(stream, granted)
 
     async def on_close(self, stream: int, reason: str) -> None:
         await self.terminals.detach(stream)

@@ -12,9 +12,9 @@ from dataclasses import replace
 from corral.errors import CorralError
 from corral.node.agent import NodeAgent
 from corral.node.identity import join, load_identity, save_identity
+from corral.node.ptyclient import PtyHostClient
 from corral.node.runtimes.registry import load_runtime
 from corral.node.settings import NodeAgentSettings
-from corral.node.terminals import TerminalManager
 from corral.node.workspaces import NodeWorkspaces
 
 __all__ = ["run_node"]
@@ -72,7 +72,7 @@ async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
         data_dir=data_dir,
         settings=runtime_settings,
     )
-    terminals = TerminalManager(settings.terminals)
+    terminals = PtyHostClient(data_dir)
     workspaces = NodeWorkspaces(
         runtime,
         terminals,

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from corral.errors import CorralError, NotFound
+from corral.node.ptyclient import PtyHostClient
 from corral.node.runtimes.base import Runtime, RuntimeStatus, WorkspaceHandle
-from corral.node.terminals import TerminalManager
 from corral.protocol.messages import (
     Body,
     WorkspaceList,
@@ -41,7 +41,7 @@ class NodeWorkspaces:
     def __init__(
         self,
         runtime: Runtime,
-        terminals: TerminalManager,
+        terminals: PtyHostClient,
         state_dir: Path,
         *,
         progress_interval_seconds: float,

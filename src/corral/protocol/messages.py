@@ -35,6 +35,7 @@ __all__ = [
     "METHODS",
     "Empty",
     "NodeHeartbeat",
+    "PtySpawn",
     "TerminalAttach",
     "TerminalAttached",
     "TerminalCreate",
@@ -160,6 +161,17 @@ class TerminalResize(Body):
     rows: int = Field(ge=1, le=1000)
 
 
+class PtySpawn(Body):
+    """Start a program on a new terminal in the node's PTY host (see `corral.node.ptyhost`)."""
+
+    workspace_id: Id
+    argv: list[str] = Field(min_length=1, max_length=4096)
+    env: dict[str, str]
+    cwd: str = Field(max_length=4096)
+    cols: int = Field(80, ge=1, le=1000)
+    rows: int = Field(24, ge=1, le=1000)
+
+
 METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "workspace.create": (WorkspaceSpec, WorkspaceStatus),
     "workspace.start": (WorkspaceRef, WorkspaceStatus),
@@ -171,6 +183,11 @@ METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "terminal.delete": (TerminalRef, Empty),
     "terminal.attach": (TerminalAttach, TerminalAttached),
     "terminal.resize": (TerminalResize, Empty),
+    # Between a node agent and its PTY host, over a unix socket on the node.
+    "pty.spawn": (PtySpawn, TerminalInfo),
+    "pty.close_workspace": (WorkspaceRef, Empty),
+    "pty.detach_all": (Empty, Empty),
+    "pty.shutdown": (Empty, Empty),
 }
 
 EVENTS: dict[str, type[Body]] = {
