@@ -191,7 +191,8 @@ async def flood(host: CorralHost, seconds: float, viewer: bool) -> RssReading:
     client = await host.attach(terminal_id)
     await Screen(client).run("", time.monotonic() + PHASE_TIMEOUT_SECONDS)
     sampler = RssSampler(host.pids)
-    cpu_before = cpu_seconds(host.node_pid)
+    node_pids = host.node_pids
+    cpu_before = sum(cpu_seconds(pid) for pid in node_pids)
     await client.send(b"yes\r")
     if not viewer:
         await client.close()
@@ -205,7 +206,7 @@ async def flood(host: CorralHost, seconds: float, viewer: bool) -> RssReading:
             except TimeoutError:
                 pass
         await asyncio.sleep(SLOW_READ_SECONDS)
-    node_cpu = (cpu_seconds(host.node_pid) - cpu_before) / seconds
+    node_cpu = (sum(cpu_seconds(pid) for pid in node_pids) - cpu_before) / seconds
     if viewer:
         await client.send(b"\x03")
         await client.close()

@@ -124,9 +124,14 @@ class CorralHost:
     node_pid: int
 
     @property
-    def pids(self) -> tuple[int, int]:
-        """The control plane (`corral up`) and its node agent."""
-        return self.server.pid, self.node_pid
+    def pids(self) -> tuple[int, ...]:
+        """The control plane (`corral up`), its node agent and the node's PTY host."""
+        return (self.server.pid, *self.node_pids)
+
+    @property
+    def node_pids(self) -> tuple[int, ...]:
+        """The node agent and its children (the PTY host, which holds the terminals)."""
+        return (self.node_pid, *child_pids(self.node_pid))
 
     async def new_terminal(self) -> str:
         response = await self.api.post(
