@@ -253,6 +253,48 @@ async def test_up_runs_a_local_node_with_a_workspace_and_a_terminal(shared: Shar
     assert f"branch=main dir={checkout}".encode() in output
 
 
+async def test_stop_ends_terminals_start_resumes_delete_frees_the_name(shared: Shared) -> None:
+    site = shared.site
+    workspace = site.create_workspace("demo", "lifecycle", "local")
+    workspace_id = workspace["id"]
+    terminal_id = site.new_terminal(workspace_id)
+    url = site.url(workspace_id, terminal_id)
+    async with open_viewer(url, headers=site.api.headers, context=site.context) as viewer:
+        await viewer.type("echo ok-$((3*3)) > made-here.txt; cat made-here.txt\n")
+        await viewer.read_until(b"ok-9")
+        stopped = site.api.post(f"/workspaces/{workspace_id}/stop", expect=200)
+        assert stopped["state"] == "stopped", stopped
+        closed = await viewer.wait_closed()
+        assert closed.code == 1000, closed  # the terminal ended with the workspace
+    refused = site.api.request("POST", f"/workspaces/{workspace_id}/terminals", json={})
+    assert refused.status_code == 409, refused.text
+
+    started = site.api.post(f"/workspaces/{workspace_id}/start", expect=200)
+    assert started["state"] == "running", started
+    assert site.api.get(f"/workspaces/{workspace_id}/terminals") == []
+    checkout = site.node_dir / "workspaces" / workspace_id / "repo"
+    assert (checkout / "made-here.txt").read_text() == "ok-9\n"  # files outlive a stop
+
+    assert site.api.request("DELETE", f"/workspaces/{workspace_id}").status_code == 204
+    assert site.api.request("GET", f"/workspaces/{workspace_id}").status_code == 404
+    assert not checkout.exists()
+    again = site.create_workspace("demo", "lifecycle", "local")  # the name is free again
+    assert again["id"] != workspace_id
+    site.api.request("DELETE", f"/workspaces/{again['id']}")
+    actions = [e["action"] for e in site.api.get(f"/activity?object_id={workspace_id}")["items"]]
+    for action in (
+        "workspace.created",
+        "workspace.creating",
+        "workspace.running",
+        "workspace.stopping",
+        "workspace.stopped",
+        "workspace.starting",
+        "workspace.deleting",
+        "workspace.deleted",
+    ):
+        assert action in actions, actions
+
+
 def test_a_second_node_joins_and_is_removed(shared: Shared) -> None:
     site, cli_env = shared.site, shared.cli_env
 

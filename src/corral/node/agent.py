@@ -253,9 +253,14 @@ class NodeAgent:
         return await self.workspaces.list()
 
     async def _terminal_create(self, request: TerminalCreate) -> TerminalInfo:
-        handle = self.workspaces.handle(request.workspace_id)
-        spec = self.workspaces.runtime.command(handle, self._shell, env={"TERM": "xterm-256color"})
-        return await self.terminals.create(request.workspace_id, spec, request.cols, request.rows)
+        async with self.workspaces.lock(request.workspace_id):
+            handle = self.workspaces.handle(request.workspace_id)
+            spec = self.workspaces.runtime.command(
+                handle, self._shell, env={"TERM": "xterm-256color"}
+            )
+            return await self.terminals.create(
+                request.workspace_id, spec, request.cols, request.rows
+            )
 
     async def _terminal_list(self, query: TerminalQuery) -> TerminalList:
         return TerminalList(terminals=await self.terminals.list(query.workspace_id))

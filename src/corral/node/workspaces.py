@@ -53,6 +53,7 @@ class NodeWorkspaces:
         self.notify: Notify | None = None
         self._creating: dict[str, asyncio.Task[None]] = {}
         self._pending_sends: set[asyncio.Task[None]] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- handles -------------------------------------------------------------------------------
@@ -135,26 +136,41 @@ class NodeWorkspaces:
         ]
         return WorkspaceList(workspaces=statuses)
 
+    def lock(self, workspace_id: str) -> asyncio.Lock:
+        """Held while a workspace starts, stops or is deleted, and while a terminal is made in
+        it, so no terminal can slip in while the workspace is going away."""
+        return self._locks.setdefault(workspace_id, asyncio.Lock())
+
     async def stop(self, workspace_id: str) -> WorkspaceStatus:
-        handle = self.handle(workspace_id)
-        await self.terminals.close_workspace(workspace_id)
-        await self.runtime.stop(handle)
-        return await self.status(workspace_id)
+        async with self.lock(workspace_id):
+            handle = self.handle(workspace_id)
+            await self.terminals.close_workspace(workspace_id)
+            await self.runtime.stop(handle)
+            return await self._report(await self.status(workspace_id))
 
     async def start(self, workspace_id: str) -> WorkspaceStatus:
-        await self.runtime.start(self.handle(workspace_id))
-        return await self.status(workspace_id)
+        async with self.lock(workspace_id):
+            await self.runtime.start(self.handle(workspace_id))
+            return await self._report(await self.status(workspace_id))
 
     async def delete(self, workspace_id: str) -> WorkspaceStatus:
         task = self._creating.get(workspace_id)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await self.terminals.close_workspace(workspace_id)
-        if self._path(workspace_id).exists():
-            await self.runtime.delete(self.handle(workspace_id))
-            self._path(workspace_id).unlink(missing_ok=True)
-        return WorkspaceStatus(id=workspace_id, state=WorkspaceState.DELETED)
+        async with self.lock(workspace_id):
+            await self.terminals.close_workspace(workspace_id)
+            if self._path(workspace_id).exists():
+                await self.runtime.delete(self.handle(workspace_id))
+                self._path(workspace_id).unlink(missing_ok=True)
+        self._locks.pop(workspace_id, None)
+        return await self._report(WorkspaceStatus(id=workspace_id, state=WorkspaceState.DELETED))
+
+    async def _report(self, status: WorkspaceStatus) -> WorkspaceStatus:
+        """Send the outcome as an event too: if the request timed out or the link dropped,
+        the control plane still learns it."""
+        await self._send("workspace.state", status)
+        return status
 
     async def shutdown(self) -> None:
         tasks = list(self._creating.values())

@@ -52,7 +52,11 @@ async def _set_state(
     reason: str | None = None,
     actor_id: str | None = None,
 ) -> bool:
-    return await transition(db, "workspace", ws, state, reason=reason, actor_id=actor_id)
+    moved = await transition(db, "workspace", ws, state, reason=reason, actor_id=actor_id)
+    if moved and state == WorkspaceState.DELETED:
+        # Kept for its chat history, under a name that frees the old one for a new workspace.
+        ws.name = f"{ws.name}~{ws.id}"[:64]
+    return moved
 
 
 async def _pick_node(db: AsyncSession, registry: NodeRegistry, node_ref: str | None) -> Node:
@@ -201,18 +205,23 @@ async def _try_transition(
 
 
 async def reconcile_node(db: AsyncSession, node_id: str, reported: WorkspaceList) -> None:
-    """After a node (re)links: its workspaces take the state it reports."""
+    """After a node (re)links: its workspaces take the state it reports. A workspace being
+    deleted that the node no longer has is deleted (its answer was lost with the link)."""
     by_id = {status.id: status for status in reported.workspaces}
     rows = (
         await db.scalars(
             select(Workspace).where(
-                Workspace.node_id == node_id, Workspace.state.in_([s.value for s in LIVE])
+                Workspace.node_id == node_id,
+                Workspace.state.in_([s.value for s in (*LIVE, _W.DELETING)]),
             )
         )
     ).all()
     for ws in rows:
         status = by_id.get(ws.id)
-        if status is not None:
+        if ws.state == WorkspaceState.DELETING:
+            if status is None:
+                await _try_transition(db, ws, WorkspaceState.DELETED, None)
+        elif status is not None:
             await _try_transition(db, ws, status.state, status.reason)
         elif ws.state not in (WorkspaceState.PENDING, WorkspaceState.ERROR):
             await _try_transition(
@@ -222,6 +231,11 @@ async def reconcile_node(db: AsyncSession, node_id: str, reported: WorkspaceList
 
 
 async def mark_node_unreachable(db: AsyncSession, node: Node) -> None:
+    """The node's workspaces move to `error`, unless the node is back already (it may have
+    relinked since it was found silent)."""
+    await db.refresh(node)
+    if node.state != NodeState.STALE:
+        return
     rows = (
         await db.scalars(
             select(Workspace).where(
@@ -306,5 +320,4 @@ async def delete_workspace(
         await _ask_node(db, registry, ws, node, "workspace.delete", WorkspaceRef(id=ws.id))
     else:
         await _set_state(db, ws, WorkspaceState.DELETED)
-    ws.name = f"{ws.name}~{ws.id}"[:64]  # frees the name
     await db.commit()
