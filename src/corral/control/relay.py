@@ -104,7 +104,7 @@ class TerminalRelay:
         self._link, self._stream, self._received, self._base = link, stream, 0, None
         self._ungranted = 0
         try:
-            attached = await link.request(
+            attached = await link.call(
                 "terminal.attach",
                 TerminalAttach(
                     workspace_id=self.workspace_id,
@@ -113,11 +113,11 @@ class TerminalRelay:
                     window_bytes=self.window_bytes,
                     offset=self._resume,
                 ),
+                TerminalAttached,
             )
         except BaseException:
             await self._detach()
             raise
-        assert isinstance(attached, TerminalAttached)
         # The node's word for where these bytes start (an old offset starts at the oldest kept).
         self._base = attached.offset
         return attached

@@ -143,7 +143,7 @@ class PtyHostClient:
     async def create(
         self, workspace_id: str, spec: ProcessSpec, cols: int, rows: int
     ) -> TerminalInfo:
-        info = await (await self._connected()).request(
+        info = await (await self._connected()).call(
             "pty.spawn",
             PtySpawn(
                 workspace_id=workspace_id,
@@ -153,8 +153,8 @@ class PtyHostClient:
                 cols=cols,
                 rows=rows,
             ),
+            TerminalInfo,
         )
-        assert isinstance(info, TerminalInfo)
         return info
 
     async def list(self, workspace_id: str | None = None) -> list[TerminalInfo]:
@@ -162,8 +162,9 @@ class PtyHostClient:
         if peer is None:
             self._count = 0
             return []
-        found = await peer.request("terminal.list", TerminalQuery(workspace_id=workspace_id))
-        assert isinstance(found, TerminalList)
+        found = await peer.call(
+            "terminal.list", TerminalQuery(workspace_id=workspace_id), TerminalList
+        )
         if workspace_id is None:
             self._count = sum(1 for t in found.terminals if not t.exited)
         return found.terminals
@@ -192,11 +193,12 @@ class PtyHostClient:
     async def attach(self, request: TerminalAttach) -> TerminalAttached:
         self._streams.add(request.stream)
         try:
-            attached = await (await self._needed()).request("terminal.attach", request)
+            attached = await (await self._needed()).call(
+                "terminal.attach", request, TerminalAttached
+            )
         except BaseException:
             self._streams.discard(request.stream)
             raise
-        assert isinstance(attached, TerminalAttached)
         return attached
 
     async def resize(self, request: TerminalResize) -> None:

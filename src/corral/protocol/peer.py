@@ -155,6 +155,21 @@ class Peer:
         except ValidationError:
             raise ProtocolError(f"{self._name} sent a malformed result for {method}") from None
 
+    async def call(
+        self,
+        method: str,
+        params: Body,
+        result: type[ResultT],
+        *,
+        timeout_seconds: float | None = None,
+    ) -> ResultT:
+        """`request`, typed: the caller names the result model `METHODS` gives the method."""
+        if METHODS[method][1] is not result:
+            raise TypeError(f"{method} answers {METHODS[method][1].__name__}")
+        answer = await self.request(method, params, timeout_seconds=timeout_seconds)
+        assert isinstance(answer, result)  # validated as METHODS[method][1] by request
+        return answer
+
     async def notify(self, name: str, params: Body) -> None:
         if not isinstance(params, EVENTS[name]):
             raise TypeError(f"event {name} takes {EVENTS[name].__name__}")

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from corral.protocol.messages import Body
-from corral.protocol.peer import EventHandler, Peer, StreamHandler, Transport
+from corral.protocol.peer import EventHandler, Peer, ResultT, StreamHandler, Transport
 
 __all__ = ["NodeConnection"]
 
@@ -42,6 +42,18 @@ class NodeConnection:
         if timeout_seconds is None:
             timeout_seconds = self.request_timeout_seconds
         return await self.peer.request(method, params, timeout_seconds=timeout_seconds)
+
+    async def call(
+        self,
+        method: str,
+        params: Body,
+        result: type[ResultT],
+        *,
+        timeout_seconds: float | None = None,
+    ) -> ResultT:
+        if timeout_seconds is None:
+            timeout_seconds = self.request_timeout_seconds
+        return await self.peer.call(method, params, result, timeout_seconds=timeout_seconds)
 
     def open_stream(self, handler: StreamHandler) -> int:
         stream = next(self._stream_ids)

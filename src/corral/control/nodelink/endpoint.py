@@ -123,8 +123,7 @@ class _Link:
     async def _reconcile(self) -> None:
         assert self.connection is not None
         try:
-            reported = await self.connection.request("workspace.list", Empty())
-            assert isinstance(reported, WorkspaceList)
+            reported = await self.connection.call("workspace.list", Empty(), WorkspaceList)
             async with self.state.sessions() as db:
                 await workspaces.reconcile_node(db, self.node.id, reported)
         except CorralError as exc:

@@ -77,10 +77,11 @@ async def create_terminal(
     rows: int,
 ) -> TerminalInfo:
     workspace, link = await node_for(db, registry, user_id, workspace_ref)
-    info = await link.request(
-        "terminal.create", TerminalCreate(workspace_id=workspace.id, cols=cols, rows=rows)
+    info = await link.call(
+        "terminal.create",
+        TerminalCreate(workspace_id=workspace.id, cols=cols, rows=rows),
+        TerminalInfo,
     )
-    assert isinstance(info, TerminalInfo)
     return info
 
 
@@ -88,8 +89,7 @@ async def list_terminals(
     db: AsyncSession, registry: NodeRegistry, user_id: str, workspace_ref: str
 ) -> list[TerminalInfo]:
     workspace, link = await node_for(db, registry, user_id, workspace_ref)
-    found = await link.request("terminal.list", TerminalQuery(workspace_id=workspace.id))
-    assert isinstance(found, TerminalList)
+    found = await link.call("terminal.list", TerminalQuery(workspace_id=workspace.id), TerminalList)
     return found.terminals
 
 
@@ -97,10 +97,9 @@ async def delete_terminal(
     db: AsyncSession, registry: NodeRegistry, user_id: str, workspace_ref: str, terminal_id: str
 ) -> None:
     workspace, link = await node_for(db, registry, user_id, workspace_ref)
-    result = await link.request(
-        "terminal.delete", TerminalRef(workspace_id=workspace.id, terminal_id=terminal_id)
+    await link.call(
+        "terminal.delete", TerminalRef(workspace_id=workspace.id, terminal_id=terminal_id), Empty
     )
-    assert isinstance(result, Empty)
 
 
 @dataclass(frozen=True)

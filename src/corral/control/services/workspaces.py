@@ -167,14 +167,13 @@ async def _ask_node(
 ) -> None:
     """Send a workspace request; its answer (or failure) becomes the workspace's state."""
     try:
-        result = await registry.get(node.id, node.name).request(method, params)
+        result = await registry.get(node.id, node.name).call(method, params, WorkspaceStatus)
     except CorralError as exc:
         # Record the failure where the life cycle allows (a failed delete stays `deleting`, to
         # be retried) and raise the node's error, not a state-machine one.
         await _try_transition(db, ws, WorkspaceState.ERROR, exc.message)
         await db.commit()
         raise
-    assert isinstance(result, WorkspaceStatus)
     await apply_node_status(db, node.id, result)
 
 
