@@ -281,30 +281,53 @@ async def _node_of(db: AsyncSession, ws: Workspace) -> Node:
     return node
 
 
+async def _change_on_node(
+    db: AsyncSession,
+    registry: NodeRegistry,
+    user_id: str,
+    ref: str,
+    *,
+    during: WorkspaceState,
+    done: WorkspaceState,
+    method: str,
+) -> Workspace:
+    """Move a workspace through `during` to `done` by asking its node (`method`)."""
+    ws = await get_workspace(db, user_id, ref)
+    if ws.state == done:
+        return ws
+    node = await _node_of(db, ws)
+    await _set_state(db, ws, during, actor_id=user_id)
+    await db.commit()
+    await _ask_node(db, registry, ws, node, method, WorkspaceRef(id=ws.id))
+    return ws
+
+
 async def stop_workspace(
     db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
 ) -> Workspace:
-    ws = await get_workspace(db, user_id, ref)
-    if ws.state == WorkspaceState.STOPPED:
-        return ws
-    node = await _node_of(db, ws)
-    await _set_state(db, ws, WorkspaceState.STOPPING, actor_id=user_id)
-    await db.commit()
-    await _ask_node(db, registry, ws, node, "workspace.stop", WorkspaceRef(id=ws.id))
-    return ws
+    return await _change_on_node(
+        db,
+        registry,
+        user_id,
+        ref,
+        during=WorkspaceState.STOPPING,
+        done=WorkspaceState.STOPPED,
+        method="workspace.stop",
+    )
 
 
 async def start_workspace(
     db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
 ) -> Workspace:
-    ws = await get_workspace(db, user_id, ref)
-    if ws.state == WorkspaceState.RUNNING:
-        return ws
-    node = await _node_of(db, ws)
-    await _set_state(db, ws, WorkspaceState.STARTING, actor_id=user_id)
-    await db.commit()
-    await _ask_node(db, registry, ws, node, "workspace.start", WorkspaceRef(id=ws.id))
-    return ws
+    return await _change_on_node(
+        db,
+        registry,
+        user_id,
+        ref,
+        during=WorkspaceState.STARTING,
+        done=WorkspaceState.RUNNING,
+        method="workspace.start",
+    )
 
 
 async def delete_workspace(
