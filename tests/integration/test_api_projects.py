@@ -64,6 +64,7 @@ async def test_an_unreachable_repository_is_a_clear_error(client, owner, tmp_pat
         ({"name": "prj_01abcdefghjkmnpqrstvwxyz01", "repo": "/x"}, "body.name"),
         ({"name": "demo", "repo": "--upload-pack=evil"}, "body.repo"),
         ({"name": "demo", "repo": "/x", "env": {"1BAD": "x"}}, "body.env.1BAD"),
+        ({"name": "demo", "repo": "/x", "env": {"BIG": "x" * 40_000}}, "body.env.BIG"),
         ({"name": "demo"}, "body.repo"),
         ({"name": "demo", "repo": "/x", "colour": "red"}, "body.colour"),
     ],

@@ -45,6 +45,7 @@ from tests.support.processes import CorralServer, corral_env, corral_server, run
 RELINK_SECONDS = 5.0
 """The issue's bound: after a control plane restart, a node relinks within 5 s."""
 README = "corral integration readme\n"
+PROJECT_VALUE = "project-value-4711"
 COLS, ROWS = 400, 40
 MAX_VIEWER_FRAME_BYTES = 64 * 1024
 RING_BUFFER_BYTES = 256 * 1024
@@ -224,7 +225,9 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
         site.api.context = site.context
         try:
             site.wait_node("local")
-            site.api.post("/projects", {"name": "demo", "repo": str(repo)})
+            site.api.post(
+                "/projects", {"name": "demo", "repo": str(repo), "env": {"DEMO_VAR": PROJECT_VALUE}}
+            )
             workspace = site.create_workspace("demo", "main", "local")
             yield Shared(site, cli_env, workspace["id"], base)
         finally:
@@ -246,11 +249,16 @@ async def test_up_runs_a_local_node_with_a_workspace_and_a_terminal(shared: Shar
     async with open_viewer(url, headers=site.api.headers, context=site.context) as viewer:
         assert viewer.attached["terminal"]["id"] == terminal_id
         await viewer.type("cat README.md; echo branch=$(git branch --show-current) dir=$PWD\n")
-        await viewer.type("echo hi-$((6*7))\n")
+        await viewer.type("echo hi-$((6*7)) var=$DEMO_VAR\n")
         await viewer.read_until(b"hi-42")
     output = bytes(viewer.output)
     assert README.strip().encode() in output
     assert f"branch=main dir={checkout}".encode() in output
+    assert f"var={PROJECT_VALUE}".encode() in output
+    # The project's variables travel with each request; the node keeps none of them.
+    for path in site.node_dir.rglob("*"):
+        if path.is_file() and "workspaces" not in path.parts:
+            assert PROJECT_VALUE.encode() not in path.read_bytes(), path
 
 
 async def test_stop_ends_terminals_start_resumes_delete_frees_the_name(shared: Shared) -> None:

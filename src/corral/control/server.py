@@ -57,6 +57,8 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
             # Terminal bytes and small JSON frames gain little from deflate, and it cost more
             # CPU than anything else on the terminal path (measured with bench/terminal.py).
             ws_per_message_deflate=False,
+            # The sans-I/O implementation answers a frame about 10% sooner than the legacy one.
+            ws="websockets-sansio",
         )
         # uvicorn shuts down cleanly on SIGTERM and then re-raises it with the handler it found,
         # which by default kills the process before `finally` runs; exit normally instead.

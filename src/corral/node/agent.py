@@ -256,7 +256,7 @@ class NodeAgent:
         async with self.workspaces.lock(request.workspace_id):
             handle = self.workspaces.handle(request.workspace_id)
             spec = self.workspaces.runtime.command(
-                handle, self._shell, env={"TERM": "xterm-256color"}
+                handle, self._shell, env={**request.env, "TERM": "xterm-256color"}
             )
             return await self.terminals.create(
                 request.workspace_id, spec, request.cols, request.rows

@@ -53,6 +53,9 @@ __all__ = [
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}_[0-9a-z]{26}$")]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
+MAX_ENV_VARS = 200
+MAX_ENV_VALUE_LENGTH = 32 * 1024
+EnvValue = Annotated[str, StringConstraints(max_length=MAX_ENV_VALUE_LENGTH)]
 
 
 class Body(BaseModel):
@@ -70,7 +73,6 @@ class WorkspaceSpec(Body):
     name: str = Field(max_length=64)
     repo: str = Field(max_length=2048)
     branch: str = Field(max_length=255)
-    env: dict[EnvName, str] = Field(default_factory=dict)
     runtime: str = Field("host", max_length=32)
 
 
@@ -109,6 +111,11 @@ class NodeHeartbeat(Body):
 
 class TerminalCreate(Body):
     workspace_id: Id
+    env: dict[EnvName, EnvValue] = Field(
+        default_factory=dict,
+        max_length=MAX_ENV_VARS,
+        description="The project's variables: sent with each request, never kept on the node.",
+    )
     cols: int = Field(80, ge=1, le=1000)
     rows: int = Field(24, ge=1, le=1000)
 

@@ -18,6 +18,7 @@ from corral.control.services.names import ENV_NAME_PATTERN, validate_name
 from corral.control.services.pagination import paginate
 from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
+from corral.protocol.messages import MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS
 
 __all__ = [
     "create_project",
@@ -27,8 +28,6 @@ __all__ = [
     "update_project",
     "validate_env",
 ]
-
-MAX_ENV_VARS = 200
 
 
 def validate_env(env: dict[str, str]) -> dict[str, str]:
@@ -41,6 +40,13 @@ def validate_env(env: dict[str, str]) -> dict[str, str]:
         raise InvalidInput(
             f"not valid environment variable names: {', '.join(repr(k) for k in bad)}",
             details=[{"field": f"body.env.{key}"} for key in bad],
+        )
+    long = sorted(key for key, value in env.items() if len(value) > MAX_ENV_VALUE_LENGTH)
+    if long:
+        raise InvalidInput(
+            f"environment values are limited to {MAX_ENV_VALUE_LENGTH} characters: "
+            + ", ".join(repr(k) for k in long),
+            details=[{"field": f"body.env.{key}"} for key in long],
         )
     return dict(env)
 

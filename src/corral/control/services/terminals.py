@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corral.control.db.models import Node, Workspace
+from corral.control.db.models import Node, Project, Workspace
 from corral.control.nodelink.connection import NodeConnection
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import workspaces
@@ -77,9 +77,12 @@ async def create_terminal(
     rows: int,
 ) -> TerminalInfo:
     workspace, link = await node_for(db, registry, user_id, workspace_ref)
+    project = await db.get(Project, workspace.project_id) if workspace.project_id else None
     info = await link.call(
         "terminal.create",
-        TerminalCreate(workspace_id=workspace.id, cols=cols, rows=rows),
+        TerminalCreate(
+            workspace_id=workspace.id, env=project.env if project else {}, cols=cols, rows=rows
+        ),
         TerminalInfo,
     )
     return info

@@ -150,7 +150,6 @@ async def create_workspace(
         name=name,
         repo=project.repo,
         branch=workspace.branch,
-        env=project.env,
         runtime=workspace.runtime,
     )
     await _ask_node(db, registry, workspace, node, "workspace.create", spec)

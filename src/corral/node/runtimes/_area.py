@@ -161,7 +161,6 @@ class AreaRuntime(Runtime):
             root=area.root,
             repo=area.repo,
             home=area.home,
-            env=dict(spec.env),
         )
 
     async def start(self, handle: WorkspaceHandle) -> None:
@@ -203,7 +202,8 @@ class AreaRuntime(Runtime):
         """See `Runtime.command`. Raises `RuntimeError_` unless the workspace is running, and
         `InvalidInput` for a `cwd` outside the workspace.
 
-        The environment is a minimal base, the project's env, then `env`: never the node's own
+        The environment is a minimal base, then `env` (the project's variables, sent by the
+        control plane with each request and never stored on the node): never the node's own
         environment, which may hold secrets. The caller must start the process in a new session
         (see `corral.node.sandbox`).
         """
@@ -219,7 +219,7 @@ class AreaRuntime(Runtime):
         directory = resolve_in_workspace(handle, cwd) if cwd is not None else area.repo
         return ProcessSpec(
             argv=self._wrap(area, argv, directory),
-            env={**self.base_env(area), **handle.env, **(env or {})},
+            env={**self.base_env(area), **(env or {})},
             cwd=directory,
         )
 

@@ -64,8 +64,6 @@ class WorkspaceHandle(BaseModel):
     """The git checkout, and the working directory of new processes."""
     home: Path
     """HOME for the workspace's processes, inside `root`."""
-    env: dict[str, str]
-    """The project's environment variables."""
 
 
 class ProcessSpec(BaseModel):

@@ -42,5 +42,5 @@ def origin(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def handle(runtime: Runtime, origin: Path) -> WorkspaceHandle:
-    spec = make_spec(origin, env={"PROJECT_VAR": "from-project", "SHARED": "project"})
+    spec = make_spec(origin)
     return await runtime.create(spec, lambda _line: None)

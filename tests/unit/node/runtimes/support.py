@@ -55,10 +55,8 @@ def make_origin(path: Path) -> Path:
     return path
 
 
-def make_spec(
-    repo: Path | str, *, branch: str = "main", env: dict[str, str] | None = None
-) -> WorkspaceSpec:
-    return WorkspaceSpec(id=new_id("wsp"), name="ws", repo=str(repo), branch=branch, env=env or {})
+def make_spec(repo: Path | str, *, branch: str = "main") -> WorkspaceSpec:
+    return WorkspaceSpec(id=new_id("wsp"), name="ws", repo=str(repo), branch=branch)
 
 
 def build_runtime(

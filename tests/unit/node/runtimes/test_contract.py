@@ -54,7 +54,7 @@ async def test_create_reports_progress_line_by_line(runtime: Runtime, origin: Pa
 async def test_create_is_idempotent(
     runtime: Runtime, handle: WorkspaceHandle, origin: Path
 ) -> None:
-    spec = make_spec(origin, env=handle.env)
+    spec = make_spec(origin)
     spec = spec.model_copy(update={"id": handle.workspace_id})
     (handle.repo / "work.txt").write_text("kept")
     again = await runtime.create(spec, lambda _line: None)
@@ -84,23 +84,17 @@ async def test_a_failed_clone_raises_gits_message_and_leaves_nothing(
     assert not (runtime.workspaces_dir / spec.id).exists()
 
 
-async def test_exec_runs_in_the_checkout_with_the_project_env_and_home(
+async def test_exec_runs_in_the_checkout_with_the_given_env_and_home(
     runtime: Runtime, handle: WorkspaceHandle
 ) -> None:
     lines = await run(
         runtime,
         handle,
-        'pwd; echo "$HOME"; echo "$PROJECT_VAR"; echo "$SHARED"; echo "$TERM"; cat README.md',
-        SHARED="given",
+        'pwd; echo "$HOME"; echo "$PROJECT_VAR"; echo "$TERM"; cat README.md',
+        PROJECT_VAR="from-project",
     )
-    assert lines[:5] == [
-        str(handle.repo),
-        str(handle.home),
-        "from-project",
-        "given",
-        "xterm-256color",
-    ]
-    assert len(lines) > 5
+    assert lines[:4] == [str(handle.repo), str(handle.home), "from-project", "xterm-256color"]
+    assert len(lines) > 4
 
 
 async def test_processes_do_not_inherit_the_nodes_environment(
@@ -111,7 +105,7 @@ async def test_processes_do_not_inherit_the_nodes_environment(
     assert "CORRAL_TEST_NODE_SECRET" not in spec.env
     names = {line.split("=", 1)[0] for line in await run(runtime, handle, "env")}
     assert "CORRAL_TEST_NODE_SECRET" not in names
-    assert {"PATH", "LANG", "TERM", "HOME", "USER", "SHELL", "PROJECT_VAR"} <= names
+    assert {"PATH", "LANG", "TERM", "HOME", "USER", "SHELL"} <= names
 
 
 async def test_spawned_process_starts_in_the_given_directory(
