@@ -28,11 +28,11 @@ import pytest
 from fastapi import FastAPI
 
 from corral.control.app import create_app
-from corral.control.db.models import Workspace
+from corral.control.db.models import AgentSession, PermissionRequest, PermissionState, Workspace
 from corral.control.state import AppState
 from corral.ids import new_id
 from corral.settings import load_settings
-from corral.states import WorkspaceState
+from corral.states import SessionState, WorkspaceState
 from tests.support.api import ApiUser, owner_login_token
 
 RouteKey = tuple[str, str]
@@ -56,6 +56,11 @@ class Owned:
     join_token: str
     workspace_id: str
     """Running on `node_id`, which is not linked."""
+    agent_name: str
+    """An agent the owner added."""
+    session_id: str
+    """Idle in `workspace_id`, with a pending permission request."""
+    permission_request_id: str
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -66,6 +71,9 @@ class Owned:
             self.project_id,
             self.token_id,
             self.workspace_id,
+            self.agent_name,
+            self.session_id,
+            self.permission_request_id,
         )
 
 
@@ -97,6 +105,14 @@ def no_request(_: Owned) -> Req:
 
 def in_workspace(json: Any = None) -> Callable[[Owned], Req]:
     return lambda o: Req(params={"workspace": o.workspace_id}, json=json)
+
+
+def in_session(json: Any = None) -> Callable[[Owned], Req]:
+    return lambda o: Req(params={"session": o.session_id}, json=json)
+
+
+def of_agent(json: Any = None) -> Callable[[Owned], Req]:
+    return lambda o: Req(params={"agent": o.agent_name}, json=json)
 
 
 def in_terminal(o: Owned) -> Req:
@@ -222,6 +238,62 @@ ROUTES: dict[RouteKey, Route] = {
     ("POST", "/api/v1/workspaces/{workspace}/terminals/{terminal}/tickets"): Route(
         in_terminal, owner=503, other=404, owner_code="node_not_connected"
     ),
+    # Agents: the built-in catalog is everyone's; added agents and settings are the user's own.
+    ("GET", "/api/v1/agents"): Route(
+        no_request, owner=200, other=200, shows=lambda o: o.agent_name
+    ),
+    ("POST", "/api/v1/agents"): Route(
+        lambda o: Req(json={"name": "another-agent", "command": ["another-agent", "--acp"]}),
+        owner=201,
+        other=201,
+    ),
+    ("GET", "/api/v1/agents/{agent}"): Route(
+        of_agent(), owner=200, other=404, shows=lambda o: o.agent_name
+    ),
+    ("DELETE", "/api/v1/agents/{agent}"): Route(of_agent(), owner=204, other=404),
+    ("GET", "/api/v1/agents/{agent}/settings"): Route(of_agent(), owner=200, other=404),
+    ("PATCH", "/api/v1/agents/{agent}/settings"): Route(
+        of_agent({"model": "a-model"}), owner=200, other=404
+    ),
+    # Sessions live in the owner's workspace, whose node is not linked.
+    ("GET", "/api/v1/sessions"): Route(
+        no_request, owner=200, other=200, shows=lambda o: o.session_id
+    ),
+    ("POST", "/api/v1/sessions"): Route(
+        lambda o: Req(json={"workspace": o.workspace_id, "agent": o.agent_name}),
+        owner=503,
+        other=404,
+        owner_code="node_not_connected",
+    ),
+    ("GET", "/api/v1/sessions/{session}"): Route(
+        in_session(), owner=200, other=404, shows=lambda o: o.session_id
+    ),
+    ("GET", "/api/v1/sessions/{session}/events"): Route(in_session(), owner=200, other=404),
+    ("POST", "/api/v1/sessions/{session}/prompts"): Route(
+        in_session({"text": "hello"}), owner=503, other=404, owner_code="node_not_connected"
+    ),
+    ("POST", "/api/v1/sessions/{session}/cancel"): Route(
+        in_session(), owner=503, other=404, owner_code="node_not_connected"
+    ),
+    # With its node gone, stopping a session just records that it stopped.
+    ("POST", "/api/v1/sessions/{session}/stop"): Route(
+        in_session(), owner=200, other=404, shows=lambda o: o.session_id
+    ),
+    ("PUT", "/api/v1/sessions/{session}/mode"): Route(
+        in_session({"mode": "plan"}), owner=503, other=404, owner_code="node_not_connected"
+    ),
+    ("PUT", "/api/v1/sessions/{session}/model"): Route(
+        in_session({"model": "fast"}), owner=503, other=404, owner_code="node_not_connected"
+    ),
+    ("GET", "/api/v1/permission-requests"): Route(
+        no_request, owner=200, other=200, shows=lambda o: o.permission_request_id
+    ),
+    ("POST", "/api/v1/permission-requests/{request}/answer"): Route(
+        lambda o: Req(params={"request": o.permission_request_id}, json={"option_id": "allow"}),
+        owner=503,
+        other=404,
+        owner_code="node_not_connected",
+    ),
 }
 
 
@@ -294,6 +366,16 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
     node = ok(
         await client.post("/api/v1/nodes", json={"name": "matrix-node"}, headers=headers), 201
     )
+    agent = ok(
+        await client.post(
+            "/api/v1/agents",
+            json={"name": "matrix-agent", "command": ["matrix-agent"]},
+            headers=headers,
+        ),
+        201,
+    )
+    workspace_id = await running_workspace(app, owner, project["id"], node["node"]["id"])
+    session_id, request_id = await waiting_session(app, owner, workspace_id, agent["name"])
     return Owned(
         owner_id=owner.id,
         credential_name=credential["name"],
@@ -304,7 +386,10 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
         repo=repo,
         node_id=node["node"]["id"],
         join_token=node["join_token"],
-        workspace_id=await running_workspace(app, owner, project["id"], node["node"]["id"]),
+        workspace_id=workspace_id,
+        agent_name=agent["name"],
+        session_id=session_id,
+        permission_request_id=request_id,
     )
 
 
@@ -327,6 +412,42 @@ async def running_workspace(app: FastAPI, owner: ApiUser, project_id: str, node_
         )
         await db.commit()
     return workspace_id
+
+
+async def waiting_session(
+    app: FastAPI, owner: ApiUser, workspace_id: str, agent: str
+) -> tuple[str, str]:
+    """A session waiting for a permission answer, as a node would have reported it."""
+    state: AppState = app.state.corral
+    session_id, request_id = new_id("ses"), new_id("prm")
+    async with state.sessions() as db:
+        db.add(
+            AgentSession(
+                id=session_id,
+                user_id=owner.id,
+                workspace_id=workspace_id,
+                agent=agent,
+                policy="ask",
+                state=SessionState.AWAITING_PERMISSION,
+                last_seq=0,
+            )
+        )
+        await db.flush()
+        db.add(
+            PermissionRequest(
+                id=request_id,
+                session_id=session_id,
+                user_id=owner.id,
+                state=PermissionState.PENDING,
+                tool_call={"toolCallId": "t1", "title": "Write notes.txt", "kind": "edit"},
+                options=[
+                    {"optionId": "allow", "name": "Allow", "kind": "allow_once"},
+                    {"optionId": "reject", "name": "Reject", "kind": "reject_once"},
+                ],
+            )
+        )
+        await db.commit()
+    return session_id, request_id
 
 
 async def revoked_owner_token(client: httpx.AsyncClient, owner: ApiUser) -> str:

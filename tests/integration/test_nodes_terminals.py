@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -35,6 +34,7 @@ from tests.support.nodes import (
     close_of,
     eventually,
     eventually_async,
+    exchange,
     node_agent,
     open_viewer,
     tail,
@@ -89,15 +89,6 @@ def make_repo(path: Path) -> Path:
 
 def link_token(link: str) -> str:
     return parse_qs(urlsplit(link).query)["token"][0]
-
-
-def exchange(base_url: str, link: str) -> str:
-    """Trade a login or invite link for an API token, as `corral login` does."""
-    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
-        response = client.post("/api/v1/auth/exchange", json={"token": link_token(link)})
-    assert response.status_code == 201, response.text
-    token: str = response.json()["token"]["token"]
-    return token
 
 
 def log_records(text: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -183,6 +184,16 @@ def node_agent(
 
 
 # --- The REST API -----------------------------------------------------------------------------
+
+
+def exchange(base_url: str, link: str) -> str:
+    """Trade a login or invite link for an API token, as `corral login` does."""
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
+        response = client.post("/api/v1/auth/exchange", json={"token": token})
+    assert response.status_code == 201, response.text
+    api_token: str = response.json()["token"]["token"]
+    return api_token
 
 
 class Api:

@@ -11,10 +11,12 @@ from corral import __version__
 from corral.cli import (
     account,
     activity,
+    agents,
     credentials,
     nodes,
     projects,
     server,
+    sessions,
     tokens,
     users,
     workspaces,
@@ -64,6 +66,9 @@ app.add_typer(credentials.app, name="credentials")
 app.add_typer(projects.app, name="project")
 app.add_typer(nodes.app, name="node")
 app.add_typer(workspaces.app, name="workspace")
+app.add_typer(agents.app, name="agent")
+app.add_typer(sessions.app, name="session")
+app.add_typer(sessions.permissions_app, name="permissions")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from corral.control.nodelink.registry import NodeRegistry
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
 from corral.control.services.terminals import TerminalTickets
+from corral.control.sessionhub import SessionHub
 from corral.settings import Settings
 
 __all__ = ["AppState"]
@@ -30,5 +31,6 @@ class AppState:
     node_registry: NodeRegistry = field(default_factory=NodeRegistry)
     provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
     terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)
+    session_hub: SessionHub = field(default_factory=SessionHub)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     """Long-lived tasks started at start-up (the local node's supervisor); cancelled at exit."""

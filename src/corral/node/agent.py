@@ -21,6 +21,7 @@ from corral.errors import CorralError, InvalidInput
 from corral.node.health import read_machine_health
 from corral.node.identity import NodeIdentity
 from corral.node.ptyclient import PtyHostClient
+from corral.node.sessions import NodeSessions
 from corral.node.workspaces import NodeWorkspaces
 from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
 from corral.protocol.frames import (
@@ -83,6 +84,7 @@ class NodeAgent:
         identity: NodeIdentity,
         workspaces: NodeWorkspaces,
         terminals: PtyHostClient,
+        sessions: NodeSessions,
         *,
         reconnect_min_seconds: float,
         reconnect_max_seconds: float,
@@ -90,6 +92,7 @@ class NodeAgent:
         self.identity = identity
         self.workspaces = workspaces
         self.terminals = terminals
+        self.sessions = sessions
         self.reconnect_min_seconds = reconnect_min_seconds
         self.reconnect_max_seconds = reconnect_max_seconds
         self.linked = asyncio.Event()
@@ -117,6 +120,7 @@ class NodeAgent:
                 log.info("redialling in %.1f s", delay)
                 await asyncio.sleep(delay)
         finally:
+            await self.sessions.shutdown()
             await self.workspaces.shutdown()
             await self.terminals.shutdown()
 
@@ -141,6 +145,7 @@ class NodeAgent:
             self._peer = peer
             self.workspaces.notify = peer.notify
             self.terminals.upstream = peer
+            self.sessions.linked(peer)
             self.linked.set()
             log.info("linked to %s as node %s", self.identity.control_url, welcome.node_id)
             beats = asyncio.create_task(self._heartbeats(peer, welcome.heartbeat_interval_seconds))
@@ -150,6 +155,7 @@ class NodeAgent:
                 self.linked.clear()
                 self.workspaces.notify = None
                 self.terminals.upstream = None
+                self.sessions.linked(None)
                 beats.cancel()
                 await asyncio.gather(beats, return_exceptions=True)
                 await peer.close("the link closed")
@@ -216,6 +222,8 @@ class NodeAgent:
                 workspaces=self.workspaces.count(),
                 terminals=await self._terminal_count(),
                 agent_version=__version__,
+                sessions=self.sessions.count(),
+                agents=self.sessions.installer.installed()[:200],
             )
             with contextlib.suppress(CorralError):
                 await peer.notify("heartbeat", beat)
@@ -235,6 +243,7 @@ class NodeAgent:
             "terminal.delete": self._terminal_delete,
             "terminal.attach": self._terminal_attach,
             "terminal.resize": self._terminal_resize,
+            **self.sessions.handlers(),
         }
 
     async def _workspace_create(self, spec: WorkspaceSpec) -> WorkspaceStatus:
@@ -244,9 +253,11 @@ class NodeAgent:
         return await self.workspaces.start(ref.id)
 
     async def _workspace_stop(self, ref: WorkspaceRef) -> WorkspaceStatus:
+        await self.sessions.close_workspace(ref.id)
         return await self.workspaces.stop(ref.id)
 
     async def _workspace_delete(self, ref: WorkspaceRef) -> WorkspaceStatus:
+        await self.sessions.close_workspace(ref.id)
         return await self.workspaces.delete(ref.id)
 
     async def _workspace_list(self, _: Empty) -> WorkspaceList:

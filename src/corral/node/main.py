@@ -14,6 +14,7 @@ from corral.node.agent import NodeAgent
 from corral.node.identity import join, load_identity, save_identity
 from corral.node.ptyclient import PtyHostClient
 from corral.node.runtimes.registry import load_runtime
+from corral.node.sessions import NodeSessions
 from corral.node.settings import NodeAgentSettings
 from corral.node.workspaces import NodeWorkspaces
 
@@ -79,10 +80,12 @@ async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
         data_dir / "state",
         progress_interval_seconds=settings.progress_interval_seconds,
     )
+    sessions = NodeSessions(workspaces, data_dir, settings=settings.sessions)
     agent = NodeAgent(
         identity,
         workspaces,
         terminals,
+        sessions,
         reconnect_min_seconds=settings.reconnect_min_seconds,
         reconnect_max_seconds=settings.reconnect_max_seconds,
     )

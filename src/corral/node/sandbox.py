@@ -65,6 +65,7 @@ def bwrap_argv(
     argv: Sequence[str],
     *,
     writable: Sequence[Path],
+    readable: Sequence[Path] = (),
     tmp: Path,
     cwd: Path,
     hidden: Iterable[str | Path],
@@ -74,11 +75,13 @@ def bwrap_argv(
     its /tmp, starting in `cwd`.
 
     `hidden` holds absolute paths or glob patterns; each match is hidden, missing ones are
-    skipped. Hidden directories may contain the writable ones (the workspaces directory lives in
-    the node's data directory): those are bound after the hiding and stay reachable.
+    skipped. Hidden directories may contain the writable and `readable` ones (the workspaces
+    directory and the agent installs live in the node's data directory): those are bound after
+    the hiding and stay reachable.
     """
     mounts, remounts = _hiding(hidden)
     binds = [arg for path in writable for arg in ("--bind", str(path), str(path))]
+    binds += [arg for path in readable for arg in ("--ro-bind", str(path), str(path))]
     return (
         bwrap,
         "--ro-bind",

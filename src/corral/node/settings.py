@@ -9,6 +9,7 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corral.node.acp.session import SessionSettings
 from corral.node.terminals import TerminalSettings
 
 __all__ = ["NodeAgentSettings"]
@@ -35,6 +36,7 @@ class NodeAgentSettings(BaseSettings):
         default_factory=dict, description='Settings of the runtime, e.g. {"sandbox": "bwrap"}.'
     )
     terminals: TerminalSettings = Field(default_factory=TerminalSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
     reconnect_min_seconds: float = Field(0.5, gt=0, description="First wait before redialling.")
     reconnect_max_seconds: float = Field(
         4.0,

@@ -26,14 +26,41 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
+from corral.protocol.base import (
+    MAX_ENV_VALUE_LENGTH,
+    MAX_ENV_VARS,
+    Body,
+    Empty,
+    EnvName,
+    EnvValue,
+    Id,
+)
+from corral.protocol.sessions import (
+    PermissionAnswer,
+    SessionAck,
+    SessionEvents,
+    SessionEventsAck,
+    SessionList,
+    SessionPrompt,
+    SessionRef,
+    SessionSetMode,
+    SessionSetModel,
+    SessionStart,
+)
 from corral.states import WorkspaceState
 
 __all__ = [
     "EVENTS",
+    "MAX_ENV_VALUE_LENGTH",
+    "MAX_ENV_VARS",
     "METHODS",
+    "Body",
     "Empty",
+    "EnvName",
+    "EnvValue",
+    "Id",
     "NodeHeartbeat",
     "PtySpawn",
     "TerminalAttach",
@@ -50,20 +77,6 @@ __all__ = [
     "WorkspaceSpec",
     "WorkspaceStatus",
 ]
-
-Id = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}_[0-9a-z]{26}$")]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
-MAX_ENV_VARS = 200
-MAX_ENV_VALUE_LENGTH = 32 * 1024
-EnvValue = Annotated[str, StringConstraints(max_length=MAX_ENV_VALUE_LENGTH)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Empty(Body):
-    pass
 
 
 class WorkspaceSpec(Body):
@@ -107,6 +120,10 @@ class NodeHeartbeat(Body):
     workspaces: int = Field(ge=0)
     terminals: int = Field(ge=0)
     agent_version: str = Field(max_length=64)
+    sessions: int = Field(0, ge=0)
+    agents: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
+        default_factory=list, max_length=200, description="Installed agents, package@version."
+    )
 
 
 class TerminalCreate(Body):
@@ -195,6 +212,16 @@ METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "pty.close_workspace": (WorkspaceRef, Empty),
     "pty.detach_all": (Empty, Empty),
     "pty.shutdown": (Empty, Empty),
+    "session.start": (SessionStart, SessionAck),
+    "session.prompt": (SessionPrompt, SessionAck),
+    "session.cancel": (SessionRef, SessionAck),
+    "session.stop": (SessionRef, SessionAck),
+    "session.set_mode": (SessionSetMode, SessionAck),
+    "session.set_model": (SessionSetModel, SessionAck),
+    "session.permission": (PermissionAnswer, SessionAck),
+    "session.list": (Empty, SessionList),
+    # From a node to the control plane.
+    "session.events": (SessionEvents, SessionEventsAck),
 }
 
 EVENTS: dict[str, type[Body]] = {

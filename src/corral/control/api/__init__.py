@@ -11,10 +11,13 @@ from fastapi import APIRouter
 
 from corral.control.api import (
     activity,
+    agents,
     auth,
     credentials,
     nodes,
+    permissions,
     projects,
+    sessions,
     terminals,
     tokens,
     users,
@@ -41,5 +44,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 api_router = APIRouter()
-for module in (auth, tokens, users, credentials, projects, nodes, workspaces, terminals, activity):
+for module in (
+    auth,
+    tokens,
+    users,
+    credentials,
+    projects,
+    nodes,
+    workspaces,
+    terminals,
+    agents,
+    sessions,
+    permissions,
+    activity,
+):
     api_router.include_router(module.router, responses=ERROR_RESPONSES)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
@@ -85,6 +85,23 @@ async def authenticate(request: HTTPConnection, db: AsyncSession) -> Principal |
                 reason="csrf_failed",
             )
     return Principal(user=user, web_session=web_session)
+
+
+async def websocket_user(websocket: WebSocket, state: AppState, what: str) -> str:
+    """The user a WebSocket acts for, from its bearer token or session cookie.
+
+    A WebSocket is not bound by CORS: a page on another site must not ride on the cookie, so a
+    browser's Origin must be this site.
+    """
+    origin = websocket.headers.get("origin")
+    http_scheme = "https" if websocket.url.scheme == "wss" else "http"
+    if origin is not None and origin != f"{http_scheme}://{websocket.url.netloc}":
+        raise PermissionDenied(f"{what} cannot be opened from another site")
+    async with state.sessions() as db:
+        principal = await authenticate(websocket, db)
+    if principal is None:
+        raise Unauthenticated("sign in first")
+    return principal.user.id
 
 
 async def current_principal(request: Request, db: Db) -> Principal:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, WebSocket
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import CurrentUser, Db, State, authenticate
+from corral.control.api.deps import CurrentUser, Db, State, websocket_user
 from corral.control.db.base import utcnow
 from corral.control.relay import TerminalRelay
 from corral.control.schemas.workspaces import TerminalCreate, TerminalPublic, TerminalTicket
@@ -87,16 +87,7 @@ async def _viewer(
         if found.id != redeemed.workspace_id:
             raise Unauthenticated("the terminal ticket is for another workspace")
         return redeemed.user_id
-    # A WebSocket is not bound by CORS: a page on another site must not ride on the cookie.
-    origin = websocket.headers.get("origin")
-    http_scheme = "https" if websocket.url.scheme == "wss" else "http"
-    if origin is not None and origin != f"{http_scheme}://{websocket.url.netloc}":
-        raise PermissionDenied("a terminal cannot be opened from another site")
-    async with state.sessions() as db:
-        principal = await authenticate(websocket, db)
-    if principal is None:
-        raise Unauthenticated("sign in, or pass a ticket from the terminal's tickets route")
-    return principal.user.id
+    return await websocket_user(websocket, state, "a terminal")
 
 
 @router.websocket("/{terminal}/ws")

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from corral.protocol.messages import Body
-from corral.protocol.peer import EventHandler, Peer, ResultT, StreamHandler, Transport
+from corral.protocol.peer import EventHandler, Handler, Peer, ResultT, StreamHandler, Transport
 
 __all__ = ["NodeConnection"]
 
@@ -25,13 +25,20 @@ class NodeConnection:
         transport: Transport,
         *,
         on_event: EventHandler,
+        handlers: dict[str, Handler] | None = None,
         request_timeout_seconds: float,
         disconnect: Callable[[int, str], Awaitable[None]],
     ) -> None:
         self.node_id = node_id
         self.node_name = node_name
         self.request_timeout_seconds = request_timeout_seconds
-        self.peer = Peer(transport, on_event=on_event, streams=self, name=f"node {node_name}")
+        self.peer = Peer(
+            transport,
+            handlers=handlers,
+            on_event=on_event,
+            streams=self,
+            name=f"node {node_name}",
+        )
         self._streams: dict[int, StreamHandler] = {}
         self._stream_ids = itertools.count(1)
         self._disconnect = disconnect

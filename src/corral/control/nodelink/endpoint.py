@@ -15,7 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from corral.control.api.constants import API_PREFIX
 from corral.control.db.models import Node
 from corral.control.nodelink.connection import NodeConnection
-from corral.control.services import nodes, workspaces
+from corral.control.services import nodes, sessions, workspaces
 from corral.control.state import AppState
 from corral.errors import CorralError
 from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
@@ -33,6 +33,7 @@ from corral.protocol.messages import (
     WorkspaceProgress,
     WorkspaceStatus,
 )
+from corral.protocol.sessions import SessionEvents, SessionEventsAck, SessionList
 
 __all__ = ["router"]
 
@@ -114,6 +115,11 @@ class _Link:
             elif isinstance(params, WorkspaceProgress):
                 self.state.provisioning_logs.append(self.node.id, params.id, params.line)
 
+    async def on_session_events(self, batch: SessionEvents) -> SessionEventsAck:
+        async with self.state.sessions() as db:
+            acked = await sessions.ingest(db, self.state.session_hub, self.node.id, batch)
+        return SessionEventsAck(session_id=batch.session_id, acked_seq=acked)
+
     def reconcile_soon(self) -> None:
         # In a task: the node's answer arrives through the same receive loop that called us.
         task = asyncio.create_task(self._reconcile())
@@ -126,6 +132,14 @@ class _Link:
             reported = await self.connection.call("workspace.list", Empty(), WorkspaceList)
             async with self.state.sessions() as db:
                 await workspaces.reconcile_node(db, self.node.id, reported)
+            running = await self.connection.call("session.list", Empty(), SessionList)
+            async with self.state.sessions() as db:
+                await sessions.mark_node_sessions_gone(
+                    db,
+                    self.node.id,
+                    {s.id for s in running.sessions},
+                    reason=f"the agent ended with node {self.node.name}'s agent process",
+                )
         except CorralError as exc:
             log.warning("could not reconcile node %s: %s", self.node.name, exc.message)
         except Exception:
@@ -159,6 +173,7 @@ async def node_link(websocket: WebSocket) -> None:
         node.name,
         _WebSocketTransport(websocket),
         on_event=link.on_event,
+        handlers={"session.events": link.on_session_events},
         request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
         disconnect=websocket.close,
     )

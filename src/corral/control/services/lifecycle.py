@@ -24,11 +24,13 @@ S = TypeVar("S", bound=StrEnum)
 
 class Stateful(Protocol[S]):
     id: str
-    name: str
     user_id: str
     state: S
     state_reason: str | None
     state_changed_at: datetime
+
+    @property
+    def name(self) -> str: ...
 
 
 async def transition(

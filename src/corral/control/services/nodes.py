@@ -145,6 +145,8 @@ async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> bool
         "load1": beat.load1,
         "workspaces": beat.workspaces,
         "terminals": beat.terminals,
+        "sessions": beat.sessions,
+        "agents": beat.agents,
     }
     revived = node.state == NodeState.STALE
     if revived:

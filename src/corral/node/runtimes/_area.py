@@ -126,7 +126,9 @@ class AreaRuntime(Runtime):
         exist already. Raise `RuntimeError_` on failure; the caller removes the area."""
 
     @abc.abstractmethod
-    def _wrap(self, area: Area, argv: Sequence[str], cwd: Path) -> tuple[str, ...]:
+    def _wrap(
+        self, area: Area, argv: Sequence[str], cwd: Path, readable: Sequence[Path]
+    ) -> tuple[str, ...]:
         """The argv that runs `argv` in the workspace, with `cwd` as its working directory."""
 
     def _area_for(self, workspace_id: str) -> Area:
@@ -198,6 +200,7 @@ class AreaRuntime(Runtime):
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        readable: Sequence[Path] = (),
     ) -> ProcessSpec:
         """See `Runtime.command`. Raises `RuntimeError_` unless the workspace is running, and
         `InvalidInput` for a `cwd` outside the workspace.
@@ -218,7 +221,7 @@ class AreaRuntime(Runtime):
             )
         directory = resolve_in_workspace(handle, cwd) if cwd is not None else area.repo
         return ProcessSpec(
-            argv=self._wrap(area, argv, directory),
+            argv=self._wrap(area, argv, directory, readable),
             env={**self.base_env(area), **(env or {})},
             cwd=directory,
         )

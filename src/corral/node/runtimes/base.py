@@ -148,9 +148,12 @@ class Runtime(abc.ABC):
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        readable: Sequence[Path] = (),
     ) -> ProcessSpec:
         """How to start `argv` inside the workspace (wrapped in the sandbox, if there is one),
-        with the project's env, `env` on top, and `cwd` (default: the checkout)."""
+        with a minimal env, `env` on top, and `cwd` (default: the checkout). `readable` are
+        node directories the process may read though the sandbox hides the node's data
+        directory (the shared agent installs)."""
 
     async def spawn_process(
         self,
@@ -159,9 +162,10 @@ class Runtime(abc.ABC):
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        readable: Sequence[Path] = (),
     ) -> asyncio.subprocess.Process:
         """Start a process with pipes on stdin, stdout and stderr, in its own process group."""
-        spec = self.command(handle, argv, env=env, cwd=cwd)
+        spec = self.command(handle, argv, env=env, cwd=cwd, readable=readable)
         return await asyncio.create_subprocess_exec(
             *spec.argv,
             env=spec.env,

@@ -58,7 +58,9 @@ class FakeRuntime(AreaRuntime):
         _make_checkout(area, spec)
         progress("done.")
 
-    def _wrap(self, area: Area, argv: Sequence[str], cwd: Path) -> tuple[str, ...]:
+    def _wrap(
+        self, area: Area, argv: Sequence[str], cwd: Path, readable: Sequence[Path]
+    ) -> tuple[str, ...]:
         return tuple(argv)
 
 

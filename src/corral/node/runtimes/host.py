@@ -117,12 +117,15 @@ class HostRuntime(AreaRuntime):
             *self.settings.also_hidden_paths,
         )
 
-    def _wrap(self, area: Area, argv: Sequence[str], cwd: Path) -> tuple[str, ...]:
+    def _wrap(
+        self, area: Area, argv: Sequence[str], cwd: Path, readable: Sequence[Path]
+    ) -> tuple[str, ...]:
         if self._bwrap is None:
             return tuple(argv)
         return sandbox.bwrap_argv(
             argv,
             writable=(area.repo, area.home),
+            readable=readable,
             tmp=area.tmp,
             cwd=cwd,
             hidden=self._hidden,

@@ -1,10 +1,16 @@
 """All table models; importing this package registers every table on `Base.metadata`."""
 
 from corral.control.db.models.activity import ActivityEvent
+from corral.control.db.models.agents import AgentSetting, CustomAgent
 from corral.control.db.models.credentials import Credential, CredentialKind
 from corral.control.db.models.nodes import Node, NodeJoinToken
 from corral.control.db.models.projects import Project
-from corral.control.db.models.sessions import AgentSession, SessionEvent
+from corral.control.db.models.sessions import (
+    AgentSession,
+    PermissionRequest,
+    PermissionState,
+    SessionEvent,
+)
 from corral.control.db.models.users import (
     ApiToken,
     LinkPurpose,
@@ -19,13 +25,17 @@ from corral.control.db.models.workspaces import Workspace
 __all__ = [
     "ActivityEvent",
     "AgentSession",
+    "AgentSetting",
     "ApiToken",
     "Credential",
     "CredentialKind",
+    "CustomAgent",
     "LinkPurpose",
     "LoginLink",
     "Node",
     "NodeJoinToken",
+    "PermissionRequest",
+    "PermissionState",
     "Project",
     "SessionEvent",
     "User",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from corral.control.db.base import Base, StrEnumType, Timestamps, utcnow
 from corral.states import SessionState
 
-__all__ = ["AgentSession", "SessionEvent"]
+__all__ = ["AgentSession", "PermissionRequest", "PermissionState", "SessionEvent"]
 
 
 class AgentSession(Timestamps, Base):
@@ -36,6 +37,16 @@ class AgentSession(Timestamps, Base):
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     mode: Mapped[str | None] = mapped_column(String(200), nullable=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The start of the agent's latest message, for lists and the dashboard."""
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The latest usage the agent reported (tokens, cost), as it sent it."""
+    agent_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """What the agent said when it started: modes, models, config options, loadSession."""
+
+    @property
+    def name(self) -> str:
+        return self.title or f"{self.agent} session"
 
 
 class SessionEvent(Base):
@@ -50,3 +61,33 @@ class SessionEvent(Base):
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PermissionState(StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+    CANCELLED = "cancelled"
+
+
+class PermissionRequest(Base):
+    """An agent's question, kept from the session's events: pending until someone (or the
+    policy, or a timeout) answers it."""
+
+    __tablename__ = "permission_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("agent_sessions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    state: Mapped[PermissionState] = mapped_column(StrEnumType(PermissionState), index=True)
+    tool_call: Mapped[dict[str, Any]] = mapped_column(JSON)
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    option_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    policy: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """What decided when no user did: the session's policy, `timeout` or `cancelled`."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)

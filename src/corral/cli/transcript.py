@@ -1,0 +1,199 @@
+"""Renders a session's events in a terminal: messages, thoughts, tool calls with coloured
+diffs, plans, terminal output, permission requests and turn ends.
+
+Chunks of one message arrive as many events; they are printed as they come, on one line of
+text, and a new block starts when the kind of content changes. Tool call updates carry only
+what changed, so the renderer keeps each tool call's title and kind to print them again.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+__all__ = ["TranscriptPrinter"]
+
+MAX_DIFF_LINES = 200
+MAX_OUTPUT_CHARS = 4000
+STATUS_MARKS = {"pending": "…", "in_progress": "▸", "completed": "✓", "failed": "✗"}
+PLAN_MARKS = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, dict):
+        if content.get("type") == "text":
+            return str(content.get("text", ""))
+        if content.get("type") == "resource_link":
+            return f"[{content.get('name') or content.get('uri')}]"
+        return f"[{content.get('type', 'content')}]"
+    return ""
+
+
+class TranscriptPrinter:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._stream: str | None = None  # the kind of chunk being printed on the current line
+        self._tools: dict[str, dict[str, Any]] = {}
+
+    def _end_stream(self) -> None:
+        if self._stream is not None:
+            self.console.print()
+            self._stream = None
+
+    def _chunk(self, kind: str, text: str, style: str, label: str) -> None:
+        if self._stream != kind:
+            self._end_stream()
+            self.console.print(Text(label, style="bold " + style))
+            self._stream = kind
+        self.console.print(Text(text, style=style), end="")
+
+    def event(self, event: dict[str, Any]) -> None:
+        kind, payload = event["kind"], event["payload"]
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(payload)
+
+    def _line(self, text: Text | str) -> None:
+        self._end_stream()
+        self.console.print(text)
+
+    # -- event kinds -----------------------------------------------------------------------------
+
+    def _on_prompt(self, payload: dict[str, Any]) -> None:
+        self._line(Text.assemble(("you: ", "bold cyan"), str(payload.get("text", ""))))
+
+    def _on_update(self, update: dict[str, Any]) -> None:
+        kind = update.get("sessionUpdate")
+        if kind == "agent_message_chunk":
+            self._chunk(kind, _text(update.get("content")), "", "agent:")
+        elif kind == "agent_thought_chunk":
+            self._chunk(kind, _text(update.get("content")), "dim italic", "thinking:")
+        elif kind == "user_message_chunk":
+            self._chunk(kind, _text(update.get("content")), "cyan", "you:")
+        elif kind in ("tool_call", "tool_call_update"):
+            self._tool(update)
+        elif kind == "plan":
+            self._plan(update.get("entries") or [])
+        elif kind == "current_mode_update":
+            self._line(Text(f"mode: {update.get('currentModeId')}", style="magenta"))
+        elif kind == "usage_update":
+            self._line(Text(f"usage: {_usage(update)}", style="dim"))
+        elif kind in ("available_commands_update", "config_option_update", "session_info_update"):
+            return  # state for pickers, not for the transcript
+        else:
+            self._line(Text(f"({kind} update)", style="dim"))
+
+    def _tool(self, update: dict[str, Any]) -> None:
+        tool_id = str(update.get("toolCallId"))
+        known = self._tools.setdefault(tool_id, {})
+        for key in ("title", "kind", "status"):
+            if update.get(key) is not None:
+                known[key] = update[key]
+        status = str(known.get("status", "pending"))
+        mark = STATUS_MARKS.get(status, "?")
+        style = {"failed": "red", "completed": "green"}.get(status, "yellow")
+        self._line(
+            Text.assemble(
+                (f"{mark} ", style),
+                (str(known.get("title", "tool call")), "bold"),
+                (f"  [{known.get('kind', 'other')}, {status}]", "dim"),
+            )
+        )
+        for location in update.get("locations") or []:
+            if isinstance(location, dict) and location.get("path"):
+                self.console.print(Text(f"    {location['path']}", style="dim"))
+        for item in update.get("content") or []:
+            if not isinstance(item, dict):
+                continue
+            if item.get("type") == "diff":
+                self._diff(item)
+            elif item.get("type") == "content":
+                text = _text(item.get("content"))
+                if text:
+                    self.console.print(Text(_indent(text[:MAX_OUTPUT_CHARS]), style="dim"))
+
+    def _diff(self, diff: dict[str, Any]) -> None:
+        old = str(diff.get("oldText") or "").splitlines()
+        new = str(diff.get("newText") or "").splitlines()
+        path = str(diff.get("path", ""))
+        lines = list(difflib.unified_diff(old, new, f"a{path}", f"b{path}", lineterm=""))
+        for line in lines[:MAX_DIFF_LINES]:
+            style = (
+                "bold"
+                if line.startswith(("---", "+++"))
+                else "cyan"
+                if line.startswith("@@")
+                else "green"
+                if line.startswith("+")
+                else "red"
+                if line.startswith("-")
+                else ""
+            )
+            self.console.print(Text("    " + line, style=style))
+        if len(lines) > MAX_DIFF_LINES:
+            self.console.print(Text(f"    … {len(lines) - MAX_DIFF_LINES} more lines", style="dim"))
+
+    def _plan(self, entries: list[Any]) -> None:
+        self._line(Text("plan:", style="bold blue"))
+        for entry in entries:
+            if isinstance(entry, dict):
+                mark = PLAN_MARKS.get(str(entry.get("status")), "[?]")
+                self.console.print(Text(f"  {mark} {entry.get('content', '')}"))
+
+    def _on_terminal(self, payload: dict[str, Any]) -> None:
+        command = " ".join(str(part) for part in payload.get("command") or [])
+        status = payload.get("exit_status") or {}
+        code = status.get("exitCode") if isinstance(status, dict) else None
+        self._line(Text.assemble(("$ ", "bold"), command, (f"  (exit {code})", "dim")))
+        output = str(payload.get("output", ""))
+        if output:
+            self.console.print(Text(_indent(output[-MAX_OUTPUT_CHARS:]), style="dim"))
+
+    def _on_permission_request(self, payload: dict[str, Any]) -> None:
+        tool = payload.get("tool_call") or {}
+        title = tool.get("title") or self._tools.get(str(tool.get("toolCallId")), {}).get("title")
+        self._line(Text.assemble(("permission? ", "bold yellow"), str(title or "the agent asks")))
+
+    def _on_permission_decision(self, payload: dict[str, Any]) -> None:
+        who = payload.get("policy") or ("you" if payload.get("by") else "someone")
+        answer = payload.get("option_id") or payload.get("outcome")
+        self._line(Text(f"  answered {answer} ({who})", style="yellow"))
+
+    def _on_turn_end(self, payload: dict[str, Any]) -> None:
+        if payload.get("error"):
+            self._line(Text(f"turn failed: {payload['error']}", style="bold red"))
+        else:
+            usage = f", {_usage(payload['usage'])}" if payload.get("usage") else ""
+            self._line(Text(f"[{payload.get('stop_reason')}{usage}]", style="dim"))
+
+    def _on_state(self, payload: dict[str, Any]) -> None:
+        state = payload.get("state")
+        if state in ("error", "stopped"):
+            reason = f": {payload['reason']}" if payload.get("reason") else ""
+            style = "bold red" if state == "error" else "dim"
+            self._line(Text(f"session {state}{reason}", style=style))
+            for line in payload.get("stderr") or []:
+                self.console.print(Text(f"  {line}", style="dim red"))
+
+    def _on_install(self, payload: dict[str, Any]) -> None:
+        self._line(Text(f"install: {payload.get('line', '')}", style="dim"))
+
+    def _on_notice(self, payload: dict[str, Any]) -> None:
+        if payload.get("code") in ("agent_ready", "prompt_queued"):
+            return
+        self._line(Text(f"note: {payload.get('message', payload.get('code'))}", style="magenta"))
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip("\n").splitlines())
+
+
+def _usage(usage: dict[str, Any]) -> str:
+    parts = []
+    for key, value in usage.items():
+        if key != "sessionUpdate" and isinstance(value, int | float | str):
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)

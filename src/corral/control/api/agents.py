@@ -1,0 +1,109 @@
+"""Routes for the agent catalog and agent settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from corral.agents.catalog import AgentSpec
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db
+from corral.control.schemas.agents import (
+    AgentAdd,
+    AgentPublic,
+    AgentSettingsPublic,
+    AgentSettingsUpdate,
+)
+from corral.control.services import agents, projects
+
+router = APIRouter(prefix=f"{API_PREFIX}/agents", tags=["agents"])
+
+ProjectQuery = Annotated[
+    str | None, Query(max_length=64, description="A project's name or id: its settings.")
+]
+
+
+def _public(spec: AgentSpec) -> AgentPublic:
+    return AgentPublic(
+        name=spec.name,
+        title=spec.title,
+        builtin=spec.builtin,
+        package=spec.package,
+        version=spec.version,
+        command=spec.command,
+        credential_kinds=sorted(spec.credentials),
+        endpoint=bool(spec.endpoint_env or spec.endpoint_args),
+    )
+
+
+@router.get("")
+async def list_agents(user: CurrentUser, db: Db) -> list[AgentPublic]:
+    """The built-in agents and the ones you added."""
+    return [_public(spec) for spec in await agents.agents_for(db, user.id)]
+
+
+@router.post("", status_code=201)
+async def add_agent(body: AgentAdd, user: CurrentUser, db: Db) -> AgentPublic:
+    """Add an ACP agent of your own: a command that speaks ACP on stdin and stdout."""
+    return _public(await agents.add_custom_agent(db, user.id, name=body.name, command=body.command))
+
+
+@router.get("/{agent}")
+async def get_agent(agent: str, user: CurrentUser, db: Db) -> AgentPublic:
+    return _public(await agents.get_agent(db, user.id, agent))
+
+
+@router.delete("/{agent}", status_code=204)
+async def remove_agent(agent: str, user: CurrentUser, db: Db) -> None:
+    await agents.remove_custom_agent(db, user.id, agent)
+
+
+async def _settings(
+    db: Db, user_id: str, agent: str, project_id: str | None
+) -> AgentSettingsPublic:
+    resolved = await agents.resolve(db, user_id, agent, project_id)
+    return AgentSettingsPublic(
+        agent=agent,
+        project_id=project_id,
+        credential=resolved.credential,
+        model=resolved.model,
+        policy=resolved.policy,
+        endpoint=resolved.endpoint,
+        env=resolved.env,
+        args=resolved.args,
+    )
+
+
+@router.get("/{agent}/settings")
+async def get_settings(
+    agent: str, user: CurrentUser, db: Db, project: ProjectQuery = None
+) -> AgentSettingsPublic:
+    """The settings a session gets: the project's over yours over the catalog's."""
+    spec = await agents.get_agent(db, user.id, agent)
+    project_id = (await projects.get_project(db, user.id, project)).id if project else None
+    return await _settings(db, user.id, spec.name, project_id)
+
+
+@router.patch("/{agent}/settings")
+async def update_settings(
+    agent: str, body: AgentSettingsUpdate, user: CurrentUser, db: Db
+) -> AgentSettingsPublic:
+    project_id = (
+        (await projects.get_project(db, user.id, body.project)).id if body.project else None
+    )
+    await agents.configure(
+        db,
+        user.id,
+        agent,
+        project_id=project_id,
+        credential=body.credential,
+        model=body.model,
+        policy=body.policy,
+        endpoint=body.endpoint,
+        env=body.env,
+        unset_env=body.unset_env,
+        args=body.args,
+        clear=body.clear,
+    )
+    return await _settings(db, user.id, agent, project_id)

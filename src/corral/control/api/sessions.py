@@ -1,0 +1,249 @@
+"""Routes for agent sessions: start, prompt, steer, read the transcript, and watch it live.
+
+The events WebSocket (`/sessions/{id}/events/ws?after=N`) sends text frames
+`{"type": "events", "events": [{seq, kind, payload, at}, ...]}`: first every stored event after
+`after`, then new ones as they are stored, each exactly once and in order. A viewer that
+reconnects with the last `seq` it saw misses nothing. A viewer too slow to keep up is closed
+with 1013 and should reconnect from its last `seq`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db, PageParams, State, websocket_user
+from corral.control.schemas.common import Page
+from corral.control.schemas.sessions import (
+    EventPage,
+    ModeChange,
+    ModelChange,
+    PromptAccepted,
+    PromptCreate,
+    SessionCreate,
+    SessionEventPublic,
+    SessionPublic,
+)
+from corral.control.services import projects, sessions, workspaces
+from corral.control.state import AppState
+from corral.errors import CorralError, NotFound, PermissionDenied, Unauthenticated
+from corral.protocol.viewer import (
+    CLOSE_CONFLICT,
+    CLOSE_NOT_FOUND,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+)
+from corral.states import SessionState
+
+router = APIRouter(prefix=f"{API_PREFIX}/sessions", tags=["sessions"])
+
+REPLAY_PAGE = 1000
+MAX_EVENTS_PAGE = 5000
+
+
+@router.get("")
+async def list_sessions(
+    user: CurrentUser,
+    db: Db,
+    page: PageParams,
+    workspace: Annotated[str | None, Query(max_length=64, description="Name or id.")] = None,
+    project: Annotated[str | None, Query(max_length=64, description="Name or id.")] = None,
+    state: Annotated[list[SessionState] | None, Query(description="Only these states.")] = None,
+) -> Page[SessionPublic]:
+    workspace_id = (
+        (await workspaces.get_workspace(db, user.id, workspace)).id if workspace else None
+    )
+    project_id = (await projects.get_project(db, user.id, project)).id if project else None
+    rows, next_cursor = await sessions.list_sessions(
+        db,
+        user.id,
+        limit=page.limit,
+        cursor=page.cursor,
+        workspace_id=workspace_id,
+        project_id=project_id,
+        states=state or (),
+    )
+    return Page(items=[SessionPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201)
+async def start_session(
+    body: SessionCreate, user: CurrentUser, db: Db, state: State
+) -> SessionPublic:
+    """Start an agent in a running workspace; it is `starting` until the agent is ready (a
+    first use on a node installs it first)."""
+    row = await sessions.start_session(
+        db,
+        state.node_registry,
+        state.secret_box,
+        user.id,
+        workspace_ref=body.workspace,
+        agent_name=body.agent,
+        policy=body.policy,
+        title=body.title,
+    )
+    return SessionPublic.model_validate(row)
+
+
+@router.get("/{session}")
+async def get_session(session: str, user: CurrentUser, db: Db) -> SessionPublic:
+    return SessionPublic.model_validate(await sessions.get_session(db, user.id, session))
+
+
+@router.post("/{session}/prompts", status_code=202)
+async def prompt_session(
+    session: str, body: PromptCreate, user: CurrentUser, db: Db, state: State
+) -> PromptAccepted:
+    """Send a prompt; it waits behind a running turn. A stopped session starts again first."""
+    prompt_id, queued = await sessions.prompt_session(
+        db,
+        state.node_registry,
+        state.secret_box,
+        user.id,
+        session,
+        text=body.text,
+        resources=body.resources,
+    )
+    return PromptAccepted(prompt_id=prompt_id, queued=queued)
+
+
+@router.post("/{session}/cancel")
+async def cancel_session(session: str, user: CurrentUser, db: Db, state: State) -> SessionPublic:
+    """Cancel the running turn and drop queued prompts; the session stays."""
+    row = await sessions.send_to_session(
+        db, state.node_registry, user.id, session, "session.cancel"
+    )
+    return SessionPublic.model_validate(row)
+
+
+@router.post("/{session}/stop")
+async def stop_session(session: str, user: CurrentUser, db: Db, state: State) -> SessionPublic:
+    """End the agent process. The transcript stays; a new prompt starts the agent again."""
+    row = await sessions.stop_session(db, state.node_registry, user.id, session)
+    return SessionPublic.model_validate(row)
+
+
+@router.put("/{session}/mode")
+async def set_mode(
+    session: str, body: ModeChange, user: CurrentUser, db: Db, state: State
+) -> SessionPublic:
+    row = await sessions.send_to_session(
+        db, state.node_registry, user.id, session, "session.set_mode", mode_id=body.mode
+    )
+    return SessionPublic.model_validate(row)
+
+
+@router.put("/{session}/model")
+async def set_model(
+    session: str, body: ModelChange, user: CurrentUser, db: Db, state: State
+) -> SessionPublic:
+    row = await sessions.send_to_session(
+        db, state.node_registry, user.id, session, "session.set_model", model_id=body.model
+    )
+    return SessionPublic.model_validate(row)
+
+
+@router.get("/{session}/events")
+async def list_events(
+    session: str,
+    user: CurrentUser,
+    db: Db,
+    after: Annotated[int, Query(ge=0, description="Events after this number.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 1000,
+) -> EventPage:
+    row, events = await sessions.list_events(db, user.id, session, after=after, limit=limit)
+    return EventPage(
+        items=[
+            SessionEventPublic(seq=e.seq, kind=e.kind, payload=e.payload, at=e.created_at)
+            for e in events
+        ],
+        last_seq=row.last_seq,
+    )
+
+
+@router.websocket("/{session}/events/ws")
+async def session_events_socket(
+    websocket: WebSocket,
+    session: str,
+    after: Annotated[int, Query(ge=0, description="Send events after this number.")] = 0,
+) -> None:
+    state: AppState = websocket.app.state.corral
+    await websocket.accept()
+    try:
+        user_id = await websocket_user(websocket, state, "a session's events")
+        async with state.sessions() as db:
+            row = await sessions.get_session(db, user_id, session)
+        await _stream(websocket, state, user_id, row.id, after)
+    except (Unauthenticated, PermissionDenied) as exc:
+        await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
+    except NotFound as exc:
+        await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
+    except CorralError as exc:
+        await websocket.close(CLOSE_CONFLICT, exc.message[:120])
+    except WebSocketDisconnect:
+        return
+
+
+async def _send(websocket: WebSocket, events: list[dict[str, Any]]) -> None:
+    await websocket.send_text(json.dumps({"type": "events", "events": events}, default=str))
+
+
+async def _stream(
+    websocket: WebSocket, state: AppState, user_id: str, session_id: str, after: int
+) -> None:
+    # Subscribe before reading the database: an event stored in between is then in both, and
+    # the sequence numbers drop the copy; none can fall between the two.
+    with state.session_hub.subscribe(session_id) as subscription:
+        last = after
+        while True:
+            async with state.sessions() as db:
+                _, stored = await sessions.list_events(
+                    db, user_id, session_id, after=last, limit=REPLAY_PAGE
+                )
+            if stored:
+                await _send(
+                    websocket,
+                    [
+                        sessions.event_dict(session_id, e.seq, e.kind, e.payload, e.created_at)
+                        for e in stored
+                    ],
+                )
+                last = stored[-1].seq
+            if len(stored) < REPLAY_PAGE:
+                break
+        listener = asyncio.create_task(_until_closed(websocket))
+        try:
+            while True:
+                getter = asyncio.create_task(subscription.get())
+                done, _ = await asyncio.wait(
+                    {getter, listener}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if listener in done:
+                    getter.cancel()
+                    return
+                if subscription.overflowed:
+                    await websocket.close(
+                        CLOSE_TRY_AGAIN, "too far behind: reconnect from your last seq"
+                    )
+                    return
+                fresh = [e for e in getter.result() if e["seq"] > last]
+                if fresh:
+                    await _send(websocket, fresh)
+                    last = fresh[-1]["seq"]
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await listener
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Viewers only listen; anything they send is ignored until they disconnect."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return

@@ -1,0 +1,108 @@
+"""Schemas for agent sessions, their events and permission requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from corral.control.schemas.common import PublicModel, StrictInput
+from corral.protocol.sessions import MAX_PROMPT_CHARS, Policy
+from corral.states import SessionState
+
+__all__ = [
+    "EventPage",
+    "ModeChange",
+    "ModelChange",
+    "PermissionAnswerBody",
+    "PermissionRequestPublic",
+    "PromptAccepted",
+    "PromptCreate",
+    "SessionCreate",
+    "SessionEventPublic",
+    "SessionPublic",
+]
+
+
+class SessionCreate(StrictInput):
+    workspace: str = Field(min_length=1, max_length=64, description="Workspace name or id.")
+    agent: str = Field(min_length=1, max_length=64)
+    policy: Policy | None = Field(
+        None, description="Which permission requests are answered without asking."
+    )
+    title: str | None = Field(None, max_length=200)
+
+
+class SessionPublic(PublicModel):
+    id: str
+    workspace_id: str | None
+    project_id: str | None
+    agent: str
+    title: str | None
+    policy: Policy
+    state: SessionState
+    state_reason: str | None
+    state_changed_at: datetime
+    acp_session_id: str | None
+    model: str | None
+    mode: str | None
+    last_seq: int
+    last_message: str | None
+    usage: dict[str, Any] | None
+    agent_info: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PromptCreate(StrictInput):
+    text: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    resources: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Workspace files (relative to the checkout) attached as resource links.",
+    )
+
+
+class PromptAccepted(BaseModel):
+    prompt_id: str
+    queued: int = Field(description="Prompts waiting before this one; 0 when it runs now.")
+
+
+class ModeChange(StrictInput):
+    mode: str = Field(min_length=1, max_length=200)
+
+
+class ModelChange(StrictInput):
+    model: str = Field(min_length=1, max_length=200)
+
+
+class SessionEventPublic(BaseModel):
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    at: datetime
+
+
+class EventPage(BaseModel):
+    items: list[SessionEventPublic]
+    last_seq: int = Field(description="The session's newest event number.")
+
+
+class PermissionRequestPublic(PublicModel):
+    id: str
+    session_id: str
+    state: str
+    tool_call: dict[str, Any]
+    options: list[dict[str, Any]]
+    option_id: str | None
+    decided_by: str | None
+    policy: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class PermissionAnswerBody(StrictInput):
+    option_id: str | None = Field(
+        None, max_length=200, description="One of the request's options; omit to cancel."
+    )

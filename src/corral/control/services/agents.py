@@ -1,0 +1,322 @@
+"""Agents a user can run (the built-in catalog and their own), and how they run them.
+
+Settings resolve in layers: the project's settings for the agent, then the user's, then the
+catalog's defaults; `env` merges key by key in that order. `launch_for` turns the result into
+what a node needs to start the agent, including the credential's value for the agent's
+environment: the only place a credential is decrypted for an agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral.agents.catalog import AgentLaunch, AgentSpec, builtin_agents
+from corral.control.db.base import utcnow
+from corral.control.db.models import AgentSetting, Credential, CredentialKind, CustomAgent
+from corral.control.db.models.agents import USER_SCOPE
+from corral.control.secretbox import SecretBox
+from corral.control.services import activity, credentials
+from corral.control.services.names import ENV_NAME_PATTERN, validate_name
+from corral.control.services.projects import validate_env
+from corral.errors import Conflict, InvalidInput, NotFound
+from corral.ids import new_id
+from corral.protocol.sessions import Policy
+
+__all__ = [
+    "ResolvedSettings",
+    "add_custom_agent",
+    "agents_for",
+    "configure",
+    "get_agent",
+    "launch_for",
+    "remove_custom_agent",
+    "resolve",
+    "settings_rows",
+]
+
+MAX_ARGS = 64
+MAX_ARG_CHARS = 4096
+
+
+@dataclass
+class ResolvedSettings:
+    """The settings a session of `agent` gets, and where each came from."""
+
+    agent: str
+    credential: str | None = None
+    model: str | None = None
+    policy: Policy = Policy.ASK
+    endpoint: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    credential_id: str | None = None
+
+
+def _custom_spec(row: CustomAgent) -> AgentSpec:
+    return AgentSpec(name=row.name, title=row.name, command=row.command)
+
+
+async def agents_for(db: AsyncSession, user_id: str) -> list[AgentSpec]:
+    """The built-in agents, then the user's own, by name."""
+    rows = (
+        await db.scalars(
+            select(CustomAgent).where(CustomAgent.user_id == user_id).order_by(CustomAgent.name)
+        )
+    ).all()
+    return [*builtin_agents().values(), *(_custom_spec(row) for row in rows)]
+
+
+async def get_agent(db: AsyncSession, user_id: str, name: str) -> AgentSpec:
+    builtin = builtin_agents().get(name)
+    if builtin is not None:
+        return builtin
+    row = await db.scalar(
+        select(CustomAgent).where(CustomAgent.user_id == user_id, CustomAgent.name == name)
+    )
+    if row is None:
+        known = ", ".join(sorted(builtin_agents()))
+        raise NotFound(
+            f"no agent named {name!r} (built in: {known}; add your own with "
+            "`corral agent add NAME -- COMMAND`)"
+        )
+    return _custom_spec(row)
+
+
+def _validate_args(args: Sequence[str], field_name: str) -> list[str]:
+    if len(args) > MAX_ARGS:
+        raise InvalidInput(f"at most {MAX_ARGS} arguments", details=[{"field": field_name}])
+    for arg in args:
+        if len(arg) > MAX_ARG_CHARS or "\0" in arg:
+            raise InvalidInput(
+                f"an argument is over {MAX_ARG_CHARS} characters or holds a NUL byte",
+                details=[{"field": field_name}],
+            )
+    return list(args)
+
+
+async def add_custom_agent(
+    db: AsyncSession, user_id: str, *, name: str, command: Sequence[str]
+) -> AgentSpec:
+    validate_name(name, "agent")
+    if name in builtin_agents():
+        raise Conflict(f"{name!r} is a built-in agent; pick another name", reason="agent_exists")
+    if not command or not command[0].strip():
+        raise InvalidInput("give the agent's command after --", details=[{"field": "body.command"}])
+    _validate_args(command, "body.command")
+    existing = await db.scalar(
+        select(CustomAgent).where(CustomAgent.user_id == user_id, CustomAgent.name == name)
+    )
+    if existing is not None:
+        raise Conflict(f"you already have an agent named {name!r}", reason="agent_exists")
+    row = CustomAgent(id=new_id("agt"), user_id=user_id, name=name, command=list(command))
+    db.add(row)
+    activity.record(
+        db, "agent.added", row, user_id=user_id, actor_id=user_id, details={"command": command[0]}
+    )
+    await db.commit()
+    return _custom_spec(row)
+
+
+async def remove_custom_agent(db: AsyncSession, user_id: str, name: str) -> None:
+    if name in builtin_agents():
+        raise Conflict(f"{name!r} is built in and cannot be removed", reason="builtin_agent")
+    row = await db.scalar(
+        select(CustomAgent).where(CustomAgent.user_id == user_id, CustomAgent.name == name)
+    )
+    if row is None:
+        raise NotFound(f"no agent named {name!r}")
+    await db.delete(row)
+    activity.record(db, "agent.removed", row, user_id=user_id, actor_id=user_id)
+    await db.commit()
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+def _validate_endpoint(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(
+            "the endpoint must be an http or https URL", details=[{"field": "body.endpoint"}]
+        )
+    if parts.username or parts.password:
+        raise InvalidInput(
+            "the endpoint must not carry a user name or password; put keys in a credential",
+            details=[{"field": "body.endpoint"}],
+        )
+    return endpoint
+
+
+async def configure(
+    db: AsyncSession,
+    user_id: str,
+    agent_name: str,
+    *,
+    project_id: str | None,
+    credential: str | None = None,
+    model: str | None = None,
+    policy: Policy | None = None,
+    endpoint: str | None = None,
+    env: dict[str, str] | None = None,
+    unset_env: Sequence[str] = (),
+    args: Sequence[str] | None = None,
+    clear: Sequence[str] = (),
+) -> AgentSetting:
+    """Change the user's (or a project's) settings of an agent; fields left None stay as they
+    are, and `clear` names fields to unset."""
+    spec = await get_agent(db, user_id, agent_name)
+    scope = project_id or USER_SCOPE
+    row = await db.scalar(
+        select(AgentSetting).where(
+            AgentSetting.user_id == user_id,
+            AgentSetting.agent == spec.name,
+            AgentSetting.scope == scope,
+        )
+    )
+    if row is None:
+        row = AgentSetting(
+            id=new_id("ags"),
+            user_id=user_id,
+            agent=spec.name,
+            project_id=project_id,
+            scope=scope,
+            env={},
+        )
+        db.add(row)
+    unknown = set(clear) - {"credential", "model", "policy", "endpoint", "env", "args"}
+    if unknown:
+        raise InvalidInput(f"cannot clear {', '.join(sorted(unknown))}")
+    if credential is not None:
+        found = await credentials.get_credential(db, user_id, credential)
+        _check_credential_kind(spec, found)
+        row.credential_id = found.id
+    if model is not None:
+        row.model = model[:200]
+    if policy is not None:
+        row.policy = policy.value
+    if endpoint is not None:
+        row.endpoint = _validate_endpoint(endpoint)
+    if env is not None or unset_env:
+        merged = {**(row.env or {}), **validate_env(env or {})}
+        for key in unset_env:
+            merged.pop(key, None)
+        row.env = merged
+    if args is not None:
+        row.args = _validate_args(args, "body.args")
+    for name in clear:
+        setattr(
+            row, "credential_id" if name == "credential" else name, {} if name == "env" else None
+        )
+    row.updated_at = utcnow()
+    activity.record(
+        db,
+        "agent.configured",
+        _Named(row.id, spec.name),
+        user_id=user_id,
+        actor_id=user_id,
+        details={"project": project_id} if project_id else {},
+    )
+    await db.commit()
+    return row
+
+
+@dataclass(frozen=True)
+class _Named:
+    id: str
+    name: str
+
+
+def _check_credential_kind(spec: AgentSpec, credential: Credential) -> None:
+    if credential.kind == CredentialKind.ENV:
+        return  # its name is the variable: works with any agent
+    if credential.kind.value not in spec.credentials:
+        kinds = ", ".join(sorted(spec.credentials)) or "none (use an `env` credential)"
+        raise InvalidInput(
+            f"{spec.name} takes credentials of kind {kinds}, not {credential.kind.value}",
+            details=[{"field": "body.credential"}],
+        )
+
+
+async def settings_rows(
+    db: AsyncSession, user_id: str, agent_name: str, project_id: str | None
+) -> list[AgentSetting]:
+    """The layers that apply, most general first: the user's, then the project's."""
+    scopes = [USER_SCOPE, *([project_id] if project_id else [])]
+    rows = (
+        await db.scalars(
+            select(AgentSetting).where(
+                AgentSetting.user_id == user_id,
+                AgentSetting.agent == agent_name,
+                AgentSetting.scope.in_(scopes),
+            )
+        )
+    ).all()
+    return sorted(rows, key=lambda r: scopes.index(r.scope))
+
+
+async def resolve(
+    db: AsyncSession, user_id: str, agent_name: str, project_id: str | None
+) -> ResolvedSettings:
+    resolved = ResolvedSettings(agent=agent_name)
+    for row in await settings_rows(db, user_id, agent_name, project_id):
+        if row.credential_id is not None:
+            resolved.credential_id = row.credential_id
+        resolved.model = row.model or resolved.model
+        resolved.policy = Policy(row.policy) if row.policy else resolved.policy
+        resolved.endpoint = row.endpoint or resolved.endpoint
+        resolved.env = {**resolved.env, **(row.env or {})}
+        if row.args is not None:
+            resolved.args = list(row.args)
+    if resolved.credential_id is not None:
+        found = await db.get(Credential, resolved.credential_id)
+        resolved.credential = found.name if found else None
+    return resolved
+
+
+async def launch_for(
+    db: AsyncSession,
+    box: SecretBox,
+    user_id: str,
+    spec: AgentSpec,
+    resolved: ResolvedSettings,
+) -> tuple[AgentLaunch, dict[str, str]]:
+    """What the node runs and the environment the agent gets (with the credential's value).
+
+    Fails before anything runs when the agent needs a credential and none is set.
+    """
+    env = dict(resolved.env)
+    if resolved.endpoint:
+        for name in spec.endpoint_env:
+            env[name] = resolved.endpoint
+    credential = (
+        await db.get(Credential, resolved.credential_id) if resolved.credential_id else None
+    )
+    given_by_env = any(name in env for name in spec.credentials.values())
+    if credential is None and spec.credentials and not given_by_env:
+        kinds = " or ".join(sorted(spec.credentials))
+        raise InvalidInput(
+            f"{spec.name} needs a credential: store one with `corral credentials set {kinds}` "
+            f"and choose it with `corral agent configure {spec.name} --credential NAME`",
+            reason="credential_missing",
+        )
+    if credential is not None:
+        value = await credentials.reveal_credential(db, box, credential)
+        if credential.kind == CredentialKind.ENV:
+            env[credential.name] = value
+        elif credential.kind.value in spec.credentials:
+            env[spec.credentials[credential.kind.value]] = value
+        else:
+            raise InvalidInput(
+                f"the credential {credential.name!r} ({credential.kind.value}) does not fit "
+                f"{spec.name}",
+                reason="credential_kind",
+            )
+    for key in env:
+        if not ENV_NAME_PATTERN.match(key):
+            raise InvalidInput(f"{key!r} is not a valid environment variable name")
+    return spec.launch(endpoint=resolved.endpoint, extra_args=resolved.args), env

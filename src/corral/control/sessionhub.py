@@ -1,0 +1,65 @@
+"""Live session events for viewers in this control plane process.
+
+Events are published after they are committed, so a viewer that subscribes first and then reads
+the database misses nothing: anything committed before its read is in the read, anything after
+arrives here. The viewer drops what it already has by sequence number. A subscriber that falls
+too far behind is cut off (its queue is bounded) and reconnects from its last number, which
+costs a database read instead of control-plane memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["MAX_QUEUED_EVENTS", "SessionHub", "Subscription"]
+
+MAX_QUEUED_EVENTS = 10_000
+
+Event = dict[str, Any]
+
+
+class Subscription:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[list[Event]] = asyncio.Queue()
+        self.queued = 0
+        self.overflowed = False
+
+    def put(self, events: list[Event]) -> None:
+        if self.overflowed:
+            return
+        self.queued += len(events)
+        if self.queued > MAX_QUEUED_EVENTS:
+            self.overflowed = True
+            self.queue.put_nowait([])  # wakes the viewer, which sees `overflowed`
+            return
+        self.queue.put_nowait(events)
+
+    async def get(self) -> list[Event]:
+        events = await self.queue.get()
+        self.queued -= len(events)
+        return events
+
+
+class SessionHub:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    @contextmanager
+    def subscribe(self, session_id: str) -> Iterator[Subscription]:
+        subscription = Subscription()
+        self._subscribers.setdefault(session_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscribers.get(session_id)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[session_id]
+
+    def publish(self, session_id: str, events: list[Event]) -> None:
+        for subscription in self._subscribers.get(session_id, ()):
+            subscription.put(events)

@@ -1,0 +1,143 @@
+"""Installs agents from npm into the node's shared cache, once per package version.
+
+Each version goes to `<node data>/agents/<package>@<version>/` and is shared by every
+workspace on the node (read-only inside their sandboxes). An install is made in a temporary
+directory and renamed into place when complete, so a crash half-way leaves nothing that looks
+installed; concurrent sessions wanting the same agent wait for the one install.
+
+npm runs with `--ignore-scripts`: install scripts would run as the node's user, outside any
+sandbox, with access to the node's credential. The agents in the catalog need none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from corral.agents.catalog import AgentLaunch
+from corral.errors import CorralError
+from corral.processes import kill_process_group
+
+__all__ = ["AgentInstaller", "InstallFailed"]
+
+INSTALL_TIMEOUT_SECONDS = 15 * 60.0
+MAX_LINE_CHARS = 2000
+TAIL_LINES = 20
+NPM = "npm"
+
+Progress = Callable[[str], None]
+
+
+class InstallFailed(CorralError):
+    reason = "agent_install_failed"
+
+
+class AgentInstaller:
+    def __init__(self, cache_dir: Path, *, npm: str = NPM) -> None:
+        self.cache_dir = cache_dir
+        self.npm = npm
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def directory(self, agent: AgentLaunch) -> Path:
+        assert agent.package is not None and agent.version is not None
+        return self.cache_dir / f"{agent.package.replace('/', '+')}@{agent.version}"
+
+    def installed(self) -> list[str]:
+        """`package@version` of every complete install."""
+        if not self.cache_dir.is_dir():
+            return []
+        return sorted(
+            p.name.replace("+", "/")
+            for p in self.cache_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".")
+        )
+
+    async def ensure(self, agent: AgentLaunch, progress: Progress) -> tuple[list[str], Path | None]:
+        """The agent's argv (its program resolved in the cache) and the directory a sandbox
+        must show read-only, installing the package first if needed."""
+        if agent.package is None:
+            return list(agent.command), None
+        directory = self.directory(agent)
+        lock = self._locks.setdefault(str(directory), asyncio.Lock())
+        async with lock:
+            if not directory.is_dir():
+                await self._install(agent, directory, progress)
+        program = directory / "node_modules" / ".bin" / agent.command[0]
+        if not program.exists():
+            raise InstallFailed(
+                f"{agent.package}@{agent.version} has no program named {agent.command[0]!r}"
+            )
+        return [str(program), *agent.command[1:]], directory
+
+    async def _install(self, agent: AgentLaunch, directory: Path, progress: Progress) -> None:
+        if shutil.which(self.npm) is None:
+            raise InstallFailed(
+                f"installing {agent.name} needs npm, which is not on this node's PATH"
+            )
+        self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+        staging = self.cache_dir / f".{directory.name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(mode=0o755)
+        spec = f"{agent.package}@{agent.version}"
+        progress(f"installing {spec} with npm")
+        argv = [
+            self.npm,
+            "install",
+            "--prefix",
+            str(staging),
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--no-update-notifier",
+            "--loglevel=http",
+            "--cache",
+            str(self.cache_dir / ".npm"),
+            spec,
+        ]
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key in ("PATH", "HOME", "LANG", "TMPDIR")
+            or key.startswith("npm_config_")
+            or key.upper() in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+        }
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        tail: list[str] = []
+        try:
+            async with asyncio.timeout(INSTALL_TIMEOUT_SECONDS):
+                assert process.stdout is not None
+                async for raw in process.stdout:
+                    line = raw.decode(errors="replace").rstrip()[:MAX_LINE_CHARS]
+                    if line:
+                        tail = [*tail[-(TAIL_LINES - 1) :], line]
+                        progress(line)
+                code = await process.wait()
+        except TimeoutError:
+            await kill_process_group(process)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise InstallFailed(
+                f"npm did not install {spec} within {INSTALL_TIMEOUT_SECONDS / 60:g} minutes"
+            ) from None
+        except BaseException:
+            await kill_process_group(process)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if code != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            errors = [line for line in tail if "ERR" in line] or tail
+            raise InstallFailed(f"npm could not install {spec}: " + " | ".join(errors[-5:]))
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(directory)
+        staging.rename(directory)
+        progress(f"installed {spec}")

@@ -1,0 +1,167 @@
+"""The node's outbox of session events: nothing an agent does is lost to a dropped link.
+
+Every event gets the next sequence number of its session and is written to a SQLite file in the
+node's data directory before it is sent. The control plane acknowledges what it stored and the
+node deletes it; after a restart of either side the rest is sent again, and the control plane
+ignores numbers it already has. Appends are buffered in memory and written in one transaction
+per batch (`flush`), which the sender calls before each send: a flood of updates costs one
+commit per batch, not one per update.
+
+Events carry what agents send, which may include file contents, but never credentials: those
+only ever reach the agent's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from corral.protocol.sessions import SessionEvent, SessionEventKind
+
+__all__ = ["MAX_EVENT_BYTES", "Outbox"]
+
+MAX_EVENT_BYTES = 256 * 1024
+"""An event's payload above this is cut down to a preview: the node link's text frames are
+bounded, and a transcript is for reading, not for carrying whole files."""
+PREVIEW_CHARS = 16 * 1024
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS sequences (
+    session_id TEXT PRIMARY KEY,
+    next_seq INTEGER NOT NULL
+);
+"""
+
+
+def _bounded(kind: SessionEventKind, payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    if len(text.encode()) <= MAX_EVENT_BYTES:
+        return text
+    cut = {
+        "truncated": True,
+        "bytes": len(text.encode()),
+        "preview": text[:PREVIEW_CHARS],
+    }
+    for key in ("sessionUpdate", "toolCallId", "request_id", "prompt_id", "state"):
+        if key in payload:
+            cut[key] = payload[key]
+    return json.dumps(cut, separators=(",", ":"), ensure_ascii=False)
+
+
+def _size(event: SessionEvent) -> int:
+    """About how many bytes the event takes on the link (payloads dominate)."""
+    return len(json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)) + 80
+
+
+class Outbox:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        path.chmod(0o600)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._next: dict[str, int] = dict(
+            self._db.execute("SELECT session_id, next_seq FROM sequences").fetchall()
+        )
+        self._buffer: list[tuple[str, int, str, str, str]] = []
+        # What is not acknowledged yet, also kept in memory: sending never reads the file.
+        self._unacked: dict[str, list[SessionEvent]] = {}
+        rows = self._db.execute(
+            "SELECT session_id, seq, kind, payload, at FROM events ORDER BY session_id, seq"
+        )
+        for session_id, seq, kind, payload, at in rows:
+            self._unacked.setdefault(session_id, []).append(
+                SessionEvent(
+                    seq=seq,
+                    kind=SessionEventKind(kind),
+                    payload=json.loads(payload),
+                    at=datetime.fromisoformat(at),
+                )
+            )
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    def start_at(self, session_id: str, next_seq: int) -> None:
+        """Continue a session's numbering: from the control plane's word, or further on if
+        this node already numbered events the control plane has not stored yet."""
+        self._next[session_id] = max(self._next.get(session_id, 1), next_seq)
+
+    def append(
+        self, session_id: str, kind: SessionEventKind, payload: dict[str, Any]
+    ) -> SessionEvent:
+        seq = self._next.get(session_id, 1)
+        self._next[session_id] = seq + 1
+        at = datetime.now(UTC)
+        text = _bounded(kind, payload)
+        self._buffer.append((session_id, seq, kind.value, text, at.isoformat()))
+        event = SessionEvent.model_construct(
+            seq=seq,
+            kind=kind,
+            payload=payload if len(text) < MAX_EVENT_BYTES else json.loads(text),
+            at=at,
+        )
+        self._unacked.setdefault(session_id, []).append(event)
+        return event
+
+    def flush(self) -> None:
+        """Write what was appended since the last flush, in one transaction."""
+        if not self._buffer:
+            return
+        rows, self._buffer = self._buffer, []
+        sequences = {session_id: self._next[session_id] for session_id, *_ in rows}
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sequences VALUES (?, ?)", sequences.items()
+            )
+
+    def sessions_with_events(self) -> list[str]:
+        return [session_id for session_id, events in self._unacked.items() if events]
+
+    def pending(self, session_id: str, *, limit: int, max_bytes: int) -> list[SessionEvent]:
+        """The oldest unacknowledged events of a session, at most `limit` and about
+        `max_bytes` of payload (always at least one). Flushes first: nothing is sent that
+        is not on disk."""
+        self.flush()
+        events = self._unacked.get(session_id, [])[:limit]
+        size = 0
+        for count, event in enumerate(events):
+            size += _size(event)
+            if count and size > max_bytes:
+                return events[:count]
+        return events
+
+    def acknowledge(self, session_id: str, seq: int) -> None:
+        self.flush()
+        events = self._unacked.get(session_id, [])
+        self._unacked[session_id] = [event for event in events if event.seq > seq]
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "DELETE FROM events WHERE session_id = ? AND seq <= ?", (session_id, seq)
+            )
+
+    def forget(self, session_id: str) -> None:
+        """The session is gone for good (deleted on the control plane)."""
+        self.flush()
+        self._next.pop(session_id, None)
+        self._unacked.pop(session_id, None)
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            self._db.execute("DELETE FROM sequences WHERE session_id = ?", (session_id,))

@@ -1,0 +1,169 @@
+"""ACP's `terminal/*` methods: commands an agent runs through its client, as real processes in
+the workspace (inside its sandbox), with their output kept for the agent and the transcript.
+
+Output is stdout and stderr together, bounded by the agent's `outputByteLimit` (the oldest
+bytes go first, cut at a character boundary) and by `MAX_OUTPUT_BYTES` in any case. When a
+command exits or is released, its output goes into the session's events, so the transcript
+shows what a tool call's terminal printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acp import schema
+from pydantic import ValidationError
+
+from corral.errors import CorralError
+from corral.ids import new_id
+from corral.node.acp.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from corral.node.runtimes.base import Runtime, WorkspaceHandle
+from corral.processes import kill_process_group
+
+__all__ = ["MAX_OUTPUT_BYTES", "AgentTerminals"]
+
+MAX_OUTPUT_BYTES = 1024 * 1024
+MAX_TERMINALS = 32
+TRANSCRIPT_OUTPUT_BYTES = 64 * 1024
+
+
+@dataclass
+class _Command:
+    id: str
+    command: list[str]
+    process: asyncio.subprocess.Process
+    limit: int
+    output: bytearray = field(default_factory=bytearray)
+    truncated: bool = False
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+    reported: bool = False
+
+    def add(self, chunk: bytes) -> None:
+        self.output += chunk
+        if len(self.output) > self.limit:
+            cut = len(self.output) - self.limit
+            # Never start inside a UTF-8 sequence: skip continuation bytes.
+            while cut < len(self.output) and (self.output[cut] & 0xC0) == 0x80:
+                cut += 1
+            del self.output[:cut]
+            self.truncated = True
+
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+    def exit_status(self) -> dict[str, Any] | None:
+        code = self.process.returncode
+        if code is None:
+            return None
+        if code < 0:
+            return {"exitCode": None, "signal": signal.Signals(-code).name}
+        return {"exitCode": code, "signal": None}
+
+
+class AgentTerminals:
+    def __init__(
+        self,
+        runtime: Runtime,
+        handle: WorkspaceHandle,
+        *,
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.runtime = runtime
+        self.workspace = handle
+        self._emit = emit
+        self._commands: dict[str, _Command] = {}
+
+    async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "terminal/create":
+            return await self._create(params)
+        command = self._get(params)
+        if method == "terminal/output":
+            return {
+                "output": command.text(),
+                "truncated": command.truncated,
+                "exitStatus": command.exit_status(),
+            }
+        if method == "terminal/wait_for_exit":
+            await command.process.wait()
+            await asyncio.gather(*command.readers, return_exceptions=True)
+            self._report(command)
+            return command.exit_status() or {}
+        if method == "terminal/kill":
+            await kill_process_group(command.process)
+            return {}
+        if method == "terminal/release":
+            await self._release(command)
+            return {}
+        raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
+
+    async def _create(self, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            request = schema.CreateTerminalRequest.model_validate(params)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"]
+            raise RpcError(INVALID_PARAMS, f"invalid terminal/create: {message}") from None
+        if len(self._commands) >= MAX_TERMINALS:
+            raise RpcError(INVALID_PARAMS, f"at most {MAX_TERMINALS} terminals per session")
+        env = {v.name: v.value for v in request.env or []}
+        argv = [request.command, *(request.args or [])]
+        cwd = Path(request.cwd) if request.cwd else None
+        try:
+            process = await self.runtime.spawn_process(self.workspace, argv, env=env, cwd=cwd)
+        except CorralError as exc:
+            raise RpcError(INVALID_PARAMS, exc.message) from None
+        except OSError as exc:
+            raise RpcError(
+                INVALID_PARAMS, f"cannot run {request.command}: {exc.strerror}"
+            ) from None
+        limit = min(request.output_byte_limit or MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES)
+        command = _Command(new_id("trm"), argv, process, limit)
+        if process.stdin is not None:
+            process.stdin.close()
+        for stream in (process.stdout, process.stderr):
+            assert stream is not None
+            command.readers.append(asyncio.create_task(_collect(stream, command)))
+        self._commands[command.id] = command
+        return {"terminalId": command.id}
+
+    def _get(self, params: dict[str, Any]) -> _Command:
+        command = self._commands.get(str(params.get("terminalId")))
+        if command is None:
+            raise RpcError(INVALID_PARAMS, f"no terminal {params.get('terminalId')!r}")
+        return command
+
+    def _report(self, command: _Command) -> None:
+        if command.reported:
+            return
+        command.reported = True
+        text = command.text()
+        self._emit(
+            {
+                "terminal_id": command.id,
+                "command": command.command,
+                "output": text[-TRANSCRIPT_OUTPUT_BYTES:],
+                "truncated": command.truncated or len(text) > TRANSCRIPT_OUTPUT_BYTES,
+                "exit_status": command.exit_status(),
+            }
+        )
+
+    async def _release(self, command: _Command) -> None:
+        await kill_process_group(command.process)
+        await asyncio.gather(*command.readers, return_exceptions=True)
+        self._report(command)
+        self._commands.pop(command.id, None)
+
+    async def close(self) -> None:
+        for command in list(self._commands.values()):
+            with contextlib.suppress(Exception):
+                await self._release(command)
+
+
+async def _collect(stream: asyncio.StreamReader, command: _Command) -> None:
+    while chunk := await stream.read(64 * 1024):
+        command.add(chunk)
