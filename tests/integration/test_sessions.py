@@ -7,170 +7,54 @@ One control plane, node and workspace serve the whole module; each test starts i
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.sync.client import connect
 
-from corral.node.runtimes.host import DEFAULT_HIDDEN_PATHS
-from tests.support.nodes import Api, eventually, exchange, node_agent
-from tests.support.processes import corral_env, corral_server
+from tests.support.sessions import (
+    SCRIPTED_AGENT,
+    SessionSite,
+    agent_message_text,
+    python_visible_hidden_paths,
+    session_site,
+)
 
-SCRIPTED_AGENT = Path(__file__).parents[1] / "support" / "scripted_agent.py"
 WAIT_SECONDS = 60.0
+
 README = "sessions readme\n"
 
 
-def _python_visible_hidden_paths() -> list[str]:
-    """The runtime's hidden paths, minus those holding this Python (pyenv lives in /root):
-    the scripted agent runs on it inside the sandbox."""
-    prefixes = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()]
-    return [
-        path
-        for path in DEFAULT_HIDDEN_PATHS
-        if not any(p == Path(path) or Path(path) in p.parents for p in prefixes)
-    ]
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True, timeout=30)
-
-    git("init", "-q", "-b", "main")
-    (path / "README.md").write_text(README)
-    (path / "notes.txt").write_text("old notes\n")
-    git("add", ".")
-    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "init")
-    return path
-
-
-@dataclass
-class Site:
-    api: Api
-    url: str
-    workspace_id: str
-    checkout: Path
-    home: Path
-    node_dir: Path
-
-    def start(self, agent: str = "scripted", **body: Any) -> dict[str, Any]:
-        session: dict[str, Any] = self.api.post(
-            "/sessions", {"workspace": self.workspace_id, "agent": agent, **body}
-        )
-        return session
-
-    def session(self, session_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.api.get(f"/sessions/{session_id}")
-        return found
-
-    def wait_state(self, session_id: str, *states: str) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            found = self.session(session_id)
-            return found if found["state"] in states else None
-
-        found: dict[str, Any] = eventually(check, f"session in {states}", lambda: "", WAIT_SECONDS)
-        return found
-
-    def prompt(self, session_id: str, text: str) -> str:
-        accepted = self.api.post(f"/sessions/{session_id}/prompts", {"text": text}, expect=202)
-        return str(accepted["prompt_id"])
-
-    def events(self, session_id: str, after: int = 0) -> list[dict[str, Any]]:
-        page = self.api.get(f"/sessions/{session_id}/events?after={after}&limit=5000")
-        return list(page["items"])
-
-    def turn(self, session_id: str, prompt_id: str) -> dict[str, Any]:
-        """Wait for the turn's end; return its turn_end payload."""
-
-        def check() -> dict[str, Any] | None:
-            for event in self.events(session_id):
-                if event["kind"] == "turn_end" and event["payload"]["prompt_id"] == prompt_id:
-                    return dict(event["payload"])
-            return None
-
-        found: dict[str, Any] = eventually(
-            check, f"the end of {prompt_id}", lambda: "", WAIT_SECONDS
-        )
-        return found
-
-    def pending_request(self, session_id: str) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            items = self.api.get("/permission-requests")["items"]
-            mine = [r for r in items if r["session_id"] == session_id]
-            return mine[0] if mine else None
-
-        found: dict[str, Any] = eventually(check, "a permission request", lambda: "", WAIT_SECONDS)
-        return found
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionSite]:
     base = tmp_path_factory.mktemp("sessions")
-    repo = make_repo(base / "repo")
-    env = corral_env(base / "server-home", None, CORRAL_NODES__HEARTBEAT_INTERVAL_SECONDS="1")
-    with ExitStack() as stack:
-        server = stack.enter_context(corral_server(base / "data", env))
-        assert server.link is not None
-        api = Api(server.url, exchange(server.url, server.link))
-        stack.callback(api.close)
-        created = api.post("/nodes", {"name": "n1"})
-        node_env = corral_env(
-            base / "node-home",
-            None,
-            CORRAL_NODE_RECONNECT_MIN_SECONDS="0.1",
-            CORRAL_NODE_RECONNECT_MAX_SECONDS="0.5",
-            CORRAL_NODE_RUNTIME_SETTINGS=json.dumps(
-                {"hidden_paths": _python_visible_hidden_paths()}
-            ),
-            CORRAL_NODE_SESSIONS__CANCEL_GRACE_SECONDS="3",
-            CORRAL_NODE_SESSIONS__START_TIMEOUT_SECONDS="20",
+    node_env = {
+        "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps({"hidden_paths": python_visible_hidden_paths()}),
+        "CORRAL_NODE_SESSIONS__CANCEL_GRACE_SECONDS": "3",
+        "CORRAL_NODE_SESSIONS__START_TIMEOUT_SECONDS": "20",
+    }
+    files = {"README.md": README, "notes.txt": "old notes\n"}
+    with session_site(base, files, node_env=node_env, wait_seconds=60.0) as site:
+        site.api.post(
+            "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
         )
-        node_dir = base / "node"
-        stack.enter_context(
-            node_agent(node_dir, node_env, control_url=server.url, join_token=created["join_token"])
-        )
-        eventually(
-            lambda: api.get("/nodes")["items"][0]["connected"] or None,
-            "the node linked",
-            lambda: "",
-            WAIT_SECONDS,
-        )
-        api.post("/projects", {"name": "demo", "repo": str(repo), "env": {"DEMO_VAR": "demo"}})
-        workspace = api.post("/workspaces", {"project": "demo", "name": "w1", "node": "n1"})
-        eventually(
-            lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running" or None,
-            "the workspace running",
-            lambda: "",
-            WAIT_SECONDS,
-        )
-        area = node_dir / "workspaces" / workspace["id"]
-        api.post(
-            "/agents",
-            {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]},
-        )
-        api.call(
+        site.api.call(
             "PATCH",
             "/agents/scripted/settings",
-            json={"env": {"SCRIPTED_AGENT_STATE": str(area / "home" / ".scripted")}},
+            json={"env": {"SCRIPTED_AGENT_STATE": str(site.home / ".scripted")}},
         )
-        yield Site(api, server.url, workspace["id"], area / "repo", area / "home", node_dir)
+        yield site
 
 
 def kinds(events: list[dict[str, Any]]) -> list[str]:
     return [e["kind"] for e in events]
 
 
-def test_a_prompt_streams_the_agents_reply_into_the_transcript(site: Site) -> None:
-    session = site.start()
+def test_a_prompt_streams_the_agents_reply_into_the_transcript(site: SessionSite) -> None:
+    session = site.start("scripted")
     assert session["state"] == "starting"
     site.wait_state(session["id"], "idle")
     prompt_id = site.prompt(session["id"], "echo hello from corral")
@@ -178,19 +62,14 @@ def test_a_prompt_streams_the_agents_reply_into_the_transcript(site: Site) -> No
     assert end["stop_reason"] == "end_turn"
     events = site.events(session["id"])
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    text = "".join(
-        e["payload"]["content"]["text"]
-        for e in events
-        if e["kind"] == "update" and e["payload"]["sessionUpdate"] == "agent_message_chunk"
-    )
-    assert "hello from corral" in text
+    assert "hello from corral" in agent_message_text(events)
     found = site.wait_state(session["id"], "idle")
     assert found["title"] == "echo hello from corral"
     assert "hello from corral" in (found["last_message"] or "")
 
 
-def test_an_approved_write_changes_the_file_and_a_rejected_one_does_not(site: Site) -> None:
-    session = site.start()
+def test_an_approved_write_changes_the_file_and_a_rejected_one_does_not(site: SessionSite) -> None:
+    session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     prompt_id = site.prompt(session["id"], "permission path=notes.txt content=approved")
     request = site.pending_request(session["id"])
@@ -222,8 +101,8 @@ def test_an_approved_write_changes_the_file_and_a_rejected_one_does_not(site: Si
     assert all(d["by"] for d in decisions)
 
 
-def test_unknown_update_kinds_are_kept_as_sent(site: Site) -> None:
-    session = site.start()
+def test_unknown_update_kinds_are_kept_as_sent(site: SessionSite) -> None:
+    session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     prompt_id = site.prompt(session["id"], "all-updates")
     site.turn(session["id"], prompt_id)
@@ -241,8 +120,8 @@ def test_unknown_update_kinds_are_kept_as_sent(site: Site) -> None:
     assert unknown.get("foo") == 1 or len(unknown) > 1
 
 
-def test_cancel_ends_a_running_turn(site: Site) -> None:
-    session = site.start()
+def test_cancel_ends_a_running_turn(site: SessionSite) -> None:
+    session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     prompt_id = site.prompt(session["id"], "slow seconds=30")
     site.wait_state(session["id"], "running")
@@ -251,16 +130,16 @@ def test_cancel_ends_a_running_turn(site: Site) -> None:
     site.wait_state(session["id"], "idle")
 
 
-def test_a_crashing_agent_puts_the_session_in_error_with_its_stderr(site: Site) -> None:
-    session = site.start()
+def test_a_crashing_agent_puts_the_session_in_error_with_its_stderr(site: SessionSite) -> None:
+    session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     site.prompt(session["id"], "crash")
     failed = site.wait_state(session["id"], "error")
     assert "exited with code 3" in failed["state_reason"], failed
 
 
-def test_reading_outside_the_workspace_is_refused(site: Site) -> None:
-    session = site.start()
+def test_reading_outside_the_workspace_is_refused(site: SessionSite) -> None:
+    session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     secret = site.node_dir / "node.json"
     prompt_id = site.prompt(session["id"], f"read path={secret}")
@@ -270,8 +149,8 @@ def test_reading_outside_the_workspace_is_refused(site: Site) -> None:
     assert "credential" not in text
 
 
-def test_the_websocket_replays_then_follows_with_no_gap(site: Site) -> None:
-    session = site.start()
+def test_the_websocket_replays_then_follows_with_no_gap(site: SessionSite) -> None:
+    session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     site.turn(session["id"], site.prompt(session["id"], "echo first"))
     ws_url = site.url.replace("http", "ws", 1) + f"/api/v1/sessions/{session['id']}/events/ws"
@@ -289,7 +168,7 @@ def test_the_websocket_replays_then_follows_with_no_gap(site: Site) -> None:
     assert [e["seq"] for e in seen] == [e["seq"] for e in stored[: len(seen)]]
 
 
-def test_a_builtin_agent_without_a_credential_fails_before_it_runs(site: Site) -> None:
+def test_a_builtin_agent_without_a_credential_fails_before_it_runs(site: SessionSite) -> None:
     response = site.api.request(
         "POST", "/sessions", json={"workspace": site.workspace_id, "agent": "claude"}
     )
@@ -298,8 +177,8 @@ def test_a_builtin_agent_without_a_credential_fails_before_it_runs(site: Site) -
     assert site.api.get("/sessions?state=starting")["items"] == []
 
 
-def test_a_stopped_session_resumes_on_the_next_prompt(site: Site) -> None:
-    session = site.start()
+def test_a_stopped_session_resumes_on_the_next_prompt(site: SessionSite) -> None:
+    session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     site.turn(session["id"], site.prompt(session["id"], "echo remember the word walnut"))
     site.api.post(f"/sessions/{session['id']}/stop", expect=200)

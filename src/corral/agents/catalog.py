@@ -59,6 +59,9 @@ class AgentLaunch(BaseModel):
     """The program and its fixed arguments. With a package, the program is one of its bins."""
     auth_method: str | None = Field(None, max_length=200)
     initial_mode: str | None = Field(None, max_length=200)
+    sandboxed_args: list[Arg] = Field(default_factory=list, max_length=64)
+    """Added when the workspace runs in Corral's sandbox: for agents whose own sandbox cannot
+    start inside another one."""
     quirks: list[Quirk] = Field(default_factory=list)
 
 
@@ -82,6 +85,7 @@ class AgentSpec(AgentLaunch):
             command=[*self.command, *args, *extra_args],
             auth_method=self.auth_method,
             initial_mode=self.initial_mode,
+            sandboxed_args=self.sandboxed_args,
             quirks=self.quirks,
         )
 

@@ -80,7 +80,12 @@ async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
         data_dir / "state",
         progress_interval_seconds=settings.progress_interval_seconds,
     )
-    sessions = NodeSessions(workspaces, data_dir, settings=settings.sessions)
+    sessions = NodeSessions(
+        workspaces,
+        data_dir,
+        agents_dir=settings.agents_dir or data_dir / "agents",
+        settings=settings.sessions,
+    )
     agent = NodeAgent(
         identity,
         workspaces,

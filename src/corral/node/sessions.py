@@ -51,11 +51,12 @@ class NodeSessions:
         workspaces: NodeWorkspaces,
         data_dir: Path,
         *,
+        agents_dir: Path,
         settings: SessionSettings | None = None,
     ) -> None:
         self.workspaces = workspaces
         self.outbox = Outbox(data_dir / "sessions" / "outbox.sqlite3")
-        self.installer = AgentInstaller(data_dir / "agents")
+        self.installer = AgentInstaller(agents_dir)
         self.settings = settings or SessionSettings()
         self._hosts: dict[str, SessionHost] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

@@ -37,6 +37,11 @@ class NodeAgentSettings(BaseSettings):
     )
     terminals: TerminalSettings = Field(default_factory=TerminalSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    agents_dir: Path | None = Field(
+        None,
+        description="Where agents are installed, shared by every workspace of the node "
+        "(default: `agents/` in the data directory).",
+    )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="First wait before redialling.")
     reconnect_max_seconds: float = Field(
         4.0,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from corral.agents.catalog import AgentLaunch
 from corral.errors import CorralError
+from corral.node.runtimes._area import TRUST_STORE_VARIABLES
 from corral.processes import kill_process_group
 
 __all__ = ["AgentInstaller", "InstallFailed"]
@@ -94,14 +95,16 @@ class AgentInstaller:
             "--no-fund",
             "--no-update-notifier",
             "--loglevel=http",
-            "--cache",
-            str(self.cache_dir / ".npm"),
+            "--prefer-offline",
             spec,
         ]
+        if "npm_config_cache" not in os.environ:
+            argv[-1:-1] = ["--cache", str(self.cache_dir / ".npm")]
+        # npm needs to reach its registry as the node does: proxies and extra CAs included.
         env = {
             key: value
             for key, value in os.environ.items()
-            if key in ("PATH", "HOME", "LANG", "TMPDIR")
+            if key in ("PATH", "HOME", "LANG", "TMPDIR", *TRUST_STORE_VARIABLES)
             or key.startswith("npm_config_")
             or key.upper() in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
         }

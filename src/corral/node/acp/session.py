@@ -197,11 +197,17 @@ class SessionHost:
         argv, cache = await self.installer.ensure(
             agent, lambda line: self._emit(SessionEventKind.INSTALL, {"line": line})
         )
+        if self.runtime.sandboxed:
+            argv += agent.sandboxed_args
+        # Each agent has a HOME of its own in the workspace: its config and logins (~/.claude,
+        # ~/.codex) stay apart from the user's shell and from other agents.
+        home = self.handle.home / ".agents" / agent.name
+        home.mkdir(parents=True, exist_ok=True)
         try:
             self.process = await self.runtime.spawn_process(
                 self.handle,
                 argv,
-                env=self.start.env,
+                env={**self.start.env, "HOME": str(home)},
                 readable=[cache] if cache else [],
             )
         except FileNotFoundError as exc:

@@ -39,9 +39,11 @@ from corral.node.runtimes.base import (
 )
 from corral.protocol.messages import WorkspaceSpec
 
-__all__ = ["DEFAULT_PATH", "Area", "AreaRuntime", "remove_tree"]
+__all__ = ["DEFAULT_PATH", "TRUST_STORE_VARIABLES", "Area", "AreaRuntime", "remove_tree"]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TRUST_STORE_VARIABLES = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR")
+"""Where the node's extra CA certificates are (a TLS-inspecting proxy's, a company CA's)."""
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
@@ -227,6 +229,8 @@ class AreaRuntime(Runtime):
         )
 
     def base_env(self, area: Area) -> dict[str, str]:
+        """What every workspace process gets: the basics, and the node's trust store settings
+        (paths, never secrets), so tools reach TLS servers the node itself can reach."""
         return {
             "PATH": DEFAULT_PATH,
             "LANG": "C.UTF-8",
@@ -235,4 +239,5 @@ class AreaRuntime(Runtime):
             "USER": self._user,
             "LOGNAME": self._user,
             "SHELL": self._shell,
+            **{key: os.environ[key] for key in TRUST_STORE_VARIABLES if key in os.environ},
         }

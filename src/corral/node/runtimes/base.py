@@ -108,6 +108,9 @@ class Runtime(abc.ABC):
 
     name: ClassVar[str]
     settings_model: ClassVar[type[BaseModel]]
+    sandboxed: bool = False
+    """Whether processes run confined by Corral's sandbox. Agents with a sandbox of their own
+    turn it off then (see `AgentLaunch.sandboxed_args`): sandboxes cannot nest."""
 
     def __init__(
         self, workspaces_dir: Path, *, data_dir: Path, settings: BaseModel | None = None

@@ -1,0 +1,201 @@
+"""A control plane, a node and a running workspace for agent-session tests, all real processes.
+
+`session_site` starts `corral serve` and a `corral node run` agent, makes a project from a small
+git repository and a workspace on the node, and yields a `SessionSite` with helpers that wait
+for what users wait for: a session's state, a turn's end, a permission request.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.node.runtimes.host import DEFAULT_HIDDEN_PATHS
+from tests.support.nodes import Api, eventually, exchange, node_agent
+from tests.support.processes import corral_env, corral_server
+
+__all__ = [
+    "SCRIPTED_AGENT",
+    "SessionSite",
+    "agent_message_text",
+    "make_repo",
+    "python_visible_hidden_paths",
+    "session_site",
+]
+
+SCRIPTED_AGENT = Path(__file__).parent / "scripted_agent.py"
+WAIT_SECONDS = 60.0
+
+
+def python_visible_hidden_paths() -> list[str]:
+    """The runtime's hidden paths minus those holding this Python (pyenv lives in /root), so
+    the scripted agent can run on it inside the sandbox."""
+    prefixes = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()]
+    return [
+        path
+        for path in DEFAULT_HIDDEN_PATHS
+        if not any(p == Path(path) or Path(path) in p.parents for p in prefixes)
+    ]
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True, timeout=30)
+
+    git("init", "-q", "-b", "main")
+    for name, text in files.items():
+        (path / name).write_text(text)
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "init")
+    return path
+
+
+def agent_message_text(events: list[dict[str, Any]]) -> str:
+    return "".join(
+        e["payload"]["content"].get("text", "")
+        for e in events
+        if e["kind"] == "update"
+        and e["payload"].get("sessionUpdate") == "agent_message_chunk"
+        and isinstance(e["payload"].get("content"), dict)
+    )
+
+
+@dataclass
+class SessionSite:
+    api: Api
+    url: str
+    workspace_id: str
+    checkout: Path
+    home: Path
+    node_dir: Path
+    wait_seconds: float = WAIT_SECONDS
+
+    def start(self, agent: str, **body: Any) -> dict[str, Any]:
+        session: dict[str, Any] = self.api.post(
+            "/sessions", {"workspace": self.workspace_id, "agent": agent, **body}
+        )
+        return session
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.api.get(f"/sessions/{session_id}")
+        return found
+
+    def _context(self, session_id: str) -> str:
+        found = self.session(session_id)
+        events = self.events(session_id)
+        return f"session {json.dumps(found)}\nevents {json.dumps(events)[-4000:]}"
+
+    def wait_state(
+        self, session_id: str, *states: str, seconds: float | None = None
+    ) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            found = self.session(session_id)
+            if found["state"] in ("error", "stopped") and found["state"] not in states:
+                raise AssertionError(f"the session ended: {self._context(session_id)}")
+            return found if found["state"] in states else None
+
+        found: dict[str, Any] = eventually(
+            check,
+            f"session in {states}",
+            lambda: self._context(session_id),
+            seconds or self.wait_seconds,
+        )
+        return found
+
+    def prompt(self, session_id: str, text: str) -> str:
+        accepted = self.api.post(f"/sessions/{session_id}/prompts", {"text": text}, expect=202)
+        return str(accepted["prompt_id"])
+
+    def events(self, session_id: str, after: int = 0) -> list[dict[str, Any]]:
+        page = self.api.get(f"/sessions/{session_id}/events?after={after}&limit=5000")
+        return list(page["items"])
+
+    def turn(self, session_id: str, prompt_id: str) -> dict[str, Any]:
+        """Wait for the turn's end; return its turn_end payload."""
+
+        def check() -> dict[str, Any] | None:
+            for event in self.events(session_id):
+                if event["kind"] == "turn_end" and event["payload"]["prompt_id"] == prompt_id:
+                    return dict(event["payload"])
+            return None
+
+        found: dict[str, Any] = eventually(
+            check, f"the end of {prompt_id}", lambda: self._context(session_id), self.wait_seconds
+        )
+        return found
+
+    def pending_request(self, session_id: str) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            items = self.api.get("/permission-requests")["items"]
+            mine = [r for r in items if r["session_id"] == session_id]
+            if not mine and any(e["kind"] == "turn_end" for e in self.events(session_id)):
+                raise AssertionError(f"the turn ended, asking nothing: {self._context(session_id)}")
+            return mine[0] if mine else None
+
+        found: dict[str, Any] = eventually(
+            check, "a permission request", lambda: self._context(session_id), self.wait_seconds
+        )
+        return found
+
+    def answer(self, request: dict[str, Any], kind: str) -> dict[str, Any]:
+        """Answer with the request's first option of `kind` (ids differ between agents)."""
+        option = next(o for o in request["options"] if o["kind"] == kind)
+        answered: dict[str, Any] = self.api.post(
+            f"/permission-requests/{request['id']}/answer",
+            {"option_id": option["optionId"]},
+            expect=200,
+        )
+        return answered
+
+
+@contextmanager
+def session_site(
+    base: Path, files: dict[str, str], *, node_env: dict[str, str], wait_seconds: float
+) -> Iterator[SessionSite]:
+    repo = make_repo(base / "repo", files)
+    env = corral_env(base / "server-home", None, CORRAL_NODES__HEARTBEAT_INTERVAL_SECONDS="1")
+    with ExitStack() as stack:
+        server = stack.enter_context(corral_server(base / "data", env))
+        assert server.link is not None
+        api = Api(server.url, exchange(server.url, server.link))
+        stack.callback(api.close)
+        created = api.post("/nodes", {"name": "n1"})
+        agent_env = corral_env(
+            base / "node-home",
+            None,
+            CORRAL_NODE_RECONNECT_MIN_SECONDS="0.1",
+            CORRAL_NODE_RECONNECT_MAX_SECONDS="0.5",
+            **node_env,
+        )
+        node_dir = base / "node"
+        stack.enter_context(
+            node_agent(
+                node_dir, agent_env, control_url=server.url, join_token=created["join_token"]
+            )
+        )
+        eventually(
+            lambda: api.get("/nodes")["items"][0]["connected"] or None,
+            "the node linked",
+            lambda: "",
+            WAIT_SECONDS,
+        )
+        api.post("/projects", {"name": "demo", "repo": str(repo)})
+        workspace = api.post("/workspaces", {"project": "demo", "name": "w1", "node": "n1"})
+        eventually(
+            lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running" or None,
+            "the workspace running",
+            lambda: "",
+            WAIT_SECONDS,
+        )
+        area = node_dir / "workspaces" / workspace["id"]
+        yield SessionSite(
+            api, server.url, workspace["id"], area / "repo", area / "home", node_dir, wait_seconds
+        )
