@@ -111,7 +111,7 @@ def test_an_approved_edit_changes_the_file(site: SessionSite, case: AgentCase) -
         session = site.start(case.name)
         site.wait_state(session["id"], "idle")
         prompt_id = site.prompt(session["id"], PROMPT)
-        request = site.pending_request(session["id"])
+        request = site.pending_request(session["id"], prompt_id)
         site.answer(request, "allow_once")
         end = site.turn(session["id"], prompt_id)
         assert end.get("stop_reason") == "end_turn", end
@@ -131,7 +131,7 @@ def test_a_rejected_edit_leaves_the_file_alone(site: SessionSite, case: AgentCas
         session = site.start(case.name)
         site.wait_state(session["id"], "idle")
         prompt_id = site.prompt(session["id"], PROMPT)
-        request = site.pending_request(session["id"])
+        request = site.pending_request(session["id"], prompt_id)
         answered = site.answer(request, "reject_once")
         assert answered["state"] == "answered"
         end = site.turn(session["id"], prompt_id)

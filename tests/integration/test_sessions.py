@@ -72,7 +72,7 @@ def test_an_approved_write_changes_the_file_and_a_rejected_one_does_not(site: Se
     session = site.start("scripted")
     site.wait_state(session["id"], "idle")
     prompt_id = site.prompt(session["id"], "permission path=notes.txt content=approved")
-    request = site.pending_request(session["id"])
+    request = site.pending_request(session["id"], prompt_id)
     assert site.session(session["id"])["state"] == "awaiting_permission"
     options = {o["optionId"]: o["kind"] for o in request["options"]}
     assert options["allow"] == "allow_once"
@@ -88,7 +88,7 @@ def test_an_approved_write_changes_the_file_and_a_rejected_one_does_not(site: Se
     assert again.status_code == 409, again.text
 
     prompt_id = site.prompt(session["id"], "permission path=notes.txt content=rejected")
-    request = site.pending_request(session["id"])
+    request = site.pending_request(session["id"], prompt_id)
     site.api.post(
         f"/permission-requests/{request['id']}/answer", {"option_id": "reject"}, expect=200
     )

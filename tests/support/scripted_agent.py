@@ -32,9 +32,10 @@ Scenarios:
     garbage                      Write the line `this is not json` to stdout, then carry on.
     oversized [mib=M]            Write one valid session/update line of M MiB (default 16).
     unknown-method               Call the client method `_corral/nonexistent`; report the error.
-    flood N [raw]                N agent_message_chunk updates (text "<index>\\n") as fast as
+    flood N [raw] [rate=R]       N agent_message_chunk updates (text "<index>\\n") as fast as
                                  possible; `raw` writes pre-serialized frames in batches instead
-                                 of building each one through the SDK's models.
+                                 of building each one through the SDK's models. `rate=R` sends
+                                 R a second instead, each text "<index> <unix time>\\n".
     mode [ID] / model [ID]       Report the current mode / model, or switch to ID from the agent
                                  side (current_mode_update / config_option_update).
 
@@ -1135,7 +1136,10 @@ class ScriptedAgent:
     async def _flood(self, turn: Turn) -> StopReason:
         count = int(turn.command.number("n", 1000))
         started = time.perf_counter()
-        if "raw" in turn.command.positional:
+        rate = float(turn.command.options.get("rate") or 0)
+        if rate > 0:
+            await self._flood_paced(turn.session_id, count, rate)
+        elif "raw" in turn.command.positional:
             await self._flood_raw(turn.session_id, count)
         else:
             for index in range(count):
@@ -1156,6 +1160,22 @@ class ScriptedAgent:
         for start in range(0, count, FLOOD_BATCH):
             indices = range(start, min(start + FLOOD_BATCH, count))
             await self._frames.send_lines([b'%s%d\\n"}}}}' % (prefix, index) for index in indices])
+
+    async def _flood_paced(self, session_id: str, count: int, rate: float) -> None:
+        """`rate` updates a second, each with its wall-clock send time ("<index> <time>\\n"),
+        so a viewer on the same machine can measure how long each took to reach it."""
+        prefix = (
+            b'{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":'
+            + json.dumps(session_id).encode()
+            + b',"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"'
+        )
+        started = time.perf_counter()
+        for index in range(count):
+            ahead = started + index / rate - time.perf_counter()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            line = b'%s%d %.6f\\n"}}}}' % (prefix, index, time.time())
+            await self._frames.send_lines([line])
 
     async def _mode(self, turn: Turn) -> StopReason:
         if turn.command.positional:

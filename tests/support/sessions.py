@@ -132,11 +132,17 @@ class SessionSite:
         )
         return found
 
-    def pending_request(self, session_id: str) -> dict[str, Any]:
+    def pending_request(self, session_id: str, prompt_id: str) -> dict[str, Any]:
+        """The request the turn of `prompt_id` waits on; fails at once if the turn ends."""
+
         def check() -> dict[str, Any] | None:
             items = self.api.get("/permission-requests")["items"]
             mine = [r for r in items if r["session_id"] == session_id]
-            if not mine and any(e["kind"] == "turn_end" for e in self.events(session_id)):
+            ended = any(
+                e["kind"] == "turn_end" and e["payload"].get("prompt_id") == prompt_id
+                for e in self.events(session_id)
+            )
+            if not mine and ended:
                 raise AssertionError(f"the turn ended, asking nothing: {self._context(session_id)}")
             return mine[0] if mine else None
 

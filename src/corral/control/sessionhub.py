@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 __all__ = ["MAX_QUEUED_EVENTS", "SessionHub", "Subscription"]
 
 MAX_QUEUED_EVENTS = 10_000
 
-Event = dict[str, Any]
+Event = tuple[int, str]
+"""An event's sequence number and its JSON as viewers get it."""
 
 
 class Subscription:

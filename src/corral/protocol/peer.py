@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
@@ -116,11 +117,12 @@ class Peer:
 
     # -- sending -----------------------------------------------------------------------------
 
-    async def _send_text(self, frame: BaseModel) -> None:
+    async def _send_text(self, frame: BaseModel | str) -> None:
         if self._closed is not None:
             raise PeerClosed(self._closed)
+        text = frame if isinstance(frame, str) else frame.model_dump_json()
         async with self._send_lock:
-            await self._transport.send_text(frame.model_dump_json())
+            await self._transport.send_text(text)
 
     async def request(
         self, method: str, params: Body, *, timeout_seconds: float | None = None
@@ -133,8 +135,11 @@ class Peer:
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
+            # The `Request` frame, written around the params' own JSON: building it as a model
+            # would turn the params into Python objects and back (costly for event batches).
             await self._send_text(
-                Request(id=request_id, method=method, params=params.model_dump(mode="json"))
+                f'{{"type":"request","id":{request_id},"method":{json.dumps(method)},'
+                f'"params":{params.model_dump_json()}}}'
             )
             timeout = (
                 DEFAULT_REQUEST_TIMEOUT_SECONDS if timeout_seconds is None else timeout_seconds

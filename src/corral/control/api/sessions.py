@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
@@ -189,8 +189,8 @@ async def session_events_socket(
         return
 
 
-async def _send(websocket: WebSocket, events: list[dict[str, Any]]) -> None:
-    await websocket.send_text(json.dumps({"type": "events", "events": events}, default=str))
+async def _send(websocket: WebSocket, events: list[tuple[int, str]]) -> None:
+    await websocket.send_text('{"type":"events","events":[' + ",".join(t for _, t in events) + "]}")
 
 
 async def _stream(
@@ -209,7 +209,12 @@ async def _stream(
                 await _send(
                     websocket,
                     [
-                        sessions.event_dict(session_id, e.seq, e.kind, e.payload, e.created_at)
+                        (
+                            e.seq,
+                            sessions.event_json(
+                                session_id, e.seq, e.kind, json.dumps(e.payload), e.created_at
+                            ),
+                        )
                         for e in stored
                     ],
                 )
@@ -231,10 +236,10 @@ async def _stream(
                         CLOSE_TRY_AGAIN, "too far behind: reconnect from your last seq"
                     )
                     return
-                fresh = [e for e in getter.result() if e["seq"] > last]
+                fresh = [e for e in getter.result() if e[0] > last]
                 if fresh:
                     await _send(websocket, fresh)
-                    last = fresh[-1]["seq"]
+                    last = fresh[-1][0]
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,28 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["SessionFactory", "create_engine", "create_session_factory", "redacted_url"]
+__all__ = [
+    "JsonText",
+    "SessionFactory",
+    "create_engine",
+    "create_session_factory",
+    "redacted_url",
+]
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class JsonText(str):
+    """A value for a JSON column that is serialized already: stored as it is, not encoded
+    again (session events are serialized once, for the database and the viewers alike)."""
+
+
+def _serialize_json(value: Any) -> str:
+    if isinstance(value, JsonText):
+        return str(value)
+    return json.dumps(value)
 
 
 def redacted_url(url: str) -> str:
@@ -34,11 +52,16 @@ def create_engine(url: str) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
+            json_serializer=_serialize_json,
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_async_engine(
+        url, pool_pre_ping=True, hide_parameters=True, json_serializer=_serialize_json
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

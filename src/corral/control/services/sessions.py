@@ -9,14 +9,17 @@ the conversation (`session/load` where the agent offers it, else a summary of th
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
+from corral.control.db.engine import JsonText
 from corral.control.db.models import (
     AgentSession,
     Node,
@@ -50,7 +53,7 @@ from corral.states import SessionState
 
 __all__ = [
     "answer_permission",
-    "event_dict",
+    "event_json",
     "get_session",
     "ingest",
     "list_events",
@@ -316,14 +319,12 @@ async def stop_session(
 # -- events from nodes ---------------------------------------------------------------------------
 
 
-def event_dict(session_id: str, seq: int, kind: str, payload: Any, at: Any) -> dict[str, Any]:
-    return {
-        "session_id": session_id,
-        "seq": seq,
-        "kind": kind,
-        "payload": payload,
-        "at": at.isoformat() if hasattr(at, "isoformat") else at,
-    }
+def event_json(session_id: str, seq: int, kind: str, payload: str, at: datetime) -> str:
+    """One event as viewers get it, around its payload's JSON (serialized once, in `ingest`)."""
+    return (
+        f'{{"session_id":"{session_id}","seq":{seq},"kind":"{kind}",'
+        f'"payload":{payload},"at":"{at.isoformat()}"}}'
+    )
 
 
 async def ingest(db: AsyncSession, hub: SessionHub, node_id: str, batch: SessionEvents) -> int:
@@ -335,20 +336,33 @@ async def ingest(db: AsyncSession, hub: SessionHub, node_id: str, batch: Session
         raise NotFound(f"no session {batch.session_id} on this node")
     fresh = [event for event in batch.events if event.seq > row.last_seq]
     fresh.sort(key=lambda event: event.seq)
-    published = []
+    rows = []
+    published: list[tuple[int, str]] = []
     for event in fresh:
-        db.add(
-            SessionEvent(
-                session_id=row.id,
-                seq=event.seq,
-                kind=event.kind.value,
-                payload=event.payload,
-                created_at=event.at,
-            )
+        payload = JsonText(json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False))
+        rows.append(
+            {
+                "session_id": row.id,
+                "seq": event.seq,
+                "kind": event.kind.value,
+                "payload": payload,
+                "created_at": event.at,
+            }
         )
-        await _apply(db, row, event.kind, event.payload)
+        if event.kind == SessionEventKind.UPDATE and event.payload.get("sessionUpdate") in (
+            "agent_message_chunk",
+            "agent_thought_chunk",
+        ):
+            _note_chunk(row, event.payload)  # most events: no query, no await
+        else:
+            await _apply(db, row, event.kind, event.payload)
         row.last_seq = event.seq
-        published.append(event_dict(row.id, event.seq, event.kind.value, event.payload, event.at))
+        published.append(
+            (event.seq, event_json(row.id, event.seq, event.kind.value, payload, event.at))
+        )
+    if rows:
+        # One multi-row INSERT for the batch: the ORM's unit of work per row was the bottleneck.
+        await db.execute(insert(cast(Table, SessionEvent.__table__)), rows)
     await db.commit()
     if published:
         hub.publish(row.id, published)
@@ -363,9 +377,7 @@ async def _apply(
         await _move(db, row, payload)
     elif kind == SessionEventKind.UPDATE:
         update_kind = payload.get("sessionUpdate")
-        if update_kind == "agent_message_chunk":
-            row.last_message = ((row.last_message or "") + _text_of(payload))[:LAST_MESSAGE_CHARS]
-        elif update_kind == "usage_update":
+        if update_kind == "usage_update":
             row.usage = payload
         elif update_kind == "current_mode_update" and isinstance(payload.get("currentModeId"), str):
             row.mode = payload["currentModeId"][:200]
@@ -400,6 +412,13 @@ async def _apply(
             request.decided_by = payload.get("by")
             request.policy = payload.get("policy")
             request.decided_at = utcnow()
+
+
+def _note_chunk(row: AgentSession, update: dict[str, Any]) -> None:
+    if update.get("sessionUpdate") == "agent_message_chunk":
+        current = row.last_message or ""
+        if len(current) < LAST_MESSAGE_CHARS:
+            row.last_message = (current + _text_of(update))[:LAST_MESSAGE_CHARS]
 
 
 async def _move(db: AsyncSession, row: AgentSession, payload: dict[str, Any]) -> None:

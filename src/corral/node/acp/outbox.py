@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ MAX_EVENT_BYTES = 256 * 1024
 """An event's payload above this is cut down to a preview: the node link's text frames are
 bounded, and a transcript is for reading, not for carrying whole files."""
 PREVIEW_CHARS = 16 * 1024
+EVENT_OVERHEAD_BYTES = 80
+"""About what an event takes on the link beyond its payload (seq, kind, time)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -59,11 +62,6 @@ def _bounded(kind: SessionEventKind, payload: dict[str, Any]) -> str:
     return json.dumps(cut, separators=(",", ":"), ensure_ascii=False)
 
 
-def _size(event: SessionEvent) -> int:
-    """About how many bytes the event takes on the link (payloads dominate)."""
-    return len(json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)) + 80
-
-
 class Outbox:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -76,20 +74,20 @@ class Outbox:
             self._db.execute("SELECT session_id, next_seq FROM sequences").fetchall()
         )
         self._buffer: list[tuple[str, int, str, str, str]] = []
-        # What is not acknowledged yet, also kept in memory: sending never reads the file.
-        self._unacked: dict[str, list[SessionEvent]] = {}
+        # What is not acknowledged yet, with its size, also kept in memory: sending never
+        # reads the file, and acknowledging pops from the front.
+        self._unacked: dict[str, deque[tuple[SessionEvent, int]]] = {}
         rows = self._db.execute(
             "SELECT session_id, seq, kind, payload, at FROM events ORDER BY session_id, seq"
         )
         for session_id, seq, kind, payload, at in rows:
-            self._unacked.setdefault(session_id, []).append(
-                SessionEvent(
-                    seq=seq,
-                    kind=SessionEventKind(kind),
-                    payload=json.loads(payload),
-                    at=datetime.fromisoformat(at),
-                )
+            event = SessionEvent(
+                seq=seq,
+                kind=SessionEventKind(kind),
+                payload=json.loads(payload),
+                at=datetime.fromisoformat(at),
             )
+            self._unacked.setdefault(session_id, deque()).append((event, len(payload)))
 
     def close(self) -> None:
         self.flush()
@@ -114,7 +112,7 @@ class Outbox:
             payload=payload if len(text) < MAX_EVENT_BYTES else json.loads(text),
             at=at,
         )
-        self._unacked.setdefault(session_id, []).append(event)
+        self._unacked.setdefault(session_id, deque()).append((event, len(text)))
         return event
 
     def flush(self) -> None:
@@ -138,18 +136,20 @@ class Outbox:
         `max_bytes` of payload (always at least one). Flushes first: nothing is sent that
         is not on disk."""
         self.flush()
-        events = self._unacked.get(session_id, [])[:limit]
+        events: list[SessionEvent] = []
         size = 0
-        for count, event in enumerate(events):
-            size += _size(event)
-            if count and size > max_bytes:
-                return events[:count]
+        for event, event_size in self._unacked.get(session_id, ()):
+            size += event_size + EVENT_OVERHEAD_BYTES
+            if len(events) >= limit or (events and size > max_bytes):
+                break
+            events.append(event)
         return events
 
     def acknowledge(self, session_id: str, seq: int) -> None:
         self.flush()
-        events = self._unacked.get(session_id, [])
-        self._unacked[session_id] = [event for event in events if event.seq > seq]
+        events = self._unacked.get(session_id)
+        while events and events[0][0].seq <= seq:
+            events.popleft()
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(

@@ -1,0 +1,190 @@
+"""Session events from an agent to a browser viewer, through Corral and read directly.
+
+    .venv/bin/python -m bench.events [--updates N] [--latency-updates M] [--rate R]
+
+The scripted ACP agent (tests/support/scripted_agent.py) emits updates. Two paths read them:
+
+- Corral: a real `corral serve` and `corral node run`; the agent runs in a sandboxed workspace,
+  the node writes each update to its SQLite outbox and sends it, the control plane stores it in
+  its database and publishes it to a WebSocket viewer (`/sessions/{id}/events/ws`), which is
+  what a browser tab does;
+- bare: the ACP Python SDK's client reading the same agent directly over stdio, in this
+  process, with nothing stored: the baseline.
+
+Throughput: the agent emits N updates as fast as it can (`flood N raw`); updates/s is N over
+the time from sending the prompt to the last update's arrival. Latency: the agent emits M
+updates at R a second (`flood M rate=R`), each stamped with its send time; the viewer notes
+when each arrives. Prints the figures and their targets: >= 20,000 updates/s through Corral,
+>= 0.5 of the bare client's rate, p99 latency <= 20 ms at 1,000 updates/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import acp
+from acp import schema
+from tests.support.sessions import (
+    SCRIPTED_AGENT,
+    SessionSite,
+    python_visible_hidden_paths,
+    session_site,
+)
+from websockets.asyncio.client import connect
+
+TARGET_UPDATES_PER_SECOND = 20_000
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 20.0
+TIMEOUT_SECONDS = 300.0
+
+
+# -- Corral --------------------------------------------------------------------------------------
+
+
+async def corral_run(site: SessionSite, session_id: str, prompt: str, count: int) -> list[float]:
+    """Send `prompt`; return, for each of `count` message chunks, its latency in ms when the
+    chunk carries a send time, else its arrival time. The first element is the prompt's time."""
+    after = site.session(session_id)["last_seq"]
+    url = (
+        site.url.replace("http", "ws", 1) + f"/api/v1/sessions/{session_id}/events/ws?after={after}"
+    )
+    arrivals: list[float] = []
+    async with connect(url, additional_headers=site.api.headers, max_size=None) as viewer:
+        sent = time.time()
+        await asyncio.to_thread(site.prompt, session_id, prompt)
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            while len(arrivals) < count:
+                frame = json.loads(await viewer.recv())
+                now = time.time()
+                for event in frame["events"]:
+                    update = event["payload"]
+                    if (
+                        event["kind"] != "update"
+                        or update.get("sessionUpdate") != "agent_message_chunk"
+                    ):
+                        continue
+                    words = update["content"]["text"].split()
+                    arrivals.append((now - float(words[1])) * 1000 if len(words) > 1 else now)
+    return [sent, *arrivals]
+
+
+async def corral_paths(args: argparse.Namespace) -> tuple[float, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="corral-bench-events-") as tmp:
+        node_env = {
+            "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps(
+                {"hidden_paths": python_visible_hidden_paths()}
+            )
+        }
+        with session_site(
+            Path(tmp), {"README.md": "bench\n"}, node_env=node_env, wait_seconds=60
+        ) as site:
+            site.api.post(
+                "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
+            )
+            session = site.start("scripted")
+            site.wait_state(session["id"], "idle")
+            await corral_run(site, session["id"], "flood 1000 raw", 1000)  # warm up
+            times = await corral_run(site, session["id"], f"flood {args.updates} raw", args.updates)
+            rate = args.updates / (times[-1] - times[0])
+            prompt = f"flood {args.latency_updates} rate={args.rate}"
+            latencies = (await corral_run(site, session["id"], prompt, args.latency_updates))[1:]
+            site.api.post(f"/sessions/{session['id']}/stop", expect=200)
+            return rate, latencies
+
+
+# -- the bare SDK client ---------------------------------------------------------------------------
+
+
+class CountingClient:
+    """The least an ACP client can do: count message chunks."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
+        if isinstance(update, schema.AgentMessageChunk):
+            self.chunks += 1
+
+    async def request_permission(self, *args: Any, **kwargs: Any) -> Any:
+        raise acp.RequestError.method_not_found("session/request_permission")
+
+    def on_connect(self, conn: Any) -> None:
+        pass
+
+
+async def bare_rate(count: int) -> float:
+    client = CountingClient()
+    # The SDK's Client protocol lists every method; the agent here calls none but updates.
+    sdk_client = cast(acp.Client, client)
+    async with acp.spawn_agent_process(sdk_client, sys.executable, str(SCRIPTED_AGENT)) as (
+        conn,
+        _,
+    ):
+        await conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
+        session = await conn.new_session(cwd=str(Path.cwd()), mcp_servers=[])
+        text = schema.TextContentBlock(type="text", text="flood 1000 raw")
+        await conn.prompt(session_id=session.session_id, prompt=[text])  # warm up
+        client.chunks = 0
+        started = time.time()
+        text = schema.TextContentBlock(type="text", text=f"flood {count} raw")
+        await conn.prompt(session_id=session.session_id, prompt=[text])
+        elapsed = time.time() - started
+    if client.chunks != count:
+        raise SystemExit(f"the bare client saw {client.chunks} of {count} updates")
+    return count / elapsed
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"bare SDK client: {args.updates} updates", flush=True)
+    bare = await bare_rate(args.updates)
+    print("corral: starting a control plane, a node and a workspace", flush=True)
+    corral, latencies = await corral_paths(args)
+    p50 = statistics.median(latencies)
+    p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
+    print()
+    timed = f"{args.latency_updates} at {args.rate:g}/s"
+    print(f"updates: {args.updates} as fast as the agent can, {timed}")
+    print(f"{'bare SDK client (no storage)':<52} {bare:>10,.0f} updates/s")
+    print(f"{'corral (node outbox > control plane db > viewer ws)':<52} {corral:>10,.0f} updates/s")
+    print()
+    print(
+        f"corral throughput: {corral:,.0f}/s (target >= {TARGET_UPDATES_PER_SECOND:,}): "
+        f"{verdict(corral >= TARGET_UPDATES_PER_SECOND)}"
+    )
+    ratio = corral / bare
+    ok = ratio >= TARGET_RATIO
+    print(f"corral/bare ratio: {ratio:.2f} (target >= {TARGET_RATIO}): {verdict(ok)}")
+    print(
+        f"agent-to-viewer latency at {args.rate:g}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"(target p99 <= {TARGET_P99_MS:g} ms): {verdict(p99 <= TARGET_P99_MS)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--updates", type=int, default=50_000, help="updates for throughput")
+    parser.add_argument("--latency-updates", type=int, default=5_000, help="updates timed")
+    parser.add_argument("--rate", type=float, default=1000.0, help="updates/s while timing")
+    args = parser.parse_args()
+    if args.updates < 1000 or args.latency_updates < 100 or args.rate <= 0:
+        parser.error("use at least 1000 updates, 100 timed updates and a positive rate")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
