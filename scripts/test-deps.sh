@@ -2,11 +2,15 @@
 # System packages the tests use: git (projects) and PostgreSQL (the data layer runs on both
 # SQLite and PostgreSQL; the tests start their own server on a private port and socket).
 # bubblewrap confines workspace processes; its tests must run, never skip, so CI installs it.
+# Node.js and npm: nodes install the real coding agents (claude, codex, gemini) from npm, and the
+# tests drive them through whole turns.
 set -euo pipefail
 missing=()
 command -v git >/dev/null || missing+=(git)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "The tests need these packages: ${missing[*]} (run as root to install them)." >&2

@@ -98,6 +98,17 @@ class NodeSettings(_Area):
     )
 
 
+class SessionSettings(_Area):
+    """How agent sessions run."""
+
+    permission_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Answer a permission request nobody answered with reject after this long "
+        "(unset: it waits for a person however long it takes).",
+    )
+
+
 class Settings(BaseSettings):
     """The root of all settings; see the module docstring for where values come from."""
 
@@ -138,6 +149,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     projects: ProjectSettings = Field(default_factory=ProjectSettings)
     nodes: NodeSettings = Field(default_factory=NodeSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
 
     @field_validator("secret_key")
     @classmethod

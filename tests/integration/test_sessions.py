@@ -10,11 +10,13 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from websockets.sync.client import connect
 
+from tests.support.nodes import eventually
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SessionSite,
@@ -192,3 +194,41 @@ def test_a_stopped_session_resumes_on_the_next_prompt(site: SessionSite) -> None
     # The agent offers session/load: the same ACP session continues, nothing is replayed twice.
     prompts = [e["payload"]["text"] for e in events if e["kind"] == "prompt"]
     assert prompts == ["echo remember the word walnut", "echo and now"]
+
+
+def test_a_killed_control_plane_loses_no_event_and_repeats_none(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    base = tmp_path_factory.mktemp("durability")
+    node_env = {
+        "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps({"hidden_paths": python_visible_hidden_paths()})
+    }
+    with session_site(base, {"README.md": README}, node_env=node_env, wait_seconds=60.0) as site:
+        site.api.post(
+            "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
+        )
+        session = site.start("scripted")
+        site.wait_state(session["id"], "idle")
+        count = 2000
+        prompt_id = site.prompt(session["id"], f"flood {count} rate=500")
+        eventually(
+            lambda: site.session(session["id"])["last_seq"] > 100 or None,
+            "events flowing",
+            lambda: "",
+            WAIT_SECONDS,
+        )
+        # Mid-turn: the node keeps numbering events in its outbox while nobody acknowledges.
+        killed_at = datetime.now(UTC)
+        site.kill_and_restart_control_plane()
+        end = site.turn(session["id"], prompt_id)
+        assert end["stop_reason"] == "end_turn"
+        events = site.events(session["id"])
+        turn_end = next(e for e in events if e["kind"] == "turn_end")
+        assert datetime.fromisoformat(turn_end["at"]) > killed_at  # the kill was mid-turn
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        chunks = [
+            int(e["payload"]["content"]["text"].split()[0])
+            for e in events
+            if e["kind"] == "update" and e["payload"].get("sessionUpdate") == "agent_message_chunk"
+        ]
+        assert chunks == list(range(count))

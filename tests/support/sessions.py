@@ -8,9 +8,11 @@ for what users wait for: a session's state, a turn's end, a permission request.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 from corral.node.runtimes.host import DEFAULT_HIDDEN_PATHS
 from tests.support.nodes import Api, eventually, exchange, node_agent
-from tests.support.processes import corral_env, corral_server
+from tests.support.processes import CorralServer, corral_env, corral_server
 
 __all__ = [
     "SCRIPTED_AGENT",
@@ -77,6 +79,16 @@ class SessionSite:
     home: Path
     node_dir: Path
     wait_seconds: float = WAIT_SECONDS
+    server: CorralServer | None = None
+    restart: Callable[[], CorralServer] | None = None
+    """Start the control plane again on the same data directory and port."""
+
+    def kill_and_restart_control_plane(self) -> None:
+        """kill -9 the control plane by PID, then start it again."""
+        assert self.server is not None and self.restart is not None
+        os.kill(self.server.pid, signal.SIGKILL)
+        self.server.stop()
+        self.server = self.restart()
 
     def start(self, agent: str, **body: Any) -> dict[str, Any]:
         session: dict[str, Any] = self.api.post(
@@ -202,6 +214,20 @@ def session_site(
             WAIT_SECONDS,
         )
         area = node_dir / "workspaces" / workspace["id"]
+
+        def restart() -> CorralServer:
+            return stack.enter_context(
+                corral_server(base / "data", env, port=server.port, expect_link=False)
+            )
+
         yield SessionSite(
-            api, server.url, workspace["id"], area / "repo", area / "home", node_dir, wait_seconds
+            api,
+            server.url,
+            workspace["id"],
+            area / "repo",
+            area / "home",
+            node_dir,
+            wait_seconds,
+            server,
+            restart,
         )

@@ -86,6 +86,7 @@ async def start_session(
         agent_name=body.agent,
         policy=body.policy,
         title=body.title,
+        permission_timeout_seconds=state.settings.sessions.permission_timeout_seconds,
     )
     return SessionPublic.model_validate(row)
 
@@ -108,6 +109,7 @@ async def prompt_session(
         session,
         text=body.text,
         resources=body.resources,
+        permission_timeout_seconds=state.settings.sessions.permission_timeout_seconds,
     )
     return PromptAccepted(prompt_id=prompt_id, queued=queued)
 

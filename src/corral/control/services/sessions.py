@@ -120,6 +120,7 @@ async def start_session(
     agent_name: str,
     policy: Policy | None = None,
     title: str | None = None,
+    permission_timeout_seconds: float | None = None,
 ) -> AgentSession:
     """Start an agent in a running workspace. The credential is checked before anything runs."""
     workspace, _ = await node_for(db, registry, user_id, workspace_ref)
@@ -148,7 +149,7 @@ async def start_session(
         details={"agent": spec.name, "workspace": workspace.name, "policy": row.policy},
     )
     await db.commit()
-    await _launch(db, registry, box, row, workspace)
+    await _launch(db, registry, box, row, workspace, permission_timeout_seconds)
     return row
 
 
@@ -158,6 +159,7 @@ async def _launch(
     box: SecretBox,
     row: AgentSession,
     workspace: Workspace,
+    permission_timeout_seconds: float | None,
 ) -> None:
     """Ask the workspace's node to run the session's agent (again)."""
     spec = await agents.get_agent(db, row.user_id, row.agent)
@@ -175,6 +177,7 @@ async def _launch(
         load_session_id=row.acp_session_id,
         context=await _summary(db, row) if row.acp_session_id else None,
         next_seq=row.last_seq + 1,
+        permission_timeout_seconds=permission_timeout_seconds,
     )
     node = await db.get(Node, workspace.node_id) if workspace.node_id else None
     if node is None:
@@ -244,6 +247,7 @@ async def prompt_session(
     *,
     text: str,
     resources: Sequence[str] = (),
+    permission_timeout_seconds: float | None = None,
 ) -> tuple[str, int]:
     """Send a prompt (queued behind a running turn); a stopped session is started again
     first. Returns the prompt's id and how many prompts wait before it."""
@@ -254,7 +258,7 @@ async def prompt_session(
             db, "session", row, SessionState.STARTING, reason="resumed", actor_id=user_id
         )
         await db.commit()
-        await _launch(db, registry, box, row, workspace)
+        await _launch(db, registry, box, row, workspace, permission_timeout_seconds)
     prompt_id = new_id("prt")
     ack = await link.call(
         "session.prompt",
