@@ -15,9 +15,9 @@ __all__ = ["kill_process_group"]
 
 
 async def kill_process_group(process: asyncio.subprocess.Process) -> None:
-    """SIGKILL the process group led by `process` (started with start_new_session=True), if
-    the process is still running, and reap it."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
+    """SIGKILL the process group led by `process` (started with start_new_session=True) and reap
+    the leader. The group is killed even when its leader has exited: what it started may live
+    on (Linux does not reuse a PID while a group still carries it)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()

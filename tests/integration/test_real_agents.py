@@ -155,3 +155,14 @@ def test_a_turn_cancelled_mid_answer_ends_cancelled(site: SessionSite, case: Age
         assert end.get("stop_reason") == "cancelled", end
         assert site.wait_state(session["id"], "idle")["state"] == "idle"
         site.api.post(f"/sessions/{session['id']}/stop", expect=200)
+
+
+def test_no_credential_is_left_on_the_node(site: SessionSite) -> None:
+    """Credentials reach agents only through their environment: after every turn above, no
+    file on the node (workspaces and agents' HOMEs included) holds one."""
+    values = [f"test-key-for-{case.name}-0000".encode() for case in CASES]
+    for path in site.node_dir.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            for value in values:
+                assert value not in data, f"{value.decode()} is in {path}"

@@ -74,9 +74,11 @@ class AgentSpec(AgentLaunch):
     """Credential kind -> the environment variable that carries it to the agent."""
     endpoint_env: list[EnvVarName] = Field(default_factory=list)
     endpoint_args: list[Arg] = Field(default_factory=list)
+    default_endpoint: str | None = Field(None, max_length=2048)
 
     def launch(self, *, endpoint: str | None, extra_args: list[str]) -> AgentLaunch:
         """The launch for one session: endpoint arguments and the user's own arguments added."""
+        endpoint = endpoint or self.default_endpoint
         args = [a.replace("{endpoint}", endpoint) for a in self.endpoint_args] if endpoint else []
         return AgentLaunch(
             name=self.name,

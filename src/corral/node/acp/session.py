@@ -147,28 +147,32 @@ class SessionHost:
             await self._end()
 
     async def _end(self) -> None:
-        for future in self._permissions.values():
-            if not future.done():
-                future.set_result(None)
-        if self._rpc is not None:
-            self._rpc.close("the session ended")
-        if self.process is not None:
-            await kill_process_group(self.process)
-        await self._terminals.close()
-        tasks = [*self._watchers, *([self._cancel_watch] if self._cancel_watch else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._failure is not None:
-            self._set_state(SessionState.ERROR, reason=self._failure, stderr=list(self._stderr))
-        else:
-            self._set_state(SessionState.STOPPED, reason="stopped")
+        try:
+            for future in self._permissions.values():
+                if not future.done():
+                    future.set_result(None)
+            if self._rpc is not None:
+                self._rpc.close("the session ended")
+            if self.process is not None:
+                await kill_process_group(self.process)
+            await self._terminals.close()
+            tasks = [*self._watchers, *([self._cancel_watch] if self._cancel_watch else [])]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            # Whatever interrupts the cleanup, the control plane must learn how it ended.
+            if self._failure is not None:
+                self._set_state(SessionState.ERROR, reason=self._failure, stderr=list(self._stderr))
+            else:
+                self._set_state(SessionState.STOPPED, reason="stopped")
 
     def _fail(self, reason: str) -> None:
-        """From a watcher: end the session with `reason`, unless it is already ending."""
+        """End the session with `reason`, unless it is already ending. From a watcher this
+        cancels the main task; the main task itself raises `_Failed` after calling it."""
         if self._failure is None and not self._stopping:
             self._failure = reason
-            if self._main is not None:
+            if self._main is not None and self._main is not asyncio.current_task():
                 self._main.cancel()
 
     async def stop(self) -> None:
