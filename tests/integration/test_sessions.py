@@ -232,3 +232,24 @@ def test_a_killed_control_plane_loses_no_event_and_repeats_none(
             if e["kind"] == "update" and e["payload"].get("sessionUpdate") == "agent_message_chunk"
         ]
         assert chunks == list(range(count))
+
+
+def test_an_agent_that_cannot_load_resumes_with_a_summary(site: SessionSite) -> None:
+    site.api.post(
+        "/agents",
+        {"name": "forgetful", "command": [sys.executable, str(SCRIPTED_AGENT), "--no-load"]},
+    )
+    session = site.start("forgetful")
+    site.wait_state(session["id"], "idle")
+    site.turn(session["id"], site.prompt(session["id"], "echo remember the word walnut"))
+    site.api.post(f"/sessions/{session['id']}/stop", expect=200)
+    site.wait_state(session["id"], "stopped")
+    after = site.session(session["id"])["last_seq"]
+    prompt_id = site.prompt(session["id"], "echo what was the word?")
+    assert site.turn(session["id"], prompt_id)["stop_reason"] == "end_turn"
+    events = site.events(session["id"], after=after)
+    notices = [e["payload"]["code"] for e in events if e["kind"] == "notice"]
+    assert "resumed_with_summary" in notices
+    # The scripted agent echoes the whole prompt it got: the summary came with it.
+    reply = agent_message_text(events)
+    assert "walnut" in reply and "what was the word?" in reply

@@ -109,7 +109,8 @@ class SessionHost:
         self._acp_id: str | None = None
         self._queue: asyncio.Queue[SessionPrompt] = asyncio.Queue()
         self._turn: SessionPrompt | None = None
-        self._context = None if start.load_session_id else start.context
+        self._context: str | None = None
+        """The earlier transcript, for the first prompt, when the agent could not load it."""
         self._permissions: dict[str, asyncio.Future[str | None]] = {}
         self._tool_kinds: dict[str, str] = {}
         self._config_options: list[dict[str, Any]] = []
@@ -284,6 +285,7 @@ class SessionHost:
                 raise _Failed(f"{agent.name} answered session/new without a session id")
             self._acp_id = result["sessionId"]
             if load_id:
+                self._context = self.start.context
                 self._emit(
                     SessionEventKind.NOTICE,
                     {
