@@ -282,3 +282,20 @@ def test_a_write_outside_the_workspace_is_refused_even_under_allow_all(site: Ses
     assert f"Could not write {outside}" in said, said
     assert "outside the workspace" in said, said
     site.wait_state(session_id, "idle")
+
+
+def test_a_missing_attachment_fails_its_turn_only(site: SessionSite) -> None:
+    session = site.start("scripted")
+    site.wait_state(session["id"], "idle")
+    accepted = site.api.post(
+        f"/sessions/{session['id']}/prompts",
+        {"text": "echo with a file", "resources": ["nope.txt"]},
+        expect=202,
+    )
+    end = site.turn(session["id"], accepted["prompt_id"])
+    assert "nope.txt does not exist" in end["error"], end
+    assert site.wait_state(session["id"], "idle")["state"] == "idle"
+    assert (
+        site.turn(session["id"], site.prompt(session["id"], "echo still here"))["stop_reason"]
+        == "end_turn"
+    )

@@ -78,7 +78,10 @@ def main() -> None:
     set; otherwise the line names the kind of failure to report.
     """
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns the code of a `typer.Exit` instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (CliError, CorralError) as exc:
         print_error(exc.message)
         sys.exit(getattr(exc, "exit_code", 1))

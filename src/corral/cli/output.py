@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,10 +21,18 @@ __all__ = [
     "when",
 ]
 
+PIPED_WIDTH = 1000
+
 # soft_wrap: long links and messages stay on one line, so they can be copied and grepped.
 # markup off: names and messages from users and the server are printed as they are, never
 # parsed as Rich markup (a name like "[/x]" would otherwise crash the CLI).
-console = Console(highlight=False, soft_wrap=True, markup=False)
+# Piped output is as wide as it needs: a table squeezed to 80 columns would cut ids short.
+console = Console(
+    highlight=False,
+    soft_wrap=True,
+    markup=False,
+    width=None if sys.stdout.isatty() else PIPED_WIDTH,
+)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
@@ -63,7 +72,8 @@ def print_table(
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for title, _ in columns:
-        table.add_column(title)
+        # Ids must stay whole to be copied; other columns give way first.
+        table.add_column(title, no_wrap=title == "ID", min_width=30 if title == "ID" else None)
     for row in rows:
         table.add_row(*(Text(cell(row)) for _, cell in columns))
     console.print(table)

@@ -26,6 +26,9 @@ app = typer.Typer(
 permissions_app = typer.Typer(help="Agents' permission requests.", no_args_is_help=True)
 
 RECONNECT_SECONDS = 1.0
+POLL_SECONDS = 0.3
+START_WAIT_SECONDS = 20 * 60.0
+STOP_WAIT_SECONDS = 15.0
 MAX_RECONNECTS = 30
 CANCEL_EXIT_CODE = 130
 STOP_REASON_EXIT_CODES = {"end_turn": 0, "cancelled": CANCEL_EXIT_CODE}
@@ -50,8 +53,10 @@ def _show(session: dict[str, Any]) -> None:
         f"policy {session['policy']}, events {session['last_seq']}, "
         f"updated {when(session['updated_at'])}"
     )
+    if session.get("mode") or session.get("model"):
+        console.print(f"  mode {session['mode'] or '-'}, model {session['model'] or '-'}")
     if session.get("last_message"):
-        console.print(f"  last message: {session['last_message'][:200]}")
+        console.print(f"  last message: {' '.join(session['last_message'].split())[:200]}")
 
 
 @app.command("start")
@@ -60,15 +65,23 @@ def start(
     agent: Annotated[str, typer.Option(help="Agent name (see `corral agent list`).")],
     policy: PolicyOption = None,
     title: Annotated[str | None, typer.Option(help="A title for the chat.")] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Return at once, not when the agent is ready.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start an agent in a workspace and print the session's id."""
+    """Start an agent in a workspace and print the session's id once the agent is ready
+    (a node installs an agent on its first use; its progress is shown meanwhile)."""
     if policy is not None and policy not in POLICIES[:4]:
         raise CliError(f"--policy must be one of {', '.join(POLICIES[:4])}")
     with open_client() as client:
         session = client.post(
             "/sessions", {"workspace": workspace, "agent": agent, "policy": policy, "title": title}
         )
+        if not no_wait:
+            session = _wait_until_started(client, session)
+    if session["state"] == "error":
+        raise CliError(f"{session['agent']} did not start: {session['state_reason']}")
     if as_json:
         print_json(session)
     else:
@@ -135,7 +148,16 @@ def stop(
     session: Annotated[str, typer.Argument(help="Session id.")], as_json: JsonFlag = False
 ) -> None:
     """Stop the agent; the transcript stays and a new prompt starts it again."""
-    _simple(session, "stop", as_json)
+    with open_client() as client:
+        found = client.post(f"/sessions/{segment(session)}/stop")
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while found["state"] not in ("stopped", "error") and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            found = client.get(f"/sessions/{found['id']}")
+    if as_json:
+        print_json(found)
+    else:
+        _show(found)
 
 
 @app.command("mode")
@@ -156,6 +178,24 @@ def model(
     """Pick the agent's model."""
     with open_client() as client:
         _show(client.put(f"/sessions/{segment(session)}/model", {"model": model_id}))
+
+
+def _wait_until_started(client: ApiClient, session: dict[str, Any]) -> dict[str, Any]:
+    """Poll until the session leaves `starting`, showing its install and start lines."""
+    deadline = time.monotonic() + START_WAIT_SECONDS
+    seen = 0
+    with err_console.status(f"Starting {session['agent']} …") as status:
+        while session["state"] == "starting":
+            if time.monotonic() > deadline:
+                raise CliError(f"{session['id']} is still starting; see `corral session watch`")
+            page = client.get(f"/sessions/{session['id']}/events", after=seen)
+            for event in page["items"]:
+                seen = event["seq"]
+                if event["kind"] == "install":
+                    status.update(f"Installing {session['agent']}: {event['payload']['line'][:90]}")
+            time.sleep(POLL_SECONDS)
+            session = client.get(f"/sessions/{session['id']}")
+    return session
 
 
 # -- following events --------------------------------------------------------------------------
@@ -279,7 +319,8 @@ def prompt(
         if accepted["queued"]:
             err_console.print(f"(queued behind {accepted['queued']} prompt(s))")
         cancelled = False
-        events = follow(login.url, login.token, found["id"], found["last_seq"])
+        last = found["last_seq"]
+        events = follow(login.url, login.token, found["id"], last)
         while True:
             try:
                 event = next(events)
@@ -289,7 +330,10 @@ def prompt(
                 cancelled = True
                 err_console.print("\ncancelling the turn (Ctrl-C again to stop watching)")
                 client.post(f"/sessions/{found['id']}/cancel")
+                # The interrupt ended the generator mid-read: follow on from the last event.
+                events = follow(login.url, login.token, found["id"], last)
                 continue
+            last = event["seq"]
             printer.event(event)
             kind, payload = event["kind"], event["payload"]
             if kind == "update" and payload.get("kind"):
@@ -301,9 +345,10 @@ def prompt(
                 if option is not None:
                     _answer(client, payload["request_id"], option)
                 elif effective == "none":
+                    ids = ", ".join(str(o.get("optionId")) for o in payload.get("options") or [])
                     err_console.print(
                         "  waiting for an answer: `corral permissions answer "
-                        f"{payload['request_id']} OPTION` or the browser"
+                        f"{payload['request_id']} OPTION` ({ids}) or the browser"
                     )
             if kind == "turn_end" and payload.get("prompt_id") == prompt_id:
                 if payload.get("error"):
@@ -311,7 +356,8 @@ def prompt(
                 reason = str(payload.get("stop_reason"))
                 raise typer.Exit(STOP_REASON_EXIT_CODES.get(reason, 1))
             if kind == "state" and payload.get("state") in ("error", "stopped"):
-                raise CliError(f"the session {payload['state']}: {payload.get('reason') or ''}")
+                what = "failed" if payload["state"] == "error" else "was stopped"
+                raise CliError(f"the session {what}: {payload.get('reason') or ''}")
 
 
 @app.command("watch")

@@ -9,6 +9,7 @@ what changed, so the renderer keeps each tool call's title and kind to print the
 from __future__ import annotations
 
 import difflib
+import shlex
 from typing import Any
 
 from rich.console import Console
@@ -144,7 +145,7 @@ class TranscriptPrinter:
                 self.console.print(Text(f"  {mark} {entry.get('content', '')}"))
 
     def _on_terminal(self, payload: dict[str, Any]) -> None:
-        command = " ".join(str(part) for part in payload.get("command") or [])
+        command = shlex.join(str(part) for part in payload.get("command") or [])
         status = payload.get("exit_status") or {}
         code = status.get("exitCode") if isinstance(status, dict) else None
         self._line(Text.assemble(("$ ", "bold"), command, (f"  (exit {code})", "dim")))

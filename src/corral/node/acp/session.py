@@ -381,23 +381,28 @@ class SessionHost:
             )
         return waiting
 
-    async def _run_turn(self, prompt: SessionPrompt) -> None:
-        self._turn = prompt
-        blocks: list[dict[str, Any]] = []
+    def _blocks(self, prompt: SessionPrompt) -> list[dict[str, Any]]:
+        """The prompt as ACP content: its text (after the earlier transcript, when the agent
+        could not load it) and a resource link per attached file of the workspace."""
+        links = []
+        for resource in prompt.resources:
+            path = self._confined(resource, must_exist=True)
+            links.append({"type": "resource_link", "uri": path.as_uri(), "name": path.name})
         text = prompt.text
         if self._context:
             text = f"{self._context}\n\n{text}"
             self._context = None
-        blocks.append({"type": "text", "text": text})
-        for resource in prompt.resources:
-            path = self._confined(resource, must_exist=True)
-            blocks.append({"type": "resource_link", "uri": path.as_uri(), "name": path.name})
+        return [{"type": "text", "text": text}, *links]
+
+    async def _run_turn(self, prompt: SessionPrompt) -> None:
+        self._turn = prompt
         self._emit(
             SessionEventKind.PROMPT,
             {"prompt_id": prompt.prompt_id, "text": prompt.text, "resources": prompt.resources},
         )
         self._set_state(SessionState.RUNNING)
         try:
+            blocks = self._blocks(prompt)  # a missing attachment fails this turn only
             result = await self._call(
                 "session/prompt", {"sessionId": self._acp_id, "prompt": blocks}
             )
