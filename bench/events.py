@@ -4,7 +4,7 @@
 
 The scripted ACP agent (tests/support/scripted_agent.py) emits updates. Two paths read them:
 
-- Corral: a real `corral serve` and `corral node run`; the agent runs in a sandboxed workspace,
+- Corral: a real `corral serve` and `corral node run`; the agent runs in a workspace,
   the node writes each update to its SQLite outbox and sends it, the control plane stores it in
   its database and publishes it to a WebSocket viewer (`/sessions/{id}/events/ws`), which is
   what a browser tab does;
@@ -34,8 +34,8 @@ import acp
 from acp import schema
 from tests.support.sessions import (
     SCRIPTED_AGENT,
+    SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
-    python_visible_hidden_paths,
     session_site,
 )
 from websockets.asyncio.client import connect
@@ -78,11 +78,7 @@ async def corral_run(site: SessionSite, session_id: str, prompt: str, count: int
 
 async def corral_paths(args: argparse.Namespace) -> tuple[float, list[float]]:
     with tempfile.TemporaryDirectory(prefix="corral-bench-events-") as tmp:
-        node_env = {
-            "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps(
-                {"hidden_paths": python_visible_hidden_paths()}
-            )
-        }
+        node_env = {"CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS}
         with session_site(
             Path(tmp), {"README.md": "bench\n"}, node_env=node_env, wait_seconds=60
         ) as site:

@@ -25,8 +25,8 @@ import pytest
 from tests.support.processes import CORRAL, corral_env, run_cli
 from tests.support.sessions import (
     SCRIPTED_AGENT,
+    SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
-    python_visible_hidden_paths,
     session_site,
 )
 
@@ -165,7 +165,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliSite]:
     base = tmp_path_factory.mktemp("cli-sessions")
     node_env = {
-        "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps({"hidden_paths": python_visible_hidden_paths()}),
+        "CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS,
         "CORRAL_NODE_SESSIONS__CANCEL_GRACE_SECONDS": "3",
         "CORRAL_NODE_SESSIONS__START_TIMEOUT_SECONDS": "20",
     }

@@ -1,6 +1,7 @@
 """How agent sessions fail, and what keeps working when they do, through real processes:
 `corral serve`, a `corral node run` agent and the scripted ACP agent
-(tests/support/scripted_agent.py) in a sandboxed workspace.
+(tests/support/scripted_agent.py) in a workspace (unsandboxed: see
+`SCRIPTED_AGENT_RUNTIME_SETTINGS`).
 
 One control plane, node and workspace serve the whole module; each test starts its own session.
 The node's start timeout is short (5 s) so an agent that never starts fails fast, and its cancel
@@ -9,7 +10,6 @@ grace is 3 s so an agent that ignores a cancel fails fast too.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import uuid
@@ -22,9 +22,9 @@ import pytest
 from tests.support.nodes import eventually
 from tests.support.sessions import (
     SCRIPTED_AGENT,
+    SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
     agent_message_text,
-    python_visible_hidden_paths,
     session_site,
 )
 
@@ -41,16 +41,22 @@ AGENTS: dict[str, list[str]] = {
 }
 
 
+PERMISSION_TIMEOUT_SECONDS = 4.0
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionSite]:
     base = tmp_path_factory.mktemp("session-failures")
     node_env = {
-        "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps({"hidden_paths": python_visible_hidden_paths()}),
+        "CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS,
         "CORRAL_NODE_SESSIONS__CANCEL_GRACE_SECONDS": f"{CANCEL_GRACE_SECONDS:g}",
         "CORRAL_NODE_SESSIONS__START_TIMEOUT_SECONDS": f"{START_TIMEOUT_SECONDS:g}",
     }
     files = {"README.md": "failures readme\n", "notes.txt": "old notes\n"}
-    with session_site(base, files, node_env=node_env, wait_seconds=30.0) as site:
+    server_env = {"CORRAL_SESSIONS__PERMISSION_TIMEOUT_SECONDS": f"{PERMISSION_TIMEOUT_SECONDS:g}"}
+    with session_site(
+        base, files, node_env=node_env, wait_seconds=30.0, server_env=server_env
+    ) as site:
         for name, command in AGENTS.items():
             site.api.post("/agents", {"name": name, "command": command})
         # Only the `hanger` agent's processes carry the marker, so the test can find them.
@@ -299,3 +305,27 @@ def test_a_missing_attachment_fails_its_turn_only(site: SessionSite) -> None:
         site.turn(session["id"], site.prompt(session["id"], "echo still here"))["stop_reason"]
         == "end_turn"
     )
+
+
+def test_cancelling_a_turn_answers_its_pending_request_cancelled(site: SessionSite) -> None:
+    session_id = ready(site)
+    prompt_id = site.prompt(session_id, "permission path=cancelled.txt content=x")
+    request = site.pending_request(session_id, prompt_id)
+    site.api.post(f"/sessions/{session_id}/cancel", expect=200)
+    assert site.turn(session_id, prompt_id)["stop_reason"] == "cancelled"
+    decision = of_kind(site.events(session_id), "permission_decision")[-1]
+    assert (decision["request_id"], decision["outcome"]) == (request["id"], "cancelled")
+    assert not (site.checkout / "cancelled.txt").exists()
+    listed = site.api.get("/permission-requests?all=true")["items"]
+    assert next(r for r in listed if r["id"] == request["id"])["state"] == "cancelled"
+
+
+def test_an_unanswered_request_is_rejected_after_the_timeout(site: SessionSite) -> None:
+    session_id = ready(site)
+    prompt_id = site.prompt(session_id, "permission path=timed-out.txt content=x")
+    site.pending_request(session_id, prompt_id)
+    end = site.turn(session_id, prompt_id)
+    assert end["stop_reason"] == "end_turn"
+    decision = of_kind(site.events(session_id), "permission_decision")[-1]
+    assert (decision["policy"], decision["option_id"]) == ("timeout", "reject")
+    assert not (site.checkout / "timed-out.txt").exists()

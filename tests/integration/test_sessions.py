@@ -1,5 +1,6 @@
 """Agent sessions through real processes: `corral serve`, a `corral node run` agent, and the
-scripted ACP agent (tests/support/scripted_agent.py) in a sandboxed workspace.
+scripted ACP agent (tests/support/scripted_agent.py) in a workspace (unsandboxed: see
+`SCRIPTED_AGENT_RUNTIME_SETTINGS`).
 
 One control plane, node and workspace serve the whole module; each test starts its own session.
 """
@@ -19,9 +20,9 @@ from websockets.sync.client import connect
 from tests.support.nodes import eventually
 from tests.support.sessions import (
     SCRIPTED_AGENT,
+    SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
     agent_message_text,
-    python_visible_hidden_paths,
     session_site,
 )
 
@@ -34,7 +35,7 @@ README = "sessions readme\n"
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionSite]:
     base = tmp_path_factory.mktemp("sessions")
     node_env = {
-        "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps({"hidden_paths": python_visible_hidden_paths()}),
+        "CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS,
         "CORRAL_NODE_SESSIONS__CANCEL_GRACE_SECONDS": "3",
         "CORRAL_NODE_SESSIONS__START_TIMEOUT_SECONDS": "20",
     }
@@ -200,9 +201,7 @@ def test_a_killed_control_plane_loses_no_event_and_repeats_none(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     base = tmp_path_factory.mktemp("durability")
-    node_env = {
-        "CORRAL_NODE_RUNTIME_SETTINGS": json.dumps({"hidden_paths": python_visible_hidden_paths()})
-    }
+    node_env = {"CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS}
     with session_site(base, {"README.md": README}, node_env=node_env, wait_seconds=60.0) as site:
         site.api.post(
             "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}

@@ -11,23 +11,21 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corral.node.runtimes.host import DEFAULT_HIDDEN_PATHS
 from tests.support.nodes import Api, eventually, exchange, node_agent
 from tests.support.processes import CorralServer, corral_env, corral_server
 
 __all__ = [
     "SCRIPTED_AGENT",
+    "SCRIPTED_AGENT_RUNTIME_SETTINGS",
     "SessionSite",
     "agent_message_text",
     "make_repo",
-    "python_visible_hidden_paths",
     "session_site",
 ]
 
@@ -35,15 +33,10 @@ SCRIPTED_AGENT = Path(__file__).parent / "scripted_agent.py"
 WAIT_SECONDS = 60.0
 
 
-def python_visible_hidden_paths() -> list[str]:
-    """The runtime's hidden paths minus those holding this Python (pyenv lives in /root), so
-    the scripted agent can run on it inside the sandbox."""
-    prefixes = [Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()]
-    return [
-        path
-        for path in DEFAULT_HIDDEN_PATHS
-        if not any(p == Path(path) or Path(path) in p.parents for p in prefixes)
-    ]
+SCRIPTED_AGENT_RUNTIME_SETTINGS = json.dumps({"sandbox": "none"})
+"""Node runtime settings for the scripted agent: it runs on this Python and its venv, which may
+live under /tmp (CI works in a fresh clone there), and a sandbox replaces /tmp with the
+workspace's own. The real agents (tests/integration/test_real_agents.py) run sandboxed."""
 
 
 def make_repo(path: Path, files: dict[str, str]) -> Path:
@@ -176,10 +169,20 @@ class SessionSite:
 
 @contextmanager
 def session_site(
-    base: Path, files: dict[str, str], *, node_env: dict[str, str], wait_seconds: float
+    base: Path,
+    files: dict[str, str],
+    *,
+    node_env: dict[str, str],
+    wait_seconds: float,
+    server_env: dict[str, str] | None = None,
 ) -> Iterator[SessionSite]:
     repo = make_repo(base / "repo", files)
-    env = corral_env(base / "server-home", None, CORRAL_NODES__HEARTBEAT_INTERVAL_SECONDS="1")
+    env = corral_env(
+        base / "server-home",
+        None,
+        CORRAL_NODES__HEARTBEAT_INTERVAL_SECONDS="1",
+        **(server_env or {}),
+    )
     with ExitStack() as stack:
         server = stack.enter_context(corral_server(base / "data", env))
         assert server.link is not None
