@@ -12,6 +12,7 @@ check: install-dev   ## lint and type-check only
 
 install:
 	scripts/install.sh runtime
+	scripts/build-web.sh
 
 install-dev:
 	scripts/install.sh dev

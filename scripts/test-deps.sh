@@ -11,6 +11,8 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# Chromium: the web app's tests drive it through Playwright (never `playwright install`).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "The tests need these packages: ${missing[*]} (run as root to install them)." >&2

@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test-deps.sh
 scripts/install.sh dev
+scripts/build-web.sh
 scripts/check.sh
 exec .venv/bin/pytest "$@"

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from corral.control import web
 from corral.control.db.base import utcnow
 from corral.control.db.models import LoginLink
 from corral.control.services.tokens import hash_token
@@ -53,7 +54,8 @@ async def test_a_wrong_link_says_it_is_not_valid(client):
     }
 
 
-async def test_browser_sign_in_sets_a_safe_session_cookie(app, client):
+async def test_browser_sign_in_sets_a_safe_session_cookie(app, client, monkeypatch, tmp_path):
+    monkeypatch.setattr(web, "INDEX", tmp_path / "not-built.html")  # the page without a build
     token = await owner_login_token(app)
     page = await client.get("/auth/login", params={"token": token})
     assert page.status_code == 200

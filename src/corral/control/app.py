@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from corral import __version__
@@ -75,6 +76,10 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     app.include_router(api_router)
     app.include_router(node_link.router)
     app.include_router(health.router)
+    # The web app's assets, before its catch-all page route (in `web.router`).
+    app.mount(
+        "/assets", StaticFiles(directory=web.STATIC_DIR / "assets", check_dir=False), name="assets"
+    )
     app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, registry=state.metrics)

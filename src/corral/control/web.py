@@ -1,24 +1,27 @@
-"""The browser-facing pages: signing in with a login link, and the home page.
+"""The browser-facing pages: signing in with a login link, and the web app.
 
-The web app (a later part of Corral) will take over `/`; until then the home page says who is
-signed in. A login link opens a page that submits the token by POST, so a chat app or mail
-scanner that prefetches the link cannot use it up.
+The web app (`web/`, built into `static/`) is served at `/` and at every path of its own
+(`/sessions/ses_…`), so a reload or a shared link opens the right page; it reads everything else
+from the API. Without a build (no Node.js where Corral was installed), `/` says who is signed
+in and how to get the web app. A login link opens a page that submits the token by POST, so a
+chat app or mail scanner that prefetches the link cannot use it up.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from corral import __version__
 from corral.control.api.auth import client_address
 from corral.control.api.deps import CSRF_COOKIE, SESSION_COOKIE, Db, State, authenticate
 from corral.control.services import auth
 from corral.control.urls import LOGIN_PATH
-from corral.errors import CorralError, RateLimited, Unauthenticated
+from corral.errors import CorralError, NotFound, RateLimited, Unauthenticated
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,8 +37,26 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(body=body), status_code=status)
 
 
+STATIC_DIR = Path(__file__).parent / "static"
+INDEX = STATIC_DIR / "index.html"
+# Paths that are never the web app's, so their 404s stay the API's JSON ones.
+_NOT_APP_PREFIXES = ("api/", "auth/", "assets/", "healthz", "readyz", "metrics")
+# The app loads only its own scripts and styles; it talks to this origin (and its WebSockets).
+_APP_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 @router.get("/")
 async def home(request: Request, db: Db) -> Response:
+    if INDEX.is_file():
+        return FileResponse(INDEX, headers=_APP_HEADERS)
     try:
         principal = await authenticate(request, db)
     except CorralError:
@@ -46,7 +67,11 @@ async def home(request: Request, db: Db) -> Response:
             "printed, or make a new one with <code>corral auth link</code>.</p>"
         )
     name = html.escape(principal.user.name)
-    return _page(f"<p>Signed in as <strong>{name}</strong>. Corral {__version__}.</p>")
+    return _page(
+        f"<p>Signed in as <strong>{name}</strong>. Corral {__version__}.</p>"
+        "<p>The web app is not built here: it needs Node.js when Corral is installed "
+        "(<code>make up</code> builds it).</p>"
+    )
 
 
 @router.get(LOGIN_PATH)
@@ -114,3 +139,12 @@ async def login(
         secure=secure,
     )
     return response
+
+
+# Last: it matches every path the routes above do not.
+@router.get("/{path:path}")
+async def app_page(path: str) -> Response:
+    """The web app's own pages (`/sessions/…`, `/projects`): the app routes them itself."""
+    if path.startswith(_NOT_APP_PREFIXES) or not INDEX.is_file():
+        raise NotFound(f"no page at /{path[:200]}")
+    return FileResponse(INDEX, headers=_APP_HEADERS)

@@ -1,0 +1,100 @@
+// A session's transcript: every stored event by REST (`after=0`, page by page), then the live
+// tail over the WebSocket from the last seq held, reconnecting from there after a drop.
+
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useReducer, useState } from "react";
+
+import { isApiError } from "../api/client.ts";
+import { listSessionEvents } from "../api/endpoints.ts";
+import {
+  CLOSE_UNAUTHORIZED,
+  openSessionEventStream,
+  type StreamStatus,
+} from "../api/eventStream.ts";
+import { keys } from "../api/queries.ts";
+import type { SessionEvent } from "../api/types.ts";
+import { applyEvents, emptyTranscript, type Transcript } from "../lib/transcript.ts";
+
+const PAGE = 1000;
+/** Events after which the session's own record (state, last message) has changed. */
+const REFRESHING_KINDS = new Set([
+  "state",
+  "turn_end",
+  "permission_request",
+  "permission_decision",
+]);
+
+type Action = { type: "reset" } | { type: "events"; events: SessionEvent[] };
+
+function reducer(state: Transcript, action: Action): Transcript {
+  return action.type === "reset" ? emptyTranscript() : applyEvents(state, action.events);
+}
+
+export type TranscriptStatus =
+  | StreamStatus
+  | { state: "loading" }
+  | { state: "failed"; message: string };
+
+export function useSessionTranscript(sessionId: string) {
+  const client = useQueryClient();
+  const [transcript, dispatch] = useReducer(reducer, undefined, emptyTranscript);
+  const [status, setStatus] = useState<TranscriptStatus>({ state: "loading" });
+
+  useEffect(() => {
+    const abort = new AbortController();
+    let stream: { close(): void } | null = null;
+    let lastSeq = 0;
+
+    const accept = (events: SessionEvent[]) => {
+      if (abort.signal.aborted) return;
+      const fresh = events.filter((e) => e.seq > lastSeq);
+      if (fresh.length === 0) return;
+      for (const e of fresh) lastSeq = Math.max(lastSeq, e.seq);
+      dispatch({ type: "events", events: fresh });
+      // A state change shows in the header and in the dashboard's lists.
+      if (fresh.some((e) => REFRESHING_KINDS.has(e.kind))) {
+        void client.invalidateQueries({ queryKey: keys.session(sessionId) });
+      }
+    };
+
+    dispatch({ type: "reset" });
+    setStatus({ state: "loading" });
+
+    void (async () => {
+      try {
+        for (;;) {
+          const page = await listSessionEvents(sessionId, lastSeq, PAGE, abort.signal);
+          accept(page.items);
+          if (page.items.length < PAGE || lastSeq >= page.last_seq) break;
+        }
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        if (isApiError(error) && (error.status === 401 || error.status === 404)) {
+          if (error.status === 401) void client.invalidateQueries({ queryKey: keys.me });
+          setStatus({ state: "failed", message: error.message });
+          return;
+        }
+        // Anything else: the WebSocket replays from lastSeq too, so carry on.
+      }
+      if (abort.signal.aborted) return;
+      stream = openSessionEventStream(sessionId, {
+        after: () => lastSeq,
+        onEvents: accept,
+        onStatus: (next) => {
+          if (abort.signal.aborted) return;
+          if (next.state === "closed" && next.code === CLOSE_UNAUTHORIZED) {
+            void client.invalidateQueries({ queryKey: keys.me });
+          }
+          setStatus(next);
+        },
+      });
+    })();
+
+    return () => {
+      abort.abort();
+      stream?.close();
+    };
+  }, [sessionId, client]);
+
+  return { transcript, status };
+}
