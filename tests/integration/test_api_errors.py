@@ -86,6 +86,8 @@ async def test_an_internal_error_is_generic_logged_once_and_carries_the_request_
         raise RuntimeError("internal detail sk-should-not-leak")
 
     app.add_api_route("/api/v1/boom", boom)
+    # Ahead of the web app's catch-all page route, as the app's own routes are.
+    app.router.routes.insert(0, app.router.routes.pop())
     with caplog.at_level("ERROR"):
         response = await client.get("/api/v1/boom", headers={"X-Request-ID": "req-boom"})
     assert response.status_code == 500
