@@ -334,9 +334,14 @@ def event_json(session_id: str, seq: int, kind: str, payload: str, at: datetime)
 async def ingest(db: AsyncSession, hub: SessionHub, node_id: str, batch: SessionEvents) -> int:
     """Store a node's events (those not stored yet) and what follows from them; return the
     highest sequence number stored. A node can only send events of its own workspaces."""
-    row = await db.get(AgentSession, batch.session_id, with_for_update=True)
-    workspace = await db.get(Workspace, row.workspace_id) if row and row.workspace_id else None
-    if row is None or workspace is None or workspace.node_id != node_id:
+    # One query for the session and the check that it runs on this node: it is per batch.
+    row = await db.scalar(
+        select(AgentSession)
+        .join(Workspace, Workspace.id == AgentSession.workspace_id)
+        .where(AgentSession.id == batch.session_id, Workspace.node_id == node_id)
+        .with_for_update(of=AgentSession)
+    )
+    if row is None:
         raise NotFound(f"no session {batch.session_id} on this node")
     fresh = [event for event in batch.events if event.seq > row.last_seq]
     fresh.sort(key=lambda event: event.seq)
