@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import CORRAL, corral_env, run_cli
+from tests.support.processes import CORRAL, corral_env, run_cli, stop_process
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
@@ -121,14 +121,7 @@ class CliProcess:
 
     def interrupt(self) -> int:
         """Ctrl-C by PID, as a user stops `watch`; SIGKILL if it does not exit in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_SECONDS)
-        return self.process.returncode
+        return stop_process(self.process, signal.SIGINT, STOP_SECONDS)
 
 
 @contextmanager

@@ -41,6 +41,7 @@ from tests.support.nodes import (
     terminal_url,
 )
 from tests.support.processes import CorralServer, corral_env, corral_server, run_cli
+from tests.support.sessions import make_repo
 
 RELINK_SECONDS = 5.0
 """The issue's bound: after a control plane restart, a node relinks within 5 s."""
@@ -72,19 +73,6 @@ def server_env(home: Path, *, missed_beats: int) -> dict[str, str]:
         CORRAL_NODES__MISSED_HEARTBEATS_BEFORE_STALE=str(missed_beats),
         CORRAL_NODES__RELINK_GRACE_SECONDS="15",
     )
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True, timeout=30)
-
-    git("init", "-q", "-b", "main")
-    (path / "README.md").write_text(README)
-    git("add", "README.md")
-    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "init")
-    return path
 
 
 def link_token(link: str) -> str:
@@ -202,7 +190,7 @@ class Shared:
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
     base = tmp_path_factory.mktemp("up")
-    repo = make_repo(base / "repo")
+    repo = make_repo(base / "repo", {"README.md": README})
     # Staleness is not under test here; a busy machine must not make the local node stale.
     env = server_env(base / "server-home", missed_beats=50)
     with corral_server(base / "data", env, command="up", extra_args=["--no-browser"]) as server:
@@ -674,7 +662,7 @@ def remote_site(base: Path, *, agent_backoff: bool = False) -> Iterator[Remote]:
 
     The agent redials after 0.1 to 0.5 s, or with `agent_backoff` as it does out of the box.
     """
-    repo = make_repo(base / "repo")
+    repo = make_repo(base / "repo", {"README.md": README})
     env = server_env(base / "server-home", missed_beats=3)
     with ExitStack() as stack:
         server = stack.enter_context(corral_server(base / "data", env))

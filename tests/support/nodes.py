@@ -24,7 +24,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.processes import CORRAL
+from tests.support.processes import CORRAL, stop_process
 
 __all__ = [
     "WAIT_SECONDS",
@@ -156,15 +156,7 @@ class NodeProcess:
         self.process.wait(timeout=_STOP_SECONDS)
 
     def stop(self) -> int:
-        """SIGTERM by PID, then SIGKILL if it has not exited in time; return the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=_STOP_SECONDS)
-        return self.process.returncode
+        return stop_process(self.process, signal.SIGTERM, _STOP_SECONDS)
 
 
 @contextmanager

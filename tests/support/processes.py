@@ -31,6 +31,7 @@ __all__ = [
     "corral_env",
     "corral_server",
     "run_cli",
+    "stop_process",
 ]
 
 CORRAL = str(Path(sys.executable).with_name("corral"))
@@ -173,15 +174,19 @@ class CorralServer:
             time.sleep(_POLL_SECONDS)
 
     def stop(self) -> int:
-        """SIGTERM by PID, then SIGKILL if it has not exited in time; return the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        return self.process.returncode
+        return stop_process(self.process, signal.SIGTERM, STOP_TIMEOUT_SECONDS)
+
+
+def stop_process(process: subprocess.Popen[Any], sig: int, wait_seconds: float) -> int:
+    """Send `sig` by PID, then SIGKILL if it has not exited in time; return the exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=wait_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=wait_seconds)
+    return process.returncode
 
 
 @contextmanager

@@ -17,6 +17,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from corral.protocol.base import EnvName
+
 __all__ = [
     "AGENT_NAME_PATTERN",
     "AgentLaunch",
@@ -27,7 +29,6 @@ __all__ = [
 
 AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 AgentName = Annotated[str, StringConstraints(pattern=AGENT_NAME_PATTERN)]
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")]
 NpmPackage = Annotated[
     str, StringConstraints(pattern=r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$")
 ]
@@ -70,9 +71,9 @@ class AgentSpec(AgentLaunch):
 
     title: str = Field(max_length=200)
     builtin: bool = False
-    credentials: dict[str, EnvVarName] = Field(default_factory=dict)
+    credentials: dict[str, EnvName] = Field(default_factory=dict)
     """Credential kind -> the environment variable that carries it to the agent."""
-    endpoint_env: list[EnvVarName] = Field(default_factory=list)
+    endpoint_env: list[EnvName] = Field(default_factory=list)
     endpoint_args: list[Arg] = Field(default_factory=list)
     default_endpoint: str | None = Field(None, max_length=2048)
 

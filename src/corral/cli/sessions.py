@@ -17,6 +17,7 @@ from corral.cli.account import JsonFlag
 from corral.cli.client import ApiClient, load_login, open_client, segment
 from corral.cli.output import CliError, console, err_console, print_json, print_table, when
 from corral.cli.transcript import TranscriptPrinter
+from corral.protocol.sessions import Policy, option_of_kind, policy_allows
 from corral.protocol.viewer import FINAL_CLOSE_CODES
 from corral.settings import ClientSettings
 
@@ -32,9 +33,9 @@ STOP_WAIT_SECONDS = 15.0
 MAX_RECONNECTS = 30
 CANCEL_EXIT_CODE = 130
 STOP_REASON_EXIT_CODES = {"end_turn": 0, "cancelled": CANCEL_EXIT_CODE}
-POLICIES = ("ask", "allow-reads", "allow-edits", "allow-all", "reject")
-_READ_KINDS = {"read", "search", "think", "fetch"}
-_EDIT_KINDS = _READ_KINDS | {"edit", "delete", "move"}
+SESSION_POLICIES = tuple(p.value for p in Policy)
+# What `session prompt --policy` takes: the session policies that answer, or reject them all.
+PROMPT_POLICIES = (*SESSION_POLICIES[1:], "reject")
 
 PolicyOption = Annotated[
     str | None,
@@ -72,8 +73,8 @@ def start(
 ) -> None:
     """Start an agent in a workspace and print the session's id once the agent is ready
     (a node installs an agent on its first use; its progress is shown meanwhile)."""
-    if policy is not None and policy not in POLICIES[:4]:
-        raise CliError(f"--policy must be one of {', '.join(POLICIES[:4])}")
+    if policy is not None and policy not in SESSION_POLICIES:
+        raise CliError(f"--policy must be one of {', '.join(SESSION_POLICIES)}")
     with open_client() as client:
         session = client.post(
             "/sessions", {"workspace": workspace, "agent": agent, "policy": policy, "title": title}
@@ -242,21 +243,14 @@ def follow(base_url: str, token: str, session_id: str, after: int) -> Iterator[d
 
 def _decide(policy: str, request: dict[str, Any], kinds: dict[str, str]) -> str | None:
     """The option a non-interactive policy picks; None to ask."""
-    tool = request.get("tool_call") or {}
-    kind = tool.get("kind") or kinds.get(str(tool.get("toolCallId")))
-    allowed = (
-        policy == "allow-all"
-        or (policy == "allow-edits" and kind in _EDIT_KINDS)
-        or (policy == "allow-reads" and kind in _READ_KINDS)
-    )
-    wanted = ("allow_once", "allow_always") if allowed else ("reject_once", "reject_always")
     if policy == "ask":
         return None
-    for want in wanted:
-        for option in request.get("options") or []:
-            if option.get("kind") == want:
-                return str(option.get("optionId"))
-    return None
+    tool = request.get("tool_call") or {}
+    kind = tool.get("kind") or kinds.get(str(tool.get("toolCallId")))
+    options = request.get("options") or []
+    if policy != "reject" and policy_allows(Policy(policy), kind):
+        return option_of_kind(options, "allow_once", "allow_always")
+    return option_of_kind(options, "reject_once", "reject_always")
 
 
 def _ask(request: dict[str, Any]) -> str | None:
@@ -298,8 +292,8 @@ def prompt(
 ) -> None:
     """Send a prompt and show the agent's work until the turn ends; exits with its stop reason
     (0 for end_turn, 130 for cancelled, 1 otherwise). Ctrl-C cancels the turn."""
-    if policy is not None and policy not in POLICIES[1:]:
-        raise CliError(f"--policy must be one of {', '.join(POLICIES[1:])}")
+    if policy is not None and policy not in PROMPT_POLICIES:
+        raise CliError(f"--policy must be one of {', '.join(PROMPT_POLICIES)}")
     interactive = sys.stdin.isatty()
     effective = policy or ("ask" if interactive else "none")
     if text == "-":

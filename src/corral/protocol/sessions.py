@@ -49,6 +49,8 @@ __all__ = [
     "SessionSetModel",
     "SessionStart",
     "SessionSummary",
+    "option_of_kind",
+    "policy_allows",
 ]
 
 MAX_EVENTS_PER_BATCH = 1000
@@ -63,6 +65,30 @@ class Policy(StrEnum):
     ALLOW_READS = "allow-reads"
     ALLOW_EDITS = "allow-edits"
     ALLOW_ALL = "allow-all"
+
+
+READ_TOOL_KINDS = frozenset({"read", "search", "think", "fetch"})
+EDIT_TOOL_KINDS = READ_TOOL_KINDS | {"edit", "delete", "move"}
+
+
+def policy_allows(policy: Policy, tool_kind: str | None) -> bool:
+    """Whether `policy` answers a permission request about a tool call of `tool_kind` with
+    an allow option, without asking anyone."""
+    return (
+        policy == Policy.ALLOW_ALL
+        or (policy == Policy.ALLOW_EDITS and tool_kind in EDIT_TOOL_KINDS)
+        or (policy == Policy.ALLOW_READS and tool_kind in READ_TOOL_KINDS)
+    )
+
+
+def option_of_kind(options: list[dict[str, Any]], *kinds: str) -> str | None:
+    """The id of the agent's first option of the first of `kinds` it offers (option ids
+    differ between agents; their kinds do not)."""
+    for kind in kinds:
+        for option in options:
+            if option.get("kind") == kind:
+                return str(option.get("optionId"))
+    return None
 
 
 class SessionEventKind(StrEnum):

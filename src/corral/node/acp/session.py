@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corral import __version__
 from corral.agents.catalog import Quirk
-from corral.errors import CorralError
+from corral.errors import CorralError, InvalidInput
 from corral.ids import new_id
 from corral.node.acp.install import AgentInstaller
 from corral.node.acp.rpc import (
@@ -40,9 +40,15 @@ from corral.node.acp.rpc import (
     RpcError,
 )
 from corral.node.acp.terminals import AgentTerminals
-from corral.node.runtimes.base import Runtime, WorkspaceHandle
+from corral.node.runtimes.base import Runtime, WorkspaceHandle, resolve_in_workspace
 from corral.processes import kill_process_group
-from corral.protocol.sessions import Policy, SessionEventKind, SessionPrompt, SessionStart
+from corral.protocol.sessions import (
+    SessionEventKind,
+    SessionPrompt,
+    SessionStart,
+    option_of_kind,
+    policy_allows,
+)
 from corral.states import SessionState
 
 __all__ = ["SessionHost", "SessionSettings"]
@@ -56,9 +62,6 @@ STDERR_TAIL_LINES = 30
 STDERR_LINE_CHARS = 500
 
 Emit = Callable[[SessionEventKind, dict[str, Any]], None]
-
-_READ_KINDS = frozenset({"read", "search", "think", "fetch"})
-_EDIT_KINDS = _READ_KINDS | {"edit", "delete", "move"}
 
 
 class SessionSettings(BaseModel):
@@ -514,20 +517,10 @@ class SessionHost:
     def _policy_choice(
         self, tool_call: dict[str, Any], options: list[dict[str, Any]]
     ) -> str | None:
-        policy = self.start.policy
         kind = tool_call.get("kind") or self._tool_kinds.get(str(tool_call.get("toolCallId")))
-        allowed = (
-            policy == Policy.ALLOW_ALL
-            or (policy == Policy.ALLOW_EDITS and kind in _EDIT_KINDS)
-            or (policy == Policy.ALLOW_READS and kind in _READ_KINDS)
-        )
-        if not allowed:
+        if not policy_allows(self.start.policy, kind):
             return None
-        for wanted in ("allow_once", "allow_always"):
-            for option in options:
-                if option.get("kind") == wanted:
-                    return str(option.get("optionId"))
-        return None
+        return option_of_kind(options, "allow_once", "allow_always")
 
     async def _request_permission(self, params: Any) -> dict[str, Any]:
         try:
@@ -558,9 +551,7 @@ class SessionHost:
             async with asyncio.timeout(self.start.permission_timeout_seconds):
                 answer = await future
         except TimeoutError:
-            answer = next(
-                (str(o.get("optionId")) for o in options if o.get("kind") == "reject_once"), None
-            )
+            answer = option_of_kind(options, "reject_once")
             self._decide(request_id, answer, by=None, policy="timeout")
         finally:
             self._permissions.pop(request_id, None)
@@ -611,11 +602,12 @@ class SessionHost:
         raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
 
     def _confined(self, path: str, *, must_exist: bool = False) -> Path:
-        """`path` resolved, if it lies in the checkout or the workspace's HOME."""
-        candidate = Path(path)
-        if not candidate.is_absolute():
-            candidate = self.handle.repo / candidate
-        resolved = candidate.resolve()
+        """`path` resolved, if it lies in the checkout or the workspace's HOME (not in the rest
+        of the workspace's area, where the runtime keeps its state)."""
+        try:
+            resolved = resolve_in_workspace(self.handle, path)
+        except InvalidInput:
+            raise RpcError(INVALID_PARAMS, f"{path} is outside the workspace") from None
         for area in (self.handle.repo, self.handle.home):
             root = area.resolve()
             if resolved == root or root in resolved.parents:
