@@ -7,5 +7,5 @@ scripts/install.sh dev
 scripts/build-web.sh
 scripts/check.sh
 # The web app's component tests (Vitest, jsdom); build-web.sh installed its packages.
-if command -v npm >/dev/null; then (cd web && npm test --silent); fi
+(cd web && npm test --silent)
 exec .venv/bin/pytest "$@"
