@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.support.nodes import eventually
@@ -252,3 +253,35 @@ def test_an_agent_that_cannot_load_resumes_with_a_summary(site: SessionSite) -> 
     # The scripted agent echoes the whole prompt it got: the summary came with it.
     reply = agent_message_text(events)
     assert "walnut" in reply and "what was the word?" in reply
+
+
+def _topics_until(connection: Any, wanted: set[str]) -> set[str]:
+    """Topics of the live socket's `changed` frames, read until all of `wanted` were told."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not wanted <= seen and time.monotonic() < deadline:
+        frame = json.loads(connection.recv(timeout=WAIT_SECONDS))
+        assert frame["type"] == "changed"
+        seen |= set(frame["topics"])
+    return seen
+
+
+def test_the_live_socket_tells_which_lists_changed(site: SessionSite) -> None:
+    ws_url = site.url.replace("http", "ws", 1) + "/api/v1/live/ws"
+    with connect(ws_url, additional_headers=site.api.headers) as connection:
+        assert json.loads(connection.recv(timeout=WAIT_SECONDS)) == {"type": "ready"}
+        session = site.start("scripted")
+        assert {"sessions", "activity"} <= _topics_until(connection, {"sessions", "activity"})
+        site.wait_state(session["id"], "idle")
+        prompt_id = site.prompt(session["id"], "permission path=live.txt content=x")
+        request = site.pending_request(session["id"], prompt_id)
+        assert "permission-requests" in _topics_until(connection, {"permission-requests"})
+        site.answer(request, "reject_once")
+        assert "permission-requests" in _topics_until(connection, {"permission-requests"})
+
+
+def test_the_live_socket_needs_a_signed_in_user(site: SessionSite) -> None:
+    ws_url = site.url.replace("http", "ws", 1) + "/api/v1/live/ws"
+    with connect(ws_url) as connection, pytest.raises(ConnectionClosed) as closed:
+        connection.recv(timeout=WAIT_SECONDS)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

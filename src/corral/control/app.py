@@ -15,7 +15,8 @@ from corral.control import health, web
 from corral.control.api import API_PREFIX, api_router
 from corral.control.api.errors import install_error_handlers
 from corral.control.bootstrap import Prepared, prepare
-from corral.control.db.engine import create_engine, create_session_factory
+from corral.control.changes import ChangeFeed, tracked_session_factory
+from corral.control.db.engine import create_engine
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from corral.control.nodelink import endpoint as node_link
 from corral.control.ratelimit import AttemptLimiter
@@ -31,10 +32,12 @@ OnReady = Callable[[AppState, Prepared], Awaitable[None]]
 
 def create_state(settings: Settings) -> AppState:
     engine = create_engine(settings.effective_database_url)
+    change_feed = ChangeFeed()
     return AppState(
         settings=settings,
         engine=engine,
-        sessions=create_session_factory(engine),
+        sessions=tracked_session_factory(engine, change_feed),
+        change_feed=change_feed,
         secret_box=load_secret_box(settings),
         login_limiter=AttemptLimiter(
             settings.auth.login_attempts_per_window, settings.auth.login_attempt_window_seconds

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from corral.control.changes import ChangeFeed
 from corral.control.db.engine import SessionFactory
 from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
@@ -28,6 +29,7 @@ class AppState:
     secret_box: SecretBox
     login_limiter: AttemptLimiter
     metrics: CollectorRegistry
+    change_feed: ChangeFeed
     node_registry: NodeRegistry = field(default_factory=NodeRegistry)
     provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
     terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)

@@ -14,6 +14,7 @@ from corral.control.api import (
     agents,
     auth,
     credentials,
+    live,
     nodes,
     permissions,
     projects,
@@ -57,5 +58,6 @@ for module in (
     sessions,
     permissions,
     activity,
+    live,
 ):
     api_router.include_router(module.router, responses=ERROR_RESPONSES)

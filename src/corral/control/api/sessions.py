@@ -17,7 +17,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import CurrentUser, Db, PageParams, State, websocket_user
+from corral.control.api.deps import (
+    CurrentUser,
+    Db,
+    PageParams,
+    State,
+    until_disconnected,
+    websocket_user,
+)
 from corral.control.schemas.common import Page
 from corral.control.schemas.sessions import (
     EventPage,
@@ -223,7 +230,7 @@ async def _stream(
                 last = stored[-1].seq
             if len(stored) < REPLAY_PAGE:
                 break
-        listener = asyncio.create_task(_until_closed(websocket))
+        listener = asyncio.create_task(until_disconnected(websocket))
         try:
             while True:
                 getter = asyncio.create_task(subscription.get())
@@ -246,11 +253,3 @@ async def _stream(
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await listener
-
-
-async def _until_closed(websocket: WebSocket) -> None:
-    """Viewers only listen; anything they send is ignored until they disconnect."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 __all__ = [
     "JsonText",
@@ -74,5 +75,14 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_session_factory(
+    engine: AsyncEngine,
+    *,
+    session_class: type[Session] = Session,
+    info: dict[str, Any] | None = None,
+) -> SessionFactory:
+    """Sessions on `engine`; `session_class` and `info` let the caller listen to what they do
+    (see `corral.control.changes`)."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=session_class, info=info
+    )

@@ -1,0 +1,141 @@
+"""Which of a user's lists changed, told to their open browsers as it happens.
+
+The web app keeps lists (nodes, workspaces, sessions, permission requests, the activity feed) and
+refetches one when told it changed, instead of polling. The telling is driven by the database:
+every ORM flush notes the topics of the rows it wrote, and a commit publishes them. So a new
+service, reconciler or node handler that changes a row is covered without remembering to publish,
+and a rolled-back change is never announced. A notice carries no data: the browser reads the
+list through the API, under the same authorization as any other read.
+
+Notices are published after commit, so a browser that refetches on a notice sees the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
+
+from corral.control.db.engine import SessionFactory, create_session_factory
+from corral.control.db.models import (
+    ActivityEvent,
+    AgentSession,
+    AgentSetting,
+    Credential,
+    CustomAgent,
+    Node,
+    PermissionRequest,
+    Project,
+    Workspace,
+)
+
+__all__ = [
+    "TOPICS",
+    "ChangeFeed",
+    "ChangeSubscription",
+    "TrackedSession",
+    "tracked_session_factory",
+]
+
+# The topic of each tracked model: the name the web app's queries are keyed by. API tokens,
+# web sessions and login links are left out on purpose: they are written on every request.
+TOPICS: dict[type, str] = {
+    Node: "nodes",
+    Workspace: "workspaces",
+    AgentSession: "sessions",
+    PermissionRequest: "permission-requests",
+    ActivityEvent: "activity",
+    Project: "projects",
+    Credential: "credentials",
+    CustomAgent: "agents",
+    AgentSetting: "agents",
+}
+
+_FEED_INFO_KEY = "change_feed"
+_PENDING_INFO_KEY = "pending_changes"
+
+
+class ChangeSubscription:
+    """One browser's pending topics; many notices before it reads them make one."""
+
+    def __init__(self) -> None:
+        self.topics: set[str] = set()
+        self._ready = asyncio.Event()
+
+    def add(self, topics: set[str]) -> None:
+        self.topics |= topics
+        self._ready.set()
+
+    async def take(self) -> set[str]:
+        """Wait for at least one topic, then return all pending ones."""
+        await self._ready.wait()
+        return self.take_nowait()
+
+    def take_nowait(self) -> set[str]:
+        self._ready.clear()
+        topics, self.topics = self.topics, set()
+        return topics
+
+
+class ChangeFeed:
+    """Subscribers by user id, in this control-plane process."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[ChangeSubscription]] = {}
+
+    @contextmanager
+    def subscribe(self, user_id: str) -> Iterator[ChangeSubscription]:
+        subscription = ChangeSubscription()
+        self._subscribers.setdefault(user_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscribers.get(user_id)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[user_id]
+
+    def publish(self, changes: dict[str, set[str]]) -> None:
+        """Tell each user's subscribers about their changed topics."""
+        for user_id, topics in changes.items():
+            for subscription in self._subscribers.get(user_id, ()):
+                subscription.add(topics)
+
+
+class TrackedSession(Session):
+    """The ORM session class of the control plane's database sessions: its flushes and commits
+    feed the `ChangeFeed` in its `info` (see the listeners below)."""
+
+
+@event.listens_for(TrackedSession, "after_flush")
+def _note_flushed(session: Session, _context: Any) -> None:
+    pending: dict[str, set[str]] = session.info.setdefault(_PENDING_INFO_KEY, {})
+    for row in (*session.new, *session.dirty, *session.deleted):
+        topic = TOPICS.get(type(row))
+        user_id = getattr(row, "user_id", None)
+        if topic is not None and isinstance(user_id, str):
+            pending.setdefault(user_id, set()).add(topic)
+
+
+@event.listens_for(TrackedSession, "after_commit")
+def _publish_committed(session: Session) -> None:
+    pending = session.info.pop(_PENDING_INFO_KEY, None)
+    feed = session.info.get(_FEED_INFO_KEY)
+    if pending and isinstance(feed, ChangeFeed):
+        feed.publish(pending)
+
+
+@event.listens_for(TrackedSession, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING_INFO_KEY, None)
+
+
+def tracked_session_factory(engine: AsyncEngine, feed: ChangeFeed) -> SessionFactory:
+    """Database sessions whose commits publish to `feed`."""
+    return create_session_factory(engine, session_class=TrackedSession, info={_FEED_INFO_KEY: feed})
