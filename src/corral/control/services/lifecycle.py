@@ -42,11 +42,12 @@ async def transition(
     reason: str | None = None,
     actor_id: str | None = None,
 ) -> bool:
-    """Move `obj` to `state`; return False (and do nothing) if it is there already."""
-    if obj.state == state and obj.state_reason == reason:
+    """Move `obj` to `state`; return False if it is there already (a new reason is kept, but
+    the feed gets no second entry for the same state)."""
+    if obj.state == state:
+        obj.state_reason = reason
         return False
-    if obj.state != state:
-        ensure_transition(obj.state, state)
+    ensure_transition(obj.state, state)
     previous = obj.state
     obj.state, obj.state_reason, obj.state_changed_at = state, reason, utcnow()
     details = {"from": previous.value, **({"reason": reason} if reason else {})}
