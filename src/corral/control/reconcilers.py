@@ -30,7 +30,14 @@ async def sweep_stale_nodes(state: AppState) -> int:
 
 
 async def mark_stale_nodes_forever(state: AppState) -> None:
-    period = state.settings.nodes.heartbeat_interval_seconds / 2
+    settings = state.settings.nodes
+    period = settings.heartbeat_interval_seconds / 2
+    # Beats missed while this process was down say nothing about the nodes: give them the same
+    # silence allowance from start-up to relink, so a restart does not flip every workspace to
+    # error and back.
+    await asyncio.sleep(
+        settings.heartbeat_interval_seconds * settings.missed_heartbeats_before_stale
+    )
     while True:
         try:
             await sweep_stale_nodes(state)
