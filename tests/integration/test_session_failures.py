@@ -232,6 +232,10 @@ def test_mode_and_model_reach_the_agent(site: SessionSite) -> None:
     assert found["mode"] == "plan"
     assert found["model"] == "smart"
 
+    # The agent switching on its own (a config_option_update) shows in the session too.
+    site.turn(session_id, site.prompt(session_id, "model fast"))
+    assert site.wait_state(session_id, "idle")["model"] == "fast"
+
 
 def test_a_prompt_sent_during_a_turn_is_queued_and_runs_after_it(site: SessionSite) -> None:
     session_id = ready(site)

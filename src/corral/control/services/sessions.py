@@ -390,6 +390,10 @@ async def _apply(
             row.usage = payload
         elif update_kind == "current_mode_update" and isinstance(payload.get("currentModeId"), str):
             row.mode = payload["currentModeId"][:200]
+        elif update_kind == "config_option_update":
+            model = _model_option_value(payload.get("configOptions"))
+            if model is not None:
+                row.model = model
     elif kind == SessionEventKind.PROMPT:
         row.last_message = None  # the next reply starts a new one
         if row.title is None and isinstance(payload.get("text"), str):
@@ -421,6 +425,15 @@ async def _apply(
             request.decided_by = payload.get("by")
             request.policy = payload.get("policy")
             request.decided_at = utcnow()
+
+
+def _model_option_value(options: Any) -> str | None:
+    """The current value of the model config option (category `model`), if the agent has one."""
+    for option in options if isinstance(options, list) else ():
+        if isinstance(option, dict) and option.get("category") == "model":
+            value = option.get("currentValue")
+            return value[:200] if isinstance(value, str) else None
+    return None
 
 
 def _note_chunk(row: AgentSession, update: dict[str, Any]) -> None:
