@@ -36,6 +36,9 @@ Scenarios:
                                  possible; `raw` writes pre-serialized frames in batches instead
                                  of building each one through the SDK's models. `rate=R` sends
                                  R a second instead, each text "<index> <unix time>\\n".
+    chat N                       A long, varied transcript of about N updates: steps of a thought,
+                                 an edit tool call with a diff (pending, then completed) and a
+                                 markdown message with a code block, five updates a step.
     mode [ID] / model [ID]       Report the current mode / model, or switch to ID from the agent
                                  side (current_mode_update / config_option_update).
 
@@ -591,6 +594,7 @@ class ScriptedAgent:
             "oversized": self._oversized,
             "unknown-method": self._unknown_method,
             "flood": self._flood,
+            "chat": self._chat,
             "mode": self._mode,
             "model": self._model,
         }
@@ -1147,6 +1151,35 @@ class ScriptedAgent:
         elapsed = time.perf_counter() - started
         log(f"flood: {count} updates written in {elapsed:.3f}s")
         turn.said.append(f"[flood: {count} chunks]")
+        return "end_turn"
+
+    async def _chat(self, turn: Turn) -> StopReason:
+        steps = max(1, int(turn.command.number("n", 1000)) // 5)
+        for step in range(steps):
+            path = turn.resolve(f"src/module_{step % 50}.py")
+            call_id = turn.new_tool_call_id("edit")
+            diff = tool_diff_content(
+                path,
+                f"def step_{step}():\n    return {step + 1}\n",
+                f"def step_{step}():\n    return {step}\n",
+            )
+            await turn.send(update_agent_thought_text(f"Step {step}: the value is off by one."))
+            await turn.send(
+                start_tool_call(
+                    call_id,
+                    f"Edit module_{step % 50}.py",
+                    kind="edit",
+                    status="pending",
+                    content=[diff],
+                    locations=[ToolCallLocation(path=path, line=2)],
+                )
+            )
+            await turn.send(update_tool_call(call_id, status="completed"))
+            await turn.send(update_agent_message_text(f"Fixed **step {step}**:\n\n"))
+            await turn.send(
+                update_agent_message_text(f"```python\nassert step_{step}() == {step + 1}\n```\n")
+            )
+        turn.said.append(f"[chat: {steps} steps]")
         return "end_turn"
 
     async def _flood_raw(self, session_id: str, count: int) -> None:
