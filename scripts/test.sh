@@ -6,6 +6,7 @@ scripts/test-deps.sh
 scripts/install.sh dev
 scripts/build-web.sh
 scripts/check.sh
-# The web app's component tests (Vitest, jsdom); build-web.sh installed its packages.
-(cd web && npm test --silent)
+# The web app: its format (Prettier) and component tests (Vitest, jsdom); build-web.sh
+# installed its packages and type-checked it.
+(cd web && npm run lint --silent && npm test --silent)
 exec .venv/bin/pytest "$@"

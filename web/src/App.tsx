@@ -6,10 +6,12 @@ import { Layout } from "./components/Layout.tsx";
 import { ErrorMessage } from "./components/QueryStatus.tsx";
 import { DashboardPage } from "./pages/DashboardPage.tsx";
 import { NotFoundPage } from "./pages/NotFoundPage.tsx";
+import { ProjectPage } from "./pages/ProjectPage.tsx";
 import { ProjectsPage } from "./pages/ProjectsPage.tsx";
 import { SessionPage } from "./pages/SessionPage.tsx";
 import { SettingsPage } from "./pages/SettingsPage.tsx";
 import { SignedOutPage } from "./pages/SignedOutPage.tsx";
+import { WorkspacePage } from "./pages/WorkspacePage.tsx";
 
 export function App() {
   const me = useMe();
@@ -42,7 +44,9 @@ export function App() {
         <Route index element={<DashboardPage />} />
         <Route path="sessions/:id" element={<SessionPage />} />
         <Route path="projects" element={<ProjectsPage />} />
+        <Route path="projects/:ref" element={<ProjectPage />} />
         <Route path="settings" element={<SettingsPage />} />
+        <Route path="workspaces/:id" element={<WorkspacePage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

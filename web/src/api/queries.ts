@@ -1,5 +1,5 @@
-// react-query hooks over the endpoints. Lists poll every POLL_MS until live WebSocket updates
-// replace the polling.
+// react-query hooks over the endpoints. Lists are refetched when the live connection says they
+// changed (api/live.ts), and poll every POLL_MS only while it is down.
 
 import {
   QueryCache,
@@ -12,10 +12,14 @@ import {
 } from "@tanstack/react-query";
 
 import { isApiError } from "./client.ts";
+import { isLive } from "./live.ts";
 import * as endpoints from "./endpoints.ts";
 import { ACTIVE_SESSION_STATES } from "./types.ts";
 
 export const POLL_MS = 2000;
+
+/** `refetchInterval` for lists the live connection keeps fresh: poll only while it is down. */
+export const pollUnlessLive = () => (isLive() ? false : POLL_MS);
 
 export const keys = {
   me: ["me"] as const,
@@ -27,6 +31,18 @@ export const keys = {
   activity: (limit: number) => ["activity", limit] as const,
   projects: ["projects"] as const,
   credentials: ["credentials"] as const,
+  agents: ["agents"] as const,
+  agentSettings: (agent: string, project: string | null) =>
+    ["agents", "settings", agent, project] as const,
+  tokens: ["tokens"] as const,
+  users: ["users"] as const,
+  project: (ref: string) => ["projects", "one", ref] as const,
+  projectWorkspaces: (ref: string) => ["workspaces", "project", ref] as const,
+  projectSessions: (ref: string) => ["sessions", "project", ref] as const,
+  workspace: (id: string) => ["workspaces", "one", id] as const,
+  workspaceLog: (id: string) => ["workspaces", "log", id] as const,
+  workspaceSessions: (id: string) => ["sessions", "workspace", id] as const,
+  terminals: (workspace: string) => ["terminals", workspace] as const,
 };
 
 export function makeQueryClient(): QueryClient {
@@ -72,7 +88,7 @@ export function useNodes() {
   return useQuery({
     queryKey: keys.nodes,
     queryFn: ({ signal }) => endpoints.listNodes({ limit: 200 }, signal),
-    refetchInterval: POLL_MS,
+    refetchInterval: pollUnlessLive,
   });
 }
 
@@ -80,7 +96,7 @@ export function useWorkspaces() {
   return useQuery({
     queryKey: keys.workspaces,
     queryFn: ({ signal }) => endpoints.listWorkspaces({ limit: 200 }, signal),
-    refetchInterval: POLL_MS,
+    refetchInterval: pollUnlessLive,
   });
 }
 
@@ -89,7 +105,7 @@ export function useActiveSessions() {
     queryKey: keys.activeSessions,
     queryFn: ({ signal }) =>
       endpoints.listSessions({ state: ACTIVE_SESSION_STATES, limit: 200 }, signal),
-    refetchInterval: POLL_MS,
+    refetchInterval: pollUnlessLive,
   });
 }
 
@@ -97,7 +113,7 @@ export function useSession(id: string) {
   return useQuery({
     queryKey: keys.session(id),
     queryFn: ({ signal }) => endpoints.getSession(id, signal),
-    refetchInterval: POLL_MS,
+    refetchInterval: pollUnlessLive,
   });
 }
 
@@ -105,7 +121,7 @@ export function usePermissionRequests() {
   return useQuery({
     queryKey: keys.permissionRequests,
     queryFn: ({ signal }) => endpoints.listPermissionRequests({ limit: 200 }, signal),
-    refetchInterval: POLL_MS,
+    refetchInterval: pollUnlessLive,
   });
 }
 
@@ -113,7 +129,7 @@ export function useActivity(limit = 20) {
   return useQuery({
     queryKey: keys.activity(limit),
     queryFn: ({ signal }) => endpoints.listActivity({ limit }, signal),
-    refetchInterval: POLL_MS,
+    refetchInterval: pollUnlessLive,
   });
 }
 
@@ -164,5 +180,290 @@ export function useCancelSession(sessionId: string) {
     mutationFn: () => endpoints.cancelSession(sessionId),
     onSuccess: (session) => client.setQueryData(keys.session(sessionId), session),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.permissionRequests }),
+  });
+}
+
+// Settings and projects.
+
+import type { AgentSettingsUpdate, CredentialSet, ProjectUpdate } from "./types.ts";
+
+/** Mutations whose answer holds a secret shown once: dropped from the cache as soon as unused. */
+const SECRET_MUTATION = { gcTime: 0 } as const;
+
+export function useSetCredential() {
+  const client = useQueryClient();
+  return useMutation({
+    ...SECRET_MUTATION, // its variables hold the value
+    mutationFn: ({ name, ...body }: { name: string } & CredentialSet) =>
+      endpoints.setCredential(name, body),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.credentials }),
+  });
+}
+
+export function useDeleteCredential() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.deleteCredential,
+    onSettled: () => {
+      void client.invalidateQueries({ queryKey: keys.credentials });
+      void client.invalidateQueries({ queryKey: keys.agents });
+    },
+  });
+}
+
+export function useAgents() {
+  return useQuery({
+    queryKey: keys.agents,
+    queryFn: ({ signal }) => endpoints.listAgents(signal),
+  });
+}
+
+export function useAddAgent() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ name, command }: { name: string; command: string[] }) =>
+      endpoints.addAgent(name, command),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.agents }),
+  });
+}
+
+export function useRemoveAgent() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.removeAgent,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.agents }),
+  });
+}
+
+/** `project` (name or id) for a project's settings; null for yours. */
+export function useAgentSettings(agent: string, project: string | null = null) {
+  return useQuery({
+    queryKey: keys.agentSettings(agent, project),
+    queryFn: ({ signal }) => endpoints.getAgentSettings(agent, project, signal),
+  });
+}
+
+export function useUpdateAgentSettings(agent: string, project: string | null = null) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: AgentSettingsUpdate) =>
+      endpoints.updateAgentSettings(agent, project ? { ...body, project } : body),
+    onSuccess: (settings) => client.setQueryData(keys.agentSettings(agent, project), settings),
+    // A change to your settings shows through every project's.
+    onSettled: () =>
+      void client.invalidateQueries({ queryKey: ["agents", "settings", agent] as const }),
+  });
+}
+
+export function useCreateNode() {
+  const client = useQueryClient();
+  return useMutation({
+    ...SECRET_MUTATION,
+    mutationFn: endpoints.createNode,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
+  });
+}
+
+export function useDeleteNode() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.deleteNode,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
+  });
+}
+
+export const useTokens = () => usePagedList(keys.tokens, endpoints.listTokens);
+
+export function useCreateToken() {
+  const client = useQueryClient();
+  return useMutation({
+    ...SECRET_MUTATION,
+    mutationFn: endpoints.createToken,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.tokens }),
+  });
+}
+
+export function useRevokeToken() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.revokeToken,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.tokens }),
+  });
+}
+
+/** Owner only (403 for anyone else). */
+export const useUsers = () => usePagedList(keys.users, endpoints.listUsers);
+
+export function useCreateInvite() {
+  const client = useQueryClient();
+  return useMutation({
+    ...SECRET_MUTATION,
+    mutationFn: endpoints.createInvite,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.users }),
+  });
+}
+
+export function useCreateProject() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.createProject,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.projects }),
+  });
+}
+
+/** One project by name or id. */
+export function useProject(ref: string) {
+  return useQuery({
+    queryKey: keys.project(ref),
+    queryFn: ({ signal }) => endpoints.getProject(ref, signal),
+  });
+}
+
+export function useUpdateProject(ref: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: ProjectUpdate) => endpoints.updateProject(ref, body),
+    onSuccess: (project) => {
+      // Under every name the page may be opened with next, a rename included.
+      for (const key of new Set([ref, project.id, project.name])) {
+        client.setQueryData(keys.project(key), project);
+      }
+    },
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.projects }),
+  });
+}
+
+export function useDeleteProject() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.deleteProject,
+    onSuccess: (_, ref) => client.removeQueries({ queryKey: keys.project(ref) }),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.projects }),
+  });
+}
+
+export function useProjectWorkspaces(ref: string) {
+  return useQuery({
+    queryKey: keys.projectWorkspaces(ref),
+    queryFn: ({ signal }) => endpoints.listProjectWorkspaces(ref, { limit: 200 }, signal),
+    refetchInterval: pollUnlessLive,
+  });
+}
+
+export function useCreateWorkspace() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.createWorkspace,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.workspaces }),
+  });
+}
+
+/** A project's sessions in every state, newest first, a page at a time. */
+export function useProjectSessions(ref: string) {
+  return useInfiniteQuery({
+    queryKey: keys.projectSessions(ref),
+    queryFn: ({ pageParam, signal }) =>
+      endpoints.listSessions({ project: ref, cursor: pageParam, limit: 50 }, signal),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+    select: (data) => data.pages.flatMap((p) => p.items),
+    refetchInterval: pollUnlessLive,
+  });
+}
+
+// Workspaces, terminals and starting sessions.
+
+export function useWorkspace(id: string) {
+  return useQuery({
+    queryKey: keys.workspace(id),
+    queryFn: ({ signal }) => endpoints.getWorkspace(id, signal),
+    refetchInterval: pollUnlessLive,
+  });
+}
+
+/** The provisioning log: read every second while `following` (git's progress is not pushed). */
+export function useWorkspaceLog(id: string, following: boolean) {
+  return useQuery({
+    queryKey: keys.workspaceLog(id),
+    queryFn: ({ signal }) => endpoints.getWorkspaceLog(id, signal),
+    refetchInterval: following ? 1000 : false,
+  });
+}
+
+/** Sessions started in the workspace, in every state, newest first. */
+export function useWorkspaceSessions(id: string) {
+  return useQuery({
+    queryKey: keys.workspaceSessions(id),
+    queryFn: ({ signal }) => endpoints.listSessions({ workspace: id, limit: 200 }, signal),
+    refetchInterval: pollUnlessLive,
+  });
+}
+
+export function useTerminals(workspace: string, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.terminals(workspace),
+    queryFn: ({ signal }) => endpoints.listTerminals(workspace, signal),
+    enabled,
+  });
+}
+
+export function useCreateTerminal(workspace: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (size: { cols: number; rows: number }) => endpoints.createTerminal(workspace, size),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.terminals(workspace) }),
+  });
+}
+
+export function useDeleteTerminal(workspace: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (terminal: string) => endpoints.deleteTerminal(workspace, terminal),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.terminals(workspace) }),
+  });
+}
+
+/** Stop, start or delete a workspace; the live connection brings the new state. */
+export function useWorkspaceAction(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (action: "stop" | "start" | "delete"): Promise<unknown> =>
+      action === "stop"
+        ? endpoints.stopWorkspace(id)
+        : action === "start"
+          ? endpoints.startWorkspace(id)
+          : endpoints.deleteWorkspace(id),
+    onSettled: () => {
+      void client.invalidateQueries({ queryKey: keys.workspaces });
+      void client.invalidateQueries({ queryKey: keys.terminals(id) });
+    },
+  });
+}
+
+export function useStartSession() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.startSession,
+    onSettled: () => void client.invalidateQueries({ queryKey: ["sessions"] }),
+  });
+}
+
+export function useStopSession(sessionId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => endpoints.stopSession(sessionId),
+    onSuccess: (session) => client.setQueryData(keys.session(sessionId), session),
+  });
+}
+
+/** Switch the session's mode or model; the agent confirms with an update in the transcript. */
+export function useSteerSession(sessionId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (change: { mode: string } | { model: string }) =>
+      "mode" in change
+        ? endpoints.setSessionMode(sessionId, change.mode)
+        : endpoints.setSessionModel(sessionId, change.model),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.session(sessionId) }),
   });
 }

@@ -80,12 +80,7 @@ export interface Workspace {
 }
 
 export type SessionState =
-  | "starting"
-  | "idle"
-  | "running"
-  | "awaiting_permission"
-  | "stopped"
-  | "error";
+  "starting" | "idle" | "running" | "awaiting_permission" | "stopped" | "error";
 
 export const ACTIVE_SESSION_STATES: readonly SessionState[] = [
   "starting",
@@ -159,11 +154,7 @@ export interface EventsFrame {
 // and anything may be missing, so every field is optional.
 
 export type PermissionOptionKind =
-  | "allow_once"
-  | "allow_always"
-  | "reject_once"
-  | "reject_always"
-  | (string & {});
+  "allow_once" | "allow_always" | "reject_once" | "reject_always" | (string & {});
 
 export interface PermissionOption {
   optionId: string;
@@ -231,14 +222,7 @@ export interface Project {
 }
 
 export type CredentialKind =
-  | "anthropic"
-  | "openai"
-  | "gemini"
-  | "hetzner"
-  | "github"
-  | "ssh-key"
-  | "env"
-  | (string & {});
+  "anthropic" | "openai" | "gemini" | "hetzner" | "github" | "ssh-key" | "env" | (string & {});
 
 export interface Credential {
   id: string;
@@ -248,4 +232,147 @@ export interface Credential {
   created_at: IsoDateTime;
   updated_at: IsoDateTime;
   last_used_at: IsoDateTime | null;
+}
+
+// Settings and projects (credentials, agents, nodes, tokens, users, projects, workspaces).
+
+export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
+  "anthropic",
+  "openai",
+  "gemini",
+  "github",
+  "hetzner",
+  "ssh-key",
+  "env",
+];
+
+/** `PUT /credentials/{name}`: the value goes in and never comes back. */
+export interface CredentialSet {
+  kind: CredentialKind;
+  value: string;
+}
+
+export const POLICIES: readonly Policy[] = ["ask", "allow-reads", "allow-edits", "allow-all"];
+
+/** An entry of the agent catalog (`GET /agents`): built in, or one of your own ACP commands. */
+export interface Agent {
+  name: string;
+  title: string;
+  builtin: boolean;
+  /** The npm package a node installs on first use; null for a command the node must have. */
+  package: string | null;
+  version: string | null;
+  command: string[];
+  /** Credential kinds the agent takes (an `env` credential fits any agent). */
+  credential_kinds: string[];
+  /** Whether an endpoint (LLM gateway) setting applies. */
+  endpoint: boolean;
+}
+
+/** `GET /agents/{name}/settings`: what a session gets, the project's over yours over defaults. */
+export interface AgentSettings {
+  agent: string;
+  project_id: string | null;
+  credential: string | null;
+  model: string | null;
+  policy: Policy;
+  endpoint: string | null;
+  env: Record<string, string>;
+  args: string[];
+}
+
+export type AgentSettingsField = "credential" | "model" | "policy" | "endpoint" | "env" | "args";
+
+/** `PATCH /agents/{name}/settings`: fields left out stay; `clear` unsets fields. */
+export interface AgentSettingsUpdate {
+  project?: string;
+  credential?: string;
+  model?: string;
+  policy?: Policy;
+  endpoint?: string;
+  env?: Record<string, string>;
+  unset_env?: string[];
+  args?: string[];
+  clear?: AgentSettingsField[];
+}
+
+/** `POST /nodes`: the new node and its single-use join token, shown once. */
+export interface NodeCreated {
+  node: Node;
+  join_token: string;
+  join_command: string;
+  expires_at: IsoDateTime;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  last4: string;
+  created_at: IsoDateTime;
+  last_used_at: IsoDateTime | null;
+  revoked_at: IsoDateTime | null;
+}
+
+/** `POST /tokens`: the secret is in this response only. */
+export interface ApiTokenCreated extends ApiToken {
+  token: string;
+}
+
+/** `POST /users/invites`: the invited user and their single-use link, shown once. */
+export interface InviteCreated {
+  user: User;
+  invite_url: string;
+  expires_at: IsoDateTime;
+}
+
+export interface ProjectCreate {
+  name: string;
+  repo: string;
+  /** The repository's default branch when left out. */
+  default_branch?: string;
+  env?: Record<string, string>;
+}
+
+export interface ProjectUpdate {
+  name?: string;
+  default_branch?: string;
+  /** Replaces the whole set. */
+  env?: Record<string, string>;
+}
+
+export interface WorkspaceCreate {
+  /** Project name or id. */
+  project: string;
+  name?: string;
+  /** The project's default branch when left out. */
+  branch?: string;
+  /** Node name or id; the least busy ready node when left out. */
+  node?: string;
+}
+
+// Workspaces, terminals and starting sessions.
+
+/** `GET /workspaces/{id}/log`: the recent provisioning log (git's progress). */
+export interface WorkspaceLog {
+  lines: string[];
+}
+
+export interface TerminalInfo {
+  id: string;
+  workspace_id: string;
+  cols: number;
+  rows: number;
+  created_at: IsoDateTime;
+  last_attached_at: IsoDateTime | null;
+  exited: boolean;
+  exit_status: number | null;
+  viewers: number;
+}
+
+/** `POST /sessions`: start an agent in a workspace. */
+export interface SessionCreate {
+  workspace: string;
+  agent: string;
+  policy?: Policy;
+  title?: string;
 }

@@ -1,12 +1,23 @@
-import { NavLink, Outlet } from "react-router";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect } from "react";
+import { NavLink, Outlet, useLocation } from "react-router";
+
+import { openLiveUpdates } from "../api/live.ts";
 
 import { useLogout } from "../api/queries.ts";
 import type { User } from "../api/types.ts";
 import { ConnectionIndicator } from "./ConnectionIndicator.tsx";
+import { ErrorBoundary } from "./ErrorBoundary.tsx";
 
 /** The app shell: header with the nav, who is signed in, and Sign out; the page below. */
 export function Layout({ user }: { user: User }) {
   const logout = useLogout();
+  const client = useQueryClient();
+  const location = useLocation();
+  useEffect(() => {
+    const live = openLiveUpdates(client);
+    return () => live.close();
+  }, [client]);
   return (
     <>
       <a className="skip-link" href="#main">
@@ -42,7 +53,9 @@ export function Layout({ user }: { user: User }) {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Outlet />
+        <ErrorBoundary key={location.pathname}>
+          <Outlet />
+        </ErrorBoundary>
       </main>
     </>
   );

@@ -1,11 +1,42 @@
 import type { AcpToolCallContent } from "../api/types.ts";
-import { contentText } from "../lib/transcript.ts";
+import { contentText, type TerminalRun } from "../lib/transcript.ts";
+import { Markdown } from "./chat/Markdown.tsx";
+import { useRowState } from "./chat/rowState.ts";
+import { TerminalOutput } from "./chat/TerminalOutput.tsx";
 import { DiffView } from "./DiffView.tsx";
 
-const MAX_OUTPUT_CHARS = 8000;
+/** Text past this is shown on request: parsing a whole file read as markdown would stall. */
+const MAX_TEXT_CHARS = 20_000;
 
-/** The content of a tool call: diffs, text output, and references to terminals. */
-export function ToolContent({ content }: { content: readonly AcpToolCallContent[] }) {
+function TextContent({ text, stateKey }: { text: string; stateKey?: string }) {
+  const [full, setFull] = useRowState(stateKey, false);
+  const clipped = !full && text.length > MAX_TEXT_CHARS;
+  return (
+    <div className="tool-output">
+      <Markdown text={clipped ? text.slice(0, MAX_TEXT_CHARS) : text} />
+      {clipped && (
+        <button type="button" className="show-more" onClick={() => setFull(true)}>
+          Show {(text.length - MAX_TEXT_CHARS).toLocaleString()} more characters
+        </button>
+      )}
+    </div>
+  );
+}
+
+/**
+ * The content of a tool call: text (as markdown), diffs, and terminals (with the output Corral
+ * recorded for them, from `terminals`). `stateKey` prefixes the keys of each part's UI state.
+ */
+export function ToolContent({
+  content,
+  terminals = {},
+  stateKey,
+}: {
+  content: readonly AcpToolCallContent[];
+  terminals?: Readonly<Record<string, TerminalRun>>;
+  stateKey?: string;
+}) {
+  const keyOf = (i: number) => (stateKey ? `${stateKey}:${i}` : undefined);
   return (
     <>
       {content.map((item, i) => {
@@ -17,27 +48,34 @@ export function ToolContent({ content }: { content: readonly AcpToolCallContent[
               path={diff.path ?? ""}
               oldText={diff.oldText}
               newText={diff.newText ?? ""}
+              stateKey={keyOf(i)}
             />
           );
         }
         if (item.type === "content") {
-          const text = contentText((item as { content?: unknown }).content);
+          const block = (item as { content?: { type?: string } }).content;
+          const text = contentText(block);
           if (!text) return null;
-          const clipped = text.length > MAX_OUTPUT_CHARS;
-          return (
-            <pre key={i} className="tool-output">
-              {clipped ? `${text.slice(0, MAX_OUTPUT_CHARS)}\n…` : text}
-            </pre>
-          );
+          if (block?.type !== "text") {
+            return (
+              <p key={i} className="tool-output muted">
+                {text}
+              </p>
+            );
+          }
+          return <TextContent key={i} text={text} stateKey={keyOf(i)} />;
         }
         if (item.type === "terminal") {
+          const terminalId = String((item as { terminalId?: string }).terminalId ?? "");
           return (
-            <p key={i} className="muted">
-              Terminal {String((item as { terminalId?: string }).terminalId ?? "")}
-            </p>
+            <TerminalOutput key={i} terminalId={terminalId} run={terminals[terminalId] ?? null} />
           );
         }
-        return null;
+        return (
+          <p key={i} className="muted">
+            [{item.type} content]
+          </p>
+        );
       })}
     </>
   );

@@ -1,174 +1,96 @@
-import { memo } from "react";
+import { measureElement, useWindowVirtualizer, type Virtualizer } from "@tanstack/react-virtual";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type RefObject } from "react";
 
-import type { ItemOf, PermissionDecision, TranscriptItem } from "../lib/transcript.ts";
-import { PermissionButtons } from "./PermissionButtons.tsx";
-import { ToolContent } from "./ToolContent.tsx";
+import type { TranscriptItem } from "../lib/transcript.ts";
+import { RowStateProvider } from "./chat/rowState.ts";
+import { TranscriptRow } from "./chat/TranscriptRow.tsx";
 
-const STATUS_MARKS: Record<string, string> = {
-  pending: "…",
-  in_progress: "▸",
-  completed: "✓",
-  failed: "✗",
-};
+/** Within this many pixels of the page's end counts as at the end: new rows keep it there. */
+const STICK_PX = 120;
+/** Rows rendered beyond each edge of the viewport. */
+const OVERSCAN = 6;
+/** A line of text in a message, and about how many characters fill one. */
+const LINE_PX = 22;
+const LINE_CHARS = 90;
 
-const PLAN_MARKS: Record<string, string> = {
-  pending: "☐",
-  in_progress: "◐",
-  completed: "☑",
-};
-
-function ToolCard({ item }: { item: ItemOf<"tool"> }) {
-  return (
-    <article className={`tool tool-${item.status}`} aria-label={`Tool call: ${item.title}`}>
-      <header className="tool-header">
-        <span className="tool-mark" aria-hidden="true">
-          {STATUS_MARKS[item.status] ?? "?"}
-        </span>
-        <strong className="tool-title">{item.title}</strong>
-        <span className="tag">{item.kind}</span>
-        <span className="tool-status">{item.status.replaceAll("_", " ")}</span>
-      </header>
-      {item.locations.length > 0 && (
-        <ul className="tool-locations">
-          {item.locations.map((path) => (
-            <li key={path}>
-              <code>{path}</code>
-            </li>
-          ))}
-        </ul>
-      )}
-      <ToolContent content={item.content} />
-    </article>
-  );
-}
-
-function Plan({ item }: { item: ItemOf<"plan"> }) {
-  return (
-    <section className="plan" aria-label="Plan">
-      <h3>Plan</h3>
-      <ul>
-        {item.entries.map((entry, i) => (
-          <li key={i} className={`plan-${entry.status}`}>
-            <span aria-hidden="true">{PLAN_MARKS[entry.status] ?? "☐"} </span>
-            <span className="visually-hidden">{entry.status.replaceAll("_", " ")}: </span>
-            {entry.content}
-          </li>
-        ))}
-      </ul>
-    </section>
-  );
-}
-
-function decisionText(item: ItemOf<"permission">, decision: PermissionDecision): string {
-  if (decision.outcome === "cancelled" || decision.optionId === null) {
-    return decision.policy ? `Cancelled (${decision.policy})` : "Cancelled";
+function textLines(text: string, max: number): number {
+  let newlines = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && newlines < max; i = text.indexOf("\n", i + 1)) {
+    newlines++;
   }
-  const option = item.options.find((o) => o.optionId === decision.optionId);
-  const answer = option?.name ?? decision.optionId;
-  const who = decision.policy ? `policy ${decision.policy}` : decision.by ? "you" : "Corral";
-  return `Answered “${answer}” (${who})`;
+  return Math.min(max, Math.ceil(text.length / LINE_CHARS) + newlines);
 }
 
-function Permission({ item, canAnswer }: { item: ItemOf<"permission">; canAnswer: boolean }) {
-  const pending = item.decision === null;
-  return (
-    <article
-      className={`permission${pending ? " permission-pending" : ""}`}
-      aria-label={`Permission request: ${item.title}`}
-    >
-      <header>
-        <strong>Permission:</strong> {item.title}
-      </header>
-      <ToolContent content={item.content} />
-      {item.decision !== null ? (
-        <p className="muted">{decisionText(item, item.decision)}</p>
-      ) : canAnswer ? (
-        <PermissionButtons requestId={item.requestId} options={item.options} label={item.title} />
-      ) : (
-        <p className="muted">Not answered.</p>
-      )}
-    </article>
-  );
-}
-
-const Item = memo(function Item({
-  item,
-  canAnswer,
-}: {
-  item: TranscriptItem;
-  canAnswer: boolean;
-}) {
+/** A row's height before it is measured: near enough that measuring moves little. */
+export function estimateHeight(item: TranscriptItem | undefined): number {
+  if (!item) return 40;
   switch (item.type) {
     case "user":
-      return (
-        <div className="bubble bubble-user">
-          <span className="visually-hidden">You: </span>
-          <p className="text">{item.text}</p>
-          {item.resources.length > 0 && (
-            <ul className="resources" aria-label="Attached files">
-              {item.resources.map((r) => (
-                <li key={r}>
-                  <code>{r}</code>
-                </li>
-              ))}
-            </ul>
-          )}
-        </div>
-      );
+      return 44 + LINE_PX * textLines(item.text, 40);
     case "agent":
-      return (
-        <div className="bubble bubble-agent">
-          <span className="visually-hidden">Agent: </span>
-          <p className="text">{item.text}</p>
-        </div>
-      );
-    case "thought":
-      return (
-        <details className="thought">
-          <summary>Thinking</summary>
-          <p className="text">{item.text}</p>
-        </details>
-      );
-    case "tool":
-      return <ToolCard item={item} />;
+      return 44 + LINE_PX * textLines(item.text, 300);
+    case "tool": {
+      let height = 56 + 24 * item.locations.length + (item.permission ? 70 : 0);
+      for (const c of item.content) height += c.type === "diff" ? 320 : 140;
+      return Math.min(height, 1200);
+    }
     case "plan":
-      return <Plan item={item} />;
-    case "turn_end":
-      return item.error ? (
-        <p className="turn-end turn-end-error">Turn failed: {item.error}</p>
-      ) : (
-        <p className="turn-end">Turn ended: {item.stopReason ?? "unknown"}</p>
-      );
+      return 72 + 26 * item.entries.length;
     case "permission":
-      return <Permission item={item} canAnswer={canAnswer} />;
-    case "terminal":
-      return (
-        <details className="terminal">
-          <summary>
-            <code>$ {item.command}</code>
-            {item.exitCode !== null && <span className="muted"> (exit {item.exitCode})</span>}
-          </summary>
-          <pre>{item.output + (item.truncated ? "\n… (truncated)" : "")}</pre>
-        </details>
-      );
-    case "install":
-      return (
-        <details className="install">
-          <summary>Installing the agent ({item.lines.length} lines)</summary>
-          <pre>{item.lines.join("\n")}</pre>
-        </details>
-      );
+      return 140;
     case "notice":
-      return (
-        <div className={`notice notice-${item.tone}`}>
-          <p>{item.text}</p>
-          {item.detail.length > 0 && <pre>{item.detail.join("\n")}</pre>}
-        </div>
-      );
+      return 34 + (item.detail.length > 0 ? 20 * Math.min(item.detail.length, 20) : 0);
+    default:
+      return 36;
   }
-});
+}
 
-/** A session's transcript, oldest first. */
+/**
+ * The row's measured height. Without layout (a chat in a hidden tab, or jsdom) every row would
+ * measure 0: keep what was known of it, or the estimate, so nothing collapses or shifts.
+ */
+function measureRow(
+  element: HTMLLIElement,
+  entry: ResizeObserverEntry | undefined,
+  instance: Virtualizer<Window, HTMLLIElement>,
+): number {
+  const size = measureElement(element, entry, instance);
+  if (size > 0) return size;
+  const index = instance.indexFromElement(element);
+  return (
+    instance.itemSizeCache.get(instance.options.getItemKey(index)) ??
+    instance.options.estimateSize(index)
+  );
+}
+
+/**
+ * Where `list` starts in the page, for the virtualiser's offsets. Checked after each render and
+ * whenever the page or the list changes size (the header above it grows as the session loads; a
+ * tab that was hidden is shown).
+ */
+function useListTop(list: RefObject<HTMLElement | null>): number {
+  const [top, setTop] = useState(0);
+  const update = useCallback(() => {
+    if (!list.current) return;
+    const next = list.current.getBoundingClientRect().top + window.scrollY;
+    setTop((known) => (Math.abs(known - next) >= 1 ? next : known));
+  }, [list]);
+  useLayoutEffect(update);
+  useEffect(() => {
+    if (!list.current || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(update);
+    observer.observe(document.body);
+    observer.observe(list.current);
+    return () => observer.disconnect();
+  }, [list, update]);
+  return top;
+}
+
+/**
+ * A session's transcript, oldest first, as a virtualised list in the page's own scroll: only
+ * the rows near the viewport are rendered, each measured as it renders. While the page is
+ * scrolled to its end, new and growing rows keep it there; scrolled up, it stays put.
+ */
 export function Transcript({
   items,
   canAnswer,
@@ -177,13 +99,61 @@ export function Transcript({
   /** Whether pending permission requests get their option buttons (the session is live). */
   canAnswer: boolean;
 }) {
+  const list = useRef<HTMLOListElement>(null);
+  // Rows' UI state (open blocks, diff views) outlives their unmounting when scrolled away.
+  const [rowState] = useState(() => new Map<string, unknown>());
+  const empty = items.length === 0;
+  useEffect(() => {
+    if (empty) rowState.clear(); // another session, or the same one loaded again
+  }, [empty, rowState]);
+
+  const scrollMargin = useListTop(list);
+  const getItemKey = useCallback((index: number) => items[index]?.key ?? index, [items]);
+  const estimateSize = useCallback((index: number) => estimateHeight(items[index]), [items]);
+  const virtualizer = useWindowVirtualizer<HTMLLIElement>({
+    count: items.length,
+    getItemKey,
+    estimateSize,
+    overscan: OVERSCAN,
+    scrollMargin,
+    anchorTo: "end",
+    followOnAppend: true,
+    scrollEndThreshold: STICK_PX,
+    initialRect:
+      typeof window === "undefined"
+        ? undefined
+        : { width: window.innerWidth, height: window.innerHeight },
+    measureElement: measureRow,
+  });
+
+  const margin = virtualizer.options.scrollMargin;
   return (
-    <ol className="transcript">
-      {items.map((item) => (
-        <li key={item.key} data-seq={item.seq}>
-          <Item item={item} canAnswer={canAnswer} />
-        </li>
-      ))}
-    </ol>
+    <RowStateProvider value={rowState}>
+      <ol
+        ref={list}
+        className="transcript transcript-virtual"
+        style={{ height: virtualizer.getTotalSize() }}
+      >
+        {virtualizer.getVirtualItems().map((row) => {
+          const item = items[row.index];
+          if (!item) return null;
+          return (
+            <li
+              key={row.key}
+              ref={virtualizer.measureElement}
+              data-index={row.index}
+              data-seq={item.seq}
+              style={{ transform: `translateY(${row.start - margin}px)` }}
+            >
+              <TranscriptRow
+                item={item}
+                canAnswer={canAnswer}
+                isLast={row.index === items.length - 1}
+              />
+            </li>
+          );
+        })}
+      </ol>
+    </RowStateProvider>
   );
 }

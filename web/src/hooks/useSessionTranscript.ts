@@ -6,12 +6,9 @@ import { useEffect, useReducer, useState } from "react";
 
 import { isApiError } from "../api/client.ts";
 import { listSessionEvents } from "../api/endpoints.ts";
-import {
-  CLOSE_UNAUTHORIZED,
-  openSessionEventStream,
-  type StreamStatus,
-} from "../api/eventStream.ts";
+import { openSessionEventStream } from "../api/eventStream.ts";
 import { keys } from "../api/queries.ts";
+import { CLOSE_UNAUTHORIZED, type SocketStatus } from "../api/socket.ts";
 import type { SessionEvent } from "../api/types.ts";
 import { applyEvents, emptyTranscript, type Transcript } from "../lib/transcript.ts";
 
@@ -31,14 +28,14 @@ function reducer(state: Transcript, action: Action): Transcript {
 }
 
 export type TranscriptStatus =
-  | StreamStatus
-  | { state: "loading" }
-  | { state: "failed"; message: string };
+  SocketStatus | { state: "loading" } | { state: "failed"; message: string };
 
 export function useSessionTranscript(sessionId: string) {
   const client = useQueryClient();
   const [transcript, dispatch] = useReducer(reducer, undefined, emptyTranscript);
   const [status, setStatus] = useState<TranscriptStatus>({ state: "loading" });
+  // Prompts whose turn has begun (a `prompt` event): the prompt box shows the others as queued.
+  const [startedPrompts, setStartedPrompts] = useState<ReadonlySet<string>>(() => new Set());
 
   useEffect(() => {
     const abort = new AbortController();
@@ -51,6 +48,10 @@ export function useSessionTranscript(sessionId: string) {
       if (fresh.length === 0) return;
       for (const e of fresh) lastSeq = Math.max(lastSeq, e.seq);
       dispatch({ type: "events", events: fresh });
+      const started = fresh.flatMap((e) =>
+        e.kind === "prompt" && typeof e.payload.prompt_id === "string" ? [e.payload.prompt_id] : [],
+      );
+      if (started.length > 0) setStartedPrompts((known) => new Set([...known, ...started]));
       // A state change shows in the header and in the dashboard's lists.
       if (fresh.some((e) => REFRESHING_KINDS.has(e.kind))) {
         void client.invalidateQueries({ queryKey: keys.session(sessionId) });
@@ -58,6 +59,7 @@ export function useSessionTranscript(sessionId: string) {
     };
 
     dispatch({ type: "reset" });
+    setStartedPrompts(new Set());
     setStatus({ state: "loading" });
 
     void (async () => {
@@ -96,5 +98,5 @@ export function useSessionTranscript(sessionId: string) {
     };
   }, [sessionId, client]);
 
-  return { transcript, status };
+  return { transcript, status, startedPrompts };
 }

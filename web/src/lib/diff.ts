@@ -1,11 +1,33 @@
 // A small line diff (longest common subsequence) rendered as unified-diff hunks, for the
-// `{"type": "diff", path, oldText, newText}` content of ACP tool calls.
+// `{"type": "diff", path, oldText, newText}` content of ACP tool calls, and the same hunks paired
+// side by side for a split view. Lines carry their numbers in the old and the new text.
+
+export type DiffLineKind = "context" | "add" | "del";
 
 export type DiffLine =
   | { kind: "hunk"; text: string }
-  | { kind: "context" | "add" | "del"; text: string };
+  | {
+      kind: DiffLineKind;
+      text: string;
+      /** 1-based number in the old text; null for an added line. */
+      oldLine: number | null;
+      /** 1-based number in the new text; null for a removed line. */
+      newLine: number | null;
+    };
 
-type Op = { kind: "context" | "add" | "del"; text: string };
+export type ChangeLine = Extract<DiffLine, { kind: DiffLineKind }>;
+
+/** One side of a split row: a line of the old (left) or the new (right) text. */
+export interface DiffCell {
+  kind: DiffLineKind;
+  text: string;
+  line: number;
+}
+
+export type SplitRow =
+  { kind: "hunk"; text: string } | { kind: "pair"; left: DiffCell | null; right: DiffCell | null };
+
+type Op = { kind: DiffLineKind; text: string };
 
 /** Past this many cells the LCS table is skipped: the changed middle shows as removed + added. */
 const MAX_TABLE_CELLS = 2_000_000;
@@ -96,7 +118,7 @@ export function unifiedDiff(oldText: string, newText: string, context = 3): Diff
     else hunks.push([from, to]);
   }
 
-  // Line numbers before each op, in the old and the new text.
+  // Line numbers (0-based) before each op, in the old and the new text.
   const oldAt: number[] = [];
   const newAt: number[] = [];
   let o = 0;
@@ -110,14 +132,73 @@ export function unifiedDiff(oldText: string, newText: string, context = 3): Diff
 
   const lines: DiffLine[] = [];
   for (const [from, to] of hunks) {
-    const slice = ops.slice(from, to);
-    const oldCount = slice.filter((op) => op.kind !== "add").length;
-    const newCount = slice.filter((op) => op.kind !== "del").length;
+    let oldCount = 0;
+    let newCount = 0;
+    for (let k = from; k < to; k++) {
+      if (ops[k]!.kind !== "add") oldCount++;
+      if (ops[k]!.kind !== "del") newCount++;
+    }
     lines.push({
       kind: "hunk",
       text: `@@ -${range(oldAt[from]!, oldCount)} +${range(newAt[from]!, newCount)} @@`,
     });
-    lines.push(...slice);
+    for (let k = from; k < to; k++) {
+      const op = ops[k]!;
+      lines.push({
+        kind: op.kind,
+        text: op.text,
+        oldLine: op.kind === "add" ? null : oldAt[k]! + 1,
+        newLine: op.kind === "del" ? null : newAt[k]! + 1,
+      });
+    }
   }
   return lines;
+}
+
+/** Lines added and removed. */
+export function diffStats(lines: readonly DiffLine[]): { added: number; removed: number } {
+  let added = 0;
+  let removed = 0;
+  for (const line of lines) {
+    if (line.kind === "add") added++;
+    else if (line.kind === "del") removed++;
+  }
+  return { added, removed };
+}
+
+/**
+ * The unified lines side by side: context on both sides, and each run of removed lines paired
+ * row by row with the added lines that follow it (the longer run leaves the other side empty).
+ */
+export function splitRows(lines: readonly DiffLine[]): SplitRow[] {
+  const rows: SplitRow[] = [];
+  let dels: DiffCell[] = [];
+  let adds: DiffCell[] = [];
+  const flush = () => {
+    for (let i = 0; i < Math.max(dels.length, adds.length); i++) {
+      rows.push({ kind: "pair", left: dels[i] ?? null, right: adds[i] ?? null });
+    }
+    dels = [];
+    adds = [];
+  };
+  for (const line of lines) {
+    if (line.kind === "hunk") {
+      flush();
+      rows.push(line);
+    } else if (line.kind === "del") {
+      if (adds.length > 0) flush();
+      dels.push({ kind: "del", text: line.text, line: line.oldLine ?? 0 });
+    } else if (line.kind === "add") {
+      adds.push({ kind: "add", text: line.text, line: line.newLine ?? 0 });
+    } else {
+      flush();
+      rows.push({
+        kind: "pair",
+        left: { kind: "context", text: line.text, line: line.oldLine ?? 0 },
+        right: { kind: "context", text: line.text, line: line.newLine ?? 0 },
+      });
+    }
+  }
+  flush();
+  return rows;
 }

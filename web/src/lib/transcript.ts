@@ -1,16 +1,50 @@
 // Folds a session's events (docs/sessions.md) into the items the transcript shows: message
-// chunks joined into messages, tool calls updated in place by toolCallId, permission requests
-// joined with their decisions. Incremental: a batch of events copies the item list once and
-// replaces only the items it changes, so unchanged items keep their identity (and memoised
-// components skip them). Events at or below `lastSeq` are ignored: none is shown twice.
+// chunks joined into messages, tool calls updated in place by toolCallId (a tool call first seen
+// in a permission request becomes a card too), permission requests joined with their decisions,
+// a command's `terminal` event joined to the tool call that shows its terminal, and the
+// session's state (context usage and cost, mode, commands, config options) kept beside them.
+//
+// Incremental: a batch of events costs O(batch) plus a copy of the item list (an array of
+// references: a memcpy, per batch, not per event), never a re-fold. Unchanged items keep their
+// identity, so memoised rows skip them; a batch that changes none keeps the list itself.
+// Events at or below `lastSeq` are ignored: none is shown twice.
+//
+// The id → index maps in `Transcript.index` are caches shared by every version of a transcript
+// (copying them per batch would cost O(items)). They only ever gain entries, every hit is checked
+// against the items it indexes and a stale one falls back to a scan, so a discarded version (a
+// reducer run twice in React's strict mode, say) can never mislead a later one.
 
 import type {
-  AcpContentBlock,
   AcpToolCall,
   AcpToolCallContent,
   PermissionOption,
   SessionEvent,
 } from "../api/types.ts";
+import {
+  commandsOf,
+  configOptionsOf,
+  contentOf,
+  contentText,
+  contextUsage,
+  isObject,
+  locationsOf,
+  modesOf,
+  num,
+  optionsOf,
+  shellJoin,
+  str,
+  terminalIds,
+  tokenUsage,
+  type AvailableCommand,
+  type ConfigOption,
+  type ContextUsage,
+  type SessionMode,
+  type TokenUsage,
+  type ToolLocation,
+} from "./acpPayload.ts";
+
+export { contentText, shellJoin };
+export type { AvailableCommand, ConfigOption, ContextUsage, SessionMode, TokenUsage, ToolLocation };
 
 export interface PlanEntry {
   content: string;
@@ -23,6 +57,25 @@ export interface PermissionDecision {
   optionId: string | null;
   by: string | null;
   policy: string | null;
+}
+
+/** A permission request: the agent's options and, once decided, the decision. */
+export interface PermissionAsk {
+  requestId: string;
+  options: PermissionOption[];
+  decision: PermissionDecision | null;
+  /** The request was over the event size limit: its options may be missing. */
+  truncated: boolean;
+}
+
+/** A command the agent ran through Corral, reported when it exited or was released. */
+export interface TerminalRun {
+  terminalId: string;
+  command: string;
+  output: string;
+  truncated: boolean;
+  exitCode: number | null;
+  signal: string | null;
 }
 
 interface Base {
@@ -40,118 +93,197 @@ export type TranscriptItem = Base &
         resources: string[];
         /** Made of user_message_chunk updates (a replay), so later chunks join it. */
         chunked: boolean;
+        messageId: string | null;
       }
-    | { type: "agent"; text: string }
-    | { type: "thought"; text: string }
+    | { type: "agent"; text: string; messageId: string | null }
+    | { type: "thought"; text: string; messageId: string | null }
     | {
         type: "tool";
-        toolCallId: string;
+        /** null for a card made from a permission request that named no tool call. */
+        toolCallId: string | null;
         title: string;
         kind: string;
         status: string;
         content: AcpToolCallContent[];
-        locations: string[];
+        locations: ToolLocation[];
+        /** Runs of the terminals `content` refers to, by terminal id, once reported. */
+        terminals: Readonly<Record<string, TerminalRun>>;
+        /** The permission request about this call, when it came right after it (or made it). */
+        permission: PermissionAsk | null;
+        /** Bytes of an update too large to record (only a preview was kept), if any. */
+        truncatedBytes: number | null;
       }
     | { type: "plan"; entries: PlanEntry[] }
-    | { type: "turn_end"; stopReason: string | null; error: string | null }
     | {
+        type: "turn_end";
+        stopReason: string | null;
+        error: string | null;
+        usage: TokenUsage | null;
+      }
+    | {
+        /** A permission request about a tool call shown further up (or about nothing known). */
         type: "permission";
-        requestId: string;
         title: string;
         toolCallId: string | null;
+        kind: string | null;
+        locations: ToolLocation[];
         content: AcpToolCallContent[];
-        options: PermissionOption[];
-        decision: PermissionDecision | null;
+        permission: PermissionAsk;
       }
     | {
         type: "terminal";
-        command: string;
-        output: string;
-        truncated: boolean;
-        exitCode: number | null;
+        run: TerminalRun;
+        /** A tool call card shows this run too (it referred to the terminal afterwards). */
+        embedded: boolean;
       }
     | { type: "install"; lines: string[] }
     | { type: "notice"; tone: "info" | "error"; text: string; detail: string[] }
+    | { type: "mode"; modeId: string; name: string | null }
+    | { type: "commands"; commands: AvailableCommand[] }
+    | { type: "config"; options: ConfigOption[] }
+    | { type: "session_info"; title: string | null; updatedAt: string | null }
+    | {
+        /** An update or event kind Corral does not know (or one too large to record). */
+        type: "unknown";
+        source: "update" | "event";
+        kind: string;
+        raw: unknown;
+      }
   );
 
 export type ItemOf<T extends TranscriptItem["type"]> = Extract<TranscriptItem, { type: T }>;
 
+/** Lookup caches shared by the versions of one transcript (see the top of this file). */
+export interface TranscriptIndex {
+  /** toolCallId → index of its tool item */
+  tools: Map<string, number>;
+  /** permission request id → index of the tool or permission item that shows it */
+  permissions: Map<string, number>;
+  /** terminal id → index of the tool item whose content refers to it */
+  terminalOwners: Map<string, number>;
+  /** terminal id → index of its standalone terminal item */
+  terminalRuns: Map<string, number>;
+}
+
 export interface Transcript {
   items: TranscriptItem[];
   lastSeq: number;
-  /** toolCallId → index in items */
-  tools: Map<string, number>;
-  /** permission request id → index in items */
-  permissions: Map<string, number>;
+  /** The last `usage_update`, if any. */
+  context: ContextUsage | null;
+  /** The last turn's token counts, if the agent reports them. */
+  lastTurnUsage: TokenUsage | null;
+  modes: SessionMode[];
+  mode: string | null;
+  commands: AvailableCommand[];
+  configOptions: ConfigOption[];
+  /** The agent's own title for the session (`session_info_update`). */
+  title: string | null;
+  index: TranscriptIndex;
 }
 
 export const emptyTranscript = (): Transcript => ({
   items: [],
   lastSeq: 0,
-  tools: new Map(),
-  permissions: new Map(),
+  context: null,
+  lastTurnUsage: null,
+  modes: [],
+  mode: null,
+  commands: [],
+  configOptions: [],
+  title: null,
+  index: {
+    tools: new Map(),
+    permissions: new Map(),
+    terminalOwners: new Map(),
+    terminalRuns: new Map(),
+  },
 });
-
-/** Update kinds that feed pickers or counters rather than the transcript. */
-const SILENT_UPDATES = new Set([
-  "available_commands_update",
-  "config_option_update",
-  "session_info_update",
-  "usage_update",
-]);
 
 /** Notice codes that are bookkeeping rather than news. */
 const SILENT_NOTICES = new Set(["agent_ready", "prompt_queued"]);
 
-const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
-
-export function contentText(content: unknown): string {
-  if (!content || typeof content !== "object") return "";
-  const block = content as AcpContentBlock;
-  if (block.type === "text") return block.text ?? "";
-  if (block.type === "resource_link") return `[${block.name ?? block.uri ?? "resource"}]`;
-  return `[${block.type ?? "content"}]`;
-}
+type NewItem = DistributiveOmit<TranscriptItem, keyof Base>;
 
 class Builder {
   readonly items: TranscriptItem[];
-  readonly tools: Map<string, number>;
-  readonly permissions: Map<string, number>;
-  lastSeq: number;
+  readonly index: TranscriptIndex;
+  readonly state: Transcript;
 
   constructor(state: Transcript) {
     this.items = state.items.slice();
-    this.tools = new Map(state.tools);
-    this.permissions = new Map(state.permissions);
-    this.lastSeq = state.lastSeq;
+    this.index = state.index;
+    this.state = { ...state, items: this.items };
   }
 
   private last(): TranscriptItem | undefined {
     return this.items[this.items.length - 1];
   }
 
-  private push(event: SessionEvent, item: DistributiveOmit<TranscriptItem, keyof Base>): number {
+  private push(event: SessionEvent, item: NewItem): number {
     const base = { key: `e${event.seq}`, seq: event.seq, at: event.at };
     this.items.push({ ...item, ...base } as TranscriptItem);
     return this.items.length - 1;
   }
 
+  /** `map`'s index for `id` if the item there still matches, else a scan from the end. */
+  private find(
+    map: Map<string, number>,
+    id: string,
+    matches: (item: TranscriptItem) => boolean,
+  ): number | undefined {
+    const cached = map.get(id);
+    if (cached === undefined) return undefined; // never indexed: not in any version
+    const item = this.items[cached];
+    if (item && matches(item)) return cached;
+    for (let i = this.items.length - 1; i >= 0; i--) {
+      if (matches(this.items[i]!)) return i;
+    }
+    return undefined;
+  }
+
+  private findTool(id: string): number | undefined {
+    return this.find(this.index.tools, id, (i) => i.type === "tool" && i.toolCallId === id);
+  }
+
+  private findPermission(requestId: string): number | undefined {
+    return this.find(
+      this.index.permissions,
+      requestId,
+      (i) =>
+        (i.type === "tool" || i.type === "permission") && i.permission?.requestId === requestId,
+    );
+  }
+
   /** Join a chunk to the message before it when that is a message of the same kind. */
-  private chunk(event: SessionEvent, type: "agent" | "thought" | "user", text: string): void {
+  private chunk(
+    event: SessionEvent,
+    type: "agent" | "thought" | "user",
+    text: string,
+    messageId: string | null,
+  ): void {
     const last = this.last();
-    if (last && last.type === type && (last.type !== "user" || last.chunked)) {
-      this.items[this.items.length - 1] = { ...last, text: last.text + text };
+    if (
+      last &&
+      last.type === type &&
+      (last.type !== "user" || last.chunked) &&
+      (messageId === null || last.messageId === null || last.messageId === messageId)
+    ) {
+      this.items[this.items.length - 1] = {
+        ...last,
+        text: last.text + text,
+        messageId: last.messageId ?? messageId,
+      };
     } else if (type === "user") {
-      this.push(event, { type, text, resources: [], chunked: true });
+      this.push(event, { type, text, resources: [], chunked: true, messageId });
     } else {
-      this.push(event, { type, text });
+      this.push(event, { type, text, messageId });
     }
   }
 
   apply(event: SessionEvent): void {
-    if (event.seq <= this.lastSeq) return;
-    this.lastSeq = event.seq;
-    const p = event.payload;
+    if (event.seq <= this.state.lastSeq) return;
+    this.state.lastSeq = event.seq;
+    const p: Record<string, unknown> = isObject(event.payload) ? event.payload : {};
     switch (event.kind) {
       case "update":
         this.update(event, p);
@@ -162,33 +294,29 @@ class Builder {
           text: str(p.text) ?? "",
           resources: Array.isArray(p.resources) ? p.resources.map(String) : [],
           chunked: false,
+          messageId: null,
         });
         break;
-      case "turn_end":
+      case "turn_end": {
+        const usage = tokenUsage(p.usage);
+        if (usage) this.state.lastTurnUsage = usage;
         this.push(event, {
           type: "turn_end",
           stopReason: str(p.stop_reason),
           error: p.error == null ? null : String(p.error),
+          usage,
         });
         break;
+      }
       case "permission_request":
         this.permissionRequest(event, p);
         break;
       case "permission_decision":
         this.permissionDecision(p);
         break;
-      case "terminal": {
-        const command = Array.isArray(p.command) ? p.command.map(String).join(" ") : "";
-        const status = p.exit_status as { exitCode?: number | null } | null | undefined;
-        this.push(event, {
-          type: "terminal",
-          command,
-          output: str(p.output) ?? "",
-          truncated: p.truncated === true,
-          exitCode: typeof status?.exitCode === "number" ? status.exitCode : null,
-        });
+      case "terminal":
+        this.terminal(event, p);
         break;
-      }
       case "install": {
         const line = str(p.line) ?? "";
         const last = this.last();
@@ -199,18 +327,13 @@ class Builder {
         }
         break;
       }
-      case "notice": {
-        if (SILENT_NOTICES.has(str(p.code) ?? "")) break;
-        this.push(event, {
-          type: "notice",
-          tone: "info",
-          text: str(p.message) ?? str(p.code) ?? "notice",
-          detail: [],
-        });
+      case "notice":
+        this.notice(event, p);
         break;
-      }
       case "state": {
         const state = str(p.state);
+        const modes = modesOf(p.modes);
+        if (modes) this.setModes(modes);
         if (state !== "error" && state !== "stopped") break;
         const reason = str(p.reason);
         this.push(event, {
@@ -222,21 +345,48 @@ class Builder {
         break;
       }
       default:
-        break;
+        this.push(event, { type: "unknown", source: "event", kind: String(event.kind), raw: p });
     }
+  }
+
+  private setModes(modes: { modes: SessionMode[]; current: string | null }): void {
+    if (modes.modes.length > 0) this.state.modes = modes.modes;
+    if (modes.current) this.state.mode = modes.current;
+  }
+
+  private notice(event: SessionEvent, p: Record<string, unknown>): void {
+    const code = str(p.code) ?? "";
+    if (code === "agent_ready") {
+      const modes = modesOf(p.modes);
+      if (modes) this.setModes(modes);
+      const options = configOptionsOf(p.config_options);
+      if (options.length > 0) this.state.configOptions = options;
+    }
+    if (SILENT_NOTICES.has(code)) return;
+    this.push(event, {
+      type: "notice",
+      tone: "info",
+      text: str(p.message) ?? (code || "notice"),
+      detail: [],
+    });
   }
 
   private update(event: SessionEvent, update: Record<string, unknown>): void {
     const kind = str(update.sessionUpdate) ?? "";
+    if (update.truncated === true) {
+      this.truncatedUpdate(event, kind, update);
+      return;
+    }
+    const messageId = str(update.messageId);
     switch (kind) {
       case "agent_message_chunk":
-        this.chunk(event, "agent", contentText(update.content));
+        this.chunk(event, "agent", contentText(update.content), messageId);
         return;
       case "agent_thought_chunk":
-        this.chunk(event, "thought", contentText(update.content));
+        this.chunk(event, "thought", contentText(update.content), messageId);
         return;
       case "user_message_chunk":
-        this.chunk(event, "user", contentText(update.content));
+        this.chunk(event, "user", contentText(update.content), messageId);
         return;
       case "tool_call":
       case "tool_call_update":
@@ -245,64 +395,186 @@ class Builder {
       case "plan":
         this.plan(event, update.entries);
         return;
-      case "current_mode_update":
-        this.push(event, {
-          type: "notice",
-          tone: "info",
-          text: `Mode: ${str(update.currentModeId) ?? "?"}`,
-          detail: [],
+      case "usage_update":
+        // Shown by UsageSummary, not as a row: agents send one after every model call.
+        this.state.context = contextUsage(update);
+        return;
+      case "current_mode_update": {
+        const modeId = str(update.currentModeId) ?? "?";
+        this.state.mode = modeId;
+        const name = this.state.modes.find((m) => m.id === modeId)?.name ?? null;
+        this.replaceOrPush(event, { type: "mode", modeId, name });
+        return;
+      }
+      case "available_commands_update": {
+        const commands = commandsOf(update.availableCommands);
+        this.state.commands = commands;
+        this.replaceOrPush(event, { type: "commands", commands });
+        return;
+      }
+      case "config_option_update": {
+        const options = configOptionsOf(update.configOptions);
+        this.state.configOptions = options;
+        this.replaceOrPush(event, { type: "config", options });
+        return;
+      }
+      case "session_info_update": {
+        const title = str(update.title);
+        if ("title" in update) this.state.title = title;
+        this.replaceOrPush(event, {
+          type: "session_info",
+          title,
+          updatedAt: str(update.updatedAt),
         });
         return;
+      }
       default:
-        if (!SILENT_UPDATES.has(kind)) {
-          this.push(event, { type: "notice", tone: "info", text: `(${kind} update)`, detail: [] });
-        }
+        this.push(event, { type: "unknown", source: "update", kind: kind || "?", raw: update });
     }
   }
 
-  private toolCall(event: SessionEvent, update: AcpToolCall): void {
-    const id = String(update.toolCallId ?? `seq-${event.seq}`);
-    const index = this.tools.get(id);
-    const locations = Array.isArray(update.locations)
-      ? update.locations.flatMap((l) => (l && typeof l.path === "string" ? [l.path] : []))
-      : null;
-    const content = Array.isArray(update.content) ? update.content : null;
-    if (index === undefined) {
-      this.tools.set(
+  /** Status rows replace one of the same type right before them: a burst shows as one row. */
+  private replaceOrPush(event: SessionEvent, item: NewItem): void {
+    const last = this.last();
+    if (last && last.type === item.type) {
+      this.items[this.items.length - 1] = { ...last, ...item } as TranscriptItem;
+    } else {
+      this.push(event, item);
+    }
+  }
+
+  /** An update over the node's size limit: only its kind, ids and a preview were kept. */
+  private truncatedUpdate(event: SessionEvent, kind: string, update: Record<string, unknown>) {
+    const bytes = num(update.bytes);
+    const id = str(update.toolCallId);
+    if ((kind === "tool_call" || kind === "tool_call_update") && id !== null) {
+      const index = this.findTool(id);
+      if (index !== undefined) {
+        const known = this.items[index] as ItemOf<"tool">;
+        this.items[index] = { ...known, truncatedBytes: bytes ?? 0 };
+        return;
+      }
+      this.index.tools.set(
         id,
         this.push(event, {
           type: "tool",
           toolCallId: id,
-          title: update.title ?? "Tool call",
-          kind: update.kind ?? "other",
-          status: update.status ?? "pending",
-          content: content ?? [],
-          locations: locations ?? [],
+          title: "Tool call",
+          kind: "other",
+          status: "pending",
+          content: [],
+          locations: [],
+          terminals: {},
+          permission: null,
+          truncatedBytes: bytes ?? 0,
         }),
       );
       return;
     }
+    this.push(event, { type: "unknown", source: "update", kind: kind || "?", raw: update });
+  }
+
+  private toolCall(event: SessionEvent, update: AcpToolCall): void {
+    const id = update.toolCallId == null ? `seq-${event.seq}` : String(update.toolCallId);
+    const index = this.findTool(id);
+    const locations = locationsOf(update.locations);
+    const content = contentOf(update.content);
+    if (index === undefined) {
+      const tool = this.push(event, {
+        type: "tool",
+        toolCallId: id,
+        title: str(update.title) ?? "Tool call",
+        kind: str(update.kind) ?? "other",
+        status: str(update.status) ?? "pending",
+        content: content ?? [],
+        locations: locations ?? [],
+        terminals: {},
+        permission: null,
+        truncatedBytes: null,
+      });
+      this.index.tools.set(id, tool);
+      if (content) this.claimTerminals(tool);
+      return;
+    }
+    this.updateTool(index, update, content, locations);
+  }
+
+  /** An update carries only the fields that changed; the ones it carries replace the old. */
+  private updateTool(
+    index: number,
+    update: AcpToolCall,
+    content: AcpToolCallContent[] | null,
+    locations: ToolLocation[] | null,
+  ): void {
     const known = this.items[index] as ItemOf<"tool">;
-    // An update carries only the fields that changed; the ones it carries replace the old.
     this.items[index] = {
       ...known,
-      title: update.title ?? known.title,
-      kind: update.kind ?? known.kind,
-      status: update.status ?? known.status,
+      title: str(update.title) ?? known.title,
+      kind: str(update.kind) ?? known.kind,
+      status: str(update.status) ?? known.status,
       content: content ?? known.content,
       locations: locations ?? known.locations,
     };
+    if (content) this.claimTerminals(index);
+  }
+
+  /** The tool item at `index` refers to terminals: note it, and take runs already reported. */
+  private claimTerminals(index: number): void {
+    const tool = this.items[index] as ItemOf<"tool">;
+    let terminals: Record<string, TerminalRun> | null = null;
+    for (const terminalId of terminalIds(tool.content)) {
+      this.index.terminalOwners.set(terminalId, index);
+      if (tool.terminals[terminalId]) continue;
+      const runIndex = this.find(
+        this.index.terminalRuns,
+        terminalId,
+        (i) => i.type === "terminal" && i.run.terminalId === terminalId,
+      );
+      if (runIndex === undefined) continue;
+      const standalone = this.items[runIndex] as ItemOf<"terminal">;
+      terminals ??= { ...tool.terminals };
+      terminals[terminalId] = standalone.run;
+      this.items[runIndex] = { ...standalone, embedded: true };
+    }
+    if (terminals) this.items[index] = { ...tool, terminals };
+  }
+
+  private terminal(event: SessionEvent, p: Record<string, unknown>): void {
+    const status = isObject(p.exit_status) ? p.exit_status : null;
+    const terminalId = str(p.terminal_id) ?? `seq-${event.seq}`;
+    const run: TerminalRun = {
+      terminalId,
+      command: Array.isArray(p.command) ? shellJoin(p.command.map(String)) : (str(p.command) ?? ""),
+      output: str(p.output) ?? "",
+      truncated: p.truncated === true,
+      exitCode: num(status?.exitCode),
+      signal: str(status?.signal),
+    };
+    const owner = this.find(
+      this.index.terminalOwners,
+      terminalId,
+      (i) => i.type === "tool" && terminalIds(i.content).includes(terminalId),
+    );
+    if (owner !== undefined) {
+      const tool = this.items[owner] as ItemOf<"tool">;
+      this.items[owner] = { ...tool, terminals: { ...tool.terminals, [terminalId]: run } };
+      return;
+    }
+    this.index.terminalRuns.set(
+      terminalId,
+      this.push(event, { type: "terminal", run, embedded: false }),
+    );
   }
 
   private plan(event: SessionEvent, raw: unknown): void {
     const entries: PlanEntry[] = Array.isArray(raw)
-      ? raw.flatMap((e) =>
-          e && typeof e === "object"
+      ? raw.flatMap((e: unknown) =>
+          isObject(e)
             ? [
                 {
-                  content: String((e as PlanEntry).content ?? ""),
-                  status: String((e as PlanEntry).status ?? "pending"),
-                  priority: str((e as PlanEntry).priority) ?? undefined,
+                  content: String(e.content ?? ""),
+                  status: str(e.status) ?? "pending",
+                  priority: str(e.priority) ?? undefined,
                 },
               ]
             : [],
@@ -322,41 +594,69 @@ class Builder {
 
   private permissionRequest(event: SessionEvent, p: Record<string, unknown>): void {
     const requestId = String(p.request_id ?? `seq-${event.seq}`);
-    const toolCall = (p.tool_call ?? {}) as AcpToolCall;
-    const toolCallId = toolCall.toolCallId ? String(toolCall.toolCallId) : null;
-    const toolIndex = toolCallId === null ? undefined : this.tools.get(toolCallId);
-    const tool = toolIndex === undefined ? null : (this.items[toolIndex] as ItemOf<"tool">);
-    const options = Array.isArray(p.options)
-      ? (p.options as PermissionOption[]).filter((o) => o && typeof o.optionId === "string")
-      : [];
-    this.permissions.set(
+    const toolCall = (isObject(p.tool_call) ? p.tool_call : {}) as AcpToolCall;
+    const toolCallId = toolCall.toolCallId == null ? null : String(toolCall.toolCallId);
+    const permission: PermissionAsk = {
       requestId,
-      this.push(event, {
-        type: "permission",
-        requestId,
-        title: toolCall.title ?? tool?.title ?? "The agent asks for permission",
+      options: optionsOf(p.options),
+      decision: null,
+      truncated: p.truncated === true,
+    };
+    const content = contentOf(toolCall.content);
+    const locations = locationsOf(toolCall.locations);
+    const toolIndex = toolCallId === null ? undefined : this.findTool(toolCallId);
+    let index: number;
+    if (toolIndex === undefined) {
+      // No tool_call came first (Gemini asks before any): the request makes the card.
+      index = this.push(event, {
+        type: "tool",
         toolCallId,
-        // Shown here only when no tool call card shows it already (Gemini asks before any).
-        content: tool === null && Array.isArray(toolCall.content) ? toolCall.content : [],
-        options,
-        decision: null,
-      }),
-    );
+        title: str(toolCall.title) ?? "The agent asks for permission",
+        kind: str(toolCall.kind) ?? "other",
+        status: str(toolCall.status) ?? "pending",
+        content: content ?? [],
+        locations: locations ?? [],
+        terminals: {},
+        permission,
+        truncatedBytes: null,
+      });
+      if (toolCallId !== null) this.index.tools.set(toolCallId, index);
+      if (content) this.claimTerminals(index);
+    } else {
+      const tool = this.items[toolIndex] as ItemOf<"tool">;
+      const adjacent = toolIndex === this.items.length - 1;
+      if (adjacent && (tool.permission === null || tool.permission.decision !== null)) {
+        // Right after its card: ask there. The request's tool call is an update of it.
+        this.updateTool(toolIndex, toolCall, content, locations);
+        this.items[toolIndex] = { ...(this.items[toolIndex] as ItemOf<"tool">), permission };
+        index = toolIndex;
+      } else {
+        // The card is further up: ask at the end, where the user is looking.
+        index = this.push(event, {
+          type: "permission",
+          title: str(toolCall.title) ?? tool.title,
+          toolCallId,
+          kind: str(toolCall.kind) ?? tool.kind,
+          locations: locations ?? tool.locations,
+          content: content ?? [],
+          permission,
+        });
+      }
+    }
+    this.index.permissions.set(requestId, index);
   }
 
   private permissionDecision(p: Record<string, unknown>): void {
-    const index = this.permissions.get(String(p.request_id));
+    const index = this.findPermission(String(p.request_id));
     if (index === undefined) return;
-    const item = this.items[index] as ItemOf<"permission">;
-    this.items[index] = {
-      ...item,
-      decision: {
-        outcome: str(p.outcome),
-        optionId: str(p.option_id),
-        by: str(p.by),
-        policy: str(p.policy),
-      },
+    const item = this.items[index] as ItemOf<"tool"> | ItemOf<"permission">;
+    const decision: PermissionDecision = {
+      outcome: str(p.outcome),
+      optionId: str(p.option_id),
+      by: str(p.by),
+      policy: str(p.policy),
     };
+    this.items[index] = { ...item, permission: { ...item.permission!, decision } };
   }
 }
 
@@ -370,10 +670,10 @@ export function applyEvents(state: Transcript, events: readonly SessionEvent[]):
     ? events
     : [...events].sort((a, b) => a.seq - b.seq);
   for (const event of ordered) builder.apply(event);
-  return {
-    items: builder.items,
-    lastSeq: builder.lastSeq,
-    tools: builder.tools,
-    permissions: builder.permissions,
-  };
+  // Events that changed no item (usage updates, say) leave the list as it was: nothing re-renders.
+  const { items } = builder.state;
+  if (items.length === state.items.length && items.every((item, i) => item === state.items[i])) {
+    builder.state.items = state.items;
+  }
+  return builder.state;
 }

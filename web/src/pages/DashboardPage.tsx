@@ -29,30 +29,32 @@ function NodesSection() {
         (nodes.data.items.length === 0 ? (
           <p className="muted">No nodes yet.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                <th scope="col" className="num">
-                  Load (1 min)
-                </th>
-                <th scope="col">Connected</th>
-              </tr>
-            </thead>
-            <tbody>
-              {nodes.data.items.map((node) => (
-                <tr key={node.id}>
-                  <td>{node.name}</td>
-                  <td>
-                    <StateBadge state={node.state} />
-                  </td>
-                  <td className="num">{formatLoad(node)}</td>
-                  <td>{node.connected ? "yes" : "no"}</td>
+          <div className="table-scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">State</th>
+                  <th scope="col" className="num">
+                    Load (1 min)
+                  </th>
+                  <th scope="col">Connected</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {nodes.data.items.map((node) => (
+                  <tr key={node.id}>
+                    <td>{node.name}</td>
+                    <td>
+                      <StateBadge state={node.state} />
+                    </td>
+                    <td className="num">{formatLoad(node)}</td>
+                    <td>{node.connected ? "yes" : "no"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ))}
     </section>
   );
@@ -71,26 +73,30 @@ function WorkspacesSection() {
         (workspaces.data.items.length === 0 ? (
           <p className="muted">No workspaces yet.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                <th scope="col">Node</th>
-              </tr>
-            </thead>
-            <tbody>
-              {workspaces.data.items.map((ws) => (
-                <tr key={ws.id}>
-                  <td>{ws.name}</td>
-                  <td>
-                    <StateBadge state={ws.state} />
-                  </td>
-                  <td>{nodeName(ws.node_id)}</td>
+          <div className="table-scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Node</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {workspaces.data.items.map((ws) => (
+                  <tr key={ws.id}>
+                    <td>
+                      <Link to={`/workspaces/${ws.id}`}>{ws.name}</Link>
+                    </td>
+                    <td>
+                      <StateBadge state={ws.state} />
+                    </td>
+                    <td>{nodeName(ws.node_id)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ))}
     </section>
   );
@@ -106,36 +112,38 @@ function SessionsSection() {
         (sessions.data.items.length === 0 ? (
           <p className="muted">No active sessions.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Session</th>
-                <th scope="col">Agent</th>
-                <th scope="col">State</th>
-                <th scope="col">Last message</th>
-                <th scope="col">For</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sessions.data.items.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <Link to={`/sessions/${encodeURIComponent(s.id)}`}>{s.title || s.id}</Link>
-                  </td>
-                  <td>{s.agent}</td>
-                  <td>
-                    <StateBadge state={s.state} />
-                  </td>
-                  <td className="truncate" title={s.last_message ?? undefined}>
-                    {s.last_message ?? <span className="muted">—</span>}
-                  </td>
-                  <td>
-                    <Elapsed since={s.state_changed_at} />
-                  </td>
+          <div className="table-scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Session</th>
+                  <th scope="col">Agent</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Last message</th>
+                  <th scope="col">For</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {sessions.data.items.map((s) => (
+                  <tr key={s.id}>
+                    <td>
+                      <Link to={`/sessions/${encodeURIComponent(s.id)}`}>{s.title || s.id}</Link>
+                    </td>
+                    <td>{s.agent}</td>
+                    <td>
+                      <StateBadge state={s.state} />
+                    </td>
+                    <td className="truncate" title={s.last_message ?? undefined}>
+                      {s.last_message ?? <span className="muted">—</span>}
+                    </td>
+                    <td>
+                      <Elapsed since={s.state_changed_at} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ))}
     </section>
   );

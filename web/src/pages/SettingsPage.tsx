@@ -1,61 +1,46 @@
-import { useCredentials } from "../api/queries.ts";
-import { ErrorMessage, QueryStatus } from "../components/QueryStatus.tsx";
-import { Ago } from "../components/Time.tsx";
+import { useMe } from "../api/queries.ts";
+import { AgentsSection } from "../components/settings/AgentsSection.tsx";
+import { CredentialsSection } from "../components/settings/CredentialsSection.tsx";
+import { NodesSection } from "../components/settings/NodesSection.tsx";
+import { TokensSection } from "../components/settings/TokensSection.tsx";
+import { UsersSection } from "../components/settings/UsersSection.tsx";
 import { useTitle } from "../hooks/useTitle.ts";
 
 export function SettingsPage() {
   useTitle("Settings");
-  const credentials = useCredentials();
+  const me = useMe(); // loaded before any page shows
+  const isOwner = me.data?.role === "owner";
   return (
     <>
       <h1>Settings</h1>
-      <section aria-labelledby="credentials-heading">
-        <h2 id="credentials-heading">Credentials</h2>
-        <p className="muted">
-          Values never leave the control plane; set them with{" "}
-          <code>corral credentials set KIND</code>.
-        </p>
-        <QueryStatus query={credentials} what="credentials" />
-        {credentials.data &&
-          (credentials.data.length === 0 ? (
-            <p className="muted">No credentials yet.</p>
-          ) : (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Ends with</th>
-                  <th scope="col">Last used</th>
-                </tr>
-              </thead>
-              <tbody>
-                {credentials.data.map((c) => (
-                  <tr key={c.id}>
-                    <td>{c.name}</td>
-                    <td>{c.kind}</td>
-                    <td>
-                      <code>…{c.last4}</code>
-                    </td>
-                    <td>{c.last_used_at ? <Ago at={c.last_used_at} /> : "never"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ))}
-        {credentials.hasNextPage && (
-          <p>
-            <button
-              type="button"
-              onClick={() => void credentials.fetchNextPage()}
-              disabled={credentials.isFetchingNextPage}
-            >
-              {credentials.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          </p>
-        )}
-        {credentials.isFetchNextPageError && <ErrorMessage error={credentials.error} />}
-      </section>
+      <nav aria-label="Settings sections" className="page-nav">
+        <ul>
+          <li>
+            <a href="#credentials">Credentials</a>
+          </li>
+          <li>
+            <a href="#agents">Agents</a>
+          </li>
+          <li>
+            <a href="#nodes">Nodes</a>
+          </li>
+          <li>
+            <a href="#tokens">API tokens</a>
+          </li>
+          {isOwner && (
+            <li>
+              <a href="#users">Users</a>
+            </li>
+          )}
+        </ul>
+      </nav>
+      <div className="stack">
+        <CredentialsSection />
+        <AgentsSection />
+        <NodesSection isOwner={isOwner} />
+        <TokensSection />
+        {isOwner && <UsersSection />}
+      </div>
     </>
   );
 }

@@ -7,8 +7,8 @@ export function SignedOutPage() {
         <strong>Signed out:</strong> open a login link from <code>corral auth link</code>.
       </p>
       <p className="muted">
-        Run <code>corral auth link</code> on the machine running Corral and open the link it
-        prints in this browser.
+        Run <code>corral auth link</code> on the machine running Corral and open the link it prints
+        in this browser.
       </p>
     </main>
   );

@@ -1,0 +1,115 @@
+import { useId, useState, type FormEvent } from "react";
+import { useNavigate } from "react-router";
+
+import { isApiError } from "../../api/client.ts";
+import { useCreateProject } from "../../api/queries.ts";
+import { ErrorMessage } from "../QueryStatus.tsx";
+import { Field, fieldError } from "../form.tsx";
+
+/** Git failing or not answering (502/503) is about the repository too. */
+function repoError(error: unknown): string | null {
+  const field = fieldError(error, "body.repo");
+  if (field) return field;
+  return isApiError(error) && (error.status === 502 || error.status === 503) ? error.message : null;
+}
+
+/** Name, repository and branch; the API checks the repository with git before answering. */
+export function AddProjectForm() {
+  const [name, setName] = useState("");
+  const [repo, setRepo] = useState("");
+  const [branch, setBranch] = useState("");
+  const create = useCreateProject();
+  const navigate = useNavigate();
+  const headingId = useId();
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!name.trim() || !repo.trim() || create.isPending) return;
+    create.mutate(
+      {
+        name: name.trim(),
+        repo: repo.trim(),
+        ...(branch.trim() ? { default_branch: branch.trim() } : {}),
+      },
+      { onSuccess: (project) => void navigate(`/projects/${encodeURIComponent(project.name)}`) },
+    );
+  };
+
+  const errors = {
+    name: fieldError(create.error, "body.name"),
+    repo: repoError(create.error),
+    branch: fieldError(create.error, "body.default_branch"),
+  };
+  const placed = errors.name || errors.repo || errors.branch;
+
+  return (
+    <form className="form panel" onSubmit={submit} aria-labelledby={headingId}>
+      <h2 id={headingId}>Add project</h2>
+      <div className="form-grid">
+        <Field label="Name" error={errors.name} hint="Lower-case letters, digits, '.', '_', '-'.">
+          {(props) => (
+            <input
+              {...props}
+              type="text"
+              value={name}
+              required
+              maxLength={64}
+              spellCheck={false}
+              autoComplete="off"
+              readOnly={create.isPending}
+              onChange={(e) => setName(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field
+          label="Repository URL"
+          error={errors.repo}
+          hint="https://…, git@host:path or ssh://…; a token belongs in a github credential."
+        >
+          {(props) => (
+            <input
+              {...props}
+              type="text"
+              inputMode="url"
+              value={repo}
+              required
+              maxLength={2048}
+              spellCheck={false}
+              autoComplete="off"
+              placeholder="https://github.com/you/repo.git"
+              readOnly={create.isPending}
+              onChange={(e) => setRepo(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Branch" error={errors.branch} hint="Empty: the repository's default branch.">
+          {(props) => (
+            <input
+              {...props}
+              type="text"
+              value={branch}
+              maxLength={255}
+              spellCheck={false}
+              autoComplete="off"
+              readOnly={create.isPending}
+              onChange={(e) => setBranch(e.target.value)}
+            />
+          )}
+        </Field>
+      </div>
+      {create.isError && !placed && <ErrorMessage error={create.error} />}
+      <div className="button-row">
+        <button
+          type="submit"
+          className="button-primary"
+          disabled={!name.trim() || !repo.trim() || create.isPending}
+        >
+          {create.isPending ? "Adding…" : "Add project"}
+        </button>
+        <span role="status" className="muted">
+          {create.isPending && "Checking repository…"}
+        </span>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,121 @@
+import { useId, useState, type FormEvent } from "react";
+
+import { isApiError } from "../../api/client.ts";
+import { useUpdateProject } from "../../api/queries.ts";
+import type { Project, ProjectUpdate } from "../../api/types.ts";
+import { ErrorMessage } from "../QueryStatus.tsx";
+import { EnvEditor, envRecord, envRows, type EnvRow } from "../settings/EnvEditor.tsx";
+import { Field, fieldError } from "../form.tsx";
+
+function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
+}
+
+/** Name, default branch (checked with git) and the environment variables every workspace gets. */
+export function ProjectSettingsForm({
+  project,
+  projectRef,
+  onRenamed,
+}: {
+  project: Project;
+  /** The name or id the page was opened with (the query's key). */
+  projectRef: string;
+  onRenamed: (name: string) => void;
+}) {
+  const [name, setName] = useState(project.name);
+  const [branch, setBranch] = useState(project.default_branch);
+  const [env, setEnv] = useState<EnvRow[]>(() => envRows(project.env));
+  const update = useUpdateProject(projectRef);
+  const headingId = useId();
+
+  const body: ProjectUpdate = {};
+  if (name.trim() && name.trim() !== project.name) body.name = name.trim();
+  if (branch.trim() && branch.trim() !== project.default_branch) {
+    body.default_branch = branch.trim();
+  }
+  const nextEnv = envRecord(env);
+  if (!sameEnv(nextEnv, project.env)) body.env = nextEnv;
+  const changed = Object.keys(body).length > 0;
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!changed || update.isPending) return;
+    update.mutate(body, {
+      onSuccess: (saved) => {
+        if (saved.name !== project.name) onRenamed(saved.name);
+      },
+    });
+  };
+
+  const errors = {
+    name: fieldError(update.error, "body.name"),
+    branch:
+      fieldError(update.error, "body.default_branch", "body.repo") ??
+      (isApiError(update.error) && update.error.status >= 502 ? update.error.message : null),
+    env: fieldError(update.error, "body.env"),
+  };
+  const placed = errors.name || errors.branch || errors.env;
+
+  return (
+    <section aria-labelledby={headingId} className="panel">
+      <h2 id={headingId}>Settings</h2>
+      <form className="form" onSubmit={submit} aria-labelledby={headingId}>
+        <div className="form-grid">
+          <Field label="Name" error={errors.name}>
+            {(props) => (
+              <input
+                {...props}
+                type="text"
+                value={name}
+                required
+                maxLength={64}
+                spellCheck={false}
+                autoComplete="off"
+                onChange={(e) => setName(e.target.value)}
+              />
+            )}
+          </Field>
+          <Field
+            label="Default branch"
+            error={errors.branch}
+            hint="New workspaces check it out; Corral checks the repository has it."
+          >
+            {(props) => (
+              <input
+                {...props}
+                type="text"
+                value={branch}
+                required
+                maxLength={255}
+                spellCheck={false}
+                autoComplete="off"
+                onChange={(e) => setBranch(e.target.value)}
+              />
+            )}
+          </Field>
+        </div>
+        <EnvEditor
+          rows={env}
+          onChange={setEnv}
+          legend="Environment variables for every workspace"
+          error={errors.env}
+        />
+        <p className="muted">
+          These values are shown to anyone who opens this project; keep secrets in a credential of
+          kind env.
+        </p>
+        {update.isError && !placed && <ErrorMessage error={update.error} />}
+        <div className="button-row">
+          <button type="submit" className="button-primary" disabled={!changed || update.isPending}>
+            {update.isPending ? "Saving…" : "Save project"}
+          </button>
+          <span role="status" className="muted">
+            {update.isPending && body.default_branch && "Checking the branch…"}
+            {update.isSuccess && !changed && "Saved."}
+          </span>
+        </div>
+      </form>
+    </section>
+  );
+}

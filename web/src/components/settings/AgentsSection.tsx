@@ -1,0 +1,215 @@
+import { useId, useState, type FormEvent } from "react";
+
+import { useAddAgent, useAgents, useRemoveAgent } from "../../api/queries.ts";
+import type { Agent } from "../../api/types.ts";
+import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
+import { AgentSettingsForm } from "./AgentSettingsForm.tsx";
+import { ConfirmButton, Field, fieldError, splitCommand } from "../form.tsx";
+
+/** Where a node gets the agent: the catalog's npm package, or your command. */
+function Install({ agent }: { agent: Agent }) {
+  if (agent.package) {
+    return (
+      <>
+        <code className="break">
+          {agent.package}
+          {agent.version && `@${agent.version}`}
+        </code>
+        <br />
+        <span className="muted">installed on a node at first use</span>
+      </>
+    );
+  }
+  return (
+    <>
+      <code className="break">{agent.command.join(" ")}</code>
+      <br />
+      <span className="muted">must be on the node</span>
+    </>
+  );
+}
+
+function AgentRow({
+  agent,
+  editing,
+  onEdit,
+}: {
+  agent: Agent;
+  editing: boolean;
+  onEdit: (name: string | null) => void;
+}) {
+  const remove = useRemoveAgent();
+  return (
+    <tr>
+      <td>
+        {agent.title}
+        {agent.title !== agent.name && (
+          <>
+            {" "}
+            <code className="muted">{agent.name}</code>
+          </>
+        )}
+      </td>
+      <td>{agent.builtin ? "built in" : "yours"}</td>
+      <td className="hide-narrow">
+        <Install agent={agent} />
+      </td>
+      <td className="hide-narrow">
+        {agent.credential_kinds.join(", ") || <span className="muted">—</span>}
+      </td>
+      <td>
+        <div className="button-row">
+          <button
+            type="button"
+            aria-expanded={editing}
+            aria-label={`Settings for ${agent.title}`}
+            onClick={() => onEdit(editing ? null : agent.name)}
+          >
+            Settings
+          </button>
+          {!agent.builtin && (
+            <ConfirmButton
+              label={`Remove ${agent.name}`}
+              question={`Remove the agent ${agent.name}?`}
+              confirmLabel="Remove"
+              pending={remove.isPending}
+              onConfirm={() => remove.mutate(agent.name, { onSuccess: () => onEdit(null) })}
+            >
+              Remove
+            </ConfirmButton>
+          )}
+        </div>
+        {remove.isError && <ErrorMessage error={remove.error} />}
+      </td>
+    </tr>
+  );
+}
+
+function AddAgentForm() {
+  const [name, setName] = useState("");
+  const [command, setCommand] = useState("");
+  const add = useAddAgent();
+  const headingId = useId();
+  const args = splitCommand(command);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!name.trim() || args.length === 0 || add.isPending) return;
+    add.mutate(
+      { name: name.trim(), command: args },
+      {
+        onSuccess: () => {
+          setName("");
+          setCommand("");
+        },
+      },
+    );
+  };
+
+  const nameError = fieldError(add.error, "body.name");
+  const commandError = fieldError(add.error, "body.command");
+  return (
+    <form className="form" onSubmit={submit} aria-labelledby={headingId}>
+      <h3 id={headingId}>Add your own ACP agent</h3>
+      <div className="form-grid">
+        <Field label="Name" error={nameError}>
+          {(props) => (
+            <input
+              {...props}
+              type="text"
+              value={name}
+              required
+              maxLength={64}
+              spellCheck={false}
+              autoComplete="off"
+              onChange={(e) => setName(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field
+          label="Command"
+          error={commandError}
+          hint={
+            "A program on the node that speaks ACP on stdin and stdout, with its arguments; " +
+            "quote an argument that holds spaces."
+          }
+        >
+          {(props) => (
+            <input
+              {...props}
+              type="text"
+              value={command}
+              required
+              spellCheck={false}
+              autoComplete="off"
+              placeholder="my-agent --acp"
+              onChange={(e) => setCommand(e.target.value)}
+            />
+          )}
+        </Field>
+      </div>
+      {add.isError && !nameError && !commandError && <ErrorMessage error={add.error} />}
+      <div className="button-row">
+        <button
+          type="submit"
+          className="button-primary"
+          disabled={!name.trim() || args.length === 0 || add.isPending}
+        >
+          {add.isPending ? "Adding…" : "Add agent"}
+        </button>
+        <span role="status" className="muted">
+          {add.isSuccess && `Added ${add.data.name}.`}
+        </span>
+      </div>
+    </form>
+  );
+}
+
+/** The agent catalog, your own agents, and your settings for each. */
+export function AgentsSection() {
+  const agents = useAgents();
+  const [editing, setEditing] = useState<string | null>(null);
+  const editingAgent = agents.data?.find((a) => a.name === editing);
+  return (
+    <section aria-labelledby="agents-heading" className="panel" id="agents">
+      <h2 id="agents-heading">Agents</h2>
+      <QueryStatus query={agents} what="agents" />
+      {agents.data &&
+        (agents.data.length === 0 ? (
+          <p className="muted">No agents.</p>
+        ) : (
+          <div className="table-scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Agent</th>
+                  <th scope="col">Source</th>
+                  <th scope="col" className="hide-narrow">
+                    Install
+                  </th>
+                  <th scope="col" className="hide-narrow">
+                    Credential kinds
+                  </th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {agents.data.map((a) => (
+                  <AgentRow
+                    key={a.name}
+                    agent={a}
+                    editing={a.name === editing}
+                    onEdit={setEditing}
+                  />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ))}
+      {editingAgent && <AgentSettingsForm key={editingAgent.name} agent={editingAgent} />}
+      <AddAgentForm />
+    </section>
+  );
+}

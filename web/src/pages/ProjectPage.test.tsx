@@ -1,0 +1,147 @@
+import { cleanup, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it } from "vitest";
+
+import type { Project, Session, Workspace } from "../api/types.ts";
+import {
+  NOW,
+  apiError,
+  mockApi,
+  page,
+  renderPage,
+  writes,
+  type ApiRoutes,
+} from "../testing/api.tsx";
+import { ProjectPage } from "./ProjectPage.tsx";
+
+const demo: Project = {
+  id: "prj_1",
+  name: "demo",
+  repo: "https://github.com/acme/demo.git",
+  default_branch: "main",
+  env: { LOG_LEVEL: "debug" },
+  created_at: NOW,
+  updated_at: NOW,
+};
+
+const workspace: Workspace = {
+  id: "wsp_1",
+  name: "demo-1",
+  project_id: "prj_1",
+  node_id: null,
+  branch: "main",
+  runtime: "host",
+  state: "running",
+  state_reason: null,
+  state_changed_at: NOW,
+  created_at: NOW,
+};
+
+const oldSession: Session = {
+  id: "ses_1",
+  workspace_id: "wsp_gone",
+  project_id: "prj_1",
+  agent: "claude",
+  title: "Fix the login bug",
+  policy: "ask",
+  state: "stopped",
+  state_reason: null,
+  state_changed_at: NOW,
+  acp_session_id: null,
+  model: null,
+  mode: null,
+  last_seq: 3,
+  last_message: "Done.",
+  usage: null,
+  agent_info: null,
+  created_at: NOW,
+  updated_at: NOW,
+};
+
+function routes(extra: ApiRoutes = {}): ApiRoutes {
+  return {
+    "GET /projects/demo": { body: demo },
+    "GET /workspaces": { body: { items: [workspace], next_cursor: null } },
+    "GET /sessions": page([oldSession]),
+    "GET /nodes": page([]),
+    "GET /agents": { body: [] },
+    ...extra,
+  };
+}
+
+const open = () => renderPage(<ProjectPage />, { path: "/projects/:ref", url: "/projects/demo" });
+
+afterEach(cleanup);
+
+describe("ProjectPage", () => {
+  it("lists the project's workspaces and its whole chat history", async () => {
+    const calls = mockApi(routes());
+    open();
+    const ws = await screen.findByRole("link", { name: "demo-1" });
+    expect(ws.getAttribute("href")).toBe("/workspaces/wsp_1");
+    const chat = await screen.findByRole("link", { name: "Fix the login bug" });
+    expect(chat.getAttribute("href")).toBe("/sessions/ses_1");
+    expect(screen.getByText("stopped")).toBeTruthy();
+
+    const sessions = calls.find((c) => c.path === "/sessions")!;
+    expect(sessions.query.get("project")).toBe("prj_1");
+    expect(sessions.query.getAll("state")).toEqual([]); // every state
+    expect(calls.find((c) => c.path === "/workspaces")!.query.get("project")).toBe("prj_1");
+  });
+
+  it("makes a new workspace and opens it", async () => {
+    const calls = mockApi(
+      routes({ "POST /workspaces": { status: 201, body: { ...workspace, id: "wsp_2" } } }),
+    );
+    const user = userEvent.setup();
+    open();
+    await user.click(await screen.findByRole("button", { name: "New workspace" }));
+    expect((await screen.findByTestId("location")).textContent).toBe("/workspaces/wsp_2");
+    expect(writes(calls)).toMatchObject([
+      { method: "POST", path: "/workspaces", body: { project: "prj_1" } },
+    ]);
+  });
+
+  it("saves environment variables as the whole set", async () => {
+    const calls = mockApi(
+      routes({
+        "PATCH /projects/demo": { body: { ...demo, env: { LOG_LEVEL: "info", CI: "1" } } },
+      }),
+    );
+    const user = userEvent.setup();
+    open();
+    const value = (await screen.findByLabelText("Value of LOG_LEVEL")) as HTMLInputElement;
+    expect(value.value).toBe("debug");
+    await user.clear(value);
+    await user.type(value, "info");
+    await user.click(screen.getByRole("button", { name: "Add variable" }));
+    await user.type(screen.getByLabelText("Name of variable 2"), "CI");
+    await user.type(screen.getByLabelText("Value of CI"), "1");
+    await user.click(screen.getByRole("button", { name: "Save project" }));
+    await waitFor(() => expect(writes(calls)).toHaveLength(1));
+    expect(writes(calls)[0]).toMatchObject({
+      method: "PATCH",
+      path: "/projects/demo",
+      body: { env: { LOG_LEVEL: "info", CI: "1" } },
+    });
+  });
+
+  it("deletes the project only after confirming", async () => {
+    const calls = mockApi(routes({ "DELETE /projects/prj_1": { status: 204 } }));
+    const user = userEvent.setup();
+    open();
+    await user.click(await screen.findByRole("button", { name: "Delete demo" }));
+    expect(writes(calls)).toHaveLength(0);
+    const confirm = screen.getByRole("group", { name: "Delete demo" });
+    await user.click(within(confirm).getByRole("button", { name: "Delete project" }));
+    expect((await screen.findByTestId("location")).textContent).toBe("/projects");
+    expect(writes(calls)).toMatchObject([{ method: "DELETE", path: "/projects/prj_1" }]);
+  });
+
+  it("says so when there is no such project", async () => {
+    mockApi({ "GET /projects/demo": apiError(404, "not_found", "no project named 'demo'") });
+    open();
+    expect((await screen.findByRole("alert")).textContent).toContain("no project named 'demo'");
+    expect(screen.getByRole("link", { name: "Back to projects" })).toBeTruthy();
+  });
+});
