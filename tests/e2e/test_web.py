@@ -8,32 +8,25 @@ driven with Playwright; the web app is the build `scripts/build-web.sh` made.
 
 from __future__ import annotations
 
+import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from corral.control import web
-from tests.support.processes import corral_env, run_cli
+from tests.support.browser import UI_TIMEOUT_MS, chromium, login_link, signed_in
+from tests.support.nodes import eventually
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
     session_site,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # tests run as root
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-UI_TIMEOUT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -42,16 +35,7 @@ class WebSite:
     base: Path
 
     def new_link(self) -> str:
-        """A one-time login link, made as `corral auth link` makes it on the server."""
-        made = run_cli(
-            "auth",
-            "link",
-            "--data-dir",
-            str(self.base / "data"),
-            env=corral_env(self.base / "server-home"),
-        )
-        assert made.returncode == 0, made.stderr
-        return made.stdout.strip()
+        return login_link(self.base)
 
 
 @pytest.fixture(scope="module")
@@ -69,27 +53,36 @@ def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
-def page(browser: Browser, web_site: WebSite) -> Iterator[Page]:
+def page_errors() -> list[str]:
+    """Uncaught errors in the page's scripts, in the order they happened."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser, web_site: WebSite, page_errors: list[str]) -> Iterator[Page]:
     context = browser.new_context()
     context.set_default_timeout(UI_TIMEOUT_MS)
     page = context.new_page()
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
     page.goto(web_site.new_link())  # the login page posts the token, then shows the dashboard
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     try:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(autouse=True)
+def no_page_errors(page_errors: list[str]) -> Iterator[None]:
+    """A test passes only if the app threw nothing while it ran."""
+    page_errors.clear()
+    yield
+    assert page_errors == []
 
 
 def test_the_dashboard_shows_the_node_and_the_workspace(page: Page, web_site: WebSite) -> None:
@@ -146,3 +139,185 @@ def test_signing_out_shows_the_signed_out_page(browser: Browser, web_site: WebSi
         assert page.context.request.get(web_site.site.url + "/api/v1/me").status == 401
     finally:
         context.close()
+
+
+def test_the_connection_indicator_says_live(page: Page, web_site: WebSite) -> None:
+    page.goto(web_site.site.url + "/")
+    indicator = page.get_by_test_id("connection-indicator")
+    expect(indicator).to_have_attribute("data-state", "live")
+    expect(indicator).to_contain_text("Live")
+
+
+def test_a_terminal_tab_runs_commands_and_replays_its_scrollback_after_a_reload(
+    page: Page, web_site: WebSite
+) -> None:
+    site = web_site.site
+    page.goto(f"{site.url}/workspaces/{site.workspace_id}")
+    expect(page.get_by_role("heading", name="w1")).to_be_visible()
+    page.get_by_role("button", name="New terminal").click()
+    screen = page.get_by_test_id("terminal-screen").last
+    expect(screen).to_have_attribute("data-state", "live")
+    screen.click()
+    page.keyboard.type("echo $((6 * 7))-answer\n")
+    expect(screen).to_contain_text("42-answer")
+    # The tab comes back after a reload, and the node replays what the terminal printed.
+    page.reload()
+    screen = page.get_by_test_id("terminal-screen").last
+    expect(screen).to_contain_text("42-answer")
+    expect(page.get_by_role("tab", name="Terminal 1")).to_have_attribute("aria-selected", "true")
+
+
+def test_the_session_page_resumes_after_the_control_plane_restarts(
+    page: Page, web_site: WebSite
+) -> None:
+    """The page reconnects on its own and carries on from its last event: nothing is shown
+    twice, nothing is missing, and the indicator says when it is live again."""
+    site = web_site.site
+    session = site.start("scripted")
+    site.wait_state(session["id"], "idle")
+    page.goto(f"{site.url}/sessions/{session['id']}")
+    transcript = page.get_by_role("region", name="Transcript")
+    site.turn(session["id"], site.prompt(session["id"], "before-the-restart marker"))
+    expect(transcript.get_by_text("before-the-restart").last).to_be_visible()
+
+    site.kill_and_restart_control_plane()
+    eventually(
+        lambda: site.api.get("/nodes/n1")["connected"] or None,
+        "the node relinked",
+        lambda: "",
+        60.0,
+    )
+    site.turn(session["id"], site.prompt(session["id"], "after-the-restart marker"))
+    expect(transcript.get_by_text("after-the-restart").last).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("connection-indicator")).to_have_attribute(
+        "data-state", "live", timeout=60_000
+    )
+    # Each text twice, no more: the user's prompt and the agent's echo of it.
+    expect(transcript.get_by_text("before-the-restart marker", exact=True)).to_have_count(2)
+    expect(transcript.get_by_text("after-the-restart marker", exact=True)).to_have_count(2)
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+WIDTHS = {"narrow": 375, "wide": 1280}
+
+
+def test_the_whole_flow_in_the_browser(page: Page, web_site: WebSite) -> None:
+    """A new user's path: a credential, a project, a workspace, a terminal, a chat whose edit
+    is approved and shows in the terminal, an answer from the dashboard, and the chat still there
+    after the workspace is stopped and started again."""
+    site = web_site.site
+    page.goto(site.url + "/settings")
+    credentials = page.get_by_role("region", name="Credentials")
+    credentials.get_by_label("Name").fill("flow-key")
+    credentials.get_by_label("Value", exact=True).fill("sk-flow-secret-value")
+    credentials.get_by_role("button", name="Save credential").click()
+    expect(credentials.get_by_role("cell", name="flow-key", exact=True)).to_be_visible()
+    expect(page.get_by_text("sk-flow-secret-value")).to_have_count(0)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    page.get_by_label("Name").fill("flow")
+    page.get_by_label("Repository URL").fill(str(web_site.base / "repo"))
+    page.get_by_role("button", name="Add project").click()
+    expect(page.get_by_role("heading", name="flow", exact=True)).to_be_visible()
+
+    page.get_by_role("button", name="New workspace").click()
+    expect(page).to_have_url(re.compile(r"/workspaces/wsp_"))
+    expect(page.get_by_role("heading", level=1).locator(".badge")).to_have_text(
+        "running", timeout=60_000
+    )
+    workspace_id = page.url.rsplit("/", 1)[-1]
+    checkout = site.node_dir / "workspaces" / workspace_id / "repo"
+
+    page.get_by_role("button", name="New terminal").click()
+    terminal = page.get_by_test_id("terminal-screen").last
+    expect(terminal).to_have_attribute("data-state", "live")
+
+    page.get_by_role("button", name="New chat").click()
+    page.get_by_label("Agent").select_option("scripted")
+    page.get_by_role("button", name="Start chat").click()
+    chat = page.get_by_role("tabpanel").filter(has=page.get_by_label("Prompt"))
+    chat.get_by_label("Prompt").fill("permission path=flow.txt content=approved-in-the-browser")
+    chat.get_by_role("button", name="Send").click()
+    card = chat.get_by_text("Write flow.txt").first
+    expect(card).to_be_visible()
+    expect(chat.get_by_text("approved-in-the-browser").first).to_be_visible()  # the diff
+    chat.get_by_role("button", name="Allow", exact=True).click()
+    expect(chat.get_by_text("completed").first).to_be_visible()
+    assert (checkout / "flow.txt").read_text() == "approved-in-the-browser"
+
+    page.get_by_role("tab", name="Terminal 1").click()
+    terminal.click()
+    page.keyboard.type("cat flow.txt; echo\n")
+    expect(terminal).to_contain_text("approved-in-the-browser")
+
+    # A second request, answered from the dashboard.
+    page.get_by_role("tab", name=re.compile("permission path=flow")).click()
+    chat.get_by_label("Prompt").fill("permission path=dash.txt content=from-the-dashboard")
+    chat.get_by_role("button", name="Send").click()
+    expect(chat.get_by_text("Write dash.txt").first).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    pending = page.locator(
+        "section", has=page.get_by_role("heading", name="Pending permission requests")
+    )
+    pending.get_by_role("button", name="Allow", exact=True).click()
+    expect(pending.get_by_role("button", name="Allow", exact=True)).to_have_count(0)
+    assert _wait_for_file(checkout / "dash.txt") == "from-the-dashboard"
+
+    # Stop and start: the chat and its transcript are still there.
+    page.goto(f"{site.url}/workspaces/{workspace_id}")
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.get_by_role("button", name="Stop workspace").click()
+    state = page.get_by_role("heading", level=1).locator(".badge")
+    expect(state).to_have_text("stopped", timeout=60_000)
+    page.get_by_role("button", name="Start", exact=True).click()
+    expect(state).to_have_text("running", timeout=60_000)
+    page.reload()  # the chat's tab is restored, and shows the whole transcript
+    expect(page.get_by_role("tab", name=re.compile("permission path=flow"))).to_have_attribute(
+        "aria-selected", "true"
+    )
+    transcript = page.get_by_role("tabpanel").get_by_role("region", name="Transcript")
+    expect(transcript.get_by_text("Write flow.txt").first).to_be_visible()
+    expect(transcript.get_by_text("Write dash.txt").first).to_be_visible()
+
+
+def _wait_for_file(path: Path, seconds: float = 30.0) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return path.read_text()
+        time.sleep(0.1)
+    raise AssertionError(f"{path.name} was not written within {seconds} s")
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
+    browser: Browser, web_site: WebSite, width: str
+) -> None:
+    site = web_site.site
+    session = site.start("scripted", title="screenshot chat")
+    site.wait_state(session["id"], "idle")
+    site.turn(session["id"], site.prompt(session["id"], "all-updates"))
+    pages = {
+        "dashboard": "/",
+        "projects": "/projects",
+        "project": "/projects/demo",
+        "workspace": f"/workspaces/{site.workspace_id}",
+        "session": f"/sessions/{session['id']}",
+        "settings": "/settings",
+    }
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    viewport = {"width": WIDTHS[width], "height": 900}
+    with signed_in(browser, web_site.base, viewport=viewport) as context:
+        page = context.pages[0]
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        for name, path in pages.items():
+            page.goto(site.url + path)
+            expect(page.locator("main h1").first).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=SCREENSHOTS / f"{name}-{WIDTHS[width]}.png", full_page=True)
+            overflow = page.evaluate(
+                "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+            )
+            assert overflow <= 1, f"{name} is {overflow} px wider than {WIDTHS[width]} px"
+        assert errors == []

@@ -1,0 +1,225 @@
+"""The web app in Chromium: how soon a workspace view is usable, how a 5,000-event chat renders
+and scrolls, how soon an agent's update is painted, and how much the first load downloads.
+
+    .venv/bin/python -m bench.web [--events N] [--runs R]
+
+A real `corral serve` and `corral node run` with the scripted ACP agent, and Debian's Chromium
+(headless, driven by Playwright) signed in through a login link, at 1280x800:
+
+- workspace view usable: from navigation to the workspace page's heading shown and its New
+  terminal button enabled (median of R loads);
+- chat render: a session whose transcript holds N events (the agent's `chat N` scenario:
+  thoughts, edit tool calls with diffs, markdown with code), from navigation to its last
+  message shown (median of R loads);
+- scroll: the transcript scrolled from the end to the start in 2,000 px steps, one per frame;
+  frames longer than 1.5 frame budgets (25 ms) count as dropped;
+- update to paint: the agent sends 100 chunks at 20 a second, each stamped with its send time;
+  the page notes when each is painted (the next animation frame after it is in the DOM);
+- first-load bundle: the gzipped size of the scripts and styles index.html loads.
+
+Targets (issue 5): usable <= 1 s, 5,000-event chat <= 1 s and no dropped frames, bundle <= 500
+KiB gzipped. Each figure is printed with its ratio to its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page
+from tests.support.browser import chromium, signed_in
+from tests.support.sessions import (
+    SCRIPTED_AGENT,
+    SCRIPTED_AGENT_RUNTIME_SETTINGS,
+    SessionSite,
+    session_site,
+)
+
+from corral.control import web
+
+TARGET_USABLE_S = 1.0
+TARGET_CHAT_RENDER_S = 1.0
+TARGET_DROPPED_FRAMES = 0
+TARGET_BUNDLE_KIB = 500.0
+FRAME_BUDGET_MS = 1000 / 60
+DROPPED_FRAME_MS = 1.5 * FRAME_BUDGET_MS
+VIEWPORT = {"width": 1280, "height": 800}
+TURN_SECONDS = 600.0
+
+# Installed in the page: a MutationObserver that, for each "<index> <unix time>" line appearing
+# in the transcript, notes the paint time (the next animation frame) minus the send time.
+PAINT_PROBE = """
+() => {
+  window.__paint = [];
+  const seen = new Set();
+  const region = document.querySelector('[aria-label="Transcript"]');
+  new MutationObserver(() => {
+    const found = [];
+    for (const m of region.innerText.matchAll(/^(\\d+) (\\d+\\.\\d+)$/gm)) {
+      if (!seen.has(m[1])) { seen.add(m[1]); found.push(Number(m[2])); }
+    }
+    if (found.length) requestAnimationFrame(() => {
+      const now = (performance.timeOrigin + performance.now()) / 1000;
+      for (const sent of found) window.__paint.push((now - sent) * 1000);
+    });
+  }).observe(region, { subtree: true, childList: true, characterData: true });
+}
+"""
+
+# Scrolls the transcript's scroll container (or the page) from the end to the start, one step a
+# frame, and returns each frame's duration in ms.
+SCROLL_PROBE = """
+async () => {
+  const region = document.querySelector('[aria-label="Transcript"]');
+  let scroller = region;
+  for (let el = region.querySelector('*'); el; el = el.parentElement) {
+    if (el.scrollHeight > el.clientHeight + 10 && getComputedStyle(el).overflowY !== 'visible') {
+      scroller = el; break;
+    }
+  }
+  for (const el of region.querySelectorAll('*')) {
+    const style = getComputedStyle(el);
+    if ((style.overflowY === 'auto' || style.overflowY === 'scroll')
+        && el.scrollHeight > el.clientHeight + 10) { scroller = el; break; }
+  }
+  if (scroller === region && region.scrollHeight <= region.clientHeight + 10) {
+    scroller = document.scrollingElement;
+  }
+  scroller.scrollTop = scroller.scrollHeight;
+  const frames = [];
+  let last = await new Promise(requestAnimationFrame);
+  while (scroller.scrollTop > 0) {
+    scroller.scrollTop -= 2000;
+    const now = await new Promise(requestAnimationFrame);
+    frames.push(now - last);
+    last = now;
+  }
+  return { frames, height: scroller.scrollHeight };
+}
+"""
+
+
+def first_load_bundle_kib() -> float:
+    """Gzipped KiB of the scripts and stylesheets index.html itself references."""
+    html = web.INDEX.read_text()
+    total = 0
+    for path in re.findall(r'(?:src|href)="(/assets/[^"]+\.(?:js|css))"', html):
+        data = (web.INDEX.parent / path.lstrip("/")).read_bytes()
+        total += len(gzip.compress(data, compresslevel=9))
+    return total / 1024
+
+
+def time_usable(page: Page, site: SessionSite, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        page.goto("about:blank")
+        started = time.perf_counter()
+        page.goto(f"{site.url}/workspaces/{site.workspace_id}", wait_until="commit")
+        page.get_by_role("heading", name="w1").wait_for()
+        button = page.get_by_role("button", name="New terminal")
+        button.wait_for()
+        while not button.is_enabled():
+            page.wait_for_timeout(5)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def time_chat_render(
+    page: Page, site: SessionSite, session_id: str, last_step: int, runs: int
+) -> list[float]:
+    """Until the chat's last message (its code block) is shown: the view opens at the end."""
+    times = []
+    for _ in range(runs):
+        page.goto("about:blank")
+        started = time.perf_counter()
+        page.goto(f"{site.url}/sessions/{session_id}", wait_until="commit")
+        page.locator("code", has_text=f"step_{last_step}() == {last_step + 1}").first.wait_for()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def verdict(ok: bool) -> str:
+    return "meets the target" if ok else "MISSES the target"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if not web.INDEX.is_file():
+        sys.exit("the web app is not built: run scripts/build-web.sh")
+
+    with tempfile.TemporaryDirectory(prefix="corral-bench-web-") as tmp:
+        base = Path(tmp)
+        node_env = {"CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS}
+        with session_site(
+            base, {"README.md": "bench\n"}, node_env=node_env, wait_seconds=TURN_SECONDS
+        ) as site:
+            site.api.post(
+                "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
+            )
+            chat = site.start("scripted", title="long chat")
+            site.wait_state(chat["id"], "idle")
+            site.turn(chat["id"], site.prompt(chat["id"], f"chat {args.events}"))
+            stored = site.session(chat["id"])["last_seq"]
+
+            with chromium() as browser, signed_in(browser, base, viewport=VIEWPORT) as context:
+                page = context.pages[0]
+                usable = time_usable(page, site, args.runs)
+                render = time_chat_render(page, site, chat["id"], args.events // 5 - 1, args.runs)
+                scroll = page.evaluate(SCROLL_PROBE)
+
+                live = site.start("scripted", title="paint")
+                site.wait_state(live["id"], "idle")
+                page.goto(f"{site.url}/sessions/{live['id']}")
+                page.get_by_test_id("stream-status").get_by_text("Live").wait_for()
+                page.evaluate(PAINT_PROBE)
+                site.turn(live["id"], site.prompt(live["id"], "flood 100 rate=20"))
+                page.wait_for_function("window.__paint.length >= 100", timeout=30_000)
+                paints = sorted(page.evaluate("window.__paint"))
+
+    frames = scroll["frames"]
+    dropped = sum(1 for f in frames if f > DROPPED_FRAME_MS)
+    bundle = first_load_bundle_kib()
+    usable_s = statistics.median(usable)
+    render_s = statistics.median(render)
+    print(f"chat of {stored} events; {args.runs} loads each; Chromium at 1280x800")
+    print(
+        f"workspace view usable: median {usable_s * 1000:.0f} ms "
+        f"(min {min(usable) * 1000:.0f}, max {max(usable) * 1000:.0f}); "
+        f"{usable_s / TARGET_USABLE_S:.2f}x the 1 s target: {verdict(usable_s <= TARGET_USABLE_S)}"
+    )
+    print(
+        f"{stored}-event chat rendered: median {render_s * 1000:.0f} ms "
+        f"(min {min(render) * 1000:.0f}, max {max(render) * 1000:.0f}); "
+        f"{render_s / TARGET_CHAT_RENDER_S:.2f}x the 1 s target: "
+        f"{verdict(render_s <= TARGET_CHAT_RENDER_S)}"
+    )
+    print(
+        f"scroll through {scroll['height']} px: {len(frames)} frames, {dropped} dropped "
+        f"(> {DROPPED_FRAME_MS:.0f} ms), "
+        f"p95 frame {statistics.quantiles(frames, n=20)[-1]:.1f} ms, "
+        f"max {max(frames):.1f} ms: {verdict(dropped <= TARGET_DROPPED_FRAMES)}"
+        if len(frames) >= 2
+        else f"scroll: the transcript did not scroll ({scroll['height']} px)"
+    )
+    print(
+        f"agent update to paint: p50 {statistics.median(paints):.1f} ms, "
+        f"p99 {paints[int(len(paints) * 0.99) - 1]:.1f} ms, max {paints[-1]:.1f} ms "
+        f"({len(paints)} updates at 20/s)"
+    )
+    print(
+        f"first-load bundle: {bundle:.1f} KiB gzipped; {bundle / TARGET_BUNDLE_KIB:.2f}x the "
+        f"500 KiB target: {verdict(bundle <= TARGET_BUNDLE_KIB)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
