@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 SCRIPTED_AGENT = Path(__file__).parent / "scripted_agent.py"
+EVENT_PAGE = 5000  # the API's largest page
 WAIT_SECONDS = 60.0
 
 
@@ -120,8 +121,14 @@ class SessionSite:
         return str(accepted["prompt_id"])
 
     def events(self, session_id: str, after: int = 0) -> list[dict[str, Any]]:
-        page = self.api.get(f"/sessions/{session_id}/events?after={after}&limit=5000")
-        return list(page["items"])
+        """Every stored event after `after`, a page at a time."""
+        events: list[dict[str, Any]] = []
+        while True:
+            page = self.api.get(f"/sessions/{session_id}/events?after={after}&limit={EVENT_PAGE}")
+            events += page["items"]
+            if len(page["items"]) < EVENT_PAGE:
+                return events
+            after = page["items"][-1]["seq"]
 
     def turn(self, session_id: str, prompt_id: str) -> dict[str, Any]:
         """Wait for the turn's end; return its turn_end payload."""

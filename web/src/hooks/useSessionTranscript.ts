@@ -12,7 +12,7 @@ import { CLOSE_UNAUTHORIZED, type SocketStatus } from "../api/socket.ts";
 import type { SessionEvent } from "../api/types.ts";
 import { applyEvents, emptyTranscript, type Transcript } from "../lib/transcript.ts";
 
-const PAGE = 1000;
+const PAGE = 5000; // the API's largest: a long chat loads in few requests
 /** Events after which the session's own record (state, last message) has changed. */
 const REFRESHING_KINDS = new Set([
   "state",

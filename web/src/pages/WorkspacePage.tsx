@@ -245,6 +245,8 @@ export function WorkspacePage() {
     [terminalList, chatList],
   );
   const tabs = useWorkspaceTabs(id, existing, initial);
+  const [shown, setShown] = useState<ReadonlySet<TabRef>>(() => new Set());
+  if (tabs.active !== null && !shown.has(tabs.active)) setShown(new Set([...shown, tabs.active]));
 
   const openTerminal = () =>
     createTerminal.mutate(
@@ -373,6 +375,9 @@ export function WorkspacePage() {
       {tabs.open.map((tab) => {
         const [kind, tabId] = tab.split(/:(.*)/s) as [string, string];
         const active = tab === tabs.active;
+        // A tab's content mounts when first shown, then stays (its connection and scrollback
+        // survive switching): restored tabs cost nothing until opened.
+        if (!active && !shown.has(tab)) return null;
         return (
           <section
             key={tab}
