@@ -28,6 +28,8 @@ MAX_EVENT_BYTES = 256 * 1024
 """An event's payload above this is cut down to a preview: the node link's text frames are
 bounded, and a transcript is for reading, not for carrying whole files."""
 PREVIEW_CHARS = 16 * 1024
+LONG_STRING_CHARS = 8 * 1024
+"""Strings longer than this are cut first when an event is too big."""
 EVENT_OVERHEAD_BYTES = 80
 """About what an event takes on the link beyond its payload (seq, kind, time)."""
 
@@ -47,19 +49,41 @@ CREATE TABLE IF NOT EXISTS sequences (
 """
 
 
-def _bounded(kind: SessionEventKind, payload: dict[str, Any]) -> str:
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    if len(text.encode()) <= MAX_EVENT_BYTES:
-        return text
-    cut = {
-        "truncated": True,
-        "bytes": len(text.encode()),
-        "preview": text[:PREVIEW_CHARS],
-    }
+def _bounded(payload: dict[str, Any]) -> tuple[str, bool]:
+    """The payload's JSON, at most `MAX_EVENT_BYTES`; and whether it had to be cut.
+
+    Long strings (file contents in diffs, tool output) are cut to a preview first, which keeps
+    the structure a viewer needs: a permission request keeps its options and its tool call's
+    title and kind, so it can still be answered. Only if that is not enough is the whole
+    payload replaced by a preview.
+    """
+    text = _json(payload)
+    size = len(text.encode())
+    if size <= MAX_EVENT_BYTES:
+        return text, False
+    shortened = _json({**_shorten(payload), "truncated": True, "bytes": size})
+    if len(shortened.encode()) <= MAX_EVENT_BYTES:
+        return shortened, True
+    cut: dict[str, Any] = {"truncated": True, "bytes": size, "preview": text[:PREVIEW_CHARS]}
     for key in ("sessionUpdate", "toolCallId", "request_id", "prompt_id", "state"):
         if key in payload:
             cut[key] = payload[key]
-    return json.dumps(cut, separators=(",", ":"), ensure_ascii=False)
+    return _json(cut), True
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _shorten(value: Any) -> Any:
+    """`value` with every string over `LONG_STRING_CHARS` cut, and a note of how much was."""
+    if isinstance(value, str) and len(value) > LONG_STRING_CHARS:
+        return f"{value[:LONG_STRING_CHARS]}\n[… {len(value) - LONG_STRING_CHARS} more characters]"
+    if isinstance(value, dict):
+        return {key: _shorten(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shorten(item) for item in value]
+    return value
 
 
 class Outbox:
@@ -104,13 +128,10 @@ class Outbox:
         seq = self._next.get(session_id, 1)
         self._next[session_id] = seq + 1
         at = datetime.now(UTC)
-        text = _bounded(kind, payload)
+        text, cut = _bounded(payload)
         self._buffer.append((session_id, seq, kind.value, text, at.isoformat()))
         event = SessionEvent.model_construct(
-            seq=seq,
-            kind=kind,
-            payload=payload if len(text) < MAX_EVENT_BYTES else json.loads(text),
-            at=at,
+            seq=seq, kind=kind, payload=json.loads(text) if cut else payload, at=at
         )
         self._unacked.setdefault(session_id, deque()).append((event, len(text)))
         return event
