@@ -14,6 +14,7 @@ import {
 import { isApiError } from "./client.ts";
 import { isLive } from "./live.ts";
 import * as endpoints from "./endpoints.ts";
+import { parseTime } from "../lib/time.ts";
 import { ACTIVE_SESSION_STATES } from "./types.ts";
 
 export const POLL_MS = 2000;
@@ -100,11 +101,24 @@ export function useWorkspaces() {
   });
 }
 
+/** How long a failed session stays on the dashboard, for someone to look at it. */
+export const RECENT_ERROR_MS = 24 * 60 * 60 * 1000;
+
+/** Sessions that run or wait, and those that failed in the last day: the dashboard's list. */
 export function useActiveSessions() {
   return useQuery({
     queryKey: keys.activeSessions,
-    queryFn: ({ signal }) =>
-      endpoints.listSessions({ state: ACTIVE_SESSION_STATES, limit: 200 }, signal),
+    queryFn: async ({ signal }) => {
+      const page = await endpoints.listSessions(
+        { state: [...ACTIVE_SESSION_STATES, "error"], limit: 200 },
+        signal,
+      );
+      const since = Date.now() - RECENT_ERROR_MS;
+      const items = page.items.filter(
+        (s) => s.state !== "error" || parseTime(s.state_changed_at) >= since,
+      );
+      return { ...page, items };
+    },
     refetchInterval: pollUnlessLive,
   });
 }

@@ -106,7 +106,8 @@ function SessionsSection() {
   const sessions = useActiveSessions();
   return (
     <section aria-labelledby="sessions-heading" className="panel panel-wide">
-      <h2 id="sessions-heading">Active sessions</h2>
+      <h2 id="sessions-heading">Sessions</h2>
+      <p className="muted">Running, waiting or idle, and those that failed in the last day.</p>
       <QueryStatus query={sessions} what="sessions" />
       {sessions.data &&
         (sessions.data.items.length === 0 ? (
