@@ -15,25 +15,10 @@ import { Terminal } from "@xterm/xterm";
 import { useEffect, useRef, useState } from "react";
 
 import { seg, wsUrl } from "../api/client.ts";
-import {
-  CLOSE_CONFLICT,
-  CLOSE_NOT_FOUND,
-  CLOSE_UNAUTHORIZED,
-  openReconnectingSocket,
-  type SocketStatus,
-} from "../api/socket.ts";
+import { FINAL_CLOSE_CODES, openReconnectingSocket, type SocketStatus } from "../api/socket.ts";
 
 /** The terminal exited or was deleted (1000), or it can never attach: stop retrying. */
-const TERMINAL_FINAL_CODES: ReadonlySet<number> = new Set([
-  1000,
-  1003,
-  1007,
-  1008,
-  1009,
-  CLOSE_UNAUTHORIZED,
-  CLOSE_NOT_FOUND,
-  CLOSE_CONFLICT,
-]);
+const TERMINAL_FINAL_CODES: ReadonlySet<number> = new Set([1000, ...FINAL_CLOSE_CODES]);
 
 interface AttachedFrame {
   type: "attached";

@@ -104,14 +104,6 @@ async def websocket_user(websocket: WebSocket, state: AppState, what: str) -> st
     return principal.user.id
 
 
-async def until_disconnected(websocket: WebSocket) -> None:
-    """For sockets that only send: anything the client sends is ignored until it disconnects."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-
-
 async def current_principal(request: Request, db: Db) -> Principal:
     principal = await authenticate(request, db)
     if principal is None:

@@ -4,13 +4,13 @@ instead of polling (see `corral.control.changes`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import until_disconnected, websocket_user
+from corral.control.api.deps import websocket_user
+from corral.control.api.pushsockets import watch_client
 from corral.control.state import AppState
 from corral.errors import PermissionDenied, Unauthenticated
 from corral.protocol.viewer import CLOSE_UNAUTHORIZED
@@ -32,25 +32,16 @@ async def live_socket(websocket: WebSocket) -> None:
         user_id = await websocket_user(websocket, state, "live updates")
         with state.change_feed.subscribe(user_id) as subscription:
             await websocket.send_text('{"type":"ready"}')
-            listener = asyncio.create_task(until_disconnected(websocket))
-            try:
+            async with watch_client(websocket) as client:
                 while True:
-                    taker = asyncio.create_task(subscription.take())
-                    done, _ = await asyncio.wait(
-                        {taker, listener}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if listener in done:
-                        taker.cancel()
+                    topics = await client.unless_gone(subscription.take())
+                    if topics is None:
                         return
                     await asyncio.sleep(COALESCE_SECONDS)
-                    topics = taker.result() | subscription.take_nowait()
+                    topics |= subscription.take_nowait()
                     await websocket.send_text(
                         json.dumps({"type": "changed", "topics": sorted(topics)})
                     )
-            finally:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await listener
     except (Unauthenticated, PermissionDenied) as exc:
         await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
     except WebSocketDisconnect:

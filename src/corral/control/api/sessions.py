@@ -9,8 +9,6 @@ with 1013 and should reconnect from its last `seq`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from typing import Annotated
 
@@ -22,9 +20,9 @@ from corral.control.api.deps import (
     Db,
     PageParams,
     State,
-    until_disconnected,
     websocket_user,
 )
+from corral.control.api.pushsockets import watch_client
 from corral.control.schemas.common import Page
 from corral.control.schemas.sessions import (
     EventPage,
@@ -230,26 +228,17 @@ async def _stream(
                 last = stored[-1].seq
             if len(stored) < REPLAY_PAGE:
                 break
-        listener = asyncio.create_task(until_disconnected(websocket))
-        try:
+        async with watch_client(websocket) as client:
             while True:
-                getter = asyncio.create_task(subscription.get())
-                done, _ = await asyncio.wait(
-                    {getter, listener}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if listener in done:
-                    getter.cancel()
+                events = await client.unless_gone(subscription.get())
+                if events is None:
                     return
                 if subscription.overflowed:
                     await websocket.close(
                         CLOSE_TRY_AGAIN, "too far behind: reconnect from your last seq"
                     )
                     return
-                fresh = [e for e in getter.result() if e[0] > last]
+                fresh = [e for e in events if e[0] > last]
                 if fresh:
                     await _send(websocket, fresh)
                     last = fresh[-1][0]
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await listener
