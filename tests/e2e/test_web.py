@@ -28,6 +28,9 @@ from tests.support.sessions import (
     session_site,
 )
 
+# Assertions wait as long as actions do: an agent's turn goes through a node, and CI is busy.
+expect.set_options(timeout=UI_TIMEOUT_MS)
+
 
 @dataclass(frozen=True)
 class WebSite:
