@@ -1,9 +1,20 @@
 // Small form parts the settings and project screens share: a labelled field that shows the API's
-// error for it, a button that asks before it deletes, a copy button, and a secret shown once.
+// error for it (as a text input or a select too), the submit button, a form that creates
+// something from a name, a button that asks before it deletes, a copy button, and a secret
+// shown once.
 
-import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+import {
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type FormEvent,
+  type InputHTMLAttributes,
+  type ReactNode,
+} from "react";
 
 import { isApiError } from "../api/client.ts";
+import { ErrorMessage } from "./QueryStatus.tsx";
 
 interface FieldDetail {
   field?: unknown;
@@ -35,18 +46,19 @@ export interface ControlProps {
   "aria-invalid"?: true;
 }
 
+interface FieldProps {
+  label: ReactNode;
+  hint?: ReactNode;
+  error?: string | null;
+}
+
 /** A label, the control `children` renders with the given props, a hint and an error. */
 export function Field({
   label,
   hint,
   error,
   children,
-}: {
-  label: ReactNode;
-  hint?: ReactNode;
-  error?: string | null;
-  children: (props: ControlProps) => ReactNode;
-}) {
+}: FieldProps & { children: (props: ControlProps) => ReactNode }) {
   const id = useId();
   const hintId = hint ? `${id}-hint` : undefined;
   const errorId = error ? `${id}-error` : undefined;
@@ -70,6 +82,137 @@ export function Field({
         </p>
       )}
     </div>
+  );
+}
+
+/** A `Field` with a text input (or `type` another); `onChange` gets the new value. */
+export function TextField({
+  label,
+  hint,
+  error,
+  onChange,
+  ...input
+}: FieldProps &
+  Omit<InputHTMLAttributes<HTMLInputElement>, "id" | "value" | "onChange"> & {
+    value: string;
+    onChange: (value: string) => void;
+  }) {
+  return (
+    <Field label={label} hint={hint} error={error}>
+      {(props) => (
+        <input type="text" {...input} {...props} onChange={(e) => onChange(e.target.value)} />
+      )}
+    </Field>
+  );
+}
+
+/** A `Field` with a select of the `<option>`s in `children`; `onChange` gets the new value. */
+export function SelectField({
+  label,
+  hint,
+  error,
+  value,
+  onChange,
+  children,
+}: FieldProps & { value: string; onChange: (value: string) => void; children: ReactNode }) {
+  return (
+    <Field label={label} hint={hint} error={error}>
+      {(props) => (
+        <select {...props} value={value} onChange={(e) => onChange(e.target.value)}>
+          {children}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+/** The form's primary button: `pendingLabel` while the request runs, and disabled then. */
+export function SubmitButton({
+  pending,
+  pendingLabel,
+  disabled = false,
+  children,
+}: {
+  pending: boolean;
+  pendingLabel: string;
+  disabled?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <button type="submit" className="button-primary" disabled={disabled || pending}>
+      {pending ? pendingLabel : children}
+    </button>
+  );
+}
+
+/** What `NameForm` needs of a mutation that takes the name (a react-query mutation). */
+interface NameMutation {
+  mutate: (name: string, options: { onSuccess: () => void }) => void;
+  isPending: boolean;
+  isError: boolean;
+  error: unknown;
+}
+
+/**
+ * A form that sends one name to `mutation` (trimmed; not while it runs), with the API's error
+ * for `body.name` by the field, any other below it, and the field emptied once it worked.
+ */
+export function NameForm({
+  title,
+  mutation,
+  label,
+  hint,
+  maxLength,
+  spellCheck,
+  submit,
+  pendingLabel,
+}: {
+  /** The form's heading. */
+  title: string;
+  mutation: NameMutation;
+  label: string;
+  hint: string;
+  maxLength: number;
+  spellCheck?: boolean;
+  /** The button's text. */
+  submit: string;
+  pendingLabel: string;
+}) {
+  const [name, setName] = useState("");
+  const headingId = useId();
+
+  const send = (event: FormEvent) => {
+    event.preventDefault();
+    if (!name.trim() || mutation.isPending) return;
+    mutation.mutate(name.trim(), { onSuccess: () => setName("") });
+  };
+
+  const nameError = fieldError(mutation.error, "body.name");
+  return (
+    <form className="form" onSubmit={send} aria-labelledby={headingId}>
+      <h3 id={headingId}>{title}</h3>
+      <div className="form-grid">
+        <TextField
+          label={label}
+          error={nameError}
+          hint={hint}
+          value={name}
+          required
+          maxLength={maxLength}
+          spellCheck={spellCheck}
+          autoComplete="off"
+          onChange={setName}
+        />
+      </div>
+      {mutation.isError && !nameError && <ErrorMessage error={mutation.error} />}
+      <SubmitButton
+        pending={mutation.isPending}
+        pendingLabel={pendingLabel}
+        disabled={!name.trim()}
+      >
+        {submit}
+      </SubmitButton>
+    </form>
   );
 }
 

@@ -3,32 +3,14 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import type { Session } from "../api/types.ts";
 import { mockApi, page, renderPage } from "../testing/api.tsx";
+import { session } from "../testing/fixtures.ts";
 import { DashboardPage } from "./DashboardPage.tsx";
 
 const HOUR = 60 * 60 * 1000;
 
-function session(id: string, title: string, state: Session["state"], changedMsAgo: number) {
-  const at = new Date(Date.now() - changedMsAgo).toISOString();
-  return {
-    id,
-    workspace_id: "wsp_1",
-    project_id: "prj_1",
-    agent: "claude",
-    title,
-    policy: "ask",
-    state,
-    state_reason: null,
-    state_changed_at: at,
-    acp_session_id: null,
-    model: null,
-    mode: null,
-    last_seq: 3,
-    last_message: null,
-    usage: null,
-    agent_info: null,
-    created_at: at,
-    updated_at: at,
-  } satisfies Session;
+function changed(id: string, title: string, state: Session["state"], msAgo: number): Session {
+  const at = new Date(Date.now() - msAgo).toISOString();
+  return session({ id, title, state, state_changed_at: at, created_at: at, updated_at: at });
 }
 
 afterEach(cleanup);
@@ -41,9 +23,9 @@ describe("DashboardPage", () => {
       "GET /permission-requests": page([]),
       "GET /activity": page([]),
       "GET /sessions": page([
-        session("ses_1", "fixing the parser", "running", 1000),
-        session("ses_2", "crashed this morning", "error", 2 * HOUR),
-        session("ses_3", "crashed last week", "error", 7 * 24 * HOUR),
+        changed("ses_1", "fixing the parser", "running", 1000),
+        changed("ses_2", "crashed this morning", "error", 2 * HOUR),
+        changed("ses_3", "crashed last week", "error", 7 * 24 * HOUR),
       ]),
     });
     renderPage(<DashboardPage />);

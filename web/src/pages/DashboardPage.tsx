@@ -3,101 +3,33 @@ import { Link } from "react-router";
 import {
   useActiveSessions,
   useActivity,
-  useNodes,
   usePermissionRequests,
   useWorkspaces,
 } from "../api/queries.ts";
-import type { Node } from "../api/types.ts";
+import { NodeTable } from "../components/NodeTable.tsx";
 import { PermissionButtons } from "../components/PermissionButtons.tsx";
 import { QueryStatus } from "../components/QueryStatus.tsx";
+import { QueryTable } from "../components/QueryTable.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { Ago, Elapsed } from "../components/Time.tsx";
+import { WorkspaceTable } from "../components/WorkspaceTable.tsx";
 import { useTitle } from "../hooks/useTitle.ts";
 
-function formatLoad(node: Node): string {
-  const load = node.usage.load1;
-  return typeof load === "number" ? load.toFixed(2) : "—";
-}
-
 function NodesSection() {
-  const nodes = useNodes();
   return (
     <section aria-labelledby="nodes-heading" className="panel">
       <h2 id="nodes-heading">Nodes</h2>
-      <QueryStatus query={nodes} what="nodes" />
-      {nodes.data &&
-        (nodes.data.items.length === 0 ? (
-          <p className="muted">No nodes yet.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">State</th>
-                  <th scope="col" className="num">
-                    Load (1 min)
-                  </th>
-                  <th scope="col">Connected</th>
-                </tr>
-              </thead>
-              <tbody>
-                {nodes.data.items.map((node) => (
-                  <tr key={node.id}>
-                    <td>{node.name}</td>
-                    <td>
-                      <StateBadge state={node.state} />
-                    </td>
-                    <td className="num">{formatLoad(node)}</td>
-                    <td>{node.connected ? "yes" : "no"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
+      <NodeTable />
     </section>
   );
 }
 
 function WorkspacesSection() {
   const workspaces = useWorkspaces();
-  const nodes = useNodes();
-  const nodeName = (id: string | null) =>
-    id === null ? "—" : (nodes.data?.items.find((n) => n.id === id)?.name ?? id);
   return (
     <section aria-labelledby="workspaces-heading" className="panel">
       <h2 id="workspaces-heading">Workspaces</h2>
-      <QueryStatus query={workspaces} what="workspaces" />
-      {workspaces.data &&
-        (workspaces.data.items.length === 0 ? (
-          <p className="muted">No workspaces yet.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Node</th>
-                </tr>
-              </thead>
-              <tbody>
-                {workspaces.data.items.map((ws) => (
-                  <tr key={ws.id}>
-                    <td>
-                      <Link to={`/workspaces/${ws.id}`}>{ws.name}</Link>
-                    </td>
-                    <td>
-                      <StateBadge state={ws.state} />
-                    </td>
-                    <td>{nodeName(ws.node_id)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
+      <WorkspaceTable workspaces={workspaces} />
     </section>
   );
 }
@@ -108,44 +40,39 @@ function SessionsSection() {
     <section aria-labelledby="sessions-heading" className="panel panel-wide">
       <h2 id="sessions-heading">Sessions</h2>
       <p className="muted">Running, waiting or idle, and those that failed in the last day.</p>
-      <QueryStatus query={sessions} what="sessions" />
-      {sessions.data &&
-        (sessions.data.items.length === 0 ? (
-          <p className="muted">No active sessions.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Session</th>
-                  <th scope="col">Agent</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Last message</th>
-                  <th scope="col">For</th>
-                </tr>
-              </thead>
-              <tbody>
-                {sessions.data.items.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      <Link to={`/sessions/${encodeURIComponent(s.id)}`}>{s.title || s.id}</Link>
-                    </td>
-                    <td>{s.agent}</td>
-                    <td>
-                      <StateBadge state={s.state} />
-                    </td>
-                    <td className="truncate" title={s.last_message ?? undefined}>
-                      {s.last_message ?? <span className="muted">—</span>}
-                    </td>
-                    <td>
-                      <Elapsed since={s.state_changed_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
+      <QueryTable
+        query={sessions}
+        what="sessions"
+        rows={sessions.data?.items}
+        empty="No active sessions."
+        head={
+          <>
+            <th scope="col">Session</th>
+            <th scope="col">Agent</th>
+            <th scope="col">State</th>
+            <th scope="col">Last message</th>
+            <th scope="col">For</th>
+          </>
+        }
+      >
+        {(s) => (
+          <tr key={s.id}>
+            <td>
+              <Link to={`/sessions/${encodeURIComponent(s.id)}`}>{s.title || s.id}</Link>
+            </td>
+            <td>{s.agent}</td>
+            <td>
+              <StateBadge state={s.state} />
+            </td>
+            <td className="truncate" title={s.last_message ?? undefined}>
+              {s.last_message ?? <span className="muted">—</span>}
+            </td>
+            <td>
+              <Elapsed since={s.state_changed_at} />
+            </td>
+          </tr>
+        )}
+      </QueryTable>
     </section>
   );
 }

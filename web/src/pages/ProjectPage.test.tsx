@@ -2,7 +2,7 @@ import { cleanup, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Project, Session, Workspace } from "../api/types.ts";
+import type { Project, Workspace } from "../api/types.ts";
 import {
   NOW,
   apiError,
@@ -12,17 +12,10 @@ import {
   writes,
   type ApiRoutes,
 } from "../testing/api.tsx";
+import { demoProject, session } from "../testing/fixtures.ts";
 import { ProjectPage } from "./ProjectPage.tsx";
 
-const demo: Project = {
-  id: "prj_1",
-  name: "demo",
-  repo: "https://github.com/acme/demo.git",
-  default_branch: "main",
-  env: { LOG_LEVEL: "debug" },
-  created_at: NOW,
-  updated_at: NOW,
-};
+const demo: Project = { ...demoProject, env: { LOG_LEVEL: "debug" } };
 
 const workspace: Workspace = {
   id: "wsp_1",
@@ -37,31 +30,16 @@ const workspace: Workspace = {
   created_at: NOW,
 };
 
-const oldSession: Session = {
-  id: "ses_1",
+const oldSession = session({
   workspace_id: "wsp_gone",
-  project_id: "prj_1",
-  agent: "claude",
   title: "Fix the login bug",
-  policy: "ask",
-  state: "stopped",
-  state_reason: null,
-  state_changed_at: NOW,
-  acp_session_id: null,
-  model: null,
-  mode: null,
-  last_seq: 3,
   last_message: "Done.",
-  usage: null,
-  agent_info: null,
-  created_at: NOW,
-  updated_at: NOW,
-};
+});
 
 function routes(extra: ApiRoutes = {}): ApiRoutes {
   return {
     "GET /projects/demo": { body: demo },
-    "GET /workspaces": { body: { items: [workspace], next_cursor: null } },
+    "GET /workspaces": page([workspace]),
     "GET /sessions": page([oldSession]),
     "GET /nodes": page([]),
     "GET /agents": { body: [] },

@@ -2,35 +2,19 @@ import { cleanup, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Project } from "../api/types.ts";
 import {
-  NOW,
   apiError,
+  describedError,
   mockApi,
   page,
   renderPage,
   writes,
   type FakeResponse,
 } from "../testing/api.tsx";
+import { demoProject as demo } from "../testing/fixtures.ts";
 import { ProjectsPage } from "./ProjectsPage.tsx";
 
-const demo: Project = {
-  id: "prj_1",
-  name: "demo",
-  repo: "https://github.com/acme/demo.git",
-  default_branch: "main",
-  env: {},
-  created_at: NOW,
-  updated_at: NOW,
-};
-
 afterEach(cleanup);
-
-/** The message an input's `aria-describedby` points at first (its error). */
-function describedError(input: HTMLElement): string {
-  const first = input.getAttribute("aria-describedby")?.split(" ")[0];
-  return (first && document.getElementById(first)?.textContent) || "";
-}
 
 async function fillAndSubmit(user: ReturnType<typeof userEvent.setup>, repo: string) {
   await user.type(screen.getByLabelText("Name"), "api");

@@ -6,6 +6,15 @@ import { TokensSection } from "../components/settings/TokensSection.tsx";
 import { UsersSection } from "../components/settings/UsersSection.tsx";
 import { useTitle } from "../hooks/useTitle.ts";
 
+/** The page's sections, in order, for its table of contents. */
+const SECTIONS = [
+  { id: "credentials", name: "Credentials" },
+  { id: "agents", name: "Agents" },
+  { id: "nodes", name: "Nodes" },
+  { id: "tokens", name: "API tokens" },
+  { id: "users", name: "Users", ownerOnly: true },
+];
+
 export function SettingsPage() {
   useTitle("Settings");
   const me = useMe(); // loaded before any page shows
@@ -15,23 +24,11 @@ export function SettingsPage() {
       <h1>Settings</h1>
       <nav aria-label="Settings sections" className="page-nav">
         <ul>
-          <li>
-            <a href="#credentials">Credentials</a>
-          </li>
-          <li>
-            <a href="#agents">Agents</a>
-          </li>
-          <li>
-            <a href="#nodes">Nodes</a>
-          </li>
-          <li>
-            <a href="#tokens">API tokens</a>
-          </li>
-          {isOwner && (
-            <li>
-              <a href="#users">Users</a>
+          {SECTIONS.filter((s) => isOwner || !s.ownerOnly).map((s) => (
+            <li key={s.id}>
+              <a href={`#${s.id}`}>{s.name}</a>
             </li>
-          )}
+          ))}
         </ul>
       </nav>
       <div className="stack">

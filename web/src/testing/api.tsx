@@ -1,5 +1,6 @@
-// Test helpers for component tests: a fake `/api/v1` behind `fetch`, and a
-// render with react-query and a router. Only tests import this file.
+// Test helpers for component tests: a fake `/api/v1` behind `fetch`, a render with
+// react-query and a router, and a field's error as the page shows it. Only tests import
+// this file.
 
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render } from "@testing-library/react";
@@ -82,6 +83,12 @@ export function renderPage(ui: ReactElement, { path = "/", url = "/" } = {}) {
       </MemoryRouter>
     </QueryClientProvider>,
   );
+}
+
+/** The message an input's `aria-describedby` points at first (its error). */
+export function describedError(input: HTMLElement): string {
+  const first = input.getAttribute("aria-describedby")?.split(" ")[0];
+  return (first && document.getElementById(first)?.textContent) || "";
 }
 
 export const NOW = "2025-01-01T00:00:00Z";

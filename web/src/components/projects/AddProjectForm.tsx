@@ -4,7 +4,7 @@ import { useNavigate } from "react-router";
 import { isApiError } from "../../api/client.ts";
 import { useCreateProject } from "../../api/queries.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
-import { Field, fieldError } from "../form.tsx";
+import { SubmitButton, TextField, fieldError } from "../form.tsx";
 
 /** Git failing or not answering (502/503) is about the repository too. */
 function repoError(error: unknown): string | null {
@@ -46,66 +46,53 @@ export function AddProjectForm() {
     <form className="form panel" onSubmit={submit} aria-labelledby={headingId}>
       <h2 id={headingId}>Add project</h2>
       <div className="form-grid">
-        <Field label="Name" error={errors.name} hint="Lower-case letters, digits, '.', '_', '-'.">
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              value={name}
-              required
-              maxLength={64}
-              spellCheck={false}
-              autoComplete="off"
-              readOnly={create.isPending}
-              onChange={(e) => setName(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field
+        <TextField
+          label="Name"
+          error={errors.name}
+          hint="Lower-case letters, digits, '.', '_', '-'."
+          value={name}
+          required
+          maxLength={64}
+          spellCheck={false}
+          autoComplete="off"
+          readOnly={create.isPending}
+          onChange={setName}
+        />
+        <TextField
           label="Repository URL"
           error={errors.repo}
           hint="https://…, git@host:path or ssh://…; a token belongs in a github credential."
-        >
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              inputMode="url"
-              value={repo}
-              required
-              maxLength={2048}
-              spellCheck={false}
-              autoComplete="off"
-              placeholder="https://github.com/you/repo.git"
-              readOnly={create.isPending}
-              onChange={(e) => setRepo(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Branch" error={errors.branch} hint="Empty: the repository's default branch.">
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              value={branch}
-              maxLength={255}
-              spellCheck={false}
-              autoComplete="off"
-              readOnly={create.isPending}
-              onChange={(e) => setBranch(e.target.value)}
-            />
-          )}
-        </Field>
+          inputMode="url"
+          value={repo}
+          required
+          maxLength={2048}
+          spellCheck={false}
+          autoComplete="off"
+          placeholder="https://github.com/you/repo.git"
+          readOnly={create.isPending}
+          onChange={setRepo}
+        />
+        <TextField
+          label="Branch"
+          error={errors.branch}
+          hint="Empty: the repository's default branch."
+          value={branch}
+          maxLength={255}
+          spellCheck={false}
+          autoComplete="off"
+          readOnly={create.isPending}
+          onChange={setBranch}
+        />
       </div>
       {create.isError && !placed && <ErrorMessage error={create.error} />}
       <div className="button-row">
-        <button
-          type="submit"
-          className="button-primary"
-          disabled={!name.trim() || !repo.trim() || create.isPending}
+        <SubmitButton
+          pending={create.isPending}
+          pendingLabel="Adding…"
+          disabled={!name.trim() || !repo.trim()}
         >
-          {create.isPending ? "Adding…" : "Add project"}
-        </button>
+          Add project
+        </SubmitButton>
         <span role="status" className="muted">
           {create.isPending && "Checking repository…"}
         </span>

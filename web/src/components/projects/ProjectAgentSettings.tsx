@@ -5,7 +5,7 @@ import { useAgents } from "../../api/queries.ts";
 import type { Project } from "../../api/types.ts";
 import { QueryStatus } from "../QueryStatus.tsx";
 import { AgentSettingsForm } from "../settings/AgentSettingsForm.tsx";
-import { Field } from "../form.tsx";
+import { SelectField } from "../form.tsx";
 
 /** Pick an agent and edit its settings for this project only. */
 export function ProjectAgentSettings({ project }: { project: Project }) {
@@ -22,17 +22,13 @@ export function ProjectAgentSettings({ project }: { project: Project }) {
       <QueryStatus query={agents} what="agents" />
       {agents.data && agents.data.length > 0 && (
         <div className="form form-grid">
-          <Field label="Agent">
-            {(props) => (
-              <select {...props} value={name} onChange={(e) => setChosen(e.target.value)}>
-                {agents.data.map((a) => (
-                  <option key={a.name} value={a.name}>
-                    {a.title}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+          <SelectField label="Agent" value={name} onChange={setChosen}>
+            {agents.data.map((a) => (
+              <option key={a.name} value={a.name}>
+                {a.title}
+              </option>
+            ))}
+          </SelectField>
         </div>
       )}
       {agent && <AgentSettingsForm key={agent.name} agent={agent} project={project.id} />}

@@ -2,7 +2,7 @@ import { Link } from "react-router";
 
 import { useProjectSessions, useProjectWorkspaces } from "../../api/queries.ts";
 import type { Project } from "../../api/types.ts";
-import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
+import { LoadMore, QueryTable } from "../QueryTable.tsx";
 import { StateBadge } from "../StateBadge.tsx";
 import { Ago } from "../Time.tsx";
 
@@ -21,66 +21,50 @@ export function ProjectSessions({ project }: { project: Project }) {
   return (
     <section aria-labelledby="project-sessions-heading" className="panel">
       <h2 id="project-sessions-heading">Chat history</h2>
-      <QueryStatus query={sessions} what="sessions" />
-      {sessions.data &&
-        (sessions.data.length === 0 ? (
-          <p className="muted">No sessions yet. Start one from a workspace.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Session</th>
-                  <th scope="col" className="hide-narrow">
-                    Agent
-                  </th>
-                  <th scope="col">State</th>
-                  <th scope="col" className="hide-narrow">
-                    Workspace
-                  </th>
-                  <th scope="col" className="hide-narrow">
-                    Last message
-                  </th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                {sessions.data.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      <Link to={`/sessions/${encodeURIComponent(s.id)}`}>
-                        {s.title || `${s.agent} session`}
-                      </Link>
-                    </td>
-                    <td className="hide-narrow">{s.agent}</td>
-                    <td>
-                      <StateBadge state={s.state} />
-                    </td>
-                    <td className="hide-narrow">{workspaceName(s.workspace_id)}</td>
-                    <td className="truncate hide-narrow" title={s.last_message ?? undefined}>
-                      {s.last_message ?? <span className="muted">—</span>}
-                    </td>
-                    <td>
-                      <Ago at={s.updated_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
-      {sessions.hasNextPage && (
-        <p>
-          <button
-            type="button"
-            onClick={() => void sessions.fetchNextPage()}
-            disabled={sessions.isFetchingNextPage}
-          >
-            {sessions.isFetchingNextPage ? "Loading…" : "Load older sessions"}
-          </button>
-        </p>
-      )}
-      {sessions.isFetchNextPageError && <ErrorMessage error={sessions.error} />}
+      <QueryTable
+        query={sessions}
+        what="sessions"
+        rows={sessions.data}
+        empty="No sessions yet. Start one from a workspace."
+        head={
+          <>
+            <th scope="col">Session</th>
+            <th scope="col" className="hide-narrow">
+              Agent
+            </th>
+            <th scope="col">State</th>
+            <th scope="col" className="hide-narrow">
+              Workspace
+            </th>
+            <th scope="col" className="hide-narrow">
+              Last message
+            </th>
+            <th scope="col">Updated</th>
+          </>
+        }
+      >
+        {(s) => (
+          <tr key={s.id}>
+            <td>
+              <Link to={`/sessions/${encodeURIComponent(s.id)}`}>
+                {s.title || `${s.agent} session`}
+              </Link>
+            </td>
+            <td className="hide-narrow">{s.agent}</td>
+            <td>
+              <StateBadge state={s.state} />
+            </td>
+            <td className="hide-narrow">{workspaceName(s.workspace_id)}</td>
+            <td className="truncate hide-narrow" title={s.last_message ?? undefined}>
+              {s.last_message ?? <span className="muted">—</span>}
+            </td>
+            <td>
+              <Ago at={s.updated_at} />
+            </td>
+          </tr>
+        )}
+      </QueryTable>
+      <LoadMore query={sessions} label="Load older sessions" />
     </section>
   );
 }

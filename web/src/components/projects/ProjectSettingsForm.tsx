@@ -5,7 +5,7 @@ import { useUpdateProject } from "../../api/queries.ts";
 import type { Project, ProjectUpdate } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { EnvEditor, envRecord, envRows, type EnvRow } from "../settings/EnvEditor.tsx";
-import { Field, fieldError } from "../form.tsx";
+import { SubmitButton, TextField, fieldError } from "../form.tsx";
 
 function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
@@ -62,38 +62,27 @@ export function ProjectSettingsForm({
       <h2 id={headingId}>Settings</h2>
       <form className="form" onSubmit={submit} aria-labelledby={headingId}>
         <div className="form-grid">
-          <Field label="Name" error={errors.name}>
-            {(props) => (
-              <input
-                {...props}
-                type="text"
-                value={name}
-                required
-                maxLength={64}
-                spellCheck={false}
-                autoComplete="off"
-                onChange={(e) => setName(e.target.value)}
-              />
-            )}
-          </Field>
-          <Field
+          <TextField
+            label="Name"
+            error={errors.name}
+            value={name}
+            required
+            maxLength={64}
+            spellCheck={false}
+            autoComplete="off"
+            onChange={setName}
+          />
+          <TextField
             label="Default branch"
             error={errors.branch}
             hint="New workspaces check it out; Corral checks the repository has it."
-          >
-            {(props) => (
-              <input
-                {...props}
-                type="text"
-                value={branch}
-                required
-                maxLength={255}
-                spellCheck={false}
-                autoComplete="off"
-                onChange={(e) => setBranch(e.target.value)}
-              />
-            )}
-          </Field>
+            value={branch}
+            required
+            maxLength={255}
+            spellCheck={false}
+            autoComplete="off"
+            onChange={setBranch}
+          />
         </div>
         <EnvEditor
           rows={env}
@@ -107,9 +96,9 @@ export function ProjectSettingsForm({
         </p>
         {update.isError && !placed && <ErrorMessage error={update.error} />}
         <div className="button-row">
-          <button type="submit" className="button-primary" disabled={!changed || update.isPending}>
-            {update.isPending ? "Saving…" : "Save project"}
-          </button>
+          <SubmitButton pending={update.isPending} pendingLabel="Saving…" disabled={!changed}>
+            Save project
+          </SubmitButton>
           <span role="status" className="muted">
             {update.isPending && body.default_branch && "Checking the branch…"}
             {update.isSuccess && !changed && "Saved."}

@@ -1,14 +1,11 @@
 import { useId, useState, type FormEvent } from "react";
-import { Link, useNavigate } from "react-router";
+import { useNavigate } from "react-router";
 
 import { useCreateWorkspace, useNodes, useProjectWorkspaces } from "../../api/queries.ts";
 import type { Project } from "../../api/types.ts";
-import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
-import { StateBadge } from "../StateBadge.tsx";
-import { Ago } from "../Time.tsx";
-import { Field, fieldError } from "../form.tsx";
-
-const workspacePath = (id: string) => `/workspaces/${encodeURIComponent(id)}`;
+import { ErrorMessage } from "../QueryStatus.tsx";
+import { WorkspaceTable, workspacePath } from "../WorkspaceTable.tsx";
+import { SelectField, SubmitButton, TextField, fieldError } from "../form.tsx";
 
 function NewWorkspaceForm({ project }: { project: Project }) {
   const [branch, setBranch] = useState("");
@@ -42,37 +39,30 @@ function NewWorkspaceForm({ project }: { project: Project }) {
         New workspace
       </h3>
       <div className="form-grid">
-        <Field label="Branch" error={errors.branch} hint={`Empty: ${project.default_branch}.`}>
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              value={branch}
-              maxLength={255}
-              spellCheck={false}
-              autoComplete="off"
-              placeholder={project.default_branch}
-              onChange={(e) => setBranch(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Node" error={errors.node}>
-          {(props) => (
-            <select {...props} value={node} onChange={(e) => setNode(e.target.value)}>
-              <option value="">The least busy ready node</option>
-              {ready.map((n) => (
-                <option key={n.id} value={n.id}>
-                  {n.name}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <TextField
+          label="Branch"
+          error={errors.branch}
+          hint={`Empty: ${project.default_branch}.`}
+          value={branch}
+          maxLength={255}
+          spellCheck={false}
+          autoComplete="off"
+          placeholder={project.default_branch}
+          onChange={setBranch}
+        />
+        <SelectField label="Node" error={errors.node} value={node} onChange={setNode}>
+          <option value="">The least busy ready node</option>
+          {ready.map((n) => (
+            <option key={n.id} value={n.id}>
+              {n.name}
+            </option>
+          ))}
+        </SelectField>
       </div>
       {create.isError && !errors.branch && !errors.node && <ErrorMessage error={create.error} />}
-      <button type="submit" className="button-primary" disabled={create.isPending}>
-        {create.isPending ? "Creating…" : "New workspace"}
-      </button>
+      <SubmitButton pending={create.isPending} pendingLabel="Creating…">
+        New workspace
+      </SubmitButton>
     </form>
   );
 }
@@ -80,55 +70,10 @@ function NewWorkspaceForm({ project }: { project: Project }) {
 /** The project's workspaces, each linking to its page, and New workspace. */
 export function ProjectWorkspaces({ project }: { project: Project }) {
   const workspaces = useProjectWorkspaces(project.id);
-  const nodes = useNodes();
-  const nodeName = (id: string | null) =>
-    id === null ? "—" : (nodes.data?.items.find((n) => n.id === id)?.name ?? id);
   return (
     <section aria-labelledby="project-workspaces-heading" className="panel">
       <h2 id="project-workspaces-heading">Workspaces</h2>
-      <QueryStatus query={workspaces} what="workspaces" />
-      {workspaces.data &&
-        (workspaces.data.items.length === 0 ? (
-          <p className="muted">No workspaces yet.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Branch</th>
-                  <th scope="col">State</th>
-                  <th scope="col" className="hide-narrow">
-                    Node
-                  </th>
-                  <th scope="col" className="hide-narrow">
-                    Created
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {workspaces.data.items.map((ws) => (
-                  <tr key={ws.id}>
-                    <td>
-                      <Link to={workspacePath(ws.id)}>{ws.name}</Link>
-                    </td>
-                    <td>
-                      <code>{ws.branch}</code>
-                    </td>
-                    <td>
-                      <StateBadge state={ws.state} />
-                      {ws.state_reason && <div className="muted">{ws.state_reason}</div>}
-                    </td>
-                    <td className="hide-narrow">{nodeName(ws.node_id)}</td>
-                    <td className="hide-narrow">
-                      <Ago at={ws.created_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
+      <WorkspaceTable workspaces={workspaces} detailed />
       <NewWorkspaceForm project={project} />
     </section>
   );

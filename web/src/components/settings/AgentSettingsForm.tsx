@@ -12,7 +12,7 @@ import {
 } from "../../api/types.ts";
 import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
 import { EnvEditor, envRecord, envRows, type EnvRow } from "./EnvEditor.tsx";
-import { Field, fieldError } from "../form.tsx";
+import { Field, SelectField, SubmitButton, TextField, fieldError } from "../form.tsx";
 
 const POLICY_HINT =
   "What runs without asking you: ask (nothing), allow-reads (reading and searching), " +
@@ -133,70 +133,53 @@ function Editor({
         </p>
       )}
       <div className="form-grid">
-        <Field
+        <SelectField
           label="Credential"
           error={errors.credential}
           hint={`Kinds ${agent.name} takes: ${kinds}; an env credential fits any agent.`}
+          value={draft.credential}
+          onChange={(credential) => set({ credential })}
         >
-          {(props) => (
-            <select
-              {...props}
-              value={draft.credential}
-              onChange={(e) => set({ credential: e.target.value })}
-            >
-              <option value="">None</option>
-              {choices.map((c) => (
-                <option key={c.name} value={c.name}>
-                  {c.text}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Model" error={errors.model} hint="Empty: the agent's default.">
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              value={draft.model}
-              maxLength={200}
-              spellCheck={false}
-              onChange={(e) => set({ model: e.target.value })}
-            />
-          )}
-        </Field>
-        <Field label="Permission policy" error={errors.policy} hint={POLICY_HINT}>
-          {(props) => (
-            <select
-              {...props}
-              value={draft.policy}
-              onChange={(e) => set({ policy: e.target.value })}
-            >
-              {POLICIES.map((p) => (
-                <option key={p} value={p}>
-                  {p}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+          <option value="">None</option>
+          {choices.map((c) => (
+            <option key={c.name} value={c.name}>
+              {c.text}
+            </option>
+          ))}
+        </SelectField>
+        <TextField
+          label="Model"
+          error={errors.model}
+          hint="Empty: the agent's default."
+          value={draft.model}
+          maxLength={200}
+          spellCheck={false}
+          onChange={(model) => set({ model })}
+        />
+        <SelectField
+          label="Permission policy"
+          error={errors.policy}
+          hint={POLICY_HINT}
+          value={draft.policy}
+          onChange={(policy) => set({ policy })}
+        >
+          {POLICIES.map((p) => (
+            <option key={p} value={p}>
+              {p}
+            </option>
+          ))}
+        </SelectField>
         {(agent.endpoint || settings.endpoint) && (
-          <Field
+          <TextField
             label="Endpoint"
             error={errors.endpoint}
             hint="The model API's base URL (a gateway or proxy); empty for the default."
-          >
-            {(props) => (
-              <input
-                {...props}
-                type="url"
-                value={draft.endpoint}
-                placeholder="https://"
-                spellCheck={false}
-                onChange={(e) => set({ endpoint: e.target.value })}
-              />
-            )}
-          </Field>
+            type="url"
+            value={draft.endpoint}
+            placeholder="https://"
+            spellCheck={false}
+            onChange={(endpoint) => set({ endpoint })}
+          />
         )}
       </div>
       <EnvEditor rows={draft.env} onChange={(env) => set({ env })} error={errors.env} />
@@ -213,9 +196,9 @@ function Editor({
       </Field>
       {update.isError && !placed && <ErrorMessage error={update.error} />}
       <div className="button-row">
-        <button type="submit" className="button-primary" disabled={!body || update.isPending}>
-          {update.isPending ? "Saving…" : "Save settings"}
-        </button>
+        <SubmitButton pending={update.isPending} pendingLabel="Saving…" disabled={!body}>
+          Save settings
+        </SubmitButton>
         <button
           type="button"
           disabled={!body || update.isPending}

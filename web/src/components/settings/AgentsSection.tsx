@@ -2,9 +2,10 @@ import { useId, useState, type FormEvent } from "react";
 
 import { useAddAgent, useAgents, useRemoveAgent } from "../../api/queries.ts";
 import type { Agent } from "../../api/types.ts";
-import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
+import { ErrorMessage } from "../QueryStatus.tsx";
+import { QueryTable } from "../QueryTable.tsx";
 import { AgentSettingsForm } from "./AgentSettingsForm.tsx";
-import { ConfirmButton, Field, fieldError, splitCommand } from "../form.tsx";
+import { ConfirmButton, SubmitButton, TextField, fieldError, splitCommand } from "../form.tsx";
 
 /** Where a node gets the agent: the catalog's npm package, or your command. */
 function Install({ agent }: { agent: Agent }) {
@@ -112,51 +113,40 @@ function AddAgentForm() {
     <form className="form" onSubmit={submit} aria-labelledby={headingId}>
       <h3 id={headingId}>Add your own ACP agent</h3>
       <div className="form-grid">
-        <Field label="Name" error={nameError}>
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              value={name}
-              required
-              maxLength={64}
-              spellCheck={false}
-              autoComplete="off"
-              onChange={(e) => setName(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field
+        <TextField
+          label="Name"
+          error={nameError}
+          value={name}
+          required
+          maxLength={64}
+          spellCheck={false}
+          autoComplete="off"
+          onChange={setName}
+        />
+        <TextField
           label="Command"
           error={commandError}
           hint={
             "A program on the node that speaks ACP on stdin and stdout, with its arguments; " +
             "quote an argument that holds spaces."
           }
-        >
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              value={command}
-              required
-              spellCheck={false}
-              autoComplete="off"
-              placeholder="my-agent --acp"
-              onChange={(e) => setCommand(e.target.value)}
-            />
-          )}
-        </Field>
+          value={command}
+          required
+          spellCheck={false}
+          autoComplete="off"
+          placeholder="my-agent --acp"
+          onChange={setCommand}
+        />
       </div>
       {add.isError && !nameError && !commandError && <ErrorMessage error={add.error} />}
       <div className="button-row">
-        <button
-          type="submit"
-          className="button-primary"
-          disabled={!name.trim() || args.length === 0 || add.isPending}
+        <SubmitButton
+          pending={add.isPending}
+          pendingLabel="Adding…"
+          disabled={!name.trim() || args.length === 0}
         >
-          {add.isPending ? "Adding…" : "Add agent"}
-        </button>
+          Add agent
+        </SubmitButton>
         <span role="status" className="muted">
           {add.isSuccess && `Added ${add.data.name}.`}
         </span>
@@ -173,41 +163,31 @@ export function AgentsSection() {
   return (
     <section aria-labelledby="agents-heading" className="panel" id="agents">
       <h2 id="agents-heading">Agents</h2>
-      <QueryStatus query={agents} what="agents" />
-      {agents.data &&
-        (agents.data.length === 0 ? (
-          <p className="muted">No agents.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Agent</th>
-                  <th scope="col">Source</th>
-                  <th scope="col" className="hide-narrow">
-                    Install
-                  </th>
-                  <th scope="col" className="hide-narrow">
-                    Credential kinds
-                  </th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {agents.data.map((a) => (
-                  <AgentRow
-                    key={a.name}
-                    agent={a}
-                    editing={a.name === editing}
-                    onEdit={setEditing}
-                  />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
+      <QueryTable
+        query={agents}
+        what="agents"
+        rows={agents.data}
+        empty="No agents."
+        head={
+          <>
+            <th scope="col">Agent</th>
+            <th scope="col">Source</th>
+            <th scope="col" className="hide-narrow">
+              Install
+            </th>
+            <th scope="col" className="hide-narrow">
+              Credential kinds
+            </th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </>
+        }
+      >
+        {(a) => (
+          <AgentRow key={a.name} agent={a} editing={a.name === editing} onEdit={setEditing} />
+        )}
+      </QueryTable>
       {editingAgent && <AgentSettingsForm key={editingAgent.name} agent={editingAgent} />}
       <AddAgentForm />
     </section>

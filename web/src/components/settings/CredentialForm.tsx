@@ -3,7 +3,7 @@ import { useId, useRef, useState, type FormEvent } from "react";
 import { useSetCredential } from "../../api/queries.ts";
 import { CREDENTIAL_KINDS, type Credential, type CredentialKind } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
-import { Field, fieldError } from "../form.tsx";
+import { Field, SelectField, SubmitButton, TextField, fieldError } from "../form.tsx";
 
 const KIND_HINTS: Partial<Record<CredentialKind, string>> = {
   env: "Named after the environment variable it sets (letters, digits, '_'); fits any agent.",
@@ -73,7 +73,7 @@ export function CredentialForm({
       <h3 id={headingId}>{replacing ? `Replace ${replacing.name}` : "Add a credential"}</h3>
       <div className="form-grid">
         {!replacing && (
-          <Field
+          <TextField
             label="Name"
             error={nameError}
             hint={
@@ -81,45 +81,36 @@ export function CredentialForm({
                 ? `A credential named ${name.trim()} exists; saving replaces its value.`
                 : "Letters, digits, '.', '_', '-'."
             }
-          >
-            {(props) => (
-              <input
-                {...props}
-                type="text"
-                value={name}
-                required
-                maxLength={100}
-                // It goes in the URL: letters, digits, '.', '_', '-' (as the API checks).
-                pattern="[A-Za-z0-9][A-Za-z0-9._\-]*"
-                autoComplete="off"
-                spellCheck={false}
-                onChange={(e) => {
-                  setName(e.target.value);
-                  setSaved(null);
-                }}
-              />
-            )}
-          </Field>
+            value={name}
+            required
+            maxLength={100}
+            // It goes in the URL: letters, digits, '.', '_', '-' (as the API checks).
+            pattern="[A-Za-z0-9][A-Za-z0-9._\-]*"
+            autoComplete="off"
+            spellCheck={false}
+            onChange={(next) => {
+              setName(next);
+              setSaved(null);
+            }}
+          />
         )}
-        <Field label="Kind" error={kindError} hint={KIND_HINTS[kind]}>
-          {(props) => (
-            <select
-              {...props}
-              value={kind}
-              onChange={(e) => {
-                setKind(e.target.value);
-                setValue("");
-                setFileName(null);
-              }}
-            >
-              {CREDENTIAL_KINDS.map((k) => (
-                <option key={k} value={k}>
-                  {k}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SelectField
+          label="Kind"
+          error={kindError}
+          hint={KIND_HINTS[kind]}
+          value={kind}
+          onChange={(next) => {
+            setKind(next);
+            setValue("");
+            setFileName(null);
+          }}
+        >
+          {CREDENTIAL_KINDS.map((k) => (
+            <option key={k} value={k}>
+              {k}
+            </option>
+          ))}
+        </SelectField>
         {kind === "ssh-key" ? (
           <Field label="Private key file" error={valueError}>
             {(props) => (
@@ -133,33 +124,30 @@ export function CredentialForm({
             )}
           </Field>
         ) : (
-          <Field label={replacing ? "New value" : "Value"} error={valueError}>
-            {(props) => (
-              <input
-                {...props}
-                type="password"
-                value={value}
-                required
-                autoComplete="off"
-                spellCheck={false}
-                onChange={(e) => {
-                  setValue(e.target.value);
-                  setSaved(null);
-                }}
-              />
-            )}
-          </Field>
+          <TextField
+            label={replacing ? "New value" : "Value"}
+            error={valueError}
+            type="password"
+            value={value}
+            required
+            autoComplete="off"
+            spellCheck={false}
+            onChange={(next) => {
+              setValue(next);
+              setSaved(null);
+            }}
+          />
         )}
       </div>
       {otherError && <ErrorMessage error={otherError} />}
       <div className="button-row">
-        <button
-          type="submit"
-          className="button-primary"
-          disabled={!name.trim() || !value || save.isPending}
+        <SubmitButton
+          pending={save.isPending}
+          pendingLabel="Saving…"
+          disabled={!name.trim() || !value}
         >
-          {save.isPending ? "Saving…" : replacing ? "Replace value" : "Save credential"}
-        </button>
+          {replacing ? "Replace value" : "Save credential"}
+        </SubmitButton>
         {onDone && (
           <button type="button" onClick={onDone} disabled={save.isPending}>
             Cancel

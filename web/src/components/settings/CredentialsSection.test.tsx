@@ -4,7 +4,15 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import type { Credential } from "../../api/types.ts";
 import { CredentialsSection } from "./CredentialsSection.tsx";
-import { NOW, apiError, mockApi, page, renderPage, writes } from "../../testing/api.tsx";
+import {
+  NOW,
+  apiError,
+  describedError,
+  mockApi,
+  page,
+  renderPage,
+  writes,
+} from "../../testing/api.tsx";
 
 const SECRET = "sk-ant-api03-very-secret-value-9f3k";
 
@@ -79,9 +87,7 @@ describe("CredentialsSection", () => {
 
     const input = screen.getByLabelText("Value");
     await waitFor(() => expect(input.getAttribute("aria-invalid")).toBe("true"));
-    const describedBy = input.getAttribute("aria-describedby")!.split(" ");
-    const message = document.getElementById(describedBy[0]!)!;
-    expect(message.textContent).toContain("must be a private key");
+    expect(describedError(input)).toContain("must be a private key");
   });
 
   it("replaces a value without prefilling it, and asks before deleting", async () => {

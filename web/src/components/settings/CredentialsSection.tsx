@@ -2,7 +2,8 @@ import { useState } from "react";
 
 import { useCredentials, useDeleteCredential } from "../../api/queries.ts";
 import type { Credential } from "../../api/types.ts";
-import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
+import { ErrorMessage } from "../QueryStatus.tsx";
+import { LoadMore, QueryTable } from "../QueryTable.tsx";
 import { Ago } from "../Time.tsx";
 import { CredentialForm } from "./CredentialForm.tsx";
 import { ConfirmButton } from "../form.tsx";
@@ -61,46 +62,28 @@ export function CredentialsSection() {
         API keys and tokens your agents and nodes use. Values go to the control plane and never come
         back: only the last four characters are shown.
       </p>
-      <QueryStatus query={credentials} what="credentials" />
-      {credentials.data &&
-        (credentials.data.length === 0 ? (
-          <p className="muted">No credentials yet.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Ends with</th>
-                  <th scope="col" className="hide-narrow">
-                    Last used
-                  </th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {credentials.data.map((c) => (
-                  <CredentialRow key={c.id} credential={c} onReplace={setReplacing} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
-      {credentials.hasNextPage && (
-        <p>
-          <button
-            type="button"
-            onClick={() => void credentials.fetchNextPage()}
-            disabled={credentials.isFetchingNextPage}
-          >
-            {credentials.isFetchingNextPage ? "Loading…" : "Load more"}
-          </button>
-        </p>
-      )}
-      {credentials.isFetchNextPageError && <ErrorMessage error={credentials.error} />}
+      <QueryTable
+        query={credentials}
+        what="credentials"
+        rows={credentials.data}
+        empty="No credentials yet."
+        head={
+          <>
+            <th scope="col">Name</th>
+            <th scope="col">Kind</th>
+            <th scope="col">Ends with</th>
+            <th scope="col" className="hide-narrow">
+              Last used
+            </th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </>
+        }
+      >
+        {(c) => <CredentialRow key={c.id} credential={c} onReplace={setReplacing} />}
+      </QueryTable>
+      <LoadMore query={credentials} />
       {replacing ? (
         <CredentialForm
           key={replacing.id}

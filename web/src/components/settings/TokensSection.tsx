@@ -1,10 +1,9 @@
-import { useId, useState, type FormEvent } from "react";
-
 import { useCreateToken, useRevokeToken, useTokens } from "../../api/queries.ts";
 import type { ApiToken } from "../../api/types.ts";
-import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
+import { ErrorMessage } from "../QueryStatus.tsx";
+import { LoadMore, QueryTable } from "../QueryTable.tsx";
 import { Ago } from "../Time.tsx";
-import { ConfirmButton, Field, SecretOnce, fieldError } from "../form.tsx";
+import { ConfirmButton, NameForm, SecretOnce } from "../form.tsx";
 
 function TokenRow({ token }: { token: ApiToken }) {
   const revoke = useRevokeToken();
@@ -43,16 +42,7 @@ function TokenRow({ token }: { token: ApiToken }) {
 }
 
 function CreateTokenForm() {
-  const [name, setName] = useState("");
   const create = useCreateToken();
-  const headingId = useId();
-
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    if (!name.trim() || create.isPending) return;
-    create.mutate(name.trim(), { onSuccess: () => setName("") });
-  };
-
   if (create.data) {
     return (
       <SecretOnce
@@ -66,31 +56,16 @@ function CreateTokenForm() {
       </SecretOnce>
     );
   }
-
-  const nameError = fieldError(create.error, "body.name");
   return (
-    <form className="form" onSubmit={submit} aria-labelledby={headingId}>
-      <h3 id={headingId}>Create a token</h3>
-      <div className="form-grid">
-        <Field label="Token name" error={nameError} hint="What it is for, e.g. ci or laptop.">
-          {(props) => (
-            <input
-              {...props}
-              type="text"
-              value={name}
-              required
-              maxLength={100}
-              autoComplete="off"
-              onChange={(e) => setName(e.target.value)}
-            />
-          )}
-        </Field>
-      </div>
-      {create.isError && !nameError && <ErrorMessage error={create.error} />}
-      <button type="submit" className="button-primary" disabled={!name.trim() || create.isPending}>
-        {create.isPending ? "Creating…" : "Create token"}
-      </button>
-    </form>
+    <NameForm
+      title="Create a token"
+      mutation={create}
+      label="Token name"
+      hint="What it is for, e.g. ci or laptop."
+      maxLength={100}
+      submit="Create token"
+      pendingLabel="Creating…"
+    />
   );
 }
 
@@ -100,48 +75,30 @@ export function TokensSection() {
   return (
     <section aria-labelledby="tokens-heading" className="panel" id="tokens">
       <h2 id="tokens-heading">API tokens</h2>
-      <QueryStatus query={tokens} what="tokens" />
-      {tokens.data &&
-        (tokens.data.length === 0 ? (
-          <p className="muted">No tokens yet.</p>
-        ) : (
-          <div className="table-scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Ends with</th>
-                  <th scope="col" className="hide-narrow">
-                    Created
-                  </th>
-                  <th scope="col" className="hide-narrow">
-                    Last used
-                  </th>
-                  <th scope="col">
-                    <span className="visually-hidden">State</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {tokens.data.map((t) => (
-                  <TokenRow key={t.id} token={t} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
-      {tokens.hasNextPage && (
-        <p>
-          <button
-            type="button"
-            onClick={() => void tokens.fetchNextPage()}
-            disabled={tokens.isFetchingNextPage}
-          >
-            {tokens.isFetchingNextPage ? "Loading…" : "Load more"}
-          </button>
-        </p>
-      )}
-      {tokens.isFetchNextPageError && <ErrorMessage error={tokens.error} />}
+      <QueryTable
+        query={tokens}
+        what="tokens"
+        rows={tokens.data}
+        empty="No tokens yet."
+        head={
+          <>
+            <th scope="col">Name</th>
+            <th scope="col">Ends with</th>
+            <th scope="col" className="hide-narrow">
+              Created
+            </th>
+            <th scope="col" className="hide-narrow">
+              Last used
+            </th>
+            <th scope="col">
+              <span className="visually-hidden">State</span>
+            </th>
+          </>
+        }
+      >
+        {(t) => <TokenRow key={t.id} token={t} />}
+      </QueryTable>
+      <LoadMore query={tokens} />
       <CreateTokenForm />
     </section>
   );

@@ -1,0 +1,39 @@
+// API objects the component tests share; a test spreads one to change what it needs.
+
+import type { Project, Session } from "../api/types.ts";
+import { NOW } from "./api.tsx";
+
+export const demoProject: Project = {
+  id: "prj_1",
+  name: "demo",
+  repo: "https://github.com/acme/demo.git",
+  default_branch: "main",
+  env: {},
+  created_at: NOW,
+  updated_at: NOW,
+};
+
+/** A session of `demoProject`, stopped, with `changes` over it. */
+export function session(changes: Partial<Session> = {}): Session {
+  return {
+    id: "ses_1",
+    workspace_id: "wsp_1",
+    project_id: "prj_1",
+    agent: "claude",
+    title: "",
+    policy: "ask",
+    state: "stopped",
+    state_reason: null,
+    state_changed_at: NOW,
+    acp_session_id: null,
+    model: null,
+    mode: null,
+    last_seq: 3,
+    last_message: null,
+    usage: null,
+    agent_info: null,
+    created_at: NOW,
+    updated_at: NOW,
+    ...changes,
+  };
+}
