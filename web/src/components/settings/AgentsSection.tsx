@@ -1,15 +1,26 @@
 import { useId, useState, type FormEvent } from "react";
 
-import { useAddAgent, useAgents, useRemoveAgent } from "../../api/queries.ts";
-import type { Agent } from "../../api/types.ts";
+import { useAddAgent, useAgents, useNodes, useRemoveAgent } from "../../api/queries.ts";
+import type { Agent, Node } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { QueryTable } from "../QueryTable.tsx";
 import { AgentSettingsForm } from "./AgentSettingsForm.tsx";
 import { ConfirmButton, SubmitButton, TextField, fieldError, splitCommand } from "../form.tsx";
 
-/** Where a node gets the agent: the catalog's npm package, or your command. */
+/** Names of the nodes that report `package@version` installed (their heartbeats list them). */
+function nodesWith(nodes: readonly Node[], installed: string): string[] {
+  return nodes
+    .filter((n) => Array.isArray(n.usage.agents) && n.usage.agents.includes(installed))
+    .map((n) => n.name);
+}
+
+/** Where a node gets the agent (the catalog's npm package, or your command), and which have it. */
 function Install({ agent }: { agent: Agent }) {
+  const nodes = useNodes();
   if (agent.package) {
+    const on = agent.version
+      ? nodesWith(nodes.data?.items ?? [], `${agent.package}@${agent.version}`)
+      : [];
     return (
       <>
         <code className="break">
@@ -17,7 +28,11 @@ function Install({ agent }: { agent: Agent }) {
           {agent.version && `@${agent.version}`}
         </code>
         <br />
-        <span className="muted">installed on a node at first use</span>
+        <span className="muted">
+          {on.length > 0
+            ? `installed on ${on.join(", ")}; other nodes install it at first use`
+            : "installed on a node at first use"}
+        </span>
       </>
     );
   }

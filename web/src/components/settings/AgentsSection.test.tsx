@@ -1,0 +1,51 @@
+import { cleanup, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+
+import type { Agent, Node } from "../../api/types.ts";
+import { NOW, mockApi, page, renderPage } from "../../testing/api.tsx";
+import { AgentsSection } from "./AgentsSection.tsx";
+
+const gemini: Agent = {
+  name: "gemini",
+  title: "Gemini CLI",
+  builtin: true,
+  package: "@google/gemini-cli",
+  version: "0.61.0",
+  command: ["gemini", "--acp"],
+  credential_kinds: ["gemini-api-key"],
+  endpoint: false,
+};
+
+function node(name: string, agents: string[]): Node {
+  return {
+    id: `nod_${name}`,
+    name,
+    provider: "local",
+    state: "ready",
+    state_reason: null,
+    state_changed_at: NOW,
+    agent_version: "0.1.0",
+    last_seen_at: NOW,
+    capacity: { cpus: 2 },
+    usage: { load1: 0.1, agents },
+    connected: true,
+    created_at: NOW,
+  };
+}
+
+afterEach(cleanup);
+
+describe("AgentsSection", () => {
+  it("says which nodes have a catalog agent's version installed", async () => {
+    mockApi({
+      "GET /agents": { body: [gemini] },
+      "GET /nodes": page([
+        node("laptop", ["@google/gemini-cli@0.61.0"]),
+        node("server", ["@google/gemini-cli@0.60.0"]),
+      ]),
+    });
+    renderPage(<AgentsSection />);
+    expect(await screen.findByText(/installed on laptop;/)).toBeTruthy();
+    expect(screen.queryByText(/server/)).toBeNull();
+  });
+});
