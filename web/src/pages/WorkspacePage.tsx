@@ -1,27 +1,19 @@
-import { lazy, Suspense, useId, useMemo, useState, type FormEvent } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { lazy, Suspense, useMemo, useState } from "react";
+import { Link, useParams } from "react-router";
 
 import {
-  useAgents,
   useCreateTerminal,
   useDeleteTerminal,
-  useStartSession,
   useTerminals,
   useWorkspace,
-  useWorkspaceAction,
-  useWorkspaceLog,
   useWorkspaceSessions,
 } from "../api/queries.ts";
-import {
-  ACTIVE_SESSION_STATES,
-  POLICIES,
-  type Policy,
-  type Session,
-  type TerminalInfo,
-  type Workspace,
-} from "../api/types.ts";
+import { ACTIVE_SESSION_STATES, type Session, type TerminalInfo } from "../api/types.ts";
 import { ErrorMessage, QueryStatus } from "../components/QueryStatus.tsx";
 import { SessionView } from "../components/SessionView.tsx";
+import { NewChatForm } from "../components/workspace/NewChatForm.tsx";
+import { ProvisioningLog } from "../components/workspace/ProvisioningLog.tsx";
+import { WorkspaceActions } from "../components/workspace/WorkspaceActions.tsx";
 import { ConfirmButton } from "../components/form.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { Elapsed } from "../components/Time.tsx";
@@ -30,154 +22,6 @@ import { useWorkspaceTabs, type TabRef } from "../hooks/useWorkspaceTabs.ts";
 
 // xterm.js is most of this page's code: load it with the first terminal, not with the app.
 const TerminalView = lazy(() => import("../components/TerminalView.tsx"));
-
-/** States in which the node is still working on the workspace: the log is followed. */
-const PROVISIONING = new Set(["pending", "creating", "starting"]);
-
-function WorkspaceActions({ workspace }: { workspace: Workspace }) {
-  const action = useWorkspaceAction(workspace.id);
-  const navigate = useNavigate();
-  const busy = action.isPending;
-  const canStop = workspace.state === "running";
-  const canStart = workspace.state === "stopped" || workspace.state === "error";
-  return (
-    <div className="workspace-actions">
-      <div className="button-row">
-        {canStart && (
-          <button
-            type="button"
-            className="button-primary"
-            disabled={busy}
-            onClick={() => action.mutate("start")}
-          >
-            {busy && action.variables === "start" ? "Starting…" : "Start"}
-          </button>
-        )}
-        {canStop && (
-          <ConfirmButton
-            question="Stop the workspace? Its terminals and agents end; files and chats stay."
-            confirmLabel="Stop workspace"
-            pending={busy}
-            onConfirm={() => action.mutate("stop")}
-          >
-            Stop
-          </ConfirmButton>
-        )}
-        <ConfirmButton
-          question={`Delete ${workspace.name} and its checkout? Chats stay in the project.`}
-          confirmLabel="Delete workspace"
-          label={`Delete ${workspace.name}`}
-          pending={busy}
-          onConfirm={() =>
-            action.mutate("delete", {
-              onSuccess: () =>
-                void navigate(workspace.project_id ? `/projects/${workspace.project_id}` : "/"),
-            })
-          }
-        >
-          Delete
-        </ConfirmButton>
-      </div>
-      {action.isError && <ErrorMessage error={action.error} />}
-    </div>
-  );
-}
-
-function ProvisioningLog({ workspace }: { workspace: Workspace }) {
-  const following = PROVISIONING.has(workspace.state);
-  const log = useWorkspaceLog(workspace.id, following);
-  const lines = log.data?.lines ?? [];
-  if (!following && lines.length === 0) return null;
-  return (
-    <details className="provisioning-log" open={following || workspace.state === "error"}>
-      <summary>Provisioning log{following && <span className="muted"> (following)</span>}</summary>
-      <pre aria-live="polite" data-testid="provisioning-log" tabIndex={0}>
-        {lines.length > 0 ? lines.join("\n") : "Waiting for the node…"}
-      </pre>
-    </details>
-  );
-}
-
-function NewChatForm({
-  workspaceId,
-  onStarted,
-  onCancel,
-}: {
-  workspaceId: string;
-  onStarted: (session: Session) => void;
-  onCancel: () => void;
-}) {
-  const agents = useAgents();
-  const start = useStartSession();
-  const [agent, setAgent] = useState("");
-  const [policy, setPolicy] = useState<Policy>("ask");
-  const [title, setTitle] = useState("");
-  const id = useId();
-  const chosen = agent || agents.data?.[0]?.name || "";
-
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    if (!chosen) return;
-    start.mutate(
-      { workspace: workspaceId, agent: chosen, policy, ...(title.trim() ? { title } : {}) },
-      { onSuccess: onStarted },
-    );
-  };
-
-  return (
-    <form className="new-chat card" onSubmit={submit} aria-label="New chat">
-      <div className="field">
-        <label htmlFor={`${id}-agent`}>Agent</label>
-        <select id={`${id}-agent`} value={chosen} onChange={(e) => setAgent(e.target.value)}>
-          {(agents.data ?? []).map((a) => (
-            <option key={a.name} value={a.name}>
-              {a.title || a.name}
-              {a.builtin ? "" : " (custom)"}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-policy`}>Permissions</label>
-        <select
-          id={`${id}-policy`}
-          value={policy}
-          onChange={(e) => setPolicy(e.target.value as Policy)}
-          aria-describedby={`${id}-policy-hint`}
-        >
-          {POLICIES.map((p) => (
-            <option key={p} value={p}>
-              {p}
-            </option>
-          ))}
-        </select>
-        <p id={`${id}-policy-hint`} className="muted field-hint">
-          What the agent may do without asking: nothing, reads, reads and edits, or everything.
-        </p>
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-title`}>Title (optional)</label>
-        <input
-          id={`${id}-title`}
-          value={title}
-          maxLength={200}
-          onChange={(e) => setTitle(e.target.value)}
-          placeholder="Named after the first prompt when empty"
-        />
-      </div>
-      <QueryStatus query={agents} what="agents" />
-      {start.isError && <ErrorMessage error={start.error} />}
-      <div className="button-row">
-        <button type="submit" className="button-primary" disabled={!chosen || start.isPending}>
-          {start.isPending ? "Starting…" : "Start chat"}
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
-    </form>
-  );
-}
 
 /** Where a key moves the selection in a tab list of `last + 1` tabs (WAI-ARIA tabs pattern). */
 function tabKeyTarget(key: string, index: number, last: number): number | null {
