@@ -144,6 +144,30 @@ def test_signing_out_shows_the_signed_out_page(browser: Browser, web_site: WebSi
         context.close()
 
 
+def test_an_invited_user_signs_in_with_the_link_from_settings(
+    page: Page, browser: Browser, web_site: WebSite
+) -> None:
+    page.goto(web_site.site.url + "/settings")
+    users = page.get_by_role("region", name="Users")
+    users.get_by_label("User name").fill("carol")
+    users.get_by_role("button", name="Create invite link").click()
+    link = users.locator("pre code").inner_text().strip()
+    assert "/auth/login?token=" in link
+    users.get_by_role("button", name="Done").click()
+    expect(users.locator("pre code")).to_have_count(0)  # shown once
+
+    guest = browser.new_context()
+    try:
+        guest_page = guest.new_page()
+        guest_page.goto(link)
+        expect(guest_page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(guest_page.get_by_text("carol", exact=True)).to_be_visible()
+        # A member sees their own (empty) lists, not the owner's workspaces.
+        expect(guest_page.get_by_role("link", name="w1")).to_have_count(0)
+    finally:
+        guest.close()
+
+
 def test_the_connection_indicator_says_live(page: Page, web_site: WebSite) -> None:
     page.goto(web_site.site.url + "/")
     indicator = page.get_by_test_id("connection-indicator")
