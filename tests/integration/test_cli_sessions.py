@@ -476,3 +476,24 @@ def test_bad_input_is_one_error_line(cli: CliSite, scripted: Added) -> None:
     )
     assert_one_line_error(cli.run("permissions", "answer", "prq_doesnotexist000000", "allow"))
     assert_one_line_error(cli.run("agent", "add", "mine"), "--")
+
+
+def test_a_commands_output_is_printed_once_with_its_exit(cli: CliSite, scripted: Added) -> None:
+    session_id = cli.start()
+    out = cli.ok("session", "prompt", session_id, "terminal cmd=echo printed-by-the-command")
+    assert "$ sh -c 'echo printed-by-the-command'" in out, out
+    assert "(exit 0)" in out, out
+    # Printed as it came or at the end, not both; the agent's reply repeats it once more.
+    lines = [line.strip() for line in out.splitlines()]
+    assert lines.count("printed-by-the-command") == 2, out
+
+
+def test_a_long_commands_output_is_printed_while_it_runs(cli: CliSite, scripted: Added) -> None:
+    session_id = cli.start()
+    prompt = "terminal cmd=echo first-part; sleep 2; echo second-part"
+    out = cli.ok("session", "prompt", session_id, prompt)
+    lines = [line.strip() for line in out.splitlines()]
+    start = lines.index("$ sh -c 'echo first-part; sleep 2; echo second-part'  (running)")
+    end = lines.index("$ sh -c 'echo first-part; sleep 2; echo second-part'  (exit 0)")
+    assert "first-part" in lines[start:end], out  # before the command ended
+    assert lines.count("first-part") == 2 and lines.count("second-part") == 2, out

@@ -208,12 +208,36 @@ def test_a_terminal_runs_in_the_checkout_and_its_output_is_kept(site: SessionSit
     prompt_id = site.prompt(session_id, "terminal cmd=echo from-terminal; pwd")
     assert site.turn(session_id, prompt_id)["stop_reason"] == "end_turn"
     terminals = of_kind(site.events(session_id), "terminal")
-    assert len(terminals) == 1, terminals
-    output = terminals[0]["output"]
+    assert terminals[0]["running"] is True and terminals[0]["command"][0] == "sh", terminals
+    final = [t for t in terminals if not t["running"]]
+    assert len(final) == 1, terminals
+    output = final[0]["output"]
     assert "from-terminal" in output, terminals
     lines = output.splitlines()
     assert str(site.checkout) in lines or str(site.checkout.resolve()) in lines, terminals
-    assert terminals[0]["exit_status"] is not None, terminals
+    assert final[0]["exit_status"] is not None, terminals
+
+
+def test_a_running_commands_output_reaches_the_transcript_before_it_ends(
+    site: SessionSite,
+) -> None:
+    session_id = ready(site)
+    prompt_id = site.prompt(
+        session_id, "terminal cmd=echo started-work; sleep 3; echo finished-work"
+    )
+
+    def progress() -> list[dict[str, Any]] | None:
+        terminals = of_kind(site.events(session_id), "terminal")
+        seen = [t for t in terminals if t.get("running") and "started-work" in t["append"]]
+        return terminals if seen else None
+
+    # Seen while the command sleeps: the final report has not come yet.
+    early = eventually(progress, "the command's first line", lambda: "", site.wait_seconds)
+    assert all(t["running"] for t in early), early
+    assert not any("finished-work" in t.get("append", "") for t in early), early
+    assert site.turn(session_id, prompt_id)["stop_reason"] == "end_turn"
+    final = [t for t in of_kind(site.events(session_id), "terminal") if not t["running"]]
+    assert "started-work" in final[0]["output"] and "finished-work" in final[0]["output"]
 
 
 def test_mode_and_model_reach_the_agent(site: SessionSite) -> None:

@@ -38,6 +38,8 @@ class TranscriptPrinter:
         self.console = console
         self._stream: str | None = None  # the kind of chunk being printed on the current line
         self._tools: dict[str, dict[str, Any]] = {}
+        # Characters of each running command's output shown so far (-1: some were skipped).
+        self._shown_output: dict[str, int] = {}
 
     def _end_stream(self) -> None:
         if self._stream is not None:
@@ -145,11 +147,31 @@ class TranscriptPrinter:
                 self.console.print(Text(f"  {mark} {entry.get('content', '')}"))
 
     def _on_terminal(self, payload: dict[str, Any]) -> None:
+        """A command as it runs (`running`: its start, then what it printed since) and when it
+        ended, with whatever of its output was not shown yet."""
+        terminal_id = str(payload.get("terminal_id"))
         command = shlex.join(str(part) for part in payload.get("command") or [])
+        if payload.get("running"):
+            if terminal_id not in self._shown_output:
+                self._shown_output[terminal_id] = 0
+                self._line(Text.assemble(("$ ", "bold"), command, ("  (running)", "dim")))
+            append = str(payload.get("append") or "")
+            if payload.get("skipped"):
+                self._shown_output[terminal_id] = -1  # what was shown is no prefix of the rest
+                self.console.print(Text("  …", style="dim"))
+            elif self._shown_output[terminal_id] >= 0:
+                self._shown_output[terminal_id] += len(append)
+            if append:
+                self.console.print(Text(_indent(append[-MAX_OUTPUT_CHARS:]), style="dim"))
+            return
         status = payload.get("exit_status") or {}
         code = status.get("exitCode") if isinstance(status, dict) else None
-        self._line(Text.assemble(("$ ", "bold"), command, (f"  (exit {code})", "dim")))
         output = str(payload.get("output", ""))
+        shown = self._shown_output.pop(terminal_id, 0)
+        if 0 < shown <= len(output) and not payload.get("truncated"):
+            output = output[shown:]  # the rest, after what was shown as it came
+        # Otherwise the whole (tail of the) output: some lines may show twice, none goes missing.
+        self._line(Text.assemble(("$ ", "bold"), command, (f"  (exit {code})", "dim")))
         if output:
             self.console.print(Text(_indent(output[-MAX_OUTPUT_CHARS:]), style="dim"))
 

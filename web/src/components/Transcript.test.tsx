@@ -141,15 +141,26 @@ describe("Transcript", () => {
     const view = show(first);
     const card = screen.getByRole("article", { name: "Tool call: Run tests" });
     expect(within(card).getByText("in progress")).toBeTruthy();
-    expect(within(card).getByText(/output shows when the command ends/)).toBeTruthy();
+    expect(within(card).getByText(/waiting for the command to start/)).toBeTruthy();
 
-    const second = applyEvents(first, [
+    // The node reports the command as it runs: its start, then what it printed since.
+    const running = applyEvents(first, [
+      e("terminal", { terminal_id: "trm1", command: ["pytest"], running: true, append: "" }),
+      e("terminal", { terminal_id: "trm1", running: true, append: "collected 3 items\n" }),
+      e("terminal", { terminal_id: "trm1", running: true, append: "..." }),
+    ]);
+    view.rerender(<Transcript items={running.items} canAnswer />);
+    expect(within(card).getByText("(running…)")).toBeTruthy();
+    expect(within(card).getByText(/collected 3 items\s+\.\.\./)).toBeTruthy();
+
+    const second = applyEvents(running, [
       e("terminal", {
         terminal_id: "trm1",
         command: ["pytest"],
         output: "3 passed",
         truncated: false,
         exit_status: { exitCode: 0, signal: null },
+        running: false,
       }),
       e.update({ sessionUpdate: "tool_call_update", toolCallId: "t1", status: "completed" }),
     ]);
@@ -158,6 +169,7 @@ describe("Transcript", () => {
     expect(screen.getByRole("article", { name: "Tool call: Run tests" })).toBe(card);
     expect(within(card).getByText("completed")).toBeTruthy();
     expect(within(card).getByText("3 passed")).toBeTruthy();
+    expect(within(card).queryByText(/collected 3 items/)).toBeNull(); // the whole output replaces it
     expect(card.className).toContain("tool-completed");
   });
 

@@ -136,6 +136,40 @@ describe("applyEvents", () => {
     expect(decided.items[0]).toBe(t.items[0]);
   });
 
+  it("follows a running command in one row, then replaces it with the whole output", () => {
+    const e = eventMaker();
+    const start = e("terminal", {
+      terminal_id: "trm9",
+      command: ["make"],
+      running: true,
+      append: "",
+    });
+    const t = fold([
+      start,
+      e("terminal", { terminal_id: "trm9", running: true, append: "cc a.c\n" }),
+      e("terminal", { terminal_id: "trm9", running: true, append: "cc b.c\n", skipped: true }),
+    ]);
+    expect(t.items).toHaveLength(1);
+    expect(t.items[0]).toMatchObject({
+      type: "terminal",
+      run: { command: "make", output: "cc a.c\ncc b.c\n", running: true, truncated: true },
+    });
+    const ended = applyEvents(t, [
+      e("terminal", {
+        terminal_id: "trm9",
+        command: ["make"],
+        output: "done\n",
+        truncated: false,
+        exit_status: { exitCode: 2, signal: null },
+        running: false,
+      }),
+    ]);
+    expect(ended.items).toHaveLength(1);
+    expect(ended.items[0]).toMatchObject({
+      run: { output: "done\n", running: false, exitCode: 2, truncated: false },
+    });
+  });
+
   it("shows a terminal's output in the tool call that refers to it, in either order", () => {
     const e = eventMaker();
     const run = (id: string) =>

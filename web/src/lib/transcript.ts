@@ -68,7 +68,7 @@ export interface PermissionAsk {
   truncated: boolean;
 }
 
-/** A command the agent ran through Corral, reported when it exited or was released. */
+/** A command the agent ran through Corral: followed while it runs, whole once it ended. */
 export interface TerminalRun {
   terminalId: string;
   command: string;
@@ -76,7 +76,13 @@ export interface TerminalRun {
   truncated: boolean;
   exitCode: number | null;
   signal: string | null;
+  /** Still running: `output` is what it printed so far. */
+  running: boolean;
 }
+
+/** How much of a running command's output the transcript keeps (the node's final report
+ * carries at most as much). */
+export const RUNNING_OUTPUT_CHARS = 64 * 1024;
 
 interface Base {
   /** Stable React key: the seq of the event that made the item. */
@@ -542,14 +548,37 @@ class Builder {
   private terminal(event: SessionEvent, p: Record<string, unknown>): void {
     const status = isObject(p.exit_status) ? p.exit_status : null;
     const terminalId = str(p.terminal_id) ?? `seq-${event.seq}`;
-    const run: TerminalRun = {
-      terminalId,
-      command: Array.isArray(p.command) ? shellJoin(p.command.map(String)) : (str(p.command) ?? ""),
-      output: str(p.output) ?? "",
-      truncated: p.truncated === true,
-      exitCode: num(status?.exitCode),
-      signal: str(status?.signal),
-    };
+    const command = Array.isArray(p.command)
+      ? shellJoin(p.command.map(String))
+      : (str(p.command) ?? "");
+    let run: TerminalRun;
+    if (p.running === true) {
+      // Progress: what it printed since the last event, added to what is shown.
+      const before = this.terminalRun(terminalId);
+      const output = (before?.output ?? "") + (str(p.append) ?? "");
+      run = {
+        terminalId,
+        command: command || before?.command || "",
+        output: output.slice(-RUNNING_OUTPUT_CHARS),
+        truncated:
+          (before?.truncated ?? false) ||
+          p.skipped === true ||
+          output.length > RUNNING_OUTPUT_CHARS,
+        exitCode: null,
+        signal: null,
+        running: true,
+      };
+    } else {
+      run = {
+        terminalId,
+        command,
+        output: str(p.output) ?? "",
+        truncated: p.truncated === true,
+        exitCode: num(status?.exitCode),
+        signal: str(status?.signal),
+        running: false,
+      };
+    }
     const owner = this.find(
       this.index.terminalOwners,
       terminalId,
@@ -558,12 +587,40 @@ class Builder {
     if (owner !== undefined) {
       const tool = this.items[owner] as ItemOf<"tool">;
       this.items[owner] = { ...tool, terminals: { ...tool.terminals, [terminalId]: run } };
-      return;
     }
-    this.index.terminalRuns.set(
+    const standalone = this.find(
+      this.index.terminalRuns,
       terminalId,
-      this.push(event, { type: "terminal", run, embedded: false }),
+      (i) => i.type === "terminal" && i.run.terminalId === terminalId,
     );
+    if (standalone !== undefined) {
+      // Progress, or the end, of a run already shown: updated in place.
+      const item = this.items[standalone] as ItemOf<"terminal">;
+      this.items[standalone] = { ...item, run };
+    } else if (owner === undefined) {
+      this.index.terminalRuns.set(
+        terminalId,
+        this.push(event, { type: "terminal", run, embedded: false }),
+      );
+    }
+  }
+
+  /** The run shown so far for a terminal: in the tool card that refers to it, or on its own. */
+  private terminalRun(terminalId: string): TerminalRun | undefined {
+    const owner = this.find(
+      this.index.terminalOwners,
+      terminalId,
+      (i) => i.type === "tool" && terminalIds(i.content).includes(terminalId),
+    );
+    if (owner !== undefined) return (this.items[owner] as ItemOf<"tool">).terminals[terminalId];
+    const standalone = this.find(
+      this.index.terminalRuns,
+      terminalId,
+      (i) => i.type === "terminal" && i.run.terminalId === terminalId,
+    );
+    return standalone === undefined
+      ? undefined
+      : (this.items[standalone] as ItemOf<"terminal">).run;
   }
 
   private plan(event: SessionEvent, raw: unknown): void {

@@ -2,14 +2,19 @@
 the workspace (inside its sandbox), with their output kept for the agent and the transcript.
 
 Output is stdout and stderr together, bounded by the agent's `outputByteLimit` (the oldest
-bytes go first, cut at a character boundary) and by `MAX_OUTPUT_BYTES` in any case. When a
-command exits or is released, its output goes into the session's events, so the transcript
-shows what a tool call's terminal printed.
+bytes go first, cut at a character boundary) and by `MAX_OUTPUT_BYTES` in any case.
+
+The transcript follows a command as it runs: a `terminal` event with `running: true` when it
+starts, then at most one a `PROGRESS_SECONDS` with the text printed since (`append`, at most
+`PROGRESS_MAX_BYTES`; `skipped` when more came), and a last one when it exits or is released,
+with the tail of its whole output and its exit status. A long build is then watched live at a
+bounded cost in events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import signal
 from collections.abc import Callable
@@ -31,6 +36,8 @@ __all__ = ["MAX_OUTPUT_BYTES", "AgentTerminals"]
 MAX_OUTPUT_BYTES = 1024 * 1024
 MAX_TERMINALS = 32
 TRANSCRIPT_OUTPUT_BYTES = 64 * 1024
+PROGRESS_SECONDS = 1.0
+PROGRESS_MAX_BYTES = 16 * 1024
 
 
 @dataclass
@@ -43,8 +50,12 @@ class _Command:
     truncated: bool = False
     readers: list[asyncio.Task[None]] = field(default_factory=list)
     reported: bool = False
+    total: int = 0
+    """Bytes received since the start (`output` keeps only the latest `limit`)."""
+    progress: asyncio.Task[None] | None = None
 
     def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
         self.output += chunk
         if len(self.output) > self.limit:
             cut = len(self.output) - self.limit
@@ -129,7 +140,32 @@ class AgentTerminals:
             assert stream is not None
             command.readers.append(asyncio.create_task(_collect(stream, command)))
         self._commands[command.id] = command
+        self._emit({"terminal_id": command.id, "command": argv, "running": True, "append": ""})
+        command.progress = asyncio.create_task(self._follow(command))
         return {"terminalId": command.id}
+
+    async def _follow(self, command: _Command) -> None:
+        """Emit what the command prints while it runs, one event a `PROGRESS_SECONDS` at most."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        sent = 0
+        while not command.reported:
+            await asyncio.sleep(PROGRESS_SECONDS)
+            new = command.total - sent
+            if new <= 0 or command.reported:
+                continue
+            take = min(new, PROGRESS_MAX_BYTES, len(command.output))
+            skipped = take < new
+            if skipped:
+                decoder.reset()  # the text before the bytes taken is not sent
+            sent = command.total
+            self._emit(
+                {
+                    "terminal_id": command.id,
+                    "running": True,
+                    "append": decoder.decode(bytes(command.output[-take:])),
+                    "skipped": skipped,
+                }
+            )
 
     def _get(self, params: dict[str, Any]) -> _Command:
         command = self._commands.get(str(params.get("terminalId")))
@@ -141,6 +177,8 @@ class AgentTerminals:
         if command.reported:
             return
         command.reported = True
+        if command.progress is not None:
+            command.progress.cancel()
         text = command.text()
         self._emit(
             {
@@ -149,6 +187,7 @@ class AgentTerminals:
                 "output": text[-TRANSCRIPT_OUTPUT_BYTES:],
                 "truncated": command.truncated or len(text) > TRANSCRIPT_OUTPUT_BYTES,
                 "exit_status": command.exit_status(),
+                "running": False,
             }
         )
 

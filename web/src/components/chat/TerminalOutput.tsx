@@ -16,6 +16,7 @@ export function plainOutput(output: string): string {
 }
 
 function exitText(run: TerminalRun): string | null {
+  if (run.running) return "running…";
   if (run.signal) return `killed by ${run.signal}`;
   if (run.exitCode !== null) return `exit ${run.exitCode}`;
   return null;
@@ -32,9 +33,9 @@ function Output({ run }: { run: TerminalRun }) {
 }
 
 /**
- * A command the agent ran through Corral and what it printed: inside a tool call card, open; on
- * its own, a collapsed row. `run` is null while the command has not been reported (it is once it
- * exits or is released).
+ * A command the agent ran through Corral and what it printed, as it runs and once it ended:
+ * inside a tool call card, open; on its own, a collapsed row. `run` is null until the node
+ * reports the command (when it starts).
  */
 export const TerminalOutput = memo(function TerminalOutput({
   run,
@@ -50,7 +51,7 @@ export const TerminalOutput = memo(function TerminalOutput({
   if (run === null) {
     return (
       <p className="terminal terminal-waiting muted">
-        Terminal <code>{terminalId}</code>: output shows when the command ends.
+        Terminal <code>{terminalId}</code>: waiting for the command to start.
       </p>
     );
   }
