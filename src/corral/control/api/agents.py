@@ -12,6 +12,7 @@ from corral.control.api.deps import CurrentUser, Db
 from corral.control.schemas.agents import (
     AgentAdd,
     AgentPublic,
+    AgentSettingsLayer,
     AgentSettingsPublic,
     AgentSettingsUpdate,
 )
@@ -63,6 +64,7 @@ async def _settings(
     db: Db, user_id: str, agent: str, project_id: str | None
 ) -> AgentSettingsPublic:
     resolved = await agents.resolve(db, user_id, agent, project_id)
+    own = await agents.own_settings(db, user_id, agent, project_id)
     return AgentSettingsPublic(
         agent=agent,
         project_id=project_id,
@@ -72,6 +74,7 @@ async def _settings(
         endpoint=resolved.endpoint,
         env=resolved.env,
         args=resolved.args,
+        own=AgentSettingsLayer.model_validate(own, from_attributes=True),
     )
 
 

@@ -48,7 +48,22 @@ class AgentSettingsUpdate(StrictInput):
     )
 
 
+class AgentSettingsLayer(BaseModel):
+    """What one layer (yours, or a project's) sets itself; None where it leaves it to the layer
+    below."""
+
+    credential: str | None = None
+    model: str | None = None
+    policy: Policy | None = None
+    endpoint: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    args: list[str] | None = None
+
+
 class AgentSettingsPublic(BaseModel):
+    """The settings a session gets (the layers merged), and what the asked layer sets itself:
+    the project's with `?project=`, else yours. An editor shows the rest as inherited."""
+
     agent: str
     project_id: str | None
     credential: str | None
@@ -57,3 +72,4 @@ class AgentSettingsPublic(BaseModel):
     endpoint: str | None
     env: dict[str, str]
     args: list[str]
+    own: AgentSettingsLayer

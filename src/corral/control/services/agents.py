@@ -29,11 +29,13 @@ from corral.protocol.sessions import Policy
 
 __all__ = [
     "ResolvedSettings",
+    "SettingsLayer",
     "add_custom_agent",
     "agents_for",
     "configure",
     "get_agent",
     "launch_for",
+    "own_settings",
     "remove_custom_agent",
     "resolve",
     "settings_rows",
@@ -276,6 +278,39 @@ async def resolve(
         found = await db.get(Credential, resolved.credential_id)
         resolved.credential = found.name if found else None
     return resolved
+
+
+@dataclass(frozen=True)
+class SettingsLayer:
+    """What one layer sets itself (None: left to the layer below)."""
+
+    credential: str | None = None
+    model: str | None = None
+    policy: Policy | None = None
+    endpoint: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] | None = None
+
+
+async def own_settings(
+    db: AsyncSession, user_id: str, agent_name: str, project_id: str | None
+) -> SettingsLayer:
+    """The project's own settings with `project_id`, else the user's: for an editor, which
+    shows what this layer sets apart from what it inherits."""
+    scope = project_id or USER_SCOPE
+    rows = await settings_rows(db, user_id, agent_name, project_id)
+    row = next((r for r in rows if r.scope == scope), None)
+    if row is None:
+        return SettingsLayer()
+    credential = await db.get(Credential, row.credential_id) if row.credential_id else None
+    return SettingsLayer(
+        credential=credential.name if credential else None,
+        model=row.model,
+        policy=Policy(row.policy) if row.policy else None,
+        endpoint=row.endpoint,
+        env=dict(row.env or {}),
+        args=list(row.args) if row.args is not None else None,
+    )
 
 
 async def launch_for(
