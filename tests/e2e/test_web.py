@@ -268,6 +268,7 @@ def test_the_whole_flow_in_the_browser(page: Page, web_site: WebSite) -> None:
     card = chat.get_by_text("Write flow.txt").first
     expect(card).to_be_visible()
     expect(chat.get_by_text("approved-in-the-browser").first).to_be_visible()  # the diff
+    expect(chat.locator(".diff-path").first).to_have_text("flow.txt")  # relative to the checkout
     chat.get_by_role("button", name="Allow", exact=True).click()
     expect(chat.get_by_text("completed").first).to_be_visible()
     assert (checkout / "flow.txt").read_text() == "approved-in-the-browser"

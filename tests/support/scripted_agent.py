@@ -14,8 +14,9 @@ Scenarios:
                                  and an agent_message_chunk with an unknown field `futureField`.
                                  A usage_update follows the prompt result, as some agents do.
     permission [path=P] [content=C]
-                                 Ask to write P (relative to the session cwd, default notes.txt)
-                                 with options allow / always / reject; if allowed, write C through
+                                 Ask to write P (relative to the session cwd, default notes.txt),
+                                 showing the proposed diff as real agents do, with options
+                                 allow / always / reject; if allowed, write C through
                                  fs/write_text_file (reading the old text first if P exists).
                                  Rejected: the tool call fails, nothing is written. Cancelled: the
                                  turn ends with stopReason cancelled. After "always", later
@@ -119,6 +120,7 @@ from acp.schema import (
     CurrentModeUpdate,
     DeniedOutcome,
     EmbeddedResourceContentBlock,
+    FileEditToolCallContent,
     ForkSessionResponse,
     HttpMcpServer,
     ImageContentBlock,
@@ -927,17 +929,20 @@ class ScriptedAgent:
         call_id = turn.new_tool_call_id("write")
         title = f"Write {relative}"
         location = ToolCallLocation(path=path)
+        # The proposed change, as real agents show it before asking.
+        proposed = tool_diff_content(path, content, await self._old_text(turn, path))
         await turn.send(
             start_tool_call(
                 call_id,
                 title,
                 kind="edit",
                 status="pending",
+                content=[proposed],
                 locations=[location],
                 raw_input={"path": path, "content": content},
             )
         )
-        choice = await self._ask_permission(turn, call_id, title, location)
+        choice = await self._ask_permission(turn, call_id, title, location, proposed)
         if choice is None or turn.cancelled:
             await turn.send(update_tool_call(call_id, status="failed"))
             await turn.say(f"Permission was cancelled; {relative} was not written.")
@@ -956,7 +961,12 @@ class ScriptedAgent:
         return "end_turn"
 
     async def _ask_permission(
-        self, turn: Turn, call_id: str, title: str, location: ToolCallLocation
+        self,
+        turn: Turn,
+        call_id: str,
+        title: str,
+        location: ToolCallLocation,
+        proposed: FileEditToolCallContent,
     ) -> str | None:
         """The chosen option id, or None if the client answered `cancelled`."""
         if turn.session.always_allow_edits:
@@ -968,6 +978,7 @@ class ScriptedAgent:
                 title=title,
                 kind="edit",
                 status="pending",
+                content=[proposed],
                 locations=[location],
             ),
             options=PERMISSION_OPTIONS,
@@ -976,14 +987,20 @@ class ScriptedAgent:
             return None
         return response.outcome.option_id
 
+    async def _old_text(self, turn: Turn, path: str) -> str | None:
+        """A file's text read through the client, or None if it does not exist (or cannot be
+        read): the old side of a diff."""
+        if not turn.exists_locally(path):
+            return None
+        with contextlib.suppress(RequestError):
+            old = await self.client.read_text_file(session_id=turn.session_id, path=path)
+            return old.content
+        return None
+
     async def _write_file(self, turn: Turn, call_id: str, relative: str, content: str) -> None:
         """Write through the client (never the local disk), reading the old text for the diff."""
         path = turn.resolve(relative)
-        old_text: str | None = None
-        if turn.exists_locally(path):
-            with contextlib.suppress(RequestError):
-                old = await self.client.read_text_file(session_id=turn.session_id, path=path)
-                old_text = old.content
+        old_text = await self._old_text(turn, path)
         await turn.send(update_tool_call(call_id, status="in_progress"))
         try:
             await self.client.write_text_file(

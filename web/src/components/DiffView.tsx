@@ -3,6 +3,7 @@ import { memo, useMemo } from "react";
 import { diffStats, splitRows, unifiedDiff, type DiffCell } from "../lib/diff.ts";
 import { highlightLines, languageForPath } from "../lib/highlight.ts";
 import { useRowState } from "./chat/rowState.ts";
+import { useDisplayPath } from "./chat/paths.ts";
 
 const MAX_ROWS = 400;
 const MARK = { context: " ", add: "+", del: "-" } as const;
@@ -58,6 +59,7 @@ export const DiffView = memo(function DiffView({
   defaultMode?: DiffMode;
 }) {
   const [mode, setMode] = useRowState<DiffMode>(stateKey, defaultMode);
+  const display = useDisplayPath();
   const lines = useMemo(() => unifiedDiff(oldText ?? "", newText), [oldText, newText]);
   const language = languageForPath(path);
   const oldLines = useMemo(() => highlightLines(oldText ?? "", language), [oldText, language]);
@@ -72,7 +74,9 @@ export const DiffView = memo(function DiffView({
     <figure className={`diff diff-mode-${mode}`}>
       <figcaption className="diff-header">
         {status && <span className="tag diff-status">{status}</span>}
-        <code className="diff-path">{path}</code>
+        <code className="diff-path" title={path}>
+          {display(path)}
+        </code>
         <span className="diff-stats">
           <span className="diff-added">+{stats.added}</span>{" "}
           <span className="diff-removed">−{stats.removed}</span>
@@ -89,7 +93,7 @@ export const DiffView = memo(function DiffView({
         <p className="muted">No changes.</p>
       ) : (
         <div className="diff-scroll">
-          <table className="diff-table" aria-label={`Diff of ${path} (${mode})`}>
+          <table className="diff-table" aria-label={`Diff of ${display(path)} (${mode})`}>
             <tbody>
               {rows === null
                 ? lines.slice(0, MAX_ROWS).map((line, i) =>

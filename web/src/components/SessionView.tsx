@@ -10,6 +10,7 @@ import { PromptForm } from "./PromptForm.tsx";
 import { ErrorMessage, QueryStatus } from "./QueryStatus.tsx";
 import { StateBadge } from "./StateBadge.tsx";
 import { Elapsed } from "./Time.tsx";
+import { CwdProvider } from "./chat/paths.ts";
 import { Transcript } from "./Transcript.tsx";
 import { UsageSummary } from "./UsageSummary.tsx";
 import { useSessionTranscript, type TranscriptStatus } from "../hooks/useSessionTranscript.ts";
@@ -246,7 +247,9 @@ export function SessionView({
 
       <section aria-label="Transcript" className="transcript-section">
         {transcript.items.length === 0 && caughtUp && <p className="muted">No events yet.</p>}
-        <Transcript items={transcript.items} canAnswer={!!s && LIVE.includes(s.state)} />
+        <CwdProvider value={typeof s?.agent_info?.cwd === "string" ? s.agent_info.cwd : null}>
+          <Transcript items={transcript.items} canAnswer={!!s && LIVE.includes(s.state)} />
+        </CwdProvider>
         <StreamStatusLine status={status} />
       </section>
 

@@ -309,6 +309,7 @@ class SessionHost:
                 "models": result.get("models"),
                 "config_options": self._config_options,
                 "load_session": bool(capabilities.get("loadSession")),
+                "cwd": cwd,
             },
         )
         modes = result.get("modes") or {}

@@ -3,6 +3,7 @@ import { memo } from "react";
 import type { ItemOf, ToolLocation } from "../../lib/transcript.ts";
 import { ToolContent } from "../ToolContent.tsx";
 import { PermissionPanel } from "./PermissionPanel.tsx";
+import { useDisplayPath } from "./paths.ts";
 
 /** ACP's tool kinds, each with an icon; anything else is `other`. */
 export const KIND_ICONS: Record<string, string> = {
@@ -36,14 +37,15 @@ export function KindIcon({ kind }: { kind: string }) {
 }
 
 export function Locations({ locations }: { locations: readonly ToolLocation[] }) {
+  const display = useDisplayPath();
   if (locations.length === 0) return null;
   return (
     <ul className="tool-locations" aria-label="Locations">
       {locations.map((l, i) => {
-        const text = l.line === null ? l.path : `${l.path}:${l.line}`;
+        const line = l.line === null ? "" : `:${l.line}`;
         return (
           <li key={i}>
-            <code title={text}>{text}</code>
+            <code title={`${l.path}${line}`}>{`${display(l.path)}${line}`}</code>
           </li>
         );
       })}
