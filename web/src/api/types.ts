@@ -279,6 +279,19 @@ export interface AgentSettings {
   endpoint: string | null;
   env: Record<string, string>;
   args: string[];
+  /** What the asked layer (the project's with `?project=`, else yours) sets itself. */
+  own: AgentSettingsLayer;
+}
+
+/** One layer's own agent settings: null (`env` empty) where it leaves a field to the layer below. */
+export interface AgentSettingsLayer {
+  credential: string | null;
+  model: string | null;
+  policy: Policy | null;
+  endpoint: string | null;
+  env: Record<string, string>;
+  /** Null: not set; `[]`: set to none. */
+  args: string[] | null;
 }
 
 export type AgentSettingsField = "credential" | "model" | "policy" | "endpoint" | "env" | "args";

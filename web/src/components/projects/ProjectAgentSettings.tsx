@@ -17,7 +17,8 @@ export function ProjectAgentSettings({ project }: { project: Project }) {
     <section aria-labelledby="project-agents-heading" className="panel">
       <h2 id="project-agents-heading">Agent settings</h2>
       <p className="muted">
-        Override <Link to="/settings#agents">your own agent settings</Link> for this project.
+        Override <Link to="/settings#agents">your own agent settings</Link> for this project; what
+        it leaves empty is inherited from them.
       </p>
       <QueryStatus query={agents} what="agents" />
       {agents.data && agents.data.length > 0 && (

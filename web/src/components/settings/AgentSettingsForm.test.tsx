@@ -1,10 +1,10 @@
-import { cleanup, screen, waitFor } from "@testing-library/react";
+import { cleanup, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Agent, AgentSettings } from "../../api/types.ts";
+import type { Agent, AgentSettings, AgentSettingsLayer } from "../../api/types.ts";
 import { AgentSettingsForm } from "./AgentSettingsForm.tsx";
-import { mockApi, page, renderPage, writes } from "../../testing/api.tsx";
+import { mockApi, page, renderPage, writes, type ApiCall } from "../../testing/api.tsx";
 
 const claude: Agent = {
   name: "claude",
@@ -17,47 +17,188 @@ const claude: Agent = {
   endpoint: true,
 };
 
-const settings: AgentSettings = {
+const unset: AgentSettingsLayer = {
+  credential: null,
+  model: null,
+  policy: null,
+  endpoint: null,
+  env: {},
+  args: null,
+};
+
+/** Your own settings: a model, two variables, one of which the project overrides. */
+const yours: AgentSettings = {
   agent: "claude",
   project_id: null,
   credential: null,
-  model: "sonnet",
-  policy: "ask",
+  model: "opus",
+  policy: "allow-reads",
   endpoint: null,
-  env: { DEBUG: "1", KEEP: "yes" },
-  args: [],
+  env: { SHARED: "user", ONLY_USER: "1" },
+  args: ["--verbose"],
+  own: {
+    ...unset,
+    model: "opus",
+    policy: "allow-reads",
+    env: { SHARED: "user", ONLY_USER: "1" },
+    args: ["--verbose"],
+  },
 };
+
+/** The project's: it sets a policy, a variable of its own and overrides SHARED. */
+const project: AgentSettings = {
+  ...yours,
+  project_id: "prj_1",
+  policy: "allow-edits",
+  env: { SHARED: "project", ONLY_USER: "1", DEBUG: "1" },
+  own: { ...unset, policy: "allow-edits", env: { SHARED: "project", DEBUG: "1" } },
+};
+
+/** Answers `GET /agents/claude/settings` with the project's or your settings. */
+const settingsRoute = (call: ApiCall) => ({
+  body: call.query.get("project") ? project : yours,
+});
 
 afterEach(cleanup);
 
 describe("AgentSettingsForm", () => {
-  it("sends only what changed, unsetting removed variables and cleared fields", async () => {
+  it("holds the project's own values, with inherited ones as hints", async () => {
     const calls = mockApi({
       "GET /credentials": page([]),
-      "GET /agents/claude/settings": { body: settings },
+      "GET /agents/claude/settings": settingsRoute,
+    });
+    renderPage(<AgentSettingsForm agent={claude} project="prj_1" />);
+
+    const model = (await screen.findByLabelText("Model")) as HTMLInputElement;
+    expect(model.value).toBe("");
+    expect(model.placeholder).toBe("opus");
+    expect(await screen.findByText("Inherited: opus (your settings).")).toBeTruthy();
+    expect(calls.some((c) => c.query.get("project") === "prj_1")).toBe(true);
+
+    const policy = screen.getByLabelText("Permission policy") as HTMLSelectElement;
+    expect(policy.value).toBe("allow-edits");
+    expect(within(policy).getByRole("option", { name: "inherit (allow-reads)" })).toBeTruthy();
+
+    const args = screen.getByLabelText("Extra arguments") as HTMLTextAreaElement;
+    expect(args.value).toBe("");
+    expect(screen.getByText(/Inherited: --verbose \(your settings\)\./)).toBeTruthy();
+  });
+
+  it("lists inherited variables read-only and edits only the project's own", async () => {
+    mockApi({
+      "GET /credentials": page([]),
+      "GET /agents/claude/settings": settingsRoute,
+    });
+    renderPage(<AgentSettingsForm agent={claude} project="prj_1" />);
+
+    expect(await screen.findByLabelText("Value of DEBUG")).toBeTruthy();
+    expect((screen.getByLabelText("Value of SHARED") as HTMLInputElement).value).toBe("project");
+    expect(screen.queryByLabelText("Value of ONLY_USER")).toBeNull();
+
+    const inherited = await screen.findByRole("list", { name: "Inherited variables" });
+    await waitFor(() => expect(within(inherited).getByText("ONLY_USER=1")).toBeTruthy());
+    expect(within(inherited).getByText("SHARED=user")).toBeTruthy();
+    expect(within(inherited).getByText("your settings, overridden here")).toBeTruthy();
+    expect(within(inherited).queryByRole("textbox")).toBeNull();
+    expect(within(inherited).queryByRole("button")).toBeNull();
+    expect(screen.getByText(/cannot remove a variable set in your own settings/)).toBeTruthy();
+  });
+
+  it("sends only what changed against the layer's own values", async () => {
+    const calls = mockApi({
+      "GET /credentials": page([]),
+      "GET /agents/claude/settings": settingsRoute,
       "PATCH /agents/claude/settings": {
-        body: { ...settings, policy: "allow-edits", model: null, env: { KEEP: "yes" } },
+        body: { ...project, model: "sonnet", own: { ...project.own, model: "sonnet" } },
       },
     });
     const user = userEvent.setup();
     renderPage(<AgentSettingsForm agent={claude} project="prj_1" />);
 
-    const model = (await screen.findByLabelText("Model")) as HTMLInputElement;
-    expect(model.value).toBe("sonnet");
-    expect(calls[0]?.query.get("project")).toBe("prj_1");
-
-    await user.clear(model);
-    await user.selectOptions(screen.getByLabelText("Permission policy"), "allow-edits");
+    await user.type(await screen.findByLabelText("Model"), "sonnet");
     await user.click(screen.getByRole("button", { name: "Remove DEBUG" }));
+    await user.type(screen.getByLabelText("Value of SHARED"), "!");
     await user.click(screen.getByRole("button", { name: "Save settings" }));
 
     await waitFor(() => expect(writes(calls)).toHaveLength(1));
     expect(writes(calls)[0]?.body).toEqual({
       project: "prj_1",
-      policy: "allow-edits",
+      model: "sonnet",
+      env: { SHARED: "project!" },
       unset_env: ["DEBUG"],
-      clear: ["model"],
     });
     expect(await screen.findByText("Saved.")).toBeTruthy();
+  });
+
+  it("clears a field emptied, and a policy set back to inherit", async () => {
+    const gateway = "https://gateway.example";
+    const withEndpoint = {
+      ...project,
+      endpoint: gateway,
+      own: { ...project.own, endpoint: gateway },
+    };
+    const calls = mockApi({
+      "GET /credentials": page([]),
+      "GET /agents/claude/settings": (call) =>
+        call.query.get("project") ? { body: withEndpoint } : { body: yours },
+      "PATCH /agents/claude/settings": { body: project },
+    });
+    const user = userEvent.setup();
+    renderPage(<AgentSettingsForm agent={claude} project="prj_1" />);
+
+    const endpoint = (await screen.findByLabelText("Endpoint")) as HTMLInputElement;
+    expect(endpoint.value).toBe(gateway);
+    await user.clear(endpoint);
+    // Known once your own settings are in.
+    await screen.findByRole("option", { name: "inherit (allow-reads)" });
+    await user.selectOptions(screen.getByLabelText("Permission policy"), "inherit (allow-reads)");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+
+    await waitFor(() => expect(writes(calls)).toHaveLength(1));
+    expect(writes(calls)[0]?.body).toEqual({ project: "prj_1", clear: ["policy", "endpoint"] });
+  });
+
+  it("edits your own settings, with defaults as hints", async () => {
+    const calls = mockApi({
+      "GET /credentials": page([]),
+      "GET /agents/claude/settings": settingsRoute,
+      "PATCH /agents/claude/settings": { body: yours },
+    });
+    const user = userEvent.setup();
+    renderPage(<AgentSettingsForm agent={claude} />);
+
+    const model = (await screen.findByLabelText("Model")) as HTMLInputElement;
+    expect(model.value).toBe("opus");
+    expect(calls.every((c) => c.query.get("project") === null)).toBe(true);
+    const endpoint = screen.getByLabelText("Endpoint") as HTMLInputElement;
+    expect(endpoint.value).toBe("");
+    expect(screen.getByText(/Default: the agent's default\./)).toBeTruthy();
+    expect(screen.getByRole("option", { name: "default" })).toBeTruthy();
+    expect(screen.queryByRole("list", { name: /variables/ })).toBeNull();
+
+    await user.clear(model);
+    await user.clear(screen.getByLabelText("Extra arguments"));
+    await user.selectOptions(screen.getByLabelText("Permission policy"), "default");
+    await user.click(screen.getByRole("button", { name: "Remove ONLY_USER" }));
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+
+    await waitFor(() => expect(writes(calls)).toHaveLength(1));
+    expect(writes(calls)[0]?.body).toEqual({
+      unset_env: ["ONLY_USER"],
+      clear: ["model", "policy", "args"],
+    });
+  });
+
+  it("names the default policy where your settings leave it unset", async () => {
+    mockApi({
+      "GET /credentials": page([]),
+      "GET /agents/claude/settings": {
+        body: { ...yours, policy: "ask", own: { ...yours.own, policy: null } },
+      },
+    });
+    renderPage(<AgentSettingsForm agent={claude} />);
+    const policy = (await screen.findByLabelText("Permission policy")) as HTMLSelectElement;
+    expect(policy.value).toBe("");
+    expect(within(policy).getByRole("option", { name: "default (ask)" })).toBeTruthy();
   });
 });

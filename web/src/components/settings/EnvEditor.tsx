@@ -1,4 +1,4 @@
-import { useId } from "react";
+import { useId, type ReactNode } from "react";
 
 export interface EnvRow {
   /** Stable React key; not sent anywhere. */
@@ -25,17 +25,25 @@ export function envRecord(rows: readonly EnvRow[]): Record<string, string> {
   return env;
 }
 
-/** Environment variables as editable name/value rows, with Add and Remove. */
+/**
+ * Environment variables as editable name/value rows, with Add and Remove; `children` (such as
+ * variables inherited from elsewhere, read-only) show below them.
+ */
 export function EnvEditor({
   rows,
   onChange,
   legend = "Environment variables",
+  empty = "None.",
   error,
+  children,
 }: {
   rows: readonly EnvRow[];
   onChange: (rows: EnvRow[]) => void;
   legend?: string;
+  /** What shows when there are no rows. */
+  empty?: string;
   error?: string | null;
+  children?: ReactNode;
 }) {
   const id = useId();
   const update = (key: number, patch: Partial<EnvRow>) =>
@@ -43,7 +51,7 @@ export function EnvEditor({
   return (
     <fieldset className="env-editor" aria-describedby={error ? `${id}-error` : undefined}>
       <legend>{legend}</legend>
-      {rows.length === 0 && <p className="muted">None.</p>}
+      {rows.length === 0 && <p className="muted">{empty}</p>}
       <ul>
         {rows.map((row, index) => {
           const label = row.name.trim() || `variable ${index + 1}`;
@@ -84,6 +92,7 @@ export function EnvEditor({
       >
         Add variable
       </button>
+      {children}
       {error && (
         <p id={`${id}-error`} className="error field-error" role="alert">
           {error}
