@@ -1,4 +1,5 @@
 import { useMe } from "../api/queries.ts";
+import { useScrollToHash } from "../hooks/useScrollToHash.ts";
 import { AgentsSection } from "../components/settings/AgentsSection.tsx";
 import { CredentialsSection } from "../components/settings/CredentialsSection.tsx";
 import { NodesSection } from "../components/settings/NodesSection.tsx";
@@ -17,6 +18,7 @@ const SECTIONS = [
 
 export function SettingsPage() {
   useTitle("Settings");
+  useScrollToHash();
   const me = useMe(); // loaded before any page shows
   const isOwner = me.data?.role === "owner";
   return (

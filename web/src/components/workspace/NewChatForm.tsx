@@ -1,5 +1,7 @@
 import { useState, type FormEvent } from "react";
+import { Link } from "react-router";
 
+import { isApiError } from "../../api/client.ts";
 import { useAgents, useStartSession } from "../../api/queries.ts";
 import { POLICIES, type Policy, type Session } from "../../api/types.ts";
 import { SelectField, SubmitButton, TextField } from "../form.tsx";
@@ -62,6 +64,12 @@ export function NewChatForm({
       />
       <QueryStatus query={agents} what="agents" />
       {start.isError && <ErrorMessage error={start.error} />}
+      {isApiError(start.error) && start.error.code === "credential_missing" && (
+        <p>
+          Add the key in <Link to="/settings#credentials">Settings → Credentials</Link>, then choose
+          it in the agent's settings under <Link to="/settings#agents">Settings → Agents</Link>.
+        </p>
+      )}
       <div className="button-row">
         <SubmitButton pending={start.isPending} pendingLabel="Starting…" disabled={!chosen}>
           Start chat
