@@ -23,7 +23,13 @@ from corral.control.app import create_state
 from corral.control.services.credentials import get_credential, reveal_credential
 from corral.settings import load_settings
 from tests.support.net import free_port
-from tests.support.processes import CorralServer, corral_env, corral_server, run_cli
+from tests.support.processes import (
+    CorralServer,
+    assert_one_line_error,
+    corral_env,
+    corral_server,
+    run_cli,
+)
 
 ANTHROPIC_VALUE = "sk-ant-integration-0123456789-wxyz"
 LOG_WAIT_SECONDS = 15.0
@@ -66,18 +72,6 @@ def new_cli(tmp_path_factory: pytest.TempPathFactory, name: str) -> Cli:
 
 def link_token(link: str) -> str:
     return parse_qs(urlsplit(link).query)["token"][0]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """The CLI failed the way it promises to: non-zero, one `error:` line, no traceback."""
-    assert result.returncode != 0, result
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def fresh_link(server: CorralServer, admin_env: dict[str, str]) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import CORRAL, corral_env, run_cli, stop_process
+from tests.support.processes import CORRAL, assert_one_line_error, corral_env, run_cli, stop_process
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
@@ -131,18 +131,6 @@ def cli_process(cli: CliSite, *args: str, output_dir: Path) -> Iterator[CliProce
         yield process
     finally:
         process.interrupt()
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """The CLI failed the way it promises to: non-zero, one `error:` line, no traceback."""
-    assert result.returncode != 0, result
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ __all__ = [
     "CORRAL",
     "START_TIMEOUT_SECONDS",
     "CorralServer",
+    "assert_one_line_error",
     "corral_env",
     "corral_server",
     "run_cli",
@@ -211,3 +212,15 @@ def corral_server(
         yield server
     finally:
         server.stop()
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """The CLI failed the way it promises to: non-zero, one `error:` line, no traceback."""
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
