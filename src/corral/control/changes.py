@@ -13,8 +13,7 @@ Notices are published after commit, so a browser that refetches on a notice sees
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import event
@@ -33,6 +32,7 @@ from corral.control.db.models import (
     Project,
     Workspace,
 )
+from corral.control.subscribers import Subscribers
 
 __all__ = [
     "TOPICS",
@@ -86,25 +86,15 @@ class ChangeFeed:
     """Subscribers by user id, in this control-plane process."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[ChangeSubscription]] = {}
+        self._subscribers = Subscribers(ChangeSubscription)
 
-    @contextmanager
-    def subscribe(self, user_id: str) -> Iterator[ChangeSubscription]:
-        subscription = ChangeSubscription()
-        self._subscribers.setdefault(user_id, set()).add(subscription)
-        try:
-            yield subscription
-        finally:
-            subscribers = self._subscribers.get(user_id)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[user_id]
+    def subscribe(self, user_id: str) -> AbstractContextManager[ChangeSubscription]:
+        return self._subscribers.subscribe(user_id)
 
     def publish(self, changes: dict[str, set[str]]) -> None:
         """Tell each user's subscribers about their changed topics."""
         for user_id, topics in changes.items():
-            for subscription in self._subscribers.get(user_id, ()):
+            for subscription in self._subscribers.of(user_id):
                 subscription.add(topics)
 
 

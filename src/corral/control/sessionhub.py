@@ -10,8 +10,9 @@ costs a database read instead of control-plane memory.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+
+from corral.control.subscribers import Subscribers
 
 __all__ = ["MAX_QUEUED_EVENTS", "SessionHub", "Subscription"]
 
@@ -45,21 +46,11 @@ class Subscription:
 
 class SessionHub:
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[Subscription]] = {}
+        self._subscribers = Subscribers(Subscription)
 
-    @contextmanager
-    def subscribe(self, session_id: str) -> Iterator[Subscription]:
-        subscription = Subscription()
-        self._subscribers.setdefault(session_id, set()).add(subscription)
-        try:
-            yield subscription
-        finally:
-            subscribers = self._subscribers.get(session_id)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[session_id]
+    def subscribe(self, session_id: str) -> AbstractContextManager[Subscription]:
+        return self._subscribers.subscribe(session_id)
 
     def publish(self, session_id: str, events: list[Event]) -> None:
-        for subscription in self._subscribers.get(session_id, ()):
+        for subscription in self._subscribers.of(session_id):
             subscription.put(events)

@@ -15,13 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import (
-    CurrentUser,
-    Db,
-    PageParams,
-    State,
-    websocket_user,
-)
+from corral.control.api.deps import CurrentUser, Db, PageParams, State, websocket_user
 from corral.control.api.pushsockets import watch_client
 from corral.control.schemas.common import Page
 from corral.control.schemas.sessions import (
