@@ -6,8 +6,10 @@ which_lock="${1:-runtime}"
 
 need_apt=()
 command -v git >/dev/null || need_apt+=(git)
-# bubblewrap confines workspace processes; without it the host runtime runs them unconfined.
+# bubblewrap confines workspace processes and slirp4netns gives each a network of its own;
+# without them the host runtime runs workspaces with less isolation (`corral node show` says).
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+command -v slirp4netns >/dev/null || need_apt+=(slirp4netns)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

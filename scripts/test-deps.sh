@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # System packages the tests use: git (projects) and PostgreSQL (the data layer runs on both
 # SQLite and PostgreSQL; the tests start their own server on a private port and socket).
-# bubblewrap confines workspace processes; its tests must run, never skip, so CI installs it.
+# bubblewrap and slirp4netns confine workspace processes (a sandbox and a network of its own);
+# their tests must run, never skip, so CI installs them. iproute2: the tests make a network
+# namespace that stands in for a host on the internet.
 # Node.js and npm: nodes install the real coding agents (claude, codex, gemini) from npm, and the
 # tests drive them through whole turns.
 set -euo pipefail
 missing=()
 command -v git >/dev/null || missing+=(git)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+command -v slirp4netns >/dev/null || missing+=(slirp4netns)
+command -v ip >/dev/null || missing+=(iproute2)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
@@ -21,3 +25,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# A node that is not root needs /dev/net/tun to give its workspaces a network of their own;
+# udev opens it to everyone (0666) on a standard Debian, but machines without udev (containers,
+# some VMs) leave it 0600. The tests run a node as a normal user too.
+if [ -c /dev/net/tun ] && [ "$(id -u)" = 0 ]; then chmod 0666 /dev/net/tun; fi

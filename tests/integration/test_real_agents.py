@@ -2,10 +2,14 @@
 
 Each agent is installed by the node (into a cache kept between runs, so only the first run on a
 machine downloads them), runs in the workspace's sandbox with Corral's settings (a credential,
-an endpoint, extra env and args), and talks to a scripted model server on 127.0.0.1 that
-speaks its provider's API (tests/support/model_server.py). For each agent: an edit the user
-approves changes the file and its diff is in the transcript; an edit the user rejects leaves
-the file alone; a turn cancelled while the model is mid-answer ends `cancelled`.
+an endpoint, extra env and args), and talks to a scripted model server that speaks its
+provider's API (tests/support/model_server.py). The server listens in a network namespace
+standing in for the internet (tests/support/netns.py): a sandboxed agent reaches it through its
+own user-mode network, as it would reach its provider, and could not reach the node's 127.0.0.1.
+
+For each agent: an edit the user approves changes the file and its diff is in the transcript;
+an edit the user rejects leaves the file alone; a turn cancelled while the model is mid-answer
+ends `cancelled`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.support.model_server import EditFile, ModelServer, Reply, Stall, serve_models
+from tests.support.netns import OutsideHost, outside_host
 from tests.support.sessions import SessionSite, session_site
 
 ORIGINAL = "a = 1\nprint(a)\n"
@@ -49,6 +54,12 @@ CASES = [
     AgentCase("codex", "openai", endpoint_suffix="/v1", args=["-c", 'model="gpt-5.3-codex"']),
     AgentCase("gemini", "gemini"),
 ]
+
+
+@pytest.fixture(scope="module")
+def internet() -> Iterator[OutsideHost]:
+    with outside_host() as host:
+        yield host
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +114,12 @@ def diffs(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_an_approved_edit_changes_the_file(site: SessionSite, case: AgentCase) -> None:
+def test_an_approved_edit_changes_the_file(
+    site: SessionSite, internet: OutsideHost, case: AgentCase
+) -> None:
     target = reset(site)
     script = [Reply("I'll edit it.", EditFile(str(target), "a = 1\n", "a = 2\n")), Reply("Done.")]
-    with serve_models(script) as models:
+    with serve_models(script, listen=internet.listen()) as models:
         configure(site, case, models)
         session = site.start(case.name)
         site.wait_state(session["id"], "idle")
@@ -123,10 +136,12 @@ def test_an_approved_edit_changes_the_file(site: SessionSite, case: AgentCase) -
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_rejected_edit_leaves_the_file_alone(site: SessionSite, case: AgentCase) -> None:
+def test_a_rejected_edit_leaves_the_file_alone(
+    site: SessionSite, internet: OutsideHost, case: AgentCase
+) -> None:
     target = reset(site)
     script = [Reply("I'll edit it.", EditFile(str(target), "a = 1\n", "a = 3\n")), Reply("OK.")]
-    with serve_models(script) as models:
+    with serve_models(script, listen=internet.listen()) as models:
         configure(site, case, models)
         session = site.start(case.name)
         site.wait_state(session["id"], "idle")
@@ -142,9 +157,11 @@ def test_a_rejected_edit_leaves_the_file_alone(site: SessionSite, case: AgentCas
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_turn_cancelled_mid_answer_ends_cancelled(site: SessionSite, case: AgentCase) -> None:
+def test_a_turn_cancelled_mid_answer_ends_cancelled(
+    site: SessionSite, internet: OutsideHost, case: AgentCase
+) -> None:
     reset(site)
-    with serve_models([Stall("Let me think")]) as models:
+    with serve_models([Stall("Let me think")], listen=internet.listen()) as models:
         configure(site, case, models)
         session = site.start(case.name)
         site.wait_state(session["id"], "idle")

@@ -188,14 +188,18 @@ class RecordedRequest:
 
 
 class ModelServer:
-    """The scripted server, on 127.0.0.1 and a free port, run by uvicorn in its own thread.
+    """The scripted server, on 127.0.0.1 and a free port (or on a socket the caller made, such
+    as one in a tests.support.netns host that sandboxed agents can reach), run by uvicorn in
+    its own thread.
 
     A thread (rather than a task on the caller's loop) lets sync tests, async tests and plain
     scripts use it alike, and keeps a busy or blocked test loop from starving the agent's
     streams. `start` and `stop` are synchronous and bounded in time.
     """
 
-    def __init__(self, script: Sequence[ScriptItem] = ()) -> None:
+    def __init__(
+        self, script: Sequence[ScriptItem] = (), *, listen: socket.socket | None = None
+    ) -> None:
         self._script: list[ScriptItem] = list(script)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -203,28 +207,29 @@ class ModelServer:
         self._ids = itertools.count(1)
         self._stalls = threading.Condition(self._lock)
         self._stalled: list[RecordedRequest] = []
-        self._socket: socket.socket | None = None
+        self._socket: socket.socket | None = listen
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._server: uvicorn.Server | None = None
-        self.port = 0
+        self.host, self.port = "127.0.0.1", 0
 
     # lifecycle
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`, without a trailing slash or an API version."""
-        return f"http://127.0.0.1:{self.port}"
+        """`http://HOST:PORT`, without a trailing slash or an API version."""
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> ModelServer:
         """Bind a free port (bound here, so there is no race for it) and serve until `stop`."""
         if self._thread is not None:
             raise RuntimeError("the model server is already started")
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
+        if self._socket is None:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind(("127.0.0.1", 0))
+        self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
             self._asgi,
             interface="asgi3",
@@ -453,9 +458,11 @@ class ModelServer:
 
 
 @contextmanager
-def serve_models(script: Sequence[ScriptItem] = ()) -> Iterator[ModelServer]:
+def serve_models(
+    script: Sequence[ScriptItem] = (), *, listen: socket.socket | None = None
+) -> Iterator[ModelServer]:
     """Run a `ModelServer` with `script` for the duration of a `with` block."""
-    server = ModelServer(script)
+    server = ModelServer(script, listen=listen)
     server.start()
     try:
         yield server

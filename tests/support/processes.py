@@ -28,9 +28,11 @@ __all__ = [
     "CORRAL",
     "START_TIMEOUT_SECONDS",
     "CorralServer",
+    "alive",
     "assert_one_line_error",
     "corral_env",
     "corral_server",
+    "descendants",
     "run_cli",
     "stop_process",
 ]
@@ -176,6 +178,33 @@ class CorralServer:
 
     def stop(self) -> int:
         return stop_process(self.process, signal.SIGTERM, STOP_TIMEOUT_SECONDS)
+
+
+def descendants(pid: int) -> list[int]:
+    """The PIDs of every live process below `pid` (children, theirs, and so on), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: fields start after the last ')'.
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether a process with this PID exists (a zombie counts until it is reaped)."""
+    return os.path.exists(f"/proc/{pid}")
 
 
 def stop_process(process: subprocess.Popen[Any], sig: int, wait_seconds: float) -> int:

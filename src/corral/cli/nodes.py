@@ -141,6 +141,27 @@ def show(
         f"{when(found['last_seen_at'])}, agent {found['agent_version'] or '-'}"
     )
     console.print(f"  use: {_use(found)}")
+    isolation = found["capacity"].get("isolation")
+    if isolation:
+        console.print(f"  isolation: {_isolation(isolation)}")
+        for problem in isolation.get("problems", []):
+            console.print(f"    missing: {problem}", markup=False)
+
+
+def _isolation(isolation: dict[str, Any]) -> str:
+    """One line on how the node keeps workspaces apart (see docs/security.md)."""
+    if isolation.get("sandbox") != "bwrap":
+        return "none: workspaces run as the node's user and see what it sees"
+    user = {
+        "workspace_uid": "a uid per workspace",
+        "user_namespace": "the node's user in a user namespace",
+    }.get(isolation.get("user", ""), "the node's user")
+    network = (
+        "its own network (no host loopback)"
+        if isolation.get("network") == "isolated"
+        else "the host's network"
+    )
+    return f"sandbox (bubblewrap), {user}, {network}, race-free file access"
 
 
 @app.command("rm")

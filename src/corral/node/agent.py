@@ -224,6 +224,7 @@ class NodeAgent:
                 agent_version=__version__,
                 sessions=self.sessions.count(),
                 agents=self.sessions.installer.installed()[:200],
+                isolation=self.workspaces.runtime.isolation,
             )
             with contextlib.suppress(CorralError):
                 await peer.notify("heartbeat", beat)

@@ -24,7 +24,7 @@ Events from a node: `heartbeat` (NodeHeartbeat), `workspace.state` (WorkspaceSta
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -62,6 +62,7 @@ __all__ = [
     "EnvValue",
     "Id",
     "NodeHeartbeat",
+    "NodeIsolation",
     "PtySpawn",
     "TerminalAttach",
     "TerminalAttached",
@@ -110,6 +111,24 @@ class WorkspaceProgress(Body):
     line: str = Field(max_length=4000)
 
 
+class NodeIsolation(Body):
+    """How a node keeps workspaces from the machine and from each other (see docs/security.md);
+    `problems` says why a piece is missing, in the node's words."""
+
+    sandbox: Literal["bwrap", "none"] = "none"
+    """Whether workspace processes run in a bubblewrap sandbox built from an allow-list."""
+    user: Literal["workspace_uid", "user_namespace", "node_user"] = "node_user"
+    """Whom they run as: a uid of each workspace's own (a root node), the node's user inside
+    a user namespace (a non-root node), or the node's own user (no sandbox)."""
+    network: Literal["isolated", "host"] = "host"
+    """A network namespace of their own (user-mode networking), or the machine's network."""
+    file_access: Literal["openat2"] = "openat2"
+    """How the node opens workspace files for agents: beneath the workspace, race-free."""
+    problems: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=10
+    )
+
+
 class NodeHeartbeat(Body):
     cpus: int = Field(ge=0)
     memory_total_bytes: int = Field(ge=0)
@@ -124,6 +143,7 @@ class NodeHeartbeat(Body):
     agents: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
         default_factory=list, max_length=200, description="Installed agents, package@version."
     )
+    isolation: NodeIsolation = Field(default_factory=NodeIsolation)
 
 
 class TerminalCreate(Body):

@@ -1,8 +1,11 @@
-"""Bubblewrap confinement, tested by what a workspace process can and cannot do.
+"""The host runtime's sandbox, tested by what a workspace process can and cannot do, the way an
+attacker with a shell in the workspace would try.
 
-The tests run as root, as on CI, so file permissions stop nothing: every refusal here comes from
-the mounts and the dropped capabilities. The node's directories live under /var/tmp, not /tmp,
-so that hiding them is tested on its own and not by the replacement of /tmp.
+The tests run as root, as on CI and on cloud nodes: each workspace then runs as a uid of its
+own, and every refusal below comes from the sandbox (mounts, uid, namespaces), not from the
+test being unprivileged. The node's directories live under /var/tmp, not /tmp, so that hiding
+them is tested on its own and not by the replacement of /tmp. (A node run as a normal user is
+tested in tests/unit/node/test_sandbox_launcher.py and tests/integration/test_escapes.py.)
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from corral.node import sandbox
 from corral.node.runtimes.base import ExecResult, WorkspaceHandle
 from corral.node.runtimes.host import HostRuntime, HostRuntimeSettings
+from tests.support.netns import outside_host
+from tests.support.processes import alive, descendants
 from tests.unit.node.runtimes.support import make_origin, make_spec
 
 TIMEOUT_SECONDS = 30.0
@@ -47,19 +52,26 @@ def data_dir(node_dir: Path) -> Path:
 
 
 @pytest.fixture
-def secret_dir(node_dir: Path) -> Path:
-    secret = node_dir / "secret"
-    secret.mkdir()
-    (secret / "file").write_text("hidden by settings")
-    (node_dir / "visible.txt").write_text("visible")
-    (node_dir / "host.key").write_text("hidden by glob")
-    return secret
+def shown_dir(node_dir: Path) -> Path:
+    """A directory the settings add to the allow-list, with a secret masked inside it."""
+    shown = node_dir / "toolchain"
+    (shown / "secret").mkdir(parents=True)
+    (shown / "secret" / "file").write_text("hidden by settings")
+    (shown / "bin.txt").write_text("visible")
+    (shown / "host.key").write_text("hidden by glob")
+    root_only = shown / "root-only.txt"
+    root_only.write_text("only root reads this")
+    root_only.chmod(0o600)
+    (node_dir / "not-listed.txt").write_text("outside the allow-list")
+    return shown
 
 
 @pytest.fixture
-def runtime(data_dir: Path, node_dir: Path, secret_dir: Path) -> HostRuntime:
+def runtime(data_dir: Path, shown_dir: Path) -> HostRuntime:
     settings = HostRuntimeSettings(
-        sandbox="bwrap", hidden_paths=[str(secret_dir), f"{node_dir}/*.key"]
+        sandbox="bwrap",
+        readable_paths=[str(shown_dir)],
+        also_hidden_paths=[f"{shown_dir}/secret", f"{shown_dir}/*.key"],
     )
     return HostRuntime(data_dir / "workspaces", data_dir=data_dir, settings=settings)
 
@@ -85,17 +97,89 @@ async def sh(runtime: HostRuntime, handle: WorkspaceHandle, script: str) -> Exec
     return await runtime.exec(handle, ["sh", "-c", script], timeout_seconds=TIMEOUT_SECONDS)
 
 
-def test_bubblewrap_works_here() -> None:
-    """CI installs bubblewrap (scripts/test-deps.sh): it must work, not be skipped."""
-    assert sandbox.bwrap_problem() is None
-    assert sandbox.bwrap_available()
+# -- whom it runs as --------------------------------------------------------------------------
 
 
-def test_a_missing_bwrap_is_reported() -> None:
-    problem = sandbox.bwrap_problem("/nonexistent/bwrap")
-    assert problem is not None
-    assert "not installed" in problem
-    assert not sandbox.bwrap_available("/nonexistent/bwrap")
+async def test_it_runs_as_the_workspaces_own_uid_with_no_privileges(
+    runtime: HostRuntime, workspace: WorkspaceHandle, other: WorkspaceHandle
+) -> None:
+    script = "id -u; id -un; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"
+    result = await sh(runtime, workspace, script)
+    lines = result.stdout.decode().split("\n")
+    uid = int(lines[0])
+    assert uid >= runtime.settings.uid_range_start
+    assert lines[1] == "corral"
+    assert "CapEff:\t0000000000000000" in lines
+    assert "CapBnd:\t0000000000000000" in lines
+    assert "NoNewPrivs:\t1" in lines
+    other_uid = int((await sh(runtime, other, "id -u")).stdout)
+    assert other_uid != uid, "each workspace has a uid of its own"
+    made = await sh(runtime, workspace, "touch made-inside && echo $HOME > home.txt")
+    assert made.exit_code == 0, made.stderr
+    assert (workspace.repo / "made-inside").stat().st_uid == uid
+    assert (workspace.repo / "README.md").stat().st_uid == uid, "the clone is the workspace's"
+
+
+async def test_kernel_settings_cannot_be_changed(
+    runtime: HostRuntime, workspace: WorkspaceHandle
+) -> None:
+    host_name = socket.gethostname()
+    settings = [
+        "kernel/hostname",
+        "kernel/core_pattern",
+        "vm/drop_caches",
+        "net/ipv4/ip_forward",
+        "kernel/sysrq",
+    ]
+    script = "; ".join(
+        f"(echo 1 > /proc/sys/{name}) 2>/dev/null || echo refused" for name in settings
+    )
+    result = await sh(
+        runtime,
+        workspace,
+        f"{script}; hostname pwned || echo refused; grep ' /proc/sys ' /proc/mounts",
+    )
+    assert result.stdout.count(b"refused") == len(settings) + 1, result.stdout
+    assert b"/proc/sys proc ro," in result.stdout
+    assert socket.gethostname() == host_name
+    assert _read("/proc/sys/kernel/core_pattern").strip() != "1"
+
+
+async def test_the_hostname_is_the_workspaces(
+    runtime: HostRuntime, workspace: WorkspaceHandle
+) -> None:
+    result = await sh(runtime, workspace, "hostname; cat /etc/hostname")
+    expected = workspace.workspace_id.replace("_", "-")
+    assert result.stdout.decode().split() == [expected, expected]
+
+
+# -- what it sees -----------------------------------------------------------------------------
+
+
+async def test_only_the_allow_list_is_visible(
+    runtime: HostRuntime, workspace: WorkspaceHandle, node_dir: Path
+) -> None:
+    result = await sh(runtime, workspace, "ls /")
+    assert set(result.stdout.decode().split()) <= {
+        "bin",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "proc",
+        "sbin",
+        "tmp",
+        "usr",
+        "var",
+        Path(node_dir).parts[1],  # the way down to the workspace and the shown dir
+    }
+    for path in ("/root", "/home", "/opt", "/srv", "/var/lib", "/run", "/mnt", "/work"):
+        listing = await sh(runtime, workspace, f"ls -A {path}")
+        assert listing.stdout == b"", path
+    outside = await sh(runtime, workspace, f"cat {node_dir}/not-listed.txt")
+    assert b"outside the allow-list" not in outside.stdout
 
 
 async def test_the_node_credential_is_invisible(
@@ -105,19 +189,6 @@ async def test_the_node_credential_is_invisible(
     result = await sh(runtime, workspace, f"cat {credential}; ls -a {data_dir}")
     assert CREDENTIAL.encode() not in result.stdout
     assert b"node-credential" not in result.stdout
-    assert b"No such file" in result.stderr
-
-
-async def test_the_covers_cannot_be_removed(
-    runtime: HostRuntime, workspace: WorkspaceHandle, data_dir: Path
-) -> None:
-    result = await sh(
-        runtime,
-        workspace,
-        f"umount -l {data_dir}; cat {data_dir}/node-credential; grep Cap /proc/self/status",
-    )
-    assert CREDENTIAL.encode() not in result.stdout
-    assert b"CapEff:\t0000000000000000" in result.stdout
 
 
 async def test_another_workspace_is_invisible(
@@ -131,25 +202,35 @@ async def test_another_workspace_is_invisible(
     assert workspace.workspace_id.encode() in result.stdout
 
 
-async def test_hidden_paths_from_settings_are_invisible(
-    runtime: HostRuntime, workspace: WorkspaceHandle, secret_dir: Path, node_dir: Path
+async def test_shown_paths_mask_their_secrets_and_keep_file_permissions(
+    runtime: HostRuntime, workspace: WorkspaceHandle, shown_dir: Path
+) -> None:
+    names = ("secret/file", "host.key", "bin.txt", "root-only.txt")
+    result = await sh(runtime, workspace, " ; ".join(f"cat {shown_dir}/{n}" for n in names))
+    assert result.stdout == b"visible"
+    assert b"Permission denied" in result.stderr, "a root-only file stays root's"
+
+
+async def test_password_hashes_and_host_keys_are_masked(
+    runtime: HostRuntime, workspace: WorkspaceHandle
+) -> None:
+    result = await sh(runtime, workspace, "wc -c < /etc/shadow; cat /etc/passwd")
+    assert result.stdout.split(b"\n")[0] == b"0"
+    assert b"corral:x:" in result.stdout
+    assert not any(
+        line.startswith(("daemon:", "sshd:")) for line in result.stdout.decode().split("\n")
+    ), "only the sandbox's own accounts"
+
+
+async def test_the_covers_cannot_be_removed(
+    runtime: HostRuntime, workspace: WorkspaceHandle, data_dir: Path
 ) -> None:
     result = await sh(
-        runtime, workspace, f"cat {secret_dir}/file {node_dir}/host.key {node_dir}/visible.txt"
+        runtime,
+        workspace,
+        f"umount -l {data_dir}; umount -l /etc/shadow; cat {data_dir}/node-credential",
     )
-    assert result.stdout == b"visible"
-
-
-async def test_a_workspace_under_a_hidden_directory_still_works(
-    node_dir: Path, data_dir: Path, origin: Path
-) -> None:
-    """As when the node's data directory lives in a hidden home directory (/root/.local/...)."""
-    settings = HostRuntimeSettings(sandbox="bwrap", hidden_paths=[str(node_dir)])
-    runtime = HostRuntime(data_dir / "workspaces", data_dir=data_dir, settings=settings)
-    handle = await runtime.create(make_spec(origin), lambda _line: None)
-    result = await sh(runtime, handle, f"cat README.md; ls -a {node_dir}; touch {node_dir}/x")
-    assert result.stdout.decode().split() == ["origin", ".", "..", "node"]
-    assert b"Read-only file system" in result.stderr
+    assert CREDENTIAL.encode() not in result.stdout
 
 
 async def test_nothing_outside_the_workspace_can_be_written(
@@ -160,14 +241,14 @@ async def test_nothing_outside_the_workspace_can_be_written(
         workspace.root / name,
         workspace.root / ".corral-stopped",
         Path("/usr") / name,
+        Path("/etc") / name,
         data_dir / name,
         runtime.workspaces_dir / name,
         node_dir / name,
-        Path("/var/tmp") / name,
     ]
-    script = "; ".join(f"touch {target}" for target in targets)
-    result = await sh(runtime, workspace, f"{script}; mount -o remount,rw /")
-    assert result.stderr.count(b"Read-only file system") == len(targets)
+    script = "; ".join(f"touch {target} 2>/dev/null || echo refused" for target in targets)
+    result = await sh(runtime, workspace, f"{script}; mount -o remount,rw / || echo refused")
+    assert result.stdout.count(b"refused") == len(targets) + 1
     assert not any(target.exists() for target in targets)
 
 
@@ -193,8 +274,8 @@ async def test_tmp_is_the_workspaces_own(
     finally:
         host_file.unlink()
     assert not written_inside.exists()
-    shared = await sh(runtime, workspace, f"cat /tmp/{name}.in")
-    assert shared.stdout == b"inside\n"
+    shared = await sh(runtime, workspace, f"cat /tmp/{name}.in /var/tmp/{name}.in")
+    assert shared.stdout == b"inside\ninside\n"
     elsewhere = await sh(runtime, other, f"cat /tmp/{name}.in")
     assert elsewhere.stdout == b""
 
@@ -222,10 +303,83 @@ async def test_the_nodes_processes_and_their_environment_are_invisible(
     assert int(lines[-1]) <= 4
 
 
+# -- what it reaches --------------------------------------------------------------------------
+
+
+async def test_the_hosts_loopback_services_are_out_of_reach(
+    runtime: HostRuntime, workspace: WorkspaceHandle
+) -> None:
+    """A port this test opens on the host's 127.0.0.1 (as the control plane's and a database's
+    are) cannot be reached: not as 127.0.0.1, nor through slirp4netns's gateway."""
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        script = (
+            f"for host in 127.0.0.1 10.0.2.2 10.0.2.3; do "
+            f"(exec 3<>/dev/tcp/$host/{port}) 2>/dev/null && echo reached $host; done; "
+            "echo done"
+        )
+        result = await runtime.exec(
+            workspace, ["bash", "-c", script], timeout_seconds=TIMEOUT_SECONDS
+        )
+    finally:
+        server.close()
+    assert result.stdout == b"done\n", result.stdout
+
+
+async def test_the_outside_world_is_reachable_through_its_own_network(
+    runtime: HostRuntime, workspace: WorkspaceHandle
+) -> None:
+    with outside_host() as host:
+        server = host.listen()
+        port = server.getsockname()[1]
+        accepted: list[str] = []
+
+        def accept() -> None:
+            connection, address = server.accept()
+            accepted.append(address[0])
+            connection.sendall(b"hello from outside\n")
+            connection.close()
+
+        waiter = asyncio.get_running_loop().run_in_executor(None, accept)
+        try:
+            script = f"exec 3<>/dev/tcp/{host.address}/{port}; cat <&3; ip -4 -o addr show tap0"
+            result = await runtime.exec(
+                workspace, ["bash", "-c", script], timeout_seconds=TIMEOUT_SECONDS
+            )
+            await asyncio.wait_for(waiter, TIMEOUT_SECONDS)
+        finally:
+            server.close()
+    assert result.stdout.startswith(b"hello from outside\n"), result.stderr
+    assert b"10.0.2.100/24" in result.stdout, "its own interface, not the host's"
+    assert accepted and accepted[0] != "127.0.0.1"
+
+
+async def test_the_hosts_mounts_are_left_alone(
+    runtime: HostRuntime, workspace: WorkspaceHandle
+) -> None:
+    """Making a sandbox and its network must not change the host's mount table. (slirp4netns's
+    own sandbox once unmounted the host's shared mounts, such as `ip netns`'s.)"""
+    with outside_host():
+        before = _mount_points()
+        result = await sh(runtime, workspace, "true")
+        assert result.exit_code == 0, result.stderr
+        assert _mount_points() == before
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as file:
+        return sorted(line.split()[4] for line in file)
+
+
+# -- its life ---------------------------------------------------------------------------------
+
+
 async def test_killing_the_sandbox_ends_everything_in_it(
     runtime: HostRuntime, workspace: WorkspaceHandle
 ) -> None:
-    """A background job holds stdout open, so EOF on stdout proves it died with the sandbox."""
+    """A background job holds stdout open, so EOF on stdout proves it died with the sandbox;
+    and the sandbox's network helper must go with it."""
     process = await runtime.spawn_process(
         workspace, ["sh", "-c", "sleep 3600 & echo started; wait"]
     )
@@ -233,6 +387,8 @@ async def test_killing_the_sandbox_ends_everything_in_it(
     try:
         line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT_SECONDS)
         assert line == b"started\n"
+        helpers = descendants(process.pid)
+        assert len(helpers) >= 4, "bwrap, slirp4netns, the sandbox's shell and its job"
         os.kill(process.pid, signal.SIGKILL)
         rest = await asyncio.wait_for(process.stdout.read(), TIMEOUT_SECONDS)
         assert rest == b""
@@ -240,22 +396,28 @@ async def test_killing_the_sandbox_ends_everything_in_it(
         if process.returncode is None:
             process.kill()
         await asyncio.wait_for(process.wait(), TIMEOUT_SECONDS)
+    for _ in range(200):
+        if not any(alive(pid) for pid in helpers):
+            break
+        await asyncio.sleep(0.05)
+    assert not any(alive(pid) for pid in helpers)
 
 
-@pytest.mark.parametrize(("new_session", "expected"), [(False, b"ctty=yes"), (True, b"ctty=no")])
+def _read(path: str) -> str:
+    with open(path) as file:
+        return file.read()
+
+
+@pytest.mark.parametrize(("wrap", "expected"), [([], b"ctty=yes"), (["setsid"], b"ctty=no")])
 async def test_a_process_keeps_its_terminal_for_job_control(
-    runtime: HostRuntime, workspace: WorkspaceHandle, new_session: bool, expected: bytes
+    runtime: HostRuntime, workspace: WorkspaceHandle, wrap: list[str], expected: bytes
 ) -> None:
     """Started on a PTY as a session's leader (as terminals are), the sandboxed shell still has
-    that PTY as its controlling terminal, which job control needs. bwrap's `--new-session` would
-    take it away; the second case shows this test would notice."""
+    that PTY as its controlling terminal, which job control needs. A new session inside would
+    take it away (bwrap's `--new-session` does that); the second case shows the test notices."""
     script = "if (: </dev/tty) 2>/dev/null; then echo ctty=yes; else echo ctty=no; fi"
-    spec = runtime.command(workspace, ["sh", "-c", script])
-    argv = list(spec.argv)
-    assert "--new-session" not in argv
-    if new_session:
-        argv.insert(argv.index("--"), "--new-session")
-    output = await asyncio.wait_for(_run_on_pty(argv, spec.env), TIMEOUT_SECONDS)
+    spec = runtime.command(workspace, [*wrap, "sh", "-c", script])
+    output = await asyncio.wait_for(_run_on_pty(list(spec.argv), spec.env), TIMEOUT_SECONDS)
     assert expected in output
 
 
@@ -292,43 +454,3 @@ def _drain(fd: int) -> bytes:
             break
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def test_the_argv_hides_before_it_binds_and_seals_after(tmp_path: Path) -> None:
-    hidden_dir = Path(tempfile.mkdtemp(dir="/var/tmp"))
-    try:
-        (hidden_dir / "nested").mkdir()
-        argv = sandbox.bwrap_argv(
-            ["true"],
-            writable=[Path("/srv/ws/a/repo"), Path("/srv/ws/a/home")],
-            tmp=Path("/srv/ws/a/tmp"),
-            cwd=Path("/srv/ws/a/repo"),
-            hidden=[hidden_dir, hidden_dir / "nested", "/etc/shadow", "/no/such/path", tmp_path],
-        )
-    finally:
-        shutil.rmtree(hidden_dir)
-    text = " ".join(argv)
-    assert argv[:4] == ("bwrap", "--ro-bind", "/", "/")
-    assert argv[-2:] == ("--", "true")
-    assert f"--tmpfs {hidden_dir} " in text
-    assert "nested" not in text
-    assert "--ro-bind /dev/null /etc/shadow" in text
-    assert "/no/such/path" not in text
-    assert str(tmp_path) not in text, "anything under /tmp is replaced with /tmp itself"
-    repo_bind = "--bind /srv/ws/a/repo /srv/ws/a/repo"
-    assert text.index(f"--tmpfs {hidden_dir}") < text.index(repo_bind)
-    assert text.index(repo_bind) < text.index(f"--remount-ro {hidden_dir}")
-    assert "--bind /srv/ws/a/home /srv/ws/a/home" in text
-    assert "--bind /srv/ws/a/tmp /tmp" in text
-    assert "--chdir /srv/ws/a/repo" in text
-    for option in ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--cap-drop ALL"):
-        assert option in text
-    assert "--new-session" not in text
-    assert "--unshare-net" not in text
-
-
-def test_hiding_the_root_directory_is_refused() -> None:
-    with pytest.raises(ValueError, match="cannot hide /"):
-        sandbox.bwrap_argv(
-            ["true"], writable=[], tmp=Path("/srv/a/tmp"), cwd=Path("/srv/a"), hidden=["/"]
-        )

@@ -19,7 +19,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corral import __version__
 from corral.agents.catalog import Quirk
-from corral.errors import CorralError, InvalidInput
+from corral.errors import CorralError, NotFound
 from corral.ids import new_id
 from corral.node.acp.install import AgentInstaller
 from corral.node.acp.rpc import (
@@ -40,7 +39,8 @@ from corral.node.acp.rpc import (
     RpcError,
 )
 from corral.node.acp.terminals import AgentTerminals
-from corral.node.runtimes.base import Runtime, WorkspaceHandle, resolve_in_workspace
+from corral.node.runtimes.base import Runtime, WorkspaceHandle
+from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
 from corral.processes import kill_process_group
 from corral.protocol.sessions import (
     SessionEventKind,
@@ -81,6 +81,11 @@ class SessionSettings(BaseModel):
     )
     exit_grace_seconds: float = Field(
         2.0, gt=0, description="How long to wait for an agent that closed its output to exit."
+    )
+    max_file_read_bytes: int = Field(
+        DEFAULT_MAX_READ_BYTES,
+        ge=1024,
+        description="The largest workspace file an agent may read through the node (fs/*).",
     )
 
 
@@ -125,6 +130,7 @@ class SessionHost:
         self._watchers: list[asyncio.Task[None]] = []
         self._cancel_watch: asyncio.Task[None] | None = None
         self._terminals = AgentTerminals(runtime, handle, emit=self._emit_terminal)
+        self._files = runtime.files(handle, max_read_bytes=settings.max_file_read_bytes)
 
     # -- the session's life ----------------------------------------------------------------------
 
@@ -210,7 +216,7 @@ class SessionHost:
         # Each agent has a HOME of its own in the workspace: its config and logins (~/.claude,
         # ~/.codex) stay apart from the user's shell and from other agents.
         home = self.handle.home / ".agents" / agent.name
-        home.mkdir(parents=True, exist_ok=True)
+        self._files.make_dirs(str(home))
         try:
             self.process = await self.runtime.spawn_process(
                 self.handle,
@@ -390,7 +396,13 @@ class SessionHost:
         could not load it) and a resource link per attached file of the workspace."""
         links = []
         for resource in prompt.resources:
-            path = self._confined(resource, must_exist=True)
+            path = Path(resource if resource.startswith("/") else self.handle.repo / resource)
+            try:
+                found = self._files.exists(str(path))
+            except CorralError as exc:
+                raise RpcError(INVALID_PARAMS, exc.message) from None
+            if not found:
+                raise RpcError(RESOURCE_NOT_FOUND, f"{resource} does not exist")
             links.append({"type": "resource_link", "uri": path.as_uri(), "name": path.name})
         text = prompt.text
         if self._context:
@@ -587,9 +599,9 @@ class SessionHost:
         if method == "session/request_permission":
             return await self._request_permission(params)
         if method == "fs/read_text_file":
-            return self._read_text_file(params)
+            return await self._read_text_file(params)
         if method == "fs/write_text_file":
-            return self._write_text_file(params)
+            return await self._write_text_file(params)
         if method.startswith("terminal/"):
             return await self._terminals.handle(method, params)
         self._emit(
@@ -602,57 +614,34 @@ class SessionHost:
         )
         raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
 
-    def _confined(self, path: str, *, must_exist: bool = False) -> Path:
-        """`path` resolved, if it lies in the checkout or the workspace's HOME (not in the rest
-        of the workspace's area, where the runtime keeps its state)."""
-        try:
-            resolved = resolve_in_workspace(self.handle, path)
-        except InvalidInput:
-            raise RpcError(INVALID_PARAMS, f"{path} is outside the workspace") from None
-        for area in (self.handle.repo, self.handle.home):
-            root = area.resolve()
-            if resolved == root or root in resolved.parents:
-                if must_exist and not resolved.exists():
-                    raise RpcError(RESOURCE_NOT_FOUND, f"{path} does not exist")
-                return resolved
-        raise RpcError(INVALID_PARAMS, f"{path} is outside the workspace")
-
-    def _read_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _read_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
             request = schema.ReadTextFileRequest.model_validate(params)
         except ValidationError as exc:
             raise RpcError(INVALID_PARAMS, f"invalid read: {exc.errors()[0]['msg']}") from None
-        path = self._confined(request.path)
         try:
-            text = path.read_text(errors="replace")
-        except FileNotFoundError:
+            text = await asyncio.to_thread(
+                self._files.read_text, request.path, line=request.line, limit=request.limit
+            )
+        except NotFound:
             if Quirk.MISSING_FILE_READS_EMPTY in self.start.agent.quirks:
                 return {"content": ""}
             raise RpcError(RESOURCE_NOT_FOUND, f"{request.path} does not exist") from None
-        except (IsADirectoryError, PermissionError) as exc:
-            raise RpcError(INVALID_PARAMS, f"cannot read {request.path}: {exc.strerror}") from None
-        if request.line is not None or request.limit is not None:
-            lines = text.splitlines(keepends=True)
-            start = max((request.line or 1) - 1, 0)
-            end = start + request.limit if request.limit is not None else None
-            text = "".join(lines[start:end])
+        except CorralError as exc:
+            raise RpcError(INVALID_PARAMS, exc.message) from None
         return {"content": text}
 
-    def _write_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _write_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
             request = schema.WriteTextFileRequest.model_validate(params)
         except ValidationError as exc:
             raise RpcError(INVALID_PARAMS, f"invalid write: {exc.errors()[0]['msg']}") from None
-        path = self._confined(request.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_NOFOLLOW: a link swapped in after the check above must not redirect the write.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
         try:
-            fd = os.open(path, flags, 0o644)
-        except OSError as exc:
-            raise RpcError(INVALID_PARAMS, f"cannot write {request.path}: {exc.strerror}") from None
-        with os.fdopen(fd, "w") as file:
-            file.write(request.content)
+            await asyncio.to_thread(self._files.write_text, request.path, request.content)
+        except NotFound as exc:
+            raise RpcError(RESOURCE_NOT_FOUND, exc.message) from None
+        except CorralError as exc:
+            raise RpcError(INVALID_PARAMS, exc.message) from None
         return {}
 
     def _emit_terminal(self, payload: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import os
 import pwd
 import re
@@ -37,9 +38,17 @@ from corral.node.runtimes.base import (
     WorkspaceHandle,
     resolve_in_workspace,
 )
+from corral.node.workspacefiles import FileOwner, WorkspaceFiles
 from corral.protocol.messages import WorkspaceSpec
 
-__all__ = ["DEFAULT_PATH", "TRUST_STORE_VARIABLES", "Area", "AreaRuntime", "remove_tree"]
+__all__ = [
+    "DEFAULT_PATH",
+    "TRUST_STORE_VARIABLES",
+    "Area",
+    "AreaRuntime",
+    "give_tree",
+    "remove_tree",
+]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TRUST_STORE_VARIABLES = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR")
@@ -94,6 +103,7 @@ def remove_tree(path: Path) -> None:
     if not path.exists() and not path.is_symlink():
         return
     if path.is_dir() and not path.is_symlink():
+        path.chmod(stat.S_IMODE(path.stat().st_mode) | stat.S_IRWXU)
         _open_up_directories(path)
         shutil.rmtree(path)
     else:
@@ -101,16 +111,27 @@ def remove_tree(path: Path) -> None:
 
 
 def _open_up_directories(root: Path) -> None:
-    _add_owner_rwx(root)
-    for directory, subdirectories, _ in os.walk(root):
+    """Through descriptors, never paths: a directory swapped for a link meanwhile is not
+    followed out of the workspace."""
+    for _, subdirectories, _, parent_fd in os.fwalk(root, follow_symlinks=False):
         for name in subdirectories:
-            _add_owner_rwx(Path(directory, name))
+            with contextlib.suppress(OSError):
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+                try:
+                    mode = os.fstat(fd).st_mode
+                    if mode & stat.S_IRWXU != stat.S_IRWXU:
+                        os.fchmod(fd, stat.S_IMODE(mode) | stat.S_IRWXU)
+                finally:
+                    os.close(fd)
 
 
-def _add_owner_rwx(path: Path) -> None:
-    mode = path.lstat().st_mode
-    if stat.S_ISDIR(mode) and mode & stat.S_IRWXU != stat.S_IRWXU:
-        path.chmod(stat.S_IMODE(mode) | stat.S_IRWXU)
+def give_tree(root: Path, owner: FileOwner) -> None:
+    """Make `owner` the owner of `root` and everything in it (links themselves, never what
+    they point to)."""
+    os.chown(root, owner.uid, owner.gid, follow_symlinks=False)
+    for _, directories, files, parent_fd in os.fwalk(root, follow_symlinks=False):
+        for name in (*directories, *files):
+            os.chown(name, owner.uid, owner.gid, dir_fd=parent_fd, follow_symlinks=False)
 
 
 class AreaRuntime(Runtime):
@@ -179,6 +200,9 @@ class AreaRuntime(Runtime):
         if status is RuntimeStatus.STOPPED:
             await asyncio.to_thread(remove_tree, area.tmp)
             area.tmp.mkdir(mode=0o700)
+            owner = self._owner(area)
+            if owner is not None:
+                give_tree(area.tmp, owner)
             area.stopped_marker.unlink(missing_ok=True)
 
     async def stop(self, handle: WorkspaceHandle) -> None:
@@ -227,6 +251,17 @@ class AreaRuntime(Runtime):
             env={**self.base_env(area), **(env or {})},
             cwd=directory,
         )
+
+    def files(self, handle: WorkspaceHandle, *, max_read_bytes: int) -> WorkspaceFiles:
+        """See `Runtime.files`."""
+        area = self._area_of(handle)
+        return WorkspaceFiles(
+            (area.repo, area.home), owner=self._owner(area), max_read_bytes=max_read_bytes
+        )
+
+    def _owner(self, area: Area) -> FileOwner | None:
+        """Who owns the workspace's files, when that is not the node's own user."""
+        return None
 
     def base_env(self, area: Area) -> dict[str, str]:
         """What every workspace process gets: the basics, and the node's trust store settings

@@ -21,8 +21,9 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from corral.errors import CorralError, InvalidInput
+from corral.node.workspacefiles import WorkspaceFiles
 from corral.processes import kill_process_group
-from corral.protocol.messages import WorkspaceSpec
+from corral.protocol.messages import NodeIsolation, WorkspaceSpec
 
 __all__ = [
     "ExecResult",
@@ -111,6 +112,8 @@ class Runtime(abc.ABC):
     sandboxed: bool = False
     """Whether processes run confined by Corral's sandbox. Agents with a sandbox of their own
     turn it off then (see `AgentLaunch.sandboxed_args`): sandboxes cannot nest."""
+    isolation: NodeIsolation = NodeIsolation()
+    """What that sandbox provides here, for the node's heartbeat (`corral node show`)."""
 
     def __init__(
         self, workspaces_dir: Path, *, data_dir: Path, settings: BaseModel | None = None
@@ -157,6 +160,12 @@ class Runtime(abc.ABC):
         with a minimal env, `env` on top, and `cwd` (default: the checkout). `readable` are
         node directories the process may read though the sandbox hides the node's data
         directory (the shared agent installs)."""
+
+    @abc.abstractmethod
+    def files(self, handle: WorkspaceHandle, *, max_read_bytes: int) -> WorkspaceFiles:
+        """The workspace's files as its agent reads and writes them through the node (ACP's
+        `fs/*`): the checkout and HOME, opened so that no path or link leads out of them, and
+        what is made there owned by the workspace's user (see `corral.node.workspacefiles`)."""
 
     async def spawn_process(
         self,

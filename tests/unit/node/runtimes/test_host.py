@@ -10,7 +10,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from corral.node import sandbox
+from corral.node.runtimes import host as host_module
 from corral.node.runtimes.base import RuntimeError_
 from corral.node.runtimes.host import HostRuntime, HostRuntimeSettings, LineSplitter
 from tests.support.net import free_port
@@ -31,7 +31,7 @@ async def test_a_named_branch_is_checked_out(host: HostRuntime, origin: Path) ->
     result = await host.exec(
         handle, ["git", "rev-parse", "--abbrev-ref", "HEAD"], timeout_seconds=30
     )
-    assert result.stdout.decode().strip() == "dev"
+    assert result.stdout.decode().strip() == "dev", (result.exit_code, result.stderr)
     assert git(handle.repo, "branch", "--list").split() == ["*", "dev"]
 
 
@@ -125,16 +125,33 @@ async def test_a_repository_in_the_nodes_own_directories_is_refused(
         assert not (host.workspaces_dir / spec.id).exists()
 
 
-def test_the_bwrap_setting_fails_clearly_without_bubblewrap(
-    monkeypatch: pytest.MonkeyPatch, workspaces_dir: Path, data_dir: Path
+def _probe_failing(*, missing: str, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Make the sandbox probe fail for the network (`missing="network"`) or for everything;
+    returns the `network` argument of each probe made."""
+    calls: list[bool] = []
+
+    def probe(*, uid: int | None, network: bool) -> str | None:
+        calls.append(network)
+        if missing == "all" or network:
+            return "bwrap is not installed" if missing == "all" else "slirp4netns failed"
+        return None
+
+    monkeypatch.setattr(host_module, "sandbox_problem", probe)
+    return calls
+
+
+@pytest.mark.parametrize("missing", ["all", "network"])
+def test_the_bwrap_setting_refuses_a_partial_sandbox(
+    monkeypatch: pytest.MonkeyPatch, workspaces_dir: Path, data_dir: Path, missing: str
 ) -> None:
-    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bwrap is not installed")
+    _probe_failing(missing=missing, monkeypatch=monkeypatch)
     with pytest.raises(RuntimeError_) as caught:
         HostRuntime(
             workspaces_dir, data_dir=data_dir, settings=HostRuntimeSettings(sandbox="bwrap")
         )
     assert caught.value.reason == "sandbox_unavailable"
-    assert "bwrap is not installed" in caught.value.message
+    expected = "bwrap is not installed" if missing == "all" else "slirp4netns failed"
+    assert expected in caught.value.message
 
 
 def test_auto_runs_unconfined_with_a_warning_without_bubblewrap(
@@ -143,26 +160,64 @@ def test_auto_runs_unconfined_with_a_warning_without_bubblewrap(
     workspaces_dir: Path,
     data_dir: Path,
 ) -> None:
-    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bwrap is not installed")
+    _probe_failing(missing="all", monkeypatch=monkeypatch)
     with caplog.at_level(logging.WARNING, logger="corral.runtimes"):
         host = HostRuntime(workspaces_dir, data_dir=data_dir)
     assert not host.sandboxed
     assert "without a sandbox" in caplog.text
+    assert host.isolation.sandbox == "none"
+    assert host.isolation.problems == ["no sandbox: bwrap is not installed"]
 
 
-def test_auto_uses_bubblewrap_when_it_works(workspaces_dir: Path, data_dir: Path) -> None:
-    assert HostRuntime(workspaces_dir, data_dir=data_dir).sandboxed
+def test_auto_keeps_the_rest_of_the_sandbox_without_its_network(
+    monkeypatch: pytest.MonkeyPatch, workspaces_dir: Path, data_dir: Path
+) -> None:
+    _probe_failing(missing="network", monkeypatch=monkeypatch)
+    host = HostRuntime(workspaces_dir, data_dir=data_dir)
+    assert host.sandboxed
+    assert (host.isolation.sandbox, host.isolation.network) == ("bwrap", "host")
+    assert host.isolation.problems == ["no network isolation: slirp4netns failed"]
+
+
+def test_auto_uses_the_whole_sandbox_when_it_works(workspaces_dir: Path, data_dir: Path) -> None:
+    """CI installs bubblewrap and slirp4netns (scripts/test-deps.sh): all of it must work."""
+    host = HostRuntime(workspaces_dir, data_dir=data_dir)
+    assert host.sandboxed
+    assert host.isolation.model_dump() == {
+        "sandbox": "bwrap",
+        "user": "workspace_uid",  # the suite runs as root, as cloud nodes do
+        "network": "isolated",
+        "file_access": "openat2",
+        "problems": [],
+    }
+
+
+def test_a_shared_network_is_a_choice_not_a_probe(
+    monkeypatch: pytest.MonkeyPatch, workspaces_dir: Path, data_dir: Path
+) -> None:
+    calls = _probe_failing(missing="network", monkeypatch=monkeypatch)
+    settings = HostRuntimeSettings(sandbox="bwrap", network="host")
+    host = HostRuntime(workspaces_dir, data_dir=data_dir, settings=settings)
+    assert calls == [False]
+    assert (host.isolation.network, host.isolation.problems) == ("host", [])
 
 
 def test_none_never_probes(
     monkeypatch: pytest.MonkeyPatch, workspaces_dir: Path, data_dir: Path
 ) -> None:
-    def fail() -> str:
-        raise AssertionError("probed")
-
-    monkeypatch.setattr(sandbox, "bwrap_problem", fail)
+    calls = _probe_failing(missing="all", monkeypatch=monkeypatch)
     settings = HostRuntimeSettings(sandbox="none")
     assert not HostRuntime(workspaces_dir, data_dir=data_dir, settings=settings).sandboxed
+    assert calls == []
+
+
+def test_a_kernel_without_openat2_is_refused(
+    monkeypatch: pytest.MonkeyPatch, workspaces_dir: Path, data_dir: Path
+) -> None:
+    monkeypatch.setattr(host_module, "openat2_problem", lambda: "this kernel has no openat2")
+    with pytest.raises(RuntimeError_) as caught:
+        HostRuntime(workspaces_dir, data_dir=data_dir, settings=HostRuntimeSettings())
+    assert caught.value.reason == "openat2_unavailable"
 
 
 @pytest.mark.parametrize("path", ["relative/path", "/", ""])
