@@ -12,6 +12,9 @@ command -v git >/dev/null || missing+=(git)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v slirp4netns >/dev/null || missing+=(slirp4netns)
 command -v ip >/dev/null || missing+=(iproute2)
+# The system's Python: a node run as a normal user (tests/support/uservenv.py), and the hostile
+# agent inside a sandbox, which shows no virtualenv.
+[ -x /usr/bin/python3 ] || missing+=(python3)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

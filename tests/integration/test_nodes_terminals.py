@@ -411,40 +411,26 @@ async def test_the_sandbox_hides_the_node_and_other_workspaces(shared: Shared) -
     assert (site.node_dir / "node.json").is_file()
     assert (workspaces_dir / other["id"] / "repo" / "README.md").is_file()
 
-    probes = {
-        "credential": f"cat {site.node_dir / 'node.json'}",
-        "other": f"ls -a {workspaces_dir / other['id']}",
-        "listing": f"ls -a {workspaces_dir}",
-        "system": "touch /usr/corral-sandbox-probe",
-        "own": "touch made-in-the-sandbox",
-    }
     terminal_id = site.new_terminal(workspace_id)
     url = site.url(workspace_id, terminal_id)
     async with open_viewer(url, headers=site.api.headers, context=site.context) as viewer:
-        # Each probe's output sits between markers the shell computes, so the echoed command
-        # line never matches them.
-        for number, command in enumerate(probes.values(), start=1):
-            await viewer.type(f"echo B$((100+{number}))B; {command}; echo E$((100+{number}))E$?\n")
-        await viewer.read_until(f"E{100 + len(probes)}E".encode())
-    output = bytes(viewer.output).decode(errors="replace")
-
-    def probe(number: int) -> tuple[str, int]:
-        start = output.index(f"B{100 + number}B") + len(f"B{100 + number}B")
-        end = output.index(f"E{100 + number}E", start)
-        status = output[end + len(f"E{100 + number}E") :].split("\r\n", 1)[0]
-        return output[start:end], int(status)
-
-    text, status = probe(1)
-    assert status != 0 and "No such file or directory" in text, text
-    text, status = probe(2)
-    assert status != 0 and "No such file or directory" in text, text
-    text, status = probe(3)
+        credential, other_area, listing, system, own = await viewer.run(
+            [
+                f"cat {site.node_dir / 'node.json'}",
+                f"ls -a {workspaces_dir / other['id']}",
+                f"ls -a {workspaces_dir}",
+                "touch /usr/corral-sandbox-probe",
+                "touch made-in-the-sandbox",
+            ]
+        )
+    for text, status in (credential, other_area):
+        assert status != 0 and "No such file or directory" in text, text
+    text, status = listing
     assert status == 0 and other["id"] not in text and workspace_id in text, text
-    text, status = probe(4)
+    text, status = system
     assert status != 0 and "Read-only file system" in text, text
     assert not on_host(Path("/usr/corral-sandbox-probe"))
-    text, status = probe(5)
-    assert status == 0, text
+    assert own[1] == 0, own
     assert (workspaces_dir / workspace_id / "repo" / "made-in-the-sandbox").is_file()
 
 

@@ -106,14 +106,17 @@ class NodeProcess:
         control_url: str | None = None,
         join_token: str | None = None,
         output_dir: Path | None = None,
+        command: Sequence[str] = (CORRAL,),
     ) -> None:
+        """`command` runs Corral: its own `corral`, or one run as another user (see
+        tests/support/uservenv.py)."""
         self.data_dir = data_dir
         output_dir = output_dir or data_dir.parent
         output_dir.mkdir(parents=True, exist_ok=True)
         stem = f"node-{data_dir.name}-{time.monotonic_ns()}"
         self.stdout_path = output_dir / f"{stem}.stdout"
         self.stderr_path = output_dir / f"{stem}.stderr"
-        argv = [CORRAL, "node", "run", "--data-dir", str(data_dir)]
+        argv = [*command, "node", "run", "--data-dir", str(data_dir)]
         if control_url is not None:
             argv += ["--control-url", control_url]
         if join_token is not None:
@@ -166,9 +169,12 @@ def node_agent(
     *,
     control_url: str | None = None,
     join_token: str | None = None,
+    command: Sequence[str] = (CORRAL,),
 ) -> Iterator[NodeProcess]:
     """Run a node agent for the block, and stop it by PID however the block ends."""
-    agent = NodeProcess(data_dir, env, control_url=control_url, join_token=join_token)
+    agent = NodeProcess(
+        data_dir, env, control_url=control_url, join_token=join_token, command=command
+    )
     try:
         yield agent
     finally:
@@ -258,6 +264,7 @@ class Viewer:
         self.context = context
         self.output = bytearray()
         self.closed: Closed | None = None
+        self._probes = 1
 
     @property
     def offset(self) -> int:
@@ -326,6 +333,26 @@ class Viewer:
 
     async def type(self, text: str) -> None:
         await self.connection.send(text.encode())
+
+    async def run(self, commands: Sequence[str]) -> list[tuple[str, int]]:
+        """Type each command into the shell and return what each printed and its exit status.
+
+        Each command's output sits between markers the shell computes (`B$((100+n))B`), so the
+        echoed command line never matches them.
+        """
+        first = self._probes
+        for number, command in enumerate(commands, start=first):
+            await self.type(f"echo B$((100+{number}))B; {command}; echo E$((100+{number}))E$?\n")
+        self._probes += len(commands)
+        await self.read_until(f"E{100 + self._probes - 1}E".encode())
+        output = bytes(self.output).decode(errors="replace")
+        results = []
+        for number in range(first, self._probes):
+            start = output.index(f"B{100 + number}B") + len(f"B{100 + number}B")
+            end = output.index(f"E{100 + number}E", start)
+            status = output[end + len(f"E{100 + number}E") :].split("\r\n", 1)[0]
+            results.append((output[start:end], int(status)))
+        return results
 
     async def resize(self, cols: int, rows: int) -> None:
         await self.connection.send(json.dumps({"type": "resize", "cols": cols, "rows": rows}))

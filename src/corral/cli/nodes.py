@@ -46,6 +46,18 @@ def run(
             help="The node's data directory (default: CORRAL_NODE_DATA_DIR or the platform's)."
         ),
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Stop a node agent already running on this data directory (one left behind "
+            "by a crash) instead of refusing to start.",
+        ),
+    ] = False,
+    parent_pid: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Stop when this process, the supervisor, exits."),
+    ] = None,
 ) -> None:
     """Run the node agent here: join once with a token, then stay linked (dialling out only)."""
     import uvloop
@@ -63,7 +75,7 @@ def run(
     configure_logging("info", "json")
     # uvloop: the node sits on the keystroke path, where the event loop's own cost shows
     # (bench/terminal.py measured p50 echo latency about 15% lower than with asyncio's loop).
-    uvloop.run(run_node(settings, join_token))
+    uvloop.run(run_node(settings, join_token, replace_running=replace, parent_pid=parent_pid))
 
 
 @app.command("pty-host", hidden=True)

@@ -91,6 +91,11 @@ async def _run_once(state: AppState, node_dir: Path) -> int:
         str(node_dir),
         "--control-url",
         state.settings.effective_public_url,
+        # It ends with this process however this process ends (kill -9 included), and a
+        # restarted `corral up` takes over from an agent a crash left behind.
+        "--parent-pid",
+        str(os.getpid()),
+        "--replace",
     ]
     process = await asyncio.create_subprocess_exec(
         *args, stdin=asyncio.subprocess.DEVNULL, env=_child_env(state, token)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
 import signal
+import time
 from dataclasses import replace
+from pathlib import Path
 
 from corral.errors import CorralError
 from corral.node.agent import NodeAgent
@@ -17,29 +20,92 @@ from corral.node.runtimes.registry import load_runtime
 from corral.node.sessions import NodeSessions
 from corral.node.settings import NodeAgentSettings
 from corral.node.workspaces import NodeWorkspaces
+from corral.processes import exit_with_parent
 
 __all__ = ["run_node"]
 
 log = logging.getLogger("corral.node")
 LOCK_FILE_NAME = "agent.lock"
+REPLACE_GRACE_SECONDS = 15.0
+"""How long an agent being replaced may take to stop cleanly before it is killed."""
 
 
-async def run_node(settings: NodeAgentSettings, join_token: str | None) -> None:
+async def run_node(
+    settings: NodeAgentSettings,
+    join_token: str | None,
+    *,
+    replace_running: bool = False,
+    parent_pid: int | None = None,
+) -> None:
     """Join if a token is given (or no identity is saved yet), then stay linked until SIGTERM
-    or SIGINT; terminals are ended on the way out."""
+    or SIGINT; terminals are ended on the way out.
+
+    `replace_running` stops an agent already running on this data directory (one left behind by a
+    supervisor that was killed) instead of refusing to start. With `parent_pid`, the agent
+    stops when that process (its supervisor) exits, however it exits.
+    """
+    if parent_pid is not None and not exit_with_parent(parent_pid):
+        raise CorralError("the process that started this node agent has exited")
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     # One agent per data directory: two would fight over the link and the same workspaces.
-    lock = os.open(data_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = os.open(data_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(lock)
-        raise CorralError(f"another node agent is running on {data_dir}") from None
-    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not replace_running:
+                raise CorralError(f"another node agent is running on {data_dir}") from None
+            await _stop_holder(lock, data_dir)
+        # The holder's PID, so that a replacement can find it.
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, f"{os.getpid()}\n".encode(), 0)
         await _run(settings, join_token)
     finally:
         os.close(lock)
+
+
+async def _stop_holder(lock: int, data_dir: Path) -> None:
+    """Stop the agent holding `lock` (SIGTERM, then SIGKILL) and take the lock. Only a process
+    that is a node agent of this data directory is signalled: a PID can be reused."""
+    try:
+        pid = int(os.pread(lock, 32, 0).split()[0])
+    except (ValueError, IndexError):
+        pid = 0
+    if pid > 0 and _is_node_agent(pid, data_dir):
+        log.warning("stopping the node agent left running on %s (PID %d)", data_dir, pid)
+        for signum, wait_seconds in (
+            (signal.SIGTERM, REPLACE_GRACE_SECONDS),
+            (signal.SIGKILL, 5.0),
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+            if await _take_lock(lock, wait_seconds):
+                return
+    elif await _take_lock(lock, REPLACE_GRACE_SECONDS):
+        return
+    raise CorralError(f"another node agent is running on {data_dir} and would not stop")
+
+
+def _is_node_agent(pid: int, data_dir: Path) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            argv = file.read().split(b"\0")
+    except OSError:
+        return False
+    return b"node" in argv and b"run" in argv and os.fsencode(data_dir) in argv
+
+
+async def _take_lock(lock: int, wait_seconds: float) -> bool:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
 
 
 async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:

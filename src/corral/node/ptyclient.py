@@ -218,8 +218,9 @@ class PtyHostClient:
                 await peer.request("pty.detach_all", Empty())
 
     async def shutdown(self) -> None:
-        """A clean stop of the agent: end the host and its terminals."""
-        peer = self._peer
+        """A clean stop of the agent: end the host and its terminals, also a host this agent
+        never used (left by an agent that was killed)."""
+        peer = await self._existing()
         if peer is not None and not peer.closed:
             with contextlib.suppress(CorralError):
                 await peer.request("pty.shutdown", Empty(), timeout_seconds=10)

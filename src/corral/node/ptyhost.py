@@ -4,7 +4,8 @@ Terminals must outlive the node agent: when the agent is killed (kill -9, out of
 upgraded, its workspaces' shells keep running here, with their replay buffers, and the agent
 finds them again when it comes back. The host listens on a unix socket in the node's data
 directory (mode 0600, owner only) and serves one agent at a time with the same `Peer` protocol
-as the node link; a clean stop of the agent stops the host and its terminals too.
+as the node link; a clean stop of the agent stops the host and its terminals too, and so does
+an agent that stays away longer than `agent_absent_limit_seconds` (nothing is left orphaned).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import fcntl
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,6 +73,19 @@ class PtyHost:
         self.terminals = TerminalManager(settings)
         self.stopped = asyncio.Event()
         self._peer: Peer | None = None
+        self.agent_left_at: float | None = time.monotonic()
+        """When the last agent went (or the host started), while none is connected."""
+
+    async def stop_when_abandoned(self, limit_seconds: float) -> None:
+        """End everything once no agent has been connected for `limit_seconds`: the agent was
+        killed and nothing restarted it, so nobody will ever reach these terminals again."""
+        while not self.stopped.is_set():
+            left_at = self.agent_left_at
+            if left_at is not None and time.monotonic() - left_at > limit_seconds:
+                log.warning("no node agent for %.0f s: ending the terminals", limit_seconds)
+                self.stopped.set()
+                return
+            await asyncio.sleep(min(5.0, limit_seconds / 4))
 
     async def on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -86,6 +101,7 @@ class PtyHost:
             name="the node agent",
         )
         self._peer = peer
+        self.agent_left_at = None
         try:
             await serve_frames(reader, peer)
         except ProtocolError as exc:
@@ -93,6 +109,7 @@ class PtyHost:
         finally:
             if self._peer is peer:
                 self._peer = None
+                self.agent_left_at = time.monotonic()
                 await self.terminals.detach_all()
             await peer.close("the agent left")
             writer.close()
@@ -186,9 +203,11 @@ async def run_pty_host(data_dir: Path, settings: TerminalSettings) -> None:
         loop.add_signal_handler(sig, host.stopped.set)
     # The agent's session may end (its terminal closes): the host must not die with it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    watchdog = asyncio.create_task(host.stop_when_abandoned(settings.agent_absent_limit_seconds))
     try:
         await host.stopped.wait()
     finally:
+        watchdog.cancel()
         server.close()
         await host.terminals.shutdown()
         with contextlib.suppress(OSError):

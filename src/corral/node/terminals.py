@@ -81,6 +81,12 @@ class TerminalSettings(BaseModel):
     max_per_workspace: int = Field(
         32, ge=1, description="Running terminals a workspace may have at once."
     )
+    agent_absent_limit_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="How long the PTY host keeps its terminals with no node agent connected "
+        "(one killed and not restarted); then it ends them and exits.",
+    )
 
 
 def _check_window(cols: int, rows: int) -> None:

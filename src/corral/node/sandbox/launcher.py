@@ -244,6 +244,7 @@ class LaunchError(Exception):
 
 
 def _die_with_parent() -> None:
+    # As corral.processes.exit_with_parent, which the launcher cannot import.
     parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

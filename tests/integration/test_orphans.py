@@ -1,0 +1,123 @@
+"""Nothing of `corral up` outlives it: kill -9 of `corral up` (and of its node agent), a restart,
+and a stop leave no process of either run behind, with real processes and a real terminal."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tests.support.nodes import Api, eventually, exchange
+from tests.support.processes import alive, corral_env, corral_server, descendants
+from tests.support.sessions import make_repo
+
+WAIT_SECONDS = 60.0
+
+
+def _identity(pid: int) -> tuple[int, int] | None:
+    """(pid, start time): a PID alone may be reused by the time we look again."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            stat = file.read()
+    except OSError:
+        return None
+    return pid, int(stat[stat.rindex(")") + 2 :].split()[19])
+
+
+def _still_running(processes: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    return {p for p in processes if alive(p[0]) and _identity(p[0]) == p}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _local_node_linked(api: Api) -> dict[str, object] | None:
+    for node in api.get("/nodes")["items"]:
+        if node["name"] == "local" and node["connected"]:
+            return dict(node)
+    return None
+
+
+def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"README.md": "orphans\n"})
+    env = corral_env(tmp_path / "home", None, CORRAL_NODES__HEARTBEAT_INTERVAL_SECONDS="1")
+    data = tmp_path / "data"
+    first_run: set[tuple[int, int]] = set()
+    with corral_server(data, env, command="up", extra_args=["--no-browser"]) as first:
+        assert first.link is not None
+        api = Api(first.url, exchange(first.url, first.link))
+        try:
+            eventually(
+                lambda: _local_node_linked(api), "the local node", first.stderr, WAIT_SECONDS
+            )
+            api.post("/projects", {"name": "demo", "repo": str(repo)})
+            workspace = api.post("/workspaces", {"project": "demo", "name": "w", "node": "local"})
+            eventually(
+                lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running" or None,
+                "the workspace",
+                first.stderr,
+                WAIT_SECONDS,
+            )
+            api.post(f"/workspaces/{workspace['id']}/terminals", {})
+            # The node agent killed as the OOM killer would: its terminals live on in the PTY
+            # host, and the agent `corral up` starts again adopts them.
+            agent = next(p for p in descendants(first.pid) if " node run " in _cmdline(p))
+            os.kill(agent, signal.SIGKILL)
+            eventually(
+                lambda: next(
+                    (
+                        p
+                        for p in descendants(first.pid)
+                        if p != agent and " node run " in _cmdline(p)
+                    ),
+                    None,
+                ),
+                "a new node agent",
+                first.stderr,
+                WAIT_SECONDS,
+            )
+            eventually(lambda: _local_node_linked(api), "the relink", first.stderr, WAIT_SECONDS)
+            terminals = api.get(f"/workspaces/{workspace['id']}/terminals")
+            assert len(terminals) == 1, "the terminal survived its agent"
+            pty_hosts = [
+                p for p in _all_pids() if "pty-host" in _cmdline(p) and str(data) in _cmdline(p)
+            ]
+            assert len(pty_hosts) == 1, pty_hosts
+            everything = {agent, *descendants(first.pid), *pty_hosts, *descendants(pty_hosts[0])}
+            first_run = {i for i in map(_identity, everything) if i is not None}
+            assert len(first_run) >= 6, "corral up's node, the PTY host and a sandboxed shell"
+        finally:
+            api.close()
+        os.kill(first.pid, signal.SIGKILL)
+        first.process.wait(timeout=WAIT_SECONDS)
+
+    with corral_server(
+        data, env, command="up", port=first.port, extra_args=["--no-browser"]
+    ) as second:
+        assert second.link is not None
+        api = Api(second.url, exchange(second.url, second.link))
+        try:
+            eventually(
+                lambda: _local_node_linked(api), "the local node", second.stderr, WAIT_SECONDS
+            )
+            second_run = {i for i in map(_identity, descendants(second.pid)) if i is not None}
+        finally:
+            api.close()
+    # `corral up` stopped cleanly (the context manager sends SIGTERM).
+    for run, name in ((first_run, "first"), (second_run, "second")):
+        left = eventually(
+            lambda run=run: not _still_running(run) or None,  # type: ignore[misc]
+            f"no process of the {name} run",
+            lambda run=run: "\n".join(_cmdline(p) for p, _ in _still_running(run)),  # type: ignore[misc]
+            WAIT_SECONDS,
+        )
+        assert left
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
