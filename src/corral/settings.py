@@ -27,6 +27,7 @@ __all__ = [
     "ApiSettings",
     "AuthSettings",
     "ClientSettings",
+    "HttpSettings",
     "NodeSettings",
     "ProjectSettings",
     "Settings",
@@ -71,6 +72,42 @@ class ApiSettings(_Area):
     max_page_size: int = Field(200, gt=0, description="Largest `limit` a list accepts.")
     metrics_require_auth: bool = Field(
         True, description="Whether /metrics needs a signed-in user or API token."
+    )
+
+
+class HttpSettings(_Area):
+    """Limits of the HTTP server itself, below the API: what one client may make a connection
+    hold, and how many connections there may be. See `corral.control.httplimits`."""
+
+    max_request_head_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers together); a larger one is "
+        "answered 431 and its connection closed.",
+    )
+    max_header_count: int = Field(
+        100, ge=1, description="Most header fields in one request; more are answered 431."
+    )
+    max_url_bytes: int = Field(
+        8 * 1024,
+        ge=256,
+        description="Longest request target (path and query string); a longer one is answered 414.",
+    )
+    request_head_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How long a client may take to send a request head, counted from connecting "
+        "(or from the first byte of a later request on a kept-alive connection); a slower one "
+        "is answered 408, or just closed if it sent nothing.",
+    )
+    keep_alive_timeout_seconds: int = Field(
+        5, gt=0, description="How long an idle kept-alive connection stays open between requests."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections (HTTP and WebSocket together); one over this is answered "
+        "503 and closed at once, so a flood cannot use up the process's file descriptors.",
     )
 
 
@@ -147,6 +184,7 @@ class Settings(BaseSettings):
     )
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     projects: ProjectSettings = Field(default_factory=ProjectSettings)
     nodes: NodeSettings = Field(default_factory=NodeSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)

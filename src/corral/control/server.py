@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
+import resource
 import signal
 import socket
 import sys
@@ -12,13 +14,37 @@ import uvicorn
 
 from corral.control.app import OnReady, create_app
 from corral.control.datadir import data_dir_lock, write_runtime_file
+from corral.control.httplimits import limited_http_protocol
 from corral.errors import Conflict
 from corral.settings import Settings
 
 __all__ = ["serve"]
 
+log = logging.getLogger("corral.server")
+
 # Node link text frames are at most 1 MiB; a little room for framing.
 MAX_WEBSOCKET_MESSAGE_BYTES = 1024 * 1024 + 4096
+# File descriptors beyond the connections: the database, the log, git and its pipes, the listener.
+SPARE_FILE_DESCRIPTORS = 256
+
+
+def _make_room_for_connections(max_connections: int) -> None:
+    """Raise the soft open-file limit (often 1024) towards the hard one, so `max_connections`
+    connections fit with room to spare; warn when the hard limit is too low for that."""
+    wanted = max_connections + SPARE_FILE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if new_soft > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+    if new_soft < wanted:
+        log.warning(
+            "the open-file limit (%d) leaves too little room for http.max_connections = %d; "
+            "lower that setting or raise the limit (ulimit -n)",
+            new_soft,
+            max_connections,
+        )
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -43,6 +69,7 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
         _check_port_free(settings.host, settings.port)
         runtime_file = write_runtime_file(settings.data_dir, settings.effective_public_url)
         app = create_app(settings, on_ready=on_ready)
+        _make_room_for_connections(settings.http.max_connections)
         config = uvicorn.Config(
             app,
             host=settings.host,
@@ -53,6 +80,9 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
             forwarded_allow_ips=settings.trusted_proxies,
             server_header=False,
             lifespan="on",
+            # httptools with the limits on request heads and connections in `[http]`.
+            http=limited_http_protocol(settings.http),
+            timeout_keep_alive=settings.http.keep_alive_timeout_seconds,
             ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,
             # Terminal bytes and small JSON frames gain little from deflate, and it cost more
             # CPU than anything else on the terminal path (measured with bench/terminal.py).

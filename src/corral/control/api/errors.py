@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral import errors
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["error_body", "error_response", "install_error_handlers"]
 
 STATUS_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
     (errors.NotFound, 404),
@@ -45,6 +45,12 @@ CODE_BY_STATUS = {
 }
 
 
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one error shape; the HTTP server's own refusals (`corral.control.httplimits`) use it
+    too, below the app."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
 def error_response(
     status: int,
     code: str,
@@ -52,8 +58,7 @@ def error_response(
     details: Any = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
