@@ -22,10 +22,13 @@ def _use(node: dict[str, Any]) -> str:
     usage, capacity = node["usage"], node["capacity"]
     if not usage:
         return "-"
+    counts = f"{usage.get('workspaces', 0)} ws"
+    # A member is shown their own counts, and the node counts terminals only machine-wide.
+    if "terminals" in usage:
+        counts += f", {usage['terminals']} term"
     return (
         f"load {usage.get('load1', 0):.2f}/{capacity.get('cpus', '?')} cpu, "
-        f"mem {_gib(usage.get('memory_bytes'))}/{_gib(capacity.get('memory_bytes'))}, "
-        f"{usage.get('workspaces', 0)} ws, {usage.get('terminals', 0)} term"
+        f"mem {_gib(usage.get('memory_bytes'))}/{_gib(capacity.get('memory_bytes'))}, {counts}"
     )
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.api.auth import client_address
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.db.base import utcnow
-from corral.control.db.models import Node
+from corral.control.db.models import Node, User
 from corral.control.schemas.common import Page
 from corral.control.schemas.nodes import NodeCreate, NodeCreated, NodeJoin, NodeJoined, NodePublic
 from corral.control.services import nodes
+from corral.control.services.nodeusage import usage_seen_by
 from corral.control.state import AppState
 from corral.errors import Unauthenticated
 from corral.protocol.frames import CLOSE_UNAUTHORIZED
@@ -22,16 +25,28 @@ from corral.protocol.frames import CLOSE_UNAUTHORIZED
 router = APIRouter(prefix=f"{API_PREFIX}/nodes", tags=["nodes"])
 
 
-def public(node: Node, state: AppState) -> NodePublic:
-    return NodePublic.model_validate(node).model_copy(
-        update={"connected": state.node_registry.is_connected(node.id)}
-    )
+async def public_nodes(
+    db: AsyncSession, viewer: User, rows: Sequence[Node], state: AppState
+) -> list[NodePublic]:
+    """The nodes as `viewer` sees them: connected or not, and only their own usage counts."""
+    usage = await usage_seen_by(db, viewer, rows)
+    return [
+        NodePublic.model_validate(node).model_copy(
+            update={"connected": state.node_registry.is_connected(node.id), "usage": usage[node.id]}
+        )
+        for node in rows
+    ]
+
+
+async def public(db: AsyncSession, viewer: User, node: Node, state: AppState) -> NodePublic:
+    return (await public_nodes(db, viewer, [node], state))[0]
 
 
 @router.get("")
 async def list_nodes(user: CurrentUser, db: Db, state: State, page: PageParams) -> Page[NodePublic]:
+    """The shared nodes; a member's usage counts only their own workspaces and sessions."""
     rows, next_cursor = await nodes.list_nodes(db, limit=page.limit, cursor=page.cursor)
-    return Page(items=[public(n, state) for n in rows], next_cursor=next_cursor)
+    return Page(items=await public_nodes(db, user, rows, state), next_cursor=next_cursor)
 
 
 @router.post("", status_code=201)
@@ -42,7 +57,7 @@ async def add_node(body: NodeCreate, user: CurrentUser, db: Db, state: State) ->
     url = state.settings.effective_public_url
     command = f"CORRAL_NODE_JOIN_TOKEN={token} corral node run --control-url {shlex.quote(url)}"
     return NodeCreated(
-        node=public(node, state),
+        node=await public(db, user, node, state),
         join_token=token,
         join_command=command,
         expires_at=utcnow() + timedelta(seconds=ttl),
@@ -64,7 +79,7 @@ async def join(body: NodeJoin, request: Request, db: Db, state: State) -> NodeJo
 
 @router.get("/{node}")
 async def get_node(node: str, user: CurrentUser, db: Db, state: State) -> NodePublic:
-    return public(await nodes.get_node(db, node), state)
+    return await public(db, user, await nodes.get_node(db, node), state)
 
 
 @router.delete("/{node}")
@@ -75,4 +90,4 @@ async def remove_node(node: str, user: CurrentUser, db: Db, state: State) -> Nod
         await state.node_registry.get(removed.id).close(
             "the node was removed", code=CLOSE_UNAUTHORIZED
         )
-    return public(removed, state)
+    return await public(db, user, removed, state)

@@ -55,7 +55,7 @@ async def create_node(
     db: AsyncSession, actor: User, name: str, *, provider: str, ttl_seconds: int
 ) -> tuple[Node, str]:
     """Add a node in `pending` and return it with a single-use join token (shown once)."""
-    require_owner(actor)
+    require_owner(actor, "add nodes")
     validate_name(name, "node")
     if await db.scalar(select(Node.id).where(Node.name == name)) is not None:
         raise Conflict(f"a node named {name!r} exists already", reason="name_taken")
@@ -191,7 +191,7 @@ async def get_node(db: AsyncSession, ref: str) -> Node:
 
 async def delete_node(db: AsyncSession, actor: User, ref: str) -> Node:
     """Remove a node: its credential stops working at once. Its workspaces lose their node."""
-    require_owner(actor)
+    require_owner(actor, "remove nodes")
     node = await get_node(db, ref)
     await set_node_state(db, node, NodeState.DELETING)
     node.credential_hash = None

@@ -18,15 +18,16 @@ from corral.ids import new_id
 __all__ = ["invite_user", "list_users", "require_owner"]
 
 
-def require_owner(user: User) -> None:
+def require_owner(user: User, action: str) -> None:
+    """Refuse `action` (e.g. "add nodes") to anyone but the owner, naming it in the message."""
     if user.role != UserRole.OWNER:
-        raise PermissionDenied("only the owner can manage users", reason="owner_only")
+        raise PermissionDenied(f"only the owner can {action}", reason="owner_only")
 
 
 async def list_users(
     db: AsyncSession, actor: User, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[User], str | None]:
-    require_owner(actor)
+    require_owner(actor, "list users")
     return await paginate(db, select(User), User.id, limit=limit, cursor=cursor)
 
 
@@ -38,7 +39,7 @@ async def invite_user(
     Inviting someone whose invite was never used sends a new link and retires the old ones, so
     an invite that expired unused does not keep the name forever.
     """
-    require_owner(actor)
+    require_owner(actor, "invite users")
     validate_name(name, "user")
     user = await db.scalar(select(User).where(User.name == name))
     if user is not None and user.state != UserState.INVITED:
