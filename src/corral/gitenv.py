@@ -13,7 +13,14 @@ import os
 import re
 from collections.abc import Mapping
 
-__all__ = ["GIT_CONFIG_ARGS", "git_env", "validate_branch"]
+__all__ = [
+    "BRANCH_PATTERN",
+    "BRANCH_RULES",
+    "GIT_CONFIG_ARGS",
+    "MAX_BRANCH_CHARS",
+    "git_env",
+    "validate_branch",
+]
 
 # Put before the git subcommand: no credential helper, whatever a config file says.
 GIT_CONFIG_ARGS = ("-c", "credential.helper=", "-c", "core.askPass=")
@@ -44,9 +51,17 @@ _KEEP = (
     "NO_PROXY",
 )
 
-# git check-ref-format's rules for a branch name, as one check.
-_BAD_BRANCH = re.compile(
-    r"(^[-/.]|[/.]$|\.\.|@\{|//|/\.|\.lock$|\.lock/|[\x00-\x20\x7f ~^:?*\[\\])"
+MAX_BRANCH_CHARS = 255
+# git check-ref-format's rules for a branch name, as one pattern: the API's schema publishes it,
+# so it avoids what JSON Schema's regular expressions lack (it is used with `re.fullmatch`).
+BRANCH_PATTERN = re.compile(
+    r"^(?!@$)(?![-/.])(?!.*(?:\.\.|@\{|//|/\.|\.lock(?:/|$)|[/.]$))"
+    rf"[^\x00-\x20\x7f~^:?*\[\\]{{1,{MAX_BRANCH_CHARS}}}$"
+)
+BRANCH_RULES = (
+    f"a branch name is 1-{MAX_BRANCH_CHARS} characters without spaces, control characters, "
+    "'~', '^', ':', '?', '*', '[', '\\', '..', '@{' or '//'; it does not start with '-', '/' "
+    "or '.', end with '/', '.' or '.lock', nor is it '@'"
 )
 
 
@@ -57,7 +72,6 @@ def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def validate_branch(branch: str) -> str | None:
-    """None if `branch` is a valid branch name, else what is wrong with it."""
-    if not branch or branch == "@" or len(branch) > 255 or _BAD_BRANCH.search(branch):
-        return f"{branch!r} is not a valid branch name"
-    return None
+    """None if `branch` is a valid branch name, else the rules it breaks (without echoing it:
+    the message goes back to whoever sent the name)."""
+    return None if BRANCH_PATTERN.fullmatch(branch) else BRANCH_RULES

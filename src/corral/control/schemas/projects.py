@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
+from corral.control.schemas.fields import Branch
 
 __all__ = ["ProjectCreate", "ProjectPublic", "ProjectUpdate"]
 
@@ -18,11 +19,8 @@ class ProjectCreate(StrictInput):
         max_length=2048,
         description="A git URL, `git@host:path`, or an absolute local path.",
     )
-    default_branch: str | None = Field(
-        None,
-        min_length=1,
-        max_length=255,
-        description="Branch new workspaces check out; the repository's default when omitted.",
+    default_branch: Branch | None = Field(
+        None, description="Branch new workspaces check out; the repository's default when omitted."
     )
     env: dict[str, str] = Field(
         default_factory=dict, description="Environment variables set in every workspace."
@@ -31,7 +29,7 @@ class ProjectCreate(StrictInput):
 
 class ProjectUpdate(StrictInput):
     name: str | None = Field(None, min_length=1, max_length=64)
-    default_branch: str | None = Field(None, min_length=1, max_length=255)
+    default_branch: Branch | None = None
     env: dict[str, str] | None = None
 
 

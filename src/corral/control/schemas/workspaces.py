@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
+from corral.control.schemas.fields import Branch
 from corral.states import WorkspaceState
 
 __all__ = [
@@ -22,11 +23,8 @@ __all__ = [
 class WorkspaceCreate(StrictInput):
     project: str = Field(min_length=1, max_length=64, description="Project name or id.")
     name: str | None = Field(None, min_length=1, max_length=64)
-    branch: str | None = Field(
-        None,
-        min_length=1,
-        max_length=255,
-        description="Branch to check out; the project's default if omitted.",
+    branch: Branch | None = Field(
+        None, description="Branch to check out; the project's default if omitted."
     )
     node: str | None = Field(
         None,

@@ -9,7 +9,7 @@ from corral.errors import InvalidInput, RetryableProviderError, TerminalProvider
 from corral.gitenv import GIT_CONFIG_ARGS, git_env, validate_branch
 from corral.processes import kill_process_group
 
-__all__ = ["redact_repo", "resolve_branch"]
+__all__ = ["check_branch", "redact_repo", "resolve_branch"]
 
 _MAX_MESSAGE_CHARS = 500
 _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
@@ -63,6 +63,14 @@ def redact_repo(repo: str) -> str:
     return _CREDENTIALS_IN_URL.sub(r"\1***@", repo)
 
 
+def check_branch(branch: str, field: str) -> str:
+    """`branch` if git would take it as a branch name; else `InvalidInput` naming `field`."""
+    problem = validate_branch(branch)
+    if problem is not None:
+        raise InvalidInput(problem, reason="invalid_branch", details=[{"field": field}])
+    return branch
+
+
 async def resolve_branch(repo: str, branch: str | None, *, timeout_seconds: float) -> str:
     """Check the repository answers and return `branch`, or its default branch when None."""
     if branch is None:
@@ -78,11 +86,7 @@ async def resolve_branch(repo: str, branch: str | None, *, timeout_seconds: floa
             reason="no_default_branch",
             details=[{"field": "body.default_branch"}],
         )
-    problem = validate_branch(branch)
-    if problem is not None:
-        raise InvalidInput(
-            problem, reason="invalid_branch", details=[{"field": "body.default_branch"}]
-        )
+    check_branch(branch, "body.default_branch")
     out = await _ls_remote(
         repo,
         options=("--heads",),

@@ -18,6 +18,7 @@ from corral.control.db.models import Node, Workspace
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import activity, projects
 from corral.control.services import nodes as node_service
+from corral.control.services.git import check_branch
 from corral.control.services.lifecycle import transition
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
@@ -116,6 +117,8 @@ async def create_workspace(
     if name is None:
         name = await _free_name(db, user_id, project.name)
     validate_name(name, "workspace")
+    if branch is not None:
+        check_branch(branch, "body.branch")
     if (
         await db.scalar(
             select(Workspace.id).where(Workspace.user_id == user_id, Workspace.name == name)
