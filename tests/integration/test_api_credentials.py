@@ -86,3 +86,86 @@ async def test_ssh_keys_are_accepted(client, owner):
 async def test_short_values_show_no_characters(client, owner):
     response = await put(client, owner, "SHORT_VALUE", "env", "abcd")
     assert response.json()["last4"] == ""
+
+
+SECRET = "sk-live-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "message"),
+    [
+        (
+            "anthropic",
+            f"{SECRET}\nX-Injected: 1",
+            "an anthropic credential is one word of printable ASCII, but the value has a line "
+            "break inside it",
+        ),
+        (
+            "openai",
+            f"{SECRET} {SECRET}",
+            "an openai credential is one word of printable ASCII, but the value has a space or "
+            "tab inside it",
+        ),
+        (
+            "github",
+            f"{SECRET}\x1b[2J",
+            "a github credential is one word of printable ASCII, but the value has a control "
+            "character inside it",
+        ),
+        (
+            "hetzner",
+            f"“{SECRET}”",
+            "a hetzner credential is one word of printable ASCII, but the value has a character "
+            "outside ASCII in it (a curly quote or a look-alike letter copied with it?)",
+        ),
+        (
+            "gemini",
+            "k" * (32 * 1024 + 1),
+            "a gemini credential reaches agents as an environment variable, which holds at most "
+            "32768 characters",
+        ),
+        (
+            "ssh-key",
+            f"-----BEGIN OPENSSH PRIVATE KEY-----\n{SECRET}\n",
+            "an ssh-key credential is a private key in OpenSSH or PEM format: from its "
+            "'-----BEGIN ... PRIVATE KEY-----' line to the matching '-----END' line, in ASCII",
+        ),
+    ],
+)
+async def test_values_are_checked_for_their_kind_without_being_echoed(
+    client, owner, kind, value, message
+):
+    name = "SOME_VARIABLE" if kind == "env" else "cred"
+    response = await put(client, owner, name, kind, value)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("invalid_input", message)
+    assert error["details"] == [{"field": "body.value"}]
+    assert SECRET not in response.text and "kkkk" not in response.text
+
+
+async def test_surrounding_whitespace_is_dropped_and_ssh_keys_keep_their_lines(app, client, owner):
+    key = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\r\nb3BlbnNzaC1rZXk=\r\nAAAA\r\n"
+        "-----END OPENSSH PRIVATE KEY-----"
+    )
+    stored = {
+        "anthropic": ("anthropic", "  sk-ant-pasted-0123456789\n"),
+        "MULTI_LINE": ("env", "\nline one\nline two\n\n"),
+        "deploy": ("ssh-key", f"\n{key}\r\n\r\n"),
+    }
+    for name, (kind, value) in stored.items():
+        response = await put(client, owner, name, kind, value)
+        assert response.status_code == 201, response.text
+    async with app_state(app).sessions() as db:
+        revealed = {
+            name: await credentials.reveal_credential(
+                db, app_state(app).secret_box, await credentials.get_credential(db, owner.id, name)
+            )
+            for name in stored
+        }
+    assert revealed == {
+        "anthropic": "sk-ant-pasted-0123456789",
+        "MULTI_LINE": "line one\nline two",
+        "deploy": key.replace("\r\n", "\n") + "\n",
+    }

@@ -16,9 +16,11 @@ from corral.control.services.names import ENV_NAME_PATTERN, ID_PATTERN
 from corral.control.services.pagination import paginate
 from corral.errors import InvalidInput, NotFound
 from corral.ids import new_id
+from corral.protocol.base import MAX_ENV_VALUE_LENGTH
 
 __all__ = [
     "MAX_VALUE_BYTES",
+    "clean_value",
     "delete_credential",
     "get_credential",
     "list_credentials",
@@ -36,7 +38,7 @@ def _associated_data(row: Credential) -> bytes:
     return f"corral/credential/v1\0{row.id}\0{row.user_id}\0{row.kind.value}".encode()
 
 
-def _validate(name: str, kind: CredentialKind, value: str) -> None:
+def _validate_name(name: str, kind: CredentialKind) -> None:
     if not NAME_PATTERN.match(name) or ID_PATTERN.match(name):
         raise InvalidInput(
             "a credential name is 1-100 letters, digits, '.', '_' or '-', not shaped like an id",
@@ -47,24 +49,76 @@ def _validate(name: str, kind: CredentialKind, value: str) -> None:
             "an env credential is named after its environment variable (letters, digits, '_')",
             details=[{"field": "path.name"}],
         )
-    # Messages below never include the value itself.
-    if not value.strip():
-        raise InvalidInput("the credential value is empty", details=[{"field": "body.value"}])
+
+
+def _a(kind: CredentialKind) -> str:
+    return f"{'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}"
+
+
+def _bad_value(message: str) -> InvalidInput:
+    return InvalidInput(message, details=[{"field": "body.value"}])
+
+
+def clean_value(kind: CredentialKind, value: str) -> str:
+    """The value to store for `kind`, or `InvalidInput` saying what is wrong with it.
+
+    Surrounding whitespace (the newline of a pasted or piped value) is dropped for every kind.
+    API keys and tokens travel in HTTP headers and environment variables, so they are one word of
+    printable ASCII: a line break inside one is a paste gone wrong, not part of the key. An env
+    credential is one variable's value, which may be any text an environment holds. An SSH key is
+    a multi-line PEM or OpenSSH private key, kept with Unix line ends and the final newline ssh
+    needs. Messages never include the value, not even part of it.
+    """
+    value = value.strip()
+    if not value:
+        raise _bad_value("the credential value is empty")
     if len(value.encode()) > MAX_VALUE_BYTES:
-        raise InvalidInput("the credential value is over 64 KiB", details=[{"field": "body.value"}])
-    if kind == CredentialKind.SSH_KEY and "PRIVATE KEY-----" not in value:
-        raise InvalidInput(
-            "an ssh-key credential must be a private key in OpenSSH or PEM format",
-            details=[{"field": "body.value"}],
+        raise _bad_value("the credential value is over 64 KiB")
+    if kind == CredentialKind.SSH_KEY:
+        return _clean_ssh_key(value)
+    if len(value) > MAX_ENV_VALUE_LENGTH:
+        raise _bad_value(
+            f"{_a(kind)} credential reaches agents as an environment variable, which holds "
+            f"at most {MAX_ENV_VALUE_LENGTH} characters"
         )
+    if kind == CredentialKind.ENV:
+        return value
+    what = f"{_a(kind)} credential is one word of printable ASCII"
+    if "\n" in value or "\r" in value:
+        raise _bad_value(f"{what}, but the value has a line break inside it")
+    if any(char.isspace() for char in value):
+        raise _bad_value(f"{what}, but the value has a space or tab inside it")
+    if any(not char.isprintable() for char in value):
+        raise _bad_value(f"{what}, but the value has a control character inside it")
+    if not value.isascii():
+        raise _bad_value(
+            f"{what}, but the value has a character outside ASCII in it (a curly quote or a "
+            "look-alike letter copied with it?)"
+        )
+    return value
+
+
+_SSH_KEY = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----\n[\x20-\x7e\n]*\n-----END \1PRIVATE KEY-----"
+)
+
+
+def _clean_ssh_key(value: str) -> str:
+    value = value.replace("\r\n", "\n")
+    if not _SSH_KEY.fullmatch(value):
+        raise _bad_value(
+            "an ssh-key credential is a private key in OpenSSH or PEM format: from its "
+            "'-----BEGIN ... PRIVATE KEY-----' line to the matching '-----END' line, in ASCII"
+        )
+    return value + "\n"
 
 
 async def set_credential(
     db: AsyncSession, box: SecretBox, user_id: str, *, name: str, kind: CredentialKind, value: str
 ) -> tuple[Credential, bool]:
     """Store or replace the credential `name`; the bool says whether it was new."""
-    _validate(name, kind, value)
-    value = value.strip() if kind != CredentialKind.SSH_KEY else value
+    _validate_name(name, kind)
+    value = clean_value(kind, value)
     row = await db.scalar(
         select(Credential).where(Credential.user_id == user_id, Credential.name == name)
     )
