@@ -205,6 +205,9 @@ def test_websockets_still_open(server: CorralServer) -> None:
         ).json()["token"]["token"]
     ws_url = f"ws://127.0.0.1:{server.port}/api/v1/live/ws"
     with connect(
-        ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=30
+        ws_url,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=SOCKET_TIMEOUT_SECONDS,
+        proxy=None,
     ) as ws:
         assert json.loads(ws.recv(timeout=SOCKET_TIMEOUT_SECONDS)) == {"type": "ready"}

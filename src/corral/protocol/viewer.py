@@ -1,4 +1,5 @@
-"""Close codes of a viewer's terminal WebSocket, shared by the control plane and the CLI."""
+"""Close codes of the viewers' WebSockets (terminals, session events, live updates), shared by
+the control plane and the CLI; the web app's copy is in web/src/api/socket.ts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ __all__ = [
     "CLOSE_MESSAGE_TOO_BIG",
     "CLOSE_NORMAL",
     "CLOSE_NOT_FOUND",
+    "CLOSE_POLICY_VIOLATION",
     "CLOSE_TRY_AGAIN",
     "CLOSE_UNAUTHORIZED",
     "FINAL_CLOSE_CODES",
@@ -15,6 +17,7 @@ __all__ = [
 
 CLOSE_NORMAL = 1000  # the terminal exited or was deleted, or the viewer detached
 CLOSE_INVALID = 1007  # a malformed control frame
+CLOSE_POLICY_VIOLATION = 1008  # a bad query or path parameter; the reason names it
 CLOSE_MESSAGE_TOO_BIG = 1009  # an input frame over 64 KiB
 CLOSE_TRY_AGAIN = 1013  # the node is not reachable now; reconnect later
 CLOSE_UNAUTHORIZED = 4401
@@ -27,7 +30,7 @@ FINAL_CLOSE_CODES = frozenset(
         CLOSE_NORMAL,
         1003,
         CLOSE_INVALID,
-        1008,
+        CLOSE_POLICY_VIOLATION,
         CLOSE_MESSAGE_TOO_BIG,
         CLOSE_UNAUTHORIZED,
         CLOSE_NOT_FOUND,

@@ -27,13 +27,15 @@ export interface ReconnectingSocket {
 }
 
 /** Close codes after which reconnecting cannot help (corral.protocol.viewer). */
+/** A bad query or path parameter; the reason names it. */
+export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_NOT_FOUND = 4404;
 export const CLOSE_CONFLICT = 4409;
 export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   1003,
   1007,
-  1008,
+  CLOSE_POLICY_VIOLATION,
   1009,
   CLOSE_UNAUTHORIZED,
   CLOSE_NOT_FOUND,

@@ -11,15 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import (
+    RequestValidationError,
+    ValidationException,
+    WebSocketRequestValidationError,
+)
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral import errors
+from corral.protocol.viewer import CLOSE_POLICY_VIOLATION
 
-__all__ = ["error_body", "error_response", "install_error_handlers"]
+__all__ = ["close_reason", "error_body", "error_response", "install_error_handlers"]
 
 STATUS_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
     (errors.NotFound, 404),
@@ -61,7 +66,10 @@ def error_response(
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
-def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
+MAX_CLOSE_REASON_BYTES = 123  # what fits a WebSocket close frame
+
+
+def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
     return [
         {
             "field": ".".join(str(part) for part in error.get("loc", ())),
@@ -90,6 +98,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_input", f"invalid fields: {fields}", details)
 
 
+def close_reason(text: str) -> str:
+    """`text` cut to what a WebSocket close frame can carry, on a character boundary."""
+    return text.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+async def _websocket_validation_error(websocket: WebSocket, exc: Exception) -> None:
+    # FastAPI's own handler closes before accepting, which the server turns into an HTTP 403 to
+    # the handshake: it reads as an auth failure and names nothing. Accept, then close with
+    # 1008 (policy violation) naming the parameter, as every WebSocket route's clients expect.
+    assert isinstance(exc, WebSocketRequestValidationError)
+    first = _validation_details(exc)[0]
+    where, _, name = first["field"].partition(".")
+    reason = f"invalid {where} parameter {name!r}: {first['message']}"
+    await websocket.accept()
+    await websocket.close(CLOSE_POLICY_VIOLATION, close_reason(reason))
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = CODE_BY_STATUS.get(exc.status_code, "error")
@@ -111,5 +136,6 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.CorralError, _corral_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(WebSocketRequestValidationError, _websocket_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
