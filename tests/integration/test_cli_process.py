@@ -258,8 +258,12 @@ def test_bad_input_is_one_error_line(
     elif case == "not-a-url":
         line = assert_one_line_error(stranger.run("login", "not-a-url"), "not a URL")
     elif case == "markup-name":
-        # Rich markup in a name or a server message is printed as it is, never parsed.
-        line = assert_one_line_error(owner.run("project", "show", "[bold]x"), "[bold]x")
+        # Rich markup in a name or a server message is printed as it is, never parsed: here the
+        # server's message quotes the name pattern, brackets and all.
+        line = assert_one_line_error(
+            owner.run("project", "show", "[bold]x"),
+            "invalid path.project: String should match pattern '^[a-z0-9][a-z0-9._-]{0,63}$'",
+        )
         assert_one_line_error(stranger.run("login", "[/x]"), "[/x]")
     elif case == "dot-name":
         line = assert_one_line_error(owner.run("project", "show", ".."), "not a name or id")

@@ -16,6 +16,7 @@ from tests.support.processes import CorralServer, corral_env, corral_server
 
 TIMEOUT_SECONDS = 30.0
 TERMINAL = "trm_" + "0" * 26
+SESSION = "ses_" + "0" * 26
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +57,29 @@ def close_of(server: CorralServer, path: str, token: str | None) -> tuple[int, s
     ("path", "reason"),
     [
         (
-            "/api/v1/sessions/ses_x/events/ws?after=-1",
+            f"/api/v1/sessions/{SESSION}/events/ws?after=-1",
             "invalid query parameter 'after': Input should be greater than or equal to 0",
         ),
         (
-            "/api/v1/sessions/ses_x/events/ws?after=soon",
+            f"/api/v1/sessions/{SESSION}/events/ws?after=soon",
             "invalid query parameter 'after': Input should be a valid integer, unable to parse "
             "string as an integer",
         ),
         (
             "/api/v1/workspaces/w/terminals/not-a-terminal/ws",
             "invalid path parameter 'terminal': String should match pattern '^trm_[0-9a-z]{26}$'",
+        ),
+        (
+            "/api/v1/sessions/not-an-id/events/ws",
+            "invalid path parameter 'session': String should match pattern "
+            "'^[a-z]{3,4}_[0-9a-z]{26}$'",
+        ),
+        (
+            "/api/v1/workspaces/Not%20A%20Name/terminals/{TERMINAL}/ws".replace(
+                "{TERMINAL}", TERMINAL
+            ),
+            "invalid path parameter 'workspace': String should match pattern "
+            "'^[a-z0-9][a-z0-9._-]{0,63}$'",
         ),
         (
             f"/api/v1/workspaces/w/terminals/{TERMINAL}/ws?offset=-5",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from corral.agents.catalog import AgentSpec
 from corral.control.api.constants import API_PREFIX
@@ -16,13 +14,10 @@ from corral.control.schemas.agents import (
     AgentSettingsPublic,
     AgentSettingsUpdate,
 )
+from corral.control.schemas.fields import AgentName, ProjectRefQuery
 from corral.control.services import agents, projects
 
 router = APIRouter(prefix=f"{API_PREFIX}/agents", tags=["agents"])
-
-ProjectQuery = Annotated[
-    str | None, Query(max_length=64, description="A project's name or id: its settings.")
-]
 
 
 def _public(spec: AgentSpec) -> AgentPublic:
@@ -51,12 +46,12 @@ async def add_agent(body: AgentAdd, user: CurrentUser, db: Db) -> AgentPublic:
 
 
 @router.get("/{agent}")
-async def get_agent(agent: str, user: CurrentUser, db: Db) -> AgentPublic:
+async def get_agent(agent: AgentName, user: CurrentUser, db: Db) -> AgentPublic:
     return _public(await agents.get_agent(db, user.id, agent))
 
 
 @router.delete("/{agent}", status_code=204)
-async def remove_agent(agent: str, user: CurrentUser, db: Db) -> None:
+async def remove_agent(agent: AgentName, user: CurrentUser, db: Db) -> None:
     await agents.remove_custom_agent(db, user.id, agent)
 
 
@@ -80,7 +75,7 @@ async def _settings(
 
 @router.get("/{agent}/settings")
 async def get_settings(
-    agent: str, user: CurrentUser, db: Db, project: ProjectQuery = None
+    agent: AgentName, user: CurrentUser, db: Db, project: ProjectRefQuery = None
 ) -> AgentSettingsPublic:
     """The settings a session gets: the project's over yours over the catalog's."""
     spec = await agents.get_agent(db, user.id, agent)
@@ -90,7 +85,7 @@ async def get_settings(
 
 @router.patch("/{agent}/settings")
 async def update_settings(
-    agent: str, body: AgentSettingsUpdate, user: CurrentUser, db: Db
+    agent: AgentName, body: AgentSettingsUpdate, user: CurrentUser, db: Db
 ) -> AgentSettingsPublic:
     project_id = (
         (await projects.get_project(db, user.id, body.project)).id if body.project else None

@@ -67,6 +67,7 @@ def error_response(
 
 
 MAX_CLOSE_REASON_BYTES = 123  # what fits a WebSocket close frame
+MAX_FIELDS_IN_MESSAGE = 3
 
 
 def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
@@ -94,8 +95,13 @@ async def _corral_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = _validation_details(exc)
-    fields = ", ".join(d["field"] for d in details)
-    return error_response(422, "invalid_input", f"invalid fields: {fields}", details)
+    # The message names each field and what is wrong with it (never the value sent), so a
+    # client that shows only the message, like the CLI, still says what to fix.
+    shown = "; ".join(f"{d['field']}: {d['message']}" for d in details[:MAX_FIELDS_IN_MESSAGE])
+    more = len(details) - MAX_FIELDS_IN_MESSAGE
+    if more > 0:
+        shown += f"; and {more} more (see details)"
+    return error_response(422, "invalid_input", f"invalid {shown}", details)
 
 
 def close_reason(text: str) -> str:

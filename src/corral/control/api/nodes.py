@@ -15,6 +15,7 @@ from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.db.base import utcnow
 from corral.control.db.models import Node, User
 from corral.control.schemas.common import Page
+from corral.control.schemas.fields import NodeRef
 from corral.control.schemas.nodes import NodeCreate, NodeCreated, NodeJoin, NodeJoined, NodePublic
 from corral.control.services import nodes
 from corral.control.services.nodeusage import usage_seen_by
@@ -78,12 +79,12 @@ async def join(body: NodeJoin, request: Request, db: Db, state: State) -> NodeJo
 
 
 @router.get("/{node}")
-async def get_node(node: str, user: CurrentUser, db: Db, state: State) -> NodePublic:
+async def get_node(node: NodeRef, user: CurrentUser, db: Db, state: State) -> NodePublic:
     return await public(db, user, await nodes.get_node(db, node), state)
 
 
 @router.delete("/{node}")
-async def remove_node(node: str, user: CurrentUser, db: Db, state: State) -> NodePublic:
+async def remove_node(node: NodeRef, user: CurrentUser, db: Db, state: State) -> NodePublic:
     """Remove a node (owner only); its credential stops working and its link is closed."""
     removed = await nodes.delete_node(db, user, node)
     if state.node_registry.is_connected(removed.id):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.schemas.common import Page
+from corral.control.schemas.fields import PermissionRequestId
 from corral.control.schemas.sessions import PermissionAnswerBody, PermissionRequestPublic
 from corral.control.services import sessions
 
@@ -34,7 +35,11 @@ async def list_permission_requests(
 
 @router.post("/{request}/answer")
 async def answer_permission_request(
-    request: str, body: PermissionAnswerBody, user: CurrentUser, db: Db, state: State
+    request: PermissionRequestId,
+    body: PermissionAnswerBody,
+    user: CurrentUser,
+    db: Db,
+    state: State,
 ) -> PermissionRequestPublic:
     """Answer with one of the agent's options (`option_id`), or cancel it (no option)."""
     answered = await sessions.answer_permission(

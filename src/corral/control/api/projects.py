@@ -8,6 +8,7 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.db.models import UserRole
 from corral.control.schemas.common import Page
+from corral.control.schemas.fields import ProjectRef
 from corral.control.schemas.projects import ProjectCreate, ProjectPublic, ProjectUpdate
 from corral.control.services import projects
 
@@ -41,14 +42,14 @@ async def create_project(
 
 
 @router.get("/{project}")
-async def get_project(project: str, user: CurrentUser, db: Db) -> ProjectPublic:
+async def get_project(project: ProjectRef, user: CurrentUser, db: Db) -> ProjectPublic:
     """Look a project up by id or name."""
     return ProjectPublic.model_validate(await projects.get_project(db, user.id, project))
 
 
 @router.patch("/{project}")
 async def update_project(
-    project: str, body: ProjectUpdate, user: CurrentUser, db: Db, state: State
+    project: ProjectRef, body: ProjectUpdate, user: CurrentUser, db: Db, state: State
 ) -> ProjectPublic:
     updated = await projects.update_project(
         db,
@@ -63,5 +64,5 @@ async def update_project(
 
 
 @router.delete("/{project}", status_code=204)
-async def delete_project(project: str, user: CurrentUser, db: Db) -> None:
+async def delete_project(project: ProjectRef, user: CurrentUser, db: Db) -> None:
     await projects.delete_project(db, user.id, project)

@@ -18,6 +18,7 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State, websocket_user
 from corral.control.api.pushsockets import watch_client
 from corral.control.schemas.common import Page
+from corral.control.schemas.fields import ProjectRefQuery, SessionId, WorkspaceRefQuery
 from corral.control.schemas.sessions import (
     EventPage,
     ModeChange,
@@ -50,8 +51,8 @@ async def list_sessions(
     user: CurrentUser,
     db: Db,
     page: PageParams,
-    workspace: Annotated[str | None, Query(max_length=64, description="Name or id.")] = None,
-    project: Annotated[str | None, Query(max_length=64, description="Name or id.")] = None,
+    workspace: WorkspaceRefQuery = None,
+    project: ProjectRefQuery = None,
     state: Annotated[list[SessionState] | None, Query(description="Only these states.")] = None,
 ) -> Page[SessionPublic]:
     workspace_id = (
@@ -91,13 +92,13 @@ async def start_session(
 
 
 @router.get("/{session}")
-async def get_session(session: str, user: CurrentUser, db: Db) -> SessionPublic:
+async def get_session(session: SessionId, user: CurrentUser, db: Db) -> SessionPublic:
     return SessionPublic.model_validate(await sessions.get_session(db, user.id, session))
 
 
 @router.post("/{session}/prompts", status_code=202)
 async def prompt_session(
-    session: str, body: PromptCreate, user: CurrentUser, db: Db, state: State
+    session: SessionId, body: PromptCreate, user: CurrentUser, db: Db, state: State
 ) -> PromptAccepted:
     """Send a prompt; it waits behind a running turn. A stopped session starts again first."""
     prompt_id, queued = await sessions.prompt_session(
@@ -114,7 +115,9 @@ async def prompt_session(
 
 
 @router.post("/{session}/cancel")
-async def cancel_session(session: str, user: CurrentUser, db: Db, state: State) -> SessionPublic:
+async def cancel_session(
+    session: SessionId, user: CurrentUser, db: Db, state: State
+) -> SessionPublic:
     """Cancel the running turn and drop queued prompts; the session stays."""
     row = await sessions.send_to_session(
         db, state.node_registry, user.id, session, "session.cancel"
@@ -123,7 +126,9 @@ async def cancel_session(session: str, user: CurrentUser, db: Db, state: State) 
 
 
 @router.post("/{session}/stop")
-async def stop_session(session: str, user: CurrentUser, db: Db, state: State) -> SessionPublic:
+async def stop_session(
+    session: SessionId, user: CurrentUser, db: Db, state: State
+) -> SessionPublic:
     """End the agent process. The transcript stays; a new prompt starts the agent again."""
     row = await sessions.stop_session(db, state.node_registry, user.id, session)
     return SessionPublic.model_validate(row)
@@ -131,7 +136,7 @@ async def stop_session(session: str, user: CurrentUser, db: Db, state: State) ->
 
 @router.put("/{session}/mode")
 async def set_mode(
-    session: str, body: ModeChange, user: CurrentUser, db: Db, state: State
+    session: SessionId, body: ModeChange, user: CurrentUser, db: Db, state: State
 ) -> SessionPublic:
     row = await sessions.send_to_session(
         db, state.node_registry, user.id, session, "session.set_mode", mode_id=body.mode
@@ -141,7 +146,7 @@ async def set_mode(
 
 @router.put("/{session}/model")
 async def set_model(
-    session: str, body: ModelChange, user: CurrentUser, db: Db, state: State
+    session: SessionId, body: ModelChange, user: CurrentUser, db: Db, state: State
 ) -> SessionPublic:
     row = await sessions.send_to_session(
         db, state.node_registry, user.id, session, "session.set_model", model_id=body.model
@@ -151,7 +156,7 @@ async def set_model(
 
 @router.get("/{session}/events")
 async def list_events(
-    session: str,
+    session: SessionId,
     user: CurrentUser,
     db: Db,
     after: Annotated[int, Query(ge=0, description="Events after this number.")] = 0,
@@ -170,7 +175,7 @@ async def list_events(
 @router.websocket("/{session}/events/ws")
 async def session_events_socket(
     websocket: WebSocket,
-    session: str,
+    session: SessionId,
     after: Annotated[int, Query(ge=0, description="Send events after this number.")] = 0,
 ) -> None:
     state: AppState = websocket.app.state.corral

@@ -12,6 +12,7 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, State, websocket_user
 from corral.control.db.base import utcnow
 from corral.control.relay import TerminalRelay
+from corral.control.schemas.fields import WorkspaceRef
 from corral.control.schemas.workspaces import TerminalCreate, TerminalPublic, TerminalTicket
 from corral.control.services import terminals, workspaces
 from corral.control.state import AppState
@@ -38,7 +39,7 @@ log = logging.getLogger("corral.terminals")
 
 @router.get("")
 async def list_terminals(
-    workspace: str, user: CurrentUser, db: Db, state: State
+    workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
 ) -> list[TerminalPublic]:
     found = await terminals.list_terminals(db, state.node_registry, user.id, workspace)
     return [TerminalPublic.model_validate(t.model_dump()) for t in found]
@@ -46,7 +47,7 @@ async def list_terminals(
 
 @router.post("", status_code=201)
 async def create_terminal(
-    workspace: str, body: TerminalCreate, user: CurrentUser, db: Db, state: State
+    workspace: WorkspaceRef, body: TerminalCreate, user: CurrentUser, db: Db, state: State
 ) -> TerminalPublic:
     info = await terminals.create_terminal(
         db, state.node_registry, user.id, workspace, cols=body.cols, rows=body.rows
@@ -56,14 +57,14 @@ async def create_terminal(
 
 @router.delete("/{terminal}", status_code=204)
 async def delete_terminal(
-    workspace: str, terminal: TerminalId, user: CurrentUser, db: Db, state: State
+    workspace: WorkspaceRef, terminal: TerminalId, user: CurrentUser, db: Db, state: State
 ) -> None:
     await terminals.delete_terminal(db, state.node_registry, user.id, workspace, terminal)
 
 
 @router.post("/{terminal}/tickets", status_code=201)
 async def create_ticket(
-    workspace: str, terminal: TerminalId, user: CurrentUser, db: Db, state: State
+    workspace: WorkspaceRef, terminal: TerminalId, user: CurrentUser, db: Db, state: State
 ) -> TerminalTicket:
     """A single-use, 60 s ticket for the terminal's WebSocket (browsers cannot set headers)."""
     found, _ = await terminals.node_for(db, state.node_registry, user.id, workspace)
@@ -93,7 +94,7 @@ async def _viewer(
 @router.websocket("/{terminal}/ws")
 async def terminal_socket(
     websocket: WebSocket,
-    workspace: str,
+    workspace: WorkspaceRef,
     terminal: TerminalId,
     ticket: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int | None, Query(ge=0, description="Resume after this byte.")] = None,

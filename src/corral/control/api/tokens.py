@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams
 from corral.control.schemas.common import Page
+from corral.control.schemas.fields import TokenId
 from corral.control.schemas.users import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic
 from corral.control.services import auth
 
@@ -26,5 +27,5 @@ async def create_token(body: ApiTokenCreate, user: CurrentUser, db: Db) -> ApiTo
 
 
 @router.delete("/{token_id}")
-async def revoke_token(token_id: str, user: CurrentUser, db: Db) -> ApiTokenPublic:
+async def revoke_token(token_id: TokenId, user: CurrentUser, db: Db) -> ApiTokenPublic:
     return ApiTokenPublic.model_validate(await auth.revoke_api_token(db, user, token_id))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.schemas.common import Page
+from corral.control.schemas.fields import ProjectRefQuery, WorkspaceRef
 from corral.control.schemas.workspaces import WorkspaceCreate, WorkspaceLog, WorkspacePublic
 from corral.control.services import projects, workspaces
 
@@ -20,7 +19,7 @@ async def list_workspaces(
     user: CurrentUser,
     db: Db,
     page: PageParams,
-    project: Annotated[str | None, Query(max_length=64, description="Name or id.")] = None,
+    project: ProjectRefQuery = None,
 ) -> Page[WorkspacePublic]:
     project_id = (await projects.get_project(db, user.id, project)).id if project else None
     rows, next_cursor = await workspaces.list_workspaces(
@@ -47,13 +46,13 @@ async def create_workspace(
 
 
 @router.get("/{workspace}")
-async def get_workspace(workspace: str, user: CurrentUser, db: Db) -> WorkspacePublic:
+async def get_workspace(workspace: WorkspaceRef, user: CurrentUser, db: Db) -> WorkspacePublic:
     return WorkspacePublic.model_validate(await workspaces.get_workspace(db, user.id, workspace))
 
 
 @router.get("/{workspace}/log")
 async def get_workspace_log(
-    workspace: str, user: CurrentUser, db: Db, state: State
+    workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
 ) -> WorkspaceLog:
     """The recent provisioning log (git's progress) reported by the workspace's node."""
     found = await workspaces.get_workspace(db, user.id, workspace)
@@ -63,7 +62,7 @@ async def get_workspace_log(
 
 @router.post("/{workspace}/stop")
 async def stop_workspace(
-    workspace: str, user: CurrentUser, db: Db, state: State
+    workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
 ) -> WorkspacePublic:
     found = await workspaces.stop_workspace(db, state.node_registry, user.id, workspace)
     return WorkspacePublic.model_validate(found)
@@ -71,12 +70,14 @@ async def stop_workspace(
 
 @router.post("/{workspace}/start")
 async def start_workspace(
-    workspace: str, user: CurrentUser, db: Db, state: State
+    workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
 ) -> WorkspacePublic:
     found = await workspaces.start_workspace(db, state.node_registry, user.id, workspace)
     return WorkspacePublic.model_validate(found)
 
 
 @router.delete("/{workspace}", status_code=204)
-async def delete_workspace(workspace: str, user: CurrentUser, db: Db, state: State) -> None:
+async def delete_workspace(
+    workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
+) -> None:
     await workspaces.delete_workspace(db, state.node_registry, user.id, workspace)

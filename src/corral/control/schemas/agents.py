@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from corral.control.schemas.common import StrictInput
+from corral.control.schemas.fields import CredentialRef, NewName, Ref
 from corral.protocol.sessions import Policy
 
 __all__ = ["AgentAdd", "AgentPublic", "AgentSettingsPublic", "AgentSettingsUpdate"]
@@ -22,17 +23,15 @@ class AgentPublic(BaseModel):
 
 
 class AgentAdd(StrictInput):
-    name: str = Field(min_length=1, max_length=64)
+    name: NewName
     command: list[str] = Field(
         min_length=1, max_length=64, description="The ACP agent's program and its arguments."
     )
 
 
 class AgentSettingsUpdate(StrictInput):
-    project: str | None = Field(
-        None, max_length=64, description="Set for this project only (name or id)."
-    )
-    credential: str | None = Field(None, max_length=100, description="A credential's name.")
+    project: Ref | None = Field(None, description="Set for this project only (name or id).")
+    credential: CredentialRef | None = Field(None, description="A credential's name.")
     model: str | None = Field(None, min_length=1, max_length=200)
     policy: Policy | None = None
     endpoint: str | None = Field(

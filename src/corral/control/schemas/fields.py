@@ -1,17 +1,46 @@
-"""Field types the API shares, with the patterns and lengths it enforces, so the OpenAPI
-document states each rule where a client can read it. The rules themselves have their homes
-beside the code that relies on them (`corral.gitenv`, `corral.control.services.names`); these
-types only publish and apply them at the boundary."""
+"""Field and parameter types the API shares, with the patterns and lengths it enforces, so the
+OpenAPI document states each rule where a client can read it.
+
+The rules have their homes beside the code that relies on them (`corral.gitenv` for branches,
+`corral.control.services.names` for names and ids); these types publish and apply them at the
+boundary. Patterns that need look-arounds (new names, branches), which pydantic's own pattern
+engine lacks, are published in the schema and applied by the same rule's function.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Path, Query
 from pydantic import AfterValidator, Field
 
+from corral.control.services.names import (
+    CREDENTIAL_NAME_PATTERN,
+    ID_PATTERN,
+    NAME_PATTERN,
+    NEW_NAME_PATTERN,
+)
 from corral.gitenv import BRANCH_PATTERN, BRANCH_RULES, MAX_BRANCH_CHARS, validate_branch
 
-__all__ = ["Branch"]
+__all__ = [
+    "AgentName",
+    "Branch",
+    "CredentialName",
+    "CredentialRef",
+    "NewName",
+    "NodeRef",
+    "PermissionRequestId",
+    "ProjectRef",
+    "ProjectRefQuery",
+    "Ref",
+    "SessionId",
+    "TokenId",
+    "WorkspaceRef",
+    "WorkspaceRefQuery",
+]
+
+MAX_NAME_CHARS = 64
+MAX_CREDENTIAL_NAME_CHARS = 100
 
 
 def _valid_branch(value: str) -> str:
@@ -20,8 +49,6 @@ def _valid_branch(value: str) -> str:
     return value
 
 
-# git's rule uses look-arounds, which pydantic's own pattern engine lacks: the pattern is
-# published in the schema and applied by `validate_branch`.
 Branch = Annotated[
     str,
     Field(
@@ -31,3 +58,70 @@ Branch = Annotated[
     ),
     AfterValidator(_valid_branch),
 ]
+"""A git branch name (git check-ref-format's rule)."""
+
+NewName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_NAME_CHARS,
+        json_schema_extra={"pattern": NEW_NAME_PATTERN.pattern},
+        description="Lower-case letters, digits, '.', '_' and '-', not shaped like an id.",
+    ),
+]
+"""A name given to something new; the service's `validate_name` says which rule it breaks."""
+
+Ref = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_NAME_CHARS,
+        pattern=NAME_PATTERN.pattern,
+        description="An id or a name.",
+    ),
+]
+"""A body field naming an existing object by id or name (every id fits the name pattern)."""
+
+
+CredentialRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_CREDENTIAL_NAME_CHARS,
+        pattern=CREDENTIAL_NAME_PATTERN.pattern,
+        description="A credential's name or id.",
+    ),
+]
+
+
+def _ref_path(what: str) -> object:
+    return Path(pattern=NAME_PATTERN.pattern, max_length=MAX_NAME_CHARS, description=what)
+
+
+def _ref_query(what: str) -> object:
+    return Query(pattern=NAME_PATTERN.pattern, max_length=MAX_NAME_CHARS, description=what)
+
+
+def _id_path(what: str) -> object:
+    return Path(pattern=ID_PATTERN.pattern, description=what)
+
+
+ProjectRef = Annotated[str, _ref_path("A project's id or name.")]
+WorkspaceRef = Annotated[str, _ref_path("A workspace's id or name.")]
+NodeRef = Annotated[str, _ref_path("A node's id or name.")]
+AgentName = Annotated[str, _ref_path("An agent's name.")]
+# Published, and applied by the credentials service, whose message says what a name may hold.
+CredentialName = Annotated[
+    str,
+    Path(
+        max_length=MAX_CREDENTIAL_NAME_CHARS,
+        json_schema_extra={"pattern": CREDENTIAL_NAME_PATTERN.pattern},
+        description="A credential's name (or, to read or delete one, its id).",
+        examples=["anthropic"],
+    ),
+]
+SessionId = Annotated[str, _id_path("A session's id.")]
+TokenId = Annotated[str, _id_path("An API token's id.")]
+PermissionRequestId = Annotated[str, _id_path("A permission request's id.")]
+ProjectRefQuery = Annotated[str | None, _ref_query("A project's id or name.")]
+WorkspaceRefQuery = Annotated[str | None, _ref_query("A workspace's id or name.")]

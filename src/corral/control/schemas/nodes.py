@@ -8,13 +8,14 @@ from typing import Any
 from pydantic import Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
+from corral.control.schemas.fields import NewName
 from corral.states import NodeState
 
 __all__ = ["NodeCreate", "NodeCreated", "NodeJoin", "NodeJoined", "NodePublic"]
 
 
 class NodeCreate(StrictInput):
-    name: str = Field(min_length=1, max_length=64)
+    name: NewName
 
 
 class NodePublic(PublicModel):

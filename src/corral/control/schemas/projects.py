@@ -7,13 +7,13 @@ from datetime import datetime
 from pydantic import Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
-from corral.control.schemas.fields import Branch
+from corral.control.schemas.fields import Branch, NewName
 
 __all__ = ["ProjectCreate", "ProjectPublic", "ProjectUpdate"]
 
 
 class ProjectCreate(StrictInput):
-    name: str = Field(min_length=1, max_length=64)
+    name: NewName
     repo: str = Field(
         min_length=1,
         max_length=2048,
@@ -28,7 +28,7 @@ class ProjectCreate(StrictInput):
 
 
 class ProjectUpdate(StrictInput):
-    name: str | None = Field(None, min_length=1, max_length=64)
+    name: NewName | None = None
     default_branch: Branch | None = None
     env: dict[str, str] | None = None
 

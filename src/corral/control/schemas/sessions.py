@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
+from corral.control.schemas.fields import Ref
 from corral.protocol.sessions import MAX_PROMPT_CHARS, Policy
 from corral.states import SessionState
 
@@ -26,8 +27,8 @@ __all__ = [
 
 
 class SessionCreate(StrictInput):
-    workspace: str = Field(min_length=1, max_length=64, description="Workspace name or id.")
-    agent: str = Field(min_length=1, max_length=64)
+    workspace: Ref = Field(description="Workspace name or id.")
+    agent: Ref = Field(description="The agent's name.")
     policy: Policy | None = Field(
         None, description="Which permission requests are answered without asking."
     )

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from corral.control.db.models import UserRole, UserState
 from corral.control.schemas.common import PublicModel, StrictInput
+from corral.control.schemas.fields import NewName
 
 __all__ = [
     "ApiTokenCreate",
@@ -63,7 +64,7 @@ class LoginExchanged(PublicModel):
 
 
 class InviteCreate(StrictInput):
-    name: str = Field(min_length=1, max_length=64)
+    name: NewName
 
 
 class InviteCreated(PublicModel):

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
-from corral.control.schemas.fields import Branch
+from corral.control.schemas.fields import Branch, NewName, Ref
 from corral.states import WorkspaceState
 
 __all__ = [
@@ -21,16 +21,13 @@ __all__ = [
 
 
 class WorkspaceCreate(StrictInput):
-    project: str = Field(min_length=1, max_length=64, description="Project name or id.")
-    name: str | None = Field(None, min_length=1, max_length=64)
+    project: Ref = Field(description="Project name or id.")
+    name: NewName | None = None
     branch: Branch | None = Field(
         None, description="Branch to check out; the project's default if omitted."
     )
-    node: str | None = Field(
-        None,
-        min_length=1,
-        max_length=64,
-        description="Node name or id; the least busy ready node if omitted.",
+    node: Ref | None = Field(
+        None, description="Node name or id; the least busy ready node if omitted."
     )
 
 

@@ -12,7 +12,7 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity
-from corral.control.services.names import ENV_NAME_PATTERN, ID_PATTERN
+from corral.control.services.names import CREDENTIAL_NAME_PATTERN, ENV_NAME_PATTERN, ID_PATTERN
 from corral.control.services.pagination import paginate
 from corral.errors import InvalidInput, NotFound
 from corral.ids import new_id
@@ -31,7 +31,6 @@ __all__ = [
 
 MAX_VALUE_BYTES = 64 * 1024
 MIN_LENGTH_FOR_LAST4 = 12
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def _associated_data(row: Credential) -> bytes:
@@ -39,7 +38,7 @@ def _associated_data(row: Credential) -> bytes:
 
 
 def _validate_name(name: str, kind: CredentialKind) -> None:
-    if not NAME_PATTERN.match(name) or ID_PATTERN.match(name):
+    if not CREDENTIAL_NAME_PATTERN.match(name) or ID_PATTERN.match(name):
         raise InvalidInput(
             "a credential name is 1-100 letters, digits, '.', '_' or '-', not shaped like an id",
             details=[{"field": "path.name"}],
