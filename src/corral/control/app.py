@@ -14,6 +14,7 @@ from corral import __version__
 from corral.control import health, web
 from corral.control.api import API_PREFIX, api_router
 from corral.control.api.errors import install_error_handlers
+from corral.control.api.openapi import install_openapi
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.changes import ChangeFeed, tracked_session_factory
 from corral.control.db.engine import create_engine
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     )
     app.state.corral = state
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(api_router)
     app.include_router(node_link.router)
     app.include_router(health.router)

@@ -8,6 +8,7 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.schemas.common import Page
 from corral.control.schemas.credentials import CredentialPublic, CredentialSet
+from corral.control.schemas.fields import CredentialName
 from corral.control.services import credentials
 
 router = APIRouter(prefix=f"{API_PREFIX}/credentials", tags=["credentials"])
@@ -21,9 +22,18 @@ async def list_credentials(user: CurrentUser, db: Db, page: PageParams) -> Page[
     return Page(items=[CredentialPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.put("/{name}")
+@router.put(
+    "/{name}",
+    response_description="Replaced",
+    responses={201: {"model": CredentialPublic, "description": "Created"}},
+)
 async def set_credential(
-    name: str, body: CredentialSet, user: CurrentUser, db: Db, state: State, response: Response
+    name: CredentialName,
+    body: CredentialSet,
+    user: CurrentUser,
+    db: Db,
+    state: State,
+    response: Response,
 ) -> CredentialPublic:
     """Store the credential `name`, replacing its value if it exists (201 when new)."""
     row, created = await credentials.set_credential(
@@ -39,10 +49,10 @@ async def set_credential(
 
 
 @router.get("/{name}")
-async def get_credential(name: str, user: CurrentUser, db: Db) -> CredentialPublic:
+async def get_credential(name: CredentialName, user: CurrentUser, db: Db) -> CredentialPublic:
     return CredentialPublic.model_validate(await credentials.get_credential(db, user.id, name))
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_credential(name: str, user: CurrentUser, db: Db) -> None:
+async def delete_credential(name: CredentialName, user: CurrentUser, db: Db) -> None:
     await credentials.delete_credential(db, user.id, name)

@@ -1,0 +1,78 @@
+"""The OpenAPI document states every status an operation can answer, in the one error shape,
+and the patterns the API enforces on names, ids and branches."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corral.control.api.openapi import SERVICE_ERRORS
+from corral.control.app import create_app
+from corral.control.services.names import ID_PATTERN, NAME_PATTERN, NEW_NAME_PATTERN
+from corral.gitenv import BRANCH_PATTERN
+from corral.settings import load_settings
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    settings = load_settings(
+        data_dir=Path(tmp_path_factory.mktemp("openapi")),
+        database_url="sqlite+aiosqlite:///:memory:",
+        secret_key=base64.b64encode(os.urandom(32)).decode(),
+    )
+    return dict(create_app(settings).openapi())
+
+
+def statuses(document: dict[str, Any], method: str, path: str) -> str:
+    return " ".join(sorted(document["paths"][f"/api/v1{path}"][method]["responses"]))
+
+
+def test_every_error_status_has_the_error_shape(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert schemas["ErrorResponse"]["properties"]["error"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    where = f"{method} {path} {status}"
+                    assert response["content"]["application/json"]["schema"] == ERROR_REF, where
+
+
+def test_statuses_follow_what_each_operation_can_do(document: dict[str, Any]) -> None:
+    assert statuses(document, "get", "/me") == "200 401"
+    assert statuses(document, "post", "/tokens") == "201 400 401 403 409 413 422"
+    assert statuses(document, "put", "/credentials/{name}") == "200 201 400 401 403 404 409 413 422"
+    assert statuses(document, "post", "/auth/exchange") == "201 400 401 413 422 429"
+    assert statuses(document, "get", "/users") == "200 401 403 422"
+    assert statuses(document, "post", "/projects") == "201 400 401 403 409 413 422 502 503"
+    assert "503" in statuses(document, "post", "/sessions/{session}/prompts")
+
+
+def test_every_service_error_rule_applies_to_some_operation(document: dict[str, Any]) -> None:
+    operations = [(method, path) for path, ops in document["paths"].items() for method in ops]
+    for methods, pattern, _statuses, why in SERVICE_ERRORS:
+        assert any(m in methods and pattern.match(p) for m, p in operations), why
+
+
+def test_names_ids_and_branches_carry_their_patterns(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+
+    def parameter(method: str, path: str, name: str) -> dict[str, Any]:
+        operation = document["paths"][f"/api/v1{path}"][method]
+        found = next(p for p in operation["parameters"] if p["name"] == name)
+        return dict(found["schema"])
+
+    assert parameter("get", "/projects/{project}", "project")["pattern"] == NAME_PATTERN.pattern
+    assert parameter("get", "/sessions/{session}", "session")["pattern"] == ID_PATTERN.pattern
+    assert schemas["ProjectCreate"]["properties"]["name"]["pattern"] == NEW_NAME_PATTERN.pattern
+    branch = schemas["WorkspaceCreate"]["properties"]["branch"]["anyOf"][0]
+    assert (branch["pattern"], branch["maxLength"]) == (BRANCH_PATTERN.pattern, 255)
