@@ -21,7 +21,14 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from corral.errors import Conflict, CorralError, InvalidInput, NotFound, RetryableProviderError
+from corral.errors import (
+    Conflict,
+    CorralError,
+    InvalidInput,
+    NotFound,
+    RetryableProviderError,
+    TerminalProviderError,
+)
 from corral.protocol.frames import (
     MAX_STREAM_CHUNK_BYTES,
     Event,
@@ -72,8 +79,10 @@ class PeerClosed(RetryableProviderError):
     reason = "node_disconnected"
 
 
-class RemoteCallError(CorralError):
-    """The other side answered a request with an error; `reason` is its code."""
+class RemoteCallError(TerminalProviderError):
+    """The other side answered a request with an error of no more specific kind (its own
+    failure, say); `reason` is its code. For the control plane that is an outside system failing
+    (502), not a failure of its own (500)."""
 
 
 # Errors keep their class across the link: a NotFound on the node is a NotFound (404) here.

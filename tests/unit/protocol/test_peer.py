@@ -17,6 +17,7 @@ from corral.errors import (
     CorralError,
     InvalidInput,
     NotFound,
+    ProviderError,
     RetryableProviderError,
 )
 from corral.ids import new_id
@@ -344,6 +345,8 @@ async def test_handlers_own_failure_is_logged_and_answered_generically(
     ):
         await within(link.control.request("workspace.start", WorkspaceRef(id=workspace_id())))
     assert caught.value.reason == "internal_error"
+    # The node failed, not this side: an outside system's failure (502 from the API), not 500.
+    assert isinstance(caught.value, ProviderError)
     assert "secret-internal-detail" not in caught.value.message
     assert "workspace.start" in caught.value.message
     assert any(r.exc_info and "workspace.start" in r.getMessage() for r in caplog.records)
