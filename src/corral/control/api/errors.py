@@ -22,9 +22,21 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral import errors
-from corral.protocol.viewer import CLOSE_POLICY_VIOLATION
+from corral.protocol.viewer import (
+    CLOSE_CONFLICT,
+    CLOSE_NOT_FOUND,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+)
 
-__all__ = ["close_reason", "error_body", "error_response", "install_error_handlers"]
+__all__ = [
+    "close_for_error",
+    "close_reason",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+]
 
 STATUS_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
     (errors.NotFound, 404),
@@ -35,6 +47,14 @@ STATUS_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
     (errors.RateLimited, 429),
     (errors.RetryableProviderError, 503),
     (errors.ProviderError, 502),
+]
+# The same for a viewer's WebSocket (terminals, session events, live updates), by close code.
+CLOSE_CODE_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
+    (errors.Unauthenticated, CLOSE_UNAUTHORIZED),
+    (errors.PermissionDenied, CLOSE_UNAUTHORIZED),
+    (errors.NotFound, CLOSE_NOT_FOUND),
+    (errors.InvalidInput, CLOSE_POLICY_VIOLATION),
+    (errors.RetryableProviderError, CLOSE_TRY_AGAIN),
 ]
 CODE_BY_STATUS = {
     400: "bad_request",
@@ -107,6 +127,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def close_reason(text: str) -> str:
     """`text` cut to what a WebSocket close frame can carry, on a character boundary."""
     return text.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+async def close_for_error(websocket: WebSocket, exc: errors.CorralError) -> None:
+    """Close a viewer's WebSocket with the code for `exc` (anything else: 4409) and its message."""
+    code = next((c for cls, c in CLOSE_CODE_BY_ERROR if isinstance(exc, cls)), CLOSE_CONFLICT)
+    await websocket.close(code, close_reason(exc.message))
 
 
 async def _websocket_validation_error(websocket: WebSocket, exc: Exception) -> None:

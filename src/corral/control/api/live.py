@@ -10,10 +10,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import websocket_user
+from corral.control.api.errors import close_for_error
 from corral.control.api.pushsockets import watch_client
 from corral.control.state import AppState
-from corral.errors import PermissionDenied, Unauthenticated
-from corral.protocol.viewer import CLOSE_UNAUTHORIZED
+from corral.errors import CorralError
 
 router = APIRouter(prefix=f"{API_PREFIX}/live", tags=["live"])
 
@@ -42,7 +42,7 @@ async def live_socket(websocket: WebSocket) -> None:
                     await websocket.send_text(
                         json.dumps({"type": "changed", "topics": sorted(topics)})
                     )
-    except (Unauthenticated, PermissionDenied) as exc:
-        await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
+    except CorralError as exc:
+        await close_for_error(websocket, exc)
     except WebSocketDisconnect:
         return

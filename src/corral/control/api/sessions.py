@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State, websocket_user
+from corral.control.api.errors import close_for_error
 from corral.control.api.pushsockets import watch_client
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import ProjectRefQuery, SessionId, WorkspaceRefQuery
@@ -31,12 +32,9 @@ from corral.control.schemas.sessions import (
 )
 from corral.control.services import projects, sessions, workspaces
 from corral.control.state import AppState
-from corral.errors import CorralError, NotFound, PermissionDenied, Unauthenticated
+from corral.errors import CorralError
 from corral.protocol.viewer import (
-    CLOSE_CONFLICT,
-    CLOSE_NOT_FOUND,
     CLOSE_TRY_AGAIN,
-    CLOSE_UNAUTHORIZED,
 )
 from corral.states import SessionState
 
@@ -185,12 +183,8 @@ async def session_events_socket(
         async with state.sessions() as db:
             row = await sessions.get_session(db, user_id, session)
         await _stream(websocket, state, user_id, row.id, after)
-    except (Unauthenticated, PermissionDenied) as exc:
-        await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
-    except NotFound as exc:
-        await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
     except CorralError as exc:
-        await websocket.close(CLOSE_CONFLICT, exc.message[:120])
+        await close_for_error(websocket, exc)
     except WebSocketDisconnect:
         return
 

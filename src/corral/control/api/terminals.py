@@ -6,32 +6,21 @@ import logging
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, WebSocket
+from fastapi import APIRouter, Query, WebSocket
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, State, websocket_user
+from corral.control.api.errors import close_for_error
 from corral.control.db.base import utcnow
 from corral.control.relay import TerminalRelay
-from corral.control.schemas.fields import WorkspaceRef
+from corral.control.schemas.fields import TerminalId, WorkspaceRef
 from corral.control.schemas.workspaces import TerminalCreate, TerminalPublic, TerminalTicket
 from corral.control.services import terminals, workspaces
 from corral.control.state import AppState
 from corral.errors import (
     CorralError,
-    NotFound,
-    PermissionDenied,
-    RetryableProviderError,
     Unauthenticated,
 )
-from corral.protocol.viewer import (
-    CLOSE_CONFLICT,
-    CLOSE_NOT_FOUND,
-    CLOSE_TRY_AGAIN,
-    CLOSE_UNAUTHORIZED,
-)
-
-# A terminal id as nodes make them; anything else is refused here, before reaching a node.
-TerminalId = Annotated[str, Path(pattern=r"^trm_[0-9a-z]{26}$", description="A terminal id.")]
 
 router = APIRouter(prefix=f"{API_PREFIX}/workspaces/{{workspace}}/terminals", tags=["terminals"])
 log = logging.getLogger("corral.terminals")
@@ -121,11 +110,5 @@ async def terminal_socket(
             offset=offset,
         )
         await relay.run()
-    except (Unauthenticated, PermissionDenied) as exc:
-        await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
-    except NotFound as exc:
-        await websocket.close(CLOSE_NOT_FOUND, exc.message[:120])
-    except RetryableProviderError as exc:
-        await websocket.close(CLOSE_TRY_AGAIN, exc.message[:120])
     except CorralError as exc:
-        await websocket.close(CLOSE_CONFLICT, exc.message[:120])
+        await close_for_error(websocket, exc)

@@ -13,6 +13,7 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
+from corral.control.api.errors import close_reason
 from corral.control.db.models import Node
 from corral.control.nodelink.connection import NodeConnection
 from corral.control.services import nodes, sessions, workspaces
@@ -63,7 +64,7 @@ async def _authenticate(websocket: WebSocket, state: AppState) -> Node | None:
             return await nodes.authenticate_node(db, credential.strip())
     except CorralError as exc:
         log.warning("refused a node link: %s", exc.message)
-        await websocket.close(CLOSE_UNAUTHORIZED, exc.message[:120])
+        await websocket.close(CLOSE_UNAUTHORIZED, close_reason(exc.message))
         return None
 
 
@@ -210,6 +211,6 @@ async def _serve(websocket: WebSocket, connection: NodeConnection) -> None:
                 await connection.peer.handle_text(message["text"])
     except ProtocolError as exc:
         log.warning("node %s broke the protocol: %s", connection.node_name, exc)
-        await websocket.close(CLOSE_BAD_FRAME, str(exc)[:120])
+        await websocket.close(CLOSE_BAD_FRAME, close_reason(str(exc)))
     except WebSocketDisconnect:
         return

@@ -34,6 +34,7 @@ __all__ = [
     "ProjectRefQuery",
     "Ref",
     "SessionId",
+    "TerminalId",
     "TokenId",
     "WorkspaceRef",
     "WorkspaceRefQuery",
@@ -123,5 +124,7 @@ CredentialName = Annotated[
 SessionId = Annotated[str, _id_path("A session's id.")]
 TokenId = Annotated[str, _id_path("An API token's id.")]
 PermissionRequestId = Annotated[str, _id_path("A permission request's id.")]
+# A terminal id as nodes make them; anything else is refused here, before reaching a node.
+TerminalId = Annotated[str, Path(pattern=r"^trm_[0-9a-z]{26}$", description="A terminal id.")]
 ProjectRefQuery = Annotated[str | None, _ref_query("A project's id or name.")]
 WorkspaceRefQuery = Annotated[str | None, _ref_query("A workspace's id or name.")]
