@@ -54,7 +54,12 @@ def test_statuses_follow_what_each_operation_can_do(document: dict[str, Any]) ->
     assert statuses(document, "post", "/auth/exchange") == "201 400 401 413 422 429"
     assert statuses(document, "get", "/users") == "200 401 403 422"
     assert statuses(document, "post", "/projects") == "201 400 401 403 409 413 422 502 503"
-    assert "503" in statuses(document, "post", "/sessions/{session}/prompts")
+    assert statuses(document, "post", "/sessions/{session}/prompts") == (
+        "202 400 401 403 404 409 413 422 502 503"
+    )
+    assert statuses(document, "get", "/workspaces/{workspace}/terminals") == (
+        "200 401 404 409 422 502 503"
+    )
 
 
 def test_every_service_error_rule_applies_to_some_operation(document: dict[str, Any]) -> None:

@@ -72,14 +72,14 @@ SERVICE_ERRORS: list[tuple[frozenset[str], re.Pattern[str], frozenset[int], str]
     (
         frozenset({"get", "post", "delete"}),
         re.compile(rf"^{_A}/workspaces/\{{workspace\}}/terminals"),
-        frozenset({409, 503}),
-        "the workspace's node is asked, and must be running and linked",
+        frozenset({409, 502, 503}),
+        "the workspace's node is asked: it must be running and linked, and may fail",
     ),
     (
         UNSAFE_METHODS,
         re.compile(rf"^{_A}/(workspaces|sessions|permission-requests)"),
-        frozenset({503}),
-        "the node is asked, and must be linked",
+        frozenset({502, 503}),
+        "the node is asked: it must be linked, and may fail",
     ),
 ]
 """(methods, path pattern, statuses, why): statuses that services raise for some operations."""
