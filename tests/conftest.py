@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,16 @@ from corral.settings import Settings, load_settings
 from tests.support.api import ApiUser, invite, sign_in_owner
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture(autouse=True)
+def _restore_umask() -> Iterator[None]:
+    """Code under test may set the process umask (the control plane's data directory sets 077
+    for the rest of the process): keep one test's from reaching the files the next one makes."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield
+    os.umask(previous)
 
 
 @pytest.fixture(scope="session")

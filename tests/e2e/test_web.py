@@ -242,6 +242,8 @@ def test_the_whole_flow_in_the_browser(page: Page, web_site: WebSite) -> None:
     expect(page.get_by_text("sk-flow-secret-value")).to_have_count(0)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    # The settings page, with its five Name fields, may still be up for a moment.
+    expect(page.get_by_label("Repository URL")).to_be_visible()
     page.get_by_label("Name").fill("flow")
     page.get_by_label("Repository URL").fill(str(web_site.base / "repo"))
     page.get_by_role("button", name="Add project").click()

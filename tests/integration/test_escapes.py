@@ -90,6 +90,9 @@ def _start(mode: str, base: Path, stack: ExitStack) -> Target:
     outside = base / "outside"
     outside.mkdir()
     (outside / "world-readable.txt").write_text(OUTSIDE_TEXT)
+    # Readable by everyone: only the sandbox's allow-list can keep it from a workspace.
+    (outside / "world-readable.txt").chmod(0o644)
+    outside.chmod(0o755)
     control_data = base / "control"
     env = corral_env(base / "server-home", None, CORRAL_NODES__HEARTBEAT_INTERVAL_SECONDS="1")
     command = "up" if mode == "up" else "serve"

@@ -46,8 +46,8 @@ def install_for_users(base: Path) -> Path:
     )
     _run(uv, "pip", "install", "--quiet", "--python", python, "--no-deps", str(project))
     for path in (base, *base.rglob("*")):
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(path.stat().st_mode | 0o755)
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o444))
     return venv / "bin" / "corral"
 
 

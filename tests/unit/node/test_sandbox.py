@@ -56,13 +56,18 @@ def shown_dir(node_dir: Path) -> Path:
     """A directory the settings add to the allow-list, with a secret masked inside it."""
     shown = node_dir / "toolchain"
     (shown / "secret").mkdir(parents=True)
-    (shown / "secret" / "file").write_text("hidden by settings")
-    (shown / "bin.txt").write_text("visible")
-    (shown / "host.key").write_text("hidden by glob")
-    root_only = shown / "root-only.txt"
-    root_only.write_text("only root reads this")
-    root_only.chmod(0o600)
-    (node_dir / "not-listed.txt").write_text("outside the allow-list")
+    files = {
+        shown / "secret" / "file": "hidden by settings",
+        shown / "bin.txt": "visible",
+        shown / "host.key": "hidden by glob",
+        shown / "root-only.txt": "only root reads this",
+        node_dir / "not-listed.txt": "outside the allow-list",
+    }
+    for path, text in files.items():
+        path.write_text(text)
+        path.chmod(0o600 if path.name == "root-only.txt" else 0o644)
+    for directory in (shown, shown / "secret"):
+        directory.chmod(0o755)
     return shown
 
 

@@ -7,6 +7,9 @@ installed; concurrent sessions wanting the same agent wait for the one install.
 
 npm runs with `--ignore-scripts`: install scripts would run as the node's user, outside any
 sandbox, with access to the node's credential. The agents in the catalog need none.
+
+An install is made readable by everyone, whatever the node's umask (`corral up` runs with 077):
+on a root node each workspace runs as a uid of its own, which must be able to run its agent.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -140,7 +144,20 @@ class AgentInstaller:
             shutil.rmtree(staging, ignore_errors=True)
             errors = [line for line in tail if "ERR" in line] or tail
             raise InstallFailed(f"npm could not install {spec}: " + " | ".join(errors[-5:]))
+        _open_to_everyone(staging)
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(directory)
         staging.rename(directory)
         progress(f"installed {spec}")
+
+
+def _open_to_everyone(root: Path) -> None:
+    """Let every user read (and run what the owner may run) under `root`: the node made all of
+    it just now, and no workspace can reach it yet, so paths are safe to follow here."""
+    for directory, _, files in os.walk(root):
+        os.chmod(directory, os.stat(directory).st_mode | 0o555)  # noqa: S103  (the point)
+        for name in files:
+            path = os.path.join(directory, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISREG(mode):
+                os.chmod(path, mode | 0o444 | (0o111 if mode & stat.S_IXUSR else 0))
