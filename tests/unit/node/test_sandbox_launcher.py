@@ -79,7 +79,7 @@ def test_mounts_go_outermost_first_and_masks_seal_last(tmp_path: Path) -> None:
     data = shown / "node"
     (data / "secret").mkdir(parents=True)
     (shown / "key.pem").write_text("k")
-    spec = _spec(data, readable=[str(shown)], hidden=[str(data), f"{shown}/*.pem"])
+    spec = _spec(data, readable=[str(shown)], hidden=[str(data), f"{shown}/key.pem"])
     argv = _argv(spec)
     text = " ".join(argv)
     repo = spec.writable[0]

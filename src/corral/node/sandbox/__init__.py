@@ -23,6 +23,7 @@ this machine.
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 from collections.abc import Sequence
@@ -116,7 +117,7 @@ class Sandbox:
             writable=[str(path) for path in writable],
             readable=[*self.readable_paths, *(str(path) for path in readable)],
             system=self.system_paths,
-            hidden=self.hidden_paths,
+            hidden=_expand(self.hidden_paths),
             files=self._files(uid, gid, home, hostname),
             hostname=hostname,
             uid=owner.uid if owner is not None else None,
@@ -146,3 +147,9 @@ class Sandbox:
         if self.network:
             files["/etc/resolv.conf"] = f"nameserver {SLIRP_DNS}\n"
         return {path: text for path, text in files.items() if os.path.lexists(path)}
+
+
+def _expand(patterns: Sequence[str]) -> list[str]:
+    """Each glob pattern's matches, each as the path it resolves to (the launcher takes plain
+    paths: `glob` would cost it an import on every start)."""
+    return sorted({os.path.realpath(match) for pattern in patterns for match in glob.glob(pattern)})

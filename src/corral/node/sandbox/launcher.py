@@ -19,28 +19,23 @@ as JSON, and this program turns it into a bubblewrap sandbox:
    with the sandbox's status. It dies with its own parent (PR_SET_PDEATHSIG), and everything
    below it dies with it (bwrap's `--die-with-parent`, slirp4netns's `--exit-fd`).
 
-It runs with `-I -S` (no site-packages), so it imports only the standard library; the node
-imports `SandboxSpec` and `bwrap_argv` from here too, so the spec has one definition.
+It runs with `-I -S` (no site-packages), so it imports only the standard library, and few
+modules of that: every terminal and agent command waits for it. The node imports
+`SandboxSpec` and `bwrap_argv` from here too, so the spec has one definition.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import dataclasses
 import fcntl
-import glob
 import json
 import os
 import select
 import signal
-import socket
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 __all__ = ["LAUNCH_FAILED", "SandboxSpec", "bwrap_argv", "main"]
 
@@ -59,56 +54,91 @@ _MS_SLAVE = 0x80000
 _CLONE_NEWNET = 0x40000000
 _SIOCGIFFLAGS = 0x8913
 _IFF_UP = 0x1
+_AF_INET, _SOCK_DGRAM = 2, 2
 _MINIMAL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 _TMP_MOUNTS = ("/tmp", "/var/tmp")  # noqa: S108  (mount points inside the sandbox)
+# Back to their defaults in what the launcher starts: its own handlers would otherwise be
+# replaced by defaults anyway, but an ignored SIGHUP (the PTY host ignores it) would be
+# inherited by every process of the sandbox.
+_DEFAULT_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE)
 
 
-@dataclass(frozen=True)
 class SandboxSpec:
     """One confined process: what it runs, what it sees, who it runs as, how it reaches out.
 
     Paths are host paths, shown at the same place inside the sandbox (so the paths an agent
     sees are the node's), except `tmp`, shown as /tmp and /var/tmp.
+
+    - `writable`: directories shown read-write (the workspace's checkout and HOME);
+    - `readable`: files or directories shown read-only, missing ones skipped;
+    - `system`: the system directories shown read-only (a host symlink such as /bin -> usr/bin
+      is made as the same symlink), missing ones skipped;
+    - `hidden`: absolute paths masked inside what is shown (files become empty, directories
+      empty and read-only); `writable` and `readable` entries under them stay;
+    - `files`: files written for the sandbox, read-only inside (path -> text);
+    - `uid`, `gid`: run as this host uid, only when the launcher runs as root;
+    - `network`: a network namespace of its own, through slirp4netns (else the host's).
+
+    A plain class rather than a dataclass: importing `dataclasses` alone cost the launcher, which
+    every terminal and agent command starts, about 10 ms.
     """
 
-    command: list[str]
-    cwd: str
-    tmp: str
-    writable: list[str] = field(default_factory=list)
-    """Directories shown read-write: the workspace's checkout and HOME."""
-    readable: list[str] = field(default_factory=list)
-    """Files or directories shown read-only; missing ones are skipped."""
-    system: list[str] = field(default_factory=list)
-    """The system directories shown read-only (a host symlink such as /bin -> usr/bin is made
-    as the same symlink); missing ones are skipped."""
-    hidden: list[str] = field(default_factory=list)
-    """Absolute paths or glob patterns masked inside what is shown (files become empty,
-    directories empty and read-only). `writable` and `readable` entries under them stay."""
-    files: dict[str, str] = field(default_factory=dict)
-    """Files written for the sandbox (read-only inside): path -> text."""
-    hostname: str = "workspace"
-    uid: int | None = None
-    """Run as this host uid (and `gid`); only when the launcher runs as root."""
-    gid: int | None = None
-    network: bool = False
-    """A network namespace of its own, through slirp4netns (else the host's network)."""
-    bwrap: str = "bwrap"
-    setpriv: str = "/usr/bin/setpriv"
-    slirp4netns: str = "slirp4netns"
+    FIELDS = (
+        "command", "cwd", "tmp", "writable", "readable", "system", "hidden", "files",
+        "hostname", "uid", "gid", "network", "bwrap", "setpriv", "slirp4netns", "unshare",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str],
+        cwd: str,
+        tmp: str,
+        writable: Sequence[str] = (),
+        readable: Sequence[str] = (),
+        system: Sequence[str] = (),
+        hidden: Sequence[str] = (),
+        files: dict[str, str] | None = None,
+        hostname: str = "workspace",
+        uid: int | None = None,
+        gid: int | None = None,
+        network: bool = False,
+        bwrap: str = "bwrap",
+        setpriv: str = "/usr/bin/setpriv",
+        slirp4netns: str = "slirp4netns",
+        unshare: str = "unshare",
+    ) -> None:
+        self.command, self.cwd, self.tmp = list(command), cwd, tmp
+        self.writable, self.readable = list(writable), list(readable)
+        self.system, self.hidden = list(system), list(hidden)
+        self.files = dict(files or {})
+        self.hostname, self.uid, self.gid, self.network = hostname, uid, gid, network
+        self.bwrap, self.setpriv, self.slirp4netns = bwrap, setpriv, slirp4netns
+        self.unshare = unshare
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+        return json.dumps(
+            {name: getattr(self, name) for name in self.FIELDS}, separators=(",", ":")
+        )
 
     @classmethod
     def from_json(cls, text: str) -> SandboxSpec:
         values = json.loads(text)
         if not isinstance(values, dict):
             raise ValueError("the sandbox spec must be a JSON object")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        unknown = sorted(set(values) - set(cls.FIELDS))
         if unknown:
             raise ValueError(f"unknown sandbox spec fields: {', '.join(unknown)}")
         return cls(**values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SandboxSpec) and self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    def __repr__(self) -> str:
+        return f"SandboxSpec({self.to_json()})"
 
 
 # -- the bwrap command line ----------------------------------------------------------------------
@@ -181,10 +211,11 @@ def bwrap_argv(
     return argv + list(spec.command)
 
 
-@dataclass(frozen=True)
 class _Mount:
-    destination: str
-    options: tuple[str, ...]
+    """One bwrap mount: where it lands, and the options that make it."""
+
+    def __init__(self, destination: str, options: tuple[str, ...]) -> None:
+        self.destination, self.options = destination, options
 
 
 def _masks(
@@ -193,11 +224,10 @@ def _masks(
     """A cover for each hidden path inside a shown one: an empty directory (sealed read-only
     once everything is mounted) or an empty file (not /dev/null: bind mounts are `nodev`, so
     it could not even be opened). A path inside another hidden one needs no cover."""
-    found: set[str] = set()
-    for pattern in hidden:
-        if not pattern.startswith("/"):
-            raise ValueError(f"a hidden path must be absolute: {pattern}")
-        found.update(os.path.realpath(match) for match in glob.glob(pattern))
+    for path in hidden:
+        if not path.startswith("/"):
+            raise ValueError(f"a hidden path must be absolute: {path}")
+    found = {os.path.realpath(path) for path in hidden}
     masks: list[_Mount] = []
     covered: list[str] = []
     for path in sorted(found, key=lambda p: p.count("/")):
@@ -259,7 +289,7 @@ def _data_fd(text: str) -> int:
     return fd
 
 
-def _read_child_pid(fd: int, bwrap: subprocess.Popen[bytes]) -> int:
+def _read_child_pid(fd: int, bwrap: _Child) -> int:
     """The PID of the sandbox's first process, from bwrap's `--info-fd` JSON."""
     data = b""
     deadline = time.monotonic() + SANDBOX_START_TIMEOUT_SECONDS
@@ -284,15 +314,6 @@ def _setns(fd: int, kind: int) -> None:
         raise OSError(ctypes.get_errno(), "setns")
 
 
-def _slave_mounts() -> None:
-    """In a new mount namespace, receive the host's mount events but send none back."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWNS) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
-    if libc.mount(None, b"/", None, _MS_REC | _MS_SLAVE, None) != 0:
-        raise OSError(ctypes.get_errno(), "mount(/, MS_REC|MS_SLAVE)")
-
-
 def _wait_for_loopback(netns: int, userns: int | None) -> None:
     """Wait until bwrap has set up the sandbox's loopback interface, its last step with the
     network: slirp4netns brings `lo` up too, and if it came first bwrap's own setup would fail.
@@ -304,7 +325,7 @@ def _wait_for_loopback(netns: int, userns: int | None) -> None:
             if userns is not None:
                 _setns(userns, _CLONE_NEWUSER)
             _setns(netns, _CLONE_NEWNET)
-            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            probe = ctypes.CDLL(None).socket(_AF_INET, _SOCK_DGRAM, 0)
             request = struct.pack("16sH", b"lo", 0)
             deadline = time.monotonic() + SANDBOX_START_TIMEOUT_SECONDS
             while time.monotonic() < deadline:
@@ -320,20 +341,20 @@ def _wait_for_loopback(netns: int, userns: int | None) -> None:
         raise LaunchError("the sandbox's network namespace did not come up")
 
 
-def _start_network(spec: SandboxSpec, child_pid: int) -> tuple[subprocess.Popen[bytes], int]:
+def _start_network(spec: SandboxSpec, child_pid: int) -> tuple[_Child, int]:
     """Start slirp4netns for the sandbox's network namespace; return it and the fd whose
     closing stops it. Returns once the interface is up."""
     netns = os.open(f"/proc/{child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     fds = [netns]
     argv = [spec.slirp4netns, "--configure", f"--mtu={SLIRP_MTU}", "--disable-host-loopback"]
     userns = None
-    before_exec: Callable[[], None] | None = None
     if os.geteuid() == 0:
         # As root it may enter the namespace directly. It then confines itself (a minimal
-        # filesystem, no capabilities, a seccomp filter), in a mount namespace of our making
-        # first: its own does not stop unmounts from reaching the host's shared mounts.
+        # filesystem, no capabilities, a seccomp filter), but its own mount namespace does
+        # not stop its unmounts from reaching the host's shared mounts: it gets a slave one
+        # of ours first.
+        argv = [spec.unshare, "--mount", "--propagation=slave", "--", *argv]
         argv += ["--enable-sandbox", "--enable-seccomp"]
-        before_exec = _slave_mounts
     else:
         # Not root: it must first enter the user namespace that owns the network namespace.
         userns = fcntl.ioctl(netns, _NS_GET_USERNS)
@@ -350,31 +371,71 @@ def _start_network(spec: SandboxSpec, child_pid: int) -> tuple[subprocess.Popen[
     argv += [f"--ready-fd={ready_write}", f"--exit-fd={exit_read}"]
     argv += ["--netns-type=path", f"/proc/self/fd/{netns}", "tap0"]
     try:
-        slirp = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(*fds, ready_write, exit_read),
-            env={"PATH": _MINIMAL_PATH},
-            preexec_fn=before_exec,
+        slirp = _spawn(
+            argv, passed=(*fds, ready_write, exit_read), env={"PATH": _MINIMAL_PATH}, quiet=True
         )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise LaunchError(f"could not start slirp4netns: {exc}") from None
     finally:
         for fd in (*fds, ready_write, exit_read):
             os.close(fd)
     try:
         ready, _, _ = select.select([ready_read], [], [], SLIRP_READY_TIMEOUT_SECONDS)
         if not ready or os.read(ready_read, 1) != b"1":
-            slirp.kill()
-            slirp.wait()
-            raise LaunchError(
-                f"slirp4netns did not set up the sandbox's network (exit {slirp.returncode})"
-            )
+            slirp.signal(signal.SIGKILL)
+            code = slirp.wait()
+            raise LaunchError(f"slirp4netns did not set up the sandbox's network (exit {code})")
     finally:
         os.close(ready_read)
     return slirp, exit_write
+
+
+class _Child:
+    """A process the launcher started, by PID (all it needs of `subprocess.Popen`, whose
+    import alone cost every sandbox start about 4 ms)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def signal(self, signum: int) -> None:
+        if self.returncode is None:
+            try:  # noqa: SIM105  (importing contextlib costs every start 3 ms)
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def _spawn(
+    argv: Sequence[str],
+    *,
+    passed: Sequence[int] = (),
+    env: dict[str, str] | None = None,
+    quiet: bool = False,
+) -> _Child:
+    """Start `argv` with the fds in `passed` open in it (and no other fd of ours), the signals
+    a launcher handles back at their defaults, and /dev/null for stdio when `quiet`."""
+    for fd in passed:
+        os.set_inheritable(fd, True)
+    actions = []
+    if quiet:
+        for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+            actions.append((os.POSIX_SPAWN_OPEN, fd, os.devnull, mode, 0))
+    try:
+        pid = os.posix_spawnp(
+            argv[0],
+            list(argv),
+            os.environ if env is None else env,
+            file_actions=actions,
+            setsigdef=_DEFAULT_SIGNALS,
+        )
+    except OSError as exc:
+        raise LaunchError(f"could not start {argv[0]}: {exc.strerror}") from None
+    return _Child(pid)
 
 
 def launch(spec: SandboxSpec) -> int:
@@ -399,14 +460,12 @@ def launch(spec: SandboxSpec) -> int:
     argv = bwrap_argv(spec, file_fds=file_fds, empty_fd=empty_fd, sync_options=sync)
     os.chdir("/")
     try:
-        bwrap = subprocess.Popen(argv, pass_fds=passed)
-    except OSError as exc:
-        raise LaunchError(f"could not start {spec.bwrap}: {exc.strerror}") from None
+        bwrap = _spawn(argv, passed=passed)
     finally:
         for fd in passed:
             os.close(fd)
     _forward_signals(bwrap)
-    slirp: subprocess.Popen[bytes] | None = None
+    slirp: _Child | None = None
     exit_fd = child = -1
     try:
         if spec.network:
@@ -418,9 +477,8 @@ def launch(spec: SandboxSpec) -> int:
         # The sandbox may not be set to die with bwrap yet, and closing the block fd lets it
         # go on: kill it by its own PID first.
         if child != -1:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(child, signal.SIGKILL)
-        bwrap.kill()
+            _Child(child).signal(signal.SIGKILL)
+        bwrap.signal(signal.SIGKILL)
         bwrap.wait()
         raise
     finally:
@@ -428,21 +486,20 @@ def launch(spec: SandboxSpec) -> int:
             if fd != -1:
                 os.close(fd)
         if slirp is not None:
-            try:
-                slirp.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                slirp.kill()
-                slirp.wait()
+            # The sandbox is gone, and with it everything slirp4netns served: kill it rather
+            # than wait the ~40 ms it takes to notice its exit fd closing, and do not wait for
+            # its end either (removing its tap device takes the kernel ~20 ms): whoever
+            # inherits it when we exit reaps it.
+            slirp.signal(signal.SIGKILL)
     return 128 - code if code < 0 else code
 
 
-def _forward_signals(bwrap: subprocess.Popen[bytes]) -> None:
+def _forward_signals(bwrap: _Child) -> None:
     """SIGTERM and SIGHUP end the sandbox; SIGINT and SIGQUIT from a terminal are for the
     processes inside, which get them from the terminal themselves."""
 
     def forward(signum: int, _frame: object) -> None:
-        if bwrap.returncode is None:
-            bwrap.send_signal(signum)
+        bwrap.signal(signum)
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, forward)
