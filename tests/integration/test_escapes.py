@@ -27,7 +27,7 @@ import pytest
 
 from tests.support.gitserver import git_daemon
 from tests.support.nodes import Api, eventually, exchange, node_agent, open_viewer, terminal_url
-from tests.support.processes import CORRAL, CorralServer, corral_env, corral_server
+from tests.support.processes import CORRAL, CorralServer, corral_env, corral_server, run_cli
 from tests.support.sessions import agent_message_text, make_repo
 from tests.support.uservenv import NOBODY, as_user, install_for_users
 
@@ -147,18 +147,28 @@ def _start(mode: str, base: Path, stack: ExitStack) -> Target:
     return Target(mode, api, server, control_data, node_dir, workspace["id"], other["id"], outside)
 
 
-def test_the_node_reports_the_whole_sandbox(target: Target) -> None:
+def test_the_node_reports_the_whole_sandbox(target: Target, tmp_path: Path) -> None:
     node = next(n for n in target.api.get("/nodes")["items"] if n["connected"])
     isolation = eventually(
         lambda: node_isolation(target), "the node's isolation", target.server.stderr, 30
     )
+    as_user = target.mode == "serve-user"
     assert isolation == {
         "sandbox": "bwrap",
-        "user": "user_namespace" if target.mode == "serve-user" else "workspace_uid",
+        "user": "user_namespace" if as_user else "workspace_uid",
         "network": "isolated",
         "file_access": "openat2",
         "problems": [],
     }, node
+    cli_env = corral_env(tmp_path, CORRAL_URL=target.server.url, CORRAL_TOKEN=target.api.token)
+    shown = run_cli("node", "show", node["name"], env=cli_env)
+    assert shown.returncode == 0, shown.stderr
+    user = "the node's user in a user namespace" if as_user else "a uid per workspace"
+    expected = (
+        f"isolation: sandbox (bubblewrap), {user}, its own network (no host loopback), "
+        "race-free file access"
+    )
+    assert expected in " ".join(shown.stdout.split()), shown.stdout
 
 
 def node_isolation(target: Target) -> dict[str, object] | None:
