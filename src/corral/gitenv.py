@@ -13,6 +13,8 @@ import os
 import re
 from collections.abc import Mapping
 
+from corral.netenv import NETWORK_VARIABLES
+
 __all__ = [
     "BRANCH_PATTERN",
     "BRANCH_RULES",
@@ -37,19 +39,8 @@ _GIT_ENV = {
     "GIT_ALLOW_PROTOCOL": "https:http:ssh:git:file",
     "LC_ALL": "C",
 }
-_KEEP = (
-    "PATH",
-    "HOME",
-    "TMPDIR",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-)
+# git reaches remotes as the machine does: through its proxies, trusting its CAs.
+_KEEP = ("PATH", "HOME", "TMPDIR", *NETWORK_VARIABLES)
 
 MAX_BRANCH_CHARS = 255
 # git check-ref-format's rules for a branch name, as one pattern: the API's schema publishes it,
@@ -66,7 +57,8 @@ BRANCH_RULES = (
 
 
 def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """An environment for git: only what it needs from `base` (default: this process's)."""
+    """An environment for git: only what it needs from `base` (default: this process's), the
+    network variables among it (see `corral.netenv`)."""
     source = os.environ if base is None else base
     return {**{k: source[k] for k in _KEEP if k in source}, **_GIT_ENV}
 

@@ -23,6 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from corral.netenv import EnvName
+
 __all__ = [
     "ApiSettings",
     "AuthSettings",
@@ -177,6 +179,12 @@ class Settings(BaseSettings):
         None,
         description="Base64 of 32 random bytes that encrypts credentials; "
         "defaults to a generated key file in the data directory.",
+    )
+    network_variables: list[EnvName] = Field(
+        default_factory=list,
+        description="Environment variables to pass to the local node beyond the network list "
+        "(proxies, trust stores, npm_config_*: see corral.netenv), e.g. a company's own CA "
+        "variable. Names only; never put a secret here.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = Field(

@@ -161,6 +161,12 @@ def show(
         console.print(f"  isolation: {_isolation(isolation)}")
         for problem in isolation.get("problems", []):
             console.print(f"    missing: {problem}", markup=False)
+    network = found["capacity"].get("network")
+    if network:
+        names = ", ".join(network.get("variables", [])) or "none"
+        console.print(f"  network variables passed on: {names}", markup=False)
+        for problem in network.get("problems", []):
+            console.print(f"    {problem}", markup=False)
 
 
 def _isolation(isolation: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from corral.control.db.models import Node
 from corral.control.services import auth, nodes
 from corral.control.state import AppState
+from corral.netenv import network_variables
 from corral.node.identity import IDENTITY_FILE_NAME
 from corral.states import NodeState
 
@@ -63,12 +64,19 @@ async def _join_token_if_needed(state: AppState, node_dir: Path) -> str | None:
 def _child_env(state: AppState, token: str | None) -> dict[str, str]:
     """The agent's environment: not the control plane's, which may hold CORRAL_SECRET_KEY or
     a database password, and never the join token on the command line (others can read argv).
-    The control plane's data directory is hidden from the node's workspaces."""
+    It does get the network variables (proxies, trust stores, npm_config_*: corral.netenv):
+    without them npm and git in the node cannot get out behind a company's proxy. The control
+    plane's data directory is hidden from the node's workspaces."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key in _PASSED_ENV or key.startswith("CORRAL_NODE_")
     }
+    # As they are: the node checks them, and says in `corral node show` what it left out.
+    extra = state.settings.network_variables
+    env.update(network_variables(extra=extra))
+    if extra:
+        env["CORRAL_NODE_NETWORK_VARIABLES"] = json.dumps(extra)
     settings = json.loads(env.get("CORRAL_NODE_RUNTIME_SETTINGS", "{}") or "{}")
     hidden = [*settings.get("also_hidden_paths", []), str(state.settings.data_dir.resolve())]
     env["CORRAL_NODE_RUNTIME_SETTINGS"] = json.dumps({**settings, "also_hidden_paths": hidden})

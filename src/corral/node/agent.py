@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from corral import __version__
 from corral.errors import CorralError, InvalidInput
 from corral.node.health import read_machine_health
-from corral.node.identity import NodeIdentity
+from corral.node.identity import NodeIdentity, control_plane_proxy
 from corral.node.ptyclient import PtyHostClient
 from corral.node.sessions import NodeSessions
 from corral.node.workspaces import NodeWorkspaces
@@ -33,6 +33,7 @@ from corral.protocol.frames import (
 from corral.protocol.messages import (
     Empty,
     NodeHeartbeat,
+    NodeNetwork,
     TerminalAttach,
     TerminalAttached,
     TerminalCreate,
@@ -126,8 +127,15 @@ class NodeAgent:
 
     async def _link_once(self) -> None:
         headers = {"Authorization": f"Bearer {self.identity.credential}"}
+        url = link_url(self.identity.control_url)
+        try:
+            # The machine's proxy, as for joining: never for a control plane on the loopback.
+            proxy = control_plane_proxy(url)
+        except CorralError as exc:
+            raise FatalLinkError(exc.message, reason="unusable_proxy") from None
         async with connect(
-            link_url(self.identity.control_url),
+            url,
+            proxy=proxy,
             additional_headers=headers,
             max_size=MAX_TEXT_FRAME_BYTES + 4096,
             open_timeout=HANDSHAKE_TIMEOUT_SECONDS,
@@ -212,6 +220,7 @@ class NodeAgent:
     async def _beat_forever(self, peer: Peer, interval: float) -> None:
         while True:
             health = read_machine_health(self.workspaces.state_dir)
+            runtime = self.workspaces.runtime
             beat = NodeHeartbeat(
                 cpus=health.cpus,
                 memory_total_bytes=health.memory_total,
@@ -225,6 +234,9 @@ class NodeAgent:
                 sessions=self.sessions.count(),
                 agents=self.sessions.installer.installed()[:200],
                 isolation=self.workspaces.runtime.isolation,
+                network=NodeNetwork(
+                    variables=runtime.network.names, problems=runtime.network.problems[:20]
+                ),
             )
             with contextlib.suppress(CorralError):
                 await peer.notify("heartbeat", beat)

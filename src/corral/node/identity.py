@@ -14,8 +14,16 @@ from pathlib import Path
 import httpx
 
 from corral.errors import CorralError, Unauthenticated
+from corral.netenv import proxy_for
 
-__all__ = ["IDENTITY_FILE_NAME", "NodeIdentity", "join", "load_identity", "save_identity"]
+__all__ = [
+    "IDENTITY_FILE_NAME",
+    "NodeIdentity",
+    "control_plane_proxy",
+    "join",
+    "load_identity",
+    "save_identity",
+]
 
 IDENTITY_FILE_NAME = "node.json"
 
@@ -56,11 +64,29 @@ def save_identity(data_dir: Path, identity: NodeIdentity) -> None:
     os.replace(tmp, path)
 
 
+def control_plane_proxy(url: str) -> str | None:
+    """The machine's proxy for reaching the control plane at `url` (never for a loopback
+    address; see `corral.netenv.proxy_for`). The node's clients speak HTTP proxies only."""
+    proxy = proxy_for(url)
+    if proxy is not None and not proxy.lower().startswith(("http://", "https://")):
+        if "://" in proxy:
+            raise CorralError(
+                f"the control plane at {url} would be reached through a {proxy.split(':')[0]} "
+                "proxy, which the node cannot use: use an HTTP proxy, or add the control "
+                "plane's host to NO_PROXY"
+            )
+        proxy = f"http://{proxy}"
+    return proxy
+
+
 async def join(control_url: str, join_token: str, *, timeout_seconds: float) -> NodeIdentity:
     """Trade a join token for this node's credential."""
     url = control_url.rstrip("/")
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=timeout_seconds) as client:
+        # The machine's proxy, chosen here rather than by httpx: never for a loopback URL.
+        async with httpx.AsyncClient(
+            base_url=url, timeout=timeout_seconds, proxy=control_plane_proxy(url), trust_env=False
+        ) as client:
             response = await client.post("/api/v1/nodes/join", json={"join_token": join_token})
     except httpx.HTTPError as exc:
         raise CorralError(f"cannot reach the control plane at {url}: {type(exc).__name__}") from exc

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from corral.errors import CorralError
+from corral.netenv import network_environment
 from corral.node.agent import NodeAgent
 from corral.node.identity import join, load_identity, save_identity
 from corral.node.ptyclient import PtyHostClient
@@ -132,12 +133,17 @@ async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
             "this node has not joined yet: run it once with --control-url and "
             "--join-token (from `corral node add NAME`)"
         )
+    network = network_environment(extra=settings.network_variables)
+    for problem in network.problems:
+        log.warning("network environment: %s", problem)
+    log.info("passing on the network variables: %s", ", ".join(network.names) or "none")
     runtime_class = load_runtime(settings.runtime)
     runtime_settings = runtime_class.settings_model.model_validate(settings.runtime_settings)
     runtime = runtime_class(
         data_dir / "workspaces",
         data_dir=data_dir,
         settings=runtime_settings,
+        network=network,
     )
     terminals = PtyHostClient(data_dir)
     workspaces = NodeWorkspaces(
@@ -151,6 +157,7 @@ async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
         data_dir,
         agents_dir=settings.agents_dir or data_dir / "agents",
         settings=settings.sessions,
+        network=network,
     )
     agent = NodeAgent(
         identity,

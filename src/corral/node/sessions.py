@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from corral.errors import Conflict, CorralError, NotFound
+from corral.netenv import NetworkEnvironment
 from corral.node.acp.install import AgentInstaller
 from corral.node.acp.outbox import Outbox
 from corral.node.acp.session import SessionHost, SessionSettings
@@ -53,10 +54,11 @@ class NodeSessions:
         *,
         agents_dir: Path,
         settings: SessionSettings | None = None,
+        network: NetworkEnvironment | None = None,
     ) -> None:
         self.workspaces = workspaces
         self.outbox = Outbox(data_dir / "sessions" / "outbox.sqlite3")
-        self.installer = AgentInstaller(agents_dir)
+        self.installer = AgentInstaller(agents_dir, network=network)
         self.settings = settings or SessionSettings()
         self._hosts: dict[str, SessionHost] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

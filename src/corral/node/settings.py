@@ -9,6 +9,7 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corral.netenv import EnvName
 from corral.node.acp.session import SessionSettings
 from corral.node.terminals import TerminalSettings
 
@@ -50,6 +51,12 @@ class NodeAgentSettings(BaseSettings):
         "within about this long.",
     )
     request_timeout_seconds: float = Field(30.0, gt=0, description="HTTP calls (joining).")
+    network_variables: list[EnvName] = Field(
+        default_factory=list,
+        description="Environment variables to pass to npm, git and workspace processes beyond "
+        "the network list (proxies, trust stores, npm_config_*: see corral.netenv). Names "
+        "only; never a secret.",
+    )
     progress_interval_seconds: float = Field(
         0.25, ge=0, description="At most one progress line per workspace this often."
     )

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from corral.netenv import EnvName
+
 __all__ = ["MAX_ENV_VALUE_LENGTH", "MAX_ENV_VARS", "Body", "Empty", "EnvName", "EnvValue", "Id"]
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}_[0-9a-z]{26}$")]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
 MAX_ENV_VARS = 200
 MAX_ENV_VALUE_LENGTH = 32 * 1024
 EnvValue = Annotated[str, StringConstraints(max_length=MAX_ENV_VALUE_LENGTH)]

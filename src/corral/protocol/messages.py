@@ -63,6 +63,7 @@ __all__ = [
     "Id",
     "NodeHeartbeat",
     "NodeIsolation",
+    "NodeNetwork",
     "PtySpawn",
     "TerminalAttach",
     "TerminalAttached",
@@ -129,6 +130,16 @@ class NodeIsolation(Body):
     )
 
 
+class NodeNetwork(Body):
+    """How a node reaches the network: the names of the network variables it passes on to npm,
+    git and workspaces (never their values), and the ones it left out, and why."""
+
+    variables: list[EnvName] = Field(default_factory=list, max_length=200)
+    problems: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
 class NodeHeartbeat(Body):
     cpus: int = Field(ge=0)
     memory_total_bytes: int = Field(ge=0)
@@ -144,6 +155,7 @@ class NodeHeartbeat(Body):
         default_factory=list, max_length=200, description="Installed agents, package@version."
     )
     isolation: NodeIsolation = Field(default_factory=NodeIsolation)
+    network: NodeNetwork = Field(default_factory=NodeNetwork)
 
 
 class TerminalCreate(Body):

@@ -139,6 +139,7 @@ async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> bool
         "memory_bytes": beat.memory_total_bytes,
         "disk_bytes": beat.disk_total_bytes,
         "isolation": beat.isolation.model_dump(),
+        "network": beat.network.model_dump(),
     }
     node.usage = {
         "memory_bytes": beat.memory_used_bytes,

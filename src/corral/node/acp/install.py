@@ -24,7 +24,7 @@ from pathlib import Path
 
 from corral.agents.catalog import AgentLaunch
 from corral.errors import CorralError
-from corral.node.runtimes._area import TRUST_STORE_VARIABLES
+from corral.netenv import NetworkEnvironment
 from corral.processes import kill_process_group
 
 __all__ = ["AgentInstaller", "InstallFailed"]
@@ -42,9 +42,12 @@ class InstallFailed(CorralError):
 
 
 class AgentInstaller:
-    def __init__(self, cache_dir: Path, *, npm: str = NPM) -> None:
+    def __init__(
+        self, cache_dir: Path, *, npm: str = NPM, network: NetworkEnvironment | None = None
+    ) -> None:
         self.cache_dir = cache_dir
         self.npm = npm
+        self.network = network or NetworkEnvironment()
         self._locks: dict[str, asyncio.Lock] = {}
 
     def directory(self, agent: AgentLaunch) -> Path:
@@ -102,16 +105,11 @@ class AgentInstaller:
             "--prefer-offline",
             spec,
         ]
-        if "npm_config_cache" not in os.environ:
+        if "npm_config_cache" not in self.network.values:
             argv[-1:-1] = ["--cache", str(self.cache_dir / ".npm")]
-        # npm needs to reach its registry as the node does: proxies and extra CAs included.
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key in ("PATH", "HOME", "LANG", "TMPDIR", *TRUST_STORE_VARIABLES)
-            or key.startswith("npm_config_")
-            or key.upper() in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
-        }
+        # npm reaches its registry as the node does: proxies, extra CAs, npm_config_* included.
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+        env.update(self.network.values)
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,

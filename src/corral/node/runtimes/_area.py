@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corral.errors import InvalidInput
+from corral.netenv import NetworkEnvironment
 from corral.node.runtimes.base import (
     ProcessSpec,
     Progress,
@@ -43,7 +44,6 @@ from corral.protocol.messages import WorkspaceSpec
 
 __all__ = [
     "DEFAULT_PATH",
-    "TRUST_STORE_VARIABLES",
     "Area",
     "AreaRuntime",
     "give_tree",
@@ -51,8 +51,6 @@ __all__ = [
 ]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-TRUST_STORE_VARIABLES = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR")
-"""Where the node's extra CA certificates are (a TLS-inspecting proxy's, a company CA's)."""
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
@@ -137,8 +135,10 @@ def give_tree(root: Path, owner: FileOwner) -> None:
 class AreaRuntime(Runtime):
     """A runtime whose workspaces are directories under `workspaces_dir` (see the module doc)."""
 
-    def __init__(self, workspaces_dir: Path, *, data_dir: Path) -> None:
-        super().__init__(workspaces_dir.resolve(), data_dir=data_dir.resolve())
+    def __init__(
+        self, workspaces_dir: Path, *, data_dir: Path, network: NetworkEnvironment | None = None
+    ) -> None:
+        super().__init__(workspaces_dir.resolve(), data_dir=data_dir.resolve(), network=network)
         account = pwd.getpwuid(os.getuid())
         self._user = account.pw_name
         self._shell = account.pw_shell if Path(account.pw_shell).is_file() else "/bin/sh"
@@ -264,8 +264,9 @@ class AreaRuntime(Runtime):
         return None
 
     def base_env(self, area: Area) -> dict[str, str]:
-        """What every workspace process gets: the basics, and the node's trust store settings
-        (paths, never secrets), so tools reach TLS servers the node itself can reach."""
+        """What every workspace process gets: the basics, and the node's network variables
+        (proxies and trust-store paths, never secrets), so tools reach the network as the node
+        itself does."""
         return {
             "PATH": DEFAULT_PATH,
             "LANG": "C.UTF-8",
@@ -274,5 +275,5 @@ class AreaRuntime(Runtime):
             "USER": self._user,
             "LOGNAME": self._user,
             "SHELL": self._shell,
-            **{key: os.environ[key] for key in TRUST_STORE_VARIABLES if key in os.environ},
+            **self.network.values,
         }

@@ -21,6 +21,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from corral.errors import CorralError, InvalidInput
+from corral.netenv import NetworkEnvironment
 from corral.node.workspacefiles import WorkspaceFiles
 from corral.processes import kill_process_group
 from corral.protocol.messages import NodeIsolation, WorkspaceSpec
@@ -104,7 +105,9 @@ class Runtime(abc.ABC):
     `name` is the registered, lower-case kind (`host`, `devcontainer`), and `settings_model` the
     pydantic model of its settings. `workspaces_dir` is the node's directory for workspace areas
     (a runtime puts each workspace under it) and `data_dir` the node's data directory, which a
-    runtime must keep out of its workspaces' sight.
+    runtime must keep out of its workspaces' sight. `network` holds the node's network
+    variables (proxies, trust stores): what git and the workspace's processes must get to reach
+    the network as the node does (see `corral.netenv`).
     """
 
     name: ClassVar[str]
@@ -116,10 +119,16 @@ class Runtime(abc.ABC):
     """What that sandbox provides here, for the node's heartbeat (`corral node show`)."""
 
     def __init__(
-        self, workspaces_dir: Path, *, data_dir: Path, settings: BaseModel | None = None
+        self,
+        workspaces_dir: Path,
+        *,
+        data_dir: Path,
+        settings: BaseModel | None = None,
+        network: NetworkEnvironment | None = None,
     ) -> None:
         self.workspaces_dir = workspaces_dir
         self.data_dir = data_dir
+        self.network = network or NetworkEnvironment()
 
     @abc.abstractmethod
     async def create(self, spec: WorkspaceSpec, progress: Progress) -> WorkspaceHandle:

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
+from corral.netenv import NetworkEnvironment
 from corral.node.runtimes._area import Area, AreaRuntime
 from corral.node.runtimes.base import Progress, RuntimeError_
 from corral.protocol.messages import WorkspaceSpec
@@ -44,9 +45,12 @@ class FakeRuntime(AreaRuntime):
         *,
         data_dir: Path | None = None,
         settings: FakeRuntimeSettings | None = None,
+        network: NetworkEnvironment | None = None,
     ) -> None:
         """`data_dir` is accepted so every runtime is built alike, and not used."""
-        super().__init__(workspaces_dir, data_dir=data_dir or workspaces_dir.parent)
+        super().__init__(
+            workspaces_dir, data_dir=data_dir or workspaces_dir.parent, network=network
+        )
         self.settings = settings or FakeRuntimeSettings()
 
     async def _populate(self, area: Area, spec: WorkspaceSpec, progress: Progress) -> None:

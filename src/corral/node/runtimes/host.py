@@ -26,8 +26,9 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, Field, field_validator
 
 from corral.gitenv import GIT_CONFIG_ARGS, git_env
+from corral.netenv import NetworkEnvironment
 from corral.node.openat2 import openat2_problem
-from corral.node.runtimes._area import TRUST_STORE_VARIABLES, Area, AreaRuntime, give_tree
+from corral.node.runtimes._area import Area, AreaRuntime, give_tree
 from corral.node.runtimes.base import Progress, RuntimeError_
 from corral.node.sandbox import (
     DEFAULT_HIDDEN_PATHS,
@@ -125,8 +126,9 @@ class HostRuntime(AreaRuntime):
         *,
         data_dir: Path,
         settings: HostRuntimeSettings | None = None,
+        network: NetworkEnvironment | None = None,
     ) -> None:
-        super().__init__(workspaces_dir, data_dir=data_dir)
+        super().__init__(workspaces_dir, data_dir=data_dir, network=network)
         self.settings = settings or HostRuntimeSettings()
         problem = openat2_problem()
         if problem is not None:
@@ -161,6 +163,12 @@ class HostRuntime(AreaRuntime):
                 raise _unavailable(problem)
             log.warning("workspace processes on this node will run without a sandbox: %s", problem)
             return NodeIsolation(problems=[f"no sandbox: {problem}"]), None
+        if network:
+            for name in self.network.loopback_proxies():
+                problems.append(
+                    f"{name} names a proxy on the node's loopback, which workspaces with a "
+                    'network of their own cannot reach (set network = "host" to share it)'
+                )
         for line in problems:
             log.warning("this node's workspace sandbox is weaker than it could be: %s", line)
         isolation = NodeIsolation(
@@ -192,7 +200,7 @@ class HostRuntime(AreaRuntime):
     ) -> tuple[str, ...]:
         if self._sandbox is None:
             return tuple(argv)
-        trust_store = [Path(v) for k, v in os.environ.items() if k in TRUST_STORE_VARIABLES]
+        trust_store = [Path(path) for path in self.network.readable_paths()]
         return self._sandbox.command(
             argv,
             writable=(area.repo, area.home),
@@ -242,7 +250,9 @@ class HostRuntime(AreaRuntime):
         self._refuse_own_directories(spec.repo, area.root)
         argv = ["git", *GIT_CONFIG_ARGS, "clone", f"--branch={spec.branch}", "--single-branch"]
         argv += ["--progress", "--", spec.repo, area.repo.name]
-        await _clone(argv, env=git_env(), cwd=area.root, progress=progress, settings=self.settings)
+        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
+        env = git_env({**base, **self.network.values})
+        await _clone(argv, env=env, cwd=area.root, progress=progress, settings=self.settings)
         self._owner(area)  # hands the new checkout to the workspace's uid on a root node
 
     def _refuse_own_directories(self, repo: str, cwd: Path) -> None:
