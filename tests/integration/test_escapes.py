@@ -61,15 +61,6 @@ class Target:
         return value
 
 
-def _wait_running(api: Api, workspace_id: str) -> None:
-    def running() -> bool:
-        workspace = api.get(f"/workspaces/{workspace_id}")
-        assert workspace["state"] != "error", workspace
-        return bool(workspace["state"] == "running")
-
-    eventually(running, "the workspace running", lambda: "", WAIT_SECONDS)
-
-
 @pytest.fixture(scope="module", params=MODES)
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     mode: str = request.param
@@ -142,7 +133,7 @@ def _start(mode: str, base: Path, stack: ExitStack) -> Target:
     workspace = api.post("/workspaces", {"project": "demo", "name": "w1", "node": node_name})
     other = api.post("/workspaces", {"project": "demo", "name": "w2", "node": node_name})
     for created_workspace in (workspace, other):
-        _wait_running(api, created_workspace["id"])
+        api.workspace_running(created_workspace["id"], WAIT_SECONDS)
     (node_dir / "workspaces" / other["id"] / "repo" / "other-secret.txt").write_text("other")
     return Target(mode, api, server, control_data, node_dir, workspace["id"], other["id"], outside)
 

@@ -66,12 +66,7 @@ async def test_up_passes_the_network_environment_to_its_node_and_workspaces(
             shown = run_cli("node", "show", "local", env=cli)
             api.post("/projects", {"name": "demo", "repo": str(repo)})
             workspace = api.post("/workspaces", {"project": "demo", "name": "w", "node": "local"})
-            eventually(
-                lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running" or None,
-                "the workspace",
-                up.stderr,
-                WAIT_SECONDS,
-            )
+            api.workspace_running(workspace["id"])
             terminal = api.post(f"/workspaces/{workspace['id']}/terminals", {})
             url = terminal_url(up.url, workspace["id"], terminal["id"])
             async with open_viewer(url, headers=api.headers) as viewer:

@@ -57,12 +57,7 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             )
             api.post("/projects", {"name": "demo", "repo": str(repo)})
             workspace = api.post("/workspaces", {"project": "demo", "name": "w", "node": "local"})
-            eventually(
-                lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running" or None,
-                "the workspace",
-                first.stderr,
-                WAIT_SECONDS,
-            )
+            api.workspace_running(workspace["id"])
             api.post(f"/workspaces/{workspace['id']}/terminals", {})
             # The node agent killed as the OOM killer would: its terminals live on in the PTY
             # host, and the agent `corral up` starts again adopts them.

@@ -230,6 +230,16 @@ class Api:
     def get(self, path: str) -> Any:
         return self.call("GET", path)
 
+    def workspace_running(self, workspace_id: str, wait_seconds: float = WAIT_SECONDS) -> Any:
+        """Wait for the workspace to be running; fail at once if it ends in error."""
+
+        def running() -> Any:
+            workspace = self.get(f"/workspaces/{workspace_id}")
+            assert workspace["state"] != "error", workspace
+            return workspace if workspace["state"] == "running" else None
+
+        return eventually(running, f"workspace {workspace_id} running", self.context, wait_seconds)
+
     def post(self, path: str, body: Any = None, *, expect: int = 201) -> Any:
         return self.call("POST", path, json=body if body is not None else {}, expect=expect)
 
