@@ -2,6 +2,6 @@
 # Lint, format check and type check: the same in CI as on a laptop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench hatch_build.py
+.venv/bin/ruff format --check src tests bench hatch_build.py
 .venv/bin/mypy

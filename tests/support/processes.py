@@ -97,6 +97,7 @@ class CorralServer:
         port: int | None = None,
         extra_args: Sequence[str] = (),
         output_dir: Path | None = None,
+        corral: str | Path = CORRAL,
     ) -> None:
         self.data_dir = data_dir
         self.env = env
@@ -108,7 +109,7 @@ class CorralServer:
         self.stdout_path = output_dir / f"{stem}.stdout"
         self.stderr_path = output_dir / f"{stem}.stderr"
         self.link: str | None = None
-        argv = [CORRAL, command, "--data-dir", str(data_dir), "--port", str(self.port)]
+        argv = [str(corral), command, "--data-dir", str(data_dir), "--port", str(self.port)]
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
                 [*argv, *extra_args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
@@ -229,10 +230,13 @@ def corral_server(
     expect_link: bool = True,
     extra_args: Sequence[str] = (),
     timeout: float = START_TIMEOUT_SECONDS,
+    corral: str | Path = CORRAL,
 ) -> Iterator[CorralServer]:
-    """Start Corral, wait for its login link (when one is expected) and for /healthz, and stop
-    it on the way out however the block ends."""
-    server = CorralServer(data_dir, env, command=command, port=port, extra_args=extra_args)
+    """Start Corral (this checkout's, or the `corral` given), wait for its login link (when
+    one is expected) and for /healthz, and stop it on the way out however the block ends."""
+    server = CorralServer(
+        data_dir, env, command=command, port=port, extra_args=extra_args, corral=corral
+    )
     try:
         deadline = time.monotonic() + timeout
         if expect_link:
