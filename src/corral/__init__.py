@@ -1,4 +1,4 @@
-"""Corral: run AI coding agents in isolated workspaces on machines you own."""
+"""Corral: run AI coding agents in sandboxed workspaces on machines you own."""
 
 __version__ = "0.1.0"
 __all__ = ["__version__"]

@@ -3,8 +3,8 @@
 Both the control plane (checking a project's repository) and nodes (cloning it) run git on
 behalf of a user. Without this, git would wait on a password prompt, or quietly authenticate
 with the machine owner's credential helper or `~/.git-credentials` for a repository the user
-named, and read the owner's config. Credentials for private repositories come from Corral's own
-`github` credential instead.
+named, and read the owner's config. So today only repositories that need no login can be used;
+private ones will need a credential of Corral's own (the GitHub integration).
 """
 
 from __future__ import annotations

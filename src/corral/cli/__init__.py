@@ -29,7 +29,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="corral",
-    help="Run AI coding agents in isolated workspaces on machines you own.",
+    help="Run AI coding agents in sandboxed workspaces on machines you own.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -42,7 +42,12 @@ def _show(project: dict[str, Any]) -> None:
 @app.command("add")
 def add_project(
     name: Annotated[str, typer.Argument(help="Short name, e.g. `demo`.")],
-    repo: Annotated[str, typer.Option(help="Git URL or absolute local path.")],
+    repo: Annotated[
+        str,
+        typer.Option(
+            help="Git URL or absolute local path (one that needs no login: none is used yet)."
+        ),
+    ],
     branch: Annotated[
         str | None, typer.Option(help="Default branch (default: the repository's own).")
     ] = None,

@@ -17,7 +17,8 @@ class ProjectCreate(StrictInput):
     repo: str = Field(
         min_length=1,
         max_length=2048,
-        description="A git URL, `git@host:path`, or an absolute local path.",
+        description="A git URL, `git@host:path`, or an absolute local path. Only repositories "
+        "that need no login can be cloned today (no token or key is used yet).",
     )
     default_branch: Branch | None = Field(
         None, description="Branch new workspaces check out; the repository's default when omitted."

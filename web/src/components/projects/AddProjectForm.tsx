@@ -61,7 +61,7 @@ export function AddProjectForm() {
         <TextField
           label="Repository URL"
           error={errors.repo}
-          hint="https://…, git@host:path or ssh://…; a token belongs in a github credential."
+          hint="https://…, git@host:path or ssh://…. Only repositories that need no login can be cloned today."
           inputMode="url"
           value={repo}
           required
