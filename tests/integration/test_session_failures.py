@@ -218,6 +218,17 @@ def test_a_terminal_runs_in_the_checkout_and_its_output_is_kept(site: SessionSit
     assert final[0]["exit_status"] is not None, terminals
 
 
+def test_a_whole_shell_line_sent_as_the_command_runs_through_a_shell(site: SessionSite) -> None:
+    """Some agents send `cat x | wc -l` as terminal/create's command with no args; editors run
+    that through a shell, and so does Corral."""
+    session_id = ready(site)
+    prompt_id = site.prompt(session_id, "shell-line cmd=echo one two | tr a-z A-Z")
+    assert site.turn(session_id, prompt_id)["stop_reason"] == "end_turn"
+    final = [t for t in of_kind(site.events(session_id), "terminal") if not t["running"]]
+    assert final and "ONE TWO" in final[-1]["output"], final
+    assert final[-1]["exit_status"] == {"exitCode": 0, "signal": None}, final
+
+
 def test_a_running_commands_output_reaches_the_transcript_before_it_ends(
     site: SessionSite,
 ) -> None:

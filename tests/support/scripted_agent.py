@@ -24,6 +24,8 @@ Scenarios:
     read path=P                  fs/read_text_file, echo the content (or the client's error).
     terminal cmd=CMD             Run `sh -c CMD` through terminal/create, wait_for_exit, output,
                                  release; CMD is the rest of the prompt after `cmd=`, verbatim.
+    shell-line cmd=CMD           The same, but CMD whole as terminal/create's command and no
+                                 args, as some agents send a shell line.
     slow [seconds=S]             A chunk every 0.1 s for S seconds (default 30); stops with
                                  stopReason cancelled as soon as session/cancel arrives.
     crash                        A few stderr lines, then exit(3) in the middle of the turn.
@@ -504,7 +506,7 @@ def parse_command(text: str, scenarios: Iterable[str]) -> Command:
     if not tokens or tokens[0] not in set(scenarios):
         return Command(name="echo", text=text)
     name = tokens[0]
-    if name == "terminal" and "cmd=" in text:
+    if name in ("terminal", "shell-line") and "cmd=" in text:
         return Command(name=name, text=text, options={"cmd": text.split("cmd=", 1)[1].strip()})
     positional = tuple(token for token in tokens[1:] if "=" not in token)
     options = dict(token.split("=", 1) for token in tokens[1:] if "=" in token)
@@ -588,6 +590,7 @@ class ScriptedAgent:
             "permission": self._permission,
             "read": self._read,
             "terminal": self._terminal,
+            "shell-line": self._terminal,
             "slow": self._slow,
             "crash": self._crash,
             "hang": self._hang,
@@ -1047,7 +1050,9 @@ class ScriptedAgent:
             return "end_turn"
         call_id = turn.new_tool_call_id("run")
         try:
-            output, exit_code = await self._run_in_terminal(turn, call_id, command)
+            output, exit_code = await self._run_in_terminal(
+                turn, call_id, command, whole_line=turn.command.name == "shell-line"
+            )
         except RequestError as exc:
             await turn.send(update_tool_call(call_id, status="failed"))
             await turn.say(f"Terminal failed: {describe_error(exc)}")
@@ -1060,11 +1065,12 @@ class ScriptedAgent:
         return "end_turn"
 
     async def _run_in_terminal(
-        self, turn: Turn, call_id: str, command: str
+        self, turn: Turn, call_id: str, command: str, *, whole_line: bool = False
     ) -> tuple[str, int | None]:
         """create, show it in a tool call, wait_for_exit, output, and always release."""
+        program, args = (command, []) if whole_line else ("sh", ["-c", command])
         created = await self.client.create_terminal(
-            session_id=turn.session_id, command="sh", args=["-c", command], cwd=turn.session.cwd
+            session_id=turn.session_id, command=program, args=args, cwd=turn.session.cwd
         )
         terminal_id = created.terminal_id
         try:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import os
+import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,13 +33,17 @@ from corral.node.acp.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
 from corral.processes import kill_process_group
 
-__all__ = ["MAX_OUTPUT_BYTES", "AgentTerminals"]
+__all__ = ["MAX_OUTPUT_BYTES", "AgentTerminals", "command_argv"]
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 MAX_TERMINALS = 32
 TRANSCRIPT_OUTPUT_BYTES = 64 * 1024
 PROGRESS_SECONDS = 1.0
 PROGRESS_MAX_BYTES = 16 * 1024
+SHELL = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+"""What runs a whole shell line an agent sends as its command (inside the sandbox, which shows
+the system's /bin)."""
+_SHELL_SYNTAX = re.compile(r"""[\s|&;<>()$`\\"'*?\[\]#~=%{}]""")
 
 
 @dataclass
@@ -122,7 +128,7 @@ class AgentTerminals:
         if len(self._commands) >= MAX_TERMINALS:
             raise RpcError(INVALID_PARAMS, f"at most {MAX_TERMINALS} terminals per session")
         env = {v.name: v.value for v in request.env or []}
-        argv = [request.command, *(request.args or [])]
+        argv = command_argv(request.command, request.args or [])
         cwd = Path(request.cwd) if request.cwd else None
         try:
             process = await self.runtime.spawn_process(self.workspace, argv, env=env, cwd=cwd)
@@ -201,6 +207,16 @@ class AgentTerminals:
         for command in list(self._commands.values()):
             with contextlib.suppress(Exception):
                 await self._release(command)
+
+
+def command_argv(command: str, args: Sequence[str]) -> list[str]:
+    """The argv for an agent's command. ACP means `command` to be a program and `args` its
+    arguments, but some agents send a whole shell line as `command` with no `args` (as they
+    would type it), and editors run such a line through a shell; so does Corral, for a command
+    without arguments that cannot be a program's name (it has spaces or shell syntax)."""
+    if args or not _SHELL_SYNTAX.search(command):
+        return [command, *args]
+    return [SHELL, "-c", command]
 
 
 async def _collect(stream: asyncio.StreamReader, command: _Command) -> None:
