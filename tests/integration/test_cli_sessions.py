@@ -307,6 +307,28 @@ def test_prompt_with_reject_leaves_the_file_alone(cli: CliSite, scripted: Added)
     assert (cli.site.checkout / "notes.txt").read_text() == before
 
 
+def test_the_prompt_says_nothing_about_what_the_sessions_policy_answered(
+    cli: CliSite, scripted: Added
+) -> None:
+    """The session's own policy (allow-edits, from the agent's settings) answers an edit as the
+    agent asks; `session prompt` neither answers it again (--policy reject would) nor says it
+    waits for an answer (as it does without --policy), and the edit is made."""
+    session_id = cli.start()
+    assert cli.site.session(session_id)["policy"] == "allow-edits"
+    for flags, content in ((["--policy", "reject"], "by-policy"), ([], "by-policy-again")):
+        prompt = f"permission path=policy.txt content={content}"
+        result = cli.run("session", "prompt", session_id, prompt, *flags)
+        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        assert result.stderr == "", result.stderr
+        assert "permission? Write policy.txt" in result.stdout, result.stdout
+        assert "answered allow (allow-edits)" in result.stdout, result.stdout
+        assert (cli.site.checkout / "policy.txt").read_text() == content
+    decisions = [
+        e["payload"] for e in cli.site.events(session_id) if e["kind"] == "permission_decision"
+    ]
+    assert [(d["policy"], d["by"]) for d in decisions] == [("allow-edits", None)] * 2, decisions
+
+
 def test_without_a_policy_the_prompt_waits_for_an_answer_from_elsewhere(
     cli: CliSite, scripted: Added, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ from corral.cli.account import JsonFlag
 from corral.cli.client import ApiClient, load_login, open_client, segment
 from corral.cli.output import CliError, console, err_console, print_json, print_table, when
 from corral.cli.transcript import TranscriptPrinter
-from corral.protocol.sessions import Policy, option_of_kind, policy_allows
+from corral.protocol.sessions import Policy, option_of_kind, policy_allows, policy_answer
 from corral.protocol.viewer import FINAL_CLOSE_CODES
 from corral.settings import ClientSettings
 
@@ -241,12 +241,25 @@ def follow(base_url: str, token: str, session_id: str, after: int) -> Iterator[d
         time.sleep(RECONNECT_SECONDS)
 
 
+def _tool_kind(request: dict[str, Any], kinds: dict[str, str]) -> str | None:
+    """The kind of tool call a permission request is about, as the node tells it: the
+    request's own, or the one an earlier update gave that tool call."""
+    tool = request.get("tool_call") or {}
+    return tool.get("kind") or kinds.get(str(tool.get("toolCallId")))
+
+
+def _answered_by_session(policy: Policy, request: dict[str, Any], kinds: dict[str, str]) -> bool:
+    """Whether the session's own policy answered `request`: the node does so as the request is
+    made, and the decision follows in the transcript, so there is nothing to ask, say or send."""
+    options = request.get("options") or []
+    return policy_answer(policy, _tool_kind(request, kinds), options) is not None
+
+
 def _decide(policy: str, request: dict[str, Any], kinds: dict[str, str]) -> str | None:
     """The option a non-interactive policy picks; None to ask."""
     if policy == "ask":
         return None
-    tool = request.get("tool_call") or {}
-    kind = tool.get("kind") or kinds.get(str(tool.get("toolCallId")))
+    kind = _tool_kind(request, kinds)
     options = request.get("options") or []
     if policy != "reject" and policy_allows(Policy(policy), kind):
         return option_of_kind(options, "allow_once", "allow_always")
@@ -306,6 +319,7 @@ def prompt(
     kinds: dict[str, str] = {}
     with open_client(settings) as client:
         found = client.get(f"/sessions/{segment(session)}")
+        session_policy = Policy(found["policy"])
         accepted = client.post(
             f"/sessions/{found['id']}/prompts", {"text": text, "resources": file or []}
         )
@@ -332,7 +346,9 @@ def prompt(
             kind, payload = event["kind"], event["payload"]
             if kind == "update" and payload.get("kind"):
                 kinds[str(payload.get("toolCallId"))] = str(payload["kind"])
-            if kind == "permission_request":
+            if kind == "permission_request" and not _answered_by_session(
+                session_policy, payload, kinds
+            ):
                 option = _decide(effective, payload, kinds) if effective != "none" else None
                 if option is None and effective == "ask":
                     option = _ask(payload)

@@ -51,6 +51,7 @@ __all__ = [
     "SessionSummary",
     "option_of_kind",
     "policy_allows",
+    "policy_answer",
 ]
 
 MAX_EVENTS_PER_BATCH = 1000
@@ -79,6 +80,17 @@ def policy_allows(policy: Policy, tool_kind: str | None) -> bool:
         or (policy == Policy.ALLOW_EDITS and tool_kind in EDIT_TOOL_KINDS)
         or (policy == Policy.ALLOW_READS and tool_kind in READ_TOOL_KINDS)
     )
+
+
+def policy_answer(
+    policy: Policy, tool_kind: str | None, options: list[dict[str, Any]]
+) -> str | None:
+    """The option a session's `policy` answers a permission request with by itself (the
+    agent's own allow option), or None when the request waits for a person. The node answers
+    by this rule, and a viewer uses it to tell which requests need no answer of its own."""
+    if not policy_allows(policy, tool_kind):
+        return None
+    return option_of_kind(options, "allow_once", "allow_always")
 
 
 def option_of_kind(options: list[dict[str, Any]], *kinds: str) -> str | None:

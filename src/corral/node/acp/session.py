@@ -47,7 +47,7 @@ from corral.protocol.sessions import (
     SessionPrompt,
     SessionStart,
     option_of_kind,
-    policy_allows,
+    policy_answer,
 )
 from corral.states import SessionState
 
@@ -531,9 +531,7 @@ class SessionHost:
         self, tool_call: dict[str, Any], options: list[dict[str, Any]]
     ) -> str | None:
         kind = tool_call.get("kind") or self._tool_kinds.get(str(tool_call.get("toolCallId")))
-        if not policy_allows(self.start.policy, kind):
-            return None
-        return option_of_kind(options, "allow_once", "allow_always")
+        return policy_answer(self.start.policy, kind, options)
 
     async def _request_permission(self, params: Any) -> dict[str, Any]:
         try:
