@@ -211,6 +211,90 @@ def test_agent_add_list_configure_show(cli: CliSite, scripted: Added) -> None:
     assert settings["env"] == {"SCRIPTED_AGENT_STATE": str(state_dir)}
 
 
+QWEN_TOML = """\
+[qwen]
+title = "Qwen Code"
+package = "@qwen-code/qwen-code"
+version = "0.25.0"
+command = ["qwen", "--acp", "--auth-type", "openai"]
+credentials = { openai = "OPENAI_API_KEY" }
+endpoint_env = ["OPENAI_BASE_URL"]
+initial_mode = "default"
+"""
+
+
+def test_agent_add_takes_a_catalog_entry_from_options_or_a_file(
+    cli: CliSite, tmp_path: Path
+) -> None:
+    added = cli.ok(
+        "agent",
+        "add",
+        "qwen",
+        "--package",
+        "@qwen-code/qwen-code@0.24.4",
+        "--title",
+        "Qwen Code",
+        "--credential",
+        "openai=OPENAI_API_KEY",
+        "--endpoint-env",
+        "OPENAI_BASE_URL",
+        "--initial-mode",
+        "default",
+        "--",
+        "qwen",
+        "--acp",
+        "--auth-type",
+        "openai",
+    )
+    assert "added qwen: @qwen-code/qwen-code@0.24.4, runs qwen --acp --auth-type openai" in added
+    shown = cli.ok("agent", "show", "qwen")
+    assert shown.startswith("Qwen Code (qwen): @qwen-code/qwen-code@0.24.4, runs qwen"), shown
+    for line in ("yours, installed by the node", "credential  openai in OPENAI_API_KEY"):
+        assert line in shown, shown
+    assert re.search(r"^\s+endpoint\s+in OPENAI_BASE_URL$", shown, re.M), shown
+    assert re.search(r"^\s+mode\s+default$", shown, re.M), shown
+    listed = cli.ok("agent", "list")
+    row = next(line for line in listed.splitlines() if line.startswith("qwen "))
+    assert "@qwen-code/qwen-code@0.24.4" in row and "installed on first use" in row, listed
+
+    # The same entry from a file in builtin.toml's format: refused while the name is taken,
+    # then replacing it.
+    entry = tmp_path / "qwen.toml"
+    entry.write_text(QWEN_TOML)
+    assert_one_line_error(cli.run("agent", "add", "--file", str(entry)), "--replace")
+    replaced = cli.ok("agent", "add", "--file", str(entry), "--replace")
+    assert "replaced qwen: @qwen-code/qwen-code@0.25.0, runs qwen --acp" in replaced, replaced
+    agent = json.loads(cli.ok("agent", "show", "qwen", "--json"))["agent"]
+    assert agent["version"] == "0.25.0" and agent["title"] == "Qwen Code"
+    assert agent["credentials"] == {"openai": "OPENAI_API_KEY"}
+    assert agent["endpoint_env"] == ["OPENAI_BASE_URL"] and agent["initial_mode"] == "default"
+    assert "removed qwen" in cli.ok("agent", "rm", "qwen")
+
+
+def test_agent_add_and_configure_refuse_what_an_agent_cannot_use_in_one_line(
+    cli: CliSite, tmp_path: Path
+) -> None:
+    def fails(*args: str, words: str) -> None:
+        assert_one_line_error(cli.run("agent", *args), words)
+
+    fails("add", "q", "--package", "@qwen-code/qwen-code", "--", "qwen", words="NAME@VERSION")
+    fails("add", "q", "--endpoint-arg=--base", "--", "qwen", words="must hold {endpoint}")
+    fails("add", "q", "--credential", "openai", "--", "qwen", words="--credential")
+    fails("add", "--file", str(tmp_path / "missing.toml"), words="cannot read")
+    two = tmp_path / "two.toml"
+    two.write_text(QWEN_TOML + '[other]\ncommand = ["x"]\n')
+    fails("add", "--file", str(two), words="exactly one entry")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[qwen\n")
+    fails("add", "--file", str(broken), words="not valid TOML")
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(QWEN_TOML + 'approval_mode = "default"\n')
+    fails("add", "--file", str(unknown), words="body.approval_mode")
+    cli.ok("agent", "add", "bare", "--", "/usr/bin/true")
+    fails("configure", "bare", "--endpoint", "http://gw.example/v1", words="--endpoint-env")
+    cli.ok("agent", "rm", "bare")
+
+
 # --- Sessions -----------------------------------------------------------------------------------
 
 

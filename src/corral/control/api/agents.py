@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from corral.agents.catalog import AgentSpec
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db
 from corral.control.schemas.agents import (
     AgentAdd,
+    AgentEntry,
     AgentPublic,
     AgentSettingsLayer,
     AgentSettingsPublic,
@@ -22,14 +23,12 @@ router = APIRouter(prefix=f"{API_PREFIX}/agents", tags=["agents"])
 
 def _public(spec: AgentSpec) -> AgentPublic:
     return AgentPublic(
+        **spec.model_dump(exclude={"name", "title", "builtin"}),
         name=spec.name,
         title=spec.title,
         builtin=spec.builtin,
-        package=spec.package,
-        version=spec.version,
-        command=spec.command,
         credential_kinds=sorted(spec.credentials),
-        endpoint=bool(spec.endpoint_env or spec.endpoint_args),
+        endpoint=spec.takes_endpoint,
     )
 
 
@@ -41,8 +40,32 @@ async def list_agents(user: CurrentUser, db: Db) -> list[AgentPublic]:
 
 @router.post("", status_code=201)
 async def add_agent(body: AgentAdd, user: CurrentUser, db: Db) -> AgentPublic:
-    """Add an ACP agent of your own: a command that speaks ACP on stdin and stdout."""
-    return _public(await agents.add_custom_agent(db, user.id, name=body.name, command=body.command))
+    """Add an ACP agent of your own: a catalog entry, as the built-in agents have (a program
+    that speaks ACP on stdin and stdout, from an npm package or on the node)."""
+    spec, _ = await agents.add_custom_agent(
+        db,
+        user.id,
+        name=body.name,
+        entry=body.model_dump(mode="json", exclude={"name"}, exclude_none=True),
+    )
+    return _public(spec)
+
+
+@router.put(
+    "/{agent}",
+    response_description="Replaced",
+    responses={201: {"model": AgentPublic, "description": "Created"}},
+)
+async def set_agent(
+    agent: AgentName, body: AgentEntry, user: CurrentUser, db: Db, response: Response
+) -> AgentPublic:
+    """Add your agent `agent`, or replace its entry if you have one (201 when new); its
+    settings stay."""
+    spec, created = await agents.add_custom_agent(
+        db, user.id, name=agent, entry=body.model_dump(mode="json", exclude_none=True), replace=True
+    )
+    response.status_code = 201 if created else 200
+    return _public(spec)
 
 
 @router.get("/{agent}")

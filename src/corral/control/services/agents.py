@@ -8,14 +8,23 @@ environment: the only place a credential is decrypted for an agent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corral.agents.catalog import AgentLaunch, AgentSpec, builtin_agents
+from corral.agents.catalog import (
+    ENDPOINT_PLACEHOLDER,
+    MAX_ARG_CHARS,
+    MAX_ARGS,
+    AgentLaunch,
+    AgentSpec,
+    builtin_agents,
+    endpoint_problem,
+)
 from corral.control.db.base import utcnow
 from corral.control.db.models import AgentSetting, Credential, CredentialKind, CustomAgent
 from corral.control.db.models.agents import USER_SCOPE
@@ -41,8 +50,7 @@ __all__ = [
     "settings_rows",
 ]
 
-MAX_ARGS = 64
-MAX_ARG_CHARS = 4096
+_ENTRY_FIELDS_KEPT_APART = {"name", "builtin", "command"}
 
 
 @dataclass
@@ -60,7 +68,8 @@ class ResolvedSettings:
 
 
 def _custom_spec(row: CustomAgent) -> AgentSpec:
-    return AgentSpec(name=row.name, title=row.name, command=row.command)
+    entry = {"title": row.name, **(row.entry or {})}
+    return AgentSpec.model_validate({**entry, "name": row.name, "command": row.command})
 
 
 async def agents_for(db: AsyncSession, user_id: str) -> list[AgentSpec]:
@@ -101,27 +110,80 @@ def _validate_args(args: Sequence[str], field_name: str) -> list[str]:
     return list(args)
 
 
+def _spec_of_entry(name: str, entry: Mapping[str, Any]) -> AgentSpec:
+    """The entry as an `AgentSpec`, by the rules the built-in catalog passes, or InvalidInput
+    naming every field that breaks one."""
+    try:
+        spec = AgentSpec.model_validate({"title": name, **entry, "name": name, "builtin": False})
+    except ValidationError as exc:
+        problems, fields = [], []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
+            fields.append({"field": f"body.{where}" if where else "body"})
+        raise InvalidInput(
+            f"the agent {name!r} cannot be added: {'; '.join(problems)}", details=fields
+        ) from None
+    agent_kinds = sorted(kind.value for kind in CredentialKind if kind != CredentialKind.ENV)
+    for kind in spec.credentials:
+        if kind == CredentialKind.ENV:
+            raise InvalidInput(
+                "an `env` credential needs no declaration: its name is the variable it sets, "
+                "and it fits any agent",
+                details=[{"field": "body.credentials.env"}],
+            )
+        if kind not in agent_kinds:
+            raise InvalidInput(
+                f"{kind!r} is not a credential kind; the kinds are {', '.join(agent_kinds)}",
+                details=[{"field": f"body.credentials.{kind}"}],
+            )
+    return spec
+
+
 async def add_custom_agent(
-    db: AsyncSession, user_id: str, *, name: str, command: Sequence[str]
-) -> AgentSpec:
+    db: AsyncSession,
+    user_id: str,
+    *,
+    name: str,
+    entry: Mapping[str, Any],
+    replace: bool = False,
+) -> tuple[AgentSpec, bool]:
+    """Add the user's own agent from a catalog entry (`command` and the optional fields of
+    builtin.toml's entries); with `replace`, an agent of that name is replaced, keeping its
+    settings. Returns the agent and whether it is new."""
     validate_name(name, "agent")
     if name in builtin_agents():
         raise Conflict(f"{name!r} is a built-in agent; pick another name", reason="agent_exists")
-    if not command or not command[0].strip():
-        raise InvalidInput("give the agent's command after --", details=[{"field": "body.command"}])
-    _validate_args(command, "body.command")
-    existing = await db.scalar(
+    spec = _spec_of_entry(name, entry)
+    row = await db.scalar(
         select(CustomAgent).where(CustomAgent.user_id == user_id, CustomAgent.name == name)
     )
-    if existing is not None:
-        raise Conflict(f"you already have an agent named {name!r}", reason="agent_exists")
-    row = CustomAgent(id=new_id("agt"), user_id=user_id, name=name, command=list(command))
-    db.add(row)
+    if row is not None and not replace:
+        raise Conflict(
+            f"you already have an agent named {name!r}; replace it with "
+            f"`corral agent add {name} --replace …` (its settings stay)",
+            reason="agent_exists",
+        )
+    created = row is None
+    if row is None:
+        row = CustomAgent(id=new_id("agt"), user_id=user_id, name=name)
+        db.add(row)
+    row.command = list(spec.command)
+    row.entry = spec.model_dump(
+        mode="json", exclude=_ENTRY_FIELDS_KEPT_APART, exclude_defaults=True
+    )
+    row.updated_at = utcnow()
     activity.record(
-        db, "agent.added", row, user_id=user_id, actor_id=user_id, details={"command": command[0]}
+        db,
+        "agent.added" if created else "agent.replaced",
+        row,
+        user_id=user_id,
+        actor_id=user_id,
+        details={"command": spec.command[0], "package": spec.package},
     )
     await db.commit()
-    return _custom_spec(row)
+    return spec, created
 
 
 async def remove_custom_agent(db: AsyncSession, user_id: str, name: str) -> None:
@@ -141,17 +203,32 @@ async def remove_custom_agent(db: AsyncSession, user_id: str, name: str) -> None
 
 
 def _validate_endpoint(endpoint: str) -> str:
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            "the endpoint must be an http or https URL", details=[{"field": "body.endpoint"}]
-        )
-    if parts.username or parts.password:
-        raise InvalidInput(
-            "the endpoint must not carry a user name or password; put keys in a credential",
-            details=[{"field": "body.endpoint"}],
-        )
+    problem = endpoint_problem(endpoint)
+    if problem:
+        raise InvalidInput(problem, details=[{"field": "body.endpoint"}])
     return endpoint
+
+
+def _check_takes_endpoint(spec: AgentSpec, *, at_start: bool = False) -> None:
+    """Refuse an endpoint the agent has nowhere to put, rather than ignore it."""
+    if spec.takes_endpoint:
+        return
+    if spec.builtin:
+        fix = "its catalog entry has no endpoint setting"
+    else:
+        fix = (
+            f"say how it takes one with `corral agent add {spec.name} --replace … "
+            f"--endpoint-env VARIABLE` (or `--endpoint-arg ARG` with {ENDPOINT_PLACEHOLDER} in "
+            "ARG)"
+        )
+    if at_start:
+        fix += f", or clear it with `corral agent configure {spec.name} --clear endpoint`"
+    raise InvalidInput(
+        f"{spec.name} cannot use an endpoint: it names no variable or argument to pass the URL "
+        f"in, so the URL would be ignored; {fix}",
+        reason="endpoint_unsupported",
+        details=[{"field": "body.endpoint"}],
+    )
 
 
 async def configure(
@@ -172,6 +249,8 @@ async def configure(
     """Change the user's (or a project's) settings of an agent; fields left None stay as they
     are, and `clear` names fields to unset."""
     spec = await get_agent(db, user_id, agent_name)
+    if endpoint is not None:
+        _check_takes_endpoint(spec)
     scope = project_id or USER_SCOPE
     row = await db.scalar(
         select(AgentSetting).where(
@@ -234,14 +313,33 @@ class _Named:
 
 
 def _check_credential_kind(spec: AgentSpec, credential: Credential) -> None:
-    if credential.kind == CredentialKind.ENV:
-        return  # its name is the variable: works with any agent
-    if credential.kind.value not in spec.credentials:
-        kinds = ", ".join(sorted(spec.credentials)) or "none (use an `env` credential)"
-        raise InvalidInput(
-            f"{spec.name} takes credentials of kind {kinds}, not {credential.kind.value}",
-            details=[{"field": "body.credential"}],
+    """The same rule for built-in and custom agents: an `env` credential fits any agent (its
+    name is the variable it sets); any other kind only an agent that declares the variable it
+    carries that kind in."""
+    kind = credential.kind.value
+    if credential.kind == CredentialKind.ENV or kind in spec.credentials:
+        return
+    fixes = []
+    if spec.credentials:
+        kinds = ", ".join(sorted(spec.credentials))
+        problem = f"{spec.name} takes credentials of kind {kinds}, not {kind}"
+        fixes.append(f"choose one of kind {kinds} (`corral credentials set KIND` stores one)")
+    else:
+        problem = (
+            f"{spec.name} declares no credential kind, so a credential of kind {kind} has no "
+            "variable to go in"
         )
+    if not spec.builtin:
+        fixes.append(
+            f"declare the variable that carries {kind} with `corral agent add {spec.name} "
+            f"--replace … --credential {kind}=VARIABLE`"
+        )
+    fixes.append("use an `env` credential (its name is the variable it sets)")
+    raise InvalidInput(
+        f"{problem}: {'; or '.join(fixes)}",
+        reason="credential_kind",
+        details=[{"field": "body.credential"}],
+    )
 
 
 async def settings_rows(
@@ -326,6 +424,7 @@ async def launch_for(
     """
     env = dict(resolved.env)
     if resolved.endpoint:
+        _check_takes_endpoint(spec, at_start=True)
         for name in spec.endpoint_env:
             env[name] = resolved.endpoint
     credential = (
@@ -340,17 +439,12 @@ async def launch_for(
             reason="credential_missing",
         )
     if credential is not None:
+        _check_credential_kind(spec, credential)  # the agent may have changed since
         value = await credentials.reveal_credential(db, box, credential)
         if credential.kind == CredentialKind.ENV:
             env[credential.name] = value
-        elif credential.kind.value in spec.credentials:
-            env[spec.credentials[credential.kind.value]] = value
         else:
-            raise InvalidInput(
-                f"the credential {credential.name!r} ({credential.kind.value}) does not fit "
-                f"{spec.name}",
-                reason="credential_kind",
-            )
+            env[spec.credentials[credential.kind.value]] = value
     for key in env:
         if not ENV_NAME_PATTERN.match(key):
             raise InvalidInput(f"{key!r} is not a valid environment variable name")

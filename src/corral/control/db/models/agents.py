@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +15,7 @@ USER_SCOPE = "*"
 
 
 class CustomAgent(Timestamps, Base):
-    """An ACP agent the user added as a command (`corral agent add NAME -- COMMAND ARGS...`)."""
+    """An ACP agent the user added (`corral agent add`): a catalog entry of their own."""
 
     __tablename__ = "custom_agents"
     __table_args__ = (UniqueConstraint("user_id", "name"),)
@@ -22,6 +24,9 @@ class CustomAgent(Timestamps, Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     command: Mapped[list[str]] = mapped_column(JSON)
+    entry: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The rest of its catalog entry (title, package and version, credentials, endpoint
+    settings, ...), as `AgentSpec` validated it; None for an agent added as a bare command."""
 
 
 class AgentSetting(Timestamps, Base):
