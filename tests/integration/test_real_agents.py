@@ -1,11 +1,14 @@
-"""The three real agents from npm, whole turns, driven through Corral.
+"""Real agents from npm, whole turns, driven through Corral: the three built in, and Qwen Code
+added as a custom agent (`POST /api/v1/agents`, the entry docs/sessions.md shows), so your own
+agents are tested as first-class as the built-in ones.
 
 Each agent is installed by the node (into a cache kept between runs, so only the first run on a
 machine downloads them), runs in the workspace's sandbox with Corral's settings (a credential,
 an endpoint, extra env and args), and talks to a scripted model server that speaks its
-provider's API (tests/support/model_server.py). The server listens in a network namespace
-standing in for the internet (tests/support/netns.py): a sandboxed agent reaches it through its
-own user-mode network, as it would reach its provider, and could not reach the node's 127.0.0.1.
+provider's API (tests/support/model_server.py; Qwen speaks OpenAI Chat Completions). The server
+listens in a network namespace standing in for the internet (tests/support/netns.py): a
+sandboxed agent reaches it through its own user-mode network, as it would reach its provider,
+and could not reach the node's 127.0.0.1.
 
 For each agent: an edit the user approves changes the file and its diff is in the transcript;
 an edit the user rejects leaves the file alone; a turn cancelled while the model is mid-answer
@@ -22,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.catalog import QWEN_CODE
 from tests.support.model_server import EditFile, ModelServer, Reply, Stall, serve_models
 from tests.support.netns import OutsideHost, outside_host
 from tests.support.sessions import SessionSite, session_site
@@ -40,6 +44,8 @@ class AgentCase:
     endpoint_suffix: str = ""
     env: dict[str, str] | None = None
     args: list[str] | None = None
+    entry: dict[str, Any] | None = None
+    """A custom agent's catalog entry, added before the tests; None for a built-in agent."""
 
 
 CASES = [
@@ -53,6 +59,13 @@ CASES = [
     # The model must be one Codex knows, or it offers no apply_patch tool.
     AgentCase("codex", "openai", endpoint_suffix="/v1", args=["-c", 'model="gpt-5.3-codex"']),
     AgentCase("gemini", "gemini"),
+    AgentCase(
+        "qwen",
+        "openai",
+        endpoint_suffix="/v1",
+        env={"OPENAI_MODEL": "scripted-model"},
+        entry=QWEN_CODE,
+    ),
 ]
 
 
@@ -72,6 +85,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionSite]:
     with session_site(
         base, {"hello.py": ORIGINAL}, node_env=node_env, wait_seconds=WAIT_SECONDS
     ) as site:
+        for case in CASES:
+            if case.entry is not None:
+                site.api.post("/agents", {"name": case.name, **case.entry})
         yield site
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeAlias
 from tests.support.model_script import Action, EditFile, ToolCall, ToolResult, WriteFile
 
 __all__ = [
+    "CHAT_STREAM_END",
     "SIDE_REPLY_TEXT",
     "Call",
     "Dialect",
@@ -27,17 +28,21 @@ __all__ = [
     "translate",
 ]
 
-Dialect: TypeAlias = Literal["anthropic", "openai", "gemini"]
+Dialect: TypeAlias = Literal["anthropic", "openai", "gemini", "chat"]
+"""Anthropic Messages, OpenAI Responses, Gemini, and OpenAI Chat Completions."""
 Json: TypeAlias = Any
 
 SIDE_REPLY_TEXT = "OK"
+CHAT_STREAM_END = "[DONE]"
+"""The data of the last frame of a Chat Completions stream, which is not JSON."""
 
 
 def sse_frame(dialect: Dialect, data: Json) -> bytes:
-    """One SSE frame. Anthropic and OpenAI name each event after its `type`; Gemini sends bare
-    `data:` lines."""
-    head = "" if dialect == "gemini" else f"event: {data['type']}\n"
-    return f"{head}data: {json.dumps(data)}\n\n".encode()
+    """One SSE frame. Anthropic and OpenAI Responses name each event after its `type`; Gemini
+    and Chat Completions send bare `data:` lines, and Chat Completions ends with `[DONE]`."""
+    head = f"event: {data['type']}\n" if dialect in ("anthropic", "openai") else ""
+    payload = data if data == CHAT_STREAM_END else json.dumps(data)
+    return f"{head}data: {payload}\n\n".encode()
 
 
 def dialect_of(path: str) -> Dialect | None:
@@ -47,6 +52,8 @@ def dialect_of(path: str) -> Dialect | None:
         return "openai"
     if path.startswith("/v1beta/models/"):
         return "gemini"
+    if path == "/v1/chat/completions":
+        return "chat"
     return None
 
 
@@ -72,6 +79,8 @@ def tool_names(dialect: Dialect | None, body: Json) -> list[str]:
             for tool in tools
             for declaration in tool.get("functionDeclarations") or []
         ]
+    if dialect == "chat":
+        return [str((tool.get("function") or {}).get("name")) for tool in tools]
     return [str(tool.get("name", tool.get("type"))) for tool in tools]
 
 
@@ -112,26 +121,44 @@ def tool_results(dialect: Dialect | None, body: Json) -> list[ToolResult]:
                             is_error="error" in payload,
                         )
                     )
+    elif dialect == "chat":
+        for message in body.get("messages") or []:
+            if message.get("role") == "tool":
+                results.append(
+                    ToolResult(message.get("tool_call_id"), _text_of(message.get("content")))
+                )
     return results
 
 
-# Side requests that carry the full tool list anyway (to share the main loop's prompt cache),
-# recognised by how their last user message starts. Claude Code's prompt suggestion runs after
-# each turn and would otherwise take the next turn's reply; `claude_launch` also turns it off.
-_SIDE_REQUEST_MARKERS = ("[SUGGESTION MODE:",)
+def _text_of(content: Json) -> str:
+    """A message's text: a string, or the text parts of a list of content parts."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
+
+
+# Side requests that carry tools anyway, recognised by how their first (system) or last message
+# starts: Claude Code's prompt suggestion after each turn (sent with the full tool list to share
+# the main loop's prompt cache; `claude_launch` also turns it off), which Qwen Code has too, and
+# Qwen's background subagents with file tools of their own (memory extraction after a turn, a
+# memory "dream", skill review). Taken for the main loop, each would take the next reply.
+_SIDE_REQUEST_MARKERS = (
+    "[SUGGESTION MODE:",
+    "You are now acting as the managed memory extraction subagent",
+    "You are performing a managed memory dream",
+    "You are reviewing this conversation to extract reusable skills",
+)
 
 
 def is_side_request(dialect: Dialect, body: dict[str, Any]) -> bool:
     """True for requests the agent makes besides its main loop; they get a canned answer."""
     if not tool_names(dialect, body):
         return True
-    if dialect != "anthropic":
+    if dialect not in ("anthropic", "chat"):
         return False
     messages = body.get("messages") or []
-    content = messages[-1].get("content") if messages else None
-    if isinstance(content, list):
-        content = next((b.get("text") for b in content if b.get("type") == "text"), None)
-    return isinstance(content, str) and content.startswith(_SIDE_REQUEST_MARKERS)
+    ends = [messages[0], messages[-1]] if messages else []
+    return any(_text_of(m.get("content")).startswith(_SIDE_REQUEST_MARKERS) for m in ends)
 
 
 def side_reply_text(dialect: Dialect, body: dict[str, Any]) -> str:
@@ -150,6 +177,11 @@ def side_reply_text(dialect: Dialect, body: dict[str, Any]) -> str:
     elif dialect == "openai":
         text_format = (body.get("text") or {}).get("format") or {}
         schema = text_format.get("schema")
+    elif dialect == "chat":
+        response_format = body.get("response_format") or {}
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if schema is None and response_format.get("type") == "json_object":
+            schema = {"type": "object"}
     return SIDE_REPLY_TEXT if schema is None else json.dumps(_sample(schema))
 
 
@@ -188,6 +220,8 @@ def translate(dialect: Dialect, action: Action, body: dict[str, Any]) -> list[Ca
         calls = _claude_calls(action)
     elif dialect == "gemini":
         calls = [_gemini_call(action)]
+    elif dialect == "chat":
+        calls = _qwen_calls(action)
     else:
         calls = [("apply_patch", _patch(action))]
     offered = tool_names(dialect, body)
@@ -226,6 +260,20 @@ def _gemini_call(action: EditFile | WriteFile) -> tuple[str, dict[str, Any] | st
             "new_string": action.new,
         }
     return "write_file", {"file_path": action.path, "content": action.content}
+
+
+def _qwen_calls(action: EditFile | WriteFile) -> list[tuple[str, dict[str, Any] | str]]:
+    """Qwen Code (0.24) refuses to edit a file it has not read in the session ("Use the
+    read_file tool first"), so the reply reads it first, in the same response, as for Claude."""
+    read: tuple[str, dict[str, Any] | str] = ("read_file", {"file_path": action.path})
+    if isinstance(action, EditFile):
+        edit = {"file_path": action.path, "old_string": action.old, "new_string": action.new}
+        return [read, ("edit", edit)]
+    write: tuple[str, dict[str, Any] | str] = (
+        "write_file",
+        {"file_path": action.path, "content": action.content},
+    )
+    return [read, write] if Path(action.path).exists() else [write]
 
 
 def _shape(
@@ -270,6 +318,8 @@ def stream_events(
         return _anthropic_events(next_id, model, text, calls, final=final)
     if dialect == "openai":
         return _openai_events(next_id, model, text, calls, final=final)
+    if dialect == "chat":
+        return _chat_events(next_id, model, text, calls, final=final)
     return _gemini_events(next_id, model, text, calls, final=final)
 
 
@@ -392,6 +442,41 @@ def _openai_events(
     yield {"type": "response.completed", "response": completed}
 
 
+_CHAT_USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+
+
+def _chat_events(
+    next_id: Callable[[str], str], model: str, text: str, calls: Sequence[Call], *, final: bool
+) -> Iterator[Json]:
+    """`chat.completion.chunk` frames: the role, text deltas, then each tool call as OpenAI
+    streams one (its id and name first, its JSON arguments after, by `index`), the finish
+    reason, the usage (asked for with `stream_options.include_usage`), and `[DONE]`."""
+    base = {
+        "id": next_id("chatcmpl"),
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": model,
+    }
+
+    def chunk(delta: Json, finish: str | None = None) -> Json:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    yield chunk({"role": "assistant", "content": ""})
+    for piece in _chunks(text):
+        yield chunk({"content": piece})
+    if not final:
+        return
+    for index, call in enumerate(calls):
+        opening = {"id": next_id("call"), "type": "function"}
+        function = {"name": call.name, "arguments": ""}
+        yield chunk({"tool_calls": [{"index": index, **opening, "function": function}]})
+        arguments = {"arguments": json.dumps(call.arguments)}
+        yield chunk({"tool_calls": [{"index": index, "function": arguments}]})
+    yield chunk({}, "tool_calls" if calls else "stop")
+    yield {**base, "choices": [], "usage": _CHAT_USAGE}
+    yield CHAT_STREAM_END
+
+
 def _gemini_events(
     next_id: Callable[[str], str], model: str, text: str, calls: Sequence[Call], *, final: bool
 ) -> Iterator[Json]:
@@ -438,6 +523,8 @@ def complete(
     events = list(stream_events(dialect, next_id, model, text, calls, final=True))
     if dialect == "openai":
         return events[-1]["response"]
+    if dialect == "chat":
+        return _chat_complete(events, text)
     if dialect == "gemini":
         parts = [part for event in events for part in event["candidates"][0]["content"]["parts"]]
         call_parts = [part for part in parts if "functionCall" in part]
@@ -459,3 +546,30 @@ def complete(
     message = dict(events[0]["message"])
     message.update(content=content, stop_reason="tool_use" if calls else "end_turn")
     return message
+
+
+def _chat_complete(events: list[Json], text: str) -> Json:
+    """A `chat.completion`: the chunks' tool calls put together, by index."""
+    calls: dict[int, Json] = {}
+    finish = None
+    for event in events:
+        if not isinstance(event, dict) or not event["choices"]:
+            continue
+        choice = event["choices"][0]
+        finish = choice["finish_reason"] or finish
+        for part in choice["delta"].get("tool_calls") or []:
+            call = calls.setdefault(part["index"], {"type": "function", "function": {}})
+            call.update({key: value for key, value in part.items() if key in ("id", "type")})
+            function = call["function"]
+            for key, value in part["function"].items():
+                function[key] = function.get(key, "") + value
+    message: Json = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+    head = {key: events[0][key] for key in ("id", "created", "model")}
+    return {
+        **head,
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": _CHAT_USAGE,
+    }

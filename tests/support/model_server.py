@@ -1,12 +1,15 @@
-"""A scripted model server: plays the LLM's side of three provider APIs so that real coding
-agents (Claude Code, Codex, Gemini CLI) run whole turns offline and deterministically.
+"""A scripted model server: plays the LLM's side of four provider APIs so that real coding
+agents (Claude Code, Codex, Gemini CLI, Qwen Code) run whole turns offline and
+deterministically.
 
-One server on one loopback port speaks all three wire protocols, each with SSE streaming:
+One server on one port speaks all four wire protocols, each with SSE streaming:
 
 - Anthropic Messages: `POST /v1/messages` (and `/v1/messages/count_tokens`), for Claude Code;
 - OpenAI Responses: `POST /v1/responses`, for Codex;
 - Gemini: `POST /v1beta/models/{model}:streamGenerateContent?alt=sse` and `:generateContent`
-  (and `:countTokens`), for Gemini CLI.
+  (and `:countTokens`), for Gemini CLI;
+- OpenAI Chat Completions: `POST /v1/chat/completions` (`chat.completion.chunk` frames, then
+  `[DONE]`), for Qwen Code and any agent that speaks the older OpenAI API.
 
 A test hands the server a *script*: replies consumed in order, one per model request that the
 agent's main loop makes, whatever the protocol. One global queue rather than one per protocol,
@@ -23,13 +26,15 @@ conversation it describes:
 
 The agent's main loop is told apart from its side requests (session titles, routing
 classifiers, prompt suggestions) by the `tools` it offers: only a request that carries tools
-takes the next reply (with one named exception, see `_SIDE_REQUEST_MARKERS`). A side request
+takes the next reply (with named exceptions: background subagents and prompt suggestions that
+carry tools too, see `model_dialects._SIDE_REQUEST_MARKERS`). A side request
 gets a canned answer, shaped by its JSON schema when it asks for structured output, and never
 consumes the script, so a test does not break when an agent version adds or drops one.
 
 `EditFile` and `WriteFile` are translated to the file tools each agent offers (as listed in
 the `tools` field of its requests): Claude's `Read` + `Edit`/`Write`, Codex's `apply_patch`
-(freeform or JSON, whichever the request declares), Gemini's `replace`/`write_file`. `ToolCall`
+(freeform or JSON, whichever the request declares), Gemini's `replace`/`write_file`, Qwen's
+`read_file` + `edit`/`write_file` (as OpenAI function calls). `ToolCall`
 names any other tool directly. `Stall` starts streaming and then holds the response open until
 the agent hangs up or the server stops, to test cancelling a turn mid-stream.
 
