@@ -227,7 +227,7 @@ def _check_takes_endpoint(spec: AgentSpec, *, at_start: bool = False) -> None:
         f"{spec.name} cannot use an endpoint: it names no variable or argument to pass the URL "
         f"in, so the URL would be ignored; {fix}",
         reason="endpoint_unsupported",
-        details=[{"field": "body.endpoint"}],
+        details=None if at_start else [{"field": "body.endpoint"}],
     )
 
 
@@ -312,7 +312,9 @@ class _Named:
     name: str
 
 
-def _check_credential_kind(spec: AgentSpec, credential: Credential) -> None:
+def _check_credential_kind(
+    spec: AgentSpec, credential: Credential, *, at_start: bool = False
+) -> None:
     """The same rule for built-in and custom agents: an `env` credential fits any agent (its
     name is the variable it sets); any other kind only an agent that declares the variable it
     carries that kind in."""
@@ -338,7 +340,7 @@ def _check_credential_kind(spec: AgentSpec, credential: Credential) -> None:
     raise InvalidInput(
         f"{problem}: {'; or '.join(fixes)}",
         reason="credential_kind",
-        details=[{"field": "body.credential"}],
+        details=None if at_start else [{"field": "body.credential"}],
     )
 
 
@@ -439,7 +441,7 @@ async def launch_for(
             reason="credential_missing",
         )
     if credential is not None:
-        _check_credential_kind(spec, credential)  # the agent may have changed since
+        _check_credential_kind(spec, credential, at_start=True)  # the agent may have changed
         value = await credentials.reveal_credential(db, box, credential)
         if credential.kind == CredentialKind.ENV:
             env[credential.name] = value
