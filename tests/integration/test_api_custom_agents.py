@@ -187,3 +187,15 @@ async def test_an_agent_added_as_a_bare_command_before_entries_still_loads(app, 
     shown = await client.get("/api/v1/agents/old", headers=owner.headers)
     assert shown.status_code == 200, shown.text
     assert (shown.json()["title"], shown.json()["command"]) == ("old", ["old-acp"])
+
+
+async def test_names_are_per_user_and_another_users_put_leaves_yours_alone(
+    client, owner, other_user
+):
+    await add(client, owner, "qwen", **QWEN)
+    theirs = await client.put(
+        "/api/v1/agents/qwen", json={"command": ["/usr/bin/theirs"]}, headers=other_user.headers
+    )
+    assert theirs.status_code == 201, theirs.text
+    mine = (await client.get("/api/v1/agents/qwen", headers=owner.headers)).json()
+    assert mine["command"] == QWEN["command"] and mine["package"] == QWEN["package"]

@@ -250,6 +250,10 @@ ROUTES: dict[RouteKey, Route] = {
     ("GET", "/api/v1/agents/{agent}"): Route(
         of_agent(), owner=200, other=404, shows=lambda o: o.agent_name
     ),
+    # Agent names are per user: another user's PUT of the same name adds an agent of their own.
+    ("PUT", "/api/v1/agents/{agent}"): Route(
+        of_agent({"command": ["replaced-agent", "--acp"]}), owner=200, other=201
+    ),
     ("DELETE", "/api/v1/agents/{agent}"): Route(of_agent(), owner=204, other=404),
     ("GET", "/api/v1/agents/{agent}/settings"): Route(of_agent(), owner=200, other=404),
     ("PATCH", "/api/v1/agents/{agent}/settings"): Route(
