@@ -40,7 +40,7 @@ function Install({ agent }: { agent: Agent }) {
     <>
       <code className="break">{agent.command.join(" ")}</code>
       <br />
-      <span className="muted">must be on the node</span>
+      <span className="muted">must be under /usr on the node, where the sandbox shows it</span>
     </>
   );
 }
@@ -142,8 +142,9 @@ function AddAgentForm() {
           label="Command"
           error={commandError}
           hint={
-            "A program on the node that speaks ACP on stdin and stdout, with its arguments; " +
-            "quote an argument that holds spaces."
+            "A program under /usr on the node (the workspace's sandbox shows nothing else of it) " +
+            "that speaks ACP on stdin and stdout, with its arguments; quote an argument that " +
+            "holds spaces. For an npm package, `corral agent add --package` installs it."
           }
           value={command}
           required
