@@ -2,9 +2,9 @@
 
 The tests run as root, from a checkout and a virtualenv a normal user may not reach (under
 /root, or pytest's private temporary directories). So this makes a world-readable copy of the
-project, and a virtualenv on the system's Python (not a root-only one) with the locked
-runtime dependencies, and installs the copy into it. uv's cache makes it quick after the first
-time on a machine.
+project's sources, and a virtualenv on the system's Python (not a root-only one) with the locked
+runtime dependencies, and installs the copy into it, editable. uv's cache makes it quick after
+the first time on a machine.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def install_for_users(base: Path) -> Path:
     assert uv, "uv installs Corral (scripts/install.sh puts it on the PATH)"
     project = base / "project"
     project.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE", "hatch_build.py"):
         shutil.copy(PROJECT / name, project / name)
     shutil.copytree(PROJECT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
     venv = base / "venv"
@@ -44,7 +44,8 @@ def install_for_users(base: Path) -> Path:
     _run(
         uv, "pip", "sync", "--quiet", "--python", python, str(PROJECT / "requirements/runtime.lock")
     )
-    _run(uv, "pip", "install", "--quiet", "--python", python, "--no-deps", str(project))
+    # Editable, from the copy: a wheel would build the web app first, which a node does not use.
+    _run(uv, "pip", "install", "--quiet", "--python", python, "--no-deps", "-e", str(project))
     for path in (base, *base.rglob("*")):
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o444))
