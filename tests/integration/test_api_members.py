@@ -35,6 +35,13 @@ HEARTBEAT = NodeHeartbeat(
         ("DELETE", "/api/v1/nodes/shared-node", None, "only the owner can remove nodes"),
         ("GET", "/api/v1/users", None, "only the owner can list users"),
         ("POST", "/api/v1/users/invites", {"name": "bob"}, "only the owner can invite users"),
+        ("GET", "/api/v1/users/invites", None, "only the owner can list invites"),
+        (
+            "DELETE",
+            "/api/v1/users/invites/lnk_00000000000000000000000000",
+            None,
+            "only the owner can revoke invites",
+        ),
     ],
 )
 async def test_owner_only_refusals_name_what_was_refused(

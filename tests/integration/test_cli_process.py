@@ -332,6 +332,20 @@ def test_invited_user_signs_in_and_sees_only_their_projects(
     assert "owners-only" in [p["name"] for p in owner.json("project", "list")]
 
 
+def test_the_owner_revokes_a_pending_invite(owner: Cli, tmp_path: Path) -> None:
+    out = owner.ok("users", "invite", "erin")
+    link = next(line for line in out.splitlines() if line.startswith("http"))
+    listed = owner.json("users", "invites")
+    assert [i["user"]["name"] for i in listed] == ["erin"]
+    assert link_token(link) not in owner.ok("users", "invites")
+
+    assert "Revoked the invite for erin" in owner.ok("users", "revoke-invite", "erin")
+    assert owner.json("users", "invites") == []
+    erin = Cli(tmp_path / "erin")
+    assert_one_line_error(erin.run("login", link), "has been revoked")
+    assert_one_line_error(owner.run("users", "revoke-invite", "erin"), "no pending invite")
+
+
 # --- Files on disk --------------------------------------------------------------------------
 
 

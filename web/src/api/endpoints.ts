@@ -79,6 +79,7 @@ import type {
   ApiToken,
   ApiTokenCreated,
   CredentialSet,
+  Invite,
   InviteCreated,
   NodeCreated,
   ProjectCreate,
@@ -123,6 +124,13 @@ export const listUsers = (page: PageQuery = {}, signal?: AbortSignal) =>
   api.get<Page<User>>("/users", { ...page }, signal);
 
 export const createInvite = (name: string) => api.post<InviteCreated>("/users/invites", { name });
+
+/** Owner only: the invites not yet accepted, revoked or expired. */
+export const listInvites = (page: PageQuery = {}, signal?: AbortSignal) =>
+  api.get<Page<Invite>>("/users/invites", { ...page }, signal);
+
+/** Owner only; answers the invite, now revoked: its link signs nobody in. */
+export const revokeInvite = (id: string) => api.delete<Invite>(`/users/invites/${seg(id)}`);
 
 export const createProject = (body: ProjectCreate) => api.post<Project>("/projects", body);
 

@@ -37,6 +37,7 @@ export const keys = {
     ["agents", "settings", agent, project] as const,
   tokens: ["tokens"] as const,
   users: ["users"] as const,
+  invites: ["users", "invites"] as const,
   project: (ref: string) => ["projects", "one", ref] as const,
   projectWorkspaces: (ref: string) => ["workspaces", "project", ref] as const,
   projectSessions: (ref: string) => ["sessions", "project", ref] as const,
@@ -313,6 +314,18 @@ export function useCreateInvite() {
   return useMutation({
     ...SECRET_MUTATION,
     mutationFn: endpoints.createInvite,
+    // The users and the pending invites alike.
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.users }),
+  });
+}
+
+/** Owner only: invites not yet accepted. */
+export const useInvites = () => usePagedList(keys.invites, endpoints.listInvites);
+
+export function useRevokeInvite() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: endpoints.revokeInvite,
     onSettled: () => void client.invalidateQueries({ queryKey: keys.users }),
   });
 }

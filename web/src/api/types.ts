@@ -331,11 +331,18 @@ export interface ApiTokenCreated extends ApiToken {
   token: string;
 }
 
-/** `POST /users/invites`: the invited user and their single-use link, shown once. */
-export interface InviteCreated {
+/** An invite (`GET /users/invites`): never its link, which only its creation answers. */
+export interface Invite {
+  id: string;
   user: User;
-  invite_url: string;
+  created_at: IsoDateTime;
   expires_at: IsoDateTime;
+  revoked_at: IsoDateTime | null;
+}
+
+/** `POST /users/invites`: the invite and its single-use link, shown once. */
+export interface InviteCreated extends Invite {
+  invite_url: string;
 }
 
 export interface ProjectCreate {

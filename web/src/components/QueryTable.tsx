@@ -8,7 +8,7 @@ import { ErrorMessage, QueryStatus } from "./QueryStatus.tsx";
 /**
  * `query`'s status (see `QueryStatus`), then `rows` (its data, once loaded) in a table under
  * the header cells `head`, one `children(row)` each; with `empty`, that line instead of an
- * empty table.
+ * empty table. `labelledBy` names the table by a heading's id, where a section holds several.
  */
 export function QueryTable<T>({
   query,
@@ -16,6 +16,7 @@ export function QueryTable<T>({
   rows,
   empty,
   head,
+  labelledBy,
   children,
 }: {
   query: Parameters<typeof QueryStatus>[0]["query"];
@@ -24,6 +25,7 @@ export function QueryTable<T>({
   rows: readonly T[] | undefined;
   empty?: ReactNode;
   head: ReactNode;
+  labelledBy?: string;
   children: (row: T) => ReactNode;
 }) {
   return (
@@ -34,7 +36,7 @@ export function QueryTable<T>({
           <p className="muted">{empty}</p>
         ) : (
           <div className="table-scroll">
-            <table>
+            <table aria-labelledby={labelledBy}>
               <thead>
                 <tr>{head}</tr>
               </thead>

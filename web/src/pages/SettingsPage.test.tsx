@@ -28,6 +28,7 @@ describe("SettingsPage", () => {
       ...lists,
       "GET /me": { body: user("owner") },
       "GET /users": page([user("owner")]),
+      "GET /users/invites": page([]),
     });
     renderPage(<SettingsPage />);
     expect(await screen.findByRole("heading", { name: "Users" })).toBeTruthy();

@@ -50,7 +50,7 @@ DESCRIPTIONS = {
 
 _A = API_PREFIX
 SERVICE_ERRORS: list[tuple[frozenset[str], re.Pattern[str], frozenset[int], str]] = [
-    (frozenset({"get"}), re.compile(rf"^{_A}/users$"), frozenset({403}), "owner only"),
+    (frozenset({"get"}), re.compile(rf"^{_A}/users(/|$)"), frozenset({403}), "owner only"),
     (
         frozenset({"post"}),
         re.compile(rf"^{_A}/(auth/exchange|nodes/join)$"),

@@ -1,16 +1,14 @@
-"""Routes for managing users: listing them and inviting new ones (owner only)."""
+"""Routes for managing users (owner only): listing them, and inviting new ones."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from fastapi import APIRouter
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
-from corral.control.db.base import utcnow
 from corral.control.schemas.common import Page
-from corral.control.schemas.users import InviteCreate, InviteCreated, UserPublic
+from corral.control.schemas.fields import InviteId
+from corral.control.schemas.users import InviteCreate, InviteCreated, InvitePublic, UserPublic
 from corral.control.services import users
 from corral.control.urls import login_url
 
@@ -26,9 +24,21 @@ async def list_users(user: CurrentUser, db: Db, page: PageParams) -> Page[UserPu
 @router.post("/invites", status_code=201)
 async def invite_user(body: InviteCreate, user: CurrentUser, db: Db, state: State) -> InviteCreated:
     ttl = state.settings.auth.invite_ttl_seconds
-    invited, token = await users.invite_user(db, user, body.name, ttl_seconds=ttl)
+    invite, token = await users.invite_user(db, user, body.name, ttl_seconds=ttl)
     return InviteCreated(
-        user=UserPublic.model_validate(invited),
+        **InvitePublic.from_invite(invite).model_dump(),
         invite_url=login_url(state.settings, token),
-        expires_at=utcnow() + timedelta(seconds=ttl),
     )
+
+
+@router.get("/invites")
+async def list_invites(user: CurrentUser, db: Db, page: PageParams) -> Page[InvitePublic]:
+    """The invites that can still be accepted: not used, revoked or expired."""
+    found, next_cursor = await users.list_invites(db, user, limit=page.limit, cursor=page.cursor)
+    return Page(items=[InvitePublic.from_invite(i) for i in found], next_cursor=next_cursor)
+
+
+@router.delete("/invites/{invite}")
+async def revoke_invite(invite: InviteId, user: CurrentUser, db: Db) -> InvitePublic:
+    """Revoke an invite: its link no longer signs anyone in."""
+    return InvitePublic.from_invite(await users.revoke_invite(db, user, invite))

@@ -27,6 +27,7 @@ __all__ = [
     "Branch",
     "CredentialName",
     "CredentialRef",
+    "InviteId",
     "NewName",
     "NodeRef",
     "PermissionRequestId",
@@ -36,6 +37,7 @@ __all__ = [
     "SessionId",
     "TerminalId",
     "TokenId",
+    "UserRef",
     "WorkspaceRef",
     "WorkspaceRefQuery",
 ]
@@ -110,6 +112,7 @@ def _id_path(what: str) -> object:
 ProjectRef = Annotated[str, _ref_path("A project's id or name.")]
 WorkspaceRef = Annotated[str, _ref_path("A workspace's id or name.")]
 NodeRef = Annotated[str, _ref_path("A node's id or name.")]
+UserRef = Annotated[str, _ref_path("A user's id or name.")]
 AgentName = Annotated[str, _ref_path("An agent's name.")]
 # Published, and applied by the credentials service, whose message says what a name may hold.
 CredentialName = Annotated[
@@ -123,6 +126,7 @@ CredentialName = Annotated[
 ]
 SessionId = Annotated[str, _id_path("A session's id.")]
 TokenId = Annotated[str, _id_path("An API token's id.")]
+InviteId = Annotated[str, _id_path("An invite's id.")]
 PermissionRequestId = Annotated[str, _id_path("A permission request's id.")]
 # A terminal id as nodes make them; anything else is refused here, before reaching a node.
 TerminalId = Annotated[str, Path(pattern=r"^trm_[0-9a-z]{26}$", description="A terminal id.")]

@@ -9,6 +9,7 @@ from pydantic import Field
 from corral.control.db.models import UserRole, UserState
 from corral.control.schemas.common import PublicModel, StrictInput
 from corral.control.schemas.fields import NewName
+from corral.control.services.users import Invite
 
 __all__ = [
     "ApiTokenCreate",
@@ -16,6 +17,7 @@ __all__ = [
     "ApiTokenPublic",
     "InviteCreate",
     "InviteCreated",
+    "InvitePublic",
     "LoginExchange",
     "LoginExchanged",
     "UserPublic",
@@ -67,7 +69,26 @@ class InviteCreate(StrictInput):
     name: NewName
 
 
-class InviteCreated(PublicModel):
+class InvitePublic(PublicModel):
+    """An invite link (never its secret) and the account it lets someone join."""
+
+    id: str
     user: UserPublic
-    invite_url: str = Field(description="Single-use link for the new user; shown once.")
+    created_at: datetime
     expires_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_invite(cls, invite: Invite) -> InvitePublic:
+        link = invite.link
+        return cls(
+            id=link.id,
+            user=UserPublic.model_validate(invite.user),
+            created_at=link.created_at,
+            expires_at=link.expires_at,
+            revoked_at=link.revoked_at,
+        )
+
+
+class InviteCreated(InvitePublic):
+    invite_url: str = Field(description="Single-use link for the new user; shown once.")

@@ -30,6 +30,8 @@ __all__ = [
     "API_TOKEN_PREFIX",
     "LOGIN_LINK_PREFIX",
     "NewWebSession",
+    "active_user",
+    "add_login_link",
     "authenticate_api_token",
     "authenticate_web_session",
     "create_api_token",
@@ -69,6 +71,29 @@ async def get_owner(db: AsyncSession) -> User:
     return owner
 
 
+def add_login_link(
+    db: AsyncSession,
+    user: User,
+    *,
+    ttl_seconds: int,
+    purpose: LinkPurpose = LinkPurpose.LOGIN,
+    created_by: User | None = None,
+) -> tuple[LoginLink, str]:
+    """Add a new single-use link for `user` to the transaction; return it with its secret
+    token (shown once). The caller commits."""
+    token = new_token(LOGIN_LINK_PREFIX)
+    link = LoginLink(
+        id=new_id("lnk"),
+        user_id=user.id,
+        token_hash=hash_token(token),
+        purpose=purpose,
+        created_by_id=created_by.id if created_by else None,
+        expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+    )
+    db.add(link)
+    return link, token
+
+
 async def create_login_link(
     db: AsyncSession,
     user: User,
@@ -78,16 +103,8 @@ async def create_login_link(
     created_by: User | None = None,
 ) -> str:
     """Store a new single-use link for `user` and return its secret token (shown once)."""
-    token = new_token(LOGIN_LINK_PREFIX)
-    db.add(
-        LoginLink(
-            id=new_id("lnk"),
-            user_id=user.id,
-            token_hash=hash_token(token),
-            purpose=purpose,
-            created_by_id=created_by.id if created_by else None,
-            expires_at=utcnow() + timedelta(seconds=ttl_seconds),
-        )
+    _, token = add_login_link(
+        db, user, ttl_seconds=ttl_seconds, purpose=purpose, created_by=created_by
     )
     await db.commit()
     return token
@@ -151,7 +168,7 @@ async def authenticate_web_session(db: AsyncSession, token: str) -> tuple[User, 
         raise Unauthenticated("your session has ended; sign in again", reason="session_invalid")
     if session.expires_at <= utcnow():
         raise Unauthenticated("your session has expired; sign in again", reason="session_expired")
-    user = await _active_user(db, session.user_id)
+    user = await active_user(db, session.user_id)
     return user, session
 
 
@@ -184,7 +201,8 @@ async def authenticate_api_token(db: AsyncSession, token: str) -> tuple[User, Ap
     return user, row
 
 
-async def _active_user(db: AsyncSession, user_id: str) -> User:
+async def active_user(db: AsyncSession, user_id: str) -> User:
+    """The user, if they may still act; `Unauthenticated` if they were disabled (or removed)."""
     user = await db.get(User, user_id)
     if user is None or user.state != UserState.ACTIVE:
         raise Unauthenticated("this account is disabled", reason="user_disabled")

@@ -35,14 +35,20 @@ async def redeem_single_use(
 
     One conditional UPDATE claims it, so of several requests racing with the same token exactly
     one wins: the database re-checks `used_at IS NULL` under its row lock. A token that cannot
-    be used raises `Unauthenticated` saying whether it is unknown, used or expired, with
-    reasons `<reason>_invalid`, `<reason>_used`, `<reason>_expired`. The caller commits.
+    be used raises `Unauthenticated` saying whether it is unknown, used, revoked or expired,
+    with reasons `<reason>_invalid`, `<reason>_used`, `<reason>_revoked`, `<reason>_expired`.
+    The caller commits.
     """
     token_hash = hash_token(token)
     now = utcnow()
     result = await db.execute(
         update(model)
-        .where(model.token_hash == token_hash, model.used_at.is_(None), model.expires_at > now)
+        .where(
+            model.token_hash == token_hash,
+            model.used_at.is_(None),
+            model.revoked_at.is_(None),
+            model.expires_at > now,
+        )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -50,10 +56,13 @@ async def redeem_single_use(
     if row is None:
         raise Unauthenticated(f"this {what} is not valid", reason=f"{reason}_invalid")
     if getattr(result, "rowcount", 0) != 1:
-        used = row.used_at is not None  # read before the rollback expires the row
+        # Read before the rollback expires the row.
+        if row.used_at is not None:
+            problem, outcome = "has already been used", "used"
+        elif row.revoked_at is not None:
+            problem, outcome = "has been revoked", "revoked"
+        else:
+            problem, outcome = "has expired", "expired"
         await db.rollback()
-        raise Unauthenticated(
-            f"this {what} {'has already been used' if used else 'has expired'}; {remedy}",
-            reason=f"{reason}_{'used' if used else 'expired'}",
-        )
+        raise Unauthenticated(f"this {what} {problem}; {remedy}", reason=f"{reason}_{outcome}")
     return row

@@ -1,8 +1,73 @@
-import { useCreateInvite, useUsers } from "../../api/queries.ts";
+import { useId } from "react";
+
+import { useCreateInvite, useInvites, useRevokeInvite, useUsers } from "../../api/queries.ts";
+import type { Invite } from "../../api/types.ts";
+import { ErrorMessage } from "../QueryStatus.tsx";
 import { LoadMore, QueryTable } from "../QueryTable.tsx";
 import { StateBadge } from "../StateBadge.tsx";
 import { Ago } from "../Time.tsx";
-import { NameForm, SecretOnce } from "../form.tsx";
+import { ConfirmButton, NameForm, SecretOnce } from "../form.tsx";
+
+function InviteRow({ invite }: { invite: Invite }) {
+  const revoke = useRevokeInvite();
+  const name = invite.user.name;
+  return (
+    <tr>
+      <td>{name}</td>
+      <td className="hide-narrow">
+        <Ago at={invite.created_at} />
+      </td>
+      <td>
+        <time dateTime={invite.expires_at}>{new Date(invite.expires_at).toLocaleString()}</time>
+      </td>
+      <td>
+        <ConfirmButton
+          label={`Revoke the invite for ${name}`}
+          question={`Revoke the invite for ${name}? Their link stops working.`}
+          confirmLabel="Revoke"
+          pending={revoke.isPending}
+          onConfirm={() => revoke.mutate(invite.id)}
+        >
+          Revoke
+        </ConfirmButton>
+        {revoke.isError && <ErrorMessage error={revoke.error} />}
+      </td>
+    </tr>
+  );
+}
+
+/** Invites sent and not yet accepted, each revocable. */
+function PendingInvites() {
+  const invites = useInvites();
+  const id = useId();
+  return (
+    <>
+      <h3 id={id}>Pending invites</h3>
+      <QueryTable
+        query={invites}
+        what="invites"
+        labelledBy={id}
+        rows={invites.data}
+        empty="No invites waiting."
+        head={
+          <>
+            <th scope="col">Name</th>
+            <th scope="col" className="hide-narrow">
+              Sent
+            </th>
+            <th scope="col">Expires</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </>
+        }
+      >
+        {(i) => <InviteRow key={i.id} invite={i} />}
+      </QueryTable>
+      <LoadMore query={invites} />
+    </>
+  );
+}
 
 function InviteForm() {
   const invite = useCreateInvite();
@@ -70,6 +135,7 @@ export function UsersSection() {
         )}
       </QueryTable>
       <LoadMore query={users} />
+      <PendingInvites />
       <InviteForm />
     </section>
   );

@@ -53,6 +53,8 @@ class LoginLink(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Set when the owner revokes an invite, or sends a new one in its place."""
 
 
 class WebSession(Base):
