@@ -155,6 +155,8 @@ def test_an_invited_user_signs_in_with_the_link_from_settings(
     assert "/auth/login?token=" in link
     users.get_by_role("button", name="Done").click()
     expect(users.locator("pre code")).to_have_count(0)  # shown once
+    invites = users.get_by_role("table", name="Pending invites")
+    expect(invites.get_by_role("cell", name="carol", exact=True)).to_be_visible()
 
     guest = browser.new_context()
     try:
@@ -162,8 +164,21 @@ def test_an_invited_user_signs_in_with_the_link_from_settings(
         guest_page.goto(link)
         expect(guest_page.get_by_role("heading", name="Dashboard")).to_be_visible()
         expect(guest_page.get_by_title("Signed in as carol (member)")).to_be_visible()
+        expect(guest_page.get_by_test_id("connection-indicator")).to_have_attribute(
+            "data-state", "live"
+        )
         # A member sees their own (empty) lists, not the owner's workspaces.
         expect(guest_page.get_by_role("link", name="w1")).to_have_count(0)
+
+        # Disabled from the owner's settings: carol's open page is signed out at once.
+        page.reload()
+        expect(users.get_by_text("No invites waiting.")).to_be_visible()
+        users.get_by_role("button", name="Disable carol").click()
+        users.get_by_role("button", name="Disable", exact=True).click()
+        expect(users.get_by_text("carol is disabled")).to_be_visible()
+        expect(guest_page.get_by_text("your account has been disabled")).to_be_visible()
+        users.get_by_role("button", name="Enable carol").click()
+        expect(users.get_by_text("carol is enabled")).to_be_visible()
     finally:
         guest.close()
 

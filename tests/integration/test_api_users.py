@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import LoginLink
+from corral.control.services import auth
 from tests.support.api import ApiUser, app_state, exchange
 
 
@@ -123,3 +124,91 @@ async def test_invites_is_not_a_name_a_user_can_take(client, owner):
     )
     assert response.status_code == 422
     assert response.json()["error"]["details"] == [{"field": "body.name"}]
+
+
+async def test_a_disabled_users_tokens_cookies_and_links_stop_working_until_enabled(
+    app, client, owner
+):
+    invite = await send_invite(client, owner, "mallory")
+    mallory = await exchange(client, link_token(invite))
+    browser = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    )
+    async with browser:
+        async with app_state(app).sessions() as db:
+            user = await auth.active_user(db, mallory.id)
+            link = await auth.create_login_link(db, user, ttl_seconds=60)
+        signed_in = await browser.post("/auth/login", data={"token": link})
+        assert signed_in.status_code == 303
+        assert (await browser.get("/api/v1/me")).status_code == 200
+        async with app_state(app).sessions() as db:
+            unused_link = await auth.create_login_link(db, user, ttl_seconds=60)
+
+        disabled = await client.post("/api/v1/users/mallory/disable", headers=owner.headers)
+        assert disabled.status_code == 200, disabled.text
+        assert (disabled.json()["state"], disabled.json()["sessions"]) == ("disabled", [])
+
+        for response in (
+            await client.get("/api/v1/me", headers=mallory.headers),
+            await browser.get("/api/v1/me"),
+        ):
+            assert response.status_code == 401
+            assert response.json()["error"] == {
+                "code": "user_disabled",
+                "message": "this account is disabled",
+                "details": None,
+            }
+        refused = await client.post("/api/v1/auth/exchange", json={"token": unused_link})
+        assert refused.json()["error"]["code"] == "user_disabled"
+        # Nor does an invite to her name bring her back.
+        reinvited = await client.post(
+            "/api/v1/users/invites", json={"name": "mallory"}, headers=owner.headers
+        )
+        assert reinvited.status_code == 409
+        listed = await client.get("/api/v1/users", headers=owner.headers)
+        assert {u["name"]: u["state"] for u in listed.json()["items"]}["mallory"] == "disabled"
+
+        # The owner's feed says so, as it says whom the owner invited.
+        feed = await client.get("/api/v1/activity", headers=owner.headers)
+        assert ("user.disabled", "mallory") in [
+            (e["action"], e["object_name"]) for e in feed.json()["items"]
+        ]
+
+        enabled = await client.post("/api/v1/users/mallory/enable", headers=owner.headers)
+        assert enabled.status_code == 200, enabled.text
+        assert enabled.json()["state"] == "active"
+        assert (await client.get("/api/v1/me", headers=mallory.headers)).status_code == 200
+        assert (await browser.get("/api/v1/me")).status_code == 200
+
+
+async def test_the_owner_cannot_be_disabled(client, owner):
+    for ref in ("owner", owner.id):
+        response = await client.post(f"/api/v1/users/{ref}/disable", headers=owner.headers)
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "owner_cannot_be_disabled"
+    assert (await client.get("/api/v1/me", headers=owner.headers)).status_code == 200
+
+
+async def test_an_invited_user_is_not_disabled_but_has_their_invite_revoked(client, owner):
+    await send_invite(client, owner, "nora")
+    response = await client.post("/api/v1/users/nora/disable", headers=owner.headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "user_not_joined"
+    assert "corral users revoke-invite nora" in response.json()["error"]["message"]
+
+
+async def test_a_member_cannot_disable_or_look_up_anyone(client, owner, other_user):
+    for method, path, action in (
+        ("POST", "/api/v1/users/owner/disable", "disable users"),
+        ("POST", "/api/v1/users/other/enable", "enable users"),
+        ("GET", "/api/v1/users/owner", "see other users"),
+    ):
+        response = await client.request(method, path, headers=other_user.headers)
+        assert response.status_code == 403
+        assert response.json()["error"]["message"] == f"only the owner can {action}"
+
+
+async def test_an_unknown_user_answers_404(client, owner):
+    response = await client.post("/api/v1/users/nobody/disable", headers=owner.headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "no user named 'nobody'"

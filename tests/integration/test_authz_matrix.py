@@ -61,6 +61,8 @@ class Owned:
     session_id: str
     """Idle in `workspace_id`, with a pending permission request."""
     permission_request_id: str
+    invite_id: str
+    """An invite the owner sent, not yet accepted."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -74,6 +76,7 @@ class Owned:
             self.agent_name,
             self.session_id,
             self.permission_request_id,
+            self.invite_id,
         )
 
 
@@ -141,6 +144,23 @@ ROUTES: dict[RouteKey, Route] = {
     ("GET", "/api/v1/users"): Route(no_request, owner=200, other=403, shows=lambda o: o.owner_id),
     ("POST", "/api/v1/users/invites"): Route(
         lambda o: Req(json={"name": "invitee"}), owner=201, other=403
+    ),
+    ("GET", "/api/v1/users/invites"): Route(
+        no_request, owner=200, other=403, shows=lambda o: o.invite_id
+    ),
+    ("DELETE", "/api/v1/users/invites/{invite}"): Route(
+        lambda o: Req(params={"invite": o.invite_id}), owner=200, other=403
+    ),
+    # The member the owner looks up, disables and enables is the other caller (conftest's
+    # `other_user`), who is refused all three.
+    ("GET", "/api/v1/users/{user_ref}"): Route(
+        lambda o: Req(params={"user_ref": "other"}), owner=200, other=403
+    ),
+    ("POST", "/api/v1/users/{user_ref}/disable"): Route(
+        lambda o: Req(params={"user_ref": "other"}), owner=200, other=403
+    ),
+    ("POST", "/api/v1/users/{user_ref}/enable"): Route(
+        lambda o: Req(params={"user_ref": "other"}), owner=200, other=403
     ),
     ("GET", "/api/v1/credentials"): Route(
         no_request, owner=200, other=200, shows=lambda o: o.credential_id
@@ -378,6 +398,12 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
         ),
         201,
     )
+    invite = ok(
+        await client.post(
+            "/api/v1/users/invites", json={"name": "matrix-invitee"}, headers=headers
+        ),
+        201,
+    )
     workspace_id = await running_workspace(app, owner, project["id"], node["node"]["id"])
     session_id, request_id = await waiting_session(app, owner, workspace_id, agent["name"])
     return Owned(
@@ -394,6 +420,7 @@ async def make_owned(app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, re
         agent_name=agent["name"],
         session_id=session_id,
         permission_request_id=request_id,
+        invite_id=invite["id"],
     )
 
 

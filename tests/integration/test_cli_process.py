@@ -346,6 +346,23 @@ def test_the_owner_revokes_a_pending_invite(owner: Cli, tmp_path: Path) -> None:
     assert_one_line_error(owner.run("users", "revoke-invite", "erin"), "no pending invite")
 
 
+def test_a_disabled_member_is_signed_out_until_enabled(owner: Cli, tmp_path: Path) -> None:
+    out = owner.ok("users", "invite", "frank")
+    frank = Cli(tmp_path / "frank")
+    frank.ok("login", next(line for line in out.splitlines() if line.startswith("http")))
+
+    out = owner.ok("users", "disable", "frank")
+    assert "Disabled frank" in out and "They had no live agent sessions." in out
+    assert_one_line_error(frank.run("whoami"), "this account is disabled")
+    states = {u["name"]: u["state"] for u in owner.json("users", "list")}
+    assert states["frank"] == "disabled"
+    assert_one_line_error(owner.run("users", "disable", "owner"), "the owner cannot be disabled")
+
+    assert "Enabled frank" in owner.ok("users", "enable", "frank")
+    assert frank.json("whoami")["name"] == "frank"
+    assert owner.json("users", "show", "frank")["sessions"] == []
+
+
 # --- Files on disk --------------------------------------------------------------------------
 
 

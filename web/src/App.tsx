@@ -24,7 +24,7 @@ export function App() {
     );
   }
   if (me.isError && isApiError(me.error) && me.error.isUnauthenticated) {
-    return <SignedOutPage />;
+    return <SignedOutPage disabled={me.error.code === "user_disabled"} />;
   }
   if (me.data === undefined) {
     return (

@@ -1,8 +1,10 @@
-"""`corral users`: list users, and invite new ones and revoke their invites (owner only)."""
+"""`corral users` (owner only): list users, invite new ones and revoke their invites, and
+disable and enable members."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -89,3 +91,66 @@ def revoke_invite(
             invite_id = pending[0]["id"]
         revoked = client.delete(f"/users/invites/{segment(invite_id)}")
     console.print(f"Revoked the invite for {revoked['user']['name']} ({revoked['id']}).")
+
+
+def _print_sessions(sessions: list[dict[str, Any]], empty: str) -> None:
+    columns: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("ID", lambda s: s["id"]),
+        ("AGENT", lambda s: s["agent"]),
+        ("STATE", lambda s: s["state"]),
+        ("WORKSPACE", lambda s: s["workspace"] or "-"),
+        ("NODE", lambda s: s["node"] or "-"),
+        ("STARTED", lambda s: when(s["created_at"])),
+    ]
+    if any(s.get("stop_error") for s in sessions):
+        columns.append(("NOT STOPPED", lambda s: s.get("stop_error") or ""))
+    print_table(sessions, columns, empty=empty)
+
+
+@app.command("show")
+def show(
+    user: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Show a user and their live agent sessions (where they run, not what they say)."""
+    with open_client() as client:
+        found = client.get(f"/users/{segment(user)}")
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"{found['name']}  {found['id']}  {found['role']}  {found['state']}")
+    _print_sessions(found["sessions"], "No live agent sessions.")
+
+
+@app.command("disable")
+def disable(
+    user: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Disable a member: their tokens, browser sessions and open connections stop working at
+    once, and their agent sessions are stopped. Run it again to retry stopping any left."""
+    with open_client() as client:
+        found = client.post(f"/users/{segment(user)}/disable")
+    if as_json:
+        print_json(found)
+        return
+    console.print(
+        f"Disabled {found['name']}: their API tokens, browser sessions and open connections "
+        "no longer work."
+    )
+    if found["sessions"]:
+        console.print("Their agent sessions, stopped unless NOT STOPPED says why:")
+    _print_sessions(found["sessions"], "They had no live agent sessions.")
+
+
+@app.command("enable")
+def enable(
+    user: Annotated[str, typer.Argument(help="Name or id.")], as_json: JsonFlag = False
+) -> None:
+    """Enable a disabled member: the API tokens and browser sessions they had work again."""
+    with open_client() as client:
+        found = client.post(f"/users/{segment(user)}/enable")
+    if as_json:
+        print_json(found)
+        return
+    console.print(
+        f"Enabled {found['name']}: the API tokens and browser sessions they had work again."
+    )

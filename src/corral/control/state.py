@@ -16,6 +16,7 @@ from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
 from corral.control.services.terminals import TerminalTickets
 from corral.control.sessionhub import SessionHub
+from corral.control.viewers import ViewerSockets
 from corral.settings import Settings
 
 __all__ = ["AppState"]
@@ -34,5 +35,6 @@ class AppState:
     provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
     terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)
     session_hub: SessionHub = field(default_factory=SessionHub)
+    viewer_sockets: ViewerSockets = field(default_factory=ViewerSockets)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     """Long-lived tasks started at start-up (the local node's supervisor); cancelled at exit."""

@@ -84,6 +84,7 @@ import type {
   NodeCreated,
   ProjectCreate,
   ProjectUpdate,
+  UserDetail,
   WorkspaceCreate,
 } from "./types.ts";
 
@@ -124,6 +125,12 @@ export const listUsers = (page: PageQuery = {}, signal?: AbortSignal) =>
   api.get<Page<User>>("/users", { ...page }, signal);
 
 export const createInvite = (name: string) => api.post<InviteCreated>("/users/invites", { name });
+
+/** Owner only: their tokens, browser sessions and sockets stop at once; their agents stop. */
+export const disableUser = (ref: string) => api.post<UserDetail>(`/users/${seg(ref)}/disable`);
+
+/** Owner only: the tokens and browser sessions they had work again. */
+export const enableUser = (ref: string) => api.post<UserDetail>(`/users/${seg(ref)}/enable`);
 
 /** Owner only: the invites not yet accepted, revoked or expired. */
 export const listInvites = (page: PageQuery = {}, signal?: AbortSignal) =>

@@ -319,6 +319,16 @@ export function useCreateInvite() {
   });
 }
 
+/** Disable or enable a member (owner only); answers the user and their sessions. */
+export function useSetUserEnabled() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ user, enabled }: { user: string; enabled: boolean }) =>
+      enabled ? endpoints.enableUser(user) : endpoints.disableUser(user),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.users }),
+  });
+}
+
 /** Owner only: invites not yet accepted. */
 export const useInvites = () => usePagedList(keys.invites, endpoints.listInvites);
 

@@ -331,6 +331,24 @@ export interface ApiTokenCreated extends ApiToken {
   token: string;
 }
 
+/** Another user's agent session as the owner sees it: where it runs, never what it says. */
+export interface UserSession {
+  id: string;
+  agent: string;
+  state: SessionState;
+  workspace: string | null;
+  node: string | null;
+  created_at: IsoDateTime;
+  /** Why disabling its user could not stop it. */
+  stop_error: string | null;
+}
+
+/** `GET /users/{name}`, and the answer to disabling or enabling one. */
+export interface UserDetail extends User {
+  /** Live sessions; after disabling, those that were live (stopped unless `stop_error`). */
+  sessions: UserSession[];
+}
+
 /** An invite (`GET /users/invites`): never its link, which only its creation answers. */
 export interface Invite {
   id: string;

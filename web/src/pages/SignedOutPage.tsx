@@ -1,5 +1,16 @@
-/** Shown when `/api/v1/me` answers 401. */
-export function SignedOutPage() {
+/** Shown when `/api/v1/me` answers 401; `disabled` when it said the account is disabled. */
+export function SignedOutPage({ disabled = false }: { disabled?: boolean }) {
+  if (disabled) {
+    return (
+      <main id="main" className="signed-out">
+        <h1>Corral</h1>
+        <p>
+          <strong>Signed out:</strong> your account has been disabled.
+        </p>
+        <p className="muted">Ask the owner of this Corral to enable it again.</p>
+      </main>
+    );
+  }
   return (
     <main id="main" className="signed-out">
       <h1>Corral</h1>

@@ -8,8 +8,10 @@ another site cannot do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,10 +19,12 @@ from fastapi import Depends, Query, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from corral.control.api.errors import close_reason
 from corral.control.db.models import ApiToken, User, WebSession
 from corral.control.services import auth
 from corral.control.state import AppState
 from corral.errors import PermissionDenied, Unauthenticated
+from corral.protocol.viewer import CLOSE_UNAUTHORIZED
 
 __all__ = [
     "CSRF_COOKIE",
@@ -32,6 +36,8 @@ __all__ = [
     "PageParams",
     "Principal",
     "State",
+    "websocket_user",
+    "while_allowed",
 ]
 
 SESSION_COOKIE = "corral_session"
@@ -102,6 +108,32 @@ async def websocket_user(websocket: WebSocket, state: AppState, what: str) -> st
     if principal is None:
         raise Unauthenticated("sign in first")
     return principal.user.id
+
+
+async def while_allowed(
+    websocket: WebSocket, state: AppState, user_id: str, serve: Callable[[], Awaitable[None]]
+) -> None:
+    """Serve a viewer's WebSocket for `user_id` until `serve` ends, or until the user loses
+    access (their account is disabled): then `serve` is cancelled and the socket closed with
+    4401 and the reason. `serve`'s own errors are raised here, for the caller to close with."""
+    with state.viewer_sockets.track(user_id) as viewer:
+        # Checked again now that the socket is tracked: an account disabled since the socket
+        # was authenticated is refused here, and one disabled from now on cuts it off.
+        async with state.sessions() as db:
+            await auth.active_user(db, user_id)
+        served = asyncio.ensure_future(serve())
+        cut_off = asyncio.ensure_future(viewer.wait_cut_off())
+        try:
+            await asyncio.wait({served, cut_off}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (served, cut_off):
+                task.cancel()
+            await asyncio.gather(served, cut_off, return_exceptions=True)
+        if viewer.cut_off_reason is None:
+            served.result()  # what it raised, if anything
+            return
+        with contextlib.suppress(RuntimeError):  # `serve` closed it already
+            await websocket.close(CLOSE_UNAUTHORIZED, close_reason(viewer.cut_off_reason))
 
 
 async def current_principal(request: Request, db: Db) -> Principal:

@@ -9,7 +9,7 @@ import json
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import websocket_user
+from corral.control.api.deps import websocket_user, while_allowed
 from corral.control.api.errors import close_for_error
 from corral.control.api.pushsockets import watch_client
 from corral.control.state import AppState
@@ -30,19 +30,21 @@ async def live_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         user_id = await websocket_user(websocket, state, "live updates")
-        with state.change_feed.subscribe(user_id) as subscription:
-            await websocket.send_text('{"type":"ready"}')
-            async with watch_client(websocket) as client:
-                while True:
-                    topics = await client.unless_gone(subscription.take())
-                    if topics is None:
-                        return
-                    await asyncio.sleep(COALESCE_SECONDS)
-                    topics |= subscription.take_nowait()
-                    await websocket.send_text(
-                        json.dumps({"type": "changed", "topics": sorted(topics)})
-                    )
+        await while_allowed(websocket, state, user_id, lambda: _notify(websocket, state, user_id))
     except CorralError as exc:
         await close_for_error(websocket, exc)
     except WebSocketDisconnect:
         return
+
+
+async def _notify(websocket: WebSocket, state: AppState, user_id: str) -> None:
+    with state.change_feed.subscribe(user_id) as subscription:
+        await websocket.send_text('{"type":"ready"}')
+        async with watch_client(websocket) as client:
+            while True:
+                topics = await client.unless_gone(subscription.take())
+                if topics is None:
+                    return
+                await asyncio.sleep(COALESCE_SECONDS)
+                topics |= subscription.take_nowait()
+                await websocket.send_text(json.dumps({"type": "changed", "topics": sorted(topics)}))

@@ -15,7 +15,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import CurrentUser, Db, PageParams, State, websocket_user
+from corral.control.api.deps import (
+    CurrentUser,
+    Db,
+    PageParams,
+    State,
+    websocket_user,
+    while_allowed,
+)
 from corral.control.api.errors import close_for_error
 from corral.control.api.pushsockets import watch_client
 from corral.control.schemas.common import Page
@@ -182,7 +189,9 @@ async def session_events_socket(
         user_id = await websocket_user(websocket, state, "a session's events")
         async with state.sessions() as db:
             row = await sessions.get_session(db, user_id, session)
-        await _stream(websocket, state, user_id, row.id, after)
+        await while_allowed(
+            websocket, state, user_id, lambda: _stream(websocket, state, user_id, row.id, after)
+        )
     except CorralError as exc:
         await close_for_error(websocket, exc)
     except WebSocketDisconnect:

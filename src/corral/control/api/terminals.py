@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, WebSocket
 
 from corral.control.api.constants import API_PREFIX
-from corral.control.api.deps import CurrentUser, Db, State, websocket_user
+from corral.control.api.deps import CurrentUser, Db, State, websocket_user, while_allowed
 from corral.control.api.errors import close_for_error
 from corral.control.db.base import utcnow
 from corral.control.relay import TerminalRelay
@@ -109,6 +109,6 @@ async def terminal_socket(
             relink_grace_seconds=state.settings.nodes.relink_grace_seconds,
             offset=offset,
         )
-        await relay.run()
+        await while_allowed(websocket, state, user_id, relay.run)
     except CorralError as exc:
         await close_for_error(websocket, exc)

@@ -1,4 +1,5 @@
-"""Routes for managing users (owner only): listing them, and inviting new ones."""
+"""Routes for managing users (owner only): listing them, inviting new ones, and disabling and
+enabling members."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from fastapi import APIRouter
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.schemas.common import Page
-from corral.control.schemas.fields import InviteId
-from corral.control.schemas.users import InviteCreate, InviteCreated, InvitePublic, UserPublic
-from corral.control.services import users
+from corral.control.schemas.fields import InviteId, UserRef
+from corral.control.schemas.users import (
+    InviteCreate,
+    InviteCreated,
+    InvitePublic,
+    UserDetail,
+    UserPublic,
+)
+from corral.control.services import accounts, users
 from corral.control.urls import login_url
 
 router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"])
@@ -42,3 +49,27 @@ async def list_invites(user: CurrentUser, db: Db, page: PageParams) -> Page[Invi
 async def revoke_invite(invite: InviteId, user: CurrentUser, db: Db) -> InvitePublic:
     """Revoke an invite: its link no longer signs anyone in."""
     return InvitePublic.from_invite(await users.revoke_invite(db, user, invite))
+
+
+@router.get("/{user_ref}")
+async def get_user(user_ref: UserRef, user: CurrentUser, db: Db) -> UserDetail:
+    """A user, with their live agent sessions (where they run, not what they say)."""
+    found, live = await accounts.user_detail(db, user, user_ref)
+    return UserDetail.of(found, live)
+
+
+@router.post("/{user_ref}/disable")
+async def disable_user(user_ref: UserRef, user: CurrentUser, db: Db, state: State) -> UserDetail:
+    """Disable a member: their API tokens, browser sessions and open WebSockets stop working
+    at once, and their live agent sessions are stopped (listed in the answer)."""
+    found, stopped = await accounts.disable_user(db, state.node_registry, user, user_ref)
+    state.viewer_sockets.cut_off(found.id, "your account has been disabled")
+    return UserDetail.of(found, stopped)
+
+
+@router.post("/{user_ref}/enable")
+async def enable_user(user_ref: UserRef, user: CurrentUser, db: Db) -> UserDetail:
+    """Let a disabled member in again: the API tokens and browser sessions they had work
+    again."""
+    found = await accounts.enable_user(db, user, user_ref)
+    return UserDetail.of(found, await accounts.running_sessions(db, found.id))

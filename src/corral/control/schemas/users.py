@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import Field
 
-from corral.control.db.models import UserRole, UserState
+from corral.control.db.models import User, UserRole, UserState
 from corral.control.schemas.common import PublicModel, StrictInput
 from corral.control.schemas.fields import NewName
+from corral.control.services.accounts import RunningSession
 from corral.control.services.users import Invite
+from corral.states import SessionState
 
 __all__ = [
     "ApiTokenCreate",
@@ -20,7 +23,9 @@ __all__ = [
     "InvitePublic",
     "LoginExchange",
     "LoginExchanged",
+    "UserDetail",
     "UserPublic",
+    "UserSessionPublic",
 ]
 
 
@@ -30,6 +35,36 @@ class UserPublic(PublicModel):
     role: UserRole
     state: UserState
     created_at: datetime
+
+
+class UserSessionPublic(PublicModel):
+    """Another user's agent session as the owner sees it: where it runs, never what it says."""
+
+    id: str
+    agent: str
+    state: SessionState
+    workspace: str | None = Field(description="The workspace's name; null if it is gone.")
+    node: str | None = Field(description="The node's name; null if it is gone.")
+    created_at: datetime
+    stop_error: str | None = Field(
+        None,
+        description="When disabling its user could not stop it: why (retry by disabling again).",
+    )
+
+
+class UserDetail(UserPublic):
+    sessions: list[UserSessionPublic] = Field(
+        description="The user's live agent sessions (starting, idle, running or awaiting "
+        "permission). In the answer to disabling: those that were live, which were stopped "
+        "unless `stop_error` says otherwise."
+    )
+
+    @classmethod
+    def of(cls, user: User, sessions: Sequence[RunningSession]) -> UserDetail:
+        return cls(
+            **UserPublic.model_validate(user).model_dump(),
+            sessions=[UserSessionPublic.model_validate(s) for s in sessions],
+        )
 
 
 class ApiTokenPublic(PublicModel):

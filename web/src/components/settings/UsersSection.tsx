@@ -1,7 +1,13 @@
-import { useId } from "react";
+import { useId, useState } from "react";
 
-import { useCreateInvite, useInvites, useRevokeInvite, useUsers } from "../../api/queries.ts";
-import type { Invite } from "../../api/types.ts";
+import {
+  useCreateInvite,
+  useInvites,
+  useRevokeInvite,
+  useSetUserEnabled,
+  useUsers,
+} from "../../api/queries.ts";
+import type { Invite, User, UserDetail } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { LoadMore, QueryTable } from "../QueryTable.tsx";
 import { StateBadge } from "../StateBadge.tsx";
@@ -102,9 +108,79 @@ function InviteForm() {
   );
 }
 
+/** Disable (after confirming) or enable a member who has joined; nothing for anyone else. */
+function UserActions({ user, onDone }: { user: User; onDone: (user: UserDetail) => void }) {
+  const change = useSetUserEnabled();
+  if (user.role === "owner" || (user.state !== "active" && user.state !== "disabled")) {
+    return null;
+  }
+  const set = (enabled: boolean) =>
+    change.mutate({ user: user.id, enabled }, { onSuccess: (detail) => onDone(detail) });
+  return (
+    <>
+      {user.state === "active" ? (
+        <ConfirmButton
+          label={`Disable ${user.name}`}
+          question={
+            `Disable ${user.name}? Their API tokens, browser sessions and open connections ` +
+            "stop working at once, and their agent sessions are stopped."
+          }
+          confirmLabel="Disable"
+          pending={change.isPending}
+          onConfirm={() => set(false)}
+        >
+          Disable
+        </ConfirmButton>
+      ) : (
+        <button
+          type="button"
+          aria-label={`Enable ${user.name}`}
+          disabled={change.isPending}
+          onClick={() => set(true)}
+        >
+          {change.isPending ? "Enabling…" : "Enable"}
+        </button>
+      )}
+      {change.isError && <ErrorMessage error={change.error} />}
+    </>
+  );
+}
+
+/** What disabling or enabling someone did: the agent sessions disabling stopped, or not. */
+function Outcome({ user }: { user: UserDetail }) {
+  if (user.state !== "disabled") {
+    return <p>{user.name} is enabled: the tokens and browser sessions they had work again.</p>;
+  }
+  const failed = user.sessions.filter((s) => s.stop_error);
+  return (
+    <>
+      <p>
+        {user.name} is disabled: their API tokens, browser sessions and open connections no longer
+        work.{" "}
+        {user.sessions.length === 0
+          ? "They had no agent sessions running."
+          : `Stopped ${user.sessions.length - failed.length} of their ${user.sessions.length} ` +
+            "running agent sessions."}
+      </p>
+      {failed.length > 0 && (
+        <ul>
+          {failed.map((s) => (
+            <li key={s.id}>
+              {s.agent} in {s.workspace ?? "a removed workspace"}
+              {s.node && ` on ${s.node}`}: not stopped ({s.stop_error}). Disable {user.name} again
+              to retry.
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
 /** Everyone on this Corral, and invites (owner only). */
 export function UsersSection() {
   const users = useUsers();
+  const [outcome, setOutcome] = useState<UserDetail | null>(null);
   return (
     <section aria-labelledby="users-heading" className="panel" id="users">
       <h2 id="users-heading">Users</h2>
@@ -118,6 +194,9 @@ export function UsersSection() {
             <th scope="col">Role</th>
             <th scope="col">State</th>
             <th scope="col">Since</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
           </>
         }
       >
@@ -131,10 +210,14 @@ export function UsersSection() {
             <td>
               <Ago at={u.created_at} />
             </td>
+            <td>
+              <UserActions user={u} onDone={setOutcome} />
+            </td>
           </tr>
         )}
       </QueryTable>
       <LoadMore query={users} />
+      <div role="status">{outcome && <Outcome user={outcome} />}</div>
       <PendingInvites />
       <InviteForm />
     </section>
