@@ -216,6 +216,9 @@ ROUTES: dict[RouteKey, Route] = {
     ("GET", "/api/v1/nodes/{node}"): Route(
         lambda o: Req(params={"node": o.node_id}), owner=200, other=200, shows=lambda o: o.node_id
     ),
+    ("POST", "/api/v1/nodes/{node}/join-token"): Route(
+        lambda o: Req(params={"node": o.node_id}), owner=201, other=403
+    ),
     ("DELETE", "/api/v1/nodes/{node}"): Route(
         lambda o: Req(params={"node": o.node_id}), owner=200, other=403
     ),

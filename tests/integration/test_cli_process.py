@@ -363,6 +363,21 @@ def test_a_disabled_member_is_signed_out_until_enabled(owner: Cli, tmp_path: Pat
     assert owner.json("users", "show", "frank")["sessions"] == []
 
 
+def test_a_node_that_has_not_joined_gets_a_new_join_command(
+    server: CorralServer, owner: Cli
+) -> None:
+    first = owner.json("node", "add", "spare")
+    out = owner.ok("node", "token", "spare")
+    assert "earlier ones no longer work" in out
+    command = out.strip().splitlines()[-1]
+    assert command.startswith("CORRAL_NODE_JOIN_TOKEN=crljoin_"), out
+    assert first["join_token"] not in command
+    refused = httpx.post(
+        f"{server.url}/api/v1/nodes/join", json={"join_token": first["join_token"]}, trust_env=False
+    )
+    assert refused.json()["error"]["code"] == "join_token_revoked"
+
+
 # --- Files on disk --------------------------------------------------------------------------
 
 

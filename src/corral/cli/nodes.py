@@ -115,6 +115,25 @@ def add(
     print(created["join_command"])
 
 
+@app.command("token")
+def token(
+    node: Annotated[str, typer.Argument(help="Name or id of a node that has not joined yet.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Make a new join token for a node that has not joined yet (owner only): its earlier
+    tokens stop working. Prints the command that links the new machine."""
+    with open_client() as client:
+        created = client.post(f"/nodes/{segment(node)}/join-token")
+    if as_json:
+        print_json(created)
+        return
+    console.print(
+        f"New join token for {created['node']['name']}; earlier ones no longer work. On that "
+        f"machine run (the token works once, until {when(created['expires_at'])} UTC):"
+    )
+    print(created["join_command"])
+
+
 @app.command("list")
 def list_nodes(as_json: JsonFlag = False) -> None:
     """List nodes with their state, last heartbeat, capacity and use."""

@@ -111,6 +111,11 @@ export const updateAgentSettings = (name: string, body: AgentSettingsUpdate) =>
 /** Owner only; the answer carries the single-use join token and command, shown once. */
 export const createNode = (name: string) => api.post<NodeCreated>("/nodes", { name });
 
+/** Owner only, for a node still `pending`: a new join token and command, shown once; the
+ * node's earlier tokens stop working. */
+export const reissueJoinToken = (id: string) =>
+  api.post<NodeCreated>(`/nodes/${seg(id)}/join-token`);
+
 /** Owner only; answers the node, now `deleted`. */
 export const deleteNode = (id: string) => api.delete<Node>(`/nodes/${seg(id)}`);
 

@@ -279,6 +279,15 @@ export function useCreateNode() {
   });
 }
 
+export function useReissueJoinToken() {
+  const client = useQueryClient();
+  return useMutation({
+    ...SECRET_MUTATION,
+    mutationFn: endpoints.reissueJoinToken,
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
+  });
+}
+
 export function useDeleteNode() {
   const client = useQueryClient();
   return useMutation({

@@ -1,4 +1,5 @@
-"""Routes for nodes: add and remove (owner), list and show (everyone), and joining (a node)."""
+"""Routes for nodes: add and remove them and make join tokens (owner), list and show them
+(everyone), and joining (a node)."""
 
 from __future__ import annotations
 
@@ -50,19 +51,26 @@ async def list_nodes(user: CurrentUser, db: Db, state: State, page: PageParams) 
     return Page(items=await public_nodes(db, user, rows, state), next_cursor=next_cursor)
 
 
+async def join_answer(
+    db: AsyncSession, viewer: User, node: Node, token: str, state: AppState
+) -> NodeCreated:
+    """A node with its new join token, and the command that joins a machine with it."""
+    url = state.settings.effective_public_url
+    command = f"CORRAL_NODE_JOIN_TOKEN={token} corral node run --control-url {shlex.quote(url)}"
+    return NodeCreated(
+        node=await public(db, viewer, node, state),
+        join_token=token,
+        join_command=command,
+        expires_at=utcnow() + timedelta(seconds=state.settings.nodes.join_token_ttl_seconds),
+    )
+
+
 @router.post("", status_code=201)
 async def add_node(body: NodeCreate, user: CurrentUser, db: Db, state: State) -> NodeCreated:
     """Add a node (owner only) and get the single-use join token for `corral node run`."""
     ttl = state.settings.nodes.join_token_ttl_seconds
     node, token = await nodes.create_node(db, user, body.name, provider="manual", ttl_seconds=ttl)
-    url = state.settings.effective_public_url
-    command = f"CORRAL_NODE_JOIN_TOKEN={token} corral node run --control-url {shlex.quote(url)}"
-    return NodeCreated(
-        node=await public(db, user, node, state),
-        join_token=token,
-        join_command=command,
-        expires_at=utcnow() + timedelta(seconds=ttl),
-    )
+    return await join_answer(db, user, node, token, state)
 
 
 @router.post("/join", status_code=201)
@@ -81,6 +89,15 @@ async def join(body: NodeJoin, request: Request, db: Db, state: State) -> NodeJo
 @router.get("/{node}")
 async def get_node(node: NodeRef, user: CurrentUser, db: Db, state: State) -> NodePublic:
     return await public(db, user, await nodes.get_node(db, node), state)
+
+
+@router.post("/{node}/join-token", status_code=201)
+async def reissue_join_token(node: NodeRef, user: CurrentUser, db: Db, state: State) -> NodeCreated:
+    """A new join token for a node that has not joined yet (owner only); its earlier tokens
+    stop working."""
+    ttl = state.settings.nodes.join_token_ttl_seconds
+    found, token = await nodes.reissue_join_token(db, user, node, ttl_seconds=ttl)
+    return await join_answer(db, user, found, token, state)
 
 
 @router.delete("/{node}")

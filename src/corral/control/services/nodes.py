@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
@@ -37,6 +37,7 @@ __all__ = [
     "mark_linked",
     "mark_stale_nodes",
     "new_join_token",
+    "reissue_join_token",
     "set_node_state",
 ]
 
@@ -76,6 +77,32 @@ async def create_node(
     return node, token
 
 
+async def reissue_join_token(
+    db: AsyncSession, actor: User, ref: str, *, ttl_seconds: int
+) -> tuple[Node, str]:
+    """A new join token for a node that has not joined yet (one whose token expired, or was
+    shown somewhere it should not have been); the node's earlier tokens stop working."""
+    require_owner(actor, "make join tokens")
+    node = await get_node(db, ref)
+    if node.state != NodeState.PENDING:
+        raise Conflict(
+            f"node {node.name} has joined already ({node.state.value}); to join another "
+            f"machine in its place, remove it and add it again",
+            reason="node_joined",
+        )
+    await db.execute(
+        update(NodeJoinToken)
+        .where(
+            NodeJoinToken.node_id == node.id,
+            NodeJoinToken.used_at.is_(None),
+            NodeJoinToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    activity.record(db, "node.join_token_issued", node, user_id=node.user_id, actor_id=actor.id)
+    return node, await new_join_token(db, node, ttl_seconds=ttl_seconds)
+
+
 async def new_join_token(db: AsyncSession, node: Node, *, ttl_seconds: int) -> str:
     token = new_token(JOIN_TOKEN_PREFIX)
     db.add(
@@ -98,7 +125,7 @@ async def join_node(db: AsyncSession, token: str) -> tuple[Node, str]:
         token,
         what="join token",
         reason="join_token",
-        remedy="make a new one with `corral node add`",
+        remedy="make a new one with `corral node token NAME`",
     )
     node = await db.get(Node, row.node_id)
     if node is None or node.state in (NodeState.DELETING, NodeState.DELETED):

@@ -83,4 +83,31 @@ describe("NodesSection", () => {
     expect(screen.queryByLabelText("Node name")).toBeNull();
     expect(screen.queryByRole("button", { name: /Remove/ })).toBeNull();
   });
+
+  it("shows a new join command, once, for a node that has not joined", async () => {
+    const pending: Node = { ...node, id: "nod_2", name: "box-2", state: "pending" };
+    const calls = mockApi({
+      "GET /nodes": page([node, pending]),
+      "POST /nodes/nod_2/join-token": {
+        status: 201,
+        body: {
+          node: pending,
+          join_token: "crn_secret123",
+          join_command: COMMAND,
+          expires_at: NOW,
+        },
+      },
+    });
+    const user = userEvent.setup();
+    renderPage(<NodesSection isOwner />);
+
+    expect(await screen.findByText("box-2")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "New join command for box-1" })).toBeNull();
+    await user.click(screen.getByRole("button", { name: "New join command for box-2" }));
+    const shown = await screen.findByRole("region", { name: "Join box-2" });
+    expect(within(shown).getByText(COMMAND)).toBeTruthy();
+    expect(writes(calls)).toMatchObject([{ method: "POST", path: "/nodes/nod_2/join-token" }]);
+    await user.click(within(shown).getByRole("button", { name: "Done" }));
+    expect(document.body.textContent).not.toContain("crn_secret123");
+  });
 });

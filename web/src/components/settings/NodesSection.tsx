@@ -1,5 +1,5 @@
-import { useCreateNode, useDeleteNode } from "../../api/queries.ts";
-import type { Node } from "../../api/types.ts";
+import { useCreateNode, useDeleteNode, useReissueJoinToken } from "../../api/queries.ts";
+import type { Node, NodeCreated } from "../../api/types.ts";
 import { NodeTable } from "../NodeTable.tsx";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { ConfirmButton, NameForm, SecretOnce } from "../form.tsx";
@@ -25,24 +25,22 @@ function RemoveNode({ node }: { node: Node }) {
   );
 }
 
+/** The command that joins a machine as `created.node`, shown once. */
+function JoinCommand({ created, onDone }: { created: NodeCreated; onDone: () => void }) {
+  return (
+    <SecretOnce title={`Join ${created.node.name}`} value={created.join_command} onDone={onDone}>
+      <p>
+        Run this on the new machine (with Corral installed). The token in it works once, until{" "}
+        <time dateTime={created.expires_at}>{new Date(created.expires_at).toLocaleString()}</time>.
+      </p>
+    </SecretOnce>
+  );
+}
+
 function AddNodeForm() {
   const create = useCreateNode();
   if (create.data) {
-    return (
-      <SecretOnce
-        title={`Join ${create.data.node.name}`}
-        value={create.data.join_command}
-        onDone={() => create.reset()}
-      >
-        <p>
-          Run this on the new machine (with Corral installed). The token in it works once, until{" "}
-          <time dateTime={create.data.expires_at}>
-            {new Date(create.data.expires_at).toLocaleString()}
-          </time>
-          .
-        </p>
-      </SecretOnce>
-    );
+    return <JoinCommand created={create.data} onDone={() => create.reset()} />;
   }
   return (
     <NameForm
@@ -58,12 +56,33 @@ function AddNodeForm() {
   );
 }
 
-/** The machines that run workspaces; the owner adds and removes them. */
+/**
+ * The machines that run workspaces; the owner adds and removes them, and makes a new join
+ * command for one that has not joined yet (its earlier token stops working).
+ */
 export function NodesSection({ isOwner }: { isOwner: boolean }) {
+  const reissue = useReissueJoinToken();
+  const actions = (node: Node) => (
+    <>
+      {node.state === "pending" && (
+        <button
+          type="button"
+          aria-label={`New join command for ${node.name}`}
+          disabled={reissue.isPending}
+          onClick={() => reissue.mutate(node.id)}
+        >
+          New join command
+        </button>
+      )}{" "}
+      <RemoveNode node={node} />
+    </>
+  );
   return (
     <section aria-labelledby="nodes-settings-heading" className="panel" id="nodes">
       <h2 id="nodes-settings-heading">Nodes</h2>
-      <NodeTable detailed actions={isOwner ? (node) => <RemoveNode node={node} /> : undefined} />
+      <NodeTable detailed actions={isOwner ? actions : undefined} />
+      {reissue.isError && <ErrorMessage error={reissue.error} />}
+      {reissue.data && <JoinCommand created={reissue.data} onDone={() => reissue.reset()} />}
       {isOwner ? <AddNodeForm /> : <p className="muted">Only the owner adds and removes nodes.</p>}
     </section>
   );
