@@ -46,3 +46,15 @@ async def test_a_projects_own_settings_are_told_apart_from_inherited_ones(client
 
     cleared = await patch(client, owner, project="demo", clear=["policy"])
     assert cleared["own"]["policy"] is None and cleared["policy"] == "ask"
+
+
+async def test_a_layers_env_is_merged_as_a_json_merge_patch(client, owner):
+    await patch(client, owner, env={"KEEP": "1", "DROP": "2"})
+    changed = await patch(client, owner, env={"DROP": None, "NEW": "3"}, model="opus")
+    assert changed["own"]["env"] == {"KEEP": "1", "NEW": "3"}
+    untouched = await patch(client, owner, model="sonnet")
+    assert untouched["own"]["env"] == {"KEEP": "1", "NEW": "3"}
+    gone = await client.patch(
+        "/api/v1/agents/claude/settings", json={"unset_env": ["KEEP"]}, headers=owner.headers
+    )
+    assert gone.status_code == 422  # null in `env` removes a variable

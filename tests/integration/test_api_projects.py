@@ -176,3 +176,27 @@ async def test_racing_creates_of_one_name_make_one_project(client, owner, git_re
     )
     assert sorted(r.status_code for r in responses) == [201, 409, 409]
     assert all("error" in r.json() for r in responses if r.status_code == 409)
+
+
+async def test_env_is_merged_as_a_json_merge_patch(client, owner, git_repo):
+    await add(client, owner, name="demo", repo=str(git_repo), env={"KEEP": "1", "DROP": "2"})
+
+    async def patch_env(env):
+        response = await client.patch(
+            "/api/v1/projects/demo", headers=owner.headers, json={"env": env}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["env"]
+
+    assert await patch_env({"DROP": None, "NEW": "3", "GONE": None}) == {"KEEP": "1", "NEW": "3"}
+    assert await patch_env({"KEEP": "changed"}) == {"KEEP": "changed", "NEW": "3"}
+    renamed = await client.patch(
+        "/api/v1/projects/demo", headers=owner.headers, json={"name": "other-name"}
+    )
+    assert renamed.json()["env"] == {"KEEP": "changed", "NEW": "3"}  # absent: untouched
+
+    bad = await client.patch(
+        "/api/v1/projects/other-name", headers=owner.headers, json={"env": {"1BAD": None}}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"] == [{"field": "body.env.1BAD"}]

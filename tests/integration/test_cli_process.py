@@ -378,6 +378,24 @@ def test_a_node_that_has_not_joined_gets_a_new_join_command(
     assert refused.json()["error"]["code"] == "join_token_revoked"
 
 
+def test_project_and_agent_env_change_only_the_named_variables(owner: Cli, repo: Path) -> None:
+    owner.ok("project", "add", "env-demo", "--repo", str(repo), "--env", "A=1", "--env", "B=2")
+    updated = owner.json("project", "set", "env-demo", "--env", "C=3", "--unset-env", "A")
+    assert updated["env"] == {"B": "2", "C": "3"}
+    assert owner.json("project", "set", "env-demo", "--branch", "main")["env"] == {
+        "B": "2",
+        "C": "3",
+    }
+    assert_one_line_error(
+        owner.run("project", "set", "env-demo", "--env", "B=9", "--unset-env", "B"),
+        "B: given to both --env and --unset-env",
+    )
+
+    owner.ok("agent", "configure", "codex", "--env", "X=1", "--env", "Y=2")
+    settings = owner.json("agent", "configure", "codex", "--unset-env", "X")
+    assert settings["own"]["env"] == {"Y": "2"}
+
+
 # --- Files on disk --------------------------------------------------------------------------
 
 

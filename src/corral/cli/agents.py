@@ -11,6 +11,7 @@ import typer
 from corral.cli.account import JsonFlag
 from corral.cli.client import open_client, segment
 from corral.cli.output import CliError, console, print_json, print_table
+from corral.cli.projects import UnsetEnvOption, env_patch, parse_pairs
 
 app = typer.Typer(help="Coding agents: the catalog and their settings.", no_args_is_help=True)
 
@@ -143,7 +144,7 @@ def add(
     command = list(ctx.args)
     fields: dict[str, Any] = {
         "title": title,
-        "credentials": _pairs(credential, "--credential"),
+        "credentials": parse_pairs(credential, "--credential") or None,
         "endpoint_env": endpoint_env,
         "endpoint_args": endpoint_arg,
         "default_endpoint": default_endpoint,
@@ -245,18 +246,6 @@ def show(
     _print_settings(settings)
 
 
-def _pairs(values: list[str] | None, what: str) -> dict[str, str] | None:
-    if not values:
-        return None
-    pairs = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise CliError(f"{what} must be KEY=VALUE, not {value!r}")
-        pairs[key] = val
-    return pairs
-
-
 @app.command("configure")
 def configure(
     name: Annotated[str, typer.Argument(help="Agent name.")],
@@ -270,7 +259,7 @@ def configure(
         str | None, typer.Option(help="The model API's base URL (a gateway or proxy).")
     ] = None,
     env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE (repeatable).")] = None,
-    unset_env: Annotated[list[str] | None, typer.Option("--unset-env", help="KEY.")] = None,
+    unset_env: UnsetEnvOption = None,
     arg: Annotated[list[str] | None, typer.Option("--arg", help="An extra argument.")] = None,
     clear: Annotated[
         list[str] | None, typer.Option("--clear", help=f"Unset one of {', '.join(CLEARABLE)}.")
@@ -284,8 +273,7 @@ def configure(
         "model": model,
         "policy": policy,
         "endpoint": endpoint,
-        "env": _pairs(env, "--env"),
-        "unset_env": unset_env or [],
+        "env": env_patch(env, unset_env),
         "args": arg,
         "clear": clear or [],
     }

@@ -20,14 +20,36 @@ EnvOption = Annotated[
 ]
 
 
-def parse_env(pairs: list[str] | None) -> dict[str, str]:
-    env: dict[str, str] = {}
+UnsetEnvOption = Annotated[
+    list[str] | None,
+    typer.Option("--unset-env", help="Remove an environment variable; repeat for more."),
+]
+
+
+def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
+    """`KEY=VALUE` options as a mapping (a repeated key keeps its last value)."""
+    parsed: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CliError(f"--env takes KEY=VALUE, got {pair!r}")
-        env[key] = value
-    return env
+            raise CliError(f"{option} takes KEY=VALUE, got {pair!r}")
+        parsed[key] = value
+    return parsed
+
+
+def parse_env(pairs: list[str] | None) -> dict[str, str]:
+    return parse_pairs(pairs, "--env")
+
+
+def env_patch(pairs: list[str] | None, unset: list[str] | None) -> dict[str, str | None] | None:
+    """`--env K=V` and `--unset-env K` as the API's merge patch of the variables (null
+    removes one); None when neither was given, so the variables stay as they are."""
+    patch: dict[str, str | None] = dict(parse_env(pairs))
+    both = sorted(set(patch) & set(unset or []))
+    if both:
+        raise CliError(f"{', '.join(both)}: given to both --env and --unset-env")
+    patch.update(dict.fromkeys(unset or []))
+    return patch or None
 
 
 def _show(project: dict[str, Any]) -> None:
@@ -105,21 +127,16 @@ def update_project(
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     branch: Annotated[str | None, typer.Option(help="New default branch.")] = None,
     env: EnvOption = None,
-    unset_env: Annotated[
-        list[str] | None,
-        typer.Option("--unset-env", help="Remove an environment variable; repeat for more."),
-    ] = None,
+    unset_env: UnsetEnvOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a project's name, default branch or environment variables."""
+    """Change a project's name, default branch or environment variables (the others stay)."""
+    body: dict[str, Any] = {
+        "name": name,
+        "default_branch": branch,
+        "env": env_patch(env, unset_env),
+    }
     with open_client() as client:
-        body: dict[str, Any] = {"name": name, "default_branch": branch}
-        if env or unset_env:
-            current = client.get(f"/projects/{segment(project)}")["env"]
-            current.update(parse_env(env))
-            for key in unset_env or []:
-                current.pop(key, None)
-            body["env"] = current
         updated = client.patch(
             f"/projects/{segment(project)}", {k: v for k, v in body.items() if v is not None}
         )

@@ -303,8 +303,8 @@ export interface AgentSettingsUpdate {
   model?: string;
   policy?: Policy;
   endpoint?: string;
-  env?: Record<string, string>;
-  unset_env?: string[];
+  /** A JSON Merge Patch of the layer's variables: null removes one, names left out stay. */
+  env?: Record<string, string | null>;
   args?: string[];
   clear?: AgentSettingsField[];
 }
@@ -374,8 +374,8 @@ export interface ProjectCreate {
 export interface ProjectUpdate {
   name?: string;
   default_branch?: string;
-  /** Replaces the whole set. */
-  env?: Record<string, string>;
+  /** A JSON Merge Patch of the variables: null removes one, names left out stay. */
+  env?: Record<string, string | null>;
 }
 
 export interface WorkspaceCreate {

@@ -80,27 +80,26 @@ describe("ProjectPage", () => {
     ]);
   });
 
-  it("saves environment variables as the whole set", async () => {
+  it("saves only the changed environment variables, a removed one as null", async () => {
     const calls = mockApi(
       routes({
-        "PATCH /projects/demo": { body: { ...demo, env: { LOG_LEVEL: "info", CI: "1" } } },
+        "PATCH /projects/demo": { body: { ...demo, env: { CI: "1" } } },
       }),
     );
     const user = userEvent.setup();
     open();
     const value = (await screen.findByLabelText("Value of LOG_LEVEL")) as HTMLInputElement;
     expect(value.value).toBe("debug");
-    await user.clear(value);
-    await user.type(value, "info");
+    await user.click(screen.getByRole("button", { name: "Remove LOG_LEVEL" }));
     await user.click(screen.getByRole("button", { name: "Add variable" }));
-    await user.type(screen.getByLabelText("Name of variable 2"), "CI");
+    await user.type(screen.getByLabelText("Name of variable 1"), "CI");
     await user.type(screen.getByLabelText("Value of CI"), "1");
     await user.click(screen.getByRole("button", { name: "Save project" }));
     await waitFor(() => expect(writes(calls)).toHaveLength(1));
     expect(writes(calls)[0]).toMatchObject({
       method: "PATCH",
       path: "/projects/demo",
-      body: { env: { LOG_LEVEL: "info", CI: "1" } },
+      body: { env: { LOG_LEVEL: null, CI: "1" } },
     });
   });
 

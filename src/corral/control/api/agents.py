@@ -123,7 +123,6 @@ async def update_settings(
         policy=body.policy,
         endpoint=body.endpoint,
         env=body.env,
-        unset_env=body.unset_env,
         args=body.args,
         clear=body.clear,
     )

@@ -18,7 +18,7 @@ from corral.agents.catalog import (
 )
 from corral.control.db.models import CredentialKind
 from corral.control.schemas.common import StrictInput
-from corral.control.schemas.fields import CredentialRef, NewName, Ref
+from corral.control.schemas.fields import ENV_PATCH, CredentialRef, NewName, Ref
 from corral.netenv import EnvName
 from corral.protocol.sessions import Policy
 
@@ -129,8 +129,7 @@ class AgentSettingsUpdate(StrictInput):
     endpoint: str | None = Field(
         None, max_length=2048, description="The model API's base URL (a gateway or proxy)."
     )
-    env: dict[str, str] | None = Field(None, description="Variables to set (merged).")
-    unset_env: list[str] = Field(default_factory=list, max_length=200)
+    env: dict[str, str | None] | None = Field(None, description=ENV_PATCH)
     args: list[str] | None = Field(None, max_length=64, description="Extra agent arguments.")
     clear: list[str] = Field(
         default_factory=list,

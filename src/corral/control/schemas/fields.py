@@ -23,6 +23,7 @@ from corral.control.services.names import (
 from corral.gitenv import BRANCH_PATTERN, BRANCH_RULES, MAX_BRANCH_CHARS, validate_branch
 
 __all__ = [
+    "ENV_PATCH",
     "AgentName",
     "Branch",
     "CredentialName",
@@ -41,6 +42,12 @@ __all__ = [
     "WorkspaceRef",
     "WorkspaceRefQuery",
 ]
+
+ENV_PATCH = (
+    "A JSON Merge Patch (RFC 7396) of the environment variables: a name with a string value is "
+    "set, a name with null is removed, and names left out stay as they are."
+)
+"""How the `env` of an update is applied (`corral.control.services.projects.patch_env`)."""
 
 MAX_NAME_CHARS = 64
 MAX_CREDENTIAL_NAME_CHARS = 100

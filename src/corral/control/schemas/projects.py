@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
-from corral.control.schemas.fields import Branch, NewName
+from corral.control.schemas.fields import ENV_PATCH, Branch, NewName
 
 __all__ = ["ProjectCreate", "ProjectPublic", "ProjectUpdate"]
 
@@ -31,7 +31,7 @@ class ProjectCreate(StrictInput):
 class ProjectUpdate(StrictInput):
     name: NewName | None = None
     default_branch: Branch | None = None
-    env: dict[str, str] | None = None
+    env: dict[str, str | None] | None = Field(None, description=ENV_PATCH)
 
 
 class ProjectPublic(PublicModel):

@@ -31,7 +31,7 @@ from corral.control.db.models.agents import USER_SCOPE
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, credentials
 from corral.control.services.names import ENV_NAME_PATTERN, validate_name
-from corral.control.services.projects import validate_env
+from corral.control.services.projects import patch_env
 from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
 from corral.protocol.sessions import Policy
@@ -241,13 +241,13 @@ async def configure(
     model: str | None = None,
     policy: Policy | None = None,
     endpoint: str | None = None,
-    env: dict[str, str] | None = None,
-    unset_env: Sequence[str] = (),
+    env: Mapping[str, str | None] | None = None,
     args: Sequence[str] | None = None,
     clear: Sequence[str] = (),
 ) -> AgentSetting:
     """Change the user's (or a project's) settings of an agent; fields left None stay as they
-    are, and `clear` names fields to unset."""
+    are, `env` is a merge patch of the layer's variables (see `projects.patch_env`), and
+    `clear` names fields to unset."""
     spec = await get_agent(db, user_id, agent_name)
     if endpoint is not None:
         _check_takes_endpoint(spec)
@@ -282,11 +282,8 @@ async def configure(
         row.policy = policy.value
     if endpoint is not None:
         row.endpoint = _validate_endpoint(endpoint)
-    if env is not None or unset_env:
-        merged = {**(row.env or {}), **validate_env(env or {})}
-        for key in unset_env:
-            merged.pop(key, None)
-        row.env = merged
+    if env is not None:
+        row.env = patch_env(row.env or {}, env)
     if args is not None:
         row.args = _validate_args(args, "body.args")
     for name in clear:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ __all__ = [
     "delete_project",
     "get_project",
     "list_projects",
+    "patch_env",
     "update_project",
     "validate_env",
 ]
@@ -49,6 +50,24 @@ def validate_env(env: dict[str, str]) -> dict[str, str]:
             details=[{"field": f"body.env.{key}"} for key in long],
         )
     return dict(env)
+
+
+def patch_env(env: Mapping[str, str], patch: Mapping[str, str | None]) -> dict[str, str]:
+    """`env` with `patch` applied as a JSON Merge Patch (RFC 7396): a name whose value is
+    null is removed, any other is set, and names the patch leaves out stay as they are."""
+    bad = sorted(key for key in patch if not ENV_NAME_PATTERN.match(key))
+    if bad:
+        raise InvalidInput(
+            f"not valid environment variable names: {', '.join(repr(k) for k in bad)}",
+            details=[{"field": f"body.env.{key}"} for key in bad],
+        )
+    merged = dict(env)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return validate_env(merged)
 
 
 def _repo_error(message: str, reason: str = "invalid_repo") -> InvalidInput:
@@ -167,9 +186,10 @@ async def update_project(
     *,
     name: str | None = None,
     default_branch: str | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     repo_check_timeout_seconds: float,
 ) -> Project:
+    """Change what is given; `env` is a merge patch of the variables (see `patch_env`)."""
     project = await get_project(db, user_id, ref)
     changed: list[str] = []
     if name is not None and name != project.name:
@@ -182,8 +202,9 @@ async def update_project(
             project.repo, default_branch, timeout_seconds=repo_check_timeout_seconds
         )
         changed.append("default_branch")
-    if env is not None and env != project.env:
-        project.env = validate_env(env)
+    merged = patch_env(project.env, env) if env is not None else project.env
+    if merged != project.env:
+        project.env = merged
         changed.append("env")
     if changed:
         project.updated_at = utcnow()

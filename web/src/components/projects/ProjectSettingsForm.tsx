@@ -4,13 +4,8 @@ import { isApiError } from "../../api/client.ts";
 import { useUpdateProject } from "../../api/queries.ts";
 import type { Project, ProjectUpdate } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
-import { EnvEditor, envRecord, envRows, type EnvRow } from "../settings/EnvEditor.tsx";
+import { EnvEditor, envPatch, envRecord, envRows, type EnvRow } from "../settings/EnvEditor.tsx";
 import { SubmitButton, TextField, fieldError } from "../form.tsx";
-
-function sameEnv(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
-}
 
 /** Name, default branch (checked with git) and the environment variables every workspace gets. */
 export function ProjectSettingsForm({
@@ -34,8 +29,8 @@ export function ProjectSettingsForm({
   if (branch.trim() && branch.trim() !== project.default_branch) {
     body.default_branch = branch.trim();
   }
-  const nextEnv = envRecord(env);
-  if (!sameEnv(nextEnv, project.env)) body.env = nextEnv;
+  const envChanges = envPatch(project.env, envRecord(env));
+  if (envChanges) body.env = envChanges;
   const changed = Object.keys(body).length > 0;
 
   const submit = (event: FormEvent) => {

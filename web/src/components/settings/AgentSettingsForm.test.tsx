@@ -124,8 +124,7 @@ describe("AgentSettingsForm", () => {
     expect(writes(calls)[0]?.body).toEqual({
       project: "prj_1",
       model: "sonnet",
-      env: { SHARED: "project!" },
-      unset_env: ["DEBUG"],
+      env: { SHARED: "project!", DEBUG: null },
     });
     expect(await screen.findByText("Saved.")).toBeTruthy();
   });
@@ -184,7 +183,7 @@ describe("AgentSettingsForm", () => {
 
     await waitFor(() => expect(writes(calls)).toHaveLength(1));
     expect(writes(calls)[0]?.body).toEqual({
-      unset_env: ["ONLY_USER"],
+      env: { ONLY_USER: null },
       clear: ["model", "policy", "args"],
     });
   });

@@ -12,7 +12,7 @@ import {
   type Policy,
 } from "../../api/types.ts";
 import { ErrorMessage, QueryStatus } from "../QueryStatus.tsx";
-import { EnvEditor, envRecord, envRows, type EnvRow } from "./EnvEditor.tsx";
+import { EnvEditor, envPatch, envRecord, envRows, type EnvRow } from "./EnvEditor.tsx";
 import { Field, SelectField, SubmitButton, TextField, fieldError } from "../form.tsx";
 
 const POLICY_HINT =
@@ -61,11 +61,8 @@ function settingsUpdate(own: AgentSettingsLayer, draft: Draft): AgentSettingsUpd
     else clear.push("policy");
   }
   text("endpoint", draft.endpoint);
-  const env = envRecord(draft.env);
-  const set = Object.entries(env).filter(([k, v]) => own.env[k] !== v);
-  if (set.length > 0) body.env = Object.fromEntries(set);
-  const unset = Object.keys(own.env).filter((k) => !(k in env));
-  if (unset.length > 0) body.unset_env = unset;
+  const env = envPatch(own.env, envRecord(draft.env));
+  if (env) body.env = env;
   const args = argsOf(draft.args);
   if (args.join("\n") !== (own.args ?? []).join("\n")) {
     if (args.length > 0) body.args = args;
@@ -236,7 +233,7 @@ function Editor({
     model: fieldError(update.error, "body.model"),
     policy: fieldError(update.error, "body.policy"),
     endpoint: fieldError(update.error, "body.endpoint"),
-    env: fieldError(update.error, "body.env", "body.unset_env"),
+    env: fieldError(update.error, "body.env"),
     args: fieldError(update.error, "body.args"),
   };
   const placed = Object.values(errors).some(Boolean);

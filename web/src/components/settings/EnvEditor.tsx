@@ -26,6 +26,25 @@ export function envRecord(rows: readonly EnvRow[]): Record<string, string> {
 }
 
 /**
+ * The JSON Merge Patch (RFC 7396) that turns the variables `before` into `after`, as the API
+ * takes it: new or changed names with their values, removed ones with null. Null when they
+ * are the same.
+ */
+export function envPatch(
+  before: Record<string, string>,
+  after: Record<string, string>,
+): Record<string, string | null> | null {
+  const patch: Record<string, string | null> = {};
+  for (const [name, value] of Object.entries(after)) {
+    if (before[name] !== value) patch[name] = value;
+  }
+  for (const name of Object.keys(before)) {
+    if (!(name in after)) patch[name] = null;
+  }
+  return Object.keys(patch).length > 0 ? patch : null;
+}
+
+/**
  * Environment variables as editable name/value rows, with Add and Remove; `children` (such as
  * variables inherited from elsewhere, read-only) show below them.
  */
