@@ -14,6 +14,7 @@ import {
 import { isApiError } from "./client.ts";
 import { isLive } from "./live.ts";
 import * as endpoints from "./endpoints.ts";
+import { fetchAllPages } from "./paging.ts";
 import { parseTime } from "../lib/time.ts";
 import { ACTIVE_SESSION_STATES } from "./types.ts";
 
@@ -32,6 +33,7 @@ export const keys = {
   activity: (limit: number) => ["activity", limit] as const,
   projects: ["projects"] as const,
   credentials: ["credentials"] as const,
+  allCredentials: ["credentials", "all"] as const,
   agents: ["agents"] as const,
   agentSettings: (agent: string, project: string | null) =>
     ["agents", "settings", agent, project] as const,
@@ -86,10 +88,11 @@ export function useLogout() {
   });
 }
 
+/** Every node (a picker's choices, and the names of workspaces' nodes). */
 export function useNodes() {
   return useQuery({
     queryKey: keys.nodes,
-    queryFn: ({ signal }) => endpoints.listNodes({ limit: 200 }, signal),
+    queryFn: ({ signal }) => fetchAllPages(endpoints.listNodes, signal),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -168,6 +171,14 @@ function usePagedList<T>(
 export const useProjects = () => usePagedList(keys.projects, endpoints.listProjects);
 
 export const useCredentials = () => usePagedList(keys.credentials, endpoints.listCredentials);
+
+/** Every credential, for a picker (and for telling whether a name is taken). */
+export function useAllCredentials() {
+  return useQuery({
+    queryKey: keys.allCredentials,
+    queryFn: ({ signal }) => fetchAllPages(endpoints.listCredentials, signal),
+  });
+}
 
 export function useAnswerPermission() {
   const client = useQueryClient();

@@ -31,7 +31,7 @@ export function NodeTable({
     <QueryTable
       query={nodes}
       what="nodes"
-      rows={nodes.data?.items}
+      rows={nodes.data}
       empty="No nodes yet."
       head={
         <>

@@ -21,7 +21,7 @@ export function WorkspaceTable({
 }) {
   const nodes = useNodes();
   const nodeName = (id: string | null) =>
-    id === null ? "—" : (nodes.data?.items.find((n) => n.id === id)?.name ?? id);
+    id === null ? "—" : (nodes.data?.find((n) => n.id === id)?.name ?? id);
   const narrow = detailed ? "hide-narrow" : undefined;
   return (
     <QueryTable

@@ -14,7 +14,7 @@ function NewWorkspaceForm({ project }: { project: Project }) {
   const create = useCreateWorkspace();
   const navigate = useNavigate();
   const id = useId();
-  const ready = nodes.data?.items.filter((n) => n.state === "ready") ?? [];
+  const ready = nodes.data?.filter((n) => n.state === "ready") ?? [];
 
   const submit = (event: FormEvent) => {
     event.preventDefault();

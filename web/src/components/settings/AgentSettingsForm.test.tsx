@@ -2,9 +2,9 @@ import { cleanup, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Agent, AgentSettings, AgentSettingsLayer } from "../../api/types.ts";
+import type { Agent, AgentSettings, AgentSettingsLayer, Credential } from "../../api/types.ts";
 import { AgentSettingsForm } from "./AgentSettingsForm.tsx";
-import { mockApi, page, renderPage, writes, type ApiCall } from "../../testing/api.tsx";
+import { NOW, mockApi, page, renderPage, writes, type ApiCall } from "../../testing/api.tsx";
 
 const claude: Agent = {
   name: "claude",
@@ -199,5 +199,47 @@ describe("AgentSettingsForm", () => {
     const policy = (await screen.findByLabelText("Permission policy")) as HTMLSelectElement;
     expect(policy.value).toBe("");
     expect(within(policy).getByRole("option", { name: "default (ask)" })).toBeTruthy();
+  });
+
+  it("offers credentials from every page of the list", async () => {
+    const credential = (n: number): Credential => ({
+      id: `crd_${n}`,
+      name: `key-${n}`,
+      kind: "anthropic",
+      last4: String(1000 + n),
+      created_at: NOW,
+      updated_at: NOW,
+      last_used_at: null,
+    });
+    // Three pages: the picker follows next_cursor to the last.
+    const pages: Record<string, { items: Credential[]; next_cursor: string | null }> = {
+      "": { items: [credential(1), credential(2)], next_cursor: "c2" },
+      c2: { items: [credential(3)], next_cursor: "c3" },
+      c3: { items: [credential(4)], next_cursor: null },
+    };
+    const calls = mockApi({
+      "GET /credentials": (call) => ({ body: pages[call.query.get("cursor") ?? ""] }),
+      "GET /agents/claude/settings": settingsRoute,
+    });
+    renderPage(<AgentSettingsForm agent={claude} />);
+
+    const picker = (await screen.findByLabelText("Credential")) as HTMLSelectElement;
+    await waitFor(() =>
+      expect(within(picker).getByRole("option", { name: "key-4 (anthropic, …1004)" })).toBeTruthy(),
+    );
+    expect(
+      within(picker)
+        .getAllByRole("option")
+        .map((o) => o.textContent),
+    ).toEqual([
+      "None",
+      "key-1 (anthropic, …1001)",
+      "key-2 (anthropic, …1002)",
+      "key-3 (anthropic, …1003)",
+      "key-4 (anthropic, …1004)",
+    ]);
+    const reads = calls.filter((c) => c.path === "/credentials");
+    expect(reads.map((c) => c.query.get("cursor"))).toEqual([null, "c2", "c3"]);
+    expect(reads.every((c) => c.query.get("limit") === "200")).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent } from "react";
 
-import { useAgentSettings, useCredentials, useUpdateAgentSettings } from "../../api/queries.ts";
+import { useAgentSettings, useAllCredentials, useUpdateAgentSettings } from "../../api/queries.ts";
 import {
   POLICIES,
   type Agent,
@@ -215,7 +215,7 @@ function Editor({
   save: (body: AgentSettingsUpdate) => void;
 }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(settings.own));
-  const credentials = useCredentials();
+  const credentials = useAllCredentials();
   const id = useId();
   const body = settingsUpdate(settings.own, draft);
   const set = (patch: Partial<Draft>) => {

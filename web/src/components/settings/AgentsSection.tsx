@@ -19,7 +19,7 @@ function Install({ agent }: { agent: Agent }) {
   const nodes = useNodes();
   if (agent.package) {
     const on = agent.version
-      ? nodesWith(nodes.data?.items ?? [], `${agent.package}@${agent.version}`)
+      ? nodesWith(nodes.data ?? [], `${agent.package}@${agent.version}`)
       : [];
     return (
       <>

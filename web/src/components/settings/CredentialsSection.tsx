@@ -1,6 +1,6 @@
 import { useState } from "react";
 
-import { useCredentials, useDeleteCredential } from "../../api/queries.ts";
+import { useAllCredentials, useCredentials, useDeleteCredential } from "../../api/queries.ts";
 import type { Credential } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { LoadMore, QueryTable } from "../QueryTable.tsx";
@@ -54,6 +54,8 @@ function CredentialRow({
 /** Your credentials: metadata only. Add, replace a value, delete. */
 export function CredentialsSection() {
   const credentials = useCredentials();
+  // Every name, not only the pages shown, to warn that saving would replace a value.
+  const all = useAllCredentials();
   const [replacing, setReplacing] = useState<Credential | null>(null);
   return (
     <section aria-labelledby="credentials-heading" className="panel" id="credentials">
@@ -91,7 +93,7 @@ export function CredentialsSection() {
           onDone={() => setReplacing(null)}
         />
       ) : (
-        <CredentialForm existingNames={credentials.data?.map((c) => c.name)} />
+        <CredentialForm existingNames={all.data?.map((c) => c.name)} />
       )}
     </section>
   );
