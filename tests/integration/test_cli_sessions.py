@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.nodes import eventually
 from tests.support.processes import CORRAL, assert_one_line_error, corral_env, run_cli, stop_process
 from tests.support.sessions import (
     SCRIPTED_AGENT,
@@ -326,6 +327,24 @@ def test_session_prompt_prints_the_agents_reply(cli: CliSite, scripted: Added) -
     assert out.count("hello cli") >= 2, out  # the prompt, and the agent's reply
     assert "[end_turn" in out, out
     assert cli.site.wait_state(session_id, "idle")["title"] == "echo hello cli"
+
+
+def test_usage_is_shown_as_the_context_window_and_the_last_turns_tokens(
+    cli: CliSite, scripted: Added
+) -> None:
+    session_id = cli.start()
+    out = cli.ok("session", "prompt", session_id, "all-updates")
+    assert "usage: context 1,200 of 200,000 tokens (1%), cost 0.0120 USD" in out, out
+    assert "[end_turn, 1,000 in, 400 out, 800 cached]" in out, out
+    eventually(
+        lambda: cli.site.session(session_id)["context_usage"]["used"] == 1500 or None,
+        "the usage_update after the turn",
+        lambda: json.dumps(cli.site.session(session_id)),
+        cli.site.wait_seconds,
+    )
+    shown = cli.ok("session", "show", session_id)
+    assert "  context 1,500 of 200,000 tokens (1%), cost 0.0150 USD\n" in shown, shown
+    assert "  last turn: 1,000 in, 400 out, 800 cached\n" in shown, shown
 
 
 def test_prompt_with_allow_all_writes_the_file_and_shows_a_coloured_diff(

@@ -124,6 +124,32 @@ def test_unknown_update_kinds_are_kept_as_sent(site: SessionSite) -> None:
     assert unknown.get("foo") == 1 or len(unknown) > 1
 
 
+def test_the_context_window_and_the_last_turns_tokens_are_kept_apart(site: SessionSite) -> None:
+    session = site.start("scripted")
+    site.wait_state(session["id"], "idle")
+    site.turn(session["id"], site.prompt(session["id"], "all-updates"))
+    # The usage_update that follows the result (1500 tokens) must not wipe the turn's counts.
+    found = eventually(
+        lambda: (s := site.session(session["id"]))["context_usage"]["used"] == 1500 and s,
+        "the usage_update after the turn",
+        lambda: json.dumps(site.session(session["id"])),
+        WAIT_SECONDS,
+    )
+    assert found["context_usage"] == {
+        "used": 1500,
+        "size": 200_000,
+        "cost": {"amount": 0.015, "currency": "USD"},
+    }
+    assert found["turn_usage"] == {
+        "total_tokens": 1400,
+        "input_tokens": 1000,
+        "output_tokens": 400,
+        "thought_tokens": None,
+        "cached_read_tokens": 800,
+        "cached_write_tokens": None,
+    }
+
+
 def test_cancel_ends_a_running_turn(site: SessionSite) -> None:
     session = site.start("scripted")
     site.wait_state(session["id"], "idle")

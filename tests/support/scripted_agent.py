@@ -12,7 +12,8 @@ Scenarios:
                                  plan_removed only if the client advertised `plan`), then two raw
                                  frames the SDK cannot produce: an unknown kind `future_kind_xyz`
                                  and an agent_message_chunk with an unknown field `futureField`.
-                                 A usage_update follows the prompt result, as some agents do.
+                                 The result reports the turn's token counts, and a usage_update
+                                 follows it, as some agents do.
     permission [path=P] [content=C]
                                  Ask to write P (relative to the session cwd, default notes.txt),
                                  showing the proposed diff as real agents do, with options
@@ -160,6 +161,7 @@ from acp.schema import (
     ToolCallStatus,
     ToolCallUpdate,
     UnstructuredCommandInput,
+    Usage,
     UsageUpdate,
     UserMessageChunk,
 )
@@ -535,6 +537,8 @@ class Turn:
         self.session = session
         self.command = command
         self.said: list[str] = []
+        self.usage: Usage | None = None
+        """The token counts the prompt's result reports, if any."""
         self._tool_calls = 0
 
     @property
@@ -795,7 +799,7 @@ class ScriptedAgent:
         session.history.append({"role": "agent", "text": "".join(turn.said)})
         session.updated_at = now_iso()
         self._store.save(session)
-        return PromptResponse(stop_reason=stop_reason)
+        return PromptResponse(stop_reason=stop_reason, usage=turn.usage)
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
         session = self._store.get(session_id)
@@ -873,6 +877,9 @@ class ScriptedAgent:
             )
         )
         await turn.say("All updates sent.")
+        turn.usage = Usage(
+            total_tokens=1400, input_tokens=1000, output_tokens=400, cached_read_tokens=800
+        )
         self._in_background(self._usage_after_result(turn.session_id))
         return "end_turn"
 

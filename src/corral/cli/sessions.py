@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from corral.cli.account import JsonFlag
 from corral.cli.client import ApiClient, load_login, open_client, segment
 from corral.cli.output import CliError, console, err_console, print_json, print_table, when
-from corral.cli.transcript import TranscriptPrinter
+from corral.cli.transcript import TranscriptPrinter, context_text, turn_text
 from corral.protocol.sessions import Policy, option_of_kind, policy_allows, policy_answer
 from corral.protocol.viewer import FINAL_CLOSE_CODES
 from corral.settings import ClientSettings
@@ -58,6 +58,10 @@ def _show(session: dict[str, Any]) -> None:
         console.print(f"  mode {session['mode'] or '-'}, model {session['model'] or '-'}")
     if session.get("last_message"):
         console.print(f"  last message: {' '.join(session['last_message'].split())[:200]}")
+    if session.get("context_usage"):
+        console.print(f"  {context_text(session['context_usage'])}")
+    if session.get("turn_usage"):
+        console.print(f"  last turn: {turn_text(session['turn_usage'])}")
 
 
 @app.command("start")

@@ -15,6 +15,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from corral.control.services.sessionusage import context_usage, turn_usage
+
 __all__ = ["TranscriptPrinter"]
 
 MAX_DIFF_LINES = 200
@@ -83,7 +85,9 @@ class TranscriptPrinter:
         elif kind == "current_mode_update":
             self._line(Text(f"mode: {update.get('currentModeId')}", style="magenta"))
         elif kind == "usage_update":
-            self._line(Text(f"usage: {_usage(update)}", style="dim"))
+            text = context_text(context_usage(update))
+            if text:
+                self._line(Text(f"usage: {text}", style="dim"))
         elif kind in ("available_commands_update", "config_option_update", "session_info_update"):
             return  # state for pickers, not for the transcript
         else:
@@ -189,7 +193,8 @@ class TranscriptPrinter:
         if payload.get("error"):
             self._line(Text(f"turn failed: {payload['error']}", style="bold red"))
         else:
-            usage = f", {_usage(payload['usage'])}" if payload.get("usage") else ""
+            text = turn_text(turn_usage(payload.get("usage")))
+            usage = f", {text}" if text else ""
             self._line(Text(f"[{payload.get('stop_reason')}{usage}]", style="dim"))
 
     def _on_state(self, payload: dict[str, Any]) -> None:
@@ -214,9 +219,40 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.rstrip("\n").splitlines())
 
 
-def _usage(usage: dict[str, Any]) -> str:
+def context_text(context: dict[str, Any] | None) -> str:
+    """A session's `context_usage` in words: the context window's use, and the cost."""
+    if not context:
+        return ""
     parts = []
-    for key, value in usage.items():
-        if key != "sessionUpdate" and isinstance(value, int | float | str):
-            parts.append(f"{key} {value}")
+    used, size = context.get("used"), context.get("size")
+    if used is not None and size:
+        parts.append(f"context {used:,} of {size:,} tokens ({min(100, round(used * 100 / size))}%)")
+    elif used is not None:
+        parts.append(f"context {used:,} tokens")
+    cost = context.get("cost")
+    if cost:
+        amount = cost["amount"]
+        parts.append(
+            f"cost {amount:.4f} {cost['currency']}"
+            if amount < 1
+            else f"cost {amount:.2f} {cost['currency']}"
+        )
+    return ", ".join(parts)
+
+
+TURN_PARTS = (
+    ("input_tokens", "in"),
+    ("output_tokens", "out"),
+    ("thought_tokens", "thinking"),
+    ("cached_read_tokens", "cached"),
+)
+
+
+def turn_text(turn: dict[str, Any] | None) -> str:
+    """A session's `turn_usage` in words: the turn's tokens in, out, thinking and cached."""
+    if not turn:
+        return ""
+    parts = [f"{turn[key]:,} {label}" for key, label in TURN_PARTS if turn.get(key)]
+    if not parts and turn.get("total_tokens") is not None:
+        parts.append(f"{turn['total_tokens']:,} tokens")
     return ", ".join(parts)

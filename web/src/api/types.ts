@@ -91,6 +91,27 @@ export const ACTIVE_SESSION_STATES: readonly SessionState[] = [
 
 export type Policy = "ask" | "allow-reads" | "allow-edits" | "allow-all" | (string & {});
 
+/**
+ * A turn's token counts: a session's `turn_usage`, and what a `turn_end` event's `usage`
+ * (ACP's names) reads as.
+ */
+export interface TokenUsage {
+  total_tokens: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  thought_tokens: number | null;
+  cached_read_tokens: number | null;
+  cached_write_tokens: number | null;
+}
+
+/** A session's `context_usage` (the agent's last `usage_update`): the context window's use
+ * and size in tokens, and the session's cost. */
+export interface ContextUsage {
+  used: number | null;
+  size: number | null;
+  cost: { amount: number; currency: string } | null;
+}
+
 export interface Session {
   id: string;
   workspace_id: string | null;
@@ -106,7 +127,10 @@ export interface Session {
   mode: string | null;
   last_seq: number;
   last_message: string | null;
-  usage: Record<string, unknown> | null;
+  /** The context window and cost, from the agent's last `usage_update`. */
+  context_usage: ContextUsage | null;
+  /** The token counts of the last turn that reported them. */
+  turn_usage: TokenUsage | null;
   agent_info: Record<string, unknown> | null;
   created_at: IsoDateTime;
   updated_at: IsoDateTime;

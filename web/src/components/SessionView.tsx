@@ -241,7 +241,7 @@ export function SessionView({
           {s ? s.title || s.agent : "Session"} {s && <StateBadge state={s.state} />}
         </Heading>
         {s && <SessionFacts session={s} />}
-        <UsageSummary transcript={transcript} />
+        {s && <UsageSummary context={s.context_usage} turn={s.turn_usage} />}
         <QueryStatus query={session} what="the session" />
       </header>
 

@@ -1,4 +1,4 @@
-import type { Transcript } from "../lib/transcript.ts";
+import type { ContextUsage, TokenUsage } from "../api/types.ts";
 
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
 
@@ -19,13 +19,17 @@ export function formatCost(amount: number, currency: string): string {
 }
 
 /**
- * What the agent reported of its usage, compact for the session header: the context window
- * (`usage_update`'s used/size), the session's cost, and the last turn's tokens (`turn_end`).
- * Nothing when the agent reports none.
+ * What the agent reported of its usage, compact for the session header: the context window and
+ * the session's cost (the session's `context_usage`, from the agent's last `usage_update`), and
+ * the last turn's tokens (its `turn_usage`). Nothing when the agent reports none.
  */
-export function UsageSummary({ transcript }: { transcript: Transcript }) {
-  const context = transcript.context;
-  const turn = transcript.lastTurnUsage;
+export function UsageSummary({
+  context,
+  turn,
+}: {
+  context: ContextUsage | null;
+  turn: TokenUsage | null;
+}) {
   const window =
     context && context.used !== null && context.size !== null && context.size > 0
       ? { used: context.used, size: context.size }
@@ -33,14 +37,14 @@ export function UsageSummary({ transcript }: { transcript: Transcript }) {
   const cost = context?.cost ?? null;
   const turnParts = turn
     ? [
-        turn.inputTokens !== null && `${formatTokens(turn.inputTokens)} in`,
-        turn.outputTokens !== null && `${formatTokens(turn.outputTokens)} out`,
-        turn.thoughtTokens && `${formatTokens(turn.thoughtTokens)} thinking`,
-        turn.cachedReadTokens && `${formatTokens(turn.cachedReadTokens)} cached`,
+        turn.input_tokens !== null && `${formatTokens(turn.input_tokens)} in`,
+        turn.output_tokens !== null && `${formatTokens(turn.output_tokens)} out`,
+        turn.thought_tokens && `${formatTokens(turn.thought_tokens)} thinking`,
+        turn.cached_read_tokens && `${formatTokens(turn.cached_read_tokens)} cached`,
       ].filter((part): part is string => typeof part === "string")
     : [];
-  if (turn && turnParts.length === 0 && turn.totalTokens !== null) {
-    turnParts.push(`${formatTokens(turn.totalTokens)} tokens`);
+  if (turn && turnParts.length === 0 && turn.total_tokens !== null) {
+    turnParts.push(`${formatTokens(turn.total_tokens)} tokens`);
   }
   if (!window && !cost && turnParts.length === 0) return null;
 

@@ -2,28 +2,18 @@
 // the plain values the transcript keeps. Agents send more fields than these, new ones keep
 // arriving, and anything may be missing or of another type: every reader checks what it gets.
 
-import type { AcpContentBlock, AcpToolCallContent, PermissionOption } from "../api/types.ts";
+import type {
+  AcpContentBlock,
+  AcpToolCallContent,
+  PermissionOption,
+  TokenUsage,
+} from "../api/types.ts";
+
+export type { TokenUsage };
 
 export interface ToolLocation {
   path: string;
   line: number | null;
-}
-
-/** A turn's token counts as the agent reported them (`turn_end`'s `usage`). */
-export interface TokenUsage {
-  totalTokens: number | null;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  thoughtTokens: number | null;
-  cachedReadTokens: number | null;
-  cachedWriteTokens: number | null;
-}
-
-/** The last `usage_update`: tokens in the context window, its size, the session's cost. */
-export interface ContextUsage {
-  used: number | null;
-  size: number | null;
-  cost: { amount: number; currency: string } | null;
 }
 
 export interface AvailableCommand {
@@ -102,27 +92,18 @@ export function optionsOf(raw: unknown): PermissionOption[] {
     : [];
 }
 
+/** A `turn_end` event's `usage`, in ACP's names, as a session's `turn_usage` has it. */
 export function tokenUsage(raw: unknown): TokenUsage | null {
   if (!isObject(raw)) return null;
   const usage: TokenUsage = {
-    totalTokens: num(raw.totalTokens),
-    inputTokens: num(raw.inputTokens),
-    outputTokens: num(raw.outputTokens),
-    thoughtTokens: num(raw.thoughtTokens),
-    cachedReadTokens: num(raw.cachedReadTokens),
-    cachedWriteTokens: num(raw.cachedWriteTokens),
+    total_tokens: num(raw.totalTokens),
+    input_tokens: num(raw.inputTokens),
+    output_tokens: num(raw.outputTokens),
+    thought_tokens: num(raw.thoughtTokens),
+    cached_read_tokens: num(raw.cachedReadTokens),
+    cached_write_tokens: num(raw.cachedWriteTokens),
   };
   return Object.values(usage).some((v) => v !== null) ? usage : null;
-}
-
-export function contextUsage(raw: Record<string, unknown>): ContextUsage {
-  const cost = isObject(raw.cost) ? raw.cost : null;
-  const amount = num(cost?.amount);
-  return {
-    used: num(raw.used),
-    size: num(raw.size),
-    cost: amount === null ? null : { amount, currency: str(cost?.currency) ?? "USD" },
-  };
 }
 
 export function commandsOf(raw: unknown): AvailableCommand[] {

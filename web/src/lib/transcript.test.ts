@@ -204,7 +204,7 @@ describe("applyEvents", () => {
     expect(t.items[3]).toMatchObject({ type: "terminal", embedded: false });
   });
 
-  it("keeps usage, cost, mode, commands, config options and the title beside the items", () => {
+  it("keeps mode, commands, config options and the title beside the items", () => {
     const e = eventMaker();
     const t = fold([
       e("notice", {
@@ -245,15 +245,9 @@ describe("applyEvents", () => {
         usage: { totalTokens: 30, inputTokens: 20, outputTokens: 10 },
       }),
     ]);
-    expect(t.context).toEqual({
-      used: 5000,
-      size: 200000,
-      cost: { amount: 0.12, currency: "USD" },
-    });
-    expect(t.lastTurnUsage).toMatchObject({
-      inputTokens: 20,
-      outputTokens: 10,
-      thoughtTokens: null,
+    expect(t.items.at(-1)).toMatchObject({
+      type: "turn_end",
+      usage: { total_tokens: 30, input_tokens: 20, output_tokens: 10, thought_tokens: null },
     });
     expect(t.mode).toBe("plan");
     expect(t.commands).toEqual([{ name: "init", description: "Set up", hint: "path" }]);
@@ -330,7 +324,6 @@ describe("applyEvents", () => {
     const t = fold([e.text("agent", "hi")]);
     const next = applyEvents(t, [e.update({ sessionUpdate: "usage_update", used: 1, size: 2 })]);
     expect(next.items).toBe(t.items);
-    expect(next.context).toEqual({ used: 1, size: 2, cost: null });
     expect(next.lastSeq).toBe(2);
   });
 

@@ -25,7 +25,6 @@ import {
   configOptionsOf,
   contentOf,
   contentText,
-  contextUsage,
   isObject,
   locationsOf,
   modesOf,
@@ -37,14 +36,13 @@ import {
   tokenUsage,
   type AvailableCommand,
   type ConfigOption,
-  type ContextUsage,
   type SessionMode,
   type TokenUsage,
   type ToolLocation,
 } from "./acpPayload.ts";
 
 export { contentText, shellJoin };
-export type { AvailableCommand, ConfigOption, ContextUsage, SessionMode, TokenUsage, ToolLocation };
+export type { AvailableCommand, ConfigOption, SessionMode, TokenUsage, ToolLocation };
 
 export interface PlanEntry {
   content: string;
@@ -174,10 +172,6 @@ export interface TranscriptIndex {
 export interface Transcript {
   items: TranscriptItem[];
   lastSeq: number;
-  /** The last `usage_update`, if any. */
-  context: ContextUsage | null;
-  /** The last turn's token counts, if the agent reports them. */
-  lastTurnUsage: TokenUsage | null;
   modes: SessionMode[];
   mode: string | null;
   commands: AvailableCommand[];
@@ -190,8 +184,6 @@ export interface Transcript {
 export const emptyTranscript = (): Transcript => ({
   items: [],
   lastSeq: 0,
-  context: null,
-  lastTurnUsage: null,
   modes: [],
   mode: null,
   commands: [],
@@ -304,13 +296,11 @@ class Builder {
         });
         break;
       case "turn_end": {
-        const usage = tokenUsage(p.usage);
-        if (usage) this.state.lastTurnUsage = usage;
         this.push(event, {
           type: "turn_end",
           stopReason: str(p.stop_reason),
           error: p.error == null ? null : String(p.error),
-          usage,
+          usage: tokenUsage(p.usage),
         });
         break;
       }
@@ -402,8 +392,8 @@ class Builder {
         this.plan(event, update.entries);
         return;
       case "usage_update":
-        // Shown by UsageSummary, not as a row: agents send one after every model call.
-        this.state.context = contextUsage(update);
+        // Not a row: agents send one after every model call. UsageSummary shows the latest
+        // from the session (its `context_usage`).
         return;
       case "current_mode_update": {
         const modeId = str(update.currentModeId) ?? "?";

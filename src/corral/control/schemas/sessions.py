@@ -13,6 +13,8 @@ from corral.protocol.sessions import MAX_PROMPT_CHARS, Policy
 from corral.states import SessionState
 
 __all__ = [
+    "ContextUsage",
+    "Cost",
     "EventPage",
     "ModeChange",
     "ModelChange",
@@ -23,6 +25,7 @@ __all__ = [
     "SessionCreate",
     "SessionEventPublic",
     "SessionPublic",
+    "TurnUsage",
 ]
 
 
@@ -33,6 +36,30 @@ class SessionCreate(StrictInput):
         None, description="Which permission requests are answered without asking."
     )
     title: str | None = Field(None, max_length=200)
+
+
+class Cost(BaseModel):
+    amount: float
+    currency: str = Field(description="As the agent gave it, e.g. `USD`.")
+
+
+class ContextUsage(BaseModel):
+    """From the agent's last `usage_update`."""
+
+    used: int | None = Field(description="Tokens in the context window now.")
+    size: int | None = Field(description="The context window's size in tokens.")
+    cost: Cost | None = Field(description="What the session has cost so far.")
+
+
+class TurnUsage(BaseModel):
+    """The token counts of a turn, as the agent reported them at its end."""
+
+    total_tokens: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    thought_tokens: int | None
+    cached_read_tokens: int | None
+    cached_write_tokens: int | None
 
 
 class SessionPublic(PublicModel):
@@ -50,7 +77,12 @@ class SessionPublic(PublicModel):
     mode: str | None
     last_seq: int
     last_message: str | None
-    usage: dict[str, Any] | None
+    context_usage: ContextUsage | None = Field(
+        description="The context window and cost, from the agent's last `usage_update`."
+    )
+    turn_usage: TurnUsage | None = Field(
+        description="The token counts of the last turn that reported them."
+    )
     agent_info: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime

@@ -33,6 +33,7 @@ from corral.control.nodelink.registry import NodeRegistry
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, agents, lifecycle
 from corral.control.services.pagination import paginate
+from corral.control.services.sessionusage import context_usage, turn_usage
 from corral.control.services.terminals import node_for
 from corral.control.sessionhub import SessionHub
 from corral.errors import Conflict, CorralError, InvalidInput, NotFound
@@ -387,7 +388,7 @@ async def _apply(
     elif kind == SessionEventKind.UPDATE:
         update_kind = payload.get("sessionUpdate")
         if update_kind == "usage_update":
-            row.usage = payload
+            row.context_usage = context_usage(payload) or row.context_usage
         elif update_kind == "current_mode_update" and isinstance(payload.get("currentModeId"), str):
             row.mode = payload["currentModeId"][:200]
         elif update_kind == "config_option_update":
@@ -400,8 +401,8 @@ async def _apply(
             row.title = (
                 payload["text"].strip().splitlines()[0][:80] if payload["text"].strip() else None
             )
-    elif kind == SessionEventKind.TURN_END and isinstance(payload.get("usage"), dict):
-        row.usage = payload["usage"]
+    elif kind == SessionEventKind.TURN_END:
+        row.turn_usage = turn_usage(payload.get("usage")) or row.turn_usage
     elif kind == SessionEventKind.NOTICE and payload.get("code") == "agent_ready":
         row.agent_info = {k: v for k, v in payload.items() if k not in ("code", "message")}
     elif kind == SessionEventKind.PERMISSION_REQUEST:

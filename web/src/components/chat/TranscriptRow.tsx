@@ -20,11 +20,11 @@ const STOP_REASONS: Record<string, string> = {
 function usageText(usage: TokenUsage | null): string | null {
   if (!usage) return null;
   const parts = [
-    usage.inputTokens !== null && `${formatTokens(usage.inputTokens)} in`,
-    usage.outputTokens !== null && `${formatTokens(usage.outputTokens)} out`,
+    usage.input_tokens !== null && `${formatTokens(usage.input_tokens)} in`,
+    usage.output_tokens !== null && `${formatTokens(usage.output_tokens)} out`,
   ].filter((part): part is string => typeof part === "string");
-  if (parts.length === 0 && usage.totalTokens !== null) {
-    parts.push(`${formatTokens(usage.totalTokens)} tokens`);
+  if (parts.length === 0 && usage.total_tokens !== null) {
+    parts.push(`${formatTokens(usage.total_tokens)} tokens`);
   }
   return parts.length > 0 ? parts.join(" / ") : null;
 }

@@ -39,8 +39,11 @@ class AgentSession(Timestamps, Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     """The start of the agent's latest message, for lists and the dashboard."""
-    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    """The latest usage the agent reported (tokens, cost), as it sent it."""
+    context_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The context window and cost from the agent's last `usage_update`: {used, size, cost}
+    (see `corral.control.services.sessionusage`)."""
+    turn_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The token counts of the last turn that reported them: {total_tokens, input_tokens, …}."""
     agent_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     """What the agent said when it started: modes, models, config options, loadSession."""
 
