@@ -12,6 +12,7 @@ from enum import StrEnum
 from corral.errors import Conflict
 
 __all__ = [
+    "LIVE_SESSION_STATES",
     "NodeState",
     "SessionState",
     "WorkspaceState",
@@ -50,6 +51,15 @@ class SessionState(StrEnum):
     AWAITING_PERMISSION = "awaiting_permission"
     STOPPED = "stopped"
     ERROR = "error"
+
+
+LIVE_SESSION_STATES = (
+    SessionState.STARTING,
+    SessionState.IDLE,
+    SessionState.RUNNING,
+    SessionState.AWAITING_PERMISSION,
+)
+"""The states of a session whose agent process runs (or is starting)."""
 
 
 # The moves each life cycle allows, by state value. Kept per enum because StrEnum members are

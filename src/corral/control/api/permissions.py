@@ -11,7 +11,7 @@ from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import PermissionRequestId
 from corral.control.schemas.sessions import PermissionAnswerBody, PermissionRequestPublic
-from corral.control.services import sessions
+from corral.control.services import permissions
 
 router = APIRouter(prefix=f"{API_PREFIX}/permission-requests", tags=["sessions"])
 
@@ -25,7 +25,7 @@ async def list_permission_requests(
         bool, Query(alias="all", description="Answered ones too, not only pending.")
     ] = False,
 ) -> Page[PermissionRequestPublic]:
-    rows, next_cursor = await sessions.list_permission_requests(
+    rows, next_cursor = await permissions.list_permission_requests(
         db, user.id, pending_only=not all_states, limit=page.limit, cursor=page.cursor
     )
     return Page(
@@ -42,7 +42,7 @@ async def answer_permission_request(
     state: State,
 ) -> PermissionRequestPublic:
     """Answer with one of the agent's options (`option_id`), or cancel it (no option)."""
-    answered = await sessions.answer_permission(
+    answered = await permissions.answer_permission(
         db, state.node_registry, user.id, request, option_id=body.option_id
     )
     return PermissionRequestPublic.model_validate(answered)

@@ -37,7 +37,7 @@ from corral.control.schemas.sessions import (
     SessionEventPublic,
     SessionPublic,
 )
-from corral.control.services import projects, sessions, workspaces
+from corral.control.services import projects, sessionevents, sessions, workspaces
 from corral.control.state import AppState
 from corral.errors import CorralError
 from corral.protocol.viewer import (
@@ -220,7 +220,7 @@ async def _stream(
                     [
                         (
                             e.seq,
-                            sessions.event_json(
+                            sessionevents.event_json(
                                 session_id, e.seq, e.kind, json.dumps(e.payload), e.created_at
                             ),
                         )

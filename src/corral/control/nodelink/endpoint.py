@@ -16,7 +16,7 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.errors import close_reason
 from corral.control.db.models import Node
 from corral.control.nodelink.connection import NodeConnection
-from corral.control.services import nodes, sessions, workspaces
+from corral.control.services import nodes, sessionevents, workspaces
 from corral.control.state import AppState
 from corral.errors import CorralError
 from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
@@ -118,7 +118,7 @@ class _Link:
 
     async def on_session_events(self, batch: SessionEvents) -> SessionEventsAck:
         async with self.state.sessions() as db:
-            acked = await sessions.ingest(db, self.state.session_hub, self.node.id, batch)
+            acked = await sessionevents.ingest(db, self.state.session_hub, self.node.id, batch)
         return SessionEventsAck(session_id=batch.session_id, acked_seq=acked)
 
     def reconcile_soon(self) -> None:
@@ -135,7 +135,7 @@ class _Link:
                 await workspaces.reconcile_node(db, self.node.id, reported)
             running = await self.connection.call("session.list", Empty(), SessionList)
             async with self.state.sessions() as db:
-                await sessions.mark_node_sessions_gone(
+                await sessionevents.mark_node_sessions_gone(
                     db,
                     self.node.id,
                     {s.id for s in running.sessions},

@@ -22,7 +22,7 @@ from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import activity, sessions
 from corral.control.services.users import get_user
 from corral.errors import Conflict, CorralError
-from corral.states import SessionState
+from corral.states import LIVE_SESSION_STATES, SessionState
 
 __all__ = ["RunningSession", "disable_user", "enable_user", "running_sessions", "user_detail"]
 
@@ -53,7 +53,7 @@ async def running_sessions(db: AsyncSession, user_id: str) -> list[RunningSessio
             .outerjoin(Node, Node.id == Workspace.node_id)
             .where(
                 AgentSession.user_id == user_id,
-                AgentSession.state.in_(sessions.LIVE_STATES),
+                AgentSession.state.in_(LIVE_SESSION_STATES),
             )
             .order_by(AgentSession.id.desc())
         )

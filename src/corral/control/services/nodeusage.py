@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import AgentSession, Node, User, UserRole, Workspace
-from corral.control.services.sessions import LIVE_STATES
-from corral.states import WorkspaceState
+from corral.states import LIVE_SESSION_STATES, WorkspaceState
 
 __all__ = ["PER_USER_COUNTS", "usage_seen_by"]
 
@@ -48,7 +47,7 @@ async def usage_seen_by(
         .where(
             AgentSession.user_id == viewer.id,
             Workspace.node_id.in_(ids),
-            AgentSession.state.in_(LIVE_STATES),
+            AgentSession.state.in_(LIVE_SESSION_STATES),
         )
         .group_by(Workspace.node_id)
     )
