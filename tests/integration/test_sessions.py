@@ -311,3 +311,72 @@ def test_the_live_socket_needs_a_signed_in_user(site: SessionSite) -> None:
     with connect(ws_url) as connection, pytest.raises(ConnectionClosed) as closed:
         connection.recv(timeout=WAIT_SECONDS)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def decision_of(site: SessionSite, session_id: str, request_id: str) -> dict[str, Any]:
+    """The decision event about `request_id`, once the transcript has it."""
+
+    def check() -> dict[str, Any] | None:
+        for event in site.events(session_id):
+            payload = event["payload"]
+            if event["kind"] == "permission_decision" and payload["request_id"] == request_id:
+                return dict(payload)
+        return None
+
+    found: dict[str, Any] = eventually(
+        check,
+        f"a decision about {request_id}",
+        lambda: json.dumps(site.events(session_id))[-4000:],
+        WAIT_SECONDS,
+    )
+    return found
+
+
+CANCELLED_BY_THE_END = {
+    "outcome": "cancelled",
+    "option_id": None,
+    "by": None,
+    "policy": "session ended",
+}
+
+
+def waiting_request(site: SessionSite, path: str) -> tuple[str, dict[str, Any]]:
+    """A new session whose turn waits on a permission request to write `path`."""
+    session = site.start("scripted")
+    site.wait_state(session["id"], "idle")
+    prompt_id = site.prompt(session["id"], f"permission path={path} content=x")
+    return session["id"], site.pending_request(session["id"], prompt_id)
+
+
+def test_stopping_a_session_cancels_its_waiting_request_in_the_transcript(
+    site: SessionSite,
+) -> None:
+    session_id, request = waiting_request(site, "stopped.txt")
+    site.api.post(f"/sessions/{session_id}/stop", expect=200)
+    site.wait_state(session_id, "stopped")
+
+    decision = decision_of(site, session_id, request["id"])
+    assert decision == {**CANCELLED_BY_THE_END, "request_id": request["id"]}
+    listed = site.api.get("/permission-requests?all=true")["items"]
+    assert next(r for r in listed if r["id"] == request["id"])["state"] == "cancelled"
+    events = site.events(session_id)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert not (site.checkout / "stopped.txt").exists()
+
+
+# Last: it restarts the module's node agent.
+def test_a_request_waiting_when_the_node_dies_is_cancelled_when_it_links_again(
+    site: SessionSite,
+) -> None:
+    session_id, request = waiting_request(site, "orphaned.txt")
+
+    site.kill_and_restart_node()
+
+    stopped = site.wait_state(session_id, "stopped")
+    assert "node n1's agent process" in stopped["state_reason"], stopped
+    decision = decision_of(site, session_id, request["id"])
+    assert decision == {**CANCELLED_BY_THE_END, "request_id": request["id"]}
+    assert request["id"] not in [r["id"] for r in site.api.get("/permission-requests")["items"]]
+    # The conversation goes on after the node's restart.
+    resumed = site.prompt(session_id, "echo after the restart")
+    assert site.turn(session_id, resumed)["stop_reason"] == "end_turn"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.nodes import Api, eventually, exchange, node_agent
+from tests.support.nodes import Api, NodeProcess, eventually, exchange, node_agent
 from tests.support.processes import CorralServer, corral_env, corral_server
 
 __all__ = [
@@ -76,6 +76,9 @@ class SessionSite:
     server: CorralServer | None = None
     restart: Callable[[], CorralServer] | None = None
     """Start the control plane again on the same data directory and port."""
+    node: NodeProcess | None = None
+    restart_node: Callable[[], NodeProcess] | None = None
+    """Start the node agent again on its data directory (it has joined: no token)."""
 
     def kill_and_restart_control_plane(self) -> None:
         """kill -9 the control plane by PID, then start it again."""
@@ -83,6 +86,13 @@ class SessionSite:
         os.kill(self.server.pid, signal.SIGKILL)
         self.server.stop()
         self.server = self.restart()
+
+    def kill_and_restart_node(self) -> None:
+        """kill -9 the node agent by PID, as a crash would end it, then start it again; its
+        sessions end with it."""
+        assert self.node is not None and self.restart_node is not None
+        self.node.kill()
+        self.node = self.restart_node()
 
     def start(self, agent: str, **body: Any) -> dict[str, Any]:
         session: dict[str, Any] = self.api.post(
@@ -204,7 +214,7 @@ def session_site(
             **node_env,
         )
         node_dir = base / "node"
-        stack.enter_context(
+        node = stack.enter_context(
             node_agent(
                 node_dir, agent_env, control_url=server.url, join_token=created["join_token"]
             )
@@ -230,6 +240,9 @@ def session_site(
                 corral_server(base / "data", env, port=server.port, expect_link=False)
             )
 
+        def restart_node() -> NodeProcess:
+            return stack.enter_context(node_agent(node_dir, agent_env, control_url=server.url))
+
         yield SessionSite(
             api,
             server.url,
@@ -240,4 +253,6 @@ def session_site(
             wait_seconds,
             server,
             restart,
+            node,
+            restart_node,
         )

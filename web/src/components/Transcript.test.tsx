@@ -248,6 +248,29 @@ describe("Transcript", () => {
     expect(within(moved).getByText(/Cancelled: the turn was cancelled/)).toBeTruthy();
   });
 
+  it("shows a request its session's end cancelled as cancelled, not waiting", () => {
+    const e = eventMaker();
+    const t = fold([
+      e("permission_request", {
+        request_id: "r1",
+        tool_call: { toolCallId: "a", title: "Write notes.txt", kind: "edit" },
+        options: ALLOW_REJECT,
+      }),
+      e("state", { state: "stopped", reason: "stopped" }),
+      e("permission_decision", {
+        request_id: "r1",
+        outcome: "cancelled",
+        option_id: null,
+        by: null,
+        policy: "session ended",
+      }),
+    ]);
+    show(t, false);
+    const asked = screen.getByRole("article", { name: /Write notes\.txt/ });
+    expect(within(asked).getByText(/Cancelled: the session ended\./)).toBeTruthy();
+    expect(within(asked).queryByText("Not answered.")).toBeNull();
+  });
+
   it("renders the plan as a checklist", () => {
     const e = eventMaker();
     show(

@@ -135,7 +135,7 @@ async def stop_session(
     session: SessionId, user: CurrentUser, db: Db, state: State
 ) -> SessionPublic:
     """End the agent process. The transcript stays; a new prompt starts the agent again."""
-    row = await sessions.stop_session(db, state.node_registry, user.id, session)
+    row = await sessions.stop_session(db, state.node_registry, state.session_hub, user.id, session)
     return SessionPublic.model_validate(row)
 
 

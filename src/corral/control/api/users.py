@@ -62,7 +62,9 @@ async def get_user(user_ref: UserRef, user: CurrentUser, db: Db) -> UserDetail:
 async def disable_user(user_ref: UserRef, user: CurrentUser, db: Db, state: State) -> UserDetail:
     """Disable a member: their API tokens, browser sessions and open WebSockets stop working
     at once, and their live agent sessions are stopped (listed in the answer)."""
-    found, stopped = await accounts.disable_user(db, state.node_registry, user, user_ref)
+    found, stopped = await accounts.disable_user(
+        db, state.node_registry, state.session_hub, user, user_ref
+    )
     state.viewer_sockets.cut_off(found.id, "your account has been disabled")
     return UserDetail.of(found, stopped)
 

@@ -137,6 +137,7 @@ class _Link:
             async with self.state.sessions() as db:
                 await sessionevents.mark_node_sessions_gone(
                     db,
+                    self.state.session_hub,
                     self.node.id,
                     {s.id for s in running.sessions},
                     reason=f"the agent ended with node {self.node.name}'s agent process",

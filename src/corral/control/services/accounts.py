@@ -21,6 +21,7 @@ from corral.control.db.models import AgentSession, Node, User, UserRole, UserSta
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import activity, sessions
 from corral.control.services.users import get_user
+from corral.control.sessionhub import SessionHub
 from corral.errors import Conflict, CorralError
 from corral.states import LIVE_SESSION_STATES, SessionState
 
@@ -77,7 +78,7 @@ async def user_detail(db: AsyncSession, actor: User, ref: str) -> tuple[User, li
 
 
 async def disable_user(
-    db: AsyncSession, registry: NodeRegistry, actor: User, ref: str
+    db: AsyncSession, registry: NodeRegistry, hub: SessionHub, actor: User, ref: str
 ) -> tuple[User, list[RunningSession]]:
     """Disable a member who has joined, and stop their live sessions; return the user and the
     sessions that were live, each with why it could not be stopped, if it could not.
@@ -98,14 +99,14 @@ async def disable_user(
         activity.record(db, "user.disabled", user, user_id=actor.id, actor_id=actor.id)
         await db.commit()
     live = await running_sessions(db, user.id)
-    return user, [await _stop(db, registry, user, session) for session in live]
+    return user, [await _stop(db, registry, hub, user, session) for session in live]
 
 
 async def _stop(
-    db: AsyncSession, registry: NodeRegistry, user: User, session: RunningSession
+    db: AsyncSession, registry: NodeRegistry, hub: SessionHub, user: User, session: RunningSession
 ) -> RunningSession:
     try:
-        await sessions.stop_session(db, registry, user.id, session.id)
+        await sessions.stop_session(db, registry, hub, user.id, session.id)
     except CorralError as exc:
         log.warning("could not stop session %s of a disabled user: %s", session.id, exc.message)
         await db.rollback()

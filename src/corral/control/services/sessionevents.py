@@ -1,7 +1,8 @@
 """A session's transcript as nodes send it: every event stored with its sequence number
 (`ingest`), and what follows from it (the session's state, latest message, usage and permission
 requests) in the same transaction; and what the control plane concludes itself when a node
-has lost a session (`mark_node_sessions_gone`)."""
+has lost a session (`mark_node_sessions_gone`), including the cancelling of the permission
+requests of a session that ended (`cancel_pending_requests`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,23 @@ from corral.errors import Conflict, NotFound
 from corral.protocol.sessions import SessionEventKind, SessionEvents
 from corral.states import LIVE_SESSION_STATES, SessionState
 
-__all__ = ["LAST_MESSAGE_CHARS", "event_json", "ingest", "mark_node_sessions_gone", "text_of"]
+__all__ = [
+    "LAST_MESSAGE_CHARS",
+    "SESSION_ENDED",
+    "cancel_pending_requests",
+    "event_json",
+    "ingest",
+    "mark_node_sessions_gone",
+    "text_of",
+]
 
 log = logging.getLogger("corral.sessions")
 
 LAST_MESSAGE_CHARS = 500
+ENDED_STATES = (SessionState.STOPPED, SessionState.ERROR)
+SESSION_ENDED = "session ended"
+"""What decided a permission request that its session's end cancelled (the `policy` of its
+decision; the web app says "the session ended")."""
 
 
 def event_json(session_id: str, seq: int, kind: str, payload: str, at: datetime) -> str:
@@ -85,10 +98,69 @@ async def ingest(db: AsyncSession, hub: SessionHub, node_id: str, batch: Session
     if rows:
         # One multi-row INSERT for the batch: the ORM's unit of work per row was the bottleneck.
         await db.execute(insert(cast(Table, SessionEvent.__table__)), rows)
+    highest = max(event.seq for event in batch.events)
+    if fresh and row.state in ENDED_STATES:
+        # The agent process is gone (its node ends a session with this event): nothing will
+        # answer what it still asked.
+        published += await cancel_pending_requests(db, row)
     await db.commit()
     if published:
         hub.publish(row.id, published)
-    return row.last_seq
+    # The node's own numbers only: events this control plane added are not the node's to forget.
+    return min(row.last_seq, highest)
+
+
+async def cancel_pending_requests(db: AsyncSession, row: AgentSession) -> list[tuple[int, str]]:
+    """Cancel the session's pending permission requests because it ended, each with its
+    `permission_decision` event in the transcript (so a chat shows it cancelled, not waiting
+    forever). Returns the events for the caller to publish once it has committed.
+
+    The events take the next sequence numbers, which is safe when the node will send nothing
+    more for the session: after its last `state` event, or once it has relinked without it.
+    (A node killed with events still in its outbox may deliver them after the relink that
+    declared the session gone; one that collides with a number used here is dropped.)"""
+    requests = (
+        await db.scalars(
+            select(PermissionRequest)
+            .where(
+                PermissionRequest.session_id == row.id,
+                PermissionRequest.state == PermissionState.PENDING,
+            )
+            .order_by(PermissionRequest.created_at)
+        )
+    ).all()
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    published: list[tuple[int, str]] = []
+    for request in requests:
+        request.state, request.policy, request.decided_at = (
+            PermissionState.CANCELLED,
+            SESSION_ENDED,
+            now,
+        )
+        decision = {
+            "request_id": request.id,
+            "outcome": "cancelled",
+            "option_id": None,
+            "by": None,
+            "policy": SESSION_ENDED,
+        }
+        payload = JsonText(json.dumps(decision, separators=(",", ":")))
+        row.last_seq += 1
+        kind = SessionEventKind.PERMISSION_DECISION.value
+        rows.append(
+            {
+                "session_id": row.id,
+                "seq": row.last_seq,
+                "kind": kind,
+                "payload": payload,
+                "created_at": now,
+            }
+        )
+        published.append((row.last_seq, event_json(row.id, row.last_seq, kind, payload, now)))
+    if rows:
+        await db.execute(insert(cast(Table, SessionEvent.__table__)), rows)
+    return published
 
 
 async def _apply(
@@ -185,9 +257,10 @@ def text_of(update: dict[str, Any]) -> str:
 
 
 async def mark_node_sessions_gone(
-    db: AsyncSession, node_id: str, running: set[str], reason: str
+    db: AsyncSession, hub: SessionHub, node_id: str, running: set[str], reason: str
 ) -> None:
-    """After a node (re)links: its live sessions it no longer runs have ended with it."""
+    """After a node (re)links: its live sessions it no longer runs have ended with it, and
+    their pending permission requests are cancelled."""
     rows = (
         await db.scalars(
             select(AgentSession)
@@ -195,17 +268,12 @@ async def mark_node_sessions_gone(
             .where(Workspace.node_id == node_id, AgentSession.state.in_(LIVE_SESSION_STATES))
         )
     ).all()
+    published: dict[str, list[tuple[int, str]]] = {}
     for row in rows:
         if row.id not in running:
             await lifecycle.transition(db, "session", row, SessionState.STOPPED, reason=reason)
-            for request in (
-                await db.scalars(
-                    select(PermissionRequest).where(
-                        PermissionRequest.session_id == row.id,
-                        PermissionRequest.state == PermissionState.PENDING,
-                    )
-                )
-            ).all():
-                request.state, request.policy = PermissionState.CANCELLED, "session ended"
-                request.decided_at = utcnow()
+            published[row.id] = await cancel_pending_requests(db, row)
     await db.commit()
+    for session_id, events in published.items():
+        if events:
+            hub.publish(session_id, events)

@@ -21,8 +21,9 @@ from corral.control.nodelink.registry import NodeRegistry
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, agents, lifecycle
 from corral.control.services.pagination import paginate
-from corral.control.services.sessionevents import text_of
+from corral.control.services.sessionevents import cancel_pending_requests, text_of
 from corral.control.services.terminals import node_for
+from corral.control.sessionhub import SessionHub
 from corral.errors import Conflict, CorralError, NotFound
 from corral.ids import new_id
 from corral.protocol.sessions import (
@@ -266,9 +267,11 @@ async def send_to_session(
 
 
 async def stop_session(
-    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
+    db: AsyncSession, registry: NodeRegistry, hub: SessionHub, user_id: str, ref: str
 ) -> AgentSession:
-    """End the agent process; the transcript stays and a later prompt starts it again."""
+    """End the agent process; the transcript stays and a later prompt starts it again. With no
+    node to ask, the session is marked stopped here and its pending permission requests are
+    cancelled (their decisions published to `hub`)."""
     row = await get_session(db, user_id, ref)
     if row.state not in LIVE_SESSION_STATES:
         return row
@@ -284,7 +287,10 @@ async def stop_session(
         await lifecycle.transition(
             db, "session", row, SessionState.STOPPED, reason="stopped", actor_id=user_id
         )
+        cancelled = await cancel_pending_requests(db, row)
         await db.commit()
+        if cancelled:
+            hub.publish(row.id, cancelled)
     return row
 
 
