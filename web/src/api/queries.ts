@@ -368,11 +368,12 @@ export function useCreateProject() {
   });
 }
 
-/** One project by name or id. */
-export function useProject(ref: string) {
+/** One project by name or id; none asked for while `ref` is null. */
+export function useProject(ref: string | null) {
   return useQuery({
-    queryKey: keys.project(ref),
-    queryFn: ({ signal }) => endpoints.getProject(ref, signal),
+    queryKey: keys.project(ref ?? ""),
+    queryFn: ({ signal }) => endpoints.getProject(ref ?? "", signal),
+    enabled: ref !== null,
   });
 }
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import type { TerminalInfo, Workspace } from "../api/types.ts";
 import { NOW, mockApi, page, renderPage, writes } from "../testing/api.tsx";
-import { session } from "../testing/fixtures.ts";
+import { demoProject, session } from "../testing/fixtures.ts";
 import { WorkspacePage } from "./WorkspacePage.tsx";
 
 // The tabs' contents have their own tests; here they only say which tab they are.
@@ -45,6 +45,7 @@ function api(extra = {}) {
     "GET /workspaces/wsp_1": { body: workspace },
     "GET /workspaces/wsp_1/terminals": { body: [terminal("trm_1")] },
     "GET /workspaces/wsp_1/log": { body: { lines: [] } },
+    "GET /projects/prj_1": { body: demoProject },
     "GET /sessions": page([
       session({ id: "ses_live", title: "live chat", state: "idle" }),
       session({ id: "ses_old", title: "old chat", state: "stopped" }),
@@ -113,5 +114,12 @@ describe("WorkspacePage", () => {
     await user.click(screen.getByRole("button", { name: "Delete workspace" }));
     await waitFor(() => expect(screen.getByTestId("location").textContent).toBe("/projects/prj_1"));
     expect(writes(calls).map((c) => `${c.method} ${c.path}`)).toEqual(["DELETE /workspaces/wsp_1"]);
+  });
+
+  it("names the workspace's project in the breadcrumb, linking to it", async () => {
+    api();
+    renderPage(<WorkspacePage />, open);
+    const crumb = await screen.findByRole("link", { name: "demo" });
+    expect(crumb.getAttribute("href")).toBe("/projects/prj_1");
   });
 });

@@ -4,6 +4,7 @@ import { Link, useParams } from "react-router";
 import {
   useCreateTerminal,
   useDeleteTerminal,
+  useProject,
   useTerminals,
   useWorkspace,
   useWorkspaceSessions,
@@ -59,6 +60,7 @@ export function WorkspacePage() {
   const sessions = useWorkspaceSessions(id);
   const createTerminal = useCreateTerminal(id);
   const deleteTerminal = useDeleteTerminal(id);
+  const project = useProject(w?.project_id ?? null);
   const [newChat, setNewChat] = useState(false);
   useTitle(w ? `${w.name} (${w.state})` : "Workspace");
 
@@ -115,7 +117,11 @@ export function WorkspacePage() {
       <header className="workspace-header">
         <p className="breadcrumb">
           <Link to="/">Dashboard</Link> /{" "}
-          {w.project_id ? <Link to={`/projects/${w.project_id}`}>project</Link> : "workspace"}
+          {w.project_id ? (
+            <Link to={`/projects/${w.project_id}`}>{project.data?.name ?? "project"}</Link>
+          ) : (
+            "workspace"
+          )}
         </p>
         <h1>
           {w.name} <StateBadge state={w.state} />
