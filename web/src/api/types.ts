@@ -40,6 +40,19 @@ export interface NodeUsage {
   [key: string]: unknown;
 }
 
+/**
+ * How a node keeps workspaces from the machine and from each other, as its heartbeat reports it
+ * (`capacity.isolation`; corral.protocol.messages.NodeIsolation, docs/security.md).
+ */
+export interface NodeIsolation {
+  sandbox: "bwrap" | "none" | (string & {});
+  user: "workspace_uid" | "user_namespace" | "node_user" | (string & {});
+  network: "isolated" | "host" | (string & {});
+  file_access: "openat2" | (string & {});
+  /** Why a piece is missing, in the node's words. */
+  problems: string[];
+}
+
 export interface Node {
   id: string;
   name: string;
@@ -49,7 +62,7 @@ export interface Node {
   state_changed_at: IsoDateTime;
   agent_version: string | null;
   last_seen_at: IsoDateTime | null;
-  capacity: { cpus?: number; [key: string]: unknown };
+  capacity: { cpus?: number; isolation?: NodeIsolation; [key: string]: unknown };
   usage: NodeUsage;
   connected: boolean;
   created_at: IsoDateTime;

@@ -2,6 +2,7 @@ import type { ReactNode } from "react";
 
 import { useNodes } from "../api/queries.ts";
 import type { Node } from "../api/types.ts";
+import { isolationSummary } from "../lib/isolation.ts";
 import { QueryTable } from "./QueryTable.tsx";
 import { StateBadge } from "./StateBadge.tsx";
 import { Ago } from "./Time.tsx";
@@ -16,8 +17,37 @@ function load(node: Node, withCpus: boolean): string {
 }
 
 /**
- * The nodes with their state, load and link. `detailed` adds the provider, why a node is in its
- * state, its CPUs, when it was last seen and its agent's version; `actions`, a last column.
+ * How the node confines workspaces: a short state, the detail as its title (and below it when
+ * `detailed`), and what it lacks, if anything, behind a disclosure.
+ */
+function Sandbox({ node, detailed }: { node: Node; detailed: boolean }) {
+  const summary = isolationSummary(node.capacity.isolation);
+  if (!summary) return <span className="muted">—</span>;
+  const problems = summary.problems;
+  return (
+    <>
+      <span className={`badge badge-sandbox-${summary.level}`} title={summary.detail}>
+        {summary.state}
+      </span>
+      {detailed && <div className="muted">{summary.detail}</div>}
+      {problems.length > 0 && (
+        <details className="sandbox-problems">
+          <summary>{problems.length === 1 ? "1 problem" : `${problems.length} problems`}</summary>
+          <ul>
+            {problems.map((problem) => (
+              <li key={problem}>{problem}</li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </>
+  );
+}
+
+/**
+ * The nodes with their state, sandbox, load and link. `detailed` adds the provider, why a node
+ * is in its state, what its sandbox is made of, its CPUs, when it was last seen and its agent's
+ * version; `actions`, a last column.
  */
 export function NodeTable({
   detailed = false,
@@ -37,6 +67,7 @@ export function NodeTable({
         <>
           <th scope="col">Name</th>
           <th scope="col">State</th>
+          <th scope="col">Sandbox</th>
           <th scope="col" className="num">
             Load (1 min)
           </th>
@@ -74,6 +105,9 @@ export function NodeTable({
           <td>
             <StateBadge state={node.state} />
             {detailed && node.state_reason && <div className="muted">{node.state_reason}</div>}
+          </td>
+          <td>
+            <Sandbox node={node} detailed={detailed} />
           </td>
           <td className="num">{load(node, detailed)}</td>
           {detailed ? (
