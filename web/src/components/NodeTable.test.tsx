@@ -3,7 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
 import type { Node, NodeIsolation } from "../api/types.ts";
-import { NOW, mockApi, page, renderPage } from "../testing/api.tsx";
+import { mockApi, page, renderPage } from "../testing/api.tsx";
+import { readyNode } from "../testing/fixtures.ts";
 import { NodeTable } from "./NodeTable.tsx";
 
 const isolated: NodeIsolation = {
@@ -15,20 +16,7 @@ const isolated: NodeIsolation = {
 };
 
 function node(name: string, isolation?: NodeIsolation): Node {
-  return {
-    id: `nod_${name}`,
-    name,
-    provider: "manual",
-    state: "ready",
-    state_reason: null,
-    state_changed_at: NOW,
-    agent_version: "0.4.0",
-    last_seen_at: NOW,
-    capacity: isolation ? { cpus: 4, isolation } : { cpus: 4 },
-    usage: { load1: 0.5 },
-    connected: true,
-    created_at: NOW,
-  };
+  return readyNode({ id: `nod_${name}`, name, capacity: { cpus: 4, isolation } });
 }
 
 const row = (name: string) => screen.getByRole("row", { name: new RegExp(`^${name} `) });

@@ -1,6 +1,6 @@
 // API objects the component tests share; a test spreads one to change what it needs.
 
-import type { Project, Session } from "../api/types.ts";
+import type { Node, Project, Session } from "../api/types.ts";
 import { NOW } from "./api.tsx";
 
 export const demoProject: Project = {
@@ -35,6 +35,25 @@ export function session(changes: Partial<Session> = {}): Session {
     agent_info: null,
     created_at: NOW,
     updated_at: NOW,
+    ...changes,
+  };
+}
+
+/** A ready, linked node, with `changes` over it. */
+export function readyNode(changes: Partial<Node> = {}): Node {
+  return {
+    id: "nod_1",
+    name: "box-1",
+    provider: "manual",
+    state: "ready",
+    state_reason: null,
+    state_changed_at: NOW,
+    agent_version: "0.4.0",
+    last_seen_at: NOW,
+    capacity: { cpus: 8 },
+    usage: { load1: 1.5 },
+    connected: true,
+    created_at: NOW,
     ...changes,
   };
 }

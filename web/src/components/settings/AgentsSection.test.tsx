@@ -2,7 +2,8 @@ import { cleanup, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import type { Agent, Node } from "../../api/types.ts";
-import { NOW, mockApi, page, renderPage } from "../../testing/api.tsx";
+import { mockApi, page, renderPage } from "../../testing/api.tsx";
+import { readyNode } from "../../testing/fixtures.ts";
 import { AgentsSection } from "./AgentsSection.tsx";
 
 const gemini: Agent = {
@@ -17,20 +18,7 @@ const gemini: Agent = {
 };
 
 function node(name: string, agents: string[]): Node {
-  return {
-    id: `nod_${name}`,
-    name,
-    provider: "local",
-    state: "ready",
-    state_reason: null,
-    state_changed_at: NOW,
-    agent_version: "0.1.0",
-    last_seen_at: NOW,
-    capacity: { cpus: 2 },
-    usage: { load1: 0.1, agents },
-    connected: true,
-    created_at: NOW,
-  };
+  return readyNode({ id: `nod_${name}`, name, usage: { load1: 0.1, agents } });
 }
 
 afterEach(cleanup);

@@ -5,21 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Node } from "../../api/types.ts";
 import { NodesSection } from "./NodesSection.tsx";
 import { NOW, mockApi, page, renderPage, writes } from "../../testing/api.tsx";
+import { readyNode } from "../../testing/fixtures.ts";
 
-const node: Node = {
-  id: "nod_1",
-  name: "box-1",
-  provider: "manual",
-  state: "ready",
-  state_reason: null,
-  state_changed_at: NOW,
-  agent_version: "0.4.0",
-  last_seen_at: NOW,
-  capacity: { cpus: 8 },
-  usage: { load1: 1.5 },
-  connected: true,
-  created_at: NOW,
-};
+const node: Node = readyNode();
 
 const COMMAND =
   "CORRAL_NODE_JOIN_TOKEN=crn_secret123 corral node run --control-url https://corral.example";
