@@ -64,6 +64,7 @@ _SECRET_NPM_SETTING = re.compile(r"auth|token|pass|secret|key|otp|cert$", re.IGN
 _PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
 _LOOPBACK_HOSTS = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0)$")
 _MAX_VALUE_CHARS = 4096
+_TOOL_BASICS = ("PATH", "HOME", "LANG", "TMPDIR")
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,12 @@ class NetworkEnvironment:
     @property
     def names(self) -> list[str]:
         return sorted(self.values)
+
+    def tool_env(self) -> dict[str, str]:
+        """An environment for a tool the node runs itself (npm, git): this process's basics
+        and the checked network variables, nothing else of the node's environment."""
+        basics = {k: v for k, v in os.environ.items() if k in _TOOL_BASICS}
+        return {**basics, **self.values}
 
     def readable_paths(self) -> list[str]:
         """The files and directories the trust-store variables name."""

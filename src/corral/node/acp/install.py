@@ -108,8 +108,7 @@ class AgentInstaller:
         if "npm_config_cache" not in self.network.values:
             argv[-1:-1] = ["--cache", str(self.cache_dir / ".npm")]
         # npm reaches its registry as the node does: proxies, extra CAs, npm_config_* included.
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        env.update(self.network.values)
+        env = self.network.tool_env()
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,

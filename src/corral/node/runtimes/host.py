@@ -250,8 +250,7 @@ class HostRuntime(AreaRuntime):
         self._refuse_own_directories(spec.repo, area.root)
         argv = ["git", *GIT_CONFIG_ARGS, "clone", f"--branch={spec.branch}", "--single-branch"]
         argv += ["--progress", "--", spec.repo, area.repo.name]
-        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
-        env = git_env({**base, **self.network.values})
+        env = git_env(self.network.tool_env())
         await _clone(argv, env=env, cwd=area.root, progress=progress, settings=self.settings)
         self._owner(area)  # hands the new checkout to the workspace's uid on a root node
 
