@@ -31,7 +31,7 @@ async def test_a_login_link_works_once(app, client):
 
 async def test_an_expired_link_says_it_expired(app, client):
     token = await owner_login_token(app)
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         await db.execute(
             update(LoginLink)
             .where(LoginLink.token_hash == hash_token(token))

@@ -28,7 +28,7 @@ async def test_store_list_replace_and_delete(app, client, owner):
     assert [(c["name"], c["kind"], c["last4"]) for c in listed] == [
         ("anthropic", "anthropic", "2222")
     ]
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         row = await credentials.get_credential(db, owner.id, "anthropic")
         value = await credentials.reveal_credential(db, app_state(app).secret_box, row)
     assert value == "sk-ant-second-2222"
@@ -157,7 +157,7 @@ async def test_surrounding_whitespace_is_dropped_and_ssh_keys_keep_their_lines(a
     for name, (kind, value) in stored.items():
         response = await put(client, owner, name, kind, value)
         assert response.status_code == 201, response.text
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         revealed = {
             name: await credentials.reveal_credential(
                 db, app_state(app).secret_box, await credentials.get_credential(db, owner.id, name)

@@ -156,7 +156,7 @@ async def test_a_session_gets_the_entrys_launch_credential_and_endpoint(app, cli
     state = app_state(app)
 
     async def launch():
-        async with state.sessions() as db:
+        async with state.db() as db:
             spec = await agents.get_agent(db, owner.id, "qwen")
             resolved = await agents.resolve(db, owner.id, "qwen", None)
             return await agents.launch_for(db, state.secret_box, owner.id, spec, resolved)
@@ -181,7 +181,7 @@ async def test_a_session_gets_the_entrys_launch_credential_and_endpoint(app, cli
 
 
 async def test_an_agent_added_as_a_bare_command_before_entries_still_loads(app, client, owner):
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         db.add(CustomAgent(id=new_id("agt"), user_id=owner.id, name="old", command=["old-acp"]))
         await db.commit()
     shown = await client.get("/api/v1/agents/old", headers=owner.headers)

@@ -66,7 +66,7 @@ async def place(
     """A workspace of `user` on the node (and a session in it), as the node would have reported
     them; no node is linked in these tests."""
     state: AppState = app.state.corral
-    async with state.sessions() as db:
+    async with state.db() as db:
         workspace_id = new_id("wsp")
         db.add(
             Workspace(
@@ -102,7 +102,7 @@ async def test_a_member_sees_only_their_own_usage_on_a_shared_node(app, client, 
     await place(app, other_user, node_id, "members-1", SessionState.AWAITING_PERMISSION)
     await place(app, other_user, node_id, "members-2", SessionState.STOPPED)
     state: AppState = app.state.corral
-    async with state.sessions() as db:
+    async with state.db() as db:
         await nodes.heartbeat(db, node_id, HEARTBEAT)
 
     seen_by_owner = (await client.get(f"/api/v1/nodes/{node_id}", headers=owner.headers)).json()

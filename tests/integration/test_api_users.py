@@ -52,7 +52,7 @@ async def test_pending_invites_are_listed_without_their_links(client, owner):
 
 async def test_an_expired_invite_is_not_pending(app, client, owner):
     invite = await send_invite(client, owner, "late")
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         await db.execute(
             update(LoginLink)
             .where(LoginLink.id == invite["id"])
@@ -135,13 +135,13 @@ async def test_a_disabled_users_tokens_cookies_and_links_stop_working_until_enab
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     )
     async with browser:
-        async with app_state(app).sessions() as db:
+        async with app_state(app).db() as db:
             user = await auth.active_user(db, mallory.id)
             link = await auth.create_login_link(db, user, ttl_seconds=60)
         signed_in = await browser.post("/auth/login", data={"token": link})
         assert signed_in.status_code == 303
         assert (await browser.get("/api/v1/me")).status_code == 200
-        async with app_state(app).sessions() as db:
+        async with app_state(app).db() as db:
             unused_link = await auth.create_login_link(db, user, ttl_seconds=60)
 
         disabled = await client.post("/api/v1/users/mallory/disable", headers=owner.headers)

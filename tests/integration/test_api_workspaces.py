@@ -51,7 +51,7 @@ async def test_the_service_refuses_it_for_callers_other_than_the_api(app, client
     )
     assert project.status_code == 201, project.text
     state: AppState = app.state.corral
-    async with state.sessions() as db:
+    async with state.db() as db:
         with pytest.raises(InvalidInput) as refused:
             await workspaces.create_workspace(
                 db,

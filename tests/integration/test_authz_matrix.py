@@ -431,7 +431,7 @@ async def running_workspace(app: FastAPI, owner: ApiUser, project_id: str, node_
     """A workspace as a node would have made it; no node is linked here to make one."""
     state: AppState = app.state.corral
     workspace_id = new_id("wsp")
-    async with state.sessions() as db:
+    async with state.db() as db:
         db.add(
             Workspace(
                 id=workspace_id,
@@ -454,7 +454,7 @@ async def waiting_session(
     """A session waiting for a permission answer, as a node would have reported it."""
     state: AppState = app.state.corral
     session_id, request_id = new_id("ses"), new_id("prm")
-    async with state.sessions() as db:
+    async with state.db() as db:
         db.add(
             AgentSession(
                 id=session_id,

@@ -105,7 +105,7 @@ def reveal(data_dir: Path, user_id: str, name: str) -> str:
     async def run() -> str:
         state = create_state(load_settings(data_dir=data_dir))
         try:
-            async with state.sessions() as db:
+            async with state.db() as db:
                 row = await get_credential(db, user_id, name)
                 return await reveal_credential(db, state.secret_box, row)
         finally:

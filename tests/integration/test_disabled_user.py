@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from corral.protocol.viewer import CLOSE_UNAUTHORIZED
+from corral.control.api.closecodes import CLOSE_UNAUTHORIZED
 from tests.support.nodes import Api, Closed, close_of, eventually, exchange, terminal_url
 from tests.support.sessions import (
     SCRIPTED_AGENT,

@@ -21,7 +21,7 @@ async def store_and_read(settings, value: str | None = None) -> str:
     state = create_state(settings)
     try:
         owner = (await prepare(state)).owner
-        async with state.sessions() as db:
+        async with state.db() as db:
             if value is not None:
                 await credentials.set_credential(
                     db,

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from corral.protocol.viewer import FINAL_CLOSE_CODES
+from corral.control.api.closecodes import FINAL_CLOSE_CODES
 from tests.support.nodes import (
     WAIT_SECONDS,
     Api,

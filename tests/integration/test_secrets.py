@@ -131,7 +131,7 @@ def sqlite_files(settings: Settings) -> dict[Path, bytes]:
 
 
 async def credential_row(app: FastAPI, credential_id: str) -> Credential:
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         row = await db.scalar(select(Credential).where(Credential.id == credential_id))
     assert row is not None
     return row
@@ -139,7 +139,7 @@ async def credential_row(app: FastAPI, credential_id: str) -> Credential:
 
 async def reveal(app: FastAPI, credential_id: str) -> str:
     """Decrypt the stored value as Corral does to use it (which marks it used)."""
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         row = await db.scalar(select(Credential).where(Credential.id == credential_id))
         assert row is not None
         return await reveal_credential(db, app_state(app).secret_box, row)
@@ -149,7 +149,7 @@ async def reveal_copy(app: FastAPI, row: Credential, **changes: Any) -> str:
     """Decrypt a copy of `row` that is never stored, with some columns changed."""
     columns = ("id", "user_id", "name", "kind", "key_id", "nonce", "ciphertext", "last4")
     copy = Credential(**{column: getattr(row, column) for column in columns} | changes)
-    async with app_state(app).sessions() as db:
+    async with app_state(app).db() as db:
         return await reveal_credential(db, app_state(app).secret_box, copy)
 
 

@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from corral.protocol.viewer import CLOSE_POLICY_VIOLATION
+from corral.control.api.closecodes import CLOSE_POLICY_VIOLATION
 from tests.support.processes import CorralServer, corral_env, corral_server
 
 TIMEOUT_SECONDS = 30.0

@@ -33,7 +33,7 @@ def app_state(app: FastAPI) -> AppState:
 async def owner_login_token(app: FastAPI) -> str:
     """A fresh owner login link's token, as `corral auth link` makes one."""
     state = app_state(app)
-    async with state.sessions() as db:
+    async with state.db() as db:
         owner = await auth.get_owner(db)
         return await auth.create_login_link(db, owner, ttl_seconds=60)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from corral.control.changes import ChangeFeed, tracked_session_factory
+from corral.control.changes import ChangeFeed, tracked_db_session_factory
 from corral.control.db.base import Base
 from corral.control.db.engine import create_engine
 from corral.control.db.models import ActivityEvent, Project, User, UserRole, UserState
@@ -25,7 +25,7 @@ async def _feed_test(database: Path) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
     feed = ChangeFeed()
-    sessions = tracked_session_factory(engine, feed)
+    sessions = tracked_db_session_factory(engine, feed)
     async with sessions() as db:
         db.add_all([_user("alice"), _user("bob")])
         await db.commit()

@@ -17,8 +17,8 @@ from corral.cli.account import JsonFlag
 from corral.cli.client import ApiClient, load_login, open_client, segment
 from corral.cli.output import CliError, console, err_console, print_json, print_table, when
 from corral.cli.transcript import TranscriptPrinter, context_text, turn_text
+from corral.control.api.closecodes import FINAL_CLOSE_CODES
 from corral.protocol.sessions import Policy, option_of_kind, policy_allows, policy_answer
-from corral.protocol.viewer import FINAL_CLOSE_CODES
 from corral.settings import ClientSettings
 
 app = typer.Typer(

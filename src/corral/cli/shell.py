@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from corral.cli.output import CliError
-from corral.protocol.viewer import FINAL_CLOSE_CODES
+from corral.control.api.closecodes import FINAL_CLOSE_CODES
 
 __all__ = ["attach"]
 

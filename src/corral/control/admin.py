@@ -36,7 +36,7 @@ __all__ = ["new_owner_link", "rotate_secret_key", "run", "upgrade_database"]
 
 
 async def _owner_link(state: AppState, prepared: Prepared, base_url: str | None = None) -> str:
-    async with state.sessions() as db:
+    async with state.db() as db:
         token = await auth.create_login_link(
             db, prepared.owner, ttl_seconds=state.settings.auth.login_link_ttl_seconds
         )
@@ -118,7 +118,7 @@ async def _rotate(settings: Settings, read_new_key: Callable[[], str]) -> tuple[
     state = create_state(settings)
     try:
         await upgrade(state.engine)
-        async with state.sessions() as db:
+        async with state.db() as db:
             count = await credentials.rotate_key(db, old_box, SecretBox(new_key))
     finally:
         await state.engine.dispose()

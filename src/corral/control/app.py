@@ -16,7 +16,7 @@ from corral.control.api import API_PREFIX, api_router
 from corral.control.api.errors import install_error_handlers
 from corral.control.api.openapi import install_openapi
 from corral.control.bootstrap import Prepared, prepare
-from corral.control.changes import ChangeFeed, tracked_session_factory
+from corral.control.changes import ChangeFeed, tracked_db_session_factory
 from corral.control.db.engine import create_engine
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from corral.control.nodelink import endpoint as node_link
@@ -37,7 +37,7 @@ def create_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         engine=engine,
-        sessions=tracked_session_factory(engine, change_feed),
+        db=tracked_db_session_factory(engine, change_feed),
         change_feed=change_feed,
         secret_box=load_secret_box(settings),
         login_limiter=AttemptLimiter(

@@ -28,7 +28,7 @@ async def prepare(state: AppState) -> Prepared:
         extra={"database": redacted_url(state.settings.effective_database_url)},
     )
     await upgrade(state.engine)
-    async with state.sessions() as db:
+    async with state.db() as db:
         owner, created = await auth.ensure_owner(db, state.settings.auth.owner_name)
     if created:
         log.info("created the owner account", extra={"user": owner.name})

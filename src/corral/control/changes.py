@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
-from corral.control.db.engine import SessionFactory, create_session_factory
+from corral.control.db.engine import DbSessionFactory, create_db_session_factory
 from corral.control.db.models import (
     ActivityEvent,
     AgentSession,
@@ -39,7 +39,7 @@ __all__ = [
     "ChangeFeed",
     "ChangeSubscription",
     "TrackedSession",
-    "tracked_session_factory",
+    "tracked_db_session_factory",
 ]
 
 # The topic of each tracked model: the name the web app's queries are keyed by. API tokens,
@@ -126,6 +126,8 @@ def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_PENDING_INFO_KEY, None)
 
 
-def tracked_session_factory(engine: AsyncEngine, feed: ChangeFeed) -> SessionFactory:
+def tracked_db_session_factory(engine: AsyncEngine, feed: ChangeFeed) -> DbSessionFactory:
     """Database sessions whose commits publish to `feed`."""
-    return create_session_factory(engine, session_class=TrackedSession, info={_FEED_INFO_KEY: feed})
+    return create_db_session_factory(
+        engine, session_class=TrackedSession, info={_FEED_INFO_KEY: feed}
+    )

@@ -41,7 +41,7 @@ _PASSED_ENV = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "T
 
 async def _join_token_if_needed(state: AppState, node_dir: Path) -> str | None:
     """A join token when the local node must (re)join; None when its identity still holds."""
-    async with state.sessions() as db:
+    async with state.db() as db:
         node = await db.scalar(select(Node).where(Node.name == LOCAL_NODE_NAME))
         usable = node is not None and node.state not in (NodeState.DELETING, NodeState.DELETED)
         if (

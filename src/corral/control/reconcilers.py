@@ -19,7 +19,7 @@ async def sweep_stale_nodes(state: AppState) -> int:
     """Mark nodes that missed their heartbeats stale, and their workspaces unreachable."""
     settings = state.settings.nodes
     silent_for = settings.heartbeat_interval_seconds * settings.missed_heartbeats_before_stale
-    async with state.sessions() as db:
+    async with state.db() as db:
         stale = await nodes.mark_stale_nodes(
             db, silent_since=utcnow() - timedelta(seconds=silent_for)
         )

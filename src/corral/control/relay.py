@@ -21,12 +21,12 @@ import logging
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from corral.control.api.closecodes import CLOSE_INVALID, CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL
 from corral.control.nodelink.connection import NodeConnection
 from corral.control.nodelink.registry import NodeRegistry
 from corral.errors import CorralError
 from corral.protocol import MAX_STREAM_CHUNK_BYTES
 from corral.protocol.messages import TerminalAttach, TerminalAttached, TerminalResize
-from corral.protocol.viewer import CLOSE_INVALID, CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL
 
 __all__ = ["TerminalRelay"]
 

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from corral.control.changes import ChangeFeed
-from corral.control.db.engine import SessionFactory
+from corral.control.db.engine import DbSessionFactory
 from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.ratelimit import AttemptLimiter
@@ -26,7 +26,8 @@ __all__ = ["AppState"]
 class AppState:
     settings: Settings
     engine: AsyncEngine
-    sessions: SessionFactory
+    db: DbSessionFactory
+    """Opens a database session: `async with state.db() as db`."""
     secret_box: SecretBox
     login_limiter: AttemptLimiter
     metrics: CollectorRegistry

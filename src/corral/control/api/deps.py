@@ -19,12 +19,12 @@ from fastapi import Depends, Query, Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from corral.control.api.closecodes import CLOSE_UNAUTHORIZED
 from corral.control.api.errors import close_reason
 from corral.control.db.models import ApiToken, User, WebSession
 from corral.control.services import auth
 from corral.control.state import AppState
 from corral.errors import PermissionDenied, Unauthenticated
-from corral.protocol.viewer import CLOSE_UNAUTHORIZED
 
 __all__ = [
     "CSRF_COOKIE",
@@ -55,7 +55,7 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 async def get_db(state: State) -> AsyncIterator[AsyncSession]:
-    async with state.sessions() as session:
+    async with state.db() as session:
         yield session
 
 
@@ -103,7 +103,7 @@ async def websocket_user(websocket: WebSocket, state: AppState, what: str) -> st
     http_scheme = "https" if websocket.url.scheme == "wss" else "http"
     if origin is not None and origin != f"{http_scheme}://{websocket.url.netloc}":
         raise PermissionDenied(f"{what} cannot be opened from another site")
-    async with state.sessions() as db:
+    async with state.db() as db:
         principal = await authenticate(websocket, db)
     if principal is None:
         raise Unauthenticated("sign in first")
@@ -119,7 +119,7 @@ async def while_allowed(
     with state.viewer_sockets.track(user_id) as viewer:
         # Checked again now that the socket is tracked: an account disabled since the socket
         # was authenticated is refused here, and one disabled from now on cuts it off.
-        async with state.sessions() as db:
+        async with state.db() as db:
             await auth.active_user(db, user_id)
         served = asyncio.ensure_future(serve())
         cut_off = asyncio.ensure_future(viewer.wait_cut_off())

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral import errors
-from corral.protocol.viewer import (
+from corral.control.api.closecodes import (
     CLOSE_CONFLICT,
     CLOSE_NOT_FOUND,
     CLOSE_POLICY_VIOLATION,

@@ -14,6 +14,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
+from corral.control.api.closecodes import (
+    CLOSE_TRY_AGAIN,
+)
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import (
     CurrentUser,
@@ -40,9 +43,6 @@ from corral.control.schemas.sessions import (
 from corral.control.services import projects, sessionevents, sessions, workspaces
 from corral.control.state import AppState
 from corral.errors import CorralError
-from corral.protocol.viewer import (
-    CLOSE_TRY_AGAIN,
-)
 from corral.states import SessionState
 
 router = APIRouter(prefix=f"{API_PREFIX}/sessions", tags=["sessions"])
@@ -187,7 +187,7 @@ async def session_events_socket(
     await websocket.accept()
     try:
         user_id = await websocket_user(websocket, state, "a session's events")
-        async with state.sessions() as db:
+        async with state.db() as db:
             row = await sessions.get_session(db, user_id, session)
         await while_allowed(
             websocket, state, user_id, lambda: _stream(websocket, state, user_id, row.id, after)
@@ -210,7 +210,7 @@ async def _stream(
     with state.session_hub.subscribe(session_id) as subscription:
         last = after
         while True:
-            async with state.sessions() as db:
+            async with state.db() as db:
                 _, stored = await sessions.list_events(
                     db, user_id, session_id, after=last, limit=REPLAY_PAGE
                 )

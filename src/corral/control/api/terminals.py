@@ -72,7 +72,7 @@ async def _viewer(
     """The user id the WebSocket acts for: from a ticket, a bearer token or the cookie."""
     if ticket is not None:
         redeemed = state.terminal_tickets.redeem(ticket, terminal)
-        async with state.sessions() as db:
+        async with state.db() as db:
             found = await workspaces.get_workspace(db, redeemed.user_id, workspace)
         if found.id != redeemed.workspace_id:
             raise Unauthenticated("the terminal ticket is for another workspace")
@@ -92,7 +92,7 @@ async def terminal_socket(
     await websocket.accept()
     try:
         user_id = await _viewer(websocket, state, workspace, terminal, ticket)
-        async with state.sessions() as db:
+        async with state.db() as db:
             found, link = await terminals.node_for(
                 db,
                 state.node_registry,

@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 __all__ = [
+    "DbSessionFactory",
     "JsonText",
-    "SessionFactory",
+    "create_db_session_factory",
     "create_engine",
-    "create_session_factory",
     "redacted_url",
 ]
 
-SessionFactory = async_sessionmaker[AsyncSession]
+DbSessionFactory = async_sessionmaker[AsyncSession]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -75,12 +75,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_session_factory(
+def create_db_session_factory(
     engine: AsyncEngine,
     *,
     session_class: type[Session] = Session,
     info: dict[str, Any] | None = None,
-) -> SessionFactory:
+) -> DbSessionFactory:
     """Sessions on `engine`; `session_class` and `info` let the caller listen to what they do
     (see `corral.control.changes`)."""
     return async_sessionmaker(

@@ -60,7 +60,7 @@ async def _authenticate(websocket: WebSocket, state: AppState) -> Node | None:
     try:
         if scheme.lower() != "bearer" or not credential:
             raise CorralError("the node link needs 'Authorization: Bearer <node credential>'")
-        async with state.sessions() as db:
+        async with state.db() as db:
             return await nodes.authenticate_node(db, credential.strip())
     except CorralError as exc:
         log.warning("refused a node link: %s", exc.message)
@@ -107,7 +107,7 @@ class _Link:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_event(self, name: str, params: Body) -> None:
-        async with self.state.sessions() as db:
+        async with self.state.db() as db:
             if isinstance(params, NodeHeartbeat):
                 if await nodes.heartbeat(db, self.node.id, params):
                     self.reconcile_soon()
@@ -117,7 +117,7 @@ class _Link:
                 self.state.provisioning_logs.append(self.node.id, params.id, params.line)
 
     async def on_session_events(self, batch: SessionEvents) -> SessionEventsAck:
-        async with self.state.sessions() as db:
+        async with self.state.db() as db:
             acked = await sessionevents.ingest(db, self.state.session_hub, self.node.id, batch)
         return SessionEventsAck(session_id=batch.session_id, acked_seq=acked)
 
@@ -131,10 +131,10 @@ class _Link:
         assert self.connection is not None
         try:
             reported = await self.connection.call("workspace.list", Empty(), WorkspaceList)
-            async with self.state.sessions() as db:
+            async with self.state.db() as db:
                 await workspaces.reconcile_node(db, self.node.id, reported)
             running = await self.connection.call("session.list", Empty(), SessionList)
-            async with self.state.sessions() as db:
+            async with self.state.db() as db:
                 await sessionevents.mark_node_sessions_gone(
                     db,
                     self.state.session_hub,
@@ -183,7 +183,7 @@ async def node_link(websocket: WebSocket) -> None:
     try:
         if replaced is not None:
             await replaced.close("the node linked again", code=CLOSE_NORMAL)
-        async with state.sessions() as db:
+        async with state.db() as db:
             linked = await db.get(Node, node.id)
             if linked is not None:
                 await nodes.mark_linked(db, linked, agent_version=hello.agent_version)

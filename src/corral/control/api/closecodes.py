@@ -1,5 +1,5 @@
-"""Close codes of the viewers' WebSockets (terminals, session events, live updates), shared by
-the control plane and the CLI; the web app's copy is in web/src/api/socket.ts."""
+"""Close codes of the viewers' WebSockets (terminals, session events, live updates): the one table
+the control plane, the CLI and the web app (web/src/api/generated/closeCodes.ts) read."""
 
 from __future__ import annotations
 
