@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from corral.control.changes import ChangeFeed, tracked_db_session_factory
 from corral.control.db.base import Base
 from corral.control.db.engine import create_engine
 from corral.control.db.models import ActivityEvent, Project, User, UserRole, UserState
+from corral.control.live import ChangeFeed, LocalBroker, tracked_db_session_factory
 
 
 def _user(user_id: str) -> User:
@@ -24,7 +24,7 @@ async def _feed_test(database: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{database}")
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
-    feed = ChangeFeed()
+    feed = ChangeFeed(LocalBroker())
     sessions = tracked_db_session_factory(engine, feed)
     async with sessions() as db:
         db.add_all([_user("alice"), _user("bob")])

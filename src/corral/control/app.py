@@ -16,8 +16,14 @@ from corral.control.api import API_PREFIX, api_router
 from corral.control.api.errors import install_error_handlers
 from corral.control.api.openapi import install_openapi
 from corral.control.bootstrap import Prepared, prepare
-from corral.control.changes import ChangeFeed, tracked_db_session_factory
 from corral.control.db.engine import create_engine
+from corral.control.live import (
+    ChangeFeed,
+    LocalBroker,
+    SessionHub,
+    ViewerSockets,
+    tracked_db_session_factory,
+)
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from corral.control.nodelink import endpoint as node_link
 from corral.control.ratelimit import AttemptLimiter
@@ -33,12 +39,15 @@ OnReady = Callable[[AppState, Prepared], Awaitable[None]]
 
 def create_state(settings: Settings) -> AppState:
     engine = create_engine(settings.effective_database_url)
-    change_feed = ChangeFeed()
+    broker = LocalBroker()
+    change_feed = ChangeFeed(broker)
     return AppState(
         settings=settings,
         engine=engine,
         db=tracked_db_session_factory(engine, change_feed),
         change_feed=change_feed,
+        session_hub=SessionHub(broker),
+        viewer_sockets=ViewerSockets(broker),
         secret_box=load_secret_box(settings),
         login_limiter=AttemptLimiter(
             settings.auth.login_attempts_per_window, settings.auth.login_attempt_window_seconds

@@ -8,15 +8,13 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from corral.control.changes import ChangeFeed
 from corral.control.db.engine import DbSessionFactory
+from corral.control.live import ChangeFeed, SessionHub, ViewerSockets
 from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
 from corral.control.services.terminals import TerminalTickets
-from corral.control.sessionhub import SessionHub
-from corral.control.viewers import ViewerSockets
 from corral.settings import Settings
 
 __all__ = ["AppState"]
@@ -32,10 +30,10 @@ class AppState:
     login_limiter: AttemptLimiter
     metrics: CollectorRegistry
     change_feed: ChangeFeed
+    session_hub: SessionHub
+    viewer_sockets: ViewerSockets
     node_registry: NodeRegistry = field(default_factory=NodeRegistry)
     provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
     terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)
-    session_hub: SessionHub = field(default_factory=SessionHub)
-    viewer_sockets: ViewerSockets = field(default_factory=ViewerSockets)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     """Long-lived tasks started at start-up (the local node's supervisor); cancelled at exit."""

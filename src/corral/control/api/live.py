@@ -1,5 +1,5 @@
 """The live-updates WebSocket: tells a browser which of its lists changed, so it refetches them
-instead of polling (see `corral.control.changes`)."""
+instead of polling (see `corral.control.live.changes`)."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def create_db_session_factory(
     info: dict[str, Any] | None = None,
 ) -> DbSessionFactory:
     """Sessions on `engine`; `session_class` and `info` let the caller listen to what they do
-    (see `corral.control.changes`)."""
+    (see `corral.control.live.changes`)."""
     return async_sessionmaker(
         engine, expire_on_commit=False, sync_session_class=session_class, info=info
     )

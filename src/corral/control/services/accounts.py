@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import AgentSession, Node, User, UserRole, UserState, Workspace
+from corral.control.live.sessions import SessionHub
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import activity, sessions
 from corral.control.services.users import get_user
-from corral.control.sessionhub import SessionHub
 from corral.errors import Conflict, CorralError
 from corral.states import LIVE_SESSION_STATES, SessionState
 

@@ -23,9 +23,9 @@ from corral.control.db.models import (
     SessionEvent,
     Workspace,
 )
+from corral.control.live.sessions import SessionHub
 from corral.control.services import lifecycle
 from corral.control.services.sessionusage import context_usage, turn_usage
-from corral.control.sessionhub import SessionHub
 from corral.errors import Conflict, NotFound
 from corral.protocol.sessions import SessionEventKind, SessionEvents
 from corral.states import LIVE_SESSION_STATES, SessionState

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import AgentSession, Node, Project, SessionEvent, Workspace
+from corral.control.live.sessions import SessionHub
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, agents, lifecycle
 from corral.control.services.pagination import paginate
 from corral.control.services.sessionevents import cancel_pending_requests, text_of
 from corral.control.services.terminals import node_for
-from corral.control.sessionhub import SessionHub
 from corral.errors import Conflict, CorralError, NotFound
 from corral.ids import new_id
 from corral.protocol.sessions import (

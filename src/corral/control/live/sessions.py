@@ -10,9 +10,11 @@ costs a database read instead of control-plane memory.
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from corral.control.subscribers import Subscribers
+from corral.control.live.broker import Broker
 
 __all__ = ["MAX_QUEUED_EVENTS", "SessionHub", "Subscription"]
 
@@ -28,7 +30,8 @@ class Subscription:
         self.queued = 0
         self.overflowed = False
 
-    def put(self, events: list[Event]) -> None:
+    def put(self, message: Any) -> None:
+        events: list[Event] = [(seq, event) for seq, event in message]
         if self.overflowed:
             return
         self.queued += len(events)
@@ -45,12 +48,20 @@ class Subscription:
 
 
 class SessionHub:
-    def __init__(self) -> None:
-        self._subscribers = Subscribers(Subscription)
+    """Session events by session id, over `broker` (channel `session:<id>`)."""
 
-    def subscribe(self, session_id: str) -> AbstractContextManager[Subscription]:
-        return self._subscribers.subscribe(session_id)
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    @contextmanager
+    def subscribe(self, session_id: str) -> Iterator[Subscription]:
+        subscription = Subscription()
+        with self._broker.listen(_channel(session_id), subscription.put):
+            yield subscription
 
     def publish(self, session_id: str, events: list[Event]) -> None:
-        for subscription in self._subscribers.of(session_id):
-            subscription.put(events)
+        self._broker.publish(_channel(session_id), events)
+
+
+def _channel(session_id: str) -> str:
+    return f"session:{session_id}"

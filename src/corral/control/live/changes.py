@@ -13,7 +13,8 @@ Notices are published after commit, so a browser that refetches on a notice sees
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -32,7 +33,7 @@ from corral.control.db.models import (
     Project,
     Workspace,
 )
-from corral.control.subscribers import Subscribers
+from corral.control.live.broker import Broker
 
 __all__ = [
     "TOPICS",
@@ -67,8 +68,8 @@ class ChangeSubscription:
         self.topics: set[str] = set()
         self._ready = asyncio.Event()
 
-    def add(self, topics: set[str]) -> None:
-        self.topics |= topics
+    def add(self, topics: Any) -> None:
+        self.topics.update(topics)
         self._ready.set()
 
     async def take(self) -> set[str]:
@@ -83,19 +84,25 @@ class ChangeSubscription:
 
 
 class ChangeFeed:
-    """Subscribers by user id, in this control-plane process."""
+    """Changed topics by user id, over `broker` (channel `changes:<user id>`)."""
 
-    def __init__(self) -> None:
-        self._subscribers = Subscribers(ChangeSubscription)
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
 
-    def subscribe(self, user_id: str) -> AbstractContextManager[ChangeSubscription]:
-        return self._subscribers.subscribe(user_id)
+    @contextmanager
+    def subscribe(self, user_id: str) -> Iterator[ChangeSubscription]:
+        subscription = ChangeSubscription()
+        with self._broker.listen(_channel(user_id), subscription.add):
+            yield subscription
 
     def publish(self, changes: dict[str, set[str]]) -> None:
         """Tell each user's subscribers about their changed topics."""
         for user_id, topics in changes.items():
-            for subscription in self._subscribers.of(user_id):
-                subscription.add(topics)
+            self._broker.publish(_channel(user_id), sorted(topics))
+
+
+def _channel(user_id: str) -> str:
+    return f"changes:{user_id}"
 
 
 class TrackedSession(Session):
