@@ -25,7 +25,6 @@ from corral.control.live import (
     tracked_db_session_factory,
 )
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from corral.control.nodelink import endpoint as node_link
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.reconcilers import mark_stale_nodes_forever
 from corral.control.secretbox import load_secret_box
@@ -88,7 +87,6 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(api_router)
-    app.include_router(node_link.router)
     app.include_router(health.router)
     # The web app's assets, before its catch-all page route (in `web.router`).
     app.mount(

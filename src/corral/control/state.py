@@ -14,7 +14,7 @@ from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
-from corral.control.services.terminals import TerminalTickets
+from corral.control.terminaltickets import TerminalTickets
 from corral.settings import Settings
 
 __all__ = ["AppState"]

@@ -56,7 +56,7 @@ async def create_ticket(
     workspace: WorkspaceRef, terminal: TerminalId, user: CurrentUser, db: Db, state: State
 ) -> TerminalTicket:
     """A single-use, 60 s ticket for the terminal's WebSocket (browsers cannot set headers)."""
-    found, _ = await terminals.node_for(db, state.node_registry, user.id, workspace)
+    found, _ = await workspaces.running_with_link(db, state.node_registry, user.id, workspace)
     ticket = state.terminal_tickets.issue(user.id, found.id, terminal)
     url = f"{API_PREFIX}/workspaces/{found.id}/terminals/{terminal}/ws?ticket={ticket}"
     return TerminalTicket(
@@ -93,7 +93,7 @@ async def terminal_socket(
     try:
         user_id = await _viewer(websocket, state, workspace, terminal, ticket)
         async with state.db() as db:
-            found, link = await terminals.node_for(
+            found, link = await workspaces.running_with_link(
                 db,
                 state.node_registry,
                 user_id,

@@ -1,2 +1,3 @@
-"""The control plane's end of the node link: the WebSocket endpoint nodes dial, and the registry
-of linked nodes that services use to send them requests and open streams."""
+"""The control plane's end of the node link: one `NodeConnection` per linked node, and the
+`NodeRegistry` services use to send nodes requests and open streams. The WebSocket nodes dial is
+a router like the others, `corral.control.api.nodelink`."""

@@ -20,10 +20,9 @@ from corral.control.db.models import AgentSession, Node, Project, SessionEvent, 
 from corral.control.live.sessions import SessionHub
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.secretbox import SecretBox
-from corral.control.services import activity, agents, lifecycle
+from corral.control.services import activity, agents, lifecycle, workspaces
 from corral.control.services.pagination import paginate
 from corral.control.services.sessionevents import cancel_pending_requests, text_of
-from corral.control.services.terminals import node_for
 from corral.errors import Conflict, CorralError, NotFound
 from corral.ids import new_id
 from corral.protocol.sessions import (
@@ -99,7 +98,7 @@ async def start_session(
     permission_timeout_seconds: float | None = None,
 ) -> AgentSession:
     """Start an agent in a running workspace. The credential is checked before anything runs."""
-    workspace, _ = await node_for(db, registry, user_id, workspace_ref)
+    workspace, _ = await workspaces.running_with_link(db, registry, user_id, workspace_ref)
     spec = await agents.get_agent(db, user_id, agent_name)
     resolved = await agents.resolve(db, user_id, spec.name, workspace.project_id)
     await agents.launch_for(db, box, user_id, spec, resolved)  # fails early, naming the credential
@@ -203,7 +202,9 @@ async def live_link(
 ) -> tuple[Workspace, Any]:
     if row.workspace_id is None:
         raise Conflict("the session's workspace is gone", reason="workspace_gone")
-    workspace, link = await node_for(db, registry, row.user_id, row.workspace_id)
+    workspace, link = await workspaces.running_with_link(
+        db, registry, row.user_id, row.workspace_id
+    )
     return workspace, link
 
 

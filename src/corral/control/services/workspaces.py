@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import Node, Workspace
+from corral.control.nodelink.connection import NodeConnection
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import activity, projects
 from corral.control.services import nodes as node_service
@@ -35,6 +36,7 @@ __all__ = [
     "list_workspaces",
     "mark_node_unreachable",
     "reconcile_node",
+    "running_with_link",
     "start_workspace",
     "stop_workspace",
 ]
@@ -345,3 +347,29 @@ async def delete_workspace(
     else:
         await _set_state(db, ws, WorkspaceState.DELETED)
     await db.commit()
+
+
+async def running_with_link(
+    db: AsyncSession,
+    registry: NodeRegistry,
+    user_id: str,
+    workspace_ref: str,
+    *,
+    wait_seconds: float = 0,
+) -> tuple[Workspace, NodeConnection]:
+    """The user's running workspace and the link to its node, waiting up to `wait_seconds` for
+    a node that is relinking (after a control plane restart, viewers come back first)."""
+    workspace = await get_workspace(db, user_id, workspace_ref)
+    node = await db.get(Node, workspace.node_id) if workspace.node_id else None
+    if node is None:
+        raise Conflict(f"workspace {workspace.name} has no node", reason="node_gone")
+    link = registry.connection(node.id)
+    if link is None and wait_seconds > 0:
+        link = await registry.wait_for(node.id, wait_seconds)
+        await db.refresh(workspace)
+    if workspace.state != WorkspaceState.RUNNING:
+        raise Conflict(
+            f"workspace {workspace.name} is {workspace.state.value}, not running",
+            reason="workspace_not_running",
+        )
+    return workspace, link or registry.get(node.id, node.name)
