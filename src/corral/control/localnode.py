@@ -24,7 +24,7 @@ from corral.control.db.models import Node
 from corral.control.services import auth, nodes
 from corral.control.state import AppState
 from corral.netenv import network_variables
-from corral.node.identity import IDENTITY_FILE_NAME
+from corral.protocol.frames import NODE_IDENTITY_FILE_NAME
 from corral.states import NodeState
 
 __all__ = ["LOCAL_NODE_NAME", "supervise_local_node"]
@@ -48,7 +48,7 @@ async def _join_token_if_needed(state: AppState, node_dir: Path) -> str | None:
             usable
             and node is not None
             and node.credential_hash
-            and (node_dir / IDENTITY_FILE_NAME).exists()
+            and (node_dir / NODE_IDENTITY_FILE_NAME).exists()
         ):
             return None
         ttl = state.settings.nodes.join_token_ttl_seconds
@@ -88,7 +88,7 @@ def _child_env(state: AppState, token: str | None) -> dict[str, str]:
 async def _run_once(state: AppState, node_dir: Path) -> int:
     token = await _join_token_if_needed(state, node_dir)
     if token is not None:
-        (node_dir / IDENTITY_FILE_NAME).unlink(missing_ok=True)
+        (node_dir / NODE_IDENTITY_FILE_NAME).unlink(missing_ok=True)
     args = [
         sys.executable,
         "-m",

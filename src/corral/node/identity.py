@@ -15,17 +15,15 @@ import httpx
 
 from corral.errors import CorralError, Unauthenticated
 from corral.netenv import proxy_for
+from corral.protocol.frames import NODE_IDENTITY_FILE_NAME
 
 __all__ = [
-    "IDENTITY_FILE_NAME",
     "NodeIdentity",
     "control_plane_proxy",
     "join",
     "load_identity",
     "save_identity",
 ]
-
-IDENTITY_FILE_NAME = "node.json"
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class NodeIdentity:
 
 
 def load_identity(data_dir: Path) -> NodeIdentity | None:
-    path = data_dir / IDENTITY_FILE_NAME
+    path = data_dir / NODE_IDENTITY_FILE_NAME
     if not path.exists():
         return None
     try:
@@ -48,7 +46,7 @@ def load_identity(data_dir: Path) -> NodeIdentity | None:
 
 def save_identity(data_dir: Path, identity: NodeIdentity) -> None:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = data_dir / IDENTITY_FILE_NAME
+    path = data_dir / NODE_IDENTITY_FILE_NAME
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

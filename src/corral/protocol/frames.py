@@ -24,6 +24,7 @@ __all__ = [
     "CLOSE_UNAUTHORIZED",
     "MAX_STREAM_CHUNK_BYTES",
     "MAX_TEXT_FRAME_BYTES",
+    "NODE_IDENTITY_FILE_NAME",
     "PROTOCOL_VERSION",
     "Event",
     "Frame",
@@ -43,6 +44,9 @@ __all__ = [
 PROTOCOL_VERSION = 1
 MAX_STREAM_CHUNK_BYTES = 64 * 1024
 MAX_TEXT_FRAME_BYTES = 1024 * 1024
+NODE_IDENTITY_FILE_NAME = "node.json"
+"""In a node's data directory, the credential it got for its join token. The control plane's
+supervisor of its local node reads whether it is there, to know if that node has joined."""
 
 # WebSocket close codes of the node link (4000-4999 are for applications).
 CLOSE_NORMAL = 1000

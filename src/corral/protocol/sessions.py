@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from corral.agents.catalog import AgentLaunch
+from corral.protocol.agents import AgentLaunch
 from corral.protocol.base import MAX_ENV_VARS, Body, EnvName, EnvValue, Id
 
 __all__ = [

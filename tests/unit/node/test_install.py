@@ -6,8 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from corral.agents.catalog import AgentLaunch
 from corral.node.acp.install import AgentInstaller
+from corral.protocol.agents import AgentLaunch
 
 # Writes a package under --prefix the way npm would under umask 077: readable by its owner only.
 FAKE_NPM = """#!/bin/sh

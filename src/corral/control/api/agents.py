@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from corral.agents.catalog import AgentSpec
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db
+from corral.control.catalog import AgentSpec
 from corral.control.schemas.agents import (
     AgentAdd,
     AgentEntry,

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from corral.agents.catalog import (
-    MAX_ARGS,
+from corral.control.catalog import (
     MAX_CREDENTIAL_KINDS,
     MAX_ENDPOINT_CHARS,
     MAX_ENDPOINT_VARIABLES,
-    AcpId,
-    Arg,
-    NpmPackage,
-    NpmVersion,
-    Quirk,
     Title,
 )
 from corral.control.db.models import CredentialKind
 from corral.control.schemas.common import StrictInput
 from corral.control.schemas.fields import ENV_PATCH, CredentialRef, NewName, Ref
 from corral.netenv import EnvName
+from corral.protocol.agents import MAX_ARGS, AcpId, Arg, NpmPackage, NpmVersion, Quirk
 from corral.protocol.sessions import Policy
 
 __all__ = [

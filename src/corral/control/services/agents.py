@@ -16,15 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corral.agents.catalog import (
-    ENDPOINT_PLACEHOLDER,
-    MAX_ARG_CHARS,
-    MAX_ARGS,
-    AgentLaunch,
-    AgentSpec,
-    builtin_agents,
-    endpoint_problem,
-)
+from corral.control.catalog import ENDPOINT_PLACEHOLDER, AgentSpec, builtin_agents, endpoint_problem
 from corral.control.db.base import utcnow
 from corral.control.db.models import AgentSetting, Credential, CredentialKind, CustomAgent
 from corral.control.db.models.agents import USER_SCOPE
@@ -34,6 +26,7 @@ from corral.control.services.names import ENV_NAME_PATTERN, validate_name
 from corral.control.services.projects import patch_env
 from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
+from corral.protocol.agents import MAX_ARG_CHARS, MAX_ARGS, AgentLaunch
 from corral.protocol.sessions import Policy
 
 __all__ = [

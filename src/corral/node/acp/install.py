@@ -22,10 +22,10 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from corral.agents.catalog import AgentLaunch
 from corral.errors import CorralError
 from corral.netenv import NetworkEnvironment
 from corral.processes import kill_process_group
+from corral.protocol.agents import AgentLaunch
 
 __all__ = ["AgentInstaller", "InstallFailed"]
 

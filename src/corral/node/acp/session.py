@@ -27,7 +27,6 @@ from acp import schema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corral import __version__
-from corral.agents.catalog import Quirk
 from corral.errors import CorralError, NotFound
 from corral.ids import new_id
 from corral.node.acp.install import AgentInstaller
@@ -42,6 +41,7 @@ from corral.node.acp.terminals import AgentTerminals
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
 from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
 from corral.processes import kill_process_group
+from corral.protocol.agents import Quirk
 from corral.protocol.sessions import (
     SessionEventKind,
     SessionPrompt,

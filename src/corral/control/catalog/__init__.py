@@ -4,8 +4,7 @@ credentials and endpoint settings it takes.
 Built-in agents are data (`builtin.toml`); users add their own ACP agents with entries of the
 same shape (`corral agent add`, or `--file` with one entry in builtin.toml's format). Both become
 an `AgentSpec`, validated by the same rules, and the control plane sends a node everything it
-needs to start one as an `AgentLaunch`: nodes hold no catalog of their own, so a node never runs
-an agent the control plane did not describe.
+needs to start one as an `AgentLaunch` (`corral.protocol.agents`).
 """
 
 from __future__ import annotations
@@ -13,40 +12,28 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from enum import StrEnum
 from importlib import resources
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
+from corral.protocol.agents import MAX_ARGS, AgentLaunch, Arg
 from corral.protocol.base import EnvName
 
 __all__ = [
-    "AGENT_NAME_PATTERN",
     "ENDPOINT_PLACEHOLDER",
-    "MAX_ARGS",
-    "MAX_ARG_CHARS",
     "MAX_CREDENTIAL_KINDS",
     "MAX_ENDPOINT_CHARS",
     "MAX_ENDPOINT_VARIABLES",
     "MAX_TITLE_CHARS",
-    "AcpId",
-    "AgentLaunch",
     "AgentSpec",
-    "Arg",
     "CredentialKindName",
-    "NpmPackage",
-    "NpmVersion",
-    "Quirk",
     "Title",
     "builtin_agents",
     "endpoint_problem",
 ]
 
-AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-MAX_ARGS = 64
-MAX_ARG_CHARS = 4096
 MAX_TITLE_CHARS = 200
 MAX_ENDPOINT_CHARS = 2048
 MAX_ENDPOINT_VARIABLES = 16
@@ -54,23 +41,6 @@ MAX_CREDENTIAL_KINDS = 16
 ENDPOINT_PLACEHOLDER = "{endpoint}"
 """Replaced by the endpoint's URL in `endpoint_args`."""
 
-AgentName = Annotated[str, StringConstraints(pattern=AGENT_NAME_PATTERN)]
-NpmPackage = Annotated[
-    str,
-    StringConstraints(max_length=214, pattern=r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$"),
-]
-"""An npm package name, scope included (npm's own rule, lower case, at most 214 characters)."""
-NpmVersion = Annotated[
-    str,
-    StringConstraints(max_length=64, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$"),
-]
-"""An exact version: what a node installs is pinned, never a range or a tag."""
-Arg = Annotated[str, StringConstraints(max_length=MAX_ARG_CHARS, pattern=r"^[^\x00]*$")]
-"""One argument of a command: any text but NUL, which no argv can hold."""
-AcpId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f\x7f]+$")
-]
-"""An id the agent defines (a session mode, an auth method): one word of printable text."""
 CredentialKindName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 """A credential kind's name; which kinds exist is the control plane's to say."""
 Title = Annotated[
@@ -95,34 +65,6 @@ def endpoint_problem(url: str) -> str | None:
     if parts.username or parts.password:
         return "the endpoint must not carry a user name or password; put keys in a credential"
     return None
-
-
-class Quirk(StrEnum):
-    """Known deviations of real agents that the session host works around."""
-
-    MISSING_FILE_READS_EMPTY = "missing_file_reads_empty"
-    """Answer `fs/read_text_file` of a missing file with empty content: the agent does not
-    understand the error (gemini treats it as a failed tool call and gives up)."""
-
-
-class AgentLaunch(BaseModel):
-    """How a node installs and starts one agent. Sent with every session start."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: AgentName
-    package: NpmPackage | None = None
-    """An npm package the node installs into its shared agent cache; None for a program that
-    must already be on the node, somewhere its workspaces' sandbox shows."""
-    version: NpmVersion | None = None
-    command: list[Arg] = Field(min_length=1, max_length=4 * MAX_ARGS)
-    """The program and its fixed arguments. With a package, the program is one of its bins."""
-    auth_method: AcpId | None = None
-    initial_mode: AcpId | None = None
-    sandboxed_args: list[Arg] = Field(default_factory=list, max_length=MAX_ARGS)
-    """Added when the workspace runs in Corral's sandbox: for agents whose own sandbox cannot
-    start inside another one."""
-    quirks: list[Quirk] = Field(default_factory=list)
 
 
 class AgentSpec(AgentLaunch):
@@ -208,7 +150,7 @@ class AgentSpec(AgentLaunch):
 @functools.cache
 def builtin_agents() -> dict[str, AgentSpec]:
     """The built-in entries, validated once. A broken entry fails loudly at first use."""
-    text = resources.files("corral.agents").joinpath("builtin.toml").read_text()
+    text = resources.files("corral.control.catalog").joinpath("builtin.toml").read_text()
     return {
         name: AgentSpec.model_validate({"name": name, "builtin": True, **entry})
         for name, entry in tomllib.loads(text).items()

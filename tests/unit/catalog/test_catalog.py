@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from corral.agents.catalog import AgentSpec, builtin_agents
+from corral.control.catalog import AgentSpec, builtin_agents
 from corral.control.db.models import CredentialKind
 from tests.support.catalog import QWEN_CODE
 

@@ -1,1 +1,0 @@
-"""Which coding agents Corral can run and how: the catalog, shared by control plane and nodes."""
