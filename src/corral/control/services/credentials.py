@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity
+from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import CREDENTIAL_NAME_PATTERN, ENV_NAME_PATTERN, ID_PATTERN
 from corral.control.services.pagination import paginate
-from corral.errors import InvalidInput, NotFound
+from corral.errors import InvalidInput
 from corral.ids import new_id
 from corral.protocol.base import MAX_ENV_VALUE_LENGTH
 
@@ -151,14 +152,9 @@ async def list_credentials(
 
 async def get_credential(db: AsyncSession, user_id: str, ref: str) -> Credential:
     """Find a credential by id or by name among the user's own."""
-    row = await db.scalar(
-        select(Credential).where(
-            Credential.user_id == user_id, or_(Credential.id == ref, Credential.name == ref)
-        )
+    return await find_by_ref(
+        db, Credential, ref, what="credential", where=[Credential.user_id == user_id]
     )
-    if row is None:
-        raise NotFound(f"no credential named {ref!r}")
-    return row
 
 
 async def delete_credential(db: AsyncSession, user_id: str, ref: str) -> None:

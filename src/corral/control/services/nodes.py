@@ -17,11 +17,12 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Node, NodeJoinToken, User
 from corral.control.services import activity
 from corral.control.services.lifecycle import transition
+from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
 from corral.control.services.tokens import hash_token, new_token, redeem_single_use
 from corral.control.services.users import require_owner
-from corral.errors import Conflict, NotFound, Unauthenticated
+from corral.errors import Conflict, Unauthenticated
 from corral.ids import new_id
 from corral.protocol.messages import NodeHeartbeat
 from corral.states import NodeState
@@ -209,12 +210,7 @@ async def list_nodes(
 
 
 async def get_node(db: AsyncSession, ref: str) -> Node:
-    node = await db.scalar(
-        select(Node).where(or_(Node.id == ref, Node.name == ref), Node.state != NodeState.DELETED)
-    )
-    if node is None:
-        raise NotFound(f"no node named {ref!r}")
-    return node
+    return await find_by_ref(db, Node, ref, what="node", where=[Node.state != NodeState.DELETED])
 
 
 async def delete_node(db: AsyncSession, actor: User, ref: str) -> Node:

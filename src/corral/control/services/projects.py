@@ -7,16 +7,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import Project
 from corral.control.services import activity
 from corral.control.services.git import redact_repo, resolve_branch
+from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import ENV_NAME_PATTERN, validate_name
 from corral.control.services.pagination import paginate
-from corral.errors import Conflict, InvalidInput, NotFound
+from corral.errors import Conflict, InvalidInput
 from corral.ids import new_id
 from corral.protocol.messages import MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS
 
@@ -169,14 +170,7 @@ async def list_projects(
 
 async def get_project(db: AsyncSession, user_id: str, ref: str) -> Project:
     """Find one of the user's projects by id or name; anyone else's answers `NotFound`."""
-    project = await db.scalar(
-        select(Project).where(
-            Project.user_id == user_id, or_(Project.id == ref, Project.name == ref)
-        )
-    )
-    if project is None:
-        raise NotFound(f"no project named {ref!r}")
-    return project
+    return await find_by_ref(db, Project, ref, what="project", where=[Project.user_id == user_id])
 
 
 async def update_project(

@@ -21,9 +21,10 @@ from corral.control.live.sessions import SessionHub
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, agents, lifecycle, workspaces
+from corral.control.services.lookup import find_by_ref
 from corral.control.services.pagination import paginate
 from corral.control.services.sessionevents import cancel_pending_requests, text_of
-from corral.errors import Conflict, CorralError, NotFound
+from corral.errors import Conflict, CorralError
 from corral.ids import new_id
 from corral.protocol.sessions import (
     Policy,
@@ -54,12 +55,14 @@ SUMMARY_CHARS = 20_000
 
 
 async def get_session(db: AsyncSession, user_id: str, ref: str) -> AgentSession:
-    row = await db.scalar(
-        select(AgentSession).where(AgentSession.user_id == user_id, AgentSession.id == ref)
+    return await find_by_ref(
+        db,
+        AgentSession,
+        ref,
+        what="session",
+        where=[AgentSession.user_id == user_id],
+        by_name=False,
     )
-    if row is None:
-        raise NotFound(f"no session {ref!r}")
-    return row
 
 
 async def list_sessions(

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import LinkPurpose, LoginLink, User, UserRole, UserState
 from corral.control.services import activity, auth
+from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
 from corral.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -56,10 +57,7 @@ async def list_users(
 async def get_user(db: AsyncSession, actor: User, ref: str, *, action: str) -> User:
     """A user by id or name, for the owner to `action` (the refusal to anyone else names it)."""
     require_owner(actor, action)
-    user = await db.scalar(select(User).where(or_(User.id == ref, User.name == ref)))
-    if user is None:
-        raise NotFound(f"no user named {ref!r}")
-    return user
+    return await find_by_ref(db, User, ref, what="user")
 
 
 async def invite_user(

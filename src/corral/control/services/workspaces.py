@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import Node, Workspace
@@ -21,9 +21,10 @@ from corral.control.services import activity, projects
 from corral.control.services import nodes as node_service
 from corral.control.services.git import check_branch
 from corral.control.services.lifecycle import transition
+from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
-from corral.errors import Conflict, CorralError, NotFound
+from corral.errors import Conflict, CorralError
 from corral.ids import new_id
 from corral.protocol.messages import WorkspaceList, WorkspaceRef, WorkspaceSpec, WorkspaceStatus
 from corral.states import NodeState, WorkspaceState
@@ -266,16 +267,8 @@ async def list_workspaces(
 
 
 async def get_workspace(db: AsyncSession, user_id: str, ref: str) -> Workspace:
-    ws = await db.scalar(
-        select(Workspace).where(
-            Workspace.user_id == user_id,
-            or_(Workspace.id == ref, Workspace.name == ref),
-            Workspace.state != WorkspaceState.DELETED,
-        )
-    )
-    if ws is None:
-        raise NotFound(f"no workspace named {ref!r}")
-    return ws
+    where = [Workspace.user_id == user_id, Workspace.state != WorkspaceState.DELETED]
+    return await find_by_ref(db, Workspace, ref, what="workspace", where=where)
 
 
 async def _node_of(db: AsyncSession, ws: Workspace) -> Node:
