@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.terminal [--keystrokes N] [--mebibytes M] [--flood-seconds S]
 
 Three paths to a bash on a PTY (bench/terminal_paths.py): Corral (browser WebSocket → control
-plane → node agent → PTY, a real `corral up`), terminado (Jupyter's terminal server, one process)
+plane → node daemon → PTY, a real `corral up`), terminado (Jupyter's terminal server, one process)
 and a raw local PTY read in this process, the floor. For each it measures:
 
 - keystroke-to-echo latency: in `cat`, one character is sent and timed until its echo (from the
@@ -13,7 +13,7 @@ and a raw local PTY read in this process, the floor. For each it measures:
 - throughput: `cat` of an M MiB text file, from sending the command until the marker printed after
   it arrives, in MiB of the file per second.
 
-Then, on Corral only, the RSS of the control plane and the node agent while `yes` floods a
+Then, on Corral only, the RSS of the control plane and the node daemon while `yes` floods a
 terminal for S seconds, once with a viewer that reads slowly and once with none. Prints a table,
 the Corral/terminado ratios and the RSS growth, each against its target.
 """
@@ -239,7 +239,7 @@ def report(args: argparse.Namespace, results: list[PathResult], rss: list[RssRea
     print(f"{TARGET_P50_RATIO:g}): {verdict(p50_ratio <= TARGET_P50_RATIO)}")
     print(f"corral/terminado throughput:  {rate_ratio:.2f} (target >= ", end="")
     print(f"{TARGET_THROUGHPUT_RATIO:g}): {verdict(rate_ratio >= TARGET_THROUGHPUT_RATIO)}")
-    print("\ncorral control plane + node agent RSS, MiB:")
+    print("\ncorral control plane + node daemon RSS, MiB:")
     print(f"{'while':<24}{'before':>8}{'peak':>8}{'after':>8}{'growth':>8}")
     for r in rss:
         ok = verdict(r.growth_mib <= TARGET_RSS_MIB)

@@ -1,7 +1,7 @@
 """The three ways bench/terminal.py reaches a shell, each behind the same small client.
 
 - `CorralTerminal`: a browser's WebSocket to the control plane of a real `corral up`, which
-  relays over its node link to the node agent process, which runs the shell on a PTY (inside
+  relays over its node link to the node daemon process, which runs the shell on a PTY (inside
   bubblewrap where the host runtime finds it).
 - `TerminadoTerminal`: a WebSocket to bench/terminado_server.py (Jupyter's terminal server).
 - `RawPty`: `os.openpty` and bash, read and written in this process: the floor.
@@ -125,12 +125,12 @@ class CorralHost:
 
     @property
     def pids(self) -> tuple[int, ...]:
-        """The control plane (`corral up`), its node agent and the node's PTY host."""
+        """The control plane (`corral up`), its node daemon and the node's PTY host."""
         return (self.server.pid, *self.node_pids)
 
     @property
     def node_pids(self) -> tuple[int, ...]:
-        """The node agent and its children (the PTY host, which holds the terminals)."""
+        """The node daemon and its children (the PTY host, which holds the terminals)."""
         return (self.node_pid, *child_pids(self.node_pid))
 
     async def new_terminal(self) -> str:
@@ -228,7 +228,7 @@ async def corral_host(root: Path, repo: Path) -> AsyncIterator[CorralHost]:
                 await _poll(api, "/nodes", "ready", deadline)
                 node_pid = node_agent_pid(server.pid)
                 if node_pid is None:
-                    raise RuntimeError("found no node agent process under `corral up`")
+                    raise RuntimeError("found no node daemon process under `corral up`")
                 project = {"name": "bench", "repo": str(repo)}
                 (await api.post("/projects", json=project)).raise_for_status()
                 created = await api.post("/workspaces", json={"project": "bench"})
@@ -246,7 +246,7 @@ async def corral_host(root: Path, repo: Path) -> AsyncIterator[CorralHost]:
 
 
 def _kill_if_left(node_pid: int) -> None:
-    """`corral up` stops its node agent; make sure, by the PID we found (if it still is one)."""
+    """`corral up` stops its node daemon; make sure, by the PID we found (if it still is one)."""
     with contextlib.suppress(OSError):
         argv = Path(f"/proc/{node_pid}/cmdline").read_bytes().split(b"\0")
         if b"node" in argv and b"run" in argv:

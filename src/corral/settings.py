@@ -120,7 +120,7 @@ class ProjectSettings(_Area):
 
 
 class NodeSettings(_Area):
-    """How the control plane treats node agents."""
+    """How the control plane treats node daemons."""
 
     heartbeat_interval_seconds: float = Field(
         15.0, gt=0, description="How often nodes report health; told to each node at link time."

@@ -22,7 +22,7 @@ HEARTBEAT = NodeHeartbeat(
     load1=0.5,
     workspaces=3,
     terminals=5,
-    agent_version="0.0.0",
+    node_version="0.0.0",
     sessions=2,
     agents=["@example/agent@1.0.0"],
 )

@@ -512,7 +512,7 @@ async def test_terminal_websockets_need_the_right_user(shared: Shared) -> None:
 async def test_node_link_refuses_bad_input_and_foreign_workspaces(shared: Shared) -> None:
     site, workspace_id = shared.site, shared.workspace_id
     link = site.server.url.replace("http://", "ws://") + "/api/v1/nodes/link"
-    hello = json.dumps({"type": "hello", "protocol_version": 1, "agent_version": "test"})
+    hello = json.dumps({"type": "hello", "protocol_version": 1, "node_version": "test"})
     created = site.api.post("/nodes", {"name": "rogue"})
     rogue_id = created["node"]["id"]
     rogue_dir = shared.base / "rogue-node"
@@ -523,7 +523,7 @@ async def test_node_link_refuses_bad_input_and_foreign_workspaces(shared: Shared
         site.wait_node("rogue")
         headers = {"Authorization": f"Bearer {agent.credential()}"}
 
-        future = json.dumps({"type": "hello", "protocol_version": 999, "agent_version": "x"})
+        future = json.dumps({"type": "hello", "protocol_version": 999, "node_version": "x"})
         closed, _ = await close_of(link, headers=headers, send=[future], context=site.context)
         assert closed.code == 4400 and "999" in closed.reason, closed
         site.wait_for_log(message="node rogue speaks protocol 999, not 1")

@@ -1,4 +1,4 @@
-"""`corral node`: run a node agent on this machine, and manage the nodes of a control plane."""
+"""`corral node`: run a node daemon on this machine, and manage the nodes of a control plane."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def run(
         bool,
         typer.Option(
             "--replace",
-            help="Stop a node agent already running on this data directory (one left behind "
+            help="Stop a node daemon already running on this data directory (one left behind "
             "by a crash) instead of refusing to start.",
         ),
     ] = False,
@@ -62,17 +62,17 @@ def run(
         typer.Option(hidden=True, help="Stop when this process, the supervisor, exits."),
     ] = None,
 ) -> None:
-    """Run the node agent here: join once with a token, then stay linked (dialling out only)."""
+    """Run the node daemon here: join once with a token, then stay linked (dialling out only)."""
     import uvloop
     from pydantic import ValidationError
 
     from corral.logs import configure_logging
     from corral.node.main import run_node
-    from corral.node.settings import NodeAgentSettings
+    from corral.node.settings import NodeDaemonSettings
 
     overrides: dict[str, Any] = {"control_url": control_url, "data_dir": data_dir}
     try:
-        settings = NodeAgentSettings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = NodeDaemonSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise CliError(f"invalid node settings: {exc.errors()[0]['msg']}") from None
     configure_logging("info", "json")
@@ -85,14 +85,14 @@ def run(
 def pty_host(
     data_dir: Annotated[Path, typer.Option(help="The node's data directory.")],
 ) -> None:
-    """Hold the node's terminals (started by the node agent; not for people)."""
+    """Hold the node's terminals (started by the node daemon; not for people)."""
     import uvloop
 
     from corral.logs import configure_logging
     from corral.node.ptyhost import run_pty_host
-    from corral.node.settings import NodeAgentSettings
+    from corral.node.settings import NodeDaemonSettings
 
-    settings = NodeAgentSettings(data_dir=data_dir)
+    settings = NodeDaemonSettings(data_dir=data_dir)
     configure_logging("info", "json")
     uvloop.run(run_pty_host(settings.data_dir, settings.terminals))
 

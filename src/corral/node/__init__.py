@@ -1,1 +1,1 @@
-"""The node agent: links to the control plane, makes workspaces with a runtime, hosts terminals."""
+"""The node daemon: links to the control plane, makes workspaces with a runtime, hosts terminals."""

@@ -1,4 +1,4 @@
-"""`corral node run`: put a node agent together from its settings and run it until stopped."""
+"""`corral node run`: put a node daemon together from its settings and run it until stopped."""
 
 from __future__ import annotations
 
@@ -14,25 +14,26 @@ from pathlib import Path
 
 from corral.errors import CorralError
 from corral.netenv import network_environment
-from corral.node.agent import NodeAgent
+from corral.node.daemon import NodeDaemon
 from corral.node.identity import join, load_identity, save_identity
 from corral.node.ptyclient import PtyHostClient
 from corral.node.runtimes.registry import load_runtime
 from corral.node.sessions import NodeSessions
-from corral.node.settings import NodeAgentSettings
+from corral.node.settings import NodeDaemonSettings
 from corral.node.workspaces import NodeWorkspaces
 from corral.processes import exit_with_parent
 
 __all__ = ["run_node"]
 
 log = logging.getLogger("corral.node")
+# Named before the node daemon was called one; kept, so a daemon of an older version is found.
 LOCK_FILE_NAME = "agent.lock"
 REPLACE_GRACE_SECONDS = 15.0
-"""How long an agent being replaced may take to stop cleanly before it is killed."""
+"""How long a daemon being replaced may take to stop cleanly before it is killed."""
 
 
 async def run_node(
-    settings: NodeAgentSettings,
+    settings: NodeDaemonSettings,
     join_token: str | None,
     *,
     replace_running: bool = False,
@@ -41,22 +42,22 @@ async def run_node(
     """Join if a token is given (or no identity is saved yet), then stay linked until SIGTERM
     or SIGINT; terminals are ended on the way out.
 
-    `replace_running` stops an agent already running on this data directory (one left behind by a
-    supervisor that was killed) instead of refusing to start. With `parent_pid`, the agent
+    `replace_running` stops a daemon already running on this data directory (one left behind by a
+    supervisor that was killed) instead of refusing to start. With `parent_pid`, the daemon
     stops when that process (its supervisor) exits, however it exits.
     """
     if parent_pid is not None and not exit_with_parent(parent_pid):
-        raise CorralError("the process that started this node agent has exited")
+        raise CorralError("the process that started this node daemon has exited")
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # One agent per data directory: two would fight over the link and the same workspaces.
+    # One daemon per data directory: two would fight over the link and the same workspaces.
     lock = os.open(data_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if not replace_running:
-                raise CorralError(f"another node agent is running on {data_dir}") from None
+                raise CorralError(f"another node daemon is running on {data_dir}") from None
             await _stop_holder(lock, data_dir)
         # The holder's PID, so that a replacement can find it.
         os.ftruncate(lock, 0)
@@ -67,14 +68,14 @@ async def run_node(
 
 
 async def _stop_holder(lock: int, data_dir: Path) -> None:
-    """Stop the agent holding `lock` (SIGTERM, then SIGKILL) and take the lock. Only a process
-    that is a node agent of this data directory is signalled: a PID can be reused."""
+    """Stop the daemon holding `lock` (SIGTERM, then SIGKILL) and take the lock. Only a process
+    that is a node daemon of this data directory is signalled: a PID can be reused."""
     try:
         pid = int(os.pread(lock, 32, 0).split()[0])
     except (ValueError, IndexError):
         pid = 0
-    if pid > 0 and _is_node_agent(pid, data_dir):
-        log.warning("stopping the node agent left running on %s (PID %d)", data_dir, pid)
+    if pid > 0 and _is_node_daemon(pid, data_dir):
+        log.warning("stopping the node daemon left running on %s (PID %d)", data_dir, pid)
         for signum, wait_seconds in (
             (signal.SIGTERM, REPLACE_GRACE_SECONDS),
             (signal.SIGKILL, 5.0),
@@ -85,10 +86,10 @@ async def _stop_holder(lock: int, data_dir: Path) -> None:
                 return
     elif await _take_lock(lock, REPLACE_GRACE_SECONDS):
         return
-    raise CorralError(f"another node agent is running on {data_dir} and would not stop")
+    raise CorralError(f"another node daemon is running on {data_dir} and would not stop")
 
 
-def _is_node_agent(pid: int, data_dir: Path) -> bool:
+def _is_node_daemon(pid: int, data_dir: Path) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as file:
             argv = file.read().split(b"\0")
@@ -109,7 +110,7 @@ async def _take_lock(lock: int, wait_seconds: float) -> bool:
             await asyncio.sleep(0.05)
 
 
-async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
+async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
     data_dir = settings.data_dir
     identity = load_identity(data_dir)
     if join_token is not None:
@@ -159,7 +160,7 @@ async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
         settings=settings.sessions,
         network=network,
     )
-    agent = NodeAgent(
+    daemon = NodeDaemon(
         identity,
         workspaces,
         terminals,
@@ -172,6 +173,6 @@ async def _run(settings: NodeAgentSettings, join_token: str | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
     try:
-        await agent.run()
+        await daemon.run()
     except asyncio.CancelledError:
-        log.info("node agent stopped")
+        log.info("node daemon stopped")

@@ -87,7 +87,7 @@ def _acquire_controlling_tty(slave: int) -> None:
     # Runs in the child between fork and exec: start a session and make the PTY slave its
     # controlling terminal, which is what job control (Ctrl-C, Ctrl-Z, `fg`) needs. subprocess
     # offers no option for it. It names the slave by its own fd rather than stdin, and makes
-    # the session itself, because uvloop (which the node agent runs on) calls this before it
+    # the session itself, because uvloop (which the node daemon runs on) calls this before it
     # has set up stdin, and has no `start_new_session` step of its own before it.
     os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)

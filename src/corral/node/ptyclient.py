@@ -1,4 +1,4 @@
-"""The node agent's side of its PTY host: starts the host if it is not running, asks it for
+"""The node daemon's side of its PTY host: starts the host if it is not running, asks it for
 terminals, and carries terminal streams between it and the control plane.
 
 Stream numbers are the control plane's, used as they are on both links. Bytes for a stream
@@ -52,7 +52,7 @@ class PtyHostClient:
         self._streams: set[int] = set()
         self._lock = asyncio.Lock()
         self._count = 0
-        self._host: asyncio.subprocess.Process | None = None  # if this agent started it
+        self._host: asyncio.subprocess.Process | None = None  # if this daemon started it
 
     # -- connecting ----------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ class PtyHostClient:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         log_fd = os.open(directory / "pty-host.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            # Its own session: the host outlives this agent however the agent ends.
+            # Its own session: the host outlives this daemon however the daemon ends.
             self._host = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -218,8 +218,8 @@ class PtyHostClient:
                 await peer.request("pty.detach_all", Empty())
 
     async def shutdown(self) -> None:
-        """A clean stop of the agent: end the host and its terminals, also a host this agent
-        never used (left by an agent that was killed)."""
+        """A clean stop of the daemon: end the host and its terminals, also a host this daemon
+        never used (left by a daemon that was killed)."""
         peer = await self._existing()
         if peer is not None and not peer.closed:
             with contextlib.suppress(CorralError):

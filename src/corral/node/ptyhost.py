@@ -1,11 +1,11 @@
 """The node's PTY host: a process of its own that holds the node's terminals.
 
-Terminals must outlive the node agent: when the agent is killed (kill -9, out of memory) or
-upgraded, its workspaces' shells keep running here, with their replay buffers, and the agent
+Terminals must outlive the node daemon: when the daemon is killed (kill -9, out of memory) or
+upgraded, its workspaces' shells keep running here, with their replay buffers, and the daemon
 finds them again when it comes back. The host listens on a unix socket in the node's data
-directory (mode 0600, owner only) and serves one agent at a time with the same `Peer` protocol
-as the node link; a clean stop of the agent stops the host and its terminals too, and so does
-an agent that stays away longer than `agent_absent_limit_seconds` (nothing is left orphaned).
+directory (mode 0600, owner only) and serves one daemon at a time with the same `Peer` protocol
+as the node link; a clean stop of the daemon stops the host and its terminals too, and so does
+a daemon that stays away longer than `agent_absent_limit_seconds` (nothing is left orphaned).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def socket_path(data_dir: Path) -> Path:
 
 
 class _Streams:
-    """Stream frames from the agent go to the terminals."""
+    """Stream frames from the daemon go to the terminals."""
 
     def __init__(self, terminals: TerminalManager) -> None:
         self.terminals = terminals
@@ -73,16 +73,16 @@ class PtyHost:
         self.terminals = TerminalManager(settings)
         self.stopped = asyncio.Event()
         self._peer: Peer | None = None
-        self.agent_left_at: float | None = time.monotonic()
-        """When the last agent went (or the host started), while none is connected."""
+        self.daemon_left_at: float | None = time.monotonic()
+        """When the last daemon went (or the host started), while none is connected."""
 
     async def stop_when_abandoned(self, limit_seconds: float) -> None:
-        """End everything once no agent has been connected for `limit_seconds`: the agent was
+        """End everything once no daemon has been connected for `limit_seconds`: the daemon was
         killed and nothing restarted it, so nobody will ever reach these terminals again."""
         while not self.stopped.is_set():
-            left_at = self.agent_left_at
+            left_at = self.daemon_left_at
             if left_at is not None and time.monotonic() - left_at > limit_seconds:
-                log.warning("no node agent for %.0f s: ending the terminals", limit_seconds)
+                log.warning("no node daemon for %.0f s: ending the terminals", limit_seconds)
                 self.stopped.set()
                 return
             await asyncio.sleep(min(5.0, limit_seconds / 4))
@@ -90,28 +90,28 @@ class PtyHost:
     async def on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        if self._peer is not None:  # a new agent replaces the old one
-            await self._peer.close("another agent connected")
+        if self._peer is not None:  # a new daemon replaces the old one
+            await self._peer.close("another daemon connected")
             await self.terminals.detach_all()
         # The handlers send on the peer they serve, so they look it up when called.
         peer = Peer(
             StreamTransport(writer),
             handlers=self._handlers(lambda: peer),
             streams=_Streams(self.terminals),
-            name="the node agent",
+            name="the node daemon",
         )
         self._peer = peer
-        self.agent_left_at = None
+        self.daemon_left_at = None
         try:
             await serve_frames(reader, peer)
         except ProtocolError as exc:
-            log.warning("the node agent broke the protocol: %s", exc)
+            log.warning("the node daemon broke the protocol: %s", exc)
         finally:
             if self._peer is peer:
                 self._peer = None
-                self.agent_left_at = time.monotonic()
+                self.daemon_left_at = time.monotonic()
                 await self.terminals.detach_all()
-            await peer.close("the agent left")
+            await peer.close("the daemon left")
             writer.close()
 
     def _handlers(self, current_peer: Callable[[], Peer]) -> dict[str, Handler]:
@@ -201,7 +201,7 @@ async def run_pty_host(data_dir: Path, settings: TerminalSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, host.stopped.set)
-    # The agent's session may end (its terminal closes): the host must not die with it.
+    # The daemon's session may end (its terminal closes): the host must not die with it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     watchdog = asyncio.create_task(host.stop_when_abandoned(settings.agent_absent_limit_seconds))
     try:

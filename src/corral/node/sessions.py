@@ -1,7 +1,7 @@
 """The node's agent sessions: starts and steers them for the control plane, and carries their
 events to it through the outbox.
 
-Sessions live in this process (an agent's stdio is tied to it): when the node agent restarts,
+Sessions live in this process (an agent's stdio is tied to it): when the node daemon restarts,
 its sessions end, and the control plane continues a conversation by starting a new session that
 loads the old one. Their events survive in the outbox and are sent after the restart.
 """

@@ -1,4 +1,4 @@
-"""The node agent's settings, from `CORRAL_NODE_*` and command-line flags."""
+"""The node daemon's settings, from `CORRAL_NODE_*` and command-line flags."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from corral.netenv import EnvName
 from corral.node.acp.session import SessionSettings
 from corral.node.terminals import TerminalSettings
 
-__all__ = ["NodeAgentSettings"]
+__all__ = ["NodeDaemonSettings"]
 
 
 def default_node_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("corral-node", appauthor=False))
 
 
-class NodeAgentSettings(BaseSettings):
+class NodeDaemonSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CORRAL_NODE_", env_nested_delimiter="__", extra="forbid"
     )

@@ -84,7 +84,7 @@ class TerminalSettings(BaseModel):
     agent_absent_limit_seconds: float = Field(
         600.0,
         gt=0,
-        description="How long the PTY host keeps its terminals with no node agent connected "
+        description="How long the PTY host keeps its terminals with no node daemon connected "
         "(one killed and not restarted); then it ends them and exits.",
     )
 

@@ -70,7 +70,7 @@ class _Frame(BaseModel):
 class Hello(_Frame):
     type: Literal["hello"] = "hello"
     protocol_version: int
-    agent_version: str = Field(max_length=64)
+    node_version: str = Field(max_length=64)
 
 
 class Welcome(_Frame):

@@ -1,4 +1,4 @@
-"""A `Peer` transport over a local stream (a unix socket): the node agent and its PTY host.
+"""A `Peer` transport over a local stream (a unix socket): the node daemon and its PTY host.
 
 WebSockets frame messages for the node link; a plain socket needs framing of its own: one
 byte saying text or bytes, a 4-byte length, then the payload.

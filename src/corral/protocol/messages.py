@@ -149,7 +149,7 @@ class NodeHeartbeat(Body):
     load1: float = Field(ge=0)
     workspaces: int = Field(ge=0)
     terminals: int = Field(ge=0)
-    agent_version: str = Field(max_length=64)
+    node_version: str = Field(max_length=64)
     sessions: int = Field(0, ge=0)
     agents: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
         default_factory=list, max_length=200, description="Installed agents, package@version."
@@ -239,7 +239,7 @@ METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "terminal.delete": (TerminalRef, Empty),
     "terminal.attach": (TerminalAttach, TerminalAttached),
     "terminal.resize": (TerminalResize, Empty),
-    # Between a node agent and its PTY host, over a unix socket on the node.
+    # Between a node daemon and its PTY host, over a unix socket on the node.
     "pty.spawn": (PtySpawn, TerminalInfo),
     "pty.close_workspace": (WorkspaceRef, Empty),
     "pty.detach_all": (Empty, Empty),

@@ -30,7 +30,7 @@ from corral.protocol.frames import (
 MARKER = "zqx-frame-content-zqx"
 
 FRAMES: list[Frame] = [
-    Hello(protocol_version=PROTOCOL_VERSION, agent_version="0.1.0"),
+    Hello(protocol_version=PROTOCOL_VERSION, node_version="0.1.0"),
     Welcome(protocol_version=PROTOCOL_VERSION, node_id="nod_1", heartbeat_interval_seconds=15.0),
     Request(id=0, method="workspace.list"),
     Request(id=7, method="workspace.start", params={"id": "wsp_1", "nested": {"a": [1, 2]}}),
@@ -81,12 +81,12 @@ def refused(text: str | bytes) -> str:
         "",
         MARKER,
         "{",
-        '{"type": "hello", "protocol_version": 1, "agent_version": "' + MARKER,
+        '{"type": "hello", "protocol_version": 1, "node_version": "' + MARKER,
         '["' + MARKER + '"]',
         '"' + MARKER + '"',
         "null",
         "{}",
-        '{"protocol_version": 1, "agent_version": "' + MARKER + '"}',
+        '{"protocol_version": 1, "node_version": "' + MARKER + '"}',
         b'{"type": "event", "name": "\xff' + MARKER.encode() + b'"}',
     ],
     ids=[
@@ -128,7 +128,7 @@ def test_extra_field_is_refused_without_its_name() -> None:
         ({"type": "request", "id": MARKER, "method": "workspace.list"}, "id"),
         ({"type": "request", "id": -1, "method": MARKER}, "id"),
         ({"type": "request", "id": 1, "method": MARKER * 10}, "method"),
-        ({"type": "hello", "protocol_version": MARKER, "agent_version": "1"}, "protocol_version"),
+        ({"type": "hello", "protocol_version": MARKER, "node_version": "1"}, "protocol_version"),
         ({"type": "event", "name": "heartbeat", "params": [MARKER]}, "params"),
         ({"type": "window", "stream": 0, "bytes": 1}, "stream"),
         ({"type": "window", "stream": 2**32, "bytes": 1}, "stream"),

@@ -509,7 +509,7 @@ def heartbeat() -> NodeHeartbeat:
         load1=0.5,
         workspaces=2,
         terminals=3,
-        agent_version="0.1.0",
+        node_version="0.1.0",
     )
 
 
@@ -563,7 +563,7 @@ async def test_malformed_event_is_a_protocol_error_without_its_values() -> None:
 @pytest.mark.parametrize(
     "frame",
     [
-        Hello(protocol_version=PROTOCOL_VERSION, agent_version="0.1.0"),
+        Hello(protocol_version=PROTOCOL_VERSION, node_version="0.1.0"),
         Welcome(protocol_version=PROTOCOL_VERSION, node_id="nod_1", heartbeat_interval_seconds=1),
     ],
     ids=["hello", "welcome"],

@@ -161,7 +161,7 @@ async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> bool
     if node is None:
         return False
     node.last_seen_at = utcnow()
-    node.agent_version = beat.agent_version
+    node.agent_version = beat.node_version
     node.capacity = {
         "cpus": beat.cpus,
         "memory_bytes": beat.memory_total_bytes,

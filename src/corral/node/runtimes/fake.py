@@ -1,6 +1,6 @@
 """The `fake` runtime: workspaces without git or a sandbox, for testing what calls a runtime.
 
-Shipped in the package, as httpx ships `MockTransport`, so the node agent and the control plane
+Shipped in the package, as httpx ships `MockTransport`, so the node daemon and the control plane
 can be tested end to end (`runtime = "fake"` in a node's settings) without cloning anything.
 It keeps the same layout and on-disk state as the `host` runtime, and runs commands unconfined
 in the workspace's checkout, which holds only a README. Its settings inject the failures a

@@ -1,4 +1,4 @@
-"""The node agent: dials the control plane, serves its requests, and keeps dialling.
+"""The node daemon: dials the control plane, serves its requests, and keeps dialling.
 
 One connection at a time. Everything that must outlive a dropped link (workspaces, terminals
 and their output) lives in `NodeWorkspaces` and `TerminalManager`, not in the connection, so a
@@ -49,9 +49,9 @@ from corral.protocol.messages import (
 )
 from corral.protocol.peer import Handler, Peer
 
-__all__ = ["FatalLinkError", "NodeAgent"]
+__all__ = ["FatalLinkError", "NodeDaemon"]
 
-log = logging.getLogger("corral.node")
+log = logging.getLogger("corral.node.daemon")
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
 
 
@@ -79,7 +79,7 @@ def link_url(control_url: str) -> str:
     return f"{ws_scheme}://{rest}/api/v1/nodes/link"
 
 
-class NodeAgent:
+class NodeDaemon:
     def __init__(
         self,
         identity: NodeIdentity,
@@ -171,7 +171,7 @@ class NodeAgent:
 
     async def _handshake(self, connection: ClientConnection) -> Welcome:
         await connection.send(
-            Hello(protocol_version=PROTOCOL_VERSION, agent_version=__version__).model_dump_json()
+            Hello(protocol_version=PROTOCOL_VERSION, node_version=__version__).model_dump_json()
         )
         try:
             first = await asyncio.wait_for(connection.recv(), HANDSHAKE_TIMEOUT_SECONDS)
@@ -230,7 +230,7 @@ class NodeAgent:
                 load1=health.load1,
                 workspaces=self.workspaces.count(),
                 terminals=await self._terminal_count(),
-                agent_version=__version__,
+                node_version=__version__,
                 sessions=self.sessions.count(),
                 agents=self.sessions.installer.installed()[:200],
                 isolation=self.workspaces.runtime.isolation,
