@@ -17,12 +17,10 @@ import time
 from pathlib import Path
 
 from corral.errors import CorralError, NotFound, RetryableProviderError
-from corral.node.ptyhost import run_dir, socket_path
+from corral.node.ptyprotocol import PtySpawn, pty_peer, run_dir, serve_frames, socket_path
 from corral.node.runtimes.base import ProcessSpec
-from corral.protocol.local import StreamTransport, serve_frames
 from corral.protocol.messages import (
     Empty,
-    PtySpawn,
     TerminalAttach,
     TerminalAttached,
     TerminalInfo,
@@ -79,7 +77,7 @@ class PtyHostClient:
             return self._adopt(reader, writer)
 
     def _adopt(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Peer:
-        peer = Peer(StreamTransport(writer), streams=self, name="the PTY host")
+        peer = pty_peer(writer, streams=self, name="the PTY host")
         self._peer = peer
         self._reader = asyncio.create_task(self._read(reader, writer, peer))
         return peer

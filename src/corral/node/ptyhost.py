@@ -3,9 +3,10 @@
 Terminals must outlive the node daemon: when the daemon is killed (kill -9, out of memory) or
 upgraded, its workspaces' shells keep running here, with their replay buffers, and the daemon
 finds them again when it comes back. The host listens on a unix socket in the node's data
-directory (mode 0600, owner only) and serves one daemon at a time with the same `Peer` protocol
-as the node link; a clean stop of the daemon stops the host and its terminals too, and so does
-a daemon that stays away longer than `agent_absent_limit_seconds` (nothing is left orphaned).
+directory (mode 0600, owner only) and serves one daemon at a time with the node link's `Peer`
+and the methods of `corral.node.ptyprotocol`. A clean stop of the daemon stops the host and its
+terminals too, and so does a daemon that stays away longer than
+`terminals.agent_absent_limit_seconds` (nothing is left orphaned).
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from corral.errors import CorralError, InvalidInput
+from corral.node.ptyprotocol import PtySpawn, pty_peer, run_dir, serve_frames, socket_path
 from corral.node.runtimes.base import ProcessSpec
 from corral.node.terminals import TerminalManager, TerminalSettings
 from corral.protocol.frames import ProtocolError
-from corral.protocol.local import StreamTransport, serve_frames
 from corral.protocol.messages import (
     Empty,
-    PtySpawn,
     TerminalAttach,
     TerminalAttached,
     TerminalInfo,
@@ -39,17 +39,9 @@ from corral.protocol.messages import (
 )
 from corral.protocol.peer import Handler, Peer
 
-__all__ = ["PtyHost", "run_dir", "run_pty_host", "socket_path"]
+__all__ = ["PtyHost", "run_pty_host"]
 
 log = logging.getLogger("corral.node.ptyhost")
-
-
-def run_dir(data_dir: Path) -> Path:
-    return data_dir / "run"
-
-
-def socket_path(data_dir: Path) -> Path:
-    return run_dir(data_dir) / "pty.sock"
 
 
 class _Streams:
@@ -94,8 +86,8 @@ class PtyHost:
             await self._peer.close("another daemon connected")
             await self.terminals.detach_all()
         # The handlers send on the peer they serve, so they look it up when called.
-        peer = Peer(
-            StreamTransport(writer),
+        peer = pty_peer(
+            writer,
             handlers=self._handlers(lambda: peer),
             streams=_Streams(self.terminals),
             name="the node daemon",

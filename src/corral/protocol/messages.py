@@ -64,7 +64,6 @@ __all__ = [
     "NodeHeartbeat",
     "NodeIsolation",
     "NodeNetwork",
-    "PtySpawn",
     "TerminalAttach",
     "TerminalAttached",
     "TerminalCreate",
@@ -217,17 +216,6 @@ class TerminalResize(Body):
     rows: int = Field(ge=1, le=1000)
 
 
-class PtySpawn(Body):
-    """Start a program on a new terminal in the node's PTY host (see `corral.node.ptyhost`)."""
-
-    workspace_id: Id
-    argv: list[str] = Field(min_length=1, max_length=4096)
-    env: dict[str, str]
-    cwd: str = Field(max_length=4096)
-    cols: int = Field(80, ge=1, le=1000)
-    rows: int = Field(24, ge=1, le=1000)
-
-
 METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "workspace.create": (WorkspaceSpec, WorkspaceStatus),
     "workspace.start": (WorkspaceRef, WorkspaceStatus),
@@ -239,11 +227,6 @@ METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "terminal.delete": (TerminalRef, Empty),
     "terminal.attach": (TerminalAttach, TerminalAttached),
     "terminal.resize": (TerminalResize, Empty),
-    # Between a node daemon and its PTY host, over a unix socket on the node.
-    "pty.spawn": (PtySpawn, TerminalInfo),
-    "pty.close_workspace": (WorkspaceRef, Empty),
-    "pty.detach_all": (Empty, Empty),
-    "pty.shutdown": (Empty, Empty),
     "session.start": (SessionStart, SessionAck),
     "session.prompt": (SessionPrompt, SessionAck),
     "session.cancel": (SessionRef, SessionAck),

@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -112,12 +112,17 @@ class Peer:
         on_event: EventHandler | None = None,
         streams: StreamHandler | None = None,
         name: str = "peer",
+        methods: Mapping[str, tuple[type[Body], type[Body]]] = METHODS,
+        events: Mapping[str, type[Body]] = EVENTS,
     ) -> None:
+        """`methods` and `events` are what either side may send: the node link's by default."""
         self._transport = transport
         self._handlers = handlers or {}
         self._on_event = on_event
         self._streams = streams
         self._name = name
+        self._methods = methods
+        self._events = events
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Response]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,7 +142,7 @@ class Peer:
         self, method: str, params: Body, *, timeout_seconds: float | None = None
     ) -> Body:
         """Call `method` on the other side and return its validated result."""
-        params_model, result_model = METHODS[method]
+        params_model, result_model = self._methods[method]
         if not isinstance(params, params_model):
             raise TypeError(f"{method} takes {params_model.__name__}")
         request_id = next(self._ids)
@@ -177,16 +182,16 @@ class Peer:
         *,
         timeout_seconds: float | None = None,
     ) -> ResultT:
-        """`request`, typed: the caller names the result model `METHODS` gives the method."""
-        if METHODS[method][1] is not result:
-            raise TypeError(f"{method} answers {METHODS[method][1].__name__}")
+        """`request`, typed: the caller names the result model the method set gives the method."""
+        if self._methods[method][1] is not result:
+            raise TypeError(f"{method} answers {self._methods[method][1].__name__}")
         answer = await self.request(method, params, timeout_seconds=timeout_seconds)
-        assert isinstance(answer, result)  # validated as METHODS[method][1] by request
+        assert isinstance(answer, result)  # validated as the method's result model by request
         return answer
 
     async def notify(self, name: str, params: Body) -> None:
-        if not isinstance(params, EVENTS[name]):
-            raise TypeError(f"event {name} takes {EVENTS[name].__name__}")
+        if not isinstance(params, self._events[name]):
+            raise TypeError(f"event {name} takes {self._events[name].__name__}")
         await self._send_text(Event(name=name, params=params.model_dump(mode="json")))
 
     async def send_stream(self, stream: int, data: bytes) -> None:
@@ -242,7 +247,7 @@ class Peer:
             await self._streams.on_data(stream, chunk)
 
     async def _dispatch_event(self, frame: Event) -> None:
-        model = EVENTS.get(frame.name)
+        model = self._events.get(frame.name)
         if model is None:
             raise ProtocolError(f"unknown event {frame.name!r}")
         try:
@@ -254,10 +259,10 @@ class Peer:
 
     async def _serve(self, request: Request) -> None:
         handler = self._handlers.get(request.method)
-        if handler is None or request.method not in METHODS:
+        if handler is None or request.method not in self._methods:
             await self._answer_error(request.id, "unknown_method", f"no method {request.method}")
             return
-        params_model, _ = METHODS[request.method]
+        params_model, _ = self._methods[request.method]
         try:
             params = params_model.model_validate(request.params)
         except ValidationError as exc:
