@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corral.netenv import EnvName
 from corral.node.acp.session import SessionSettings
-from corral.node.terminals import TerminalSettings
+from corral.node.ptyterminals import TerminalSettings
 
 __all__ = ["NodeDaemonSettings"]
 

@@ -1,4 +1,4 @@
-"""Terminals: programs on PTYs that outlive their viewers, with exact replay and flow control.
+"""PTY terminals: programs on PTYs that outlive their viewers, with exact replay and flow control.
 
 A browser tab closes, a laptop sleeps, the node link reconnects: the shell must keep running, and
 a viewer that comes back must get exactly the bytes it missed, as far back as the ring reaches.
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
 from corral.node.pty import DEFAULT_MAX_PENDING_INPUT_BYTES, InputOverflow, PtyProcess
+from corral.node.ringbuffer import RingBuffer
 from corral.node.runtimes.base import ProcessSpec
 from corral.protocol.frames import MAX_STREAM_CHUNK_BYTES
 from corral.protocol.messages import TerminalAttached, TerminalInfo
@@ -38,7 +39,6 @@ __all__ = [
     "DEFAULT_RING_BUFFER_BYTES",
     "MAX_WINDOW",
     "CloseStream",
-    "RingBuffer",
     "SendChunk",
     "Terminal",
     "TerminalManager",
@@ -93,43 +93,6 @@ def _check_window(cols: int, rows: int) -> None:
     if not (1 <= cols <= MAX_WINDOW and 1 <= rows <= MAX_WINDOW):
         message = f"a terminal is 1 to {MAX_WINDOW} columns and rows, not {cols}x{rows}"
         raise InvalidInput(message, reason="bad_window")
-
-
-class RingBuffer:
-    """The last `capacity` bytes of a stream, addressed by absolute offset (bytes ever written)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.end = 0
-        self._buf = bytearray()  # grows up to `capacity`, then wraps around
-
-    @property
-    def start(self) -> int:
-        """The offset of the oldest byte kept."""
-        return max(0, self.end - self.capacity)
-
-    def __len__(self) -> int:
-        return len(self._buf)
-
-    def write(self, data: bytes) -> None:
-        if len(data) > self.capacity:
-            self.end += len(data) - self.capacity
-            data = data[-self.capacity :]
-        pos = self.end % self.capacity
-        first = min(len(data), self.capacity - pos)
-        self._buf[pos : pos + first] = data[:first]  # extends the buffer until it is full
-        self._buf[: len(data) - first] = data[first:]
-        self.end += len(data)
-
-    def read(self, offset: int, max_bytes: int) -> tuple[int, bytes]:
-        """Up to `max_bytes` from `offset`, or from the oldest byte kept if `offset` is older.
-        Returns where the bytes start, and the bytes."""
-        offset = max(offset, self.start)
-        size = max(0, min(max_bytes, self.end - offset))
-        pos = offset % self.capacity
-        first = min(size, self.capacity - pos)
-        with memoryview(self._buf) as view:
-            return offset, bytes(view[pos : pos + first]) + bytes(view[: size - first])
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,17 @@ import pytest
 
 from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
-from corral.node.runtimes.base import ProcessSpec
-from corral.node.terminals import (
+from corral.node.ptyterminals import (
     CLOSE_DELETED,
     CLOSE_EXITED,
     CLOSE_INPUT_OVERFLOW,
     CLOSE_TOO_SLOW,
-    RingBuffer,
     Terminal,
     TerminalManager,
     TerminalSettings,
 )
+from corral.node.ringbuffer import RingBuffer
+from corral.node.runtimes.base import ProcessSpec
 from corral.protocol.frames import MAX_STREAM_CHUNK_BYTES
 from tests.unit.node.test_pty import alive
 
