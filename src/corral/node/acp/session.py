@@ -3,9 +3,9 @@
 The host installs the agent if needed, starts it inside the workspace's sandbox in a process
 group of its own, and speaks ACP to it: `initialize`, `authenticate` where the catalog says so,
 `session/new` (or `session/load` to continue an earlier conversation), then one turn per
-prompt, in order. It serves the agent's requests: files (confined to the workspace),
-terminals (real processes in the workspace) and permission requests (the policy answers, or a
-user does). Everything it sees becomes a session event through `emit`.
+prompt, in order. It serves the agent's requests: files (confined to the workspace), commands
+(ACP's terminals: real processes in the workspace) and permission requests (the policy answers,
+or a user does). Everything it sees becomes a session event through `emit`.
 
 The session runs on its own: nobody needs to watch it. It ends when stopped (the whole process
 group is killed, so nothing is left behind) or when the agent fails: it exits, breaks the
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from corral import __version__
 from corral.errors import CorralError, NotFound
 from corral.ids import new_id
+from corral.node.acp.commands import AgentCommands
 from corral.node.acp.install import AgentInstaller
 from corral.node.acp.rpc import (
     INVALID_PARAMS,
@@ -37,7 +38,6 @@ from corral.node.acp.rpc import (
     AgentRpc,
     RpcError,
 )
-from corral.node.acp.terminals import AgentTerminals
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
 from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
 from corral.processes import kill_process_group
@@ -129,7 +129,7 @@ class SessionHost:
         self._main: asyncio.Task[None] | None = None
         self._watchers: list[asyncio.Task[None]] = []
         self._cancel_watch: asyncio.Task[None] | None = None
-        self._terminals = AgentTerminals(runtime, handle, emit=self._emit_terminal)
+        self._commands = AgentCommands(runtime, handle, emit=self._emit_command)
         self._files = runtime.files(handle, max_read_bytes=settings.max_file_read_bytes)
 
     # -- the session's life ----------------------------------------------------------------------
@@ -165,7 +165,7 @@ class SessionHost:
                 self._rpc.close("the session ended")
             if self.process is not None:
                 await kill_process_group(self.process)
-            await self._terminals.close()
+            await self._commands.close()
             tasks = [*self._watchers, *([self._cancel_watch] if self._cancel_watch else [])]
             for task in tasks:
                 task.cancel()
@@ -601,7 +601,7 @@ class SessionHost:
         if method == "fs/write_text_file":
             return await self._write_text_file(params)
         if method.startswith("terminal/"):
-            return await self._terminals.handle(method, params)
+            return await self._commands.handle(method, params)
         self._emit(
             SessionEventKind.NOTICE,
             {
@@ -642,7 +642,7 @@ class SessionHost:
             raise RpcError(INVALID_PARAMS, exc.message) from None
         return {}
 
-    def _emit_terminal(self, payload: dict[str, Any]) -> None:
+    def _emit_command(self, payload: dict[str, Any]) -> None:
         self._emit(SessionEventKind.TERMINAL, payload)
 
     def permission_pending(self) -> list[str]:

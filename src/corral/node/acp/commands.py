@@ -1,4 +1,4 @@
-"""ACP's `terminal/*` methods: commands an agent runs through its client, as real processes in
+"""An agent's commands: what ACP's `terminal/*` methods run, as real processes in
 the workspace (inside its sandbox), with their output kept for the agent and the transcript.
 
 Output is stdout and stderr together, bounded by the agent's `outputByteLimit` (the oldest
@@ -33,10 +33,10 @@ from corral.node.acp.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
 from corral.processes import kill_process_group
 
-__all__ = ["MAX_OUTPUT_BYTES", "AgentTerminals", "command_argv"]
+__all__ = ["MAX_OUTPUT_BYTES", "AgentCommands", "command_argv"]
 
 MAX_OUTPUT_BYTES = 1024 * 1024
-MAX_TERMINALS = 32
+MAX_COMMANDS = 32
 TRANSCRIPT_OUTPUT_BYTES = 64 * 1024
 PROGRESS_SECONDS = 1.0
 PROGRESS_MAX_BYTES = 16 * 1024
@@ -83,7 +83,9 @@ class _Command:
         return {"exitCode": code, "signal": None}
 
 
-class AgentTerminals:
+class AgentCommands:
+    """The commands one agent session runs, by the terminal id ACP gives them."""
+
     def __init__(
         self,
         runtime: Runtime,
@@ -125,8 +127,8 @@ class AgentTerminals:
         except ValidationError as exc:
             message = exc.errors()[0]["msg"]
             raise RpcError(INVALID_PARAMS, f"invalid terminal/create: {message}") from None
-        if len(self._commands) >= MAX_TERMINALS:
-            raise RpcError(INVALID_PARAMS, f"at most {MAX_TERMINALS} terminals per session")
+        if len(self._commands) >= MAX_COMMANDS:
+            raise RpcError(INVALID_PARAMS, f"at most {MAX_COMMANDS} terminals per session")
         env = {v.name: v.value for v in request.env or []}
         argv = command_argv(request.command, request.args or [])
         cwd = Path(request.cwd) if request.cwd else None
