@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from acp import schema
-from pydantic import ValidationError
 
 from corral.errors import CorralError
 from corral.ids import new_id
-from corral.node.acp.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from corral.node.acp.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, validated
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
 from corral.processes import kill_process_group
 
@@ -122,11 +121,7 @@ class AgentCommands:
         raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
 
     async def _create(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            request = schema.CreateTerminalRequest.model_validate(params)
-        except ValidationError as exc:
-            message = exc.errors()[0]["msg"]
-            raise RpcError(INVALID_PARAMS, f"invalid terminal/create: {message}") from None
+        request = validated(schema.CreateTerminalRequest, params, "terminal/create")
         if len(self._commands) >= MAX_COMMANDS:
             raise RpcError(INVALID_PARAMS, f"at most {MAX_COMMANDS} terminals per session")
         env = {v.name: v.value for v in request.env or []}

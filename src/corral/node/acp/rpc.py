@@ -4,7 +4,7 @@ We speak it ourselves instead of through the ACP SDK's connection because a sess
 see every frame as it was sent (the SDK drops update kinds and fields its schema does not
 know), bound what it reads (a line over `max_line_bytes` is an error, not a memory spike) and
 keep order (the SDK handles each notification in a task of its own). The SDK's schema models
-still validate the requests we act on (see `corral.node.acp.session`).
+still validate the requests we act on (`validated`).
 
 Notifications are handed to `on_notification` synchronously, in the order they arrived;
 requests from the agent run as tasks, since answering one may wait for a user.
@@ -18,9 +18,11 @@ import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["AgentProtocolError", "AgentRpc", "RpcError"]
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["AgentProtocolError", "AgentRpc", "RpcError", "validated"]
 
 log = logging.getLogger("corral.node.acp")
 
@@ -28,9 +30,11 @@ READ_CHUNK_BYTES = 256 * 1024
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+RESOURCE_NOT_FOUND = -32002
 
 RequestHandler = Callable[[str, Any], Awaitable[Any]]
 NotificationHandler = Callable[[str, Any], None]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class AgentProtocolError(Exception):
@@ -46,6 +50,15 @@ class RpcError(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+def validated(model: type[ModelT], params: Any, what: str) -> ModelT:
+    """The agent's `params` as `model` (one of the ACP SDK's schema models), or an
+    invalid-params error naming `what` was invalid."""
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise RpcError(INVALID_PARAMS, f"invalid {what}: {exc.errors()[0]['msg']}") from None
 
 
 class AgentRpc:

@@ -19,18 +19,16 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from acp import schema
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from corral import __version__
-from corral.errors import CorralError, NotFound
-from corral.ids import new_id
+from corral.errors import CorralError
 from corral.node.acp.commands import AgentCommands
+from corral.node.acp.files import AgentFiles
 from corral.node.acp.install import AgentInstaller
+from corral.node.acp.permissions import Emit, PermissionRequests
 from corral.node.acp.rpc import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -42,13 +40,7 @@ from corral.node.runtimes.base import Runtime, WorkspaceHandle
 from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
 from corral.processes import kill_process_group
 from corral.protocol.agents import Quirk
-from corral.protocol.sessions import (
-    SessionEventKind,
-    SessionPrompt,
-    SessionStart,
-    option_of_kind,
-    policy_answer,
-)
+from corral.protocol.sessions import SessionEventKind, SessionPrompt, SessionStart
 from corral.states import SessionState
 
 __all__ = ["SessionHost", "SessionSettings"]
@@ -57,11 +49,8 @@ log = logging.getLogger("corral.node.acp")
 
 ACP_PROTOCOL_VERSION = 1
 AUTH_REQUIRED = -32000
-RESOURCE_NOT_FOUND = -32002
 STDERR_TAIL_LINES = 30
 STDERR_LINE_CHARS = 500
-
-Emit = Callable[[SessionEventKind, dict[str, Any]], None]
 
 
 class SessionSettings(BaseModel):
@@ -119,8 +108,7 @@ class SessionHost:
         self._turn: SessionPrompt | None = None
         self._context: str | None = None
         """The earlier transcript, for the first prompt, when the agent could not load it."""
-        self._permissions: dict[str, asyncio.Future[str | None]] = {}
-        self._tool_kinds: dict[str, str] = {}
+        self._permissions = PermissionRequests(start, emit=emit, waiting=self._permission_waiting)
         self._config_options: list[dict[str, Any]] = []
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._failure: str | None = None
@@ -130,7 +118,11 @@ class SessionHost:
         self._watchers: list[asyncio.Task[None]] = []
         self._cancel_watch: asyncio.Task[None] | None = None
         self._commands = AgentCommands(runtime, handle, emit=self._emit_command)
-        self._files = runtime.files(handle, max_read_bytes=settings.max_file_read_bytes)
+        self._files = AgentFiles(
+            runtime.files(handle, max_read_bytes=settings.max_file_read_bytes),
+            repo=handle.repo,
+            missing_reads_empty=Quirk.MISSING_FILE_READS_EMPTY in start.agent.quirks,
+        )
 
     # -- the session's life ----------------------------------------------------------------------
 
@@ -158,9 +150,7 @@ class SessionHost:
 
     async def _end(self) -> None:
         try:
-            for future in self._permissions.values():
-                if not future.done():
-                    future.set_result(None)
+            self._permissions.close()
             if self._rpc is not None:
                 self._rpc.close("the session ended")
             if self.process is not None:
@@ -394,16 +384,7 @@ class SessionHost:
     def _blocks(self, prompt: SessionPrompt) -> list[dict[str, Any]]:
         """The prompt as ACP content: its text (after the earlier transcript, when the agent
         could not load it) and a resource link per attached file of the workspace."""
-        links = []
-        for resource in prompt.resources:
-            path = Path(resource if resource.startswith("/") else self.handle.repo / resource)
-            try:
-                found = self._files.exists(str(path))
-            except CorralError as exc:
-                raise RpcError(INVALID_PARAMS, exc.message) from None
-            if not found:
-                raise RpcError(RESOURCE_NOT_FOUND, f"{resource} does not exist")
-            links.append({"type": "resource_link", "uri": path.as_uri(), "name": path.name})
+        links = [self._files.resource_link(resource) for resource in prompt.resources]
         text = prompt.text
         if self._context:
             text = f"{self._context}\n\n{text}"
@@ -460,10 +441,7 @@ class SessionHost:
             )
         if self._turn is None or self._rpc is None:
             return
-        for request_id, future in list(self._permissions.items()):
-            if not future.done():
-                self._decide(request_id, None, by=None, policy="cancelled")
-                future.set_result(None)
+        self._permissions.cancel()
         with contextlib.suppress(ConnectionError):
             await self._rpc.notify("session/cancel", {"sessionId": self._acp_id})
         if self._cancel_watch is None:
@@ -505,72 +483,16 @@ class SessionHost:
     # -- permission requests ---------------------------------------------------------------------
 
     def answer_permission(self, request_id: str, option_id: str | None, by: str | None) -> None:
-        future = self._permissions.get(request_id)
-        if future is None or future.done():
-            raise CorralError(
-                f"permission request {request_id} is not waiting", reason="not_pending"
-            )
-        self._decide(request_id, option_id, by=by, policy=None)
-        future.set_result(option_id)
+        self._permissions.answer(request_id, option_id, by)
 
-    def _decide(
-        self, request_id: str, option_id: str | None, *, by: str | None, policy: str | None
-    ) -> None:
-        self._emit(
-            SessionEventKind.PERMISSION_DECISION,
-            {
-                "request_id": request_id,
-                "outcome": "selected" if option_id else "cancelled",
-                "option_id": option_id,
-                "by": by,
-                "policy": policy,
-            },
-        )
+    def permission_pending(self) -> list[str]:
+        return self._permissions.pending()
 
-    def _policy_choice(
-        self, tool_call: dict[str, Any], options: list[dict[str, Any]]
-    ) -> str | None:
-        kind = tool_call.get("kind") or self._tool_kinds.get(str(tool_call.get("toolCallId")))
-        return policy_answer(self.start.policy, kind, options)
-
-    async def _request_permission(self, params: Any) -> dict[str, Any]:
-        try:
-            schema.RequestPermissionRequest.model_validate(params)
-        except ValidationError as exc:
-            raise RpcError(
-                INVALID_PARAMS, f"invalid permission request: {exc.errors()[0]['msg']}"
-            ) from None
-        tool_call: dict[str, Any] = params["toolCall"]
-        options: list[dict[str, Any]] = params["options"]
-        valid = {str(o.get("optionId")) for o in options}
-        request_id = new_id("prm")
-        self._emit(
-            SessionEventKind.PERMISSION_REQUEST,
-            {"request_id": request_id, "tool_call": tool_call, "options": options},
-        )
-        if self._turn is None:
-            self._decide(request_id, None, by=None, policy="no turn is running")
-            return {"outcome": {"outcome": "cancelled"}}
-        choice = self._policy_choice(tool_call, options)
-        if choice is not None:
-            self._decide(request_id, choice, by=None, policy=self.start.policy.value)
-            return {"outcome": {"outcome": "selected", "optionId": choice}}
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._permissions[request_id] = future
-        self._set_state(SessionState.AWAITING_PERMISSION)
-        try:
-            async with asyncio.timeout(self.start.permission_timeout_seconds):
-                answer = await future
-        except TimeoutError:
-            answer = option_of_kind(options, "reject_once")
-            self._decide(request_id, answer, by=None, policy="timeout")
-        finally:
-            self._permissions.pop(request_id, None)
-            if not self._permissions and self.state == SessionState.AWAITING_PERMISSION:
-                self._set_state(SessionState.RUNNING)
-        if answer is None or answer not in valid:
-            return {"outcome": {"outcome": "cancelled"}}
-        return {"outcome": {"outcome": "selected", "optionId": answer}}
+    def _permission_waiting(self, waiting: bool) -> None:
+        if waiting:
+            self._set_state(SessionState.AWAITING_PERMISSION)
+        elif self.state == SessionState.AWAITING_PERMISSION:
+            self._set_state(SessionState.RUNNING)
 
     # -- the agent's requests and notifications --------------------------------------------------
 
@@ -583,8 +505,8 @@ class SessionHost:
             log.info("session %s: ignoring a session/update without an update", self.id)
             return
         kind = update["sessionUpdate"]
-        if kind in ("tool_call", "tool_call_update") and update.get("kind"):
-            self._tool_kinds[str(update.get("toolCallId"))] = str(update["kind"])
+        if kind in ("tool_call", "tool_call_update"):
+            self._permissions.note_tool_call(update)
         elif kind == "config_option_update" and isinstance(update.get("configOptions"), list):
             self._config_options = [o for o in update["configOptions"] if isinstance(o, dict)]
         if self._replaying:
@@ -595,11 +517,9 @@ class SessionHost:
         if not isinstance(params, dict):
             raise RpcError(INVALID_PARAMS, f"{method} needs an object of params")
         if method == "session/request_permission":
-            return await self._request_permission(params)
-        if method == "fs/read_text_file":
-            return await self._read_text_file(params)
-        if method == "fs/write_text_file":
-            return await self._write_text_file(params)
+            return await self._permissions.request(params, turn_running=self._turn is not None)
+        if method in AgentFiles.METHODS:
+            return await self._files.handle(method, params)
         if method.startswith("terminal/"):
             return await self._commands.handle(method, params)
         self._emit(
@@ -612,38 +532,5 @@ class SessionHost:
         )
         raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
 
-    async def _read_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            request = schema.ReadTextFileRequest.model_validate(params)
-        except ValidationError as exc:
-            raise RpcError(INVALID_PARAMS, f"invalid read: {exc.errors()[0]['msg']}") from None
-        try:
-            text = await asyncio.to_thread(
-                self._files.read_text, request.path, line=request.line, limit=request.limit
-            )
-        except NotFound:
-            if Quirk.MISSING_FILE_READS_EMPTY in self.start.agent.quirks:
-                return {"content": ""}
-            raise RpcError(RESOURCE_NOT_FOUND, f"{request.path} does not exist") from None
-        except CorralError as exc:
-            raise RpcError(INVALID_PARAMS, exc.message) from None
-        return {"content": text}
-
-    async def _write_text_file(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            request = schema.WriteTextFileRequest.model_validate(params)
-        except ValidationError as exc:
-            raise RpcError(INVALID_PARAMS, f"invalid write: {exc.errors()[0]['msg']}") from None
-        try:
-            await asyncio.to_thread(self._files.write_text, request.path, request.content)
-        except NotFound as exc:
-            raise RpcError(RESOURCE_NOT_FOUND, exc.message) from None
-        except CorralError as exc:
-            raise RpcError(INVALID_PARAMS, exc.message) from None
-        return {}
-
     def _emit_command(self, payload: dict[str, Any]) -> None:
         self._emit(SessionEventKind.TERMINAL, payload)
-
-    def permission_pending(self) -> list[str]:
-        return [rid for rid, future in self._permissions.items() if not future.done()]
