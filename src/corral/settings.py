@@ -33,6 +33,7 @@ __all__ = [
     "NodeSettings",
     "ProjectSettings",
     "Settings",
+    "SettingsArea",
     "default_data_dir",
     "load_settings",
 ]
@@ -44,12 +45,14 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("corral", appauthor=False))
 
 
-class _Area(BaseModel):
-    # A misspelt key in corral.toml is an error, not a silently ignored setting.
+class SettingsArea(BaseModel):
+    """One area of settings (a table in a settings file, a nested model in the environment)."""
+
+    # A misspelt key is an error, not a silently ignored setting.
     model_config = ConfigDict(extra="forbid")
 
 
-class AuthSettings(_Area):
+class AuthSettings(SettingsArea):
     login_link_ttl_seconds: int = Field(
         900, gt=0, description="How long a one-time login link stays valid."
     )
@@ -68,7 +71,7 @@ class AuthSettings(_Area):
     owner_name: str = Field("owner", description="Name of the owner account made on first start.")
 
 
-class ApiSettings(_Area):
+class ApiSettings(SettingsArea):
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body accepted.")
     default_page_size: int = Field(50, gt=0, description="Items per page when `limit` is unset.")
     max_page_size: int = Field(200, gt=0, description="Largest `limit` a list accepts.")
@@ -77,7 +80,7 @@ class ApiSettings(_Area):
     )
 
 
-class HttpSettings(_Area):
+class HttpSettings(SettingsArea):
     """Limits of the HTTP server itself, below the API: what one client may make a connection
     hold, and how many connections there may be. See `corral.control.httplimits`."""
 
@@ -113,13 +116,13 @@ class HttpSettings(_Area):
     )
 
 
-class ProjectSettings(_Area):
+class ProjectSettings(SettingsArea):
     repo_check_timeout_seconds: float = Field(
         30.0, gt=0, description="How long `git ls-remote` may take when a project is checked."
     )
 
 
-class NodeSettings(_Area):
+class NodeSettings(SettingsArea):
     """How the control plane treats node daemons."""
 
     heartbeat_interval_seconds: float = Field(
@@ -137,7 +140,7 @@ class NodeSettings(_Area):
     )
 
 
-class SessionSettings(_Area):
+class SessionSettings(SettingsArea):
     """How agent sessions run."""
 
     permission_timeout_seconds: float | None = Field(

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from corral.errors import CorralError, InvalidInput
 from corral.node.ptyprotocol import PtySpawn, pty_peer, run_dir, serve_frames, socket_path
-from corral.node.ptyterminals import TerminalManager, TerminalSettings
+from corral.node.ptyterminals import TerminalManager
 from corral.node.runtimes.base import ProcessSpec
+from corral.node.settings import TerminalSettings
 from corral.protocol.frames import ProtocolError
 from corral.protocol.messages import (
     Empty,

@@ -18,7 +18,15 @@ from pathlib import Path
 from pydantic import Field
 
 from corral.protocol.frames import MAX_STREAM_CHUNK_BYTES, MAX_TEXT_FRAME_BYTES, ProtocolError
-from corral.protocol.messages import METHODS, Body, Empty, Id, TerminalInfo, WorkspaceRef
+from corral.protocol.messages import (
+    MAX_WINDOW,
+    METHODS,
+    Body,
+    Empty,
+    Id,
+    TerminalInfo,
+    WorkspaceRef,
+)
 from corral.protocol.peer import Handler, Peer, StreamHandler
 
 __all__ = [
@@ -47,8 +55,8 @@ class PtySpawn(Body):
     argv: list[str] = Field(min_length=1, max_length=4096)
     env: dict[str, str]
     cwd: str = Field(max_length=4096)
-    cols: int = Field(80, ge=1, le=1000)
-    rows: int = Field(24, ge=1, le=1000)
+    cols: int = Field(80, ge=1, le=MAX_WINDOW)
+    rows: int = Field(24, ge=1, le=MAX_WINDOW)
 
 
 PTY_METHODS: dict[str, tuple[type[Body], type[Body]]] = {

@@ -21,36 +21,28 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
-from corral.node.pty import DEFAULT_MAX_PENDING_INPUT_BYTES, InputOverflow, PtyProcess
+from corral.node.pty import InputOverflow, PtyProcess
 from corral.node.ringbuffer import RingBuffer
 from corral.node.runtimes.base import ProcessSpec
+from corral.node.settings import TerminalSettings
 from corral.protocol.frames import MAX_STREAM_CHUNK_BYTES
-from corral.protocol.messages import TerminalAttached, TerminalInfo
+from corral.protocol.messages import MAX_WINDOW, TerminalAttached, TerminalInfo
 
 __all__ = [
     "CLOSE_DELETED",
     "CLOSE_EXITED",
     "CLOSE_INPUT_OVERFLOW",
     "CLOSE_TOO_SLOW",
-    "DEFAULT_RING_BUFFER_BYTES",
-    "MAX_WINDOW",
     "CloseStream",
     "SendChunk",
     "Terminal",
     "TerminalManager",
-    "TerminalSettings",
     "TerminalStats",
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_RING_BUFFER_BYTES = 256 * 1024
-MAX_WINDOW = 1000
-"""The largest number of columns or rows, as the protocol allows."""
 
 CLOSE_EXITED = "terminal exited"
 CLOSE_DELETED = "terminal deleted"
@@ -61,32 +53,6 @@ SendChunk = Callable[[int, bytes], Awaitable[None]]
 """Sends one chunk (at most MAX_STREAM_CHUNK_BYTES) on a stream."""
 CloseStream = Callable[[int, str], Awaitable[None]]
 """Closes a stream from the node's side, with a reason for the viewer."""
-
-
-class TerminalSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ring_buffer_bytes: int = Field(
-        DEFAULT_RING_BUFFER_BYTES, ge=4096, description="Output kept per terminal for replay."
-    )
-    max_pending_input_bytes: int = Field(
-        DEFAULT_MAX_PENDING_INPUT_BYTES, ge=4096, description="Input waiting for a program."
-    )
-    viewer_stall_seconds: float = Field(
-        30.0, gt=0, description="How long a viewer may hold up the output without credit."
-    )
-    default_cols: int = Field(80, ge=1, le=MAX_WINDOW, description="Width of a new terminal.")
-    default_rows: int = Field(24, ge=1, le=MAX_WINDOW, description="Height of a new terminal.")
-    terminate_grace_seconds: float = Field(2.0, ge=0, description="From SIGHUP to SIGKILL.")
-    max_per_workspace: int = Field(
-        32, ge=1, description="Running terminals a workspace may have at once."
-    )
-    agent_absent_limit_seconds: float = Field(
-        600.0,
-        gt=0,
-        description="How long the PTY host keeps its terminals with no node daemon connected "
-        "(one killed and not restarted); then it ends them and exits.",
-    )
 
 
 def _check_window(cols: int, rows: int) -> None:

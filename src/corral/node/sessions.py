@@ -18,7 +18,8 @@ from corral.errors import Conflict, CorralError, NotFound
 from corral.netenv import NetworkEnvironment
 from corral.node.acp.install import AgentInstaller
 from corral.node.acp.outbox import Outbox
-from corral.node.acp.session import SessionHost, SessionSettings
+from corral.node.acp.session import SessionHost
+from corral.node.settings import SessionSettings
 from corral.node.workspaces import NodeWorkspaces
 from corral.protocol.base import Empty
 from corral.protocol.peer import Handler, Peer

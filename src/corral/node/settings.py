@@ -1,4 +1,4 @@
-"""The node daemon's settings, from `CORRAL_NODE_*` and command-line flags."""
+"""The node daemon's settings, from `CORRAL_NODE_*` and command-line flags: one model per area."""
 
 from __future__ import annotations
 
@@ -6,18 +6,73 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corral.netenv import EnvName
-from corral.node.acp.session import SessionSettings
-from corral.node.ptyterminals import TerminalSettings
+from corral.node.pty import DEFAULT_MAX_PENDING_INPUT_BYTES
+from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
+from corral.protocol.messages import MAX_WINDOW
+from corral.settings import SettingsArea
 
-__all__ = ["NodeDaemonSettings"]
+__all__ = ["NodeDaemonSettings", "SessionSettings", "TerminalSettings"]
 
 
 def default_node_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("corral-node", appauthor=False))
+
+
+class TerminalSettings(SettingsArea):
+    """The PTY host's terminals (`corral.node.ptyterminals`)."""
+
+    ring_buffer_bytes: int = Field(
+        256 * 1024, ge=4096, description="Output kept per terminal for replay."
+    )
+    max_pending_input_bytes: int = Field(
+        DEFAULT_MAX_PENDING_INPUT_BYTES, ge=4096, description="Input waiting for a program."
+    )
+    viewer_stall_seconds: float = Field(
+        30.0, gt=0, description="How long a viewer may hold up the output without credit."
+    )
+    default_cols: int = Field(80, ge=1, le=MAX_WINDOW, description="Width of a new terminal.")
+    default_rows: int = Field(24, ge=1, le=MAX_WINDOW, description="Height of a new terminal.")
+    terminate_grace_seconds: float = Field(2.0, ge=0, description="From SIGHUP to SIGKILL.")
+    max_per_workspace: int = Field(
+        32, ge=1, description="Running terminals a workspace may have at once."
+    )
+    agent_absent_limit_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="How long the PTY host keeps its terminals with no node daemon connected "
+        "(one killed and not restarted); then it ends them and exits.",
+    )
+
+
+class SessionSettings(SettingsArea):
+    """Agent sessions (`corral.node.acp.session`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_timeout_seconds: float = Field(
+        120.0, gt=0, description="How long an agent may take to start and answer its handshake."
+    )
+    cancel_grace_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How long a cancelled turn may take to end before the agent "
+        "counts as hung and the session fails.",
+    )
+    max_line_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, description="The longest ACP message an agent may send."
+    )
+    exit_grace_seconds: float = Field(
+        2.0, gt=0, description="How long to wait for an agent that closed its output to exit."
+    )
+    max_file_read_bytes: int = Field(
+        DEFAULT_MAX_READ_BYTES,
+        ge=1024,
+        description="The largest workspace file an agent may read through the node (fs/*).",
+    )
 
 
 class NodeDaemonSettings(BaseSettings):

@@ -55,6 +55,7 @@ __all__ = [
     "EVENTS",
     "MAX_ENV_VALUE_LENGTH",
     "MAX_ENV_VARS",
+    "MAX_WINDOW",
     "METHODS",
     "Body",
     "Empty",
@@ -78,6 +79,10 @@ __all__ = [
     "WorkspaceSpec",
     "WorkspaceStatus",
 ]
+
+
+MAX_WINDOW = 1000
+"""The most columns or rows a terminal may have."""
 
 
 class WorkspaceSpec(Body):
@@ -164,8 +169,8 @@ class TerminalCreate(Body):
         max_length=MAX_ENV_VARS,
         description="The project's variables: sent with each request, never kept on the node.",
     )
-    cols: int = Field(80, ge=1, le=1000)
-    rows: int = Field(24, ge=1, le=1000)
+    cols: int = Field(80, ge=1, le=MAX_WINDOW)
+    rows: int = Field(24, ge=1, le=MAX_WINDOW)
 
 
 class TerminalRef(Body):
@@ -212,8 +217,8 @@ class TerminalAttached(Body):
 class TerminalResize(Body):
     workspace_id: Id
     terminal_id: Id
-    cols: int = Field(ge=1, le=1000)
-    rows: int = Field(ge=1, le=1000)
+    cols: int = Field(ge=1, le=MAX_WINDOW)
+    rows: int = Field(ge=1, le=MAX_WINDOW)
 
 
 METHODS: dict[str, tuple[type[Body], type[Body]]] = {

@@ -6,7 +6,7 @@ import pytest
 
 from corral.node.ptyhost import PtyHost
 from corral.node.ptyprotocol import PTY_METHODS
-from corral.node.ptyterminals import TerminalSettings
+from corral.node.settings import TerminalSettings
 from corral.protocol.messages import METHODS
 
 

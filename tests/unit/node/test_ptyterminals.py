@@ -19,10 +19,10 @@ from corral.node.ptyterminals import (
     CLOSE_TOO_SLOW,
     Terminal,
     TerminalManager,
-    TerminalSettings,
 )
 from corral.node.ringbuffer import RingBuffer
 from corral.node.runtimes.base import ProcessSpec
+from corral.node.settings import TerminalSettings
 from corral.protocol.frames import MAX_STREAM_CHUNK_BYTES
 from tests.unit.node.test_pty import alive
 

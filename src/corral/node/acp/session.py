@@ -21,8 +21,6 @@ import contextlib
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from corral import __version__
 from corral.errors import CorralError
 from corral.node.acp.commands import AgentCommands
@@ -37,13 +35,13 @@ from corral.node.acp.rpc import (
     RpcError,
 )
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
-from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
+from corral.node.settings import SessionSettings
 from corral.processes import kill_process_group
 from corral.protocol.agents import Quirk
 from corral.protocol.sessions import SessionEventKind, SessionPrompt, SessionStart
 from corral.states import SessionState
 
-__all__ = ["SessionHost", "SessionSettings"]
+__all__ = ["SessionHost"]
 
 log = logging.getLogger("corral.node.acp")
 
@@ -51,31 +49,6 @@ ACP_PROTOCOL_VERSION = 1
 AUTH_REQUIRED = -32000
 STDERR_TAIL_LINES = 30
 STDERR_LINE_CHARS = 500
-
-
-class SessionSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    start_timeout_seconds: float = Field(
-        120.0, gt=0, description="How long an agent may take to start and answer its handshake."
-    )
-    cancel_grace_seconds: float = Field(
-        15.0,
-        gt=0,
-        description="How long a cancelled turn may take to end before the agent "
-        "counts as hung and the session fails.",
-    )
-    max_line_bytes: int = Field(
-        8 * 1024 * 1024, ge=64 * 1024, description="The longest ACP message an agent may send."
-    )
-    exit_grace_seconds: float = Field(
-        2.0, gt=0, description="How long to wait for an agent that closed its output to exit."
-    )
-    max_file_read_bytes: int = Field(
-        DEFAULT_MAX_READ_BYTES,
-        ge=1024,
-        description="The largest workspace file an agent may read through the node (fs/*).",
-    )
 
 
 class _Failed(Exception):
@@ -285,28 +258,22 @@ class SessionHost:
             self._acp_id = result["sessionId"]
             if load_id:
                 self._context = self.start.context
-                self._emit(
-                    SessionEventKind.NOTICE,
-                    {
-                        "message": f"{agent.name} cannot load earlier sessions: this is a new "
-                        "session, and the first prompt carries a summary of the conversation",
-                        "code": "resumed_with_summary",
-                    },
+                self._notice(
+                    "resumed_with_summary",
+                    message=f"{agent.name} cannot load earlier sessions: this is a new "
+                    "session, and the first prompt carries a summary of the conversation",
                 )
         result = result if isinstance(result, dict) else {}
         self._config_options = [o for o in result.get("configOptions") or [] if isinstance(o, dict)]
-        self._emit(
-            SessionEventKind.NOTICE,
-            {
-                "code": "agent_ready",
-                "message": f"{agent.name} is ready",
-                "agent_info": init.get("agentInfo"),
-                "modes": result.get("modes"),
-                "models": result.get("models"),
-                "config_options": self._config_options,
-                "load_session": bool(capabilities.get("loadSession")),
-                "cwd": cwd,
-            },
+        self._notice(
+            "agent_ready",
+            message=f"{agent.name} is ready",
+            agent_info=init.get("agentInfo"),
+            modes=result.get("modes"),
+            models=result.get("models"),
+            config_options=self._config_options,
+            load_session=bool(capabilities.get("loadSession")),
+            cwd=cwd,
         )
         modes = result.get("modes") or {}
         available = {m.get("id") for m in modes.get("availableModes") or [] if isinstance(m, dict)}
@@ -375,10 +342,7 @@ class SessionHost:
         waiting = self._queue.qsize() + (1 if self._turn is not None else 0)
         self._queue.put_nowait(prompt)
         if waiting:
-            self._emit(
-                SessionEventKind.NOTICE,
-                {"code": "prompt_queued", "prompt_id": prompt.prompt_id, "text": prompt.text},
-            )
+            self._notice("prompt_queued", prompt_id=prompt.prompt_id, text=prompt.text)
         return waiting
 
     def _blocks(self, prompt: SessionPrompt) -> list[dict[str, Any]]:
@@ -435,10 +399,7 @@ class SessionHost:
         while not self._queue.empty():
             dropped.append(self._queue.get_nowait().prompt_id)
         if dropped:
-            self._emit(
-                SessionEventKind.NOTICE,
-                {"code": "prompts_dropped", "prompt_ids": dropped, "message": "cancelled"},
-            )
+            self._notice("prompts_dropped", prompt_ids=dropped, message="cancelled")
         if self._turn is None or self._rpc is None:
             return
         self._permissions.cancel()
@@ -522,15 +483,14 @@ class SessionHost:
             return await self._files.handle(method, params)
         if method.startswith("terminal/"):
             return await self._commands.handle(method, params)
-        self._emit(
-            SessionEventKind.NOTICE,
-            {
-                "code": "unknown_method",
-                "message": f"the agent called {method[:200]}, which "
-                "Corral does not offer; it was told so",
-            },
+        self._notice(
+            "unknown_method",
+            message=f"the agent called {method[:200]}, which Corral does not offer; it was told so",
         )
         raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
 
     def _emit_command(self, payload: dict[str, Any]) -> None:
         self._emit(SessionEventKind.TERMINAL, payload)
+
+    def _notice(self, code: str, **details: Any) -> None:
+        self._emit(SessionEventKind.NOTICE, {"code": code, **details})
