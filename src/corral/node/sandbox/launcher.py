@@ -47,10 +47,7 @@ SLIRP_READY_TIMEOUT_SECONDS = 10.0
 SANDBOX_START_TIMEOUT_SECONDS = 30.0
 _PR_SET_PDEATHSIG = 1
 _NS_GET_USERNS = 0xB701  # _IO(0xb7, 0x1): the user namespace that owns a namespace
-_CLONE_NEWNS = 0x00020000
 _CLONE_NEWUSER = 0x10000000
-_MS_REC = 0x4000
-_MS_SLAVE = 0x80000
 _CLONE_NEWNET = 0x40000000
 _SIOCGIFFLAGS = 0x8913
 _IFF_UP = 0x1
@@ -134,14 +131,13 @@ class SandboxSpec:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SandboxSpec) and self.to_json() == other.to_json()
 
-    def __hash__(self) -> int:
-        return hash(self.to_json())
-
     def __repr__(self) -> str:
         return f"SandboxSpec({self.to_json()})"
 
 
 # -- the bwrap command line ----------------------------------------------------------------------
+
+_Mount = tuple[str, tuple[str, ...]]  # one bwrap mount: where it lands, the options making it
 
 
 def bwrap_argv(
@@ -171,51 +167,42 @@ def bwrap_argv(
             argv += ["--cap-add", f"CAP_{cap}"]
     system = [p for p in spec.system if os.path.lexists(p)]
     readable = [p for p in spec.readable if os.path.exists(p)]
-    mounts = [
-        _Mount(p, ("--symlink", os.readlink(p), p) if os.path.islink(p) else ("--ro-bind", p, p))
+    mounts: list[_Mount] = [
+        (p, ("--symlink", os.readlink(p), p) if os.path.islink(p) else ("--ro-bind", p, p))
         for p in system
     ]
-    mounts += [_Mount(target, ("--bind", spec.tmp, target)) for target in _TMP_MOUNTS]
-    mounts += [_Mount(p, ("--bind", p, p)) for p in spec.writable]
-    mounts += [_Mount(p, ("--ro-bind", p, p)) for p in readable]
+    mounts += [(target, ("--bind", spec.tmp, target)) for target in _TMP_MOUNTS]
+    mounts += [(p, ("--bind", p, p)) for p in spec.writable]
+    mounts += [(p, ("--ro-bind", p, p)) for p in readable]
     for path, fd in file_fds.items():
         destination = _destination(path)
-        mounts.append(
-            _Mount(destination, ("--perms", "0644", "--ro-bind-data", str(fd), destination))
-        )
+        mounts.append((destination, ("--perms", "0644", "--ro-bind-data", str(fd), destination)))
     shown = [p for p in (*system, *readable) if not os.path.islink(p)]
     masks = _masks(spec.hidden, within=shown, empty_fd=empty_fd)
     mounts += masks
     # In bwrap's order a mount must come after the one it sits in: outermost first.
-    mounts.sort(key=lambda mount: mount.destination.count("/"))
-    covered = [m.destination for m in masks if m.options[0] == "--tmpfs"]
+    mounts.sort(key=lambda mount: mount[0].count("/"))
+    covered = [destination for destination, options in masks if options[0] == "--tmpfs"]
     made: set[str] = set()
     argv += ["--dev", "/dev", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
-    for mount in mounts:
+    for destination, options in mounts:
         # bwrap makes a mount point's missing parents private (0700), which would stop the
         # workspace's user on its way to its own checkout: make them traversable first.
-        for parent in _parents(mount.destination):
+        for parent in _parents(destination):
             exists = any(_inside(parent, p) for p in shown) and not any(
                 _inside(parent, c) for c in covered
             )
             if parent not in made and not exists:
                 argv += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
-        argv += mount.options
-        made.add(mount.destination)
+        argv += options
+        made.add(destination)
     argv += [option for mask in covered for option in ("--remount-ro", mask)]
     argv += ["--chdir", spec.cwd, "--remount-ro", "/", *sync_options, "--"]
     if spec.uid is not None:
         argv += [spec.setpriv, f"--reuid={spec.uid}", f"--regid={spec.gid}", "--clear-groups"]
         argv += ["--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"]
     return argv + list(spec.command)
-
-
-class _Mount:
-    """One bwrap mount: where it lands, and the options that make it."""
-
-    def __init__(self, destination: str, options: tuple[str, ...]) -> None:
-        self.destination, self.options = destination, options
 
 
 def _masks(
@@ -239,21 +226,16 @@ def _masks(
             continue
         covered.append(path)
         if os.path.isdir(path):
-            masks.append(_Mount(path, ("--tmpfs", path)))
+            masks.append((path, ("--tmpfs", path)))
         else:
-            options = ("--perms", "0444", "--ro-bind-data", str(empty_fd()), path)
-            masks.append(_Mount(path, options))
+            masks.append((path, ("--perms", "0444", "--ro-bind-data", str(empty_fd()), path)))
     return masks
 
 
 def _parents(path: str) -> list[str]:
     """The directories above `path`, outermost first, without /."""
-    parents = []
     parent = os.path.dirname(path)
-    while parent not in ("/", ""):
-        parents.append(parent)
-        parent = os.path.dirname(parent)
-    return parents[::-1]
+    return [] if parent in ("/", "") else [*_parents(parent), parent]
 
 
 def _inside(path: str, parent: str) -> bool:
@@ -370,13 +352,8 @@ def _start_network(spec: SandboxSpec, child_pid: int) -> tuple[_Child, int]:
     exit_read, exit_write = os.pipe()
     argv += [f"--ready-fd={ready_write}", f"--exit-fd={exit_read}"]
     argv += ["--netns-type=path", f"/proc/self/fd/{netns}", "tap0"]
-    try:
-        slirp = _spawn(
-            argv, passed=(*fds, ready_write, exit_read), env={"PATH": _MINIMAL_PATH}, quiet=True
-        )
-    finally:
-        for fd in (*fds, ready_write, exit_read):
-            os.close(fd)
+    passed = (*fds, ready_write, exit_read)
+    slirp = _spawn(argv, passed=passed, env={"PATH": _MINIMAL_PATH}, quiet=True)
     try:
         ready, _, _ = select.select([ready_read], [], [], SLIRP_READY_TIMEOUT_SECONDS)
         if not ready or os.read(ready_read, 1) != b"1":
@@ -417,14 +394,12 @@ def _spawn(
     env: dict[str, str] | None = None,
     quiet: bool = False,
 ) -> _Child:
-    """Start `argv` with the fds in `passed` open in it (and no other fd of ours), the signals
-    a launcher handles back at their defaults, and /dev/null for stdio when `quiet`."""
+    """Start `argv` with only the fds of `passed` open in it (closed here once passed on), the
+    signals a launcher handles back at their defaults, and /dev/null for stdio when `quiet`."""
     for fd in passed:
         os.set_inheritable(fd, True)
-    actions = []
-    if quiet:
-        for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
-            actions.append((os.POSIX_SPAWN_OPEN, fd, os.devnull, mode, 0))
+    modes = ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)) if quiet else ()
+    actions = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, mode, 0) for fd, mode in modes]
     try:
         pid = os.posix_spawnp(
             argv[0],
@@ -435,6 +410,9 @@ def _spawn(
         )
     except OSError as exc:
         raise LaunchError(f"could not start {argv[0]}: {exc.strerror}") from None
+    finally:
+        for fd in passed:
+            os.close(fd)
     return _Child(pid)
 
 
@@ -459,11 +437,7 @@ def launch(spec: SandboxSpec) -> int:
         passed += [info_write, block_read]
     argv = bwrap_argv(spec, file_fds=file_fds, empty_fd=empty_fd, sync_options=sync)
     os.chdir("/")
-    try:
-        bwrap = _spawn(argv, passed=passed)
-    finally:
-        for fd in passed:
-            os.close(fd)
+    bwrap = _spawn(argv, passed=passed)
     _forward_signals(bwrap)
     slirp: _Child | None = None
     exit_fd = child = -1
@@ -498,11 +472,8 @@ def _forward_signals(bwrap: _Child) -> None:
     """SIGTERM and SIGHUP end the sandbox; SIGINT and SIGQUIT from a terminal are for the
     processes inside, which get them from the terminal themselves."""
 
-    def forward(signum: int, _frame: object) -> None:
-        bwrap.signal(signum)
-
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, forward)
+        signal.signal(signum, lambda received, _frame: bwrap.signal(received))
     for signum in (signal.SIGINT, signal.SIGQUIT):
         signal.signal(signum, lambda *_: None)
 
