@@ -1,5 +1,5 @@
 """Ending child processes: a child started in its own session is ended with its whole group,
-and a child can ask to end with its parent.
+and a child can ask to end with its parent; and running a tool that way (`run_tool`).
 
 git, shells and agents start helpers (ssh, git-remote-https, language servers) that a plain
 `kill` of the child would leave running; and a child whose parent was killed would otherwise
@@ -13,8 +13,10 @@ import contextlib
 import ctypes
 import os
 import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 
-__all__ = ["exit_with_parent", "kill_process_group"]
+__all__ = ["exit_with_parent", "kill_process_group", "run_tool"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -26,6 +28,39 @@ async def kill_process_group(process: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     await process.wait()
+
+
+async def run_tool(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    read: Callable[[asyncio.StreamReader], Awaitable[None]],
+    timeout_seconds: float,
+    cwd: Path | None = None,
+    merge_output: bool = False,
+) -> int:
+    """Run a tool (git, npm) to its end and return its exit status: in a session of its own,
+    with no input, `read` reading its stderr (with `merge_output`, its stdout and stderr
+    together; else its stdout is discarded). Its whole group is killed when it ends, at the
+    timeout (which raises TimeoutError) or when the caller is cancelled. Raises OSError if
+    the tool cannot start."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE if merge_output else asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.STDOUT if merge_output else asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    output = process.stdout if merge_output else process.stderr
+    assert output is not None
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            await read(output)
+            return await process.wait()
+    finally:
+        await kill_process_group(process)
 
 
 def exit_with_parent(parent_pid: int, signum: int = signal.SIGTERM) -> bool:

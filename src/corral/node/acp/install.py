@@ -19,12 +19,13 @@ import contextlib
 import os
 import shutil
 import stat
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from corral.errors import CorralError
 from corral.netenv import NetworkEnvironment
-from corral.processes import kill_process_group
+from corral.processes import run_tool
 from corral.protocol.agents import AgentLaunch
 
 __all__ = ["AgentInstaller", "InstallFailed"]
@@ -107,39 +108,35 @@ class AgentInstaller:
         ]
         if "npm_config_cache" not in self.network.values:
             argv[-1:-1] = ["--cache", str(self.cache_dir / ".npm")]
-        # npm reaches its registry as the node does: proxies, extra CAs, npm_config_* included.
-        env = self.network.tool_env()
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        tail: list[str] = []
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+        async def read(output: asyncio.StreamReader) -> None:
+            async for raw in output:
+                line = raw.decode(errors="replace").rstrip()[:MAX_LINE_CHARS]
+                if line:
+                    tail.append(line)
+                    progress(line)
+
         try:
-            async with asyncio.timeout(INSTALL_TIMEOUT_SECONDS):
-                assert process.stdout is not None
-                async for raw in process.stdout:
-                    line = raw.decode(errors="replace").rstrip()[:MAX_LINE_CHARS]
-                    if line:
-                        tail = [*tail[-(TAIL_LINES - 1) :], line]
-                        progress(line)
-                code = await process.wait()
+            code = await run_tool(
+                argv,
+                # npm reaches its registry as the node does: proxies, extra CAs, npm_config_*.
+                env=self.network.tool_env(),
+                read=read,
+                timeout_seconds=INSTALL_TIMEOUT_SECONDS,
+                merge_output=True,
+            )
         except TimeoutError:
-            await kill_process_group(process)
             shutil.rmtree(staging, ignore_errors=True)
             raise InstallFailed(
                 f"npm did not install {spec} within {INSTALL_TIMEOUT_SECONDS / 60:g} minutes"
             ) from None
         except BaseException:
-            await kill_process_group(process)
             shutil.rmtree(staging, ignore_errors=True)
             raise
         if code != 0:
             shutil.rmtree(staging, ignore_errors=True)
-            errors = [line for line in tail if "ERR" in line] or tail
+            errors = [line for line in tail if "ERR" in line] or list(tail)
             raise InstallFailed(f"npm could not install {spec}: " + " | ".join(errors[-5:]))
         _open_to_everyone(staging)
         with contextlib.suppress(FileNotFoundError):

@@ -38,7 +38,7 @@ from corral.node.sandbox import (
 )
 from corral.node.sandbox.probe import sandbox_problem
 from corral.node.workspacefiles import FileOwner
-from corral.processes import kill_process_group
+from corral.processes import run_tool
 from corral.protocol.messages import NodeIsolation, WorkspaceSpec
 
 __all__ = ["HostRuntime", "HostRuntimeSettings"]
@@ -304,33 +304,24 @@ async def _clone(
     settings: HostRuntimeSettings,
 ) -> None:
     """Run `git clone`, feeding its progress lines to `progress`; kill it at the timeout."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise RuntimeError_(
-            f"could not start git: {exc.strerror or exc}", reason="git_unavailable"
-        ) from exc
     kept: deque[str] = deque(maxlen=_KEPT_LINES)
     try:
-        async with asyncio.timeout(settings.clone_timeout_seconds):
-            assert process.stderr is not None
-            await _read_lines(process.stderr, progress, kept)
-            exit_code = await process.wait()
-    except TimeoutError:
+        exit_code = await run_tool(
+            argv,
+            env=env,
+            cwd=cwd,
+            read=lambda stderr: _read_lines(stderr, progress, kept),
+            timeout_seconds=settings.clone_timeout_seconds,
+        )
+    except TimeoutError:  # before OSError, of which it is one
         raise RuntimeError_(
             f"git clone did not finish within {settings.clone_timeout_seconds:g} s",
             reason="clone_timeout",
         ) from None
-    finally:
-        await kill_process_group(process)
+    except OSError as exc:
+        raise RuntimeError_(
+            f"could not start git: {exc.strerror or exc}", reason="git_unavailable"
+        ) from exc
     if exit_code != 0:
         raise RuntimeError_(_failure_message(kept, exit_code), reason="clone_failed")
 
