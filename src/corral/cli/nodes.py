@@ -172,7 +172,7 @@ def show(
     )
     console.print(
         f"  linked: {'yes' if found['connected'] else 'no'}, last seen "
-        f"{when(found['last_seen_at'])}, agent {found['agent_version'] or '-'}"
+        f"{when(found['last_seen_at'])}, version {found['agent_version'] or '-'}"
     )
     console.print(f"  use: {_use(found)}")
     isolation = found["capacity"].get("isolation")
