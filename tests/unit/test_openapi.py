@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ import pytest
 
 from corral.control.api.openapi import SERVICE_ERRORS
 from corral.control.app import create_app
+from corral.control.schemas.nodes import NodePublic
 from corral.control.services.names import ID_PATTERN, NAME_PATTERN, NEW_NAME_PATTERN
 from corral.gitenv import BRANCH_PATTERN
 from corral.settings import load_settings
+from corral.states import NodeState
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 
@@ -81,3 +84,47 @@ def test_names_ids_and_branches_carry_their_patterns(document: dict[str, Any]) -
     assert schemas["ProjectCreate"]["properties"]["name"]["pattern"] == NEW_NAME_PATTERN.pattern
     branch = schemas["WorkspaceCreate"]["properties"]["branch"]["anyOf"][0]
     assert (branch["pattern"], branch["maxLength"]) == (BRANCH_PATTERN.pattern, 255)
+
+
+def test_answers_require_the_fields_they_always_carry(document: dict[str, Any]) -> None:
+    """Defaults included: a client generated from the document may count on them."""
+    schemas = document["components"]["schemas"]
+    assert "next_cursor" in schemas["Page_SessionPublic_"]["required"]
+    assert "connected" in schemas["NodePublic"]["required"]
+    assert set(schemas["AgentSettingsLayer"]["required"]) == {
+        "credential",
+        "model",
+        "policy",
+        "endpoint",
+        "env",
+        "args",
+    }
+    # What a client sends may still leave defaults out.
+    assert "required" not in schemas["AgentSettingsUpdate"]
+
+
+def test_a_nodes_capacity_and_usage_say_what_they_hold(document: dict[str, Any]) -> None:
+    node = document["components"]["schemas"]["NodePublic"]["properties"]
+    isolation = node["capacity"]["properties"]["isolation"]
+    assert isolation["properties"]["sandbox"]["enum"] == ["bwrap", "none"]
+    assert node["capacity"]["additionalProperties"] is True
+    assert node["usage"]["properties"]["agents"]["items"] == {"type": "string"}
+
+
+def test_a_nodes_capacity_is_answered_as_stored() -> None:
+    now = datetime.now(UTC)
+    stored = {"cpus": 2, "isolation": {"sandbox": "bwrap"}, "from_a_newer_node": [1]}
+    node = NodePublic(
+        id="nod_1",
+        name="n",
+        provider="manual",
+        state=NodeState.READY,
+        state_reason=None,
+        state_changed_at=now,
+        agent_version=None,
+        last_seen_at=None,
+        capacity=stored,
+        usage={},
+        created_at=now,
+    )
+    assert node.model_dump(mode="json")["capacity"] == stored

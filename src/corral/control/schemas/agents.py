@@ -11,7 +11,7 @@ from corral.control.catalog import (
     Title,
 )
 from corral.control.db.models import CredentialKind
-from corral.control.schemas.common import StrictInput
+from corral.control.schemas.common import ANSWER_CONFIG, StrictInput
 from corral.control.schemas.fields import ENV_PATCH, CredentialRef, NewName, Ref
 from corral.netenv import EnvName
 from corral.protocol.agents import MAX_ARGS, AcpId, Arg, NpmPackage, NpmVersion, Quirk
@@ -136,6 +136,8 @@ class AgentSettingsUpdate(StrictInput):
 class AgentSettingsLayer(BaseModel):
     """What one layer (yours, or a project's) sets itself; None where it leaves it to the layer
     below."""
+
+    model_config = ANSWER_CONFIG
 
     credential: str | None = None
     model: str | None = None

@@ -6,7 +6,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ErrorBody", "ErrorResponse", "Page", "PublicModel", "StrictInput"]
+__all__ = ["ANSWER_CONFIG", "ErrorBody", "ErrorResponse", "Page", "PublicModel", "StrictInput"]
 
 
 class ErrorBody(BaseModel):
@@ -19,10 +19,15 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# Answers carry every field, defaults included: the OpenAPI document says so (each is required
+# in the answer's schema), which the web app's generated types rely on.
+ANSWER_CONFIG = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class PublicModel(BaseModel):
     """A response read from a table model's attributes."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, **ANSWER_CONFIG)
 
 
 def _unstorable(value: Any) -> bool:
@@ -64,6 +69,8 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
+    model_config = ANSWER_CONFIG
+
     items: list[T]
     next_cursor: str | None = Field(
         None, description="Pass as `cursor` to get the next page; null on the last page."
