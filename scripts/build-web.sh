@@ -9,7 +9,7 @@ if ! command -v npm >/dev/null; then
   echo "note: Node.js and npm are not installed; the web app is not built" >&2
   exit 0
 fi
-stamp="$(cd web && cat package.json package-lock.json .npmrc index.html vite.config.ts tsconfig*.json \
+stamp="$(cd web && cat package.json package-lock.json codegen/package.json .npmrc index.html vite.config.ts tsconfig*.json \
   $(find src -type f | sort) | sha256sum | cut -d' ' -f1)"
 if [ -f "$out/index.html" ] && [ "$(cat "$out/.build-stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { CLOSE_POLICY_VIOLATION, openReconnectingSocket, type SocketStatus } from "./socket.ts";
+import { CLOSE_NORMAL, CLOSE_POLICY_VIOLATION } from "./generated/closeCodes.ts";
+import { openReconnectingSocket, type SocketStatus } from "./socket.ts";
 
 /** Just enough of a WebSocket for the reconnect logic: the test closes it by hand. */
 class FakeWebSocket {
@@ -47,6 +48,18 @@ describe("openReconnectingSocket", () => {
     vi.advanceTimersByTime(60_000);
     expect(FakeWebSocket.opened).toHaveLength(1);
     expect(statuses.at(-1)).toEqual({ state: "closed", code: 1008, reason });
+    socket.close();
+  });
+
+  it("reconnects after a normal close (1000), which ends only a terminal for good", () => {
+    const socket = openReconnectingSocket({
+      url: () => "/api/v1/live/ws",
+      onFrame: () => {},
+      onStatus: () => {},
+    });
+    FakeWebSocket.opened[0]!.serverCloses(CLOSE_NORMAL, "");
+    vi.advanceTimersByTime(60_000);
+    expect(FakeWebSocket.opened).toHaveLength(2);
     socket.close();
   });
 

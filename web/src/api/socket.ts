@@ -2,6 +2,8 @@
 // stayed up a while, and an immediate retry when the browser comes back online or the tab is
 // shown again. Close codes after which retrying cannot help end it for good.
 
+import { CLOSE_NORMAL, FINAL_CLOSE_CODES } from "./generated/closeCodes.ts";
+
 export type SocketStatus =
   | { state: "connecting" }
   | { state: "live" }
@@ -16,7 +18,7 @@ export interface ReconnectingSocketOptions {
   /** Each binary frame; binary frames are dropped without it. */
   onBinary?: (data: ArrayBuffer) => void;
   onStatus: (status: SocketStatus) => void;
-  /** Close codes that end it for good, in place of `FINAL_CLOSE_CODES`. */
+  /** Close codes that end it for good, in place of `DEFAULT_FINAL_CODES`. */
   finalCodes?: ReadonlySet<number>;
 }
 
@@ -26,21 +28,14 @@ export interface ReconnectingSocket {
   close(): void;
 }
 
-/** Close codes after which reconnecting cannot help (corral.protocol.viewer). */
-/** A bad query or path parameter; the reason names it. */
-export const CLOSE_POLICY_VIOLATION = 1008;
-export const CLOSE_UNAUTHORIZED = 4401;
-export const CLOSE_NOT_FOUND = 4404;
-export const CLOSE_CONFLICT = 4409;
-export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
-  1003,
-  1007,
-  CLOSE_POLICY_VIOLATION,
-  1009,
-  CLOSE_UNAUTHORIZED,
-  CLOSE_NOT_FOUND,
-  CLOSE_CONFLICT,
-]);
+/**
+ * The close codes after which a socket stops for good, by default: the control plane's
+ * FINAL_CLOSE_CODES (generated/closeCodes.ts) but a normal close, after which a live-updates
+ * or session-events socket reconnects (only a terminal's ends there: TerminalView).
+ */
+export const DEFAULT_FINAL_CODES: ReadonlySet<number> = new Set(
+  [...FINAL_CLOSE_CODES].filter((code) => code !== CLOSE_NORMAL),
+);
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
@@ -87,7 +82,7 @@ export function openReconnectingSocket(options: ReconnectingSocketOptions): Reco
       clearTimeout(stableTimer);
       if (socket === ws) socket = null;
       if (stopped) return;
-      if ((options.finalCodes ?? FINAL_CLOSE_CODES).has(event.code)) {
+      if ((options.finalCodes ?? DEFAULT_FINAL_CODES).has(event.code)) {
         options.onStatus({ state: "closed", code: event.code, reason: event.reason });
         return;
       }

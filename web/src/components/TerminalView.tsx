@@ -15,10 +15,8 @@ import { Terminal } from "@xterm/xterm";
 import { useEffect, useRef, useState } from "react";
 
 import { seg, wsUrl } from "../api/client.ts";
-import { FINAL_CLOSE_CODES, openReconnectingSocket, type SocketStatus } from "../api/socket.ts";
-
-/** The terminal exited or was deleted (1000), or it can never attach: stop retrying. */
-const TERMINAL_FINAL_CODES: ReadonlySet<number> = new Set([1000, ...FINAL_CLOSE_CODES]);
+import { CLOSE_NORMAL, FINAL_CLOSE_CODES } from "../api/generated/closeCodes.ts";
+import { openReconnectingSocket, type SocketStatus } from "../api/socket.ts";
 
 interface AttachedFrame {
   type: "attached";
@@ -34,7 +32,7 @@ function statusText(status: SocketStatus): string | null {
     case "reconnecting":
       return "Connection lost: reconnecting…";
     case "closed":
-      return status.code === 1000
+      return status.code === CLOSE_NORMAL
         ? "The terminal has ended."
         : `Disconnected: ${status.reason || `code ${status.code}`}`;
   }
@@ -80,7 +78,8 @@ export default function TerminalView({
           `/workspaces/${seg(workspaceId)}/terminals/${seg(terminalId)}/ws`,
           base === null ? undefined : { offset: base + received },
         ),
-      finalCodes: TERMINAL_FINAL_CODES,
+      // The terminal exited or was deleted (a normal close), or it can never attach.
+      finalCodes: FINAL_CLOSE_CODES,
       onStatus: setStatus,
       onFrame: (frame) => {
         const attached = frame as Partial<AttachedFrame>;

@@ -8,7 +8,8 @@ import { isApiError } from "../api/client.ts";
 import { listSessionEvents } from "../api/endpoints.ts";
 import { openSessionEventStream } from "../api/eventStream.ts";
 import { keys } from "../api/queries.ts";
-import { CLOSE_UNAUTHORIZED, type SocketStatus } from "../api/socket.ts";
+import { CLOSE_UNAUTHORIZED } from "../api/generated/closeCodes.ts";
+import type { SocketStatus } from "../api/socket.ts";
 import type { SessionEvent } from "../api/types.ts";
 import { applyEvents, emptyTranscript, type Transcript } from "../lib/transcript.ts";
 
