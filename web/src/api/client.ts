@@ -1,6 +1,12 @@
-// A small fetch wrapper for `/api/v1`: JSON in and out, the CSRF header on unsafe methods, and
-// one error type carrying the API's `{"error": {code, message, details}}`.
+// The API client: openapi-fetch over the types generated from the control plane's OpenAPI
+// document (generated/openapi.ts), so each call's path, parameters, body and answer are checked
+// against the API itself. Its middleware adds what every call needs: the CSRF header on unsafe
+// methods, and one error type, `ApiError`, carrying the API's `{"error": {code, message,
+// details}}` (a failed connection is one too, with status 0).
 
+import createClient, { type Middleware } from "openapi-fetch";
+
+import type { paths } from "./generated/openapi.ts";
 import type { ErrorBody } from "./types.ts";
 
 export const API_BASE = "/api/v1";
@@ -38,63 +44,7 @@ export function readCookie(name: string): string | null {
   return null;
 }
 
-export type QueryValue = string | number | boolean | null | undefined;
-export type Query = Record<string, QueryValue | readonly QueryValue[]>;
-
-/** `path` relative to `/api/v1`, with `query` appended (arrays repeat the key). */
-export function apiUrl(path: string, query?: Query): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query ?? {})) {
-    const values = Array.isArray(value) ? value : [value];
-    for (const v of values) {
-      if (v !== null && v !== undefined) params.append(key, String(v));
-    }
-  }
-  const search = params.toString();
-  return `${API_BASE}${path}${search ? `?${search}` : ""}`;
-}
-
-/** Encode one path segment (an id or a name). */
-export function seg(value: string): string {
-  return encodeURIComponent(value);
-}
-
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
-export interface RequestOptions {
-  query?: Query;
-  body?: unknown;
-  signal?: AbortSignal;
-}
-
-export async function request<T>(
-  method: string,
-  path: string,
-  { query, body, signal }: RequestOptions = {},
-): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (!SAFE_METHODS.has(method)) {
-    const csrf = readCookie(CSRF_COOKIE);
-    if (csrf) headers[CSRF_HEADER] = csrf;
-  }
-  let response: Response;
-  try {
-    response = await fetch(apiUrl(path, query), {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-      signal,
-    });
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    throw new ApiError(0, "network_error", "Corral did not answer; check the connection.");
-  }
-  if (!response.ok) throw await errorFrom(response);
-  if (response.status === 204) return undefined as T;
-  return (await response.json()) as T;
-}
 
 async function errorFrom(response: Response): Promise<ApiError> {
   try {
@@ -112,17 +62,59 @@ async function errorFrom(response: Response): Promise<ApiError> {
   );
 }
 
-export const api = {
-  get: <T>(path: string, query?: Query, signal?: AbortSignal) =>
-    request<T>("GET", path, { query, signal }),
-  post: <T>(path: string, body?: unknown) => request<T>("POST", path, { body }),
-  put: <T>(path: string, body?: unknown) => request<T>("PUT", path, { body }),
-  patch: <T>(path: string, body?: unknown) => request<T>("PATCH", path, { body }),
-  delete: <T>(path: string) => request<T>("DELETE", path),
+const apiMiddleware: Middleware = {
+  onRequest({ request }) {
+    if (!SAFE_METHODS.has(request.method)) {
+      const csrf = readCookie(CSRF_COOKIE);
+      if (csrf) request.headers.set(CSRF_HEADER, csrf);
+    }
+    return request;
+  },
+  async onResponse({ response }) {
+    if (!response.ok) throw await errorFrom(response);
+    return response;
+  },
+  onError({ request }) {
+    if (request.signal.aborted) return; // the caller's own abort: thrown as it is
+    return new ApiError(0, "network_error", "Corral did not answer; check the connection.");
+  },
 };
 
+/** Every path is the whole one, `/api/v1/…`, as the OpenAPI document names it. */
+export const api = createClient<paths>({
+  // This page's own origin: a Request needs a whole URL outside a browser (component tests).
+  baseUrl: window.location.origin,
+  headers: { Accept: "application/json" },
+  credentials: "same-origin",
+  // Looked up at each call, not once: component tests replace `fetch`.
+  fetch: (request) => globalThis.fetch(request),
+});
+api.use(apiMiddleware);
+
+/**
+ * The answer's body: `api`'s middleware has thrown an `ApiError` for anything but a success,
+ * so the data is there (undefined for 204).
+ */
+export async function data<T>(call: Promise<{ data?: T }>): Promise<T> {
+  return (await call).data as T;
+}
+
+/** `path` relative to `/api/v1`, with `query` appended (for WebSockets, which the document
+ * does not describe). */
+export function apiUrl(path: string, query?: Record<string, string | number>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) params.append(key, String(value));
+  const search = params.toString();
+  return `${API_BASE}${path}${search ? `?${search}` : ""}`;
+}
+
+/** Encode one path segment (an id or a name). */
+export function seg(value: string): string {
+  return encodeURIComponent(value);
+}
+
 /** The WebSocket URL of an API path, on this page's host (ws: or wss: to match the page). */
-export function wsUrl(path: string, query?: Query): string {
+export function wsUrl(path: string, query?: Record<string, string | number>): string {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${window.location.host}${apiUrl(path, query)}`;
 }

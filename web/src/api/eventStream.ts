@@ -4,7 +4,13 @@
 
 import { seg, wsUrl } from "./client.ts";
 import { openReconnectingSocket, type ReconnectingSocket, type SocketStatus } from "./socket.ts";
-import type { EventsFrame, SessionEvent } from "./types.ts";
+import type { SessionEvent } from "./types.ts";
+
+/** A text frame of `/sessions/{id}/events/ws`. */
+interface EventsFrame {
+  type: "events";
+  events: (SessionEvent & { session_id?: string })[];
+}
 
 export interface EventStreamOptions {
   /** The last seq the caller holds: asked for again at each (re)connect. */

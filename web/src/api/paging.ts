@@ -1,8 +1,13 @@
 // Every page of a list, for what must see all of it: a picker offers only what it has read, so
 // the first page is not enough (a credential on the second page could not be chosen).
 
-import type { PageQuery } from "./endpoints.ts";
 import type { Page } from "./types.ts";
+
+/** Where a list's page starts (`next_cursor` of the one before; null: the first) and its size. */
+export interface PageQuery {
+  cursor?: string | null;
+  limit?: number;
+}
 
 /** The API's largest page (`api.max_page_size`). */
 export const PAGE_LIMIT = 200;

@@ -1,4 +1,4 @@
-// react-query hooks over the endpoints. Lists are refetched when the live connection says they
+// react-query hooks over the API (client.ts: typed by the OpenAPI document). Lists are refetched when the live connection says they
 // changed (api/live.ts), and poll every POLL_MS only while it is down.
 
 import {
@@ -11,12 +11,12 @@ import {
   useQueryClient,
 } from "@tanstack/react-query";
 
-import { isApiError } from "./client.ts";
+import { api, data, isApiError } from "./client.ts";
 import { isLive } from "./live.ts";
-import * as endpoints from "./endpoints.ts";
-import { fetchAllPages } from "./paging.ts";
+import { fetchAllPages, type PageQuery } from "./paging.ts";
+import { optionsOf, type AcpToolCall } from "../lib/acpPayload.ts";
 import { parseTime } from "../lib/time.ts";
-import { ACTIVE_SESSION_STATES } from "./types.ts";
+import { ACTIVE_SESSION_STATES, type Page, type PermissionRequest } from "./types.ts";
 
 export const POLL_MS = 2000;
 
@@ -74,13 +74,16 @@ export function makeQueryClient(): QueryClient {
 }
 
 export function useMe() {
-  return useQuery({ queryKey: keys.me, queryFn: ({ signal }) => endpoints.getMe(signal) });
+  return useQuery({
+    queryKey: keys.me,
+    queryFn: ({ signal }) => data(api.GET("/api/v1/me", { signal })),
+  });
 }
 
 export function useLogout() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.logout,
+    mutationFn: () => data(api.POST("/api/v1/auth/logout")),
     onSettled: () => {
       client.removeQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
       void client.invalidateQueries({ queryKey: keys.me });
@@ -88,11 +91,14 @@ export function useLogout() {
   });
 }
 
+const listNodes = (page: PageQuery, signal?: AbortSignal) =>
+  data(api.GET("/api/v1/nodes", { params: { query: page }, signal }));
+
 /** Every node (a picker's choices, and the names of workspaces' nodes). */
 export function useNodes() {
   return useQuery({
     queryKey: keys.nodes,
-    queryFn: ({ signal }) => fetchAllPages(endpoints.listNodes, signal),
+    queryFn: ({ signal }) => fetchAllPages(listNodes, signal),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -100,7 +106,8 @@ export function useNodes() {
 export function useWorkspaces() {
   return useQuery({
     queryKey: keys.workspaces,
-    queryFn: ({ signal }) => endpoints.listWorkspaces({ limit: 200 }, signal),
+    queryFn: ({ signal }) =>
+      data(api.GET("/api/v1/workspaces", { params: { query: { limit: 200 } }, signal })),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -113,9 +120,11 @@ export function useActiveSessions() {
   return useQuery({
     queryKey: keys.activeSessions,
     queryFn: async ({ signal }) => {
-      const page = await endpoints.listSessions(
-        { state: [...ACTIVE_SESSION_STATES, "error"], limit: 200 },
-        signal,
+      const page = await data(
+        api.GET("/api/v1/sessions", {
+          params: { query: { state: [...ACTIVE_SESSION_STATES, "error"], limit: 200 } },
+          signal,
+        }),
       );
       const since = Date.now() - RECENT_ERROR_MS;
       const items = page.items.filter(
@@ -130,7 +139,8 @@ export function useActiveSessions() {
 export function useSession(id: string) {
   return useQuery({
     queryKey: keys.session(id),
-    queryFn: ({ signal }) => endpoints.getSession(id, signal),
+    queryFn: ({ signal }) =>
+      data(api.GET("/api/v1/sessions/{session}", { params: { path: { session: id } }, signal })),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -138,7 +148,18 @@ export function useSession(id: string) {
 export function usePermissionRequests() {
   return useQuery({
     queryKey: keys.permissionRequests,
-    queryFn: ({ signal }) => endpoints.listPermissionRequests({ limit: 200 }, signal),
+    queryFn: async ({ signal }): Promise<Page<PermissionRequest>> => {
+      const page = await data(
+        api.GET("/api/v1/permission-requests", { params: { query: { limit: 200 } }, signal }),
+      );
+      // The tool call and the options are the agent's own JSON, read as ACP's shapes.
+      const items = page.items.map((r) => ({
+        ...r,
+        tool_call: r.tool_call as AcpToolCall,
+        options: optionsOf(r.options),
+      }));
+      return { ...page, items };
+    },
     refetchInterval: pollUnlessLive,
   });
 }
@@ -146,7 +167,8 @@ export function usePermissionRequests() {
 export function useActivity(limit = 20) {
   return useQuery({
     queryKey: keys.activity(limit),
-    queryFn: ({ signal }) => endpoints.listActivity({ limit }, signal),
+    queryFn: ({ signal }) =>
+      data(api.GET("/api/v1/activity", { params: { query: { limit } }, signal })),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -154,10 +176,7 @@ export function useActivity(limit = 20) {
 /** Every page of a list, fetched one `cursor` at a time as the user asks for more. */
 function usePagedList<T>(
   queryKey: readonly unknown[],
-  fetchPage: (
-    page: endpoints.PageQuery,
-    signal: AbortSignal,
-  ) => Promise<{ items: T[]; next_cursor: string | null }>,
+  fetchPage: (page: PageQuery, signal: AbortSignal) => Promise<Page<T>>,
 ) {
   return useInfiniteQuery({
     queryKey,
@@ -168,15 +187,21 @@ function usePagedList<T>(
   });
 }
 
-export const useProjects = () => usePagedList(keys.projects, endpoints.listProjects);
+export const useProjects = () =>
+  usePagedList(keys.projects, (page, signal) =>
+    data(api.GET("/api/v1/projects", { params: { query: page }, signal })),
+  );
 
-export const useCredentials = () => usePagedList(keys.credentials, endpoints.listCredentials);
+const listCredentials = (page: PageQuery, signal?: AbortSignal) =>
+  data(api.GET("/api/v1/credentials", { params: { query: page }, signal }));
+
+export const useCredentials = () => usePagedList(keys.credentials, listCredentials);
 
 /** Every credential, for a picker (and for telling whether a name is taken). */
 export function useAllCredentials() {
   return useQuery({
     queryKey: keys.allCredentials,
-    queryFn: ({ signal }) => fetchAllPages(endpoints.listCredentials, signal),
+    queryFn: ({ signal }) => fetchAllPages(listCredentials, signal),
   });
 }
 
@@ -184,7 +209,13 @@ export function useAnswerPermission() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: ({ requestId, optionId }: { requestId: string; optionId: string | null }) =>
-      endpoints.answerPermission(requestId, optionId),
+      data(
+        api.POST("/api/v1/permission-requests/{request}/answer", {
+          params: { path: { request: requestId } },
+          // No option cancels the request.
+          body: optionId === null ? {} : { option_id: optionId },
+        }),
+      ),
     onSettled: () => {
       void client.invalidateQueries({ queryKey: keys.permissionRequests });
       void client.invalidateQueries({ queryKey: ["sessions"] });
@@ -195,7 +226,13 @@ export function useAnswerPermission() {
 export function useSendPrompt(sessionId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (text: string) => endpoints.sendPrompt(sessionId, text),
+    mutationFn: (text: string) =>
+      data(
+        api.POST("/api/v1/sessions/{session}/prompts", {
+          params: { path: { session: sessionId } },
+          body: { text },
+        }),
+      ),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.session(sessionId) }),
   });
 }
@@ -203,7 +240,10 @@ export function useSendPrompt(sessionId: string) {
 export function useCancelSession(sessionId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: () => endpoints.cancelSession(sessionId),
+    mutationFn: () =>
+      data(
+        api.POST("/api/v1/sessions/{session}/cancel", { params: { path: { session: sessionId } } }),
+      ),
     onSuccess: (session) => client.setQueryData(keys.session(sessionId), session),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.permissionRequests }),
   });
@@ -211,7 +251,14 @@ export function useCancelSession(sessionId: string) {
 
 // Settings and projects.
 
-import type { AgentSettingsUpdate, CredentialSet, ProjectUpdate } from "./types.ts";
+import type {
+  AgentSettingsUpdate,
+  CredentialSet,
+  ProjectCreate,
+  ProjectUpdate,
+  SessionCreate,
+  WorkspaceCreate,
+} from "./types.ts";
 
 /** Mutations whose answer holds a secret shown once: dropped from the cache as soon as unused. */
 const SECRET_MUTATION = { gcTime: 0 } as const;
@@ -221,7 +268,8 @@ export function useSetCredential() {
   return useMutation({
     ...SECRET_MUTATION, // its variables hold the value
     mutationFn: ({ name, ...body }: { name: string } & CredentialSet) =>
-      endpoints.setCredential(name, body),
+      // Creates (201) or replaces (200) the credential; answers metadata only.
+      data(api.PUT("/api/v1/credentials/{name}", { params: { path: { name } }, body })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.credentials }),
   });
 }
@@ -229,7 +277,8 @@ export function useSetCredential() {
 export function useDeleteCredential() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.deleteCredential,
+    mutationFn: (name: string) =>
+      data(api.DELETE("/api/v1/credentials/{name}", { params: { path: { name } } })),
     onSettled: () => {
       void client.invalidateQueries({ queryKey: keys.credentials });
       void client.invalidateQueries({ queryKey: keys.agents });
@@ -240,7 +289,7 @@ export function useDeleteCredential() {
 export function useAgents() {
   return useQuery({
     queryKey: keys.agents,
-    queryFn: ({ signal }) => endpoints.listAgents(signal),
+    queryFn: ({ signal }) => data(api.GET("/api/v1/agents", { signal })),
   });
 }
 
@@ -248,7 +297,7 @@ export function useAddAgent() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: ({ name, command }: { name: string; command: string[] }) =>
-      endpoints.addAgent(name, command),
+      data(api.POST("/api/v1/agents", { body: { name, command } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.agents }),
   });
 }
@@ -256,7 +305,8 @@ export function useAddAgent() {
 export function useRemoveAgent() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.removeAgent,
+    mutationFn: (name: string) =>
+      data(api.DELETE("/api/v1/agents/{agent}", { params: { path: { agent: name } } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.agents }),
   });
 }
@@ -265,7 +315,13 @@ export function useRemoveAgent() {
 export function useAgentSettings(agent: string, project: string | null = null) {
   return useQuery({
     queryKey: keys.agentSettings(agent, project),
-    queryFn: ({ signal }) => endpoints.getAgentSettings(agent, project, signal),
+    queryFn: ({ signal }) =>
+      data(
+        api.GET("/api/v1/agents/{agent}/settings", {
+          params: { path: { agent }, query: { project } },
+          signal,
+        }),
+      ),
   });
 }
 
@@ -273,7 +329,12 @@ export function useUpdateAgentSettings(agent: string, project: string | null = n
   const client = useQueryClient();
   return useMutation({
     mutationFn: (body: AgentSettingsUpdate) =>
-      endpoints.updateAgentSettings(agent, project ? { ...body, project } : body),
+      data(
+        api.PATCH("/api/v1/agents/{agent}/settings", {
+          params: { path: { agent } },
+          body: project ? { ...body, project } : body,
+        }),
+      ),
     onSuccess: (settings) => client.setQueryData(keys.agentSettings(agent, project), settings),
     // A change to your settings shows through every project's.
     onSettled: () =>
@@ -285,7 +346,8 @@ export function useCreateNode() {
   const client = useQueryClient();
   return useMutation({
     ...SECRET_MUTATION,
-    mutationFn: endpoints.createNode,
+    // The answer carries the single-use join token and command, shown once.
+    mutationFn: (name: string) => data(api.POST("/api/v1/nodes", { body: { name } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
   });
 }
@@ -294,7 +356,9 @@ export function useReissueJoinToken() {
   const client = useQueryClient();
   return useMutation({
     ...SECRET_MUTATION,
-    mutationFn: endpoints.reissueJoinToken,
+    // For a node still `pending`: its earlier tokens stop working.
+    mutationFn: (id: string) =>
+      data(api.POST("/api/v1/nodes/{node}/join-token", { params: { path: { node: id } } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
   });
 }
@@ -302,18 +366,23 @@ export function useReissueJoinToken() {
 export function useDeleteNode() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.deleteNode,
+    // Answers the node, now `deleted`.
+    mutationFn: (id: string) =>
+      data(api.DELETE("/api/v1/nodes/{node}", { params: { path: { node: id } } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
   });
 }
 
-export const useTokens = () => usePagedList(keys.tokens, endpoints.listTokens);
+export const useTokens = () =>
+  usePagedList(keys.tokens, (page, signal) =>
+    data(api.GET("/api/v1/tokens", { params: { query: page }, signal })),
+  );
 
 export function useCreateToken() {
   const client = useQueryClient();
   return useMutation({
     ...SECRET_MUTATION,
-    mutationFn: endpoints.createToken,
+    mutationFn: (name: string) => data(api.POST("/api/v1/tokens", { body: { name } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.tokens }),
   });
 }
@@ -321,19 +390,23 @@ export function useCreateToken() {
 export function useRevokeToken() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.revokeToken,
+    mutationFn: (id: string) =>
+      data(api.DELETE("/api/v1/tokens/{token_id}", { params: { path: { token_id: id } } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.tokens }),
   });
 }
 
 /** Owner only (403 for anyone else). */
-export const useUsers = () => usePagedList(keys.users, endpoints.listUsers);
+export const useUsers = () =>
+  usePagedList(keys.users, (page, signal) =>
+    data(api.GET("/api/v1/users", { params: { query: page }, signal })),
+  );
 
 export function useCreateInvite() {
   const client = useQueryClient();
   return useMutation({
     ...SECRET_MUTATION,
-    mutationFn: endpoints.createInvite,
+    mutationFn: (name: string) => data(api.POST("/api/v1/users/invites", { body: { name } })),
     // The users and the pending invites alike.
     onSettled: () => void client.invalidateQueries({ queryKey: keys.users }),
   });
@@ -344,18 +417,28 @@ export function useSetUserEnabled() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: ({ user, enabled }: { user: string; enabled: boolean }) =>
-      enabled ? endpoints.enableUser(user) : endpoints.disableUser(user),
+      // Disabling stops their tokens, browser sessions and sockets at once, and their agents.
+      data(
+        enabled
+          ? api.POST("/api/v1/users/{user_ref}/enable", { params: { path: { user_ref: user } } })
+          : api.POST("/api/v1/users/{user_ref}/disable", { params: { path: { user_ref: user } } }),
+      ),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.users }),
   });
 }
 
 /** Owner only: invites not yet accepted. */
-export const useInvites = () => usePagedList(keys.invites, endpoints.listInvites);
+export const useInvites = () =>
+  usePagedList(keys.invites, (page, signal) =>
+    data(api.GET("/api/v1/users/invites", { params: { query: page }, signal })),
+  );
 
 export function useRevokeInvite() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.revokeInvite,
+    // Answers the invite, now revoked: its link signs nobody in.
+    mutationFn: (id: string) =>
+      data(api.DELETE("/api/v1/users/invites/{invite}", { params: { path: { invite: id } } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.users }),
   });
 }
@@ -363,7 +446,7 @@ export function useRevokeInvite() {
 export function useCreateProject() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.createProject,
+    mutationFn: (body: ProjectCreate) => data(api.POST("/api/v1/projects", { body })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.projects }),
   });
 }
@@ -372,7 +455,10 @@ export function useCreateProject() {
 export function useProject(ref: string | null) {
   return useQuery({
     queryKey: keys.project(ref ?? ""),
-    queryFn: ({ signal }) => endpoints.getProject(ref ?? "", signal),
+    queryFn: ({ signal }) =>
+      data(
+        api.GET("/api/v1/projects/{project}", { params: { path: { project: ref ?? "" } }, signal }),
+      ),
     enabled: ref !== null,
   });
 }
@@ -380,7 +466,8 @@ export function useProject(ref: string | null) {
 export function useUpdateProject(ref: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: ProjectUpdate) => endpoints.updateProject(ref, body),
+    mutationFn: (body: ProjectUpdate) =>
+      data(api.PATCH("/api/v1/projects/{project}", { params: { path: { project: ref } }, body })),
     onSuccess: (project) => {
       // Under every name the page may be opened with next, a rename included.
       for (const key of new Set([ref, project.id, project.name])) {
@@ -394,7 +481,8 @@ export function useUpdateProject(ref: string) {
 export function useDeleteProject() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.deleteProject,
+    mutationFn: (ref: string) =>
+      data(api.DELETE("/api/v1/projects/{project}", { params: { path: { project: ref } } })),
     onSuccess: (_, ref) => client.removeQueries({ queryKey: keys.project(ref) }),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.projects }),
   });
@@ -403,7 +491,10 @@ export function useDeleteProject() {
 export function useProjectWorkspaces(ref: string) {
   return useQuery({
     queryKey: keys.projectWorkspaces(ref),
-    queryFn: ({ signal }) => endpoints.listProjectWorkspaces(ref, { limit: 200 }, signal),
+    queryFn: ({ signal }) =>
+      data(
+        api.GET("/api/v1/workspaces", { params: { query: { project: ref, limit: 200 } }, signal }),
+      ),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -411,7 +502,7 @@ export function useProjectWorkspaces(ref: string) {
 export function useCreateWorkspace() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.createWorkspace,
+    mutationFn: (body: WorkspaceCreate) => data(api.POST("/api/v1/workspaces", { body })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.workspaces }),
   });
 }
@@ -421,7 +512,12 @@ export function useProjectSessions(ref: string) {
   return useInfiniteQuery({
     queryKey: keys.projectSessions(ref),
     queryFn: ({ pageParam, signal }) =>
-      endpoints.listSessions({ project: ref, cursor: pageParam, limit: 50 }, signal),
+      data(
+        api.GET("/api/v1/sessions", {
+          params: { query: { project: ref, cursor: pageParam, limit: 50 } },
+          signal,
+        }),
+      ),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     select: (data) => data.pages.flatMap((p) => p.items),
@@ -434,7 +530,10 @@ export function useProjectSessions(ref: string) {
 export function useWorkspace(id: string) {
   return useQuery({
     queryKey: keys.workspace(id),
-    queryFn: ({ signal }) => endpoints.getWorkspace(id, signal),
+    queryFn: ({ signal }) =>
+      data(
+        api.GET("/api/v1/workspaces/{workspace}", { params: { path: { workspace: id } }, signal }),
+      ),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -443,7 +542,13 @@ export function useWorkspace(id: string) {
 export function useWorkspaceLog(id: string, following: boolean) {
   return useQuery({
     queryKey: keys.workspaceLog(id),
-    queryFn: ({ signal }) => endpoints.getWorkspaceLog(id, signal),
+    queryFn: ({ signal }) =>
+      data(
+        api.GET("/api/v1/workspaces/{workspace}/log", {
+          params: { path: { workspace: id } },
+          signal,
+        }),
+      ),
     refetchInterval: following ? 1000 : false,
   });
 }
@@ -452,7 +557,10 @@ export function useWorkspaceLog(id: string, following: boolean) {
 export function useWorkspaceSessions(id: string) {
   return useQuery({
     queryKey: keys.workspaceSessions(id),
-    queryFn: ({ signal }) => endpoints.listSessions({ workspace: id, limit: 200 }, signal),
+    queryFn: ({ signal }) =>
+      data(
+        api.GET("/api/v1/sessions", { params: { query: { workspace: id, limit: 200 } }, signal }),
+      ),
     refetchInterval: pollUnlessLive,
   });
 }
@@ -460,7 +568,13 @@ export function useWorkspaceSessions(id: string) {
 export function useTerminals(workspace: string, enabled: boolean) {
   return useQuery({
     queryKey: keys.terminals(workspace),
-    queryFn: ({ signal }) => endpoints.listTerminals(workspace, signal),
+    queryFn: ({ signal }) =>
+      data(
+        api.GET("/api/v1/workspaces/{workspace}/terminals", {
+          params: { path: { workspace } },
+          signal,
+        }),
+      ),
     enabled,
   });
 }
@@ -468,7 +582,13 @@ export function useTerminals(workspace: string, enabled: boolean) {
 export function useCreateTerminal(workspace: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (size: { cols: number; rows: number }) => endpoints.createTerminal(workspace, size),
+    mutationFn: (size: { cols: number; rows: number }) =>
+      data(
+        api.POST("/api/v1/workspaces/{workspace}/terminals", {
+          params: { path: { workspace } },
+          body: size,
+        }),
+      ),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.terminals(workspace) }),
   });
 }
@@ -476,7 +596,12 @@ export function useCreateTerminal(workspace: string) {
 export function useDeleteTerminal(workspace: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (terminal: string) => endpoints.deleteTerminal(workspace, terminal),
+    mutationFn: (terminal: string) =>
+      data(
+        api.DELETE("/api/v1/workspaces/{workspace}/terminals/{terminal}", {
+          params: { path: { workspace, terminal } },
+        }),
+      ),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.terminals(workspace) }),
   });
 }
@@ -485,12 +610,16 @@ export function useDeleteTerminal(workspace: string) {
 export function useWorkspaceAction(id: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (action: "stop" | "start" | "delete"): Promise<unknown> =>
-      action === "stop"
-        ? endpoints.stopWorkspace(id)
-        : action === "start"
-          ? endpoints.startWorkspace(id)
-          : endpoints.deleteWorkspace(id),
+    mutationFn: (action: "stop" | "start" | "delete"): Promise<unknown> => {
+      const params = { path: { workspace: id } };
+      return data(
+        action === "stop"
+          ? api.POST("/api/v1/workspaces/{workspace}/stop", { params })
+          : action === "start"
+            ? api.POST("/api/v1/workspaces/{workspace}/start", { params })
+            : api.DELETE("/api/v1/workspaces/{workspace}", { params }),
+      );
+    },
     onSettled: () => {
       void client.invalidateQueries({ queryKey: keys.workspaces });
       void client.invalidateQueries({ queryKey: keys.terminals(id) });
@@ -501,7 +630,7 @@ export function useWorkspaceAction(id: string) {
 export function useStartSession() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: endpoints.startSession,
+    mutationFn: (body: SessionCreate) => data(api.POST("/api/v1/sessions", { body })),
     onSettled: () => void client.invalidateQueries({ queryKey: ["sessions"] }),
   });
 }
@@ -509,7 +638,10 @@ export function useStartSession() {
 export function useStopSession(sessionId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: () => endpoints.stopSession(sessionId),
+    mutationFn: () =>
+      data(
+        api.POST("/api/v1/sessions/{session}/stop", { params: { path: { session: sessionId } } }),
+      ),
     onSuccess: (session) => client.setQueryData(keys.session(sessionId), session),
   });
 }
@@ -520,8 +652,18 @@ export function useSteerSession(sessionId: string) {
   return useMutation({
     mutationFn: (change: { mode: string } | { model: string }) =>
       "mode" in change
-        ? endpoints.setSessionMode(sessionId, change.mode)
-        : endpoints.setSessionModel(sessionId, change.model),
+        ? data(
+            api.PUT("/api/v1/sessions/{session}/mode", {
+              params: { path: { session: sessionId } },
+              body: { mode: change.mode },
+            }),
+          )
+        : data(
+            api.PUT("/api/v1/sessions/{session}/model", {
+              params: { path: { session: sessionId } },
+              body: { model: change.model },
+            }),
+          ),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.session(sessionId) }),
   });
 }

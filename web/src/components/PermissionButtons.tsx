@@ -1,5 +1,5 @@
 import { useAnswerPermission } from "../api/queries.ts";
-import type { PermissionOption } from "../api/types.ts";
+import type { PermissionOption } from "../lib/acpPayload.ts";
 import { ErrorMessage } from "./QueryStatus.tsx";
 
 function optionClass(kind: string | undefined): string {

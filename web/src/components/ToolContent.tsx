@@ -1,4 +1,4 @@
-import type { AcpToolCallContent } from "../api/types.ts";
+import type { AcpToolCallContent } from "../lib/acpPayload.ts";
 import { contentText, type TerminalRun } from "../lib/transcript.ts";
 import { Markdown } from "./chat/Markdown.tsx";
 import { useRowState } from "./chat/rowState.ts";

@@ -106,19 +106,20 @@ export function TextField({
   );
 }
 
-/** A `Field` with a select of the `<option>`s in `children`; `onChange` gets the new value. */
-export function SelectField({
+/** A `Field` with a select of the `<option>`s in `children`, whose values are `T`s (an API
+ * enum's, say); `onChange` gets the new value. */
+export function SelectField<T extends string = string>({
   label,
   hint,
   error,
   value,
   onChange,
   children,
-}: FieldProps & { value: string; onChange: (value: string) => void; children: ReactNode }) {
+}: FieldProps & { value: T; onChange: (value: T) => void; children: ReactNode }) {
   return (
     <Field label={label} hint={hint} error={error}>
       {(props) => (
-        <select {...props} value={value} onChange={(e) => onChange(e.target.value)}>
+        <select {...props} value={value} onChange={(e) => onChange(e.target.value as T)}>
           {children}
         </select>
       )}

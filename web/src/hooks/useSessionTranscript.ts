@@ -4,8 +4,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useReducer, useState } from "react";
 
-import { isApiError } from "../api/client.ts";
-import { listSessionEvents } from "../api/endpoints.ts";
+import { api, data, isApiError } from "../api/client.ts";
 import { openSessionEventStream } from "../api/eventStream.ts";
 import { keys } from "../api/queries.ts";
 import { CLOSE_UNAUTHORIZED } from "../api/generated/closeCodes.ts";
@@ -66,7 +65,12 @@ export function useSessionTranscript(sessionId: string) {
     void (async () => {
       try {
         for (;;) {
-          const page = await listSessionEvents(sessionId, lastSeq, PAGE, abort.signal);
+          const page = await data(
+            api.GET("/api/v1/sessions/{session}/events", {
+              params: { path: { session: sessionId }, query: { after: lastSeq, limit: PAGE } },
+              signal: abort.signal,
+            }),
+          );
           accept(page.items);
           if (page.items.length < PAGE || lastSeq >= page.last_seq) break;
         }

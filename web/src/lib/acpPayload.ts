@@ -2,14 +2,46 @@
 // the plain values the transcript keeps. Agents send more fields than these, new ones keep
 // arriving, and anything may be missing or of another type: every reader checks what it gets.
 
-import type {
-  AcpContentBlock,
-  AcpToolCallContent,
-  PermissionOption,
-  TokenUsage,
-} from "../api/types.ts";
+import type { TokenUsage } from "../api/types.ts";
 
 export type { TokenUsage };
+
+// ACP shapes carried inside events and permission requests. Agents send more than these fields,
+// and anything may be missing, so every field is optional.
+
+export type PermissionOptionKind =
+  "allow_once" | "allow_always" | "reject_once" | "reject_always" | (string & {});
+
+export interface PermissionOption {
+  optionId: string;
+  name?: string;
+  kind?: PermissionOptionKind;
+}
+
+export interface AcpToolCall {
+  toolCallId?: string;
+  title?: string | null;
+  kind?: string | null;
+  status?: string | null;
+  content?: AcpToolCallContent[] | null;
+  locations?: { path?: string; line?: number | null }[] | null;
+  rawInput?: unknown;
+  rawOutput?: unknown;
+}
+
+export type AcpToolCallContent =
+  | { type: "content"; content?: AcpContentBlock }
+  | { type: "diff"; path?: string; oldText?: string | null; newText?: string }
+  | { type: "terminal"; terminalId?: string }
+  | { type: string; [key: string]: unknown };
+
+export interface AcpContentBlock {
+  type?: string;
+  text?: string;
+  name?: string;
+  uri?: string;
+  [key: string]: unknown;
+}
 
 export interface ToolLocation {
   path: string;

@@ -14,12 +14,7 @@
 // against the items it indexes and a stale one falls back to a scan, so a discarded version (a
 // reducer run twice in React's strict mode, say) can never mislead a later one.
 
-import type {
-  AcpToolCall,
-  AcpToolCallContent,
-  PermissionOption,
-  SessionEvent,
-} from "../api/types.ts";
+import type { SessionEvent } from "../api/types.ts";
 import {
   commandsOf,
   configOptionsOf,
@@ -34,8 +29,11 @@ import {
   str,
   terminalIds,
   tokenUsage,
+  type AcpToolCall,
+  type AcpToolCallContent,
   type AvailableCommand,
   type ConfigOption,
+  type PermissionOption,
   type SessionMode,
   type TokenUsage,
   type ToolLocation,

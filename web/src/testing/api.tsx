@@ -38,13 +38,16 @@ export const apiError = (
 export function mockApi(routes: ApiRoutes): ApiCall[] {
   const calls: ApiCall[] = [];
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const url = new URL(String(input), "http://corral.test");
-    const method = (init?.method ?? "GET").toUpperCase();
+    // The API client (openapi-fetch) passes a Request; anything else, a URL and its init.
+    const request = input instanceof Request ? input : null;
+    const url = new URL(request?.url ?? String(input), "http://corral.test");
+    const method = (request?.method ?? init?.method ?? "GET").toUpperCase();
+    const text = request ? await request.text() : init?.body;
     const call: ApiCall = {
       method,
       path: url.pathname.replace(/^\/api\/v1/, ""),
       query: url.searchParams,
-      body: typeof init?.body === "string" ? JSON.parse(init.body) : undefined,
+      body: typeof text === "string" && text !== "" ? JSON.parse(text) : undefined,
     };
     calls.push(call);
     const route = routes[`${method} ${call.path}`];

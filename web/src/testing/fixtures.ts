@@ -1,6 +1,6 @@
 // API objects the component tests share; a test spreads one to change what it needs.
 
-import type { Node, Project, Session } from "../api/types.ts";
+import type { Agent, Node, Project, Session } from "../api/types.ts";
 import { NOW } from "./api.tsx";
 
 export const demoProject: Project = {
@@ -54,6 +54,27 @@ export function readyNode(changes: Partial<Node> = {}): Node {
     usage: { load1: 1.5 },
     connected: true,
     created_at: NOW,
+    ...changes,
+  };
+}
+
+/** A built-in agent from npm, with `changes` over it: the fields the agent catalog answers. */
+export function agent(changes: Partial<Agent> & Pick<Agent, "name" | "title">): Agent {
+  return {
+    builtin: true,
+    package: null,
+    version: null,
+    command: [],
+    credentials: {},
+    credential_kinds: [],
+    endpoint: false,
+    endpoint_env: [],
+    endpoint_args: [],
+    default_endpoint: null,
+    initial_mode: null,
+    auth_method: null,
+    sandboxed_args: [],
+    quirks: [],
     ...changes,
   };
 }

@@ -2,20 +2,20 @@ import { cleanup, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Agent, AgentSettings, AgentSettingsLayer, Credential } from "../../api/types.ts";
+import type { AgentSettings, AgentSettingsLayer, Credential } from "../../api/types.ts";
 import { AgentSettingsForm } from "./AgentSettingsForm.tsx";
 import { NOW, mockApi, page, renderPage, writes, type ApiCall } from "../../testing/api.tsx";
+import { agent } from "../../testing/fixtures.ts";
 
-const claude: Agent = {
+const claude = agent({
   name: "claude",
   title: "Claude Code",
-  builtin: true,
   package: "@zed-industries/claude-code-acp",
   version: "0.5.0",
   command: ["claude-code-acp"],
   credential_kinds: ["anthropic"],
   endpoint: true,
-};
+});
 
 const unset: AgentSettingsLayer = {
   credential: null,

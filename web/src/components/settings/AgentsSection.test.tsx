@@ -1,21 +1,20 @@
 import { cleanup, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Agent, Node } from "../../api/types.ts";
+import type { Node } from "../../api/types.ts";
 import { mockApi, page, renderPage } from "../../testing/api.tsx";
-import { readyNode } from "../../testing/fixtures.ts";
+import { agent, readyNode } from "../../testing/fixtures.ts";
 import { AgentsSection } from "./AgentsSection.tsx";
 
-const gemini: Agent = {
+const gemini = agent({
   name: "gemini",
   title: "Gemini CLI",
-  builtin: true,
   package: "@google/gemini-cli",
   version: "0.61.0",
   command: ["gemini", "--acp"],
   credential_kinds: ["gemini-api-key"],
   endpoint: false,
-};
+});
 
 function node(name: string, agents: string[]): Node {
   return readyNode({ id: `nod_${name}`, name, usage: { load1: 0.1, agents } });

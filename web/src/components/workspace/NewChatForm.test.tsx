@@ -2,20 +2,19 @@ import { cleanup, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import type { Agent } from "../../api/types.ts";
 import { apiError, mockApi, renderPage, writes } from "../../testing/api.tsx";
+import { agent } from "../../testing/fixtures.ts";
 import { NewChatForm } from "./NewChatForm.tsx";
 
-const claude: Agent = {
+const claude = agent({
   name: "claude",
   title: "Claude Code",
-  builtin: true,
   package: "@agentclientprotocol/claude-agent-acp",
   version: "0.101.0",
   command: ["claude-agent-acp"],
   credential_kinds: ["anthropic"],
   endpoint: true,
-};
+});
 
 afterEach(cleanup);
 
