@@ -14,7 +14,7 @@ import {
 import { api, data, isApiError } from "./client.ts";
 import { isLive } from "./live.ts";
 import { fetchAllPages, type PageQuery } from "./paging.ts";
-import { optionsOf, type AcpToolCall } from "../lib/acpPayload.ts";
+import { optionsOf, type ToolCallUpdateSent } from "../lib/acpPayload.ts";
 import { parseTime } from "../lib/time.ts";
 import { ACTIVE_SESSION_STATES, type Page, type PermissionRequest } from "./types.ts";
 
@@ -155,7 +155,7 @@ export function usePermissionRequests() {
       // The tool call and the options are the agent's own JSON, read as ACP's shapes.
       const items = page.items.map((r) => ({
         ...r,
-        tool_call: r.tool_call as AcpToolCall,
+        tool_call: r.tool_call as ToolCallUpdateSent,
         options: optionsOf(r.options),
       }));
       return { ...page, items };

@@ -1,7 +1,7 @@
 // Names for the API's JSON, from the types generated from the control plane's OpenAPI document
 // (generated/openapi.ts; scripts/generate-web-api.sh). Datetimes are ISO 8601 strings in UTC.
 
-import type { AcpToolCall, PermissionOption } from "../lib/acpPayload.ts";
+import type { PermissionOption, ToolCallUpdateSent } from "../lib/acpPayload.ts";
 import type { components } from "./generated/openapi.ts";
 
 type Schemas = components["schemas"];
@@ -64,7 +64,7 @@ export type PermissionRequest = Omit<
   Schemas["PermissionRequestPublic"],
   "tool_call" | "options"
 > & {
-  tool_call: AcpToolCall;
+  tool_call: ToolCallUpdateSent;
   options: PermissionOption[];
 };
 

@@ -1,4 +1,4 @@
-import type { AcpToolCallContent } from "../lib/acpPayload.ts";
+import type { ToolCallContent, ToolCallContentOf } from "../lib/acpPayload.ts";
 import { contentText, type TerminalRun } from "../lib/transcript.ts";
 import { Markdown } from "./chat/Markdown.tsx";
 import { useRowState } from "./chat/rowState.ts";
@@ -32,7 +32,7 @@ export function ToolContent({
   terminals = {},
   stateKey,
 }: {
-  content: readonly AcpToolCallContent[];
+  content: readonly ToolCallContent[];
   terminals?: Readonly<Record<string, TerminalRun>>;
   stateKey?: string;
 }) {
@@ -41,7 +41,7 @@ export function ToolContent({
     <>
       {content.map((item, i) => {
         if (item.type === "diff") {
-          const diff = item as { path?: string; oldText?: string | null; newText?: string };
+          const diff = item as ToolCallContentOf<"diff">;
           return (
             <DiffView
               key={i}
@@ -53,7 +53,7 @@ export function ToolContent({
           );
         }
         if (item.type === "content") {
-          const block = (item as { content?: { type?: string } }).content;
+          const block = (item as ToolCallContentOf<"content">).content;
           const text = contentText(block);
           if (!text) return null;
           if (block?.type !== "text") {
@@ -66,7 +66,7 @@ export function ToolContent({
           return <TextContent key={i} text={text} stateKey={keyOf(i)} />;
         }
         if (item.type === "terminal") {
-          const terminalId = String((item as { terminalId?: string }).terminalId ?? "");
+          const terminalId = String((item as ToolCallContentOf<"terminal">).terminalId ?? "");
           return (
             <TerminalOutput key={i} terminalId={terminalId} run={terminals[terminalId] ?? null} />
           );

@@ -1,47 +1,40 @@
 // Reads the ACP payloads inside session events (docs/sessions.md; ACP's schema) into
 // the plain values the transcript keeps. Agents send more fields than these, new ones keep
 // arriving, and anything may be missing or of another type: every reader checks what it gets.
+// The shapes are ACP's own, from @agentclientprotocol/sdk (types only: none of its code is
+// bundled), loosened to what an agent may really send.
+
+import type * as acp from "@agentclientprotocol/sdk";
 
 import type { TokenUsage } from "../api/types.ts";
 
 export type { TokenUsage };
 
-// ACP shapes carried inside events and permission requests. Agents send more than these fields,
-// and anything may be missing, so every field is optional.
+/** A tool call, or an update of one, as an agent sent it (`tool_call`, `tool_call_update`, and
+ * a permission request's `toolCall`): any field may be missing. */
+export type ToolCallUpdateSent = Partial<acp.ToolCallUpdate>;
 
-export type PermissionOptionKind =
-  "allow_once" | "allow_always" | "reject_once" | "reject_always" | (string & {});
+/** `T`, one of ACP's kinds of a union tagged by `type`, with any field but `type` missing. */
+type SentKind<T> = T extends { type: infer K } ? { type: K } & Partial<Omit<T, "type">> : never;
 
-export interface PermissionOption {
-  optionId: string;
-  name?: string;
-  kind?: PermissionOptionKind;
-}
+/** An item of a tool call's `content`, as `contentOf` keeps it: one of ACP's kinds (content,
+ * diff, terminal) with any field but `type` missing, or a kind ACP added since. */
+export type ToolCallContent =
+  SentKind<acp.ToolCallContent> | { type: string; [key: string]: unknown };
 
-export interface AcpToolCall {
-  toolCallId?: string;
-  title?: string | null;
-  kind?: string | null;
-  status?: string | null;
-  content?: AcpToolCallContent[] | null;
-  locations?: { path?: string; line?: number | null }[] | null;
-  rawInput?: unknown;
-  rawOutput?: unknown;
-}
+/** The item of a tool call's `content` of ACP's kind `K`, as sent. */
+export type ToolCallContentOf<K extends acp.ToolCallContent["type"]> = Extract<
+  ToolCallContent,
+  { type: K }
+>;
 
-export type AcpToolCallContent =
-  | { type: "content"; content?: AcpContentBlock }
-  | { type: "diff"; path?: string; oldText?: string | null; newText?: string }
-  | { type: "terminal"; terminalId?: string }
-  | { type: string; [key: string]: unknown };
+/** A content block (text, a resource link, ...) as an agent sent it: any field may be missing. */
+export type ContentBlockSent = Partial<acp.ContentBlock>;
 
-export interface AcpContentBlock {
-  type?: string;
-  text?: string;
-  name?: string;
-  uri?: string;
-  [key: string]: unknown;
-}
+/** One of a permission request's options, as `optionsOf` keeps it: ACP's, with an `optionId`
+ * and anything else possibly missing. */
+export type PermissionOption = Pick<acp.PermissionOption, "optionId"> &
+  Partial<acp.PermissionOption>;
 
 export interface ToolLocation {
   path: string;
@@ -77,7 +70,7 @@ export const isObject = (value: unknown): value is Record<string, unknown> =>
 
 export function contentText(content: unknown): string {
   if (!content || typeof content !== "object") return "";
-  const block = content as AcpContentBlock;
+  const block = content as ContentBlockSent;
   if (block.type === "text") return block.text ?? "";
   if (block.type === "resource_link") return `[${block.name ?? block.uri ?? "resource"}]`;
   if (block.type === "resource" && isObject(block.resource)) {
@@ -96,7 +89,7 @@ export function shellJoin(argv: readonly string[]): string {
     .join(" ");
 }
 
-export function terminalIds(content: readonly AcpToolCallContent[]): string[] {
+export function terminalIds(content: readonly ToolCallContent[]): string[] {
   return content.flatMap((c) =>
     c.type === "terminal" && typeof c.terminalId === "string" ? [c.terminalId] : [],
   );
@@ -109,10 +102,10 @@ export function locationsOf(raw: unknown): ToolLocation[] | null {
   );
 }
 
-export function contentOf(raw: unknown): AcpToolCallContent[] | null {
+export function contentOf(raw: unknown): ToolCallContent[] | null {
   if (!Array.isArray(raw)) return null;
   return raw.filter(
-    (c: unknown): c is AcpToolCallContent => isObject(c) && typeof c.type === "string",
+    (c: unknown): c is ToolCallContent => isObject(c) && typeof c.type === "string",
   );
 }
 

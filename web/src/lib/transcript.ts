@@ -29,13 +29,13 @@ import {
   str,
   terminalIds,
   tokenUsage,
-  type AcpToolCall,
-  type AcpToolCallContent,
   type AvailableCommand,
   type ConfigOption,
   type PermissionOption,
   type SessionMode,
   type TokenUsage,
+  type ToolCallContent,
+  type ToolCallUpdateSent,
   type ToolLocation,
 } from "./acpPayload.ts";
 
@@ -106,7 +106,7 @@ export type TranscriptItem = Base &
         title: string;
         kind: string;
         status: string;
-        content: AcpToolCallContent[];
+        content: ToolCallContent[];
         locations: ToolLocation[];
         /** Runs of the terminals `content` refers to, by terminal id, once reported. */
         terminals: Readonly<Record<string, TerminalRun>>;
@@ -129,7 +129,7 @@ export type TranscriptItem = Base &
         toolCallId: string | null;
         kind: string | null;
         locations: ToolLocation[];
-        content: AcpToolCallContent[];
+        content: ToolCallContent[];
         permission: PermissionAsk;
       }
     | {
@@ -384,7 +384,7 @@ class Builder {
         return;
       case "tool_call":
       case "tool_call_update":
-        this.toolCall(event, update as AcpToolCall);
+        this.toolCall(event, update as ToolCallUpdateSent);
         return;
       case "plan":
         this.plan(event, update.entries);
@@ -468,7 +468,7 @@ class Builder {
     this.push(event, { type: "unknown", source: "update", kind: kind || "?", raw: update });
   }
 
-  private toolCall(event: SessionEvent, update: AcpToolCall): void {
+  private toolCall(event: SessionEvent, update: ToolCallUpdateSent): void {
     const id = update.toolCallId == null ? `seq-${event.seq}` : String(update.toolCallId);
     const index = this.findTool(id);
     const locations = locationsOf(update.locations);
@@ -496,8 +496,8 @@ class Builder {
   /** An update carries only the fields that changed; the ones it carries replace the old. */
   private updateTool(
     index: number,
-    update: AcpToolCall,
-    content: AcpToolCallContent[] | null,
+    update: ToolCallUpdateSent,
+    content: ToolCallContent[] | null,
     locations: ToolLocation[] | null,
   ): void {
     const known = this.items[index] as ItemOf<"tool">;
@@ -639,7 +639,7 @@ class Builder {
 
   private permissionRequest(event: SessionEvent, p: Record<string, unknown>): void {
     const requestId = String(p.request_id ?? `seq-${event.seq}`);
-    const toolCall = (isObject(p.tool_call) ? p.tool_call : {}) as AcpToolCall;
+    const toolCall = (isObject(p.tool_call) ? p.tool_call : {}) as ToolCallUpdateSent;
     const toolCallId = toolCall.toolCallId == null ? null : String(toolCall.toolCallId);
     const permission: PermissionAsk = {
       requestId,
