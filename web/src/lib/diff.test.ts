@@ -31,6 +31,22 @@ describe("unifiedDiff", () => {
     const hunks = unifiedDiff(old, changed, 2).filter((l) => l.kind === "hunk");
     expect(hunks.map((h) => h.text)).toEqual(["@@ -1,4 +1,4 @@", "@@ -17,4 +17,4 @@"]);
   });
+
+  it("shows a change too large to look into as removed, then added", () => {
+    const text = (word: string) =>
+      ["top", ...Array.from({ length: 1200 }, (_, i) => `${word} ${i}`), "end"].join("\n");
+    const lines = unifiedDiff(text("old"), text("new"), 1);
+    expect(lines).toHaveLength(1 + 1 + 1200 + 1200 + 1);
+    expect(lines[0]).toEqual({ kind: "hunk", text: "@@ -1,1202 +1,1202 @@" });
+    expect(lines[1]).toEqual({ kind: "context", text: "top", oldLine: 1, newLine: 1 });
+    expect(lines[2]).toEqual({ kind: "del", text: "old 0", oldLine: 2, newLine: null });
+    expect(lines[1202]).toEqual({ kind: "add", text: "new 0", oldLine: null, newLine: 2 });
+    expect(lines.at(-1)).toEqual({ kind: "context", text: "end", oldLine: 1202, newLine: 1202 });
+  });
+
+  it("takes a line the same whatever ends it", () => {
+    expect(unifiedDiff("a\r\nb", "a\nb\n")).toEqual([]);
+  });
 });
 
 describe("splitRows", () => {

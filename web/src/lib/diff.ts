@@ -1,6 +1,8 @@
-// A small line diff (longest common subsequence) rendered as unified-diff hunks, for the
-// `{"type": "diff", path, oldText, newText}` content of ACP tool calls, and the same hunks paired
-// side by side for a split view. Lines carry their numbers in the old and the new text.
+// The line diff of the `{"type": "diff", path, oldText, newText}` content of ACP tool calls as
+// unified-diff hunks (the `diff` package's), and the same hunks paired side by side for a split
+// view. Lines carry their numbers in the old and the new text.
+
+import { structuredPatch } from "diff";
 
 export type DiffLineKind = "context" | "add" | "del";
 
@@ -27,10 +29,11 @@ export interface DiffCell {
 export type SplitRow =
   { kind: "hunk"; text: string } | { kind: "pair"; left: DiffCell | null; right: DiffCell | null };
 
-type Op = { kind: DiffLineKind; text: string };
-
-/** Past this many cells the LCS table is skipped: the changed middle shows as removed + added. */
-const MAX_TABLE_CELLS = 2_000_000;
+/**
+ * Past this many lines removed and added, a diff is not looked for (its cost grows with their
+ * square): the changed middle shows as removed, then added.
+ */
+const MAX_EDIT_LENGTH = 2000;
 
 export function splitLines(text: string): string[] {
   if (text === "") return [];
@@ -39,61 +42,10 @@ export function splitLines(text: string): string[] {
   return lines;
 }
 
-function diffOps(a: string[], b: string[]): Op[] {
-  let start = 0;
-  while (start < a.length && start < b.length && a[start] === b[start]) start++;
-  let endA = a.length;
-  let endB = b.length;
-  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
-    endA--;
-    endB--;
-  }
-  const ops: Op[] = [];
-  for (let i = 0; i < start; i++) ops.push({ kind: "context", text: a[i]! });
-  ops.push(...middleOps(a.slice(start, endA), b.slice(start, endB)));
-  for (let i = endA; i < a.length; i++) ops.push({ kind: "context", text: a[i]! });
-  return ops;
-}
-
-function middleOps(a: string[], b: string[]): Op[] {
-  const n = a.length;
-  const m = b.length;
-  if (n === 0 || m === 0 || n * m > MAX_TABLE_CELLS) {
-    return [
-      ...a.map((text): Op => ({ kind: "del", text })),
-      ...b.map((text): Op => ({ kind: "add", text })),
-    ];
-  }
-  // lcs[i * (m + 1) + j] = LCS length of a[i..] and b[j..]; min(n, m) <= 1414 fits 16 bits.
-  const width = m + 1;
-  const lcs = new Uint16Array((n + 1) * width);
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
-      lcs[i * width + j] =
-        a[i] === b[j]
-          ? lcs[(i + 1) * width + j + 1]! + 1
-          : Math.max(lcs[(i + 1) * width + j]!, lcs[i * width + j + 1]!);
-    }
-  }
-  const ops: Op[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (a[i] === b[j]) {
-      ops.push({ kind: "context", text: a[i]! });
-      i++;
-      j++;
-    } else if (lcs[(i + 1) * width + j]! >= lcs[i * width + j + 1]!) {
-      ops.push({ kind: "del", text: a[i]! });
-      i++;
-    } else {
-      ops.push({ kind: "add", text: b[j]! });
-      j++;
-    }
-  }
-  while (i < n) ops.push({ kind: "del", text: a[i++]! });
-  while (j < m) ops.push({ kind: "add", text: b[j++]! });
-  return ops;
+/** The lines, each ended by "\n": a line is the same whatever ends it, and a last line with no
+ * newline is the same as one with. */
+function normalized(lines: readonly string[]): string {
+  return lines.map((line) => `${line}\n`).join("");
 }
 
 function range(start: number, count: number): string {
@@ -104,53 +56,72 @@ function range(start: number, count: number): string {
 
 /** Hunks with `context` unchanged lines around each change; empty when the texts are equal. */
 export function unifiedDiff(oldText: string, newText: string, context = 3): DiffLine[] {
-  const ops = diffOps(splitLines(oldText), splitLines(newText));
-  const changed = ops.flatMap((op, index) => (op.kind === "context" ? [] : [index]));
-  if (changed.length === 0) return [];
-
-  // Group changes whose context windows touch into one hunk.
-  const hunks: [number, number][] = [];
-  for (const index of changed) {
-    const from = Math.max(0, index - context);
-    const to = Math.min(ops.length, index + context + 1);
-    const last = hunks[hunks.length - 1];
-    if (last && from <= last[1]) last[1] = to;
-    else hunks.push([from, to]);
-  }
-
-  // Line numbers (0-based) before each op, in the old and the new text.
-  const oldAt: number[] = [];
-  const newAt: number[] = [];
-  let o = 0;
-  let n = 0;
-  for (const op of ops) {
-    oldAt.push(o);
-    newAt.push(n);
-    if (op.kind !== "add") o++;
-    if (op.kind !== "del") n++;
-  }
-
+  const a = splitLines(oldText);
+  const b = splitLines(newText);
+  const patch = structuredPatch("", "", normalized(a), normalized(b), undefined, undefined, {
+    context,
+    maxEditLength: MAX_EDIT_LENGTH,
+  });
+  if (patch === undefined) return replacement(a, b, context);
   const lines: DiffLine[] = [];
-  for (const [from, to] of hunks) {
-    let oldCount = 0;
-    let newCount = 0;
-    for (let k = from; k < to; k++) {
-      if (ops[k]!.kind !== "add") oldCount++;
-      if (ops[k]!.kind !== "del") newCount++;
-    }
+  for (const hunk of patch.hunks) {
+    // `oldStart` and `newStart` are 1-based: the line before an empty range.
     lines.push({
       kind: "hunk",
-      text: `@@ -${range(oldAt[from]!, oldCount)} +${range(newAt[from]!, newCount)} @@`,
+      text: `@@ -${range(hunk.oldStart - 1, hunk.oldLines)} +${range(hunk.newStart - 1, hunk.newLines)} @@`,
     });
-    for (let k = from; k < to; k++) {
-      const op = ops[k]!;
-      lines.push({
-        kind: op.kind,
-        text: op.text,
-        oldLine: op.kind === "add" ? null : oldAt[k]! + 1,
-        newLine: op.kind === "del" ? null : newAt[k]! + 1,
-      });
+    let oldLine = hunk.oldStart;
+    let newLine = hunk.newStart;
+    for (const line of hunk.lines) {
+      const text = line.slice(1);
+      if (line.startsWith("+")) {
+        lines.push({ kind: "add", text, oldLine: null, newLine: newLine++ });
+      } else if (line.startsWith("-")) {
+        lines.push({ kind: "del", text, oldLine: oldLine++, newLine: null });
+      } else if (line.startsWith(" ")) {
+        lines.push({ kind: "context", text, oldLine: oldLine++, newLine: newLine++ });
+      }
+      // "\ No newline at end of file" cannot come: every line ends with one.
     }
+  }
+  return lines;
+}
+
+/** A diff too large to look for: one hunk, every line between the common start and end
+ * removed and then added, with `context` lines around. */
+function replacement(a: readonly string[], b: readonly string[], context: number): DiffLine[] {
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  let endA = a.length;
+  let endB = b.length;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA--;
+    endB--;
+  }
+  const from = Math.max(0, start - context);
+  const after = Math.min(context, a.length - endA);
+  const lines: DiffLine[] = [
+    {
+      kind: "hunk",
+      text: `@@ -${range(from, endA + after - from)} +${range(from, endB + after - from)} @@`,
+    },
+  ];
+  for (let i = from; i < start; i++) {
+    lines.push({ kind: "context", text: a[i]!, oldLine: i + 1, newLine: i + 1 });
+  }
+  for (let i = start; i < endA; i++) {
+    lines.push({ kind: "del", text: a[i]!, oldLine: i + 1, newLine: null });
+  }
+  for (let j = start; j < endB; j++) {
+    lines.push({ kind: "add", text: b[j]!, oldLine: null, newLine: j + 1 });
+  }
+  for (let k = 0; k < after; k++) {
+    lines.push({
+      kind: "context",
+      text: a[endA + k]!,
+      oldLine: endA + k + 1,
+      newLine: endB + k + 1,
+    });
   }
   return lines;
 }
