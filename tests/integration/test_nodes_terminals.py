@@ -312,7 +312,7 @@ def test_a_second_node_joins_and_is_removed(shared: Shared) -> None:
         assert second["state"] == "ready" and second["connected"] is True
         assert second["capacity"]["cpus"] > 0
         assert second["capacity"]["memory_bytes"] > 0
-        assert second["agent_version"]
+        assert second["version"]
         assert (node_dir / "node.json").stat().st_mode & 0o777 == 0o600
 
         again = run_cli(

@@ -121,7 +121,7 @@ def test_a_nodes_capacity_is_answered_as_stored() -> None:
         state=NodeState.READY,
         state_reason=None,
         state_changed_at=now,
-        agent_version=None,
+        version=None,
         last_seen_at=None,
         capacity=stored,
         usage={},

@@ -150,7 +150,7 @@ def list_nodes(as_json: JsonFlag = False) -> None:
             ("LINKED", lambda n: "yes" if n["connected"] else "no"),
             ("LAST SEEN", lambda n: when(n["last_seen_at"])),
             ("USE", _use),
-            ("VERSION", lambda n: n["agent_version"] or "-"),
+            ("VERSION", lambda n: n["version"] or "-"),
         ],
         empty="No nodes. `corral up` runs a local one; `corral node add NAME` adds another.",
     )
@@ -172,7 +172,7 @@ def show(
     )
     console.print(
         f"  linked: {'yes' if found['connected'] else 'no'}, last seen "
-        f"{when(found['last_seen_at'])}, version {found['agent_version'] or '-'}"
+        f"{when(found['last_seen_at'])}, version {found['version'] or '-'}"
     )
     console.print(f"  use: {_use(found)}")
     isolation = found["capacity"].get("isolation")

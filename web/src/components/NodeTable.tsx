@@ -121,7 +121,7 @@ export function NodeTable({
                 )}
               </td>
               <td className="hide-narrow">
-                {node.agent_version ?? <span className="muted">—</span>}
+                {node.version ?? <span className="muted">—</span>}
               </td>
             </>
           ) : (

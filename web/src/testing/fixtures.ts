@@ -48,7 +48,7 @@ export function readyNode(changes: Partial<Node> = {}): Node {
     state: "ready",
     state_reason: null,
     state_changed_at: NOW,
-    agent_version: "0.4.0",
+    version: "0.4.0",
     last_seen_at: NOW,
     capacity: { cpus: 8 },
     usage: { load1: 1.5 },

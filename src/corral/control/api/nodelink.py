@@ -186,7 +186,7 @@ async def node_link(websocket: WebSocket) -> None:
         async with state.db() as db:
             linked = await db.get(Node, node.id)
             if linked is not None:
-                await nodes.mark_linked(db, linked, agent_version=hello.node_version)
+                await nodes.mark_linked(db, linked, version=hello.node_version)
         log.info("node %s linked", node.name, extra={"node_id": node.id})
         link.reconcile_soon()
         await _serve(websocket, connection)

@@ -69,7 +69,7 @@ class NodePublic(PublicModel):
     state: NodeState
     state_reason: str | None
     state_changed_at: datetime
-    agent_version: str | None
+    version: str | None = Field(description="The version of Corral the node runs.")
     last_seen_at: datetime | None
     capacity: NodeCapacity
     usage: NodeUsage

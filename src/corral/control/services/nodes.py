@@ -147,8 +147,8 @@ async def authenticate_node(db: AsyncSession, credential: str) -> Node:
     return node
 
 
-async def mark_linked(db: AsyncSession, node: Node, *, agent_version: str) -> None:
-    node.agent_version = agent_version
+async def mark_linked(db: AsyncSession, node: Node, *, version: str) -> None:
+    node.version = version
     node.last_seen_at = utcnow()
     await set_node_state(db, node, NodeState.READY)
     await db.commit()
@@ -161,7 +161,7 @@ async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> bool
     if node is None:
         return False
     node.last_seen_at = utcnow()
-    node.agent_version = beat.node_version
+    node.version = beat.node_version
     node.capacity = {
         "cpus": beat.cpus,
         "memory_bytes": beat.memory_total_bytes,

@@ -1412,8 +1412,11 @@ export interface components {
              * Format: date-time
              */
             state_changed_at: string;
-            /** Agent Version */
-            agent_version: string | null;
+            /**
+             * Version
+             * @description The version of Corral the node runs.
+             */
+            version: string | null;
             /** Last Seen At */
             last_seen_at: string | null;
             /**

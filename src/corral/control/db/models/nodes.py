@@ -30,7 +30,7 @@ class Node(Timestamps, Base):
     credential_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     capacity: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    agent_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
