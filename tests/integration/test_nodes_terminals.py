@@ -1,4 +1,4 @@
-"""Nodes and terminals as a user runs them: `corral up` with its local node agent, `corral serve`
+"""Nodes and terminals as a user runs them: `corral up` with its local node daemon, `corral serve`
 with `corral node run` agents, and terminal WebSockets relayed to the node, all real processes
 on 127.0.0.1.
 
@@ -579,7 +579,7 @@ async def test_node_link_refuses_bad_input_and_foreign_workspaces(shared: Shared
 async def test_an_output_flood_reaches_a_slow_viewer_whole(shared: Shared) -> None:
     site, workspace_id = shared.site, shared.workspace_id
     started = [r for r in log_records(site.server.stderr()) if "pid" in r]
-    agent_pid = [r["pid"] for r in started if r["message"] == "started the local node agent"][-1]
+    agent_pid = [r["pid"] for r in started if r["message"] == "started the local node daemon"][-1]
     pids = (site.server.pid, agent_pid)
 
     terminal_id = site.new_terminal(workspace_id)

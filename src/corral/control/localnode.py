@@ -1,4 +1,4 @@
-"""The local node of `corral up`: a node agent process beside the control plane.
+"""The local node of `corral up`: a node daemon process beside the control plane.
 
 It links over 127.0.0.1 through the same node link as any remote node; there is no in-process
 shortcut, so what works locally works on every node. The supervisor makes the `local` node and
@@ -108,7 +108,7 @@ async def _run_once(state: AppState, node_dir: Path) -> int:
     process = await asyncio.create_subprocess_exec(
         *args, stdin=asyncio.subprocess.DEVNULL, env=_child_env(state, token)
     )
-    log.info("started the local node agent", extra={"pid": process.pid})
+    log.info("started the local node daemon", extra={"pid": process.pid})
     try:
         return await process.wait()
     finally:
@@ -123,7 +123,7 @@ async def _run_once(state: AppState, node_dir: Path) -> int:
 
 
 async def supervise_local_node(state: AppState) -> None:
-    """Keep a local node agent running until cancelled."""
+    """Keep a local node daemon running until cancelled."""
     node_dir = state.settings.data_dir / "node"
     node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     delay = RESTART_MIN_SECONDS
@@ -131,9 +131,9 @@ async def supervise_local_node(state: AppState) -> None:
         started = time.monotonic()
         try:
             code = await _run_once(state, node_dir)
-            log.warning("the local node agent exited with %s; restarting in %.0f s", code, delay)
+            log.warning("the local node daemon exited with %s; restarting in %.0f s", code, delay)
         except Exception:
-            log.exception("could not run the local node agent; trying again in %.0f s", delay)
+            log.exception("could not run the local node daemon; trying again in %.0f s", delay)
         if time.monotonic() - started > HEALTHY_RUN_SECONDS:
             delay = RESTART_MIN_SECONDS
         await asyncio.sleep(delay)

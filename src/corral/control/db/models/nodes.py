@@ -1,4 +1,4 @@
-"""Nodes: machines running a node agent, and the single-use tokens they join with."""
+"""Nodes: machines running a node daemon, and the single-use tokens they join with."""
 
 from __future__ import annotations
 
