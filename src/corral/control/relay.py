@@ -25,7 +25,7 @@ from corral.control.api.closecodes import CLOSE_INVALID, CLOSE_MESSAGE_TOO_BIG, 
 from corral.control.nodelink.connection import NodeConnection
 from corral.control.nodelink.registry import NodeRegistry
 from corral.errors import CorralError
-from corral.protocol import MAX_STREAM_CHUNK_BYTES
+from corral.protocol.frames import MAX_STREAM_CHUNK_BYTES
 from corral.protocol.messages import TerminalAttach, TerminalAttached, TerminalResize
 
 __all__ = ["TerminalRelay"]

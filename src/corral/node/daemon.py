@@ -23,12 +23,16 @@ from corral.node.identity import NodeIdentity, control_plane_proxy
 from corral.node.ptyclient import PtyHostClient
 from corral.node.sessions import NodeSessions
 from corral.node.workspaces import NodeWorkspaces
-from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
 from corral.protocol.frames import (
     CLOSE_BAD_FRAME,
     CLOSE_PROTOCOL_VERSION,
     CLOSE_UNAUTHORIZED,
     MAX_TEXT_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Hello,
+    ProtocolError,
+    Welcome,
+    parse_frame,
 )
 from corral.protocol.messages import (
     Empty,

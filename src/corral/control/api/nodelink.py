@@ -19,12 +19,16 @@ from corral.control.nodelink.connection import NodeConnection
 from corral.control.services import nodes, sessionevents, workspaces
 from corral.control.state import AppState
 from corral.errors import CorralError
-from corral.protocol import PROTOCOL_VERSION, Hello, ProtocolError, Welcome, parse_frame
 from corral.protocol.frames import (
     CLOSE_BAD_FRAME,
     CLOSE_NORMAL,
     CLOSE_PROTOCOL_VERSION,
     CLOSE_UNAUTHORIZED,
+    PROTOCOL_VERSION,
+    Hello,
+    ProtocolError,
+    Welcome,
+    parse_frame,
 )
 from corral.protocol.messages import (
     Body,
