@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from corral.control.services.sessionusage import context_usage, turn_usage
+from corral.control.services.sessions.usage import context_usage, turn_usage
 
 __all__ = ["TranscriptPrinter"]
 

@@ -16,7 +16,8 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.errors import close_reason
 from corral.control.db.models import Node
 from corral.control.nodelink.connection import NodeConnection
-from corral.control.services import nodes, sessionevents, workspaces
+from corral.control.services import nodes, workspaces
+from corral.control.services.sessions.ingest import ingest, mark_node_sessions_gone
 from corral.control.state import AppState
 from corral.errors import CorralError
 from corral.protocol.frames import (
@@ -122,7 +123,7 @@ class _Link:
 
     async def on_session_events(self, batch: SessionEvents) -> SessionEventsAck:
         async with self.state.db() as db:
-            acked = await sessionevents.ingest(db, self.state.session_hub, self.node.id, batch)
+            acked = await ingest(db, self.state.session_hub, self.node.id, batch)
         return SessionEventsAck(session_id=batch.session_id, acked_seq=acked)
 
     def reconcile_soon(self) -> None:
@@ -139,7 +140,7 @@ class _Link:
                 await workspaces.reconcile_node(db, self.node.id, reported)
             running = await self.connection.call("session.list", Empty(), SessionList)
             async with self.state.db() as db:
-                await sessionevents.mark_node_sessions_gone(
+                await mark_node_sessions_gone(
                     db,
                     self.state.session_hub,
                     self.node.id,

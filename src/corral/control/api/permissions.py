@@ -11,7 +11,7 @@ from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import PermissionRequestId
 from corral.control.schemas.sessions import PermissionAnswerBody, PermissionRequestPublic
-from corral.control.services import permissions
+from corral.control.services.sessions import permissions
 
 router = APIRouter(prefix=f"{API_PREFIX}/permission-requests", tags=["sessions"])
 

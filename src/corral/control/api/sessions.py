@@ -9,14 +9,13 @@ with 1013 and should reconnect from its last `seq`.
 
 from __future__ import annotations
 
-import json
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
-from corral.control.api.closecodes import (
-    CLOSE_TRY_AGAIN,
-)
+from corral.control.api.closecodes import CLOSE_TRY_AGAIN
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import (
     CurrentUser,
@@ -40,15 +39,18 @@ from corral.control.schemas.sessions import (
     SessionEventPublic,
     SessionPublic,
 )
-from corral.control.services import projects, sessionevents, sessions, workspaces
+from corral.control.services import projects, workspaces
+from corral.control.services.sessions import commands, queries
+from corral.control.services.sessions.stream import FellBehind, stream
 from corral.control.state import AppState
 from corral.errors import CorralError
 from corral.states import SessionState
 
 router = APIRouter(prefix=f"{API_PREFIX}/sessions", tags=["sessions"])
 
-REPLAY_PAGE = 1000
 MAX_EVENTS_PAGE = 5000
+
+Events = AsyncGenerator[list[tuple[int, str]], None]
 
 
 @router.get("")
@@ -64,7 +66,7 @@ async def list_sessions(
         (await workspaces.get_workspace(db, user.id, workspace)).id if workspace else None
     )
     project_id = (await projects.get_project(db, user.id, project)).id if project else None
-    rows, next_cursor = await sessions.list_sessions(
+    rows, next_cursor = await queries.list_sessions(
         db,
         user.id,
         limit=page.limit,
@@ -82,7 +84,7 @@ async def start_session(
 ) -> SessionPublic:
     """Start an agent in a running workspace; it is `starting` until the agent is ready (a
     first use on a node installs it first)."""
-    row = await sessions.start_session(
+    row = await commands.start(
         db,
         state.node_registry,
         state.secret_box,
@@ -98,7 +100,7 @@ async def start_session(
 
 @router.get("/{session}")
 async def get_session(session: SessionId, user: CurrentUser, db: Db) -> SessionPublic:
-    return SessionPublic.model_validate(await sessions.get_session(db, user.id, session))
+    return SessionPublic.model_validate(await queries.get_session(db, user.id, session))
 
 
 @router.post("/{session}/prompts", status_code=202)
@@ -106,7 +108,7 @@ async def prompt_session(
     session: SessionId, body: PromptCreate, user: CurrentUser, db: Db, state: State
 ) -> PromptAccepted:
     """Send a prompt; it waits behind a running turn. A stopped session starts again first."""
-    prompt_id, queued = await sessions.prompt_session(
+    prompt_id, queued = await commands.prompt(
         db,
         state.node_registry,
         state.secret_box,
@@ -124,9 +126,7 @@ async def cancel_session(
     session: SessionId, user: CurrentUser, db: Db, state: State
 ) -> SessionPublic:
     """Cancel the running turn and drop queued prompts; the session stays."""
-    row = await sessions.send_to_session(
-        db, state.node_registry, user.id, session, "session.cancel"
-    )
+    row = await commands.cancel(db, state.node_registry, user.id, session)
     return SessionPublic.model_validate(row)
 
 
@@ -135,7 +135,7 @@ async def stop_session(
     session: SessionId, user: CurrentUser, db: Db, state: State
 ) -> SessionPublic:
     """End the agent process. The transcript stays; a new prompt starts the agent again."""
-    row = await sessions.stop_session(db, state.node_registry, state.session_hub, user.id, session)
+    row = await commands.stop(db, state.node_registry, state.session_hub, user.id, session)
     return SessionPublic.model_validate(row)
 
 
@@ -143,9 +143,7 @@ async def stop_session(
 async def set_mode(
     session: SessionId, body: ModeChange, user: CurrentUser, db: Db, state: State
 ) -> SessionPublic:
-    row = await sessions.send_to_session(
-        db, state.node_registry, user.id, session, "session.set_mode", mode_id=body.mode
-    )
+    row = await commands.set_mode(db, state.node_registry, user.id, session, body.mode)
     return SessionPublic.model_validate(row)
 
 
@@ -153,9 +151,7 @@ async def set_mode(
 async def set_model(
     session: SessionId, body: ModelChange, user: CurrentUser, db: Db, state: State
 ) -> SessionPublic:
-    row = await sessions.send_to_session(
-        db, state.node_registry, user.id, session, "session.set_model", model_id=body.model
-    )
+    row = await commands.set_model(db, state.node_registry, user.id, session, body.model)
     return SessionPublic.model_validate(row)
 
 
@@ -167,7 +163,7 @@ async def list_events(
     after: Annotated[int, Query(ge=0, description="Events after this number.")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 1000,
 ) -> EventPage:
-    row, events = await sessions.list_events(db, user.id, session, after=after, limit=limit)
+    row, events = await queries.list_events(db, user.id, session, after=after, limit=limit)
     return EventPage(
         items=[
             SessionEventPublic(seq=e.seq, kind=e.kind, payload=e.payload, at=e.created_at)
@@ -188,9 +184,14 @@ async def session_events_socket(
     try:
         user_id = await websocket_user(websocket, state, "a session's events")
         async with state.db() as db:
-            row = await sessions.get_session(db, user_id, session)
+            row = await queries.get_session(db, user_id, session)
         await while_allowed(
-            websocket, state, user_id, lambda: _stream(websocket, state, user_id, row.id, after)
+            websocket,
+            state,
+            user_id,
+            lambda: _forward(
+                websocket, stream(state.db, state.session_hub, user_id, row.id, after=after)
+            ),
         )
     except CorralError as exc:
         await close_for_error(websocket, exc)
@@ -198,49 +199,18 @@ async def session_events_socket(
         return
 
 
-async def _send(websocket: WebSocket, events: list[tuple[int, str]]) -> None:
-    await websocket.send_text('{"type":"events","events":[' + ",".join(t for _, t in events) + "]}")
+async def _forward(websocket: WebSocket, events: Events) -> None:
+    """Send each batch of `events` as one frame, until the viewer leaves or falls behind."""
+    async with watch_client(websocket) as client:
+        try:
+            await client.unless_gone(_send_all(websocket, events))
+        except FellBehind as exc:
+            await websocket.close(CLOSE_TRY_AGAIN, str(exc))
 
 
-async def _stream(
-    websocket: WebSocket, state: AppState, user_id: str, session_id: str, after: int
-) -> None:
-    # Subscribe before reading the database: an event stored in between is then in both, and
-    # the sequence numbers drop the copy; none can fall between the two.
-    with state.session_hub.subscribe(session_id) as subscription:
-        last = after
-        while True:
-            async with state.db() as db:
-                _, stored = await sessions.list_events(
-                    db, user_id, session_id, after=last, limit=REPLAY_PAGE
-                )
-            if stored:
-                await _send(
-                    websocket,
-                    [
-                        (
-                            e.seq,
-                            sessionevents.event_json(
-                                session_id, e.seq, e.kind, json.dumps(e.payload), e.created_at
-                            ),
-                        )
-                        for e in stored
-                    ],
-                )
-                last = stored[-1].seq
-            if len(stored) < REPLAY_PAGE:
-                break
-        async with watch_client(websocket) as client:
-            while True:
-                events = await client.unless_gone(subscription.get())
-                if events is None:
-                    return
-                if subscription.overflowed:
-                    await websocket.close(
-                        CLOSE_TRY_AGAIN, "too far behind: reconnect from your last seq"
-                    )
-                    return
-                fresh = [e for e in events if e[0] > last]
-                if fresh:
-                    await _send(websocket, fresh)
-                    last = fresh[-1][0]
+async def _send_all(websocket: WebSocket, events: Events) -> None:
+    async with aclosing(events):
+        async for batch in events:
+            await websocket.send_text(
+                '{"type":"events","events":[' + ",".join(text for _, text in batch) + "]}"
+            )

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from corral.control.db.models import AgentSession, Node, User, UserRole, UserState, Workspace
 from corral.control.live.sessions import SessionHub
 from corral.control.nodelink.registry import NodeRegistry
-from corral.control.services import activity, sessions
+from corral.control.services import activity
+from corral.control.services.sessions import commands
 from corral.control.services.users import get_user
 from corral.errors import Conflict, CorralError
 from corral.states import LIVE_SESSION_STATES, SessionState
@@ -106,7 +107,7 @@ async def _stop(
     db: AsyncSession, registry: NodeRegistry, hub: SessionHub, user: User, session: RunningSession
 ) -> RunningSession:
     try:
-        await sessions.stop_session(db, registry, hub, user.id, session.id)
+        await commands.stop(db, registry, hub, user.id, session.id)
     except CorralError as exc:
         log.warning("could not stop session %s of a disabled user: %s", session.id, exc.message)
         await db.rollback()

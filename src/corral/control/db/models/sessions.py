@@ -41,7 +41,7 @@ class AgentSession(Timestamps, Base):
     """The start of the agent's latest message, for lists and the dashboard."""
     context_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     """The context window and cost from the agent's last `usage_update`: {used, size, cost}
-    (see `corral.control.services.sessionusage`)."""
+    (see `corral.control.services.sessions.usage`)."""
     turn_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     """The token counts of the last turn that reported them: {total_tokens, input_tokens, …}."""
     agent_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -24,7 +24,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The conversions as they were when this migration was written (a migration does not follow
-# later changes to `corral.control.services.sessionusage`).
+# later changes to `corral.control.services.sessions.usage`).
 TURN_FIELDS = {
     "totalTokens": "total_tokens",
     "inputTokens": "input_tokens",

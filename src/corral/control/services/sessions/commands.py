@@ -1,35 +1,32 @@
-"""Agent sessions: a chat with a coding agent in a workspace; starting, prompting, steering and
-stopping one, and reading its transcript (which `corral.control.services.sessionevents` stores
-as nodes send it).
+"""What a user asks of an agent session, sent to the workspace's node: `start`, `prompt`,
+`cancel`, `set_mode`, `set_model` and `stop`.
 
-A session outlives its agent process: prompting a stopped session starts the agent again in the
-workspace and continues the conversation (`session/load` where the agent offers it, else a
-summary of the transcript).
+The node answers each request at once; what follows (the agent ready, its replies, the end of a
+turn or of the session) arrives as events, through `corral.control.services.sessions.ingest`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corral.control.db.models import AgentSession, Node, Project, SessionEvent, Workspace
+from corral.control.db.models import AgentSession, Node, Project, Workspace
 from corral.control.live.sessions import SessionHub
+from corral.control.nodelink.connection import NodeConnection
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, agents, lifecycle, workspaces
-from corral.control.services.lookup import find_by_ref
-from corral.control.services.pagination import paginate
-from corral.control.services.sessionevents import cancel_pending_requests, text_of
+from corral.control.services.sessions.permissions import cancel_pending_requests
+from corral.control.services.sessions.queries import get_session, live_link
+from corral.control.services.sessions.transcript import summary
 from corral.errors import Conflict, CorralError
 from corral.ids import new_id
+from corral.protocol.messages import Body
 from corral.protocol.sessions import (
     Policy,
     SessionAck,
-    SessionEventKind,
     SessionPrompt,
     SessionRef,
     SessionSetMode,
@@ -38,57 +35,17 @@ from corral.protocol.sessions import (
 )
 from corral.states import LIVE_SESSION_STATES, SessionState
 
-__all__ = [
-    "get_session",
-    "list_events",
-    "list_sessions",
-    "live_link",
-    "prompt_session",
-    "send_to_session",
-    "start_session",
-    "stop_session",
-]
-
-log = logging.getLogger("corral.sessions")
-
-SUMMARY_CHARS = 20_000
+__all__ = ["Queued", "cancel", "prompt", "set_mode", "set_model", "start", "stop"]
 
 
-async def get_session(db: AsyncSession, user_id: str, ref: str) -> AgentSession:
-    return await find_by_ref(
-        db,
-        AgentSession,
-        ref,
-        what="session",
-        where=[AgentSession.user_id == user_id],
-        by_name=False,
-    )
+class Queued(NamedTuple):
+    """A prompt the node took: its id, and how many prompts wait before it."""
+
+    prompt_id: str
+    queued: int
 
 
-async def list_sessions(
-    db: AsyncSession,
-    user_id: str,
-    *,
-    limit: int,
-    cursor: str | None,
-    workspace_id: str | None = None,
-    project_id: str | None = None,
-    states: Sequence[SessionState] = (),
-) -> tuple[Sequence[AgentSession], str | None]:
-    statement = select(AgentSession).where(AgentSession.user_id == user_id)
-    if workspace_id is not None:
-        statement = statement.where(AgentSession.workspace_id == workspace_id)
-    if project_id is not None:
-        statement = statement.where(AgentSession.project_id == project_id)
-    if states:
-        statement = statement.where(AgentSession.state.in_(states))
-    return await paginate(db, statement, AgentSession.id, limit=limit, cursor=cursor)
-
-
-# -- starting and steering -----------------------------------------------------------------------
-
-
-async def start_session(
+async def start(
     db: AsyncSession,
     registry: NodeRegistry,
     box: SecretBox,
@@ -144,7 +101,7 @@ async def _launch(
     resolved = await agents.resolve(db, row.user_id, spec.name, row.project_id)
     launch, env = await agents.launch_for(db, box, row.user_id, spec, resolved)
     project = await db.get(Project, workspace.project_id) if workspace.project_id else None
-    start = SessionStart(
+    request = SessionStart(
         session_id=row.id,
         workspace_id=workspace.id,
         agent=launch,
@@ -153,7 +110,7 @@ async def _launch(
         model=row.model,
         mode=row.mode,
         load_session_id=row.acp_session_id,
-        context=await _summary(db, row) if row.acp_session_id else None,
+        context=await summary(db, row) if row.acp_session_id else None,
         next_seq=row.last_seq + 1,
         permission_timeout_seconds=permission_timeout_seconds,
     )
@@ -161,57 +118,14 @@ async def _launch(
     if node is None:
         raise Conflict(f"workspace {workspace.name} has no node", reason="node_gone")
     try:
-        await registry.get(node.id, node.name).call("session.start", start, SessionAck)
+        await registry.get(node.id, node.name).call("session.start", request, SessionAck)
     except CorralError as exc:
         await lifecycle.transition(db, "session", row, SessionState.ERROR, reason=exc.message)
         await db.commit()
         raise
 
 
-async def _summary(db: AsyncSession, row: AgentSession) -> str:
-    """The conversation so far, for an agent that cannot load it: prompts and replies, newest
-    kept when it is long."""
-    events = (
-        await db.scalars(
-            select(SessionEvent)
-            .where(
-                SessionEvent.session_id == row.id,
-                SessionEvent.kind.in_([SessionEventKind.PROMPT, SessionEventKind.UPDATE]),
-            )
-            .order_by(SessionEvent.seq)
-        )
-    ).all()
-    lines: list[str] = []
-    speaker = None
-    for event in events:
-        if event.kind == SessionEventKind.PROMPT:
-            lines.append(f"\nUser: {event.payload.get('text', '')}")
-            speaker = "user"
-        elif event.payload.get("sessionUpdate") == "agent_message_chunk":
-            text = text_of(event.payload)
-            if speaker != "agent":
-                lines.append("\nAgent: ")
-                speaker = "agent"
-            lines[-1] += text
-    transcript = "".join(lines).strip()[-SUMMARY_CHARS:]
-    return (
-        "This conversation continues an earlier session whose agent process has ended. "
-        "The transcript so far:\n\n" + transcript + "\n\n(end of the earlier transcript)"
-    )
-
-
-async def live_link(
-    db: AsyncSession, registry: NodeRegistry, row: AgentSession
-) -> tuple[Workspace, Any]:
-    if row.workspace_id is None:
-        raise Conflict("the session's workspace is gone", reason="workspace_gone")
-    workspace, link = await workspaces.running_with_link(
-        db, registry, row.user_id, row.workspace_id
-    )
-    return workspace, link
-
-
-async def prompt_session(
+async def prompt(
     db: AsyncSession,
     registry: NodeRegistry,
     box: SecretBox,
@@ -221,9 +135,9 @@ async def prompt_session(
     text: str,
     resources: Sequence[str] = (),
     permission_timeout_seconds: float | None = None,
-) -> tuple[str, int]:
+) -> Queued:
     """Send a prompt (queued behind a running turn); a stopped session is started again
-    first. Returns the prompt's id and how many prompts wait before it."""
+    first."""
     row = await get_session(db, user_id, ref)
     workspace, link = await live_link(db, registry, row)
     if row.state in (SessionState.STOPPED, SessionState.ERROR):
@@ -238,39 +152,64 @@ async def prompt_session(
         SessionPrompt(session_id=row.id, prompt_id=prompt_id, text=text, resources=list(resources)),
         SessionAck,
     )
-    return prompt_id, ack.queued
+    return Queued(prompt_id, ack.queued)
 
 
-async def send_to_session(
-    db: AsyncSession,
-    registry: NodeRegistry,
-    user_id: str,
-    ref: str,
-    method: str,
-    *,
-    mode_id: str | None = None,
-    model_id: str | None = None,
-) -> AgentSession:
-    """cancel, set_mode or set_model on a live session."""
+async def _live(
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
+) -> tuple[AgentSession, NodeConnection]:
+    """The user's session, which must be live, and the link to its node."""
     row = await get_session(db, user_id, ref)
     if row.state not in LIVE_SESSION_STATES:
         raise Conflict(f"session {row.id} is {row.state.value}", reason="session_not_running")
     _, link = await live_link(db, registry, row)
-    params: SessionRef | SessionSetMode | SessionSetModel
-    if method == "session.set_mode" and mode_id is not None:
-        params = SessionSetMode(session_id=row.id, mode_id=mode_id)
-        row.mode = mode_id
-    elif method == "session.set_model" and model_id is not None:
-        params = SessionSetModel(session_id=row.id, model_id=model_id)
-        row.model = model_id
-    else:
-        params = SessionRef(session_id=row.id)
-    await link.call(method, params, SessionAck)
+    return row, link
+
+
+async def cancel(db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str) -> AgentSession:
+    """Cancel the running turn and drop the prompts queued behind it; the session stays."""
+    row, link = await _live(db, registry, user_id, ref)
+    await link.call("session.cancel", SessionRef(session_id=row.id), SessionAck)
+    return row
+
+
+Setting = Literal["mode", "model"]
+_SETTERS: dict[Setting, tuple[str, Callable[[str, str], Body]]] = {
+    "mode": ("session.set_mode", lambda sid, value: SessionSetMode(session_id=sid, mode_id=value)),
+    "model": (
+        "session.set_model",
+        lambda sid, value: SessionSetModel(session_id=sid, model_id=value),
+    ),
+}
+"""Each setting a user changes on a live session: the node's method, and its request."""
+
+
+async def set_mode(
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str, mode_id: str
+) -> AgentSession:
+    """Switch the agent to one of the modes it offers (kept for a later restart)."""
+    return await _change(db, registry, user_id, ref, "mode", mode_id)
+
+
+async def set_model(
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str, model_id: str
+) -> AgentSession:
+    """Switch the agent to one of the models it offers (kept for a later restart)."""
+    return await _change(db, registry, user_id, ref, "model", model_id)
+
+
+async def _change(
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str, setting: Setting, value: str
+) -> AgentSession:
+    row, link = await _live(db, registry, user_id, ref)
+    method, request = _SETTERS[setting]
+    await link.call(method, request(row.id, value), SessionAck)
+    setattr(row, setting, value)
     await db.commit()
     return row
 
 
-async def stop_session(
+async def stop(
     db: AsyncSession, registry: NodeRegistry, hub: SessionHub, user_id: str, ref: str
 ) -> AgentSession:
     """End the agent process; the transcript stays and a later prompt starts it again. With no
@@ -293,24 +232,6 @@ async def stop_session(
         )
         cancelled = await cancel_pending_requests(db, row)
         await db.commit()
-        if cancelled:
-            hub.publish(row.id, cancelled)
+        if cancelled.published:
+            hub.publish(row.id, cancelled.published)
     return row
-
-
-# -- reading ------------------------------------------------------------------------------------
-
-
-async def list_events(
-    db: AsyncSession, user_id: str, ref: str, *, after: int, limit: int
-) -> tuple[AgentSession, Sequence[SessionEvent]]:
-    row = await get_session(db, user_id, ref)
-    events = (
-        await db.scalars(
-            select(SessionEvent)
-            .where(SessionEvent.session_id == row.id, SessionEvent.seq > after)
-            .order_by(SessionEvent.seq)
-            .limit(limit)
-        )
-    ).all()
-    return row, events
