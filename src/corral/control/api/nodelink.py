@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -39,9 +40,10 @@ from corral.protocol.messages import (
     WorkspaceProgress,
     WorkspaceStatus,
 )
+from corral.protocol.peer import Transport
 from corral.protocol.sessions import SessionEvents, SessionEventsAck, SessionList
 
-__all__ = ["router"]
+__all__ = ["NodeLink", "router"]
 
 log = logging.getLogger("corral.nodelink")
 router = APIRouter()
@@ -102,14 +104,57 @@ async def _handshake(websocket: WebSocket, node: Node) -> Hello | None:
     return hello
 
 
-class _Link:
-    """One node's linked session: serves its events, and reconciles its workspaces whenever
-    the node comes back (a new link, or heartbeats again after going stale)."""
+class NodeLink:
+    """One node's linked session, whatever carries it (the WebSocket below; an in-memory pipe in
+    tests): serves the node's events and its `session.events` requests, and reconciles its
+    workspaces and sessions whenever the node comes back (a new link, or heartbeats again after
+    going stale)."""
 
-    def __init__(self, state: AppState, node: Node) -> None:
+    def __init__(
+        self,
+        state: AppState,
+        node: Node,
+        transport: Transport,
+        *,
+        disconnect: Callable[[int, str], Awaitable[None]],
+    ) -> None:
         self.state, self.node = state, node
-        self.connection: NodeConnection | None = None
+        self.connection = NodeConnection(
+            node.id,
+            node.name,
+            transport,
+            on_event=self.on_event,
+            handlers={"session.events": self.on_session_events},
+            request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
+            disconnect=disconnect,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, *, node_version: str, receive: Callable[[], Awaitable[None]]) -> None:
+        """Serve the node, which has said hello, until `receive` (which feeds the link's peer what
+        the node sends) returns: registered with the node registry, replacing its earlier link,
+        marked ready and reconciled; unregistered after. A `CorralError` cuts the link as
+        `CLOSE_BAD_FRAME`."""
+        state, node, connection = self.state, self.node, self.connection
+        replaced = await state.node_registry.add(connection)
+        try:
+            if replaced is not None:
+                await replaced.close("the node linked again", code=CLOSE_NORMAL)
+            async with state.db() as db:
+                linked = await db.get(Node, node.id)
+                if linked is not None:
+                    await nodes.mark_linked(db, linked, version=node_version)
+            log.info("node %s linked", node.name, extra={"node_id": node.id})
+            self.reconcile_soon()
+            await receive()
+        except CorralError as exc:
+            log.warning("node %s could not link: %s", node.name, exc.message)
+            await connection.close(exc.message, code=CLOSE_BAD_FRAME)
+        finally:
+            await self.stop()
+            await state.node_registry.remove(connection)
+            await connection.close("the node link closed")
+            log.info("node %s unlinked", node.name, extra={"node_id": node.id})
 
     async def on_event(self, name: str, params: Body) -> None:
         async with self.state.db() as db:
@@ -132,8 +177,12 @@ class _Link:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def reconciled(self) -> None:
+        """Wait for the reconciles under way (tests wait for them before looking)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def _reconcile(self) -> None:
-        assert self.connection is not None
         try:
             reported = await self.connection.call("workspace.list", Empty(), WorkspaceList)
             async with self.state.db() as db:
@@ -174,35 +223,10 @@ async def node_link(websocket: WebSocket) -> None:
             protocol_version=PROTOCOL_VERSION, node_id=node.id, heartbeat_interval_seconds=interval
         ).model_dump_json()
     )
-    link = _Link(state, node)
-    link.connection = connection = NodeConnection(
-        node.id,
-        node.name,
-        _WebSocketTransport(websocket),
-        on_event=link.on_event,
-        handlers={"session.events": link.on_session_events},
-        request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
-        disconnect=websocket.close,
+    link = NodeLink(state, node, _WebSocketTransport(websocket), disconnect=websocket.close)
+    await link.run(
+        node_version=hello.node_version, receive=lambda: _serve(websocket, link.connection)
     )
-    replaced = await state.node_registry.add(connection)
-    try:
-        if replaced is not None:
-            await replaced.close("the node linked again", code=CLOSE_NORMAL)
-        async with state.db() as db:
-            linked = await db.get(Node, node.id)
-            if linked is not None:
-                await nodes.mark_linked(db, linked, version=hello.node_version)
-        log.info("node %s linked", node.name, extra={"node_id": node.id})
-        link.reconcile_soon()
-        await _serve(websocket, connection)
-    except CorralError as exc:
-        log.warning("node %s could not link: %s", node.name, exc.message)
-        await connection.close(exc.message, code=CLOSE_BAD_FRAME)
-    finally:
-        await link.stop()
-        await state.node_registry.remove(connection)
-        await connection.close("the node link closed")
-        log.info("node %s unlinked", node.name, extra={"node_id": node.id})
 
 
 async def _serve(websocket: WebSocket, connection: NodeConnection) -> None:
