@@ -52,6 +52,7 @@ from corral.protocol.peer import (
     RemoteCallError,
 )
 from corral.states import WorkspaceState
+from tests.support.pipe import Pipe
 
 TIMEOUT_SECONDS = 10.0
 T = TypeVar("T")
@@ -86,31 +87,6 @@ async def cancel(task: asyncio.Task[Any]) -> None:
 
 
 # -- the in-memory link ----------------------------------------------------------------------
-
-
-class Pipe:
-    """One direction of the link: what one side sends is queued, and a pump task feeds it to
-    the other side's peer, so a handler never runs inside the sender's call."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue()
-        self.receiver: Peer | None = None
-
-    async def send_text(self, text: str) -> None:
-        await self.queue.put(text)
-
-    async def send_bytes(self, data: bytes) -> None:
-        await self.queue.put(data)
-
-    async def pump(self) -> None:
-        """Deliver frames in order; a `ProtocolError` ends the pump, as it drops a real link."""
-        assert self.receiver is not None
-        while True:
-            frame = await self.queue.get()
-            if isinstance(frame, str):
-                await self.receiver.handle_text(frame)
-            else:
-                await self.receiver.handle_bytes(frame)
 
 
 class Recorder:

@@ -1,0 +1,148 @@
+"""The in-memory node's workspaces and terminals: the `workspace.*` and `terminal.*` requests, and
+the node's side of terminal streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from corral.control.db.models import Node
+from corral.control.state import AppState
+from corral.errors import NotFound
+from corral.ids import new_id
+from corral.protocol.messages import (
+    Empty,
+    TerminalAttach,
+    TerminalAttached,
+    TerminalCreate,
+    TerminalInfo,
+    TerminalList,
+    TerminalQuery,
+    TerminalRef,
+    TerminalResize,
+    WorkspaceList,
+    WorkspaceRef,
+    WorkspaceSpec,
+    WorkspaceStatus,
+)
+from corral.protocol.peer import Handler
+from corral.states import WorkspaceState
+from tests.support.memnode.core import NodeCore
+
+__all__ = ["WorkspacesPart"]
+
+
+@dataclass
+class _Terminal:
+    info: TerminalInfo
+    output: bytes = b""
+
+
+class WorkspacesPart(NodeCore):
+    def __init__(self, state: AppState, node: Node) -> None:
+        super().__init__(state, node)
+        self.terminals: dict[str, _Terminal] = {}
+        self.stream_input: dict[int, bytes] = {}
+        """What viewers typed, by stream."""
+
+    def _workspace_handlers(self) -> dict[str, Handler]:
+        return {
+            "workspace.create": self._workspace_create,
+            "workspace.start": self._workspace_start,
+            "workspace.stop": self._workspace_stop,
+            "workspace.delete": self._workspace_delete,
+            "workspace.list": self._workspace_list,
+            "terminal.create": self._terminal_create,
+            "terminal.list": self._terminal_list,
+            "terminal.delete": self._terminal_delete,
+            "terminal.attach": self._terminal_attach,
+            "terminal.resize": self._terminal_resize,
+        }
+
+    def _set_workspace(self, workspace_id: str, state: WorkspaceState) -> WorkspaceStatus:
+        status = WorkspaceStatus(id=workspace_id, state=state)
+        self.workspaces[workspace_id] = status
+        return status
+
+    async def _workspace_create(self, spec: WorkspaceSpec) -> WorkspaceStatus:
+        if spec.id in self.workspaces:
+            return self.workspaces[spec.id]  # a repeated request
+        return self._set_workspace(spec.id, WorkspaceState.CREATING)
+
+    async def _workspace_start(self, ref: WorkspaceRef) -> WorkspaceStatus:
+        self._workspace(ref.id)
+        return self._set_workspace(ref.id, WorkspaceState.RUNNING)
+
+    async def _workspace_stop(self, ref: WorkspaceRef) -> WorkspaceStatus:
+        self._workspace(ref.id)
+        return self._set_workspace(ref.id, WorkspaceState.STOPPED)
+
+    async def _workspace_delete(self, ref: WorkspaceRef) -> WorkspaceStatus:
+        self.workspaces.pop(ref.id, None)
+        return WorkspaceStatus(id=ref.id, state=WorkspaceState.DELETED)
+
+    async def _workspace_list(self, _: Empty) -> WorkspaceList:
+        return WorkspaceList(workspaces=list(self.workspaces.values()))
+
+    # terminals
+
+    def _terminal(self, workspace_id: str, terminal_id: str) -> _Terminal:
+        terminal = self.terminals.get(terminal_id)
+        if terminal is None or terminal.info.workspace_id != workspace_id:
+            raise NotFound(f"no terminal {terminal_id} in workspace {workspace_id}")
+        return terminal
+
+    async def _terminal_create(self, request: TerminalCreate) -> TerminalInfo:
+        self._workspace(request.workspace_id)
+        info = TerminalInfo(
+            id=new_id("trm"),
+            workspace_id=request.workspace_id,
+            cols=request.cols,
+            rows=request.rows,
+            created_at=datetime.now(UTC),
+            last_attached_at=None,
+            exited=False,
+            viewers=0,
+        )
+        self.terminals[info.id] = _Terminal(info, output=b"$ ")
+        return info
+
+    async def _terminal_list(self, query: TerminalQuery) -> TerminalList:
+        return TerminalList(
+            terminals=[
+                t.info
+                for t in self.terminals.values()
+                if query.workspace_id in (None, t.info.workspace_id)
+            ]
+        )
+
+    async def _terminal_delete(self, ref: TerminalRef) -> Empty:
+        self._terminal(ref.workspace_id, ref.terminal_id)
+        del self.terminals[ref.terminal_id]
+        return Empty()
+
+    async def _terminal_attach(self, request: TerminalAttach) -> TerminalAttached:
+        terminal = self._terminal(request.workspace_id, request.terminal_id)
+        offset = min(request.offset or 0, len(terminal.output))
+        assert self.peer is not None
+        # The bytes follow the answer on the stream (sent after it: the pipe keeps the order).
+        self._spawn(self.peer.send_stream(request.stream, terminal.output[offset:]))
+        return TerminalAttached(terminal=terminal.info, offset=offset)
+
+    async def _terminal_resize(self, request: TerminalResize) -> Empty:
+        terminal = self._terminal(request.workspace_id, request.terminal_id)
+        terminal.info = terminal.info.model_copy(
+            update={"cols": request.cols, "rows": request.rows}
+        )
+        return Empty()
+
+    # streams (the node side of terminal viewers)
+
+    async def on_data(self, stream: int, data: bytes) -> None:
+        self.stream_input[stream] = self.stream_input.get(stream, b"") + data
+
+    async def on_window(self, stream: int, granted: int) -> None:
+        return None
+
+    async def on_close(self, stream: int, reason: str) -> None:
+        return None
