@@ -9,7 +9,6 @@ import os
 import socket
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ import pytest
 from corral.control.app import create_state
 from corral.control.services.credentials import get_credential, reveal_credential
 from corral.settings import load_settings
-from tests.support.net import free_port
 from tests.support.processes import (
     CorralServer,
     assert_one_line_error,
@@ -411,9 +409,9 @@ def test_rotate_key_needs_the_server_stopped_and_keeps_credentials(tmp_path: Pat
     key_file = data_dir / "secret.key"
     admin_env = corral_env(tmp_path / "server-home")
     cli = Cli(tmp_path / "user")
-    port = free_port()
 
-    with corral_server(data_dir, admin_env, port=port) as srv:
+    with corral_server(data_dir, admin_env) as srv:
+        port = srv.port
         assert srv.link is not None
         cli.ok("login", srv.link)
         user_id = cli.json("whoami")["id"]
@@ -489,8 +487,7 @@ def test_logs_are_json_with_request_ids_and_no_secrets(
     assert page.status_code == 200
     assert page.headers["x-request-id"] == request_id
 
-    deadline = time.monotonic() + LOG_WAIT_SECONDS
-    record = server.wait_for_log(deadline, request_id=request_id)
+    record = server.wait_for_log(LOG_WAIT_SECONDS, request_id=request_id)
     assert record["path"] == "/auth/login" and record["status"] == 200
 
     text = server.stderr()

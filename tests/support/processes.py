@@ -1,8 +1,10 @@
 """Real Corral processes for integration tests: a server on a loopback port, and the CLI.
 
 The server's stdout and stderr go to files rather than pipes, so the child can never block on a
-full pipe and nothing has to drain it; the helpers below read the files as they grow. Every wait
-is bounded by a deadline, and a server is only ever stopped through its own PID.
+full pipe and nothing has to drain it; the helpers below read the files as they grow. A server
+binds port 0 unless told a port, and the test learns the port it got from its log line
+("listening on http://127.0.0.1:PORT"), so no two tests can race for one. Every wait is an
+`eventually`, and a server is only ever stopped through its own PID.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.support.net import free_port
+from tests.support.waits import eventually_sync
 
 __all__ = [
     "CLI_TIMEOUT_SECONDS",
@@ -41,7 +44,7 @@ CORRAL = str(Path(sys.executable).with_name("corral"))
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 CLI_TIMEOUT_SECONDS = 60.0
-_POLL_SECONDS = 0.05
+_LOGGER = "corral.server"  # whose "listening on" record carries the port it got
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 
@@ -86,7 +89,8 @@ def run_cli(
 
 
 class CorralServer:
-    """One `corral serve` (or `corral up`) process listening on 127.0.0.1."""
+    """One `corral serve` (or `corral up`) process listening on 127.0.0.1: on `port`, or on the
+    one the kernel gives it (port 0), known once `wait_listening` has read it from the log."""
 
     def __init__(
         self,
@@ -94,18 +98,17 @@ class CorralServer:
         env: dict[str, str],
         *,
         command: str = "serve",
-        port: int | None = None,
+        port: int = 0,
         extra_args: Sequence[str] = (),
         output_dir: Path | None = None,
         corral: str | Path = CORRAL,
     ) -> None:
         self.data_dir = data_dir
         self.env = env
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = port
         output_dir = output_dir or data_dir.parent
         output_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{command}-{self.port}-{time.monotonic_ns()}"
+        stem = f"{command}-{time.monotonic_ns()}"
         self.stdout_path = output_dir / f"{stem}.stdout"
         self.stderr_path = output_dir / f"{stem}.stderr"
         self.link: str | None = None
@@ -119,6 +122,11 @@ class CorralServer:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def url(self) -> str:
+        assert self.port, "the server's port is not known before `wait_listening`"
+        return f"http://127.0.0.1:{self.port}"
+
     def stdout(self) -> str:
         return self.stdout_path.read_text(errors="replace")
 
@@ -131,51 +139,86 @@ class CorralServer:
         complete = text[: text.rfind("\n") + 1]
         return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
-    def _fail(self, why: str) -> AssertionError:
-        return AssertionError(
-            f"{why}\n--- exit code: {self.process.poll()}\n--- stdout:\n{self.stdout()}"
+    def _context(self) -> str:
+        return (
+            f"--- exit code: {self.process.poll()}\n--- stdout:\n{self.stdout()}"
             f"\n--- stderr:\n{self.stderr()}"
         )
 
-    def wait_for_link(self, deadline: float) -> str:
+    def _running(self, before: str) -> None:
+        """Fail at once if Corral has exited: what a wait awaits will not come."""
+        if self.process.poll() is not None:
+            pytest.fail(f"Corral exited before {before}\n{self._context()}")
+
+    def wait_listening(self, wait_seconds: float) -> int:
+        """The port Corral listens on: the one asked for, or the one its log line names."""
+        if not self.port:
+
+            def logged() -> int | None:
+                self._running("saying its port")
+                ports = [
+                    r["port"] for r in self.log_records() if r["logger"] == _LOGGER and "port" in r
+                ]
+                return ports[0] if ports else None
+
+            self.port = eventually_sync(
+                logged,
+                "Corral's 'listening on' log line",
+                wait_seconds=wait_seconds,
+                context=self._context,
+            )
+        return self.port
+
+    def wait_for_link(self, wait_seconds: float) -> str:
         """The login link, printed alone on a line of stdout."""
         pattern = re.compile(
             rf"^(http://127\.0\.0\.1:{self.port}/auth/login\?token=\S+)$", re.MULTILINE
         )
-        while True:
+
+        def printed() -> str | None:
             found = pattern.search(self.stdout())
-            if found:
-                self.link = found.group(1)
-                return self.link
-            if self.process.poll() is not None:
-                raise self._fail("Corral exited before printing a login link")
-            if time.monotonic() > deadline:
-                raise self._fail("Corral printed no login link in time")
-            time.sleep(_POLL_SECONDS)
+            if not found:
+                self._running("printing a login link")
+            return found.group(1) if found else None
 
-    def wait_healthy(self, deadline: float) -> None:
+        self.link = eventually_sync(
+            printed, "a login link", wait_seconds=wait_seconds, context=self._context
+        )
+        return self.link
+
+    def wait_healthy(self, wait_seconds: float) -> None:
         with httpx.Client(base_url=self.url, timeout=2.0, trust_env=False) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise self._fail("Corral exited before answering /healthz")
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise self._fail("Corral did not answer /healthz in time")
-                time.sleep(_POLL_SECONDS)
 
-    def wait_for_log(self, deadline: float, **fields: object) -> dict[str, Any]:
+            def healthy() -> bool:
+                self._running("answering /healthz")
+                try:
+                    return client.get("/healthz").status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            eventually_sync(
+                healthy, "/healthz answering 200", wait_seconds=wait_seconds, context=self._context
+            )
+
+    def wait_for_log(self, wait_seconds: float, **fields: object) -> dict[str, Any]:
         """The first log record whose fields include `fields`, waiting for it to be written."""
-        while True:
-            for record in self.log_records():
-                if all(record.get(key) == value for key, value in fields.items()):
-                    return record
-            if time.monotonic() > deadline:
-                raise self._fail(f"no log record with {fields!r} in time")
-            time.sleep(_POLL_SECONDS)
+
+        def written() -> dict[str, Any] | None:
+            return next(
+                (
+                    record
+                    for record in self.log_records()
+                    if all(record.get(key) == value for key, value in fields.items())
+                ),
+                None,
+            )
+
+        return eventually_sync(
+            written,
+            f"a log record with {fields!r}",
+            wait_seconds=wait_seconds,
+            context=self._context,
+        )
 
     def stop(self) -> int:
         return stop_process(self.process, signal.SIGTERM, STOP_TIMEOUT_SECONDS)
@@ -226,22 +269,24 @@ def corral_server(
     env: dict[str, str],
     *,
     command: str = "serve",
-    port: int | None = None,
+    port: int = 0,
     expect_link: bool = True,
     extra_args: Sequence[str] = (),
     timeout: float = START_TIMEOUT_SECONDS,
     corral: str | Path = CORRAL,
 ) -> Iterator[CorralServer]:
-    """Start Corral (this checkout's, or the `corral` given), wait for its login link (when
-    one is expected) and for /healthz, and stop it on the way out however the block ends."""
+    """Start Corral (this checkout's, or the `corral` given) on `port` (0: a free one), wait
+    for its port, its login link (when one is expected) and /healthz, all within `timeout`, and
+    stop it on the way out however the block ends."""
     server = CorralServer(
         data_dir, env, command=command, port=port, extra_args=extra_args, corral=corral
     )
     try:
         deadline = time.monotonic() + timeout
+        server.wait_listening(deadline - time.monotonic())
         if expect_link:
-            server.wait_for_link(deadline)
-        server.wait_healthy(deadline)
+            server.wait_for_link(deadline - time.monotonic())
+        server.wait_healthy(deadline - time.monotonic())
         yield server
     finally:
         server.stop()

@@ -26,7 +26,9 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="Data directory (default: CORRAL_DATA_DIR or the platform's)."),
 ]
 Host = Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")]
-Port = Annotated[int | None, typer.Option(help="Port to listen on (default 8420).")]
+Port = Annotated[
+    int | None, typer.Option(help="Port to listen on (default 8420; 0 picks a free one).")
+]
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 auth_app = typer.Typer(help="Sign-in links for the owner.", no_args_is_help=True)
@@ -81,7 +83,7 @@ def up(
     browser = None if no_browser or not _has_graphical_browser() else open_browser
     admin.run(
         settings,
-        announce=lambda link: _print_link(link, settings),
+        announce=_print_link,
         every_start=True,
         open_browser=browser,
         local_node=True,
@@ -94,7 +96,7 @@ def serve_command(data_dir: DataDir = None, host: Host = None, port: Port = None
 
     settings = settings_from(data_dir, host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
-    admin.run(settings, announce=lambda link: _print_link(link, settings), every_start=False)
+    admin.run(settings, announce=_print_link, every_start=False)
 
 
 @db_app.command("upgrade")

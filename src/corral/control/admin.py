@@ -46,13 +46,14 @@ async def _owner_link(state: AppState, prepared: Prepared, base_url: str | None 
 def run(
     settings: Settings,
     *,
-    announce: Callable[[str], None],
+    announce: Callable[[str, Settings], None],
     every_start: bool,
     open_browser: Callable[[str], None] | None = None,
     local_node: bool = False,
 ) -> None:
     """Serve until stopped, passing a fresh owner login link to `announce` once ready: on every
-    start (`corral up`, on the user's own machine) or only when the owner was just made.
+    start (`corral up`, on the user's own machine) or only when the owner was just made. It gets
+    the settings served too, whose port is the real one when `settings.port` was 0.
 
     The browser gets a link of its own: opening it uses it up, and the printed one must still
     work for `corral login`.
@@ -64,7 +65,7 @@ def run(
                 asyncio.create_task(supervise_local_node(state), name="local-node")
             )
         if every_start or prepared.owner_created:
-            announce(await _owner_link(state, prepared))
+            announce(await _owner_link(state, prepared), state.settings)
             if open_browser is not None:
                 open_browser(await _owner_link(state, prepared))
 

@@ -47,26 +47,48 @@ def _make_room_for_connections(max_connections: int) -> None:
         )
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (not yet listening), or `Conflict` saying why not."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise Conflict(
-                    f"port {port} on {host} is in use: is Corral already running? "
-                    "Choose another with --port",
-                    reason="port_in_use",
-                ) from exc
-            raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Conflict(
+                f"port {port} on {host} is in use: is Corral already running? "
+                "Choose another with --port",
+                reason="port_in_use",
+            ) from exc
+        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
+
+
+def _listen_where_asked(settings: Settings) -> tuple[Settings, list[socket.socket] | None]:
+    """Port 0 asks the kernel for a free port: bind it now, before anything uses the port
+    (login links, `server.json`, the local node's control URL), and serve on that socket.
+    Any other port is checked here, for a clear error, and bound by uvicorn as usual."""
+    if settings.port != 0:
+        _bind(settings.host, settings.port).close()
+        return settings, None
+    sock = _bind(settings.host, 0)
+    port: int = sock.getsockname()[1]
+    # uvicorn says where it listens only when it binds the socket itself; say it for it.
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info("listening on http://%s:%d", host, port, extra={"port": port})
+    return settings.model_copy(update={"port": port}), [sock]
 
 
 def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
-    """Serve until interrupted; migrations and the owner are handled by the app's lifespan."""
+    """Serve until interrupted; migrations and the owner are handled by the app's lifespan.
+
+    With port 0, the port the kernel gave is the one in `settings.port` from here on (in login
+    links and `server.json`), and a log line says it: "listening on http://127.0.0.1:PORT",
+    with the port in its `port` field."""
     with data_dir_lock(settings.data_dir, "starting another one"):
-        _check_port_free(settings.host, settings.port)
+        settings, sockets = _listen_where_asked(settings)
         runtime_file = write_runtime_file(settings.data_dir, settings.effective_public_url)
         app = create_app(settings, on_ready=on_ready)
         _make_room_for_connections(settings.http.max_connections)
@@ -94,8 +116,10 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
         # which by default kills the process before `finally` runs; exit normally instead.
         previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            uvicorn.Server(config).run()
+            uvicorn.Server(config).run(sockets=sockets)
         finally:
             signal.signal(signal.SIGTERM, previous)
             with contextlib.suppress(OSError):
                 runtime_file.unlink()
+            for sock in sockets or ():
+                sock.close()
