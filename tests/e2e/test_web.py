@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from corral.control import web
 from tests.support.browser import UI_TIMEOUT_MS, chromium, login_link, signed_in
-from tests.support.nodes import eventually
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
     session_site,
 )
+from tests.support.waits import eventually_sync
 
 # Assertions wait as long as actions do: an agent's turn goes through a node, and CI is busy.
 expect.set_options(timeout=UI_TIMEOUT_MS)
@@ -223,11 +222,10 @@ def test_the_session_page_resumes_after_the_control_plane_restarts(
     expect(transcript.get_by_text("before-the-restart").last).to_be_visible()
 
     site.kill_and_restart_control_plane()
-    eventually(
-        lambda: site.api.get("/nodes/n1")["connected"] or None,
+    eventually_sync(
+        lambda: site.api.get("/nodes/n1")["connected"],
         "the node relinked",
-        lambda: "",
-        60.0,
+        wait_seconds=60.0,
     )
     site.turn(session["id"], site.prompt(session["id"], "after-the-restart marker"))
     expect(transcript.get_by_text("after-the-restart").last).to_be_visible(timeout=60_000)
@@ -327,12 +325,11 @@ def test_the_whole_flow_in_the_browser(page: Page, web_site: WebSite) -> None:
 
 
 def _wait_for_file(path: Path, seconds: float = 30.0) -> str:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists():
-            return path.read_text()
-        time.sleep(0.1)
-    raise AssertionError(f"{path.name} was not written within {seconds} s")
+    return eventually_sync(
+        lambda: path.read_text() if path.exists() else None,
+        f"{path.name} written",
+        wait_seconds=seconds,
+    )
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))

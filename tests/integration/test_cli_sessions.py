@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.nodes import eventually
 from tests.support.processes import CORRAL, assert_one_line_error, corral_env, run_cli, stop_process
 from tests.support.sessions import (
     SCRIPTED_AGENT,
@@ -30,11 +29,11 @@ from tests.support.sessions import (
     SessionSite,
     session_site,
 )
+from tests.support.waits import eventually_sync
 
 WAIT_SECONDS = 60.0
 """The bound on any one wait: a CLI call, a turn's end, a line of output."""
 STOP_SECONDS = 10.0
-POLL_SECONDS = 0.05
 SESSION_ID = re.compile(r"^ses_[A-Za-z0-9]+$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 README = "cli sessions readme\n"
@@ -104,13 +103,16 @@ class CliProcess:
 
     def wait_for(self, what: str, check: Callable[[], bool]) -> None:
         """Wait until `check()` holds; fail if the process exits first or time runs out."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not check():
-            if self.process.poll() is not None and not check():
-                raise AssertionError(f"exited before {what}\n{self.describe()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not within {WAIT_SECONDS:g} s\n{self.describe()}")
-            time.sleep(POLL_SECONDS)
+
+        def holds() -> bool:
+            exited = self.process.poll() is not None
+            if check():
+                return True
+            if exited:
+                pytest.fail(f"exited before {what}\n{self.describe()}")
+            return False
+
+        eventually_sync(holds, what, wait_seconds=WAIT_SECONDS, context=self.describe)
 
     def wait(self) -> int:
         try:
@@ -336,11 +338,11 @@ def test_usage_is_shown_as_the_context_window_and_the_last_turns_tokens(
     out = cli.ok("session", "prompt", session_id, "all-updates")
     assert "usage: context 1,200 of 200,000 tokens (1%), cost 0.0120 USD" in out, out
     assert "[end_turn, 1,000 in, 400 out, 800 cached]" in out, out
-    eventually(
-        lambda: cli.site.session(session_id)["context_usage"]["used"] == 1500 or None,
+    eventually_sync(
+        lambda: cli.site.session(session_id)["context_usage"]["used"] == 1500,
         "the usage_update after the turn",
-        lambda: json.dumps(cli.site.session(session_id)),
-        cli.site.wait_seconds,
+        wait_seconds=cli.site.wait_seconds,
+        context=lambda: json.dumps(cli.site.session(session_id)),
     )
     shown = cli.ok("session", "show", session_id)
     assert "  context 1,500 of 200,000 tokens (1%), cost 0.0150 USD\n" in shown, shown

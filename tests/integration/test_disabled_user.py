@@ -16,13 +16,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from corral.control.api.closecodes import CLOSE_UNAUTHORIZED
-from tests.support.nodes import Api, Closed, close_of, eventually, exchange, terminal_url
+from tests.support.nodes import Api, Closed, close_of, exchange, terminal_url
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
     session_site,
 )
+from tests.support.waits import eventually, eventually_sync
 
 WAIT_SECONDS = 60.0
 CUT_OFF = (CLOSE_UNAUTHORIZED, "your account has been disabled")
@@ -42,11 +43,11 @@ def member(site: SessionSite, name: str, git_url: str) -> tuple[Api, dict[str, A
     api = Api(site.url, exchange(site.url, invite["invite_url"]))
     api.post("/projects", {"name": f"{name}-project", "repo": git_url})
     workspace = api.post("/workspaces", {"project": f"{name}-project", "name": f"{name}-ws"})
-    eventually(
-        lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running" or None,
+    eventually_sync(
+        lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running",
         "the member's workspace running",
-        lambda: json.dumps(api.get(f"/workspaces/{workspace['id']}")),
-        WAIT_SECONDS,
+        wait_seconds=WAIT_SECONDS,
+        context=lambda: json.dumps(api.get(f"/workspaces/{workspace['id']}")),
     )
     api.post("/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]})
     return api, workspace
@@ -84,11 +85,11 @@ async def test_disabling_a_member_closes_their_sockets_and_stops_their_session(
 
 async def cut_off_and_let_back(site: SessionSite, mallory: Api, workspace: dict[str, Any]) -> None:
     session = mallory.post("/sessions", {"workspace": workspace["id"], "agent": "scripted"})
-    eventually(
-        lambda: mallory.get(f"/sessions/{session['id']}")["state"] == "idle" or None,
+    await eventually(
+        lambda: mallory.get(f"/sessions/{session['id']}")["state"] == "idle",
         "the member's session idle",
-        lambda: json.dumps(mallory.get(f"/sessions/{session['id']}")),
-        WAIT_SECONDS,
+        wait_seconds=WAIT_SECONDS,
+        context=lambda: json.dumps(mallory.get(f"/sessions/{session['id']}")),
     )
     terminal = mallory.post(f"/workspaces/{workspace['id']}/terminals", {"cols": 80, "rows": 24})
     ticket = mallory.post(f"/workspaces/{workspace['id']}/terminals/{terminal['id']}/tickets")
@@ -119,11 +120,11 @@ async def cut_off_and_let_back(site: SessionSite, mallory: Api, workspace: dict[
     assert (ticketed.code, ticketed.reason) == (CLOSE_UNAUTHORIZED, "this account is disabled")
     live, _ = await close_of(ws_url(site, "/live/ws"), headers=mallory.headers)
     assert (live.code, live.reason) == (CLOSE_UNAUTHORIZED, "this account is disabled")
-    eventually(
-        lambda: site.api.get("/users/mallory")["sessions"] == [] or None,
+    await eventually(
+        lambda: site.api.get("/users/mallory")["sessions"] == [],
         "the member's session stopped",
-        lambda: json.dumps(site.api.get("/users/mallory")),
-        WAIT_SECONDS,
+        wait_seconds=WAIT_SECONDS,
+        context=lambda: json.dumps(site.api.get("/users/mallory")),
     )
 
     enabled = site.api.post("/users/mallory/enable", expect=200)

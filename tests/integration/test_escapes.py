@@ -26,10 +26,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.gitserver import git_daemon
-from tests.support.nodes import Api, eventually, exchange, node_agent, open_viewer, terminal_url
+from tests.support.nodes import Api, exchange, node_agent, open_viewer, terminal_url
 from tests.support.processes import CORRAL, CorralServer, corral_env, corral_server, run_cli
 from tests.support.sessions import agent_message_text, make_repo
 from tests.support.uservenv import NOBODY, as_user, install_for_users
+from tests.support.waits import eventually_sync
 
 WAIT_SECONDS = 120.0
 HOSTILE_ROUNDS = 2500  # four requests a round
@@ -118,14 +119,11 @@ def _start(mode: str, base: Path, stack: ExitStack) -> Target:
                 command=node_command,
             )
         )
-    eventually(
-        lambda: (
-            next(n for n in api.get("/nodes")["items"] if n["name"] == node_name)["connected"]
-            or None
-        ),
+    eventually_sync(
+        lambda: next(n for n in api.get("/nodes")["items"] if n["name"] == node_name)["connected"],
         "the node linked",
-        server.stderr,
-        WAIT_SECONDS,
+        wait_seconds=WAIT_SECONDS,
+        context=server.stderr,
     )
     # Over git://: a node run as another user may not read a local repository root owns.
     served = stack.enter_context(git_daemon(repo.parent))
@@ -140,8 +138,11 @@ def _start(mode: str, base: Path, stack: ExitStack) -> Target:
 
 def test_the_node_reports_the_whole_sandbox(target: Target, tmp_path: Path) -> None:
     node = next(n for n in target.api.get("/nodes")["items"] if n["connected"])
-    isolation = eventually(
-        lambda: node_isolation(target), "the node's isolation", target.server.stderr, 30
+    isolation = eventually_sync(
+        lambda: node_isolation(target),
+        "the node's isolation",
+        wait_seconds=30,
+        context=target.server.stderr,
     )
     as_user = target.mode == "serve-user"
     assert isolation == {
@@ -250,11 +251,14 @@ def test_a_hostile_agent_racing_links_gets_nothing_out(target: Target) -> None:
             e["kind"] == "turn_end" and e["payload"]["prompt_id"] == accepted["prompt_id"]
             for e in page
         )
-        failed = api.get(f"/sessions/{session['id']}")["state"] == "error"
-        assert not failed, api.get(f"/sessions/{session['id']}")
+        session_now = api.get(f"/sessions/{session['id']}")
+        if session_now["state"] == "error":
+            pytest.fail(f"the hostile agent's session failed: {session_now}")
         return page if done else None
 
-    events = eventually(ended, "the hostile turn's end", target.server.stderr, 600)
+    events = eventually_sync(
+        ended, "the hostile turn's end", wait_seconds=600, context=target.server.stderr
+    )
     report = json.loads(agent_message_text(events))
     assert report["requests"] == 4 * HOSTILE_ROUNDS
     assert report["leaked"] == 0, report

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.nodes import Api, eventually, exchange, open_viewer, terminal_url
+from tests.support.nodes import Api, exchange, open_viewer, terminal_url
 from tests.support.processes import corral_env, corral_server, run_cli
 from tests.support.sessions import make_repo
+from tests.support.waits import eventually_sync
 
 WAIT_SECONDS = 60.0
 CA_TEXT = "a company's certificate authority"
@@ -54,13 +55,13 @@ async def test_up_passes_the_network_environment_to_its_node_and_workspaces(
         assert up.link is not None
         api = Api(up.url, exchange(up.url, up.link))
         try:
-            eventually(
+            eventually_sync(
                 lambda: next(
                     (n for n in api.get("/nodes")["items"] if "network" in n["capacity"]), None
                 ),
                 "the local node's heartbeat",
-                up.stderr,
-                WAIT_SECONDS,
+                wait_seconds=WAIT_SECONDS,
+                context=up.stderr,
             )
             cli = corral_env(tmp_path / "cli", CORRAL_URL=up.url, CORRAL_TOKEN=api.token)
             shown = run_cli("node", "show", "local", env=cli)

@@ -32,8 +32,6 @@ from tests.support.nodes import (
     Api,
     NodeProcess,
     close_of,
-    eventually,
-    eventually_async,
     exchange,
     node_agent,
     open_viewer,
@@ -42,6 +40,7 @@ from tests.support.nodes import (
 )
 from tests.support.processes import CorralServer, corral_env, corral_server, run_cli
 from tests.support.sessions import make_repo
+from tests.support.waits import eventually, eventually_sync
 
 RELINK_SECONDS = 5.0
 """The issue's bound: after a control plane restart, a node relinks within 5 s."""
@@ -139,7 +138,12 @@ class Site:
             return last if ok else None
 
         what = f"node {name} {state}, {'linked' if connected else 'unlinked'}"
-        return eventually(check, what, lambda: f"last seen: {last}\n{self.context()}", WAIT_SECONDS)
+        return eventually_sync(
+            check,
+            what,
+            wait_seconds=WAIT_SECONDS,
+            context=lambda: f"last seen: {last}\n{self.context()}",
+        )
 
     def wait_workspace(self, workspace_id: str, state: str) -> dict[str, Any]:
         last: dict[str, Any] = {}
@@ -149,7 +153,12 @@ class Site:
             return last if last["state"] == state else None
 
         what = f"workspace {workspace_id} {state}"
-        return eventually(check, what, lambda: f"last seen: {last}\n{self.context()}", WAIT_SECONDS)
+        return eventually_sync(
+            check,
+            what,
+            wait_seconds=WAIT_SECONDS,
+            context=lambda: f"last seen: {last}\n{self.context()}",
+        )
 
     def create_workspace(self, project: str, name: str, node: str) -> dict[str, Any]:
         created = self.api.post("/workspaces", {"project": project, "name": name, "node": node})
@@ -172,8 +181,9 @@ class Site:
                     return record
             return None
 
-        found: dict[str, Any] = eventually(check, f"a log record {fields}", self.context, 15.0)
-        return found
+        return eventually_sync(
+            check, f"a log record {fields}", wait_seconds=15.0, context=self.context
+        )
 
 
 @dataclass(frozen=True)
@@ -305,7 +315,12 @@ def test_a_second_node_joins_and_is_removed(shared: Shared) -> None:
             ready = node["state"] == "ready" and node["connected"]
             return node if ready and node["capacity"].get("cpus") else None
 
-        eventually(beating, "node second ready with capacity", site.context, WAIT_SECONDS)
+        eventually_sync(
+            beating,
+            "node second ready with capacity",
+            wait_seconds=WAIT_SECONDS,
+            context=site.context,
+        )
         listed = cli("node", "list", "--json")
         assert listed.returncode == 0, listed.stderr
         second = next(n for n in json.loads(listed.stdout) if n["name"] == "second")
@@ -593,16 +608,23 @@ async def test_an_output_flood_reaches_a_slow_viewer_whole(shared: Shared) -> No
         peak = before
         await viewer.type(f"yes | head -c {FLOOD_BYTES}; echo flood-$((4*4))\n")
         await asyncio.sleep(1.0)  # read nothing for a while: the output backs up to the PTY
-        deadline = time.monotonic() + 120
         next_pause = start + 2**20
-        while viewer.output.find(b"flood-16", max(start, len(viewer.output) - 2**17)) < 0:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the flood did not arrive in 120 s\n{site.context()}")
-            await viewer.receive(deadline - time.monotonic())
-            if len(viewer.output) >= next_pause:  # a slow reader: a pause every MiB
+
+        async def flood_read() -> bool:
+            """One frame more, read as a slow reader reads: with a pause every MiB."""
+            nonlocal next_pause, peak
+            if viewer.output.find(b"flood-16", max(start, len(viewer.output) - 2**17)) >= 0:
+                return True
+            await viewer.receive(WAIT_SECONDS)
+            if len(viewer.output) >= next_pause:
                 next_pause += 2**20
                 peak = max(peak, sum(vm_rss_bytes(pid) for pid in pids))
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # the slow reader's pause: the point of the test
+            return False
+
+        await eventually(
+            flood_read, "the whole flood", wait_seconds=120, interval=0, context=site.context
+        )
     flood = bytes(viewer.output[start:])
     command_end = flood.index(b"\n") + 1  # the echoed command line holds one "y"
     assert flood[command_end:].index(b"flood-16") > FLOOD_BYTES
@@ -732,7 +754,9 @@ async def test_a_restarted_control_plane_gets_its_node_and_terminals_back(tmp_pa
             node = site.node("remote")
             return node["connected"] is True and node["state"] == "ready"
 
-        await eventually_async(relinked, "the node relinked", context, RELINK_SECONDS)
+        await eventually(
+            relinked, "the node relinked", wait_seconds=RELINK_SECONDS, context=context
+        )
         relinked_after = time.monotonic() - ready_at
         assert relinked_after <= RELINK_SECONDS, relinked_after
         assert remote.agent.process.poll() is None

@@ -7,9 +7,10 @@ import os
 import signal
 from pathlib import Path
 
-from tests.support.nodes import Api, eventually, exchange
+from tests.support.nodes import Api, exchange
 from tests.support.processes import alive, corral_env, corral_server, descendants
 from tests.support.sessions import make_repo
+from tests.support.waits import eventually_sync
 
 WAIT_SECONDS = 60.0
 
@@ -52,8 +53,11 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
         assert first.link is not None
         api = Api(first.url, exchange(first.url, first.link))
         try:
-            eventually(
-                lambda: _local_node_linked(api), "the local node", first.stderr, WAIT_SECONDS
+            eventually_sync(
+                lambda: _local_node_linked(api),
+                "the local node",
+                wait_seconds=WAIT_SECONDS,
+                context=first.stderr,
             )
             api.post("/projects", {"name": "demo", "repo": str(repo)})
             workspace = api.post("/workspaces", {"project": "demo", "name": "w", "node": "local"})
@@ -63,7 +67,7 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             # host, and the agent `corral up` starts again adopts them.
             agent = next(p for p in descendants(first.pid) if " node run " in _cmdline(p))
             os.kill(agent, signal.SIGKILL)
-            eventually(
+            eventually_sync(
                 lambda: next(
                     (
                         p
@@ -73,10 +77,15 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
                     None,
                 ),
                 "a new node agent",
-                first.stderr,
-                WAIT_SECONDS,
+                wait_seconds=WAIT_SECONDS,
+                context=first.stderr,
             )
-            eventually(lambda: _local_node_linked(api), "the relink", first.stderr, WAIT_SECONDS)
+            eventually_sync(
+                lambda: _local_node_linked(api),
+                "the relink",
+                wait_seconds=WAIT_SECONDS,
+                context=first.stderr,
+            )
             terminals = api.get(f"/workspaces/{workspace['id']}/terminals")
             assert len(terminals) == 1, "the terminal survived its agent"
             pty_hosts = [
@@ -97,21 +106,23 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
         assert second.link is not None
         api = Api(second.url, exchange(second.url, second.link))
         try:
-            eventually(
-                lambda: _local_node_linked(api), "the local node", second.stderr, WAIT_SECONDS
+            eventually_sync(
+                lambda: _local_node_linked(api),
+                "the local node",
+                wait_seconds=WAIT_SECONDS,
+                context=second.stderr,
             )
             second_run = {i for i in map(_identity, descendants(second.pid)) if i is not None}
         finally:
             api.close()
     # `corral up` stopped cleanly (the context manager sends SIGTERM).
     for run, name in ((first_run, "first"), (second_run, "second")):
-        left = eventually(
-            lambda run=run: not _still_running(run) or None,  # type: ignore[misc]
+        eventually_sync(
+            lambda run=run: not _still_running(run),  # type: ignore[misc]
             f"no process of the {name} run",
-            lambda run=run: "\n".join(_cmdline(p) for p, _ in _still_running(run)),  # type: ignore[misc]
-            WAIT_SECONDS,
+            wait_seconds=WAIT_SECONDS,
+            context=lambda run=run: "\n".join(_cmdline(p) for p, _ in _still_running(run)),  # type: ignore[misc]
         )
-        assert left
 
 
 def _all_pids() -> list[int]:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.nodes import eventually
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
@@ -27,6 +26,7 @@ from tests.support.sessions import (
     agent_message_text,
     session_site,
 )
+from tests.support.waits import eventually_sync
 
 START_TIMEOUT_SECONDS = 5.0
 CANCEL_GRACE_SECONDS = 3.0
@@ -181,22 +181,21 @@ def test_a_hung_turn_that_ignores_cancel_fails_and_leaves_no_process(site: Sessi
     site.prompt(session_id, "hang")
     site.wait_state(session_id, "running")
     # The marker finds the agent while it runs, so its absence later means something.
-    eventually(
+    eventually_sync(
         lambda: processes_with_marker(HANG_MARKER) or None,
         "the hanging agent's process",
-        lambda: "",
-        10.0,
+        wait_seconds=10.0,
     )
     cancelled_at = time.monotonic()
     site.api.post(f"/sessions/{session_id}/cancel", expect=200)
     failed = site.wait_state(session_id, "error", seconds=CANCEL_GRACE_SECONDS + 15)
     assert time.monotonic() - cancelled_at >= CANCEL_GRACE_SECONDS - 0.5
     assert "did not end its turn within 3 s" in failed["state_reason"], failed
-    eventually(
-        lambda: not processes_with_marker(HANG_MARKER) or None,
+    eventually_sync(
+        lambda: not processes_with_marker(HANG_MARKER),
         "no process of the hung agent left",
-        lambda: f"still running: {processes_with_marker(HANG_MARKER)}",
-        10.0,
+        wait_seconds=10.0,
+        context=lambda: f"still running: {processes_with_marker(HANG_MARKER)}",
     )
 
 
@@ -243,7 +242,7 @@ def test_a_running_commands_output_reaches_the_transcript_before_it_ends(
         return terminals if seen else None
 
     # Seen while the command sleeps: the final report has not come yet.
-    early = eventually(progress, "the command's first line", lambda: "", site.wait_seconds)
+    early = eventually_sync(progress, "the command's first line", wait_seconds=site.wait_seconds)
     assert all(t["running"] for t in early), early
     assert not any("finished-work" in t.get("append", "") for t in early), early
     assert site.turn(session_id, prompt_id)["stop_reason"] == "end_turn"

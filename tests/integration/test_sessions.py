@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,6 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.support.nodes import eventually
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
@@ -26,6 +24,7 @@ from tests.support.sessions import (
     agent_message_text,
     session_site,
 )
+from tests.support.waits import eventually_sync
 
 WAIT_SECONDS = 60.0
 
@@ -129,11 +128,11 @@ def test_the_context_window_and_the_last_turns_tokens_are_kept_apart(site: Sessi
     site.wait_state(session["id"], "idle")
     site.turn(session["id"], site.prompt(session["id"], "all-updates"))
     # The usage_update that follows the result (1500 tokens) must not wipe the turn's counts.
-    found = eventually(
+    found = eventually_sync(
         lambda: (s := site.session(session["id"]))["context_usage"]["used"] == 1500 and s,
         "the usage_update after the turn",
-        lambda: json.dumps(site.session(session["id"])),
-        WAIT_SECONDS,
+        wait_seconds=WAIT_SECONDS,
+        context=lambda: json.dumps(site.session(session["id"])),
     )
     assert found["context_usage"] == {
         "used": 1500,
@@ -187,12 +186,16 @@ def test_the_websocket_replays_then_follows_with_no_gap(site: SessionSite) -> No
     seen: list[dict[str, Any]] = []
     with connect(ws_url + "?after=0", additional_headers=site.api.headers) as connection:
         second = site.prompt(session["id"], "echo second")
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            frame = json.loads(connection.recv(timeout=WAIT_SECONDS))
-            seen += frame["events"]
-            if any(e["kind"] == "turn_end" and e["payload"]["prompt_id"] == second for e in seen):
-                break
+
+        def second_turn_ended() -> bool:
+            seen.extend(json.loads(connection.recv(timeout=WAIT_SECONDS))["events"])
+            return any(
+                e["kind"] == "turn_end" and e["payload"]["prompt_id"] == second for e in seen
+            )
+
+        eventually_sync(
+            second_turn_ended, "the second turn's end", wait_seconds=WAIT_SECONDS, interval=0
+        )
     assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
     stored = site.events(session["id"])
     assert [e["seq"] for e in seen] == [e["seq"] for e in stored[: len(seen)]]
@@ -237,11 +240,10 @@ def test_a_killed_control_plane_loses_no_event_and_repeats_none(
         site.wait_state(session["id"], "idle")
         count = 2000
         prompt_id = site.prompt(session["id"], f"flood {count} rate=500")
-        eventually(
-            lambda: site.session(session["id"])["last_seq"] > 100 or None,
+        eventually_sync(
+            lambda: site.session(session["id"])["last_seq"] > 100,
             "events flowing",
-            lambda: "",
-            WAIT_SECONDS,
+            wait_seconds=WAIT_SECONDS,
         )
         # Mid-turn: the node keeps numbering events in its outbox while nobody acknowledges.
         killed_at = datetime.now(UTC)
@@ -284,11 +286,15 @@ def test_an_agent_that_cannot_load_resumes_with_a_summary(site: SessionSite) -> 
 def _topics_until(connection: Any, wanted: set[str]) -> set[str]:
     """Topics of the live socket's `changed` frames, read until all of `wanted` were told."""
     seen: set[str] = set()
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not wanted <= seen and time.monotonic() < deadline:
+
+    def all_told() -> bool:
         frame = json.loads(connection.recv(timeout=WAIT_SECONDS))
-        assert frame["type"] == "changed"
-        seen |= set(frame["topics"])
+        if frame["type"] != "changed":
+            pytest.fail(f"not a `changed` frame: {frame}")
+        seen.update(frame["topics"])
+        return wanted <= seen
+
+    eventually_sync(all_told, f"{wanted} told", wait_seconds=WAIT_SECONDS, interval=0)
     return seen
 
 
@@ -323,11 +329,11 @@ def decision_of(site: SessionSite, session_id: str, request_id: str) -> dict[str
                 return dict(payload)
         return None
 
-    found: dict[str, Any] = eventually(
+    found: dict[str, Any] = eventually_sync(
         check,
         f"a decision about {request_id}",
-        lambda: json.dumps(site.events(session_id))[-4000:],
-        WAIT_SECONDS,
+        wait_seconds=WAIT_SECONDS,
+        context=lambda: json.dumps(site.events(session_id))[-4000:],
     )
     return found
 

@@ -17,14 +17,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.processes import CORRAL, stop_process
+from tests.support.waits import WAIT_SECONDS, Context, eventually_sync
 
 __all__ = [
     "WAIT_SECONDS",
@@ -33,18 +35,13 @@ __all__ = [
     "NodeProcess",
     "Viewer",
     "close_of",
-    "eventually",
-    "eventually_async",
     "node_agent",
     "open_viewer",
     "tail",
     "terminal_url",
 ]
 
-WAIT_SECONDS = 30.0
-"""The bound on any one wait for the system to get somewhere (a state, a marker, an exit)."""
 _STOP_SECONDS = 15.0
-_POLL_SECONDS = 0.05
 _WS_OPTIONS: dict[str, Any] = {
     "open_timeout": 10,
     "close_timeout": 5,
@@ -53,43 +50,11 @@ _WS_OPTIONS: dict[str, Any] = {
     "ping_interval": None,
 }
 
-T = TypeVar("T")
-Context = Callable[[], str]
-
 
 def tail(text: str, lines: int = 40) -> str:
     """The last `lines` lines of a log, leaving out the access log (one line per request)."""
     kept = [line for line in text.splitlines() if '"logger": "corral.access"' not in line]
     return "\n".join(kept[-lines:])
-
-
-def eventually(
-    check: Callable[[], T | None], what: str, context: Context, wait_seconds: float
-) -> T:
-    """Call `check` until it returns something other than None (or False) and return that."""
-    deadline = time.monotonic() + wait_seconds
-    last: T | None = None
-    while True:
-        last = check()
-        if last is not None and last is not False:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {wait_seconds:g} s\n{context()}")
-        time.sleep(_POLL_SECONDS)
-
-
-async def eventually_async(
-    check: Callable[[], T | None], what: str, context: Context, wait_seconds: float
-) -> T:
-    """`eventually` for async tests: sleeps without blocking the event loop."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        last = check()
-        if last is not None and last is not False:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {wait_seconds:g} s\n{context()}")
-        await asyncio.sleep(_POLL_SECONDS)
 
 
 # --- Node agent processes -------------------------------------------------------------------
@@ -235,10 +200,16 @@ class Api:
 
         def running() -> Any:
             workspace = self.get(f"/workspaces/{workspace_id}")
-            assert workspace["state"] != "error", workspace
+            if workspace["state"] == "error":
+                pytest.fail(f"workspace {workspace_id} failed: {workspace}\n{self.context()}")
             return workspace if workspace["state"] == "running" else None
 
-        return eventually(running, f"workspace {workspace_id} running", self.context, wait_seconds)
+        return eventually_sync(
+            running,
+            f"workspace {workspace_id} running",
+            wait_seconds=wait_seconds,
+            context=self.context,
+        )
 
     def post(self, path: str, body: Any = None, *, expect: int = 201) -> Any:
         return self.call("POST", path, json=body if body is not None else {}, expect=expect)

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.nodes import Api, NodeProcess, eventually, exchange, node_agent
+import pytest
+
+from tests.support.nodes import Api, NodeProcess, exchange, node_agent
 from tests.support.processes import CorralServer, corral_env, corral_server
+from tests.support.waits import eventually_sync
 
 __all__ = [
     "SCRIPTED_AGENT",
@@ -115,16 +118,15 @@ class SessionSite:
         def check() -> dict[str, Any] | None:
             found = self.session(session_id)
             if found["state"] in ("error", "stopped") and found["state"] not in states:
-                raise AssertionError(f"the session ended: {self._context(session_id)}")
+                pytest.fail(f"the session ended: {self._context(session_id)}")
             return found if found["state"] in states else None
 
-        found: dict[str, Any] = eventually(
+        return eventually_sync(
             check,
             f"session in {states}",
-            lambda: self._context(session_id),
-            seconds or self.wait_seconds,
+            wait_seconds=seconds or self.wait_seconds,
+            context=lambda: self._context(session_id),
         )
-        return found
 
     def prompt(self, session_id: str, text: str) -> str:
         accepted = self.api.post(f"/sessions/{session_id}/prompts", {"text": text}, expect=202)
@@ -149,10 +151,12 @@ class SessionSite:
                     return dict(event["payload"])
             return None
 
-        found: dict[str, Any] = eventually(
-            check, f"the end of {prompt_id}", lambda: self._context(session_id), self.wait_seconds
+        return eventually_sync(
+            check,
+            f"the end of {prompt_id}",
+            wait_seconds=self.wait_seconds,
+            context=lambda: self._context(session_id),
         )
-        return found
 
     def pending_request(self, session_id: str, prompt_id: str) -> dict[str, Any]:
         """The request the turn of `prompt_id` waits on; fails at once if the turn ends."""
@@ -165,13 +169,15 @@ class SessionSite:
                 for e in self.events(session_id)
             )
             if not mine and ended:
-                raise AssertionError(f"the turn ended, asking nothing: {self._context(session_id)}")
+                pytest.fail(f"the turn ended, asking nothing: {self._context(session_id)}")
             return mine[0] if mine else None
 
-        found: dict[str, Any] = eventually(
-            check, "a permission request", lambda: self._context(session_id), self.wait_seconds
+        return eventually_sync(
+            check,
+            "a permission request",
+            wait_seconds=self.wait_seconds,
+            context=lambda: self._context(session_id),
         )
-        return found
 
     def answer(self, request: dict[str, Any], kind: str) -> dict[str, Any]:
         """Answer with the request's first option of `kind` (ids differ between agents)."""
@@ -219,19 +225,19 @@ def session_site(
                 node_dir, agent_env, control_url=server.url, join_token=created["join_token"]
             )
         )
-        eventually(
-            lambda: api.get("/nodes")["items"][0]["connected"] or None,
+        eventually_sync(
+            lambda: api.get("/nodes")["items"][0]["connected"],
             "the node linked",
-            lambda: "",
-            WAIT_SECONDS,
+            wait_seconds=WAIT_SECONDS,
+            context=node.describe,
         )
         api.post("/projects", {"name": "demo", "repo": str(repo)})
         workspace = api.post("/workspaces", {"project": "demo", "name": "w1", "node": "n1"})
-        eventually(
-            lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running" or None,
+        eventually_sync(
+            lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running",
             "the workspace running",
-            lambda: "",
-            WAIT_SECONDS,
+            wait_seconds=WAIT_SECONDS,
+            context=node.describe,
         )
         area = node_dir / "workspaces" / workspace["id"]
 

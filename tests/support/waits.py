@@ -27,7 +27,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, overload
 
-__all__ = ["INTERVAL_SECONDS", "WAIT_SECONDS", "Context", "eventually", "eventually_sync"]
+__all__ = [
+    "INTERVAL_SECONDS",
+    "WAIT_SECONDS",
+    "Context",
+    "eventually",
+    "eventually_sync",
+]
 
 WAIT_SECONDS = 30.0
 """How long a wait takes before it fails, unless the caller says otherwise."""

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +42,8 @@ from acp.schema import (
     WaitForTerminalExitResponse,
     WriteTextFileResponse,
 )
+
+from tests.support.waits import eventually
 
 AGENT = Path(__file__).resolve().parents[1] / "support" / "scripted_agent.py"
 WAIT_SECONDS = 5.0
@@ -182,13 +184,6 @@ async def bounded(awaitable: Awaitable[T], seconds: float = WAIT_SECONDS) -> T:
     return await asyncio.wait_for(awaitable, seconds)
 
 
-async def eventually(condition: Callable[[], bool], seconds: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 def agent_env(home: Path) -> dict[str, str]:
     """Only what the agent needs: the SDK would otherwise pass a trimmed copy of ours."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONUTF8": "1"}
@@ -258,7 +253,11 @@ async def test_all_updates_sends_every_kind_including_an_unknown_one(tmp_path: P
     async with scripted_agent(tmp_path, plan=True) as agent:
         session_id = await agent.new_session()
         assert await agent.prompt(session_id, "all-updates") == "end_turn"
-        await eventually(lambda: len(agent.update_frames("usage_update")) == 2)
+        await eventually(
+            lambda: len(agent.update_frames("usage_update")) == 2,
+            "the usage_update after the turn",
+            wait_seconds=WAIT_SECONDS,
+        )
 
     kinds = {update["sessionUpdate"] for update in agent.update_frames()}
     assert kinds == EVERY_KIND
@@ -316,7 +315,11 @@ async def test_slow_turn_stops_promptly_when_cancelled(tmp_path: Path) -> None:
     async with scripted_agent(tmp_path) as agent:
         session_id = await agent.new_session()
         turn = asyncio.create_task(agent.prompt(session_id, "slow seconds=30"))
-        await eventually(lambda: len(agent.update_frames("agent_message_chunk")) >= 2)
+        await eventually(
+            lambda: len(agent.update_frames("agent_message_chunk")) >= 2,
+            "two ticks",
+            wait_seconds=WAIT_SECONDS,
+        )
         cancelled_at = time.monotonic()
         await agent.conn.cancel(session_id=session_id)
         assert await bounded(turn, 2.0) == "cancelled"
@@ -369,7 +372,11 @@ async def test_legacy_set_model_is_answered_with_a_config_update(tmp_path: Path)
         }
         assert agent.process.stdin is not None
         agent.process.stdin.write(json.dumps(request).encode() + b"\n")
-        await eventually(lambda: any(f.get("id") == "legacy-1" for f in agent.frames))
+        await eventually(
+            lambda: any(f.get("id") == "legacy-1" for f in agent.frames),
+            "the answer to session/set_model",
+            wait_seconds=WAIT_SECONDS,
+        )
 
     response = next(frame for frame in agent.frames if frame.get("id") == "legacy-1")
     assert response["result"] == {}

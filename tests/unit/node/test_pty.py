@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 from corral.errors import InvalidInput
 from corral.node.pty import InputOverflow, PtyProcess
 from corral.node.runtimes.base import ProcessSpec, RuntimeError_
+from tests.support.waits import eventually
 
 TIMEOUT_SECONDS = 20.0
 
@@ -36,14 +37,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rindex(b")") + 2 :].split()[0] not in (b"Z", b"X")
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + TIMEOUT_SECONDS
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Output:

@@ -3,9 +3,8 @@ and keeps memory bounded, slow and misbehaving viewers, and the end of a termina
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,11 @@ from corral.node.ringbuffer import RingBuffer
 from corral.node.runtimes.base import ProcessSpec
 from corral.node.settings import TerminalSettings
 from corral.protocol.frames import MAX_STREAM_CHUNK_BYTES
+from tests.support.waits import eventually
 from tests.unit.node.test_pty import alive
 
 TIMEOUT_SECONDS = 30.0
 RING = 64 * 1024
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + TIMEOUT_SECONDS
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Viewer:
@@ -94,11 +86,19 @@ def between(data: bytes | bytearray, first: bytes, last: bytes) -> bytes:
 
 
 def assert_bounded(terminal: Terminal, settings: TerminalSettings) -> None:
+    """Memory stays bounded; a failure ends the test at once, even within an `eventually`."""
     stats = terminal.stats()
-    assert stats.ring_bytes <= settings.ring_buffer_bytes
-    assert stats.max_viewer_lag_bytes <= settings.ring_buffer_bytes
-    assert stats.held_output_bytes <= 64 * 1024
-    assert stats.pending_input_bytes <= settings.max_pending_input_bytes
+    limits = {
+        "ring_bytes": settings.ring_buffer_bytes,
+        "max_viewer_lag_bytes": settings.ring_buffer_bytes,
+        "held_output_bytes": 64 * 1024,
+        "pending_input_bytes": settings.max_pending_input_bytes,
+    }
+    over = {
+        name: getattr(stats, name) for name, limit in limits.items() if getattr(stats, name) > limit
+    }
+    if over:
+        pytest.fail(f"over their bounds {limits}: {over}")
 
 
 @pytest.fixture
@@ -207,20 +207,23 @@ async def test_a_slow_viewer_loses_no_bytes_and_memory_stays_bounded(
     viewer = Viewer(manager, 1, auto_grant=False)
     viewer.attach(terminal, window=16 * 1024)
     viewer.type(b"printf '%s\\n' ST''ART; seq 1 2000000; printf '%s\\n' E''ND\r")
-    deadline = asyncio.get_running_loop().time() + 120
     idle = 0
-    while b"END\r\n" not in viewer.data:
-        assert asyncio.get_running_loop().time() < deadline, "the flood did not finish"
+
+    def read_slowly() -> bool:
+        """One look at the flood, granting credit only once the reader had to stop for us (or
+        the output has run dry)."""
+        nonlocal idle
+        if b"END\r\n" in viewer.data:
+            return True
         assert_bounded(terminal, settings)
-        if len(viewer.data) < viewer.granted:
-            await asyncio.sleep(0.002)
-            continue
-        # Grant only once the reader has had to stop for us (or the output has run dry).
-        idle = 0 if terminal.stats().reader_paused else idle + 1
-        if idle == 0 or idle > 20:
-            viewer.grant(64 * 1024)
-            idle = 0
-        await asyncio.sleep(0.002)
+        if len(viewer.data) >= viewer.granted:
+            idle = 0 if terminal.stats().reader_paused else idle + 1
+            if idle == 0 or idle > 20:
+                viewer.grant(64 * 1024)
+                idle = 0
+        return False
+
+    await eventually(read_slowly, "the flood's end", wait_seconds=120, interval=0.002)
     expected = b"".join(b"%d\r\n" % n for n in range(1, 2_000_001))
     got = between(viewer.data, b"START\r\n", b"END\r\n")
     assert len(got) == len(expected)
@@ -233,11 +236,12 @@ async def test_with_no_viewer_a_flood_runs_on_in_a_ring_of_fixed_size(
     manager: TerminalManager, settings: TerminalSettings, terminal: Terminal
 ) -> None:
     manager.write(terminal.id, b"head -c 20000000 /dev/zero | tr '\\0' y; printf '%s\\n' DO''NE\r")
-    deadline = asyncio.get_running_loop().time() + 120
-    while terminal.output_offset < 20_000_000:
-        assert asyncio.get_running_loop().time() < deadline, "the flood did not finish"
+
+    def flooded() -> bool:
         assert_bounded(terminal, settings)
-        await asyncio.sleep(0.005)
+        return terminal.output_offset >= 20_000_000
+
+    await eventually(flooded, "20 MB of output", wait_seconds=120, interval=0.005)
     assert terminal.stats().ring_bytes == RING
     assert terminal.stats().reader_pauses == 0
 
@@ -330,12 +334,15 @@ async def test_oversize_input_closes_only_that_viewer(tmp_path: Path) -> None:
         watcher.attach(terminal)
         flooder.type(b"stty raw -echo; printf '%s\\n' RE''ADY; sleep 1000\r")
         await watcher.wait_for(b"READY\n")
-        for _ in range(10_000):
+
+        def closed_for_typing_too_much() -> bool:
             if flooder.reason is not None:
-                break
+                return True
             flooder.type(b"x" * 16 * 1024)
             assert_bounded(terminal, settings)
-            await asyncio.sleep(0)
+            return False
+
+        await eventually(closed_for_typing_too_much, "the flooder closed", interval=0)
         assert flooder.reason == CLOSE_INPUT_OVERFLOW
         flooder.type(b"more")  # ignored: the stream is gone
         assert watcher.reason is None and terminal.viewers == 1

@@ -26,6 +26,7 @@ from corral.node.runtimes.base import ExecResult, WorkspaceHandle
 from corral.node.runtimes.host import HostRuntime, HostRuntimeSettings
 from tests.support.netns import outside_host
 from tests.support.processes import alive, descendants
+from tests.support.waits import eventually
 from tests.unit.node.runtimes.support import make_origin, make_spec
 
 TIMEOUT_SECONDS = 30.0
@@ -401,11 +402,12 @@ async def test_killing_the_sandbox_ends_everything_in_it(
         if process.returncode is None:
             process.kill()
         await asyncio.wait_for(process.wait(), TIMEOUT_SECONDS)
-    for _ in range(200):
-        if not any(alive(pid) for pid in helpers):
-            break
-        await asyncio.sleep(0.05)
-    assert not any(alive(pid) for pid in helpers)
+    await eventually(
+        lambda: not any(alive(pid) for pid in helpers),
+        "the sandbox's processes gone",
+        wait_seconds=TIMEOUT_SECONDS,
+        context=lambda: f"still running: {[pid for pid in helpers if alive(pid)]}",
+    )
 
 
 def _read(path: str) -> str:

@@ -20,6 +20,7 @@ import pytest
 from corral.node.sandbox import DEFAULT_SYSTEM_PATHS, LAUNCHER, launcher_argv
 from corral.node.sandbox.launcher import LAUNCH_FAILED, SandboxSpec, bwrap_argv
 from tests.support.processes import alive, descendants
+from tests.support.waits import eventually_sync
 
 TIMEOUT_SECONDS = 30.0
 NOBODY = 65534
@@ -145,29 +146,25 @@ def test_the_launcher_and_its_sandbox_die_with_their_parent(tmp_path: Path) -> N
     try:
         assert parent.stdout is not None
         launcher = int(parent.stdout.readline())
-        sandboxed = _wait_for(lambda: descendants(launcher), lambda found: len(found) >= 4)
+        sandboxed = eventually_sync(
+            lambda: found if len(found := descendants(launcher)) >= 4 else None,
+            "the sandbox's processes",
+            wait_seconds=TIMEOUT_SECONDS,
+        )
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=TIMEOUT_SECONDS)
-        gone = _wait_for(
-            lambda: [p for p in [launcher, *sandboxed] if alive(p)],
-            lambda alive: not alive,
+        eventually_sync(
+            lambda: not any(alive(p) for p in [launcher, *sandboxed]),
+            "the launcher and its sandbox gone",
+            wait_seconds=TIMEOUT_SECONDS,
+            context=lambda: f"still running: {[p for p in [launcher, *sandboxed] if alive(p)]}",
         )
-        assert gone == []
     finally:
         if parent.returncode is None:
             os.killpg(parent.pid, signal.SIGKILL)
             parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
-
-
-def _wait_for(read: object, done: object) -> list[int]:
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    value: list[int] = read()  # type: ignore[operator]
-    while not done(value) and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.05)
-        value = read()  # type: ignore[operator]
-    return value
 
 
 # -- a node that is not root ---------------------------------------------------------------------

@@ -53,6 +53,7 @@ from corral.protocol.peer import (
 )
 from corral.states import WorkspaceState
 from tests.support.pipe import Pipe
+from tests.support.waits import eventually
 
 TIMEOUT_SECONDS = 10.0
 T = TypeVar("T")
@@ -60,19 +61,6 @@ T = TypeVar("T")
 
 async def within(awaitable: Awaitable[T]) -> T:
     return await asyncio.wait_for(awaitable, TIMEOUT_SECONDS)
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    async def poll() -> None:
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.001)
-
-    try:
-        await within(poll())
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 async def cancel(task: asyncio.Task[Any]) -> None:

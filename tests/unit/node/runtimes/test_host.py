@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +14,6 @@ import pytest
 from corral.node.runtimes import host as host_module
 from corral.node.runtimes.base import RuntimeError_
 from corral.node.runtimes.host import HostRuntime, HostRuntimeSettings, LineSplitter
-from tests.support.net import free_port
 from tests.unit.node.runtimes.support import git, make_spec, progress_sink
 
 CREATE_TIMEOUT_SECONDS = 60.0
@@ -56,9 +56,12 @@ async def test_progress_redrawn_with_carriage_returns_arrives_as_lines(
 
 async def test_credentials_in_the_url_stay_out_of_the_message(host: HostRuntime) -> None:
     lines, sink = progress_sink()
-    spec = make_spec(f"http://someone:t0ps3cret@127.0.0.1:{free_port()}/repo.git")
-    with pytest.raises(RuntimeError_) as caught:
-        await host.create(spec, sink)
+    with socket.socket() as refusing:  # bound but never listening: a connection is refused
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+        spec = make_spec(f"http://someone:t0ps3cret@127.0.0.1:{port}/repo.git")
+        with pytest.raises(RuntimeError_) as caught:
+            await host.create(spec, sink)
     assert caught.value.message.startswith("fatal:")
     assert "t0ps3cret" not in caught.value.message
     assert not any("t0ps3cret" in line for line in lines)
