@@ -29,7 +29,7 @@ from tests.support.sessions import (
     SessionSite,
     session_site,
 )
-from tests.support.waits import eventually_sync
+from tests.support.waits import Gate, eventually_sync
 
 WAIT_SECONDS = 60.0
 """The bound on any one wait: a CLI call, a turn's end, a line of output."""
@@ -603,12 +603,23 @@ def test_a_commands_output_is_printed_once_with_its_exit(cli: CliSite, scripted:
     assert lines.count("printed-by-the-command") == 2, out
 
 
-def test_a_long_commands_output_is_printed_while_it_runs(cli: CliSite, scripted: Added) -> None:
+def test_a_long_commands_output_is_printed_while_it_runs(
+    cli: CliSite, scripted: Added, tmp_path: Path
+) -> None:
     session_id = cli.start()
-    prompt = "terminal cmd=echo first-part; sleep 2; echo second-part"
-    out = cli.ok("session", "prompt", session_id, prompt)
+    gate = Gate(tmp_path / "gate")  # the command runs until the test has seen its first part
+    command = f"echo first-part; {gate.command}; echo second-part"
+    args = ("session", "prompt", session_id, f"terminal cmd={command}")
+    with cli_process(cli, *args, output_dir=tmp_path) as running:
+        running.wait_for(
+            "the first part, printed",
+            lambda: "first-part" in [line.strip() for line in running.stdout().splitlines()],
+        )
+        gate.open()
+        assert running.wait() == 0, running.describe()
+        out = running.stdout()
     lines = [line.strip() for line in out.splitlines()]
-    start = lines.index("$ sh -c 'echo first-part; sleep 2; echo second-part'  (running)")
-    end = lines.index("$ sh -c 'echo first-part; sleep 2; echo second-part'  (exit 0)")
+    start = lines.index(f"$ sh -c '{command}'  (running)")
+    end = lines.index(f"$ sh -c '{command}'  (exit 0)")
     assert "first-part" in lines[start:end], out  # before the command ended
     assert lines.count("first-part") == 2 and lines.count("second-part") == 2, out

@@ -38,7 +38,15 @@ from tests.support.nodes import (
     tail,
     terminal_url,
 )
-from tests.support.processes import CorralServer, corral_env, corral_server, run_cli
+from tests.support.processes import (
+    CorralServer,
+    all_pids,
+    cmdline,
+    corral_env,
+    corral_server,
+    descendants,
+    run_cli,
+)
 from tests.support.sessions import make_repo
 from tests.support.waits import eventually, eventually_sync
 
@@ -93,6 +101,26 @@ def log_records(text: str) -> list[dict[str, Any]]:
 
 def on_host(path: Path) -> bool:
     return path.exists()
+
+
+def asleep_writing(node_dir: Path, argv: list[str]) -> bool:
+    """Whether a process running `argv` in a terminal of this node sleeps in a syscall on its
+    stdout (the terminal): in a write, as `head` in a pipeline only reads its stdin."""
+    hosts = [
+        pid for pid in all_pids() if "pty-host" in cmdline(pid) and str(node_dir) in cmdline(pid)
+    ]
+    for pid in (p for host in hosts for p in descendants(host)):
+        if cmdline(pid).split() != argv:
+            continue
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            # "NR ARG1 ..." while in a syscall, "running" out of one.
+            syscall = Path(f"/proc/{pid}/syscall").read_text().split()
+        except OSError:  # it has just exited
+            continue
+        if state == "S" and syscall[1:2] == ["0x1"]:
+            return True
+    return False
 
 
 def vm_rss_bytes(pid: int) -> int:
@@ -607,7 +635,13 @@ async def test_an_output_flood_reaches_a_slow_viewer_whole(shared: Shared) -> No
         before = sum(vm_rss_bytes(pid) for pid in pids)
         peak = before
         await viewer.type(f"yes | head -c {FLOOD_BYTES}; echo flood-$((4*4))\n")
-        await asyncio.sleep(1.0)  # read nothing for a while: the output backs up to the PTY
+        # Read nothing until the output has backed up all the way to the PTY: `head` asleep in
+        # a write to the terminal, every buffer between it and this socket full.
+        await eventually(
+            lambda: asleep_writing(site.node_dir, ["head", "-c", str(FLOOD_BYTES)]),
+            "the flood backed up to the terminal",
+            context=site.context,
+        )
         next_pause = start + 2**20
 
         async def flood_read() -> bool:

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from tests.support.nodes import Api, exchange
-from tests.support.processes import alive, corral_env, corral_server, descendants
+from tests.support.processes import alive, all_pids, cmdline, corral_env, corral_server, descendants
 from tests.support.sessions import make_repo
 from tests.support.waits import eventually_sync
 
@@ -27,14 +27,6 @@ def _identity(pid: int) -> tuple[int, int] | None:
 
 def _still_running(processes: set[tuple[int, int]]) -> set[tuple[int, int]]:
     return {p for p in processes if alive(p[0]) and _identity(p[0]) == p}
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as file:
-            return file.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def _local_node_linked(api: Api) -> dict[str, object] | None:
@@ -65,14 +57,14 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             api.post(f"/workspaces/{workspace['id']}/terminals", {})
             # The node agent killed as the OOM killer would: its terminals live on in the PTY
             # host, and the agent `corral up` starts again adopts them.
-            agent = next(p for p in descendants(first.pid) if " node run " in _cmdline(p))
+            agent = next(p for p in descendants(first.pid) if " node run " in cmdline(p))
             os.kill(agent, signal.SIGKILL)
             eventually_sync(
                 lambda: next(
                     (
                         p
                         for p in descendants(first.pid)
-                        if p != agent and " node run " in _cmdline(p)
+                        if p != agent and " node run " in cmdline(p)
                     ),
                     None,
                 ),
@@ -89,7 +81,7 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             terminals = api.get(f"/workspaces/{workspace['id']}/terminals")
             assert len(terminals) == 1, "the terminal survived its agent"
             pty_hosts = [
-                p for p in _all_pids() if "pty-host" in _cmdline(p) and str(data) in _cmdline(p)
+                p for p in all_pids() if "pty-host" in cmdline(p) and str(data) in cmdline(p)
             ]
             assert len(pty_hosts) == 1, pty_hosts
             everything = {agent, *descendants(first.pid), *pty_hosts, *descendants(pty_hosts[0])}
@@ -121,9 +113,5 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             lambda run=run: not _still_running(run),  # type: ignore[misc]
             f"no process of the {name} run",
             wait_seconds=WAIT_SECONDS,
-            context=lambda run=run: "\n".join(_cmdline(p) for p, _ in _still_running(run)),  # type: ignore[misc]
+            context=lambda run=run: "\n".join(cmdline(p) for p, _ in _still_running(run)),  # type: ignore[misc]
         )
-
-
-def _all_pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]

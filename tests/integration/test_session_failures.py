@@ -26,7 +26,7 @@ from tests.support.sessions import (
     agent_message_text,
     session_site,
 )
-from tests.support.waits import eventually_sync
+from tests.support.waits import Gate, eventually_sync
 
 START_TIMEOUT_SECONDS = 5.0
 CANCEL_GRACE_SECONDS = 3.0
@@ -229,11 +229,12 @@ def test_a_whole_shell_line_sent_as_the_command_runs_through_a_shell(site: Sessi
 
 
 def test_a_running_commands_output_reaches_the_transcript_before_it_ends(
-    site: SessionSite,
+    site: SessionSite, tmp_path: Path
 ) -> None:
     session_id = ready(site)
+    gate = Gate(tmp_path / "gate")
     prompt_id = site.prompt(
-        session_id, "terminal cmd=echo started-work; sleep 3; echo finished-work"
+        session_id, f"terminal cmd=echo started-work; {gate.command}; echo finished-work"
     )
 
     def progress() -> list[dict[str, Any]] | None:
@@ -241,10 +242,11 @@ def test_a_running_commands_output_reaches_the_transcript_before_it_ends(
         seen = [t for t in terminals if t.get("running") and "started-work" in t["append"]]
         return terminals if seen else None
 
-    # Seen while the command sleeps: the final report has not come yet.
+    # Seen while the command waits at the gate: the final report has not come yet.
     early = eventually_sync(progress, "the command's first line", wait_seconds=site.wait_seconds)
     assert all(t["running"] for t in early), early
     assert not any("finished-work" in t.get("append", "") for t in early), early
+    gate.open()
     assert site.turn(session_id, prompt_id)["stop_reason"] == "end_turn"
     final = [t for t in of_kind(site.events(session_id), "terminal") if not t["running"]]
     assert "started-work" in final[0]["output"] and "finished-work" in final[0]["output"]
@@ -271,12 +273,18 @@ def test_mode_and_model_reach_the_agent(site: SessionSite) -> None:
     assert site.wait_state(session_id, "idle")["model"] == "fast"
 
 
-def test_a_prompt_sent_during_a_turn_is_queued_and_runs_after_it(site: SessionSite) -> None:
+def test_a_prompt_sent_during_a_turn_is_queued_and_runs_after_it(
+    site: SessionSite, tmp_path: Path
+) -> None:
     session_id = ready(site)
-    first = site.api.post(f"/sessions/{session_id}/prompts", {"text": "slow seconds=2"}, expect=202)
+    gate = Gate(tmp_path / "gate")  # the first turn lasts until the second prompt is in
+    first = site.api.post(
+        f"/sessions/{session_id}/prompts", {"text": f"terminal cmd={gate.command}"}, expect=202
+    )
     second = site.api.post(f"/sessions/{session_id}/prompts", {"text": "echo queued"}, expect=202)
     assert first["queued"] == 0
     assert second["queued"] == 1
+    gate.open()
     assert site.turn(session_id, second["prompt_id"])["stop_reason"] == "end_turn"
     events = site.events(session_id)
     ends = [e["payload"] for e in events if e["kind"] == "turn_end"]

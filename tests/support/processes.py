@@ -32,7 +32,9 @@ __all__ = [
     "START_TIMEOUT_SECONDS",
     "CorralServer",
     "alive",
+    "all_pids",
     "assert_one_line_error",
+    "cmdline",
     "corral_env",
     "corral_server",
     "descendants",
@@ -244,6 +246,19 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             queue.append(child)
     return found
+
+
+def all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def cmdline(pid: int) -> str:
+    """A process's command line, its arguments joined by spaces; "" once it has gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def alive(pid: int) -> bool:

@@ -17,20 +17,29 @@ failure (chained) or the last value, and `context()`: a log tail, say, computed 
 `eventually` is for async tests: it sleeps without blocking the event loop, a check may be a
 coroutine function, and one that does not finish is cut off a second past the deadline.
 `eventually_sync` is its twin for sync tests and helpers, which block anyway.
+
+`Gate` is for the other side: a shell command the test runs (through an agent, a terminal) that
+must still be running when the test looks waits at a gate the test opens, rather than sleeping
+for a while that a busy machine may outlast.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
+import os
+import shlex
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar, overload
 
 __all__ = [
     "INTERVAL_SECONDS",
     "WAIT_SECONDS",
     "Context",
+    "Gate",
     "eventually",
     "eventually_sync",
 ]
@@ -177,3 +186,35 @@ def eventually_sync(
         if pause is None:
             raise rounds.timed_out() from rounds.last_error
         time.sleep(pause)
+
+
+class Gate:
+    """A named pipe that a shell command waits at (`command` reads from it) until the test
+    calls `open`. The command must run as a user that can read `path`."""
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path, 0o600)
+        self.path = path
+
+    @property
+    def command(self) -> str:
+        """The shell command that waits at the gate: it returns once the gate opens."""
+        return f"read gate < {shlex.quote(str(self.path))}"
+
+    def open(self, wait_seconds: float = WAIT_SECONDS) -> None:
+        """Let the command through, once it is waiting (it may not have got there yet)."""
+
+        def let_through() -> bool:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # nothing reads the pipe yet
+                    return False
+                raise
+            try:
+                os.write(fd, b"open\n")
+            finally:
+                os.close(fd)
+            return True
+
+        eventually_sync(let_through, f"a command waiting at {self.path}", wait_seconds=wait_seconds)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from corral.node.sandbox import DEFAULT_SYSTEM_PATHS, LAUNCHER, launcher_argv
 from corral.node.sandbox.launcher import LAUNCH_FAILED, SandboxSpec, bwrap_argv
-from tests.support.processes import alive, descendants
+from tests.support.processes import alive, all_pids, cmdline, descendants
 from tests.support.waits import eventually_sync
 
 TIMEOUT_SECONDS = 30.0
@@ -128,7 +127,13 @@ def test_without_its_network_the_command_never_runs(tmp_path: Path) -> None:
     result = _launch(spec)
     assert result.returncode == LAUNCH_FAILED
     assert b"slirp4netns did not set up the sandbox's network" in result.stderr
-    time.sleep(0.5)
+    # Once no process of the sandbox is left (its command line names tmp_path), none can run
+    # the command any more.
+    eventually_sync(
+        lambda: not any(str(tmp_path) in cmdline(pid) for pid in all_pids()),
+        "no process of the sandbox left",
+        wait_seconds=TIMEOUT_SECONDS,
+    )
     assert not marker.exists()
 
 
