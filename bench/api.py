@@ -19,25 +19,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from tests.support.net import free_port
+from tests.support.processes import corral_env, corral_server
 
 START_TIMEOUT_SECONDS = 30.0
 
 
 @contextmanager
-def process(args: list[str], port: int) -> Iterator[subprocess.Popen[str]]:
+def baseline_app() -> Iterator[str]:
+    """bench/baseline_app.py on the free port it prints; yields its URL."""
+    args = [sys.executable, "-m", "bench.baseline_app"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError(f"{args[0]} did not start")
-        yield proc
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())  # listening already: no wait for it to start
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:
@@ -68,24 +63,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     count = parser.parse_args().requests
-    corral = Path(sys.executable).with_name("corral")
 
-    base_port = free_port()
-    baseline_app = [sys.executable, "-m", "bench.baseline_app", str(base_port)]
-    with (
-        process(baseline_app, base_port),
-        httpx.Client(base_url=f"http://127.0.0.1:{base_port}") as client,
-    ):
+    with baseline_app() as url, httpx.Client(base_url=url) as client:
         baseline = measure(client, "/api/v1/me", count)
 
-    port = free_port()
-    with tempfile.TemporaryDirectory() as data_dir:
-        serve = [str(corral), "serve", "--data-dir", data_dir, "--port", str(port)]
-        with process(serve, port) as proc:
-            assert proc.stdout is not None
-            link = next(line.strip() for line in proc.stdout if "token=" in line)
-            token = link.split("token=")[1]
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1") as client:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = corral_env(Path(tmp) / "home")
+        with corral_server(Path(tmp) / "data", env, timeout=START_TIMEOUT_SECONDS) as server:
+            assert server.link is not None
+            token = server.link.split("token=")[1]
+            with httpx.Client(base_url=f"{server.url}/api/v1") as client:
                 signed_in = client.post("/auth/exchange", json={"token": token}).json()
                 client.headers["Authorization"] = f"Bearer {signed_in['token']['token']}"
                 me = measure(client, "/me", count)

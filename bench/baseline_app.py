@@ -2,11 +2,12 @@
 
 It has no auth, no database and no middleware, so the ratio to it is what Corral's own request
 path (token lookup, database query, schemas, logging, metrics) costs on top of the framework.
+It listens on a free port of 127.0.0.1 and prints the port, alone on the first line of stdout.
 """
 
 from __future__ import annotations
 
-import sys
+import socket
 
 import uvicorn
 from starlette.applications import Starlette
@@ -30,4 +31,7 @@ async def me(request: Request) -> JSONResponse:
 app = Starlette(routes=[Route("/api/v1/me", me), Route("/healthz", me)])
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    # Listening before the port is printed: a request sent at once waits for the app to start.
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])

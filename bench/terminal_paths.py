@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
-from tests.support.net import free_port
 from tests.support.processes import CorralServer, corral_env, corral_server
+from tests.support.waits import eventually
 from websockets.asyncio.client import ClientConnection, connect
 
 __all__ = [
@@ -196,15 +196,19 @@ def node_agent_pid(up_pid: int) -> int | None:
 
 
 async def _poll(api: httpx.AsyncClient, path: str, ready: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
+    async def reached() -> bool:
         body = (await api.get(path)).raise_for_status().json()
         items = body.get("items", [body])
-        if any(item["state"] == ready and item.get("connected", True) for item in items):
-            return
         if any(item["state"] == "error" for item in items):
             raise RuntimeError(f"{path} went into error: {items}")
-        await asyncio.sleep(POLL_SECONDS)
-    raise TimeoutError(f"{path} was not {ready} in time")
+        return any(item["state"] == ready and item.get("connected", True) for item in items)
+
+    await eventually(
+        reached,
+        f"{path} {ready}",
+        wait_seconds=deadline - time.monotonic(),
+        interval=POLL_SECONDS,
+    )
 
 
 @asynccontextmanager
@@ -258,22 +262,16 @@ def _kill_if_left(node_pid: int) -> None:
 
 @asynccontextmanager
 async def terminado_server(log_dir: Path) -> AsyncIterator[int]:
-    """bench/terminado_server.py on a free loopback port; yields the port."""
-    port = free_port()
-    process = _start_terminado(port, log_dir / "terminado.log")
+    """bench/terminado_server.py on the free loopback port it prints; yields the port."""
+    process = _start_terminado(log_dir / "terminado.log")
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                await writer.wait_closed()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("terminado did not start; see terminado.log") from None
-                await asyncio.sleep(POLL_SECONDS)
-        yield port
+        assert process.stdout is not None
+        line = await asyncio.wait_for(
+            asyncio.to_thread(process.stdout.readline), START_TIMEOUT_SECONDS
+        )
+        if not line:
+            raise RuntimeError("terminado did not start; see terminado.log")
+        yield int(line)
     finally:
         process.terminate()
         try:
@@ -281,12 +279,15 @@ async def terminado_server(log_dir: Path) -> AsyncIterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
-def _start_terminado(port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "bench.terminado_server", str(port)]
+def _start_terminado(log_path: Path) -> subprocess.Popen[bytes]:
+    """Its port comes on stdout, a pipe (nothing else is printed there); its log to a file."""
+    argv = [sys.executable, "-m", "bench.terminado_server"]
     with log_path.open("wb") as log:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
 
 
 class TerminadoTerminal:
@@ -346,14 +347,14 @@ class RawPty:
             try:
                 view = view[os.write(self.fd, view) :]
             except BlockingIOError:
-                await asyncio.sleep(0.001)
+                await self._ready(writing=True)
 
     async def receive(self) -> bytes:
         while True:
             try:
                 data = os.read(self.fd, READ_BYTES)
             except BlockingIOError:
-                await self._readable()
+                await self._ready(writing=False)
                 continue
             except OSError:  # EIO: the shell has gone
                 data = b""
@@ -361,18 +362,24 @@ class RawPty:
                 raise EOFError("the shell has exited")
             return data
 
-    async def _readable(self) -> None:
+    async def _ready(self, *, writing: bool) -> None:
+        """Wait until the PTY can be written (or read) without blocking."""
         ready: asyncio.Future[None] = self._loop.create_future()
 
         def wake() -> None:
             if not ready.done():
                 ready.set_result(None)
 
-        self._loop.add_reader(self.fd, wake)
+        add, remove = (
+            (self._loop.add_writer, self._loop.remove_writer)
+            if writing
+            else (self._loop.add_reader, self._loop.remove_reader)
+        )
+        add(self.fd, wake)
         try:
             await ready
         finally:
-            self._loop.remove_reader(self.fd)
+            remove(self.fd)
 
     async def close(self) -> None:
         os.close(self.fd)  # the shell gets SIGHUP

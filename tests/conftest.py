@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from fastapi import FastAPI
 from corral.control.app import create_app
 from corral.settings import Settings, load_settings
 from tests.support.api import ApiUser, invite, sign_in_owner
-from tests.support.net import free_port
+from tests.support.gitserver import git_daemon
 from tests.support.postgres import PostgresServer
 
 
@@ -103,29 +102,5 @@ def git_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A repository like `git_repo` served by a real `git daemon` on 127.0.0.1, as a remote
     repository is. Shared by the session: no test changes it."""
     repo = make_git_repo(tmp_path_factory.mktemp("served") / "repo")
-    port = free_port()
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            f"--base-path={repo.parent}",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            str(repo.parent),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"git://127.0.0.1:{port}/{repo.name}"
-    try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                raise RuntimeError("git daemon did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
+    with git_daemon(repo.parent) as served:
+        yield f"{served}/{repo.name}"
