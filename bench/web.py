@@ -30,7 +30,6 @@ import re
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -40,6 +39,7 @@ from tests.support.sessions import (
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
     session_site,
 )
+from tests.support.waits import eventually_sync
 
 from corral.control import web
 
@@ -135,11 +135,9 @@ def time_load(page: Page, url: str, key: str, runs: int) -> list[float]:
     for _ in range(runs):
         page.goto("about:blank")
         page.goto(url, wait_until="commit")
-        deadline = time.monotonic() + 30
-        while (at := page.evaluate(f"window.{key}")) is None:
-            if time.monotonic() > deadline:
-                sys.exit(f"{url}: {key} not reached within 30 s")
-            page.wait_for_timeout(20)
+        at = eventually_sync(
+            lambda: page.evaluate(f"window.{key}"), f"{url}: {key}", wait_seconds=30, interval=0.02
+        )
         times.append(at / 1000)
     return times
 
@@ -191,11 +189,11 @@ def main() -> None:
                 site.turn(live["id"], site.prompt(live["id"], "flood 100 rate=20"))
                 # Polled from here: wait_for_function evaluates a string in the page, which the
                 # app's Content-Security-Policy forbids.
-                deadline = time.monotonic() + 30
-                while page.evaluate("window.__paint.length") < 100:
-                    if time.monotonic() > deadline:
-                        sys.exit("not every update was painted within 30 s")
-                    page.wait_for_timeout(50)
+                eventually_sync(
+                    lambda: page.evaluate("window.__paint.length") >= 100,
+                    "every update painted",
+                    wait_seconds=30,
+                )
                 paints = sorted(page.evaluate("window.__paint"))
 
     frames = scroll["frames"]

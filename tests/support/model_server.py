@@ -55,7 +55,6 @@ import itertools
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,6 +85,7 @@ from tests.support.model_script import (
     ToolResult,
     WriteFile,
 )
+from tests.support.waits import eventually_sync
 
 __all__ = [
     "EditFile",
@@ -107,7 +107,6 @@ Send: TypeAlias = Callable[[dict[str, Any]], Any]
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
 EXHAUSTED_TEXT = "(the model server's script has no more replies)"
-_POLL_SECONDS = 0.02
 
 
 # --- what the server saw ------------------------------------------------------------------
@@ -200,14 +199,18 @@ class ModelServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="model-server", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not self._server.started:
-            if not self._thread.is_alive():
+        server, thread = self._server, self._thread
+
+        def started() -> bool:
+            if not thread.is_alive():
                 raise RuntimeError("the model server exited while starting")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the model server did not start in time")
-            time.sleep(_POLL_SECONDS)
+            return server.started
+
+        try:
+            eventually_sync(started, "the model server started", wait_seconds=START_TIMEOUT_SECONDS)
+        except AssertionError:
+            self.stop()
+            raise
         return self
 
     def _run(self) -> None:

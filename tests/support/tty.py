@@ -4,6 +4,7 @@ interactive parts (`corral workspace shell`, permission questions in `corral ses
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -11,6 +12,8 @@ import time
 from collections.abc import Sequence
 
 from ptyprocess import PtyProcess  # type: ignore[import-untyped]
+
+from tests.support.waits import eventually_sync
 
 __all__ = ["Tty"]
 
@@ -59,13 +62,20 @@ class Tty:
 
     def wait_exit(self, wait_seconds: float) -> int:
         """Read until the program exits; return its exit status."""
-        deadline = time.monotonic() + wait_seconds
-        while self.alive and time.monotonic() < deadline:
-            self._read(0.2)
+
+        def exited() -> bool:
+            self._read(0.2)  # what it prints meanwhile; returns as soon as there is some
+            return not self.alive
+
+        eventually_sync(
+            exited,
+            "the program's exit",
+            wait_seconds=wait_seconds,
+            interval=0,
+            context=lambda: f"its last output:\n{self.text()[-3000:]}",
+        )
         while self._read(0.05):
             pass
-        if self.alive:
-            raise AssertionError(f"still running after {wait_seconds:g} s:\n{self.text()[-3000:]}")
         status = self.process.exitstatus
         return int(status) if status is not None else 128 + int(self.process.signalstatus or 0)
 
@@ -80,9 +90,10 @@ class Tty:
         """Stop the program by its PID if it still runs, and close the terminal."""
         if self.alive:
             os.kill(self.process.pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_SECONDS
-            while self.alive and time.monotonic() < deadline:
-                time.sleep(0.05)
+            with contextlib.suppress(AssertionError):  # then SIGKILL
+                eventually_sync(
+                    lambda: not self.alive, "the program's exit", wait_seconds=STOP_SECONDS
+                )
             if self.alive:
                 os.kill(self.process.pid, signal.SIGKILL)
         self.process.close(force=True)
