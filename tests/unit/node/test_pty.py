@@ -13,6 +13,7 @@ import pytest
 from corral.errors import InvalidInput
 from corral.node.pty import InputOverflow, PtyProcess
 from corral.node.runtimes.base import ProcessSpec, RuntimeError_
+from tests.support.processes import cmdline, descendants
 from tests.support.waits import eventually
 
 TIMEOUT_SECONDS = 20.0
@@ -82,9 +83,13 @@ async def test_shell_has_job_control(shell: tuple[PtyProcess, Output]) -> None:
     pty, output = shell
     pty.write(b"case $- in *m*) echo MON''ITOR;; esac\r")
     await output.wait_for(b"MONITOR")
-    # Ctrl-C reaches the foreground job through the controlling terminal.
+    # Ctrl-C reaches the foreground job through the controlling terminal: once there is one
+    # (bash hands the terminal to the job before it executes `sleep`, not when it echoes it).
     pty.write(b"sleep 1000\r")
-    await output.wait_for(b"sleep 1000\r\n")
+    await eventually(
+        lambda: any(cmdline(pid).split() == ["sleep", "1000"] for pid in descendants(pty.pid)),
+        "sleep 1000 running",
+    )
     pty.write(b"\x03")
     pty.write(b"echo AF''TER $?\r")
     await output.wait_for(b"AFTER 130")

@@ -151,11 +151,17 @@ def test_the_launcher_and_its_sandbox_die_with_their_parent(tmp_path: Path) -> N
     try:
         assert parent.stdout is not None
         launcher = int(parent.stdout.readline())
+
+        # Once the command runs, the sandbox is set up: bwrap, slirp4netns, the sandbox's first
+        # process and the command.
+        def running() -> list[int] | None:
+            found = descendants(launcher)
+            return found if any(cmdline(p).split() == ["sleep", "3600"] for p in found) else None
+
         sandboxed = eventually_sync(
-            lambda: found if len(found := descendants(launcher)) >= 4 else None,
-            "the sandbox's processes",
-            wait_seconds=TIMEOUT_SECONDS,
+            running, "the sandbox's command running", wait_seconds=TIMEOUT_SECONDS
         )
+        assert len(sandboxed) >= 4, [cmdline(p) for p in sandboxed]
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=TIMEOUT_SECONDS)
         eventually_sync(
