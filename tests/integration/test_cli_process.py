@@ -441,6 +441,18 @@ def test_rotate_key_needs_the_server_stopped_and_keeps_credentials(tmp_path: Pat
         assert srv.process.poll() is None
 
 
+def test_port_0_takes_a_free_port_and_every_address_names_it(tmp_path: Path) -> None:
+    """`--port 0` (what corral_server passes): the port the kernel gave is in the log line
+    that says where Corral listens, the printed address and link, and `server.json`."""
+    data_dir = tmp_path / "data"
+    with corral_server(data_dir, corral_env(tmp_path / "home")) as srv:
+        listening = srv.wait_for_log(LOG_WAIT_SECONDS, logger="corral.server", port=srv.port)
+        assert listening["message"] == f"listening on {srv.url}"
+        assert f"Corral is running at {srv.url}\n" in srv.stdout()
+        assert srv.link is not None and srv.link.startswith(f"{srv.url}/auth/login?token=")
+        assert json.loads((data_dir / "server.json").read_text())["url"] == srv.url
+
+
 def test_sigterm_stops_the_server_and_removes_its_runtime_file(tmp_path: Path) -> None:
     """`kill`, `systemctl stop` and `docker stop` send SIGTERM: the shutdown must be as clean
     as Ctrl-C's, leaving no `server.json` whose PID a later process may reuse."""
