@@ -1,4 +1,4 @@
-"""Nodes through the API, with no node agent running: join tokens made again for a node that
+"""Nodes through the API, with no node daemon running: join tokens made again for a node that
 has not joined."""
 
 from __future__ import annotations

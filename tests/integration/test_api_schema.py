@@ -2,7 +2,7 @@
 on a real `corral serve` with a fresh data directory, signed in as the owner with an API token:
 no 5xx, and every status, content type and body as documented.
 
-Every operation is exercised, with valid and invalid data. No node agent is linked, so the
+Every operation is exercised, with valid and invalid data. No node daemon is linked, so the
 operations that reach a node (making a workspace, terminals, starting and steering sessions,
 answering permission requests) are exercised only up to the node: they answer 404, 409 or 503
 as documented, but the node's own answers are not (tests/integration/test_nodes_terminals.py and

@@ -7,7 +7,7 @@ union of the OpenAPI document's routes and `ROUTES`, so a new route without a ro
 route that is gone, fails under its own name.
 
 Each case runs against a fresh app and database, so a DELETE in one case cannot break another.
-No node agent is linked to these apps: the owner's node exists but is not connected, so routes that
+No node daemon is linked to these apps: the owner's node exists but is not connected, so routes that
 need the node answer the error that says so, which the owner's row names.
 """
 

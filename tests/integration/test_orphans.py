@@ -1,4 +1,4 @@
-"""Nothing of `corral up` outlives it: kill -9 of `corral up` (and of its node agent), a restart,
+"""Nothing of `corral up` outlives it: kill -9 of `corral up` (and of its node daemon), a restart,
 and a stop leave no process of either run behind, with real processes and a real terminal."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             workspace = api.post("/workspaces", {"project": "demo", "name": "w", "node": "local"})
             api.workspace_running(workspace["id"])
             api.post(f"/workspaces/{workspace['id']}/terminals", {})
-            # The node agent killed as the OOM killer would: its terminals live on in the PTY
+            # The node daemon killed as the OOM killer would: its terminals live on in the PTY
             # host, and the agent `corral up` starts again adopts them.
             agent = next(p for p in descendants(first.pid) if " node run " in cmdline(p))
             os.kill(agent, signal.SIGKILL)
@@ -68,7 +68,7 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
                     ),
                     None,
                 ),
-                "a new node agent",
+                "a new node daemon",
                 wait_seconds=WAIT_SECONDS,
                 context=first.stderr,
             )

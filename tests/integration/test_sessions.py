@@ -370,7 +370,7 @@ def test_stopping_a_session_cancels_its_waiting_request_in_the_transcript(
     assert not (site.checkout / "stopped.txt").exists()
 
 
-# Last: it restarts the module's node agent.
+# Last: it restarts the module's node daemon.
 def test_a_request_waiting_when_the_node_dies_is_cancelled_when_it_links_again(
     site: SessionSite,
 ) -> None:

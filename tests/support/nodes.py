@@ -1,4 +1,4 @@
-"""Node agents, the REST API and terminal WebSockets for integration tests on 127.0.0.1.
+"""Node daemons, the REST API and terminal WebSockets for integration tests on 127.0.0.1.
 
 `NodeProcess` is one real `corral node run` process, writing to files rather than pipes and
 stopped (or killed) only through its own PID. `Api` is a signed-in user's HTTP client. `Viewer`
@@ -57,7 +57,7 @@ def tail(text: str, lines: int = 40) -> str:
     return "\n".join(kept[-lines:])
 
 
-# --- Node agent processes -------------------------------------------------------------------
+# --- Node daemon processes -------------------------------------------------------------------
 
 
 class NodeProcess:
@@ -100,7 +100,7 @@ class NodeProcess:
 
     def describe(self) -> str:
         return (
-            f"--- node agent {self.pid} (exit code {self.process.poll()}) stderr:\n"
+            f"--- node daemon {self.pid} (exit code {self.process.poll()}) stderr:\n"
             f"{tail(self.stderr())}"
         )
 
@@ -114,7 +114,7 @@ class NodeProcess:
             return self.process.wait(timeout=wait_seconds)
         except subprocess.TimeoutExpired:
             raise AssertionError(
-                f"the node agent did not exit within {wait_seconds:g} s\n{self.describe()}"
+                f"the node daemon did not exit within {wait_seconds:g} s\n{self.describe()}"
             ) from None
 
     def kill(self) -> None:
@@ -136,7 +136,7 @@ def node_agent(
     join_token: str | None = None,
     command: Sequence[str] = (CORRAL,),
 ) -> Iterator[NodeProcess]:
-    """Run a node agent for the block, and stop it by PID however the block ends."""
+    """Run a node daemon for the block, and stop it by PID however the block ends."""
     agent = NodeProcess(
         data_dir, env, control_url=control_url, join_token=join_token, command=command
     )

@@ -81,7 +81,7 @@ class SessionSite:
     """Start the control plane again on the same data directory and port."""
     node: NodeProcess | None = None
     restart_node: Callable[[], NodeProcess] | None = None
-    """Start the node agent again on its data directory (it has joined: no token)."""
+    """Start the node daemon again on its data directory (it has joined: no token)."""
 
     def kill_and_restart_control_plane(self) -> None:
         """kill -9 the control plane by PID, then start it again."""
@@ -91,7 +91,7 @@ class SessionSite:
         self.server = self.restart()
 
     def kill_and_restart_node(self) -> None:
-        """kill -9 the node agent by PID, as a crash would end it, then start it again; its
+        """kill -9 the node daemon by PID, as a crash would end it, then start it again; its
         sessions end with it."""
         assert self.node is not None and self.restart_node is not None
         self.node.kill()

@@ -1,4 +1,4 @@
-"""Corral installed where a normal user can run it, to run a node agent as one.
+"""Corral installed where a normal user can run it, to run a node daemon as one.
 
 The tests run as root, from a checkout and a virtualenv a normal user may not reach (under
 /root, or pytest's private temporary directories). So this makes a world-readable copy of the
