@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -278,53 +279,42 @@ async def _node_of(db: AsyncSession, ws: Workspace) -> Node:
     return node
 
 
+class _Change(NamedTuple):
+    """Stopping or starting: the state on the way, the state at the end, what the node is asked."""
+
+    during: WorkspaceState
+    done: WorkspaceState
+    method: str
+
+
+_STOP = _Change(WorkspaceState.STOPPING, WorkspaceState.STOPPED, "workspace.stop")
+_START = _Change(WorkspaceState.STARTING, WorkspaceState.RUNNING, "workspace.start")
+
+
 async def _change_on_node(
-    db: AsyncSession,
-    registry: NodeRegistry,
-    user_id: str,
-    ref: str,
-    *,
-    during: WorkspaceState,
-    done: WorkspaceState,
-    method: str,
+    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str, change: _Change
 ) -> Workspace:
-    """Move a workspace through `during` to `done` by asking its node (`method`)."""
+    """Move a workspace through `change.during` to `change.done` by asking its node."""
     ws = await get_workspace(db, user_id, ref)
-    if ws.state == done:
+    if ws.state == change.done:
         return ws
     node = await _node_of(db, ws)
-    await _set_state(db, ws, during, actor_id=user_id)
+    await _set_state(db, ws, change.during, actor_id=user_id)
     await db.commit()
-    await _ask_node(db, registry, ws, node, method, WorkspaceRef(id=ws.id))
+    await _ask_node(db, registry, ws, node, change.method, WorkspaceRef(id=ws.id))
     return ws
 
 
 async def stop_workspace(
     db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
 ) -> Workspace:
-    return await _change_on_node(
-        db,
-        registry,
-        user_id,
-        ref,
-        during=WorkspaceState.STOPPING,
-        done=WorkspaceState.STOPPED,
-        method="workspace.stop",
-    )
+    return await _change_on_node(db, registry, user_id, ref, _STOP)
 
 
 async def start_workspace(
     db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
 ) -> Workspace:
-    return await _change_on_node(
-        db,
-        registry,
-        user_id,
-        ref,
-        during=WorkspaceState.STARTING,
-        done=WorkspaceState.RUNNING,
-        method="workspace.start",
-    )
+    return await _change_on_node(db, registry, user_id, ref, _START)
 
 
 async def delete_workspace(
