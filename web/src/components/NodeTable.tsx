@@ -120,9 +120,7 @@ export function NodeTable({
                   </div>
                 )}
               </td>
-              <td className="hide-narrow">
-                {node.version ?? <span className="muted">—</span>}
-              </td>
+              <td className="hide-narrow">{node.version ?? <span className="muted">—</span>}</td>
             </>
           ) : (
             <td>{node.connected ? "yes" : "no"}</td>
