@@ -150,7 +150,7 @@ class SessionsPart(NodeCore):
         await self.flush()
 
     def restart(self) -> None:
-        """The node's agent process restarts (while unlinked): its sessions end with it, the
+        """The node daemon restarts (while unlinked): its sessions end with it, the
         agents being its children, without a word; its outbox is kept, as on disk."""
         assert not self.linked, "unlink first: a restarting process drops its link"
         self.sessions.clear()
