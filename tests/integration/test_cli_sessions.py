@@ -591,6 +591,9 @@ def test_bad_input_is_one_error_line(cli: CliSite, scripted: Added) -> None:
     )
     assert_one_line_error(cli.run("permissions", "answer", "prq_doesnotexist000000", "allow"))
     assert_one_line_error(cli.run("agent", "add", "mine"), "--")
+    # Usage errors too, from typer's own copy of click.
+    assert_one_line_error(cli.run("project", "add", "demo"), "--repo", "corral project add --help")
+    assert_one_line_error(cli.run("session", "list", "--nope"), "--nope")
 
 
 def test_a_commands_output_is_printed_once_with_its_exit(cli: CliSite, scripted: Added) -> None:

@@ -95,6 +95,11 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # typer's own copy of click, which `click.ClickException` does not catch: a usage error
+        # (a missing option, an unknown one, a bad value).
+        print_error(_usage_error(exc))
+        sys.exit(getattr(exc, "exit_code", 2))
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         print_error(f"{exc.strerror or exc}{where}")
@@ -114,3 +119,11 @@ def _debug() -> bool:
         return ClientSettings().debug
     except Exception:
         return False
+
+
+def _usage_error(exc: Exception) -> str:
+    """A usage error as one line, naming the help that shows the command's usage."""
+    format_message = getattr(exc, "format_message", None)
+    message = (format_message() if callable(format_message) else str(exc)).rstrip(".")
+    command_path = getattr(getattr(exc, "ctx", None), "command_path", None)
+    return f"{message}; see `{command_path} --help`" if command_path else message
