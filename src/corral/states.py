@@ -39,6 +39,7 @@ class WorkspaceState(StrEnum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     STARTING = "starting"
+    REBUILDING = "rebuilding"
     DELETING = "deleting"
     DELETED = "deleted"
     ERROR = "error"
@@ -80,14 +81,16 @@ _NEXT: dict[type[StrEnum], dict[str, set[str]]] = {
     WorkspaceState: {
         "pending": {"creating"},
         "creating": {"running"},
-        "running": {"stopping"},
+        "running": {"stopping", "rebuilding"},
         "stopping": {"stopped"},
-        "stopped": {"starting"},
+        "stopped": {"starting", "rebuilding"},
         "starting": {"running"},
+        # A new container from a changed devcontainer.json; the checkout is kept.
+        "rebuilding": {"running"},
         "deleting": {"deleted"},
         "deleted": set(),
         # From error a workspace is retried, or found by the node to be fine after all.
-        "error": {"creating", "starting", "stopping", "running", "stopped"},
+        "error": {"creating", "starting", "stopping", "running", "stopped", "rebuilding"},
     },
     SessionState: {
         "starting": {"idle"},

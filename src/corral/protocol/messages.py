@@ -7,6 +7,8 @@ Requests from the control plane to a node (the node answers each one):
     workspace.start    WorkspaceRef         -> WorkspaceStatus
     workspace.stop     WorkspaceRef         -> WorkspaceStatus
     workspace.delete   WorkspaceRef         -> WorkspaceStatus
+    workspace.rebuild  WorkspaceRebuild     -> WorkspaceStatus   (answers `rebuilding` at once;
+                                                                   progress and outcome follow)
     workspace.list     Empty                -> WorkspaceList
     terminal.create    TerminalCreate       -> TerminalInfo
     terminal.list      TerminalQuery        -> TerminalList
@@ -16,6 +18,9 @@ Requests from the control plane to a node (the node answers each one):
 
 Terminal requests name the workspace too: the node refuses a terminal of another workspace,
 so a control plane bug cannot cross from one user's workspace into another's.
+
+A workspace names its runtime (`WorkspaceSpec.runtime`); a node reports the runtimes it has in
+each heartbeat (`RuntimeInfo`), with their default limits and what their isolation provides.
 
 Events from a node: `heartbeat` (NodeHeartbeat), `workspace.state` (WorkspaceStatus) and
 `workspace.progress` (WorkspaceProgress).
@@ -65,6 +70,8 @@ __all__ = [
     "NodeHeartbeat",
     "NodeIsolation",
     "NodeNetwork",
+    "RuntimeInfo",
+    "RuntimeName",
     "TerminalAttach",
     "TerminalAttached",
     "TerminalCreate",
@@ -74,7 +81,9 @@ __all__ = [
     "TerminalRef",
     "TerminalResize",
     "WorkspaceList",
+    "WorkspaceLimits",
     "WorkspaceProgress",
+    "WorkspaceRebuild",
     "WorkspaceRef",
     "WorkspaceSpec",
     "WorkspaceStatus",
@@ -85,6 +94,22 @@ MAX_WINDOW = 1000
 """The most columns or rows a terminal may have."""
 
 
+RuntimeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+"""A workspace runtime's registered name: `host`, `devcontainer`."""
+
+MIN_MEMORY_BYTES = 64 * 1024 * 1024
+"""The least memory a workspace may be limited to: less and a shell does not start."""
+
+
+class WorkspaceLimits(Body):
+    """What a workspace may use; None: the node's default for its runtime. A runtime that cannot
+    enforce limits says so in its `RuntimeInfo` (`limits` is False)."""
+
+    cpus: float | None = Field(None, gt=0, le=1024, description="CPUs, e.g. 1.5.")
+    memory_bytes: int | None = Field(None, ge=MIN_MEMORY_BYTES, le=2**50)
+    pids: int | None = Field(None, ge=32, le=4_194_304, description="Processes and threads.")
+
+
 class WorkspaceSpec(Body):
     """What a runtime needs to make a workspace: the project's repository, branch and env."""
 
@@ -92,11 +117,21 @@ class WorkspaceSpec(Body):
     name: str = Field(max_length=64)
     repo: str = Field(max_length=2048)
     branch: str = Field(max_length=255)
-    runtime: str = Field("host", max_length=32)
+    runtime: RuntimeName = "host"
+    limits: WorkspaceLimits = Field(default_factory=WorkspaceLimits)
 
 
 class WorkspaceRef(Body):
     id: Id
+
+
+class WorkspaceRebuild(Body):
+    """Recreate a workspace's container from its (changed) devcontainer.json, keeping the
+    checkout; `default_image` ignores the repository's configuration (after a failed build)."""
+
+    id: Id
+    default_image: bool = False
+    limits: WorkspaceLimits = Field(default_factory=WorkspaceLimits)
 
 
 class WorkspaceStatus(Body):
@@ -144,6 +179,18 @@ class NodeNetwork(Body):
     )
 
 
+class RuntimeInfo(Body):
+    """One of a node's runtimes, as its heartbeat reports it. `available` is False (with the
+    reason in `problem`) when the node has it configured but it cannot work here (no Docker)."""
+
+    name: RuntimeName
+    available: bool = True
+    problem: str | None = Field(None, max_length=500)
+    isolation: NodeIsolation = Field(default_factory=NodeIsolation)
+    limits: bool = Field(False, description="Whether it enforces `WorkspaceLimits`.")
+    default_limits: WorkspaceLimits = Field(default_factory=WorkspaceLimits)
+
+
 class NodeHeartbeat(Body):
     cpus: int = Field(ge=0)
     memory_total_bytes: int = Field(ge=0)
@@ -159,7 +206,15 @@ class NodeHeartbeat(Body):
         default_factory=list, max_length=200, description="Installed agents, package@version."
     )
     isolation: NodeIsolation = Field(default_factory=NodeIsolation)
+    """The default runtime's isolation (the first of `runtimes`)."""
     network: NodeNetwork = Field(default_factory=NodeNetwork)
+    runtimes: list[RuntimeInfo] = Field(default_factory=list, max_length=16)
+    allocatable_cpus: float | None = Field(
+        None, ge=0, description="CPUs the node offers its workspaces (None: all of `cpus`)."
+    )
+    allocatable_memory_bytes: int | None = Field(
+        None, ge=0, description="Memory it offers them (None: all of `memory_total_bytes`)."
+    )
 
 
 class TerminalCreate(Body):
@@ -226,6 +281,7 @@ METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "workspace.start": (WorkspaceRef, WorkspaceStatus),
     "workspace.stop": (WorkspaceRef, WorkspaceStatus),
     "workspace.delete": (WorkspaceRef, WorkspaceStatus),
+    "workspace.rebuild": (WorkspaceRebuild, WorkspaceStatus),
     "workspace.list": (Empty, WorkspaceList),
     "terminal.create": (TerminalCreate, TerminalInfo),
     "terminal.list": (TerminalQuery, TerminalList),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corral.control.db.base import Base, Timestamps
@@ -20,3 +20,11 @@ class Project(Timestamps, Base):
     repo: Mapped[str] = mapped_column(String(2048))
     default_branch: Mapped[str] = mapped_column(String(255))
     env: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    runtime: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The runtime its workspaces use; None: devcontainer where the node has Docker, else host."""
+    cpus: Mapped[float | None] = mapped_column(Float, nullable=True)
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pids: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Limits of each of its workspaces; None: the node's default for the runtime."""
+    idle_timeout_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Stop its workspaces after this long idle; None: the control plane's default; 0: never."""
