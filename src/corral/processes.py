@@ -16,7 +16,13 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["exit_with_parent", "kill_process_group", "run_tool"]
+__all__ = [
+    "PROCESS_MARKER_VARIABLE",
+    "exit_with_parent",
+    "kill_marked",
+    "kill_process_group",
+    "run_tool",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -28,6 +34,37 @@ async def kill_process_group(process: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     await process.wait()
+
+
+PROCESS_MARKER_VARIABLE = "CORRAL_PROCESS"
+"""Carries a random marker into a process started where its group cannot be reached (inside a
+container, through `docker exec`): it and everything it starts inherit it, so `kill_marked`
+finds them all by their environment."""
+
+
+def kill_marked(marker: str, signum: int = signal.SIGKILL) -> int:
+    """Send `signum` to every process whose environment holds `PROCESS_MARKER_VARIABLE=marker`,
+    and return how many there were. Needs to read other users' `/proc/PID/environ` (root).
+
+    A process can drop the variable from its own children's environment: those are left,
+    and are ended when their container stops. A marker is random and known only to the node and
+    the processes carrying it, so no one can make the node signal a process of someone else.
+    """
+    needle = f"{PROCESS_MARKER_VARIABLE}={marker}".encode()
+    signalled = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as file:
+                found = needle in file.read().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(name), signum)
+                signalled += 1
+    return signalled
 
 
 async def run_tool(

@@ -37,7 +37,7 @@ EVENT_PAGE = 5000  # the API's largest page
 WAIT_SECONDS = 60.0
 
 
-SCRIPTED_AGENT_RUNTIME_SETTINGS = json.dumps({"sandbox": "none"})
+SCRIPTED_AGENT_RUNTIME_SETTINGS = json.dumps({"host": {"sandbox": "none"}})
 """Node runtime settings for the scripted agent: it runs on this Python and its venv, which may
 live under /tmp (CI works in a fresh clone there), and a sandbox replaces /tmp with the
 workspace's own. The real agents (tests/integration/test_real_agents.py) run sandboxed."""

@@ -106,7 +106,7 @@ def test_answers_require_the_fields_they_always_carry(document: dict[str, Any]) 
 def test_a_nodes_capacity_and_usage_say_what_they_hold(document: dict[str, Any]) -> None:
     node = document["components"]["schemas"]["NodePublic"]["properties"]
     isolation = node["capacity"]["properties"]["isolation"]
-    assert isolation["properties"]["sandbox"]["enum"] == ["bwrap", "none"]
+    assert isolation["properties"]["sandbox"]["enum"] == ["bwrap", "container", "none"]
     assert node["capacity"]["additionalProperties"] is True
     assert node["usage"]["properties"]["agents"]["items"] == {"type": "string"}
 

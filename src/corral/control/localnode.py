@@ -78,8 +78,11 @@ def _child_env(state: AppState, token: str | None) -> dict[str, str]:
     if extra:
         env["CORRAL_NODE_NETWORK_VARIABLES"] = json.dumps(extra)
     settings = json.loads(env.get("CORRAL_NODE_RUNTIME_SETTINGS", "{}") or "{}")
-    hidden = [*settings.get("also_hidden_paths", []), str(state.settings.data_dir.resolve())]
-    env["CORRAL_NODE_RUNTIME_SETTINGS"] = json.dumps({**settings, "also_hidden_paths": hidden})
+    host = settings.get("host", {}) if isinstance(settings, dict) else None
+    if isinstance(host, dict):  # else the node says what is wrong with its settings
+        hidden = [*host.get("also_hidden_paths", []), str(state.settings.data_dir.resolve())]
+        settings["host"] = {**host, "also_hidden_paths": hidden}
+        env["CORRAL_NODE_RUNTIME_SETTINGS"] = json.dumps(settings)
     if token is not None:
         env["CORRAL_NODE_JOIN_TOKEN"] = token
     return env

@@ -11,14 +11,14 @@ import asyncio
 import contextlib
 import logging
 import random
-import shutil
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from corral import __version__
 from corral.errors import CorralError, InvalidInput
-from corral.node.health import read_machine_health
+from corral.netenv import NetworkEnvironment
+from corral.node.health import WorkspaceCapacity, read_machine_health
 from corral.node.identity import NodeIdentity, control_plane_proxy
 from corral.node.ptyclient import PtyHostClient
 from corral.node.sessions import NodeSessions
@@ -37,6 +37,7 @@ from corral.protocol.frames import (
 from corral.protocol.messages import (
     Empty,
     NodeHeartbeat,
+    NodeIsolation,
     NodeNetwork,
     TerminalAttach,
     TerminalAttached,
@@ -47,6 +48,7 @@ from corral.protocol.messages import (
     TerminalRef,
     TerminalResize,
     WorkspaceList,
+    WorkspaceRebuild,
     WorkspaceRef,
     WorkspaceSpec,
     WorkspaceStatus,
@@ -91,10 +93,14 @@ class NodeDaemon:
         terminals: PtyHostClient,
         sessions: NodeSessions,
         *,
+        network: NetworkEnvironment,
+        allocatable: WorkspaceCapacity,
         reconnect_min_seconds: float,
         reconnect_max_seconds: float,
     ) -> None:
         self.identity = identity
+        self.network = network
+        self.allocatable = allocatable
         self.workspaces = workspaces
         self.terminals = terminals
         self.sessions = sessions
@@ -102,7 +108,6 @@ class NodeDaemon:
         self.reconnect_max_seconds = reconnect_max_seconds
         self.linked = asyncio.Event()
         self._peer: Peer | None = None
-        self._shell = ("/bin/bash", "-l") if shutil.which("bash") else ("/bin/sh", "-l")
 
     async def run(self) -> None:
         """Stay linked until cancelled; raise `FatalLinkError` if the link can never work."""
@@ -224,7 +229,7 @@ class NodeDaemon:
     async def _beat_forever(self, peer: Peer, interval: float) -> None:
         while True:
             health = read_machine_health(self.workspaces.state_dir)
-            runtime = self.workspaces.runtime
+            runtimes = self.workspaces.runtime_infos()
             beat = NodeHeartbeat(
                 cpus=health.cpus,
                 memory_total_bytes=health.memory_total,
@@ -237,10 +242,13 @@ class NodeDaemon:
                 node_version=__version__,
                 sessions=self.sessions.count(),
                 agents=self.sessions.installer.installed()[:200],
-                isolation=self.workspaces.runtime.isolation,
+                isolation=runtimes[0].isolation if runtimes else NodeIsolation(),
                 network=NodeNetwork(
-                    variables=runtime.network.names, problems=runtime.network.problems[:20]
+                    variables=self.network.names, problems=self.network.problems[:20]
                 ),
+                runtimes=runtimes[:16],
+                allocatable_cpus=self.allocatable.cpus,
+                allocatable_memory_bytes=self.allocatable.memory_bytes,
             )
             with contextlib.suppress(CorralError):
                 await peer.notify("heartbeat", beat)
@@ -254,6 +262,7 @@ class NodeDaemon:
             "workspace.start": self._workspace_start,
             "workspace.stop": self._workspace_stop,
             "workspace.delete": self._workspace_delete,
+            "workspace.rebuild": self._workspace_rebuild,
             "workspace.list": self._workspace_list,
             "terminal.create": self._terminal_create,
             "terminal.list": self._terminal_list,
@@ -277,14 +286,21 @@ class NodeDaemon:
         await self.sessions.close_workspace(ref.id)
         return await self.workspaces.delete(ref.id)
 
+    async def _workspace_rebuild(self, request: WorkspaceRebuild) -> WorkspaceStatus:
+        await self.sessions.close_workspace(request.id)
+        return await self.workspaces.rebuild(request)
+
     async def _workspace_list(self, _: Empty) -> WorkspaceList:
         return await self.workspaces.list()
 
     async def _terminal_create(self, request: TerminalCreate) -> TerminalInfo:
         async with self.workspaces.lock(request.workspace_id):
-            handle = self.workspaces.handle(request.workspace_id)
-            spec = self.workspaces.runtime.command(
-                handle, self._shell, env={**request.env, "TERM": "xterm-256color"}
+            runtime, handle = self.workspaces.runtime_of(request.workspace_id)
+            spec = runtime.command(
+                handle,
+                runtime.shell(handle),
+                env={**request.env, "TERM": "xterm-256color"},
+                tty=True,
             )
             return await self.terminals.create(
                 request.workspace_id, spec, request.cols, request.rows

@@ -5,8 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["MachineHealth", "read_machine_health"]
+__all__ = ["MachineHealth", "WorkspaceCapacity", "read_machine_health"]
+
+
+class WorkspaceCapacity(NamedTuple):
+    """What the node offers its workspaces, from its settings; None: the whole machine."""
+
+    cpus: float | None
+    memory_bytes: int | None
 
 
 class MachineHealth:

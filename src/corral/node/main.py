@@ -15,9 +15,10 @@ from pathlib import Path
 from corral.errors import CorralError
 from corral.netenv import network_environment
 from corral.node.daemon import NodeDaemon
+from corral.node.health import WorkspaceCapacity
 from corral.node.identity import join, load_identity, save_identity
 from corral.node.ptyclient import PtyHostClient
-from corral.node.runtimes.registry import load_runtime
+from corral.node.runtimes.registry import load_runtimes
 from corral.node.sessions import NodeSessions
 from corral.node.settings import NodeDaemonSettings
 from corral.node.workspaces import NodeWorkspaces
@@ -138,25 +139,20 @@ async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
     for problem in network.problems:
         log.warning("network environment: %s", problem)
     log.info("passing on the network variables: %s", ", ".join(network.names) or "none")
-    runtime_class = load_runtime(settings.runtime)
-    runtime_settings = runtime_class.settings_model.model_validate(settings.runtime_settings)
-    runtime = runtime_class(
-        data_dir / "workspaces",
-        data_dir=data_dir,
-        settings=runtime_settings,
-        network=network,
-    )
+    agents_dir = settings.agents_dir or data_dir / "agents"
+    runtimes, unavailable = load_runtimes(settings, network=network, agents_dir=agents_dir)
     terminals = PtyHostClient(data_dir)
     workspaces = NodeWorkspaces(
-        runtime,
+        runtimes,
         terminals,
         data_dir / "state",
         progress_interval_seconds=settings.progress_interval_seconds,
+        unavailable=unavailable,
     )
     sessions = NodeSessions(
         workspaces,
         data_dir,
-        agents_dir=settings.agents_dir or data_dir / "agents",
+        agents_dir=agents_dir,
         settings=settings.sessions,
         network=network,
     )
@@ -165,6 +161,10 @@ async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
         workspaces,
         terminals,
         sessions,
+        network=network,
+        allocatable=WorkspaceCapacity(
+            cpus=settings.allocatable_cpus, memory_bytes=settings.allocatable_memory_bytes
+        ),
         reconnect_min_seconds=settings.reconnect_min_seconds,
         reconnect_max_seconds=settings.reconnect_max_seconds,
     )

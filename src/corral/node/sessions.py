@@ -141,11 +141,11 @@ class NodeSessions:
         if existing is not None and not existing.ended:
             return SessionAck(session_id=start.session_id)  # a repeated request
         async with self.workspaces.lock(start.workspace_id):
-            handle = self.workspaces.handle(start.workspace_id)
+            runtime, handle = self.workspaces.runtime_of(start.workspace_id)
             self.outbox.start_at(start.session_id, start.next_seq)
             host = SessionHost(
                 start,
-                runtime=self.workspaces.runtime,
+                runtime=runtime,
                 handle=handle,
                 installer=self.installer,
                 emit=self._emit_for(start.session_id),

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corral.netenv import EnvName
 from corral.node.pty import DEFAULT_MAX_PENDING_INPUT_BYTES
 from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
-from corral.protocol.messages import MAX_WINDOW
+from corral.protocol.messages import MAX_WINDOW, RuntimeName
 from corral.settings import SettingsArea
 
 __all__ = ["NodeDaemonSettings", "SessionSettings", "TerminalSettings"]
@@ -87,9 +87,21 @@ class NodeDaemonSettings(BaseSettings):
     control_url: str | None = Field(
         None, description="The control plane's URL; remembered after the first join."
     )
-    runtime: str = Field("host", description="The workspace runtime (a corral.runtimes name).")
-    runtime_settings: dict[str, Any] = Field(
-        default_factory=dict, description='Settings of the runtime, e.g. {"sandbox": "bwrap"}.'
+    runtimes: list[RuntimeName] = Field(
+        default_factory=lambda: ["host", "devcontainer"],
+        min_length=1,
+        description="The workspace runtimes the node offers (corral.runtimes names). One that "
+        "cannot work here (devcontainer without Docker) is reported unavailable, with why.",
+    )
+    runtime_settings: dict[RuntimeName, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Settings of each runtime, by name, e.g. {"host": {"sandbox": "bwrap"}}.',
+    )
+    allocatable_cpus: float | None = Field(
+        None, gt=0, description="CPUs the node offers its workspaces (default: all)."
+    )
+    allocatable_memory_bytes: int | None = Field(
+        None, gt=0, description="Memory the node offers its workspaces (default: all)."
     )
     terminals: TerminalSettings = Field(default_factory=TerminalSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
@@ -115,3 +127,13 @@ class NodeDaemonSettings(BaseSettings):
     progress_interval_seconds: float = Field(
         0.25, ge=0, description="At most one progress line per workspace this often."
     )
+
+    @field_validator("runtime_settings", mode="before")
+    @classmethod
+    def _keyed_by_runtime(cls, value: Any) -> Any:
+        if isinstance(value, dict) and not all(isinstance(v, dict) for v in value.values()):
+            raise ValueError(
+                "runtime_settings holds each runtime's settings under its name, e.g. "
+                '{"host": {"sandbox": "bwrap"}}'
+            )
+        return value

@@ -40,19 +40,25 @@ class FileOwner(NamedTuple):
 
 
 class WorkspaceFiles:
-    """Files under `roots` (absolute, resolved directories of one workspace; the first is where
-    relative paths start). `owner`, when given, receives what is created."""
+    """Files under `roots` (absolute, resolved directories of one workspace on the node; the
+    first is where relative paths start). `seen_as` names each root as the workspace's own
+    processes see it (in a container, its mount point), if not by its path on the node: paths
+    come in those terms. `owner`, when given, receives what is created."""
 
     def __init__(
         self,
         roots: Sequence[Path],
         *,
+        seen_as: Sequence[Path] | None = None,
         owner: FileOwner | None = None,
         max_read_bytes: int = DEFAULT_MAX_READ_BYTES,
     ) -> None:
         if not roots:
             raise ValueError("a workspace has at least one directory")
+        if seen_as is not None and len(seen_as) != len(roots):
+            raise ValueError("seen_as names each root once")
         self.roots = tuple(roots)
+        self.seen_as = tuple(seen_as) if seen_as is not None else self.roots
         self.owner = owner
         self.max_read_bytes = max_read_bytes
 
@@ -143,9 +149,9 @@ class WorkspaceFiles:
         the kernel decides, when opening, whether the rest stays inside."""
         if not path or "\0" in path:
             raise InvalidInput("a file path must be a non-empty string", reason="invalid_path")
-        absolute = path if path.startswith("/") else f"{self.roots[0]}/{path}"
-        for root in self.roots:
-            prefix = str(root)
+        absolute = path if path.startswith("/") else f"{self.seen_as[0]}/{path}"
+        for root, seen in zip(self.roots, self.seen_as, strict=True):
+            prefix = str(seen)
             if absolute == prefix:
                 return root, "."
             if absolute.startswith(prefix + "/"):

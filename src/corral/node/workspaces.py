@@ -1,8 +1,10 @@
-"""The node's side of workspaces: runs the runtime, keeps handles, reports state as events.
+"""The node's side of workspaces: runs their runtimes, keeps handles, reports state as events.
 
-Handles are written to `<data dir>/state/<workspace id>.json` when a workspace is made, so a
-restarted node still knows its workspaces and their runtime handles. A create answers at once
-(`creating`); the clone runs in the background and its outcome is sent as a `workspace.state`
+A node has several runtimes by name (`host`, `devcontainer`); each workspace names its own when
+it is made, and its handle says which one it is in from then on. Handles are written to
+`<data dir>/state/<workspace id>.json` when a workspace is made, so a restarted node still knows
+its workspaces and their runtime handles. A create or a rebuild answers at once (`creating`,
+`rebuilding`); the work runs in the background and its outcome is sent as a `workspace.state`
 event, with throttled `workspace.progress` lines meanwhile.
 """
 
@@ -11,16 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from corral.errors import CorralError, NotFound
+from corral.errors import CorralError, InvalidInput, NotFound
 from corral.node.ptyclient import PtyHostClient
-from corral.node.runtimes.base import Runtime, RuntimeStatus, WorkspaceHandle
+from corral.node.runtimes.base import (
+    Progress,
+    Runtime,
+    RuntimeStatus,
+    WorkspaceHandle,
+    WorkspaceUnbuilt,
+)
 from corral.protocol.messages import (
     Body,
+    RuntimeInfo,
     WorkspaceList,
     WorkspaceProgress,
+    WorkspaceRebuild,
     WorkspaceSpec,
     WorkspaceStatus,
 )
@@ -38,23 +48,58 @@ _STATE_BY_RUNTIME = {
 
 
 class NodeWorkspaces:
+    """`runtimes` are the node's working runtimes by name, in its order of preference;
+    `unavailable` names those configured that cannot work here, with the reason."""
+
     def __init__(
         self,
-        runtime: Runtime,
+        runtimes: Mapping[str, Runtime],
         terminals: PtyHostClient,
         state_dir: Path,
         *,
         progress_interval_seconds: float,
+        unavailable: Mapping[str, str] | None = None,
     ) -> None:
-        self.runtime = runtime
+        self.runtimes = dict(runtimes)
+        self.unavailable = dict(unavailable or {})
         self.terminals = terminals
         self.state_dir = state_dir
         self.progress_interval_seconds = progress_interval_seconds
         self.notify: Notify | None = None
-        self._creating: dict[str, asyncio.Task[None]] = {}
+        self._busy: dict[str, tuple[WorkspaceState, asyncio.Task[None]]] = {}
+        """Workspaces being made or rebuilt, with that state, by id."""
         self._pending_sends: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    # -- runtimes ------------------------------------------------------------------------------
+
+    def runtime(self, name: str) -> Runtime:
+        runtime = self.runtimes.get(name)
+        if runtime is not None:
+            return runtime
+        if name in self.unavailable:
+            raise InvalidInput(
+                f"the {name} runtime cannot work on this node: {self.unavailable[name]}",
+                reason="runtime_unavailable",
+            )
+        known = ", ".join(self.runtimes) or "none"
+        raise InvalidInput(
+            f"this node has no runtime named {name!r} (it has: {known})", reason="unknown_runtime"
+        )
+
+    def runtime_of(self, workspace_id: str) -> tuple[Runtime, WorkspaceHandle]:
+        """The workspace's handle and the runtime it is in."""
+        handle = self.handle(workspace_id)
+        return self.runtime(handle.runtime), handle
+
+    def runtime_infos(self) -> list[RuntimeInfo]:
+        infos = [runtime.info() for runtime in self.runtimes.values()]
+        infos += [
+            RuntimeInfo(name=name, available=False, problem=problem[:500])
+            for name, problem in self.unavailable.items()
+        ]
+        return infos
 
     # -- handles -------------------------------------------------------------------------------
 
@@ -73,20 +118,62 @@ class NodeWorkspaces:
         tmp.replace(self._path(handle.workspace_id))
 
     def count(self) -> int:
-        return len(list(self.state_dir.glob("*.json"))) + len(self._creating)
+        made = {path.stem for path in self.state_dir.glob("*.json")}
+        return len(made | set(self._busy))
 
     # -- requests ------------------------------------------------------------------------------
 
     async def create(self, spec: WorkspaceSpec) -> WorkspaceStatus:
         if self._path(spec.id).exists():
             return await self.status(spec.id)
-        if spec.id not in self._creating:
-            task = asyncio.create_task(self._create(spec), name=f"create {spec.id}")
-            self._creating[spec.id] = task
-            task.add_done_callback(lambda _: self._creating.pop(spec.id, None))
-        return WorkspaceStatus(id=spec.id, state=WorkspaceState.CREATING)
+        runtime = self.runtime(spec.runtime)
+        if spec.id not in self._busy:
+            self._in_background(
+                spec.id,
+                WorkspaceState.CREATING,
+                lambda progress: runtime.create(spec, progress),
+                failure="the node failed to make the workspace",
+            )
+        return WorkspaceStatus(id=spec.id, state=self._busy[spec.id][0])
 
-    async def _create(self, spec: WorkspaceSpec) -> None:
+    async def rebuild(self, request: WorkspaceRebuild) -> WorkspaceStatus:
+        """Stop the workspace's terminals (the caller stops its sessions) and make its
+        container anew in the background."""
+        async with self.lock(request.id):
+            if request.id in self._busy:
+                return WorkspaceStatus(id=request.id, state=self._busy[request.id][0])
+            runtime, handle = self.runtime_of(request.id)
+            await self.terminals.close_workspace(request.id)
+            self._in_background(
+                request.id,
+                WorkspaceState.REBUILDING,
+                lambda progress: runtime.rebuild(handle, request, progress),
+                failure="the node failed to rebuild the workspace",
+            )
+        return WorkspaceStatus(id=request.id, state=WorkspaceState.REBUILDING)
+
+    def _in_background(
+        self,
+        workspace_id: str,
+        state: WorkspaceState,
+        work: Callable[[Progress], Awaitable[WorkspaceHandle]],
+        *,
+        failure: str,
+    ) -> None:
+        """Run `work` (a create or a rebuild), showing `state` meanwhile, then save the handle
+        it returns and report the outcome."""
+        task = asyncio.create_task(
+            self._run_work(workspace_id, work, failure), name=f"{state} {workspace_id}"
+        )
+        self._busy[workspace_id] = (state, task)
+        task.add_done_callback(lambda _: self._busy.pop(workspace_id, None))
+
+    async def _run_work(
+        self,
+        workspace_id: str,
+        work: Callable[[Progress], Awaitable[WorkspaceHandle]],
+        failure: str,
+    ) -> None:
         last_sent = 0.0
 
         def progress(line: str) -> None:
@@ -95,46 +182,58 @@ class NodeWorkspaces:
             if now - last_sent >= self.progress_interval_seconds and line.strip():
                 last_sent = now
                 self._send_soon(
-                    "workspace.progress", WorkspaceProgress(id=spec.id, line=line[:4000])
+                    "workspace.progress", WorkspaceProgress(id=workspace_id, line=line[:4000])
                 )
 
         try:
-            handle = await self.runtime.create(spec, progress)
+            handle = await work(progress)
+        except WorkspaceUnbuilt as exc:
+            self._save(exc.handle)
+            status = WorkspaceStatus(
+                id=workspace_id, state=WorkspaceState.ERROR, reason=exc.message[:4000]
+            )
         except CorralError as exc:
             status = WorkspaceStatus(
-                id=spec.id, state=WorkspaceState.ERROR, reason=exc.message[:4000]
+                id=workspace_id, state=WorkspaceState.ERROR, reason=exc.message[:4000]
             )
         except Exception:
-            log.exception("making workspace %s failed", spec.id)
-            status = WorkspaceStatus(
-                id=spec.id,
-                state=WorkspaceState.ERROR,
-                reason="the node failed to make the workspace",
-            )
+            log.exception("%s (workspace %s)", failure, workspace_id)
+            status = WorkspaceStatus(id=workspace_id, state=WorkspaceState.ERROR, reason=failure)
         else:
             self._save(handle)
-            status = WorkspaceStatus(id=spec.id, state=WorkspaceState.RUNNING)
+            status = WorkspaceStatus(id=workspace_id, state=WorkspaceState.RUNNING)
         await self._send("workspace.state", status)
 
     async def status(self, workspace_id: str) -> WorkspaceStatus:
-        if workspace_id in self._creating:
-            return WorkspaceStatus(id=workspace_id, state=WorkspaceState.CREATING)
-        handle = self.handle(workspace_id)
-        found = await self.runtime.status(handle)
+        if workspace_id in self._busy:
+            return WorkspaceStatus(id=workspace_id, state=self._busy[workspace_id][0])
+        runtime, handle = self.runtime_of(workspace_id)
+        found = await runtime.status(handle)
         if found == RuntimeStatus.MISSING:
             return WorkspaceStatus(
                 id=workspace_id,
                 state=WorkspaceState.ERROR,
                 reason="the workspace's files are gone from the node",
             )
+        if found == RuntimeStatus.UNBUILT:
+            return WorkspaceStatus(
+                id=workspace_id,
+                state=WorkspaceState.ERROR,
+                reason="its container could not be built: rebuild it, with the node's default "
+                "image if its configuration does not build",
+            )
         return WorkspaceStatus(id=workspace_id, state=_STATE_BY_RUNTIME[found])
 
     async def list(self) -> WorkspaceList:
-        statuses = [await self.status(path.stem) for path in sorted(self.state_dir.glob("*.json"))]
-        statuses += [
-            WorkspaceStatus(id=wid, state=WorkspaceState.CREATING) for wid in self._creating
-        ]
-        return WorkspaceList(workspaces=statuses)
+        made = sorted(path.stem for path in self.state_dir.glob("*.json"))
+        ids = made + [wid for wid in self._busy if wid not in made]
+        return WorkspaceList(workspaces=[await self._listed(wid) for wid in ids])
+
+    async def _listed(self, workspace_id: str) -> WorkspaceStatus:
+        try:
+            return await self.status(workspace_id)
+        except CorralError as exc:  # its runtime is gone from the node's settings
+            return WorkspaceStatus(id=workspace_id, state=WorkspaceState.ERROR, reason=exc.message)
 
     def lock(self, workspace_id: str) -> asyncio.Lock:
         """Held while a workspace starts, stops or is deleted, and while a terminal is made in
@@ -143,25 +242,37 @@ class NodeWorkspaces:
 
     async def stop(self, workspace_id: str) -> WorkspaceStatus:
         async with self.lock(workspace_id):
-            handle = self.handle(workspace_id)
+            self._refuse_busy(workspace_id)
+            runtime, handle = self.runtime_of(workspace_id)
             await self.terminals.close_workspace(workspace_id)
-            await self.runtime.stop(handle)
+            await runtime.stop(handle)
             return await self._report(await self.status(workspace_id))
 
     async def start(self, workspace_id: str) -> WorkspaceStatus:
         async with self.lock(workspace_id):
-            await self.runtime.start(self.handle(workspace_id))
+            self._refuse_busy(workspace_id)
+            runtime, handle = self.runtime_of(workspace_id)
+            await runtime.start(handle)
             return await self._report(await self.status(workspace_id))
 
+    def _refuse_busy(self, workspace_id: str) -> None:
+        if workspace_id in self._busy:
+            state = self._busy[workspace_id][0]
+            raise InvalidInput(
+                f"workspace {workspace_id} is {state.value}; wait for it to finish",
+                reason=f"workspace_{state.value}",
+            )
+
     async def delete(self, workspace_id: str) -> WorkspaceStatus:
-        task = self._creating.get(workspace_id)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        busy = self._busy.get(workspace_id)
+        if busy is not None:
+            busy[1].cancel()
+            await asyncio.gather(busy[1], return_exceptions=True)
         async with self.lock(workspace_id):
             await self.terminals.close_workspace(workspace_id)
             if self._path(workspace_id).exists():
-                await self.runtime.delete(self.handle(workspace_id))
+                runtime, handle = self.runtime_of(workspace_id)
+                await runtime.delete(handle)
                 self._path(workspace_id).unlink(missing_ok=True)
         self._locks.pop(workspace_id, None)
         return await self._report(WorkspaceStatus(id=workspace_id, state=WorkspaceState.DELETED))
@@ -173,7 +284,7 @@ class NodeWorkspaces:
         return status
 
     async def shutdown(self) -> None:
-        tasks = list(self._creating.values())
+        tasks = [task for _, task in self._busy.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

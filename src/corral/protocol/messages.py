@@ -155,13 +155,16 @@ class NodeIsolation(Body):
     """How a node keeps workspaces from the machine and from each other (see docs/security.md);
     `problems` says why a piece is missing, in the node's words."""
 
-    sandbox: Literal["bwrap", "none"] = "none"
-    """Whether workspace processes run in a bubblewrap sandbox built from an allow-list."""
-    user: Literal["workspace_uid", "user_namespace", "node_user"] = "node_user"
+    sandbox: Literal["bwrap", "container", "none"] = "none"
+    """Whether workspace processes run in a bubblewrap sandbox built from an allow-list, or in
+    a container of the workspace's own."""
+    user: Literal["workspace_uid", "user_namespace", "node_user", "container_user"] = "node_user"
     """Whom they run as: a uid of each workspace's own (a root node), the node's user inside
-    a user namespace (a non-root node), or the node's own user (no sandbox)."""
-    network: Literal["isolated", "host"] = "host"
-    """A network namespace of their own (user-mode networking), or the machine's network."""
+    a user namespace (a non-root node), the node's own user (no sandbox), or the user the
+    workspace's container configuration names."""
+    network: Literal["isolated", "bridge", "host"] = "host"
+    """A network of their own that cannot reach the node (user-mode networking, or a bridge
+    behind the node's firewall), a bridge of their own that can, or the machine's network."""
     file_access: Literal["openat2"] = "openat2"
     """How the node opens workspace files for agents: beneath the workspace, race-free."""
     problems: list[Annotated[str, StringConstraints(max_length=500)]] = Field(

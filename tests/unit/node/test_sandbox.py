@@ -244,8 +244,8 @@ async def test_nothing_outside_the_workspace_can_be_written(
 ) -> None:
     name = f"corral-escape-{uuid.uuid4().hex}"
     targets = [
-        workspace.root / name,
-        workspace.root / ".corral-stopped",
+        workspace.repo.parent / name,
+        workspace.repo.parent / ".corral-stopped",
         Path("/usr") / name,
         Path("/etc") / name,
         data_dir / name,

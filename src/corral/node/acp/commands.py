@@ -30,7 +30,6 @@ from corral.errors import CorralError
 from corral.ids import new_id
 from corral.node.acp.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, validated
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
-from corral.processes import kill_process_group
 
 __all__ = ["MAX_OUTPUT_BYTES", "AgentCommands", "command_argv"]
 
@@ -113,7 +112,7 @@ class AgentCommands:
             self._report(command)
             return command.exit_status() or {}
         if method == "terminal/kill":
-            await kill_process_group(command.process)
+            await self.runtime.kill(command.process)
             return {}
         if method == "terminal/release":
             await self._release(command)
@@ -195,7 +194,7 @@ class AgentCommands:
         )
 
     async def _release(self, command: _Command) -> None:
-        await kill_process_group(command.process)
+        await self.runtime.kill(command.process)
         await asyncio.gather(*command.readers, return_exceptions=True)
         self._report(command)
         self._commands.pop(command.id, None)

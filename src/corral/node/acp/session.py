@@ -34,9 +34,8 @@ from corral.node.acp.rpc import (
     AgentRpc,
     RpcError,
 )
-from corral.node.runtimes.base import Runtime, WorkspaceHandle
+from corral.node.runtimes.base import AgentProgram, Runtime, WorkspaceHandle
 from corral.node.settings import SessionSettings
-from corral.processes import kill_process_group
 from corral.protocol.agents import Quirk
 from corral.protocol.sessions import SessionEventKind, SessionPrompt, SessionStart
 from corral.states import SessionState
@@ -127,7 +126,7 @@ class SessionHost:
             if self._rpc is not None:
                 self._rpc.close("the session ended")
             if self.process is not None:
-                await kill_process_group(self.process)
+                await self.runtime.kill(self.process)
             await self._commands.close()
             tasks = [*self._watchers, *([self._cancel_watch] if self._cancel_watch else [])]
             for task in tasks:
@@ -171,9 +170,11 @@ class SessionHost:
 
     async def _launch(self) -> None:
         agent = self.start.agent
-        argv, cache = await self.installer.ensure(
-            agent, lambda line: self._emit(SessionEventKind.INSTALL, {"line": line})
-        )
+
+        def progress(line: str) -> None:
+            self._emit(SessionEventKind.INSTALL, {"line": line})
+
+        argv, cache = await self.installer.ensure(agent, progress)
         if self.runtime.sandboxed:
             argv += agent.sandboxed_args
         # Each agent has a HOME of its own in the workspace: its config and logins (~/.claude,
@@ -181,11 +182,11 @@ class SessionHost:
         home = self.handle.home / ".agents" / agent.name
         self._files.make_dirs(str(home))
         try:
-            self.process = await self.runtime.spawn_process(
+            self.process = await self.runtime.spawn_agent(
                 self.handle,
-                argv,
+                AgentProgram(argv=tuple(argv), install_dir=cache),
                 env={**self.start.env, "HOME": str(home)},
-                readable=[cache] if cache else [],
+                progress=progress,
             )
         except FileNotFoundError as exc:
             raise _Failed(f"cannot start {agent.name}: {exc.strerror}: {argv[0]}") from None

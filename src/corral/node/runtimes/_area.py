@@ -37,7 +37,6 @@ from corral.node.runtimes.base import (
     RuntimeError_,
     RuntimeStatus,
     WorkspaceHandle,
-    resolve_in_workspace,
 )
 from corral.node.workspacefiles import FileOwner, WorkspaceFiles
 from corral.protocol.messages import WorkspaceSpec
@@ -57,10 +56,12 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 @dataclass(frozen=True)
 class Area:
     root: Path
+    checkout: str = "repo"
+    """The checkout's directory name (a dev container shows it as `/workspaces/<name>`)."""
 
     @property
     def repo(self) -> Path:
-        return self.root / "repo"
+        return self.root / self.checkout
 
     @property
     def home(self) -> Path:
@@ -136,9 +137,19 @@ class AreaRuntime(Runtime):
     """A runtime whose workspaces are directories under `workspaces_dir` (see the module doc)."""
 
     def __init__(
-        self, workspaces_dir: Path, *, data_dir: Path, network: NetworkEnvironment | None = None
+        self,
+        workspaces_dir: Path,
+        *,
+        data_dir: Path,
+        network: NetworkEnvironment | None = None,
+        agents_dir: Path | None = None,
     ) -> None:
-        super().__init__(workspaces_dir.resolve(), data_dir=data_dir.resolve(), network=network)
+        super().__init__(
+            workspaces_dir.resolve(),
+            data_dir=data_dir.resolve(),
+            network=network,
+            agents_dir=agents_dir,
+        )
         account = pwd.getpwuid(os.getuid())
         self._user = account.pw_name
         self._shell = account.pw_shell if Path(account.pw_shell).is_file() else "/bin/sh"
@@ -161,12 +172,25 @@ class AreaRuntime(Runtime):
 
     def _area_of(self, handle: WorkspaceHandle) -> Area:
         area = self._area_for(handle.workspace_id)
-        if handle.root != area.root:
+        if handle.repo != area.repo:
             raise InvalidInput(
                 f"workspace {handle.workspace_id} does not live in {self.workspaces_dir}",
                 reason="foreign_workspace",
             )
         return area
+
+    def resolve(self, area: Area, path: str | Path) -> Path:
+        """The absolute path of `path` (relative to the checkout) if it stays inside the
+        workspace's area. Symlinks are resolved first, so a link pointing outside is refused
+        like `../` is."""
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            candidate = area.repo / candidate
+        resolved = candidate.resolve()
+        root = area.root.resolve()
+        if resolved != root and root not in resolved.parents:
+            raise InvalidInput(f"{path} is outside the workspace", reason="path_outside_workspace")
+        return resolved
 
     async def create(self, spec: WorkspaceSpec, progress: Progress) -> WorkspaceHandle:
         """See `Runtime.create`. Not safe to call twice at once for the same id."""
@@ -181,11 +205,7 @@ class AreaRuntime(Runtime):
                 await asyncio.to_thread(remove_tree, area.root)
                 raise
         return WorkspaceHandle(
-            workspace_id=spec.id,
-            runtime=self.name,
-            root=area.root,
-            repo=area.repo,
-            home=area.home,
+            workspace_id=spec.id, runtime=self.name, repo=area.repo, home=area.home
         )
 
     async def start(self, handle: WorkspaceHandle) -> None:
@@ -227,6 +247,7 @@ class AreaRuntime(Runtime):
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         readable: Sequence[Path] = (),
+        tty: bool = False,
     ) -> ProcessSpec:
         """See `Runtime.command`. Raises `RuntimeError_` unless the workspace is running, and
         `InvalidInput` for a `cwd` outside the workspace.
@@ -245,7 +266,7 @@ class AreaRuntime(Runtime):
                 f"workspace {handle.workspace_id} is {status.value}",
                 reason=f"workspace_{status.value}",
             )
-        directory = resolve_in_workspace(handle, cwd) if cwd is not None else area.repo
+        directory = self.resolve(area, cwd) if cwd is not None else area.repo
         return ProcessSpec(
             argv=self._wrap(area, argv, directory, readable),
             env={**self.base_env(area), **(env or {})},

@@ -16,17 +16,24 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from corral.errors import CorralError, InvalidInput
+from corral.errors import CorralError
 from corral.netenv import NetworkEnvironment
 from corral.node.workspacefiles import WorkspaceFiles
-from corral.processes import kill_process_group
-from corral.protocol.messages import NodeIsolation, WorkspaceSpec
+from corral.processes import kill_marked, kill_process_group
+from corral.protocol.messages import (
+    NodeIsolation,
+    RuntimeInfo,
+    WorkspaceLimits,
+    WorkspaceRebuild,
+    WorkspaceSpec,
+)
 
 __all__ = [
+    "AgentProgram",
     "ExecResult",
     "ProcessSpec",
     "Progress",
@@ -34,7 +41,7 @@ __all__ = [
     "RuntimeError_",
     "RuntimeStatus",
     "WorkspaceHandle",
-    "resolve_in_workspace",
+    "WorkspaceUnbuilt",
 ]
 
 Progress = Callable[[str], None]
@@ -51,52 +58,79 @@ class RuntimeStatus(StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"
     MISSING = "missing"
+    UNBUILT = "unbuilt"
+    """Its checkout is there, but what runs it could not be built (a failed image build)."""
+
+
+class WorkspaceUnbuilt(RuntimeError_):
+    """The workspace was made but cannot run: `handle` is kept so that a rebuild (with other
+    settings, such as the node's default image) can finish it without cloning again."""
+
+    reason = "workspace_unbuilt"
+
+    def __init__(self, message: str, handle: WorkspaceHandle) -> None:
+        super().__init__(message)
+        self.handle = handle
 
 
 class WorkspaceHandle(BaseModel):
-    """What a runtime returns about a workspace it made. The node persists it as it is."""
+    """What a runtime returns about a workspace it made. The node persists it as it is.
+
+    Paths are as the workspace's own processes see them (inside a container, the container's):
+    they are what an agent is told (ACP's `cwd`) and what it names in `fs/*` requests. Where
+    the workspace lives on the node is the runtime's business, kept in `state` if it must be.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     workspace_id: str
     runtime: str
-    root: Path
-    """The workspace's own area: the only place its processes may write."""
     repo: Path
     """The git checkout, and the working directory of new processes."""
     home: Path
-    """HOME for the workspace's processes, inside `root`."""
+    """Where the workspace keeps what is not the checkout: agents' HOMEs and logins."""
+    state: dict[str, JsonValue] = Field(default_factory=dict)
+    """The runtime's own (a container's id); nobody else reads it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_host_root(cls, data: Any) -> Any:
+        """Handles saved before runtimes kept their own state named the host directory."""
+        if isinstance(data, dict) and "root" in data:
+            data = {key: value for key, value in data.items() if key != "root"}
+        return data
 
 
 class ProcessSpec(BaseModel):
-    """A process ready to start: the full argv (sandbox wrapper included), env and cwd."""
+    """A process ready to start: the full argv (sandbox wrapper included), env and cwd.
+
+    `marker`, when set, is also in the environment of the process inside the workspace (as
+    `PROCESS_MARKER_VARIABLE`): its group on the node is only a client (`docker exec`), so
+    ending it means ending what carries the marker too (`corral.processes.kill_marked`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     argv: tuple[str, ...]
     env: dict[str, str]
     cwd: Path
+    marker: str | None = None
+
+
+class AgentProgram(BaseModel):
+    """An installed agent as a runtime is asked to start it: its program in the node's agent
+    cache (`install_dir`, None for a command on the PATH) and its arguments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    argv: tuple[str, ...]
+    install_dir: Path | None = None
 
 
 class ExecResult(BaseModel):
     exit_code: int
     stdout: bytes
     stderr: bytes
-
-
-def resolve_in_workspace(handle: WorkspaceHandle, path: str | Path) -> Path:
-    """The absolute path of `path` (relative to the checkout) if it stays inside the workspace.
-
-    Symlinks are resolved first, so a link pointing outside is refused like `../` is.
-    """
-    candidate = Path(path)
-    if not candidate.is_absolute():
-        candidate = handle.repo / candidate
-    resolved = candidate.resolve()
-    root = handle.root.resolve()
-    if resolved != root and root not in resolved.parents:
-        raise InvalidInput(f"{path} is outside the workspace", reason="path_outside_workspace")
-    return resolved
 
 
 class Runtime(abc.ABC):
@@ -117,6 +151,10 @@ class Runtime(abc.ABC):
     turn it off then (see `AgentLaunch.sandboxed_args`): sandboxes cannot nest."""
     isolation: NodeIsolation = NodeIsolation()
     """What that sandbox provides here, for the node's heartbeat (`corral node show`)."""
+    enforces_limits: bool = False
+    """Whether `WorkspaceSpec.limits` are enforced (the control plane places by them)."""
+    default_limits: WorkspaceLimits = WorkspaceLimits()
+    """The limits of a workspace that asks for none."""
 
     def __init__(
         self,
@@ -125,10 +163,22 @@ class Runtime(abc.ABC):
         data_dir: Path,
         settings: BaseModel | None = None,
         network: NetworkEnvironment | None = None,
+        agents_dir: Path | None = None,
     ) -> None:
         self.workspaces_dir = workspaces_dir
         self.data_dir = data_dir
+        self.agents_dir = agents_dir or data_dir / "agents"
         self.network = network or NetworkEnvironment()
+        self._markers: dict[int, str] = {}
+
+    def info(self) -> RuntimeInfo:
+        """What the node's heartbeat says of this runtime."""
+        return RuntimeInfo(
+            name=self.name,
+            isolation=self.isolation,
+            limits=self.enforces_limits,
+            default_limits=self.default_limits,
+        )
 
     @abc.abstractmethod
     async def create(self, spec: WorkspaceSpec, progress: Progress) -> WorkspaceHandle:
@@ -138,6 +188,16 @@ class Runtime(abc.ABC):
         the work and never makes a second workspace. Raises `RuntimeError_` with the tool's own
         message (git's, for a failed clone), after removing what it half made.
         """
+
+    async def rebuild(
+        self, handle: WorkspaceHandle, request: WorkspaceRebuild, progress: Progress
+    ) -> WorkspaceHandle:
+        """Make the workspace anew from its configuration, keeping its checkout and HOME; the
+        caller stops its processes first. Only runtimes with something to rebuild do."""
+        raise RuntimeError_(
+            f"the {self.name} runtime has nothing to rebuild: a workspace is its checkout",
+            reason="rebuild_unsupported",
+        )
 
     @abc.abstractmethod
     async def start(self, handle: WorkspaceHandle) -> None:
@@ -164,17 +224,43 @@ class Runtime(abc.ABC):
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         readable: Sequence[Path] = (),
+        tty: bool = False,
     ) -> ProcessSpec:
         """How to start `argv` inside the workspace (wrapped in the sandbox, if there is one),
         with a minimal env, `env` on top, and `cwd` (default: the checkout). `readable` are
         node directories the process may read though the sandbox hides the node's data
-        directory (the shared agent installs)."""
+        directory (the shared agent installs). `tty`: it will run on a terminal."""
+
+    def shell(self, handle: WorkspaceHandle) -> tuple[str, ...]:
+        """The login shell a terminal of the workspace runs."""
+        return ("/bin/bash", "-l") if Path("/bin/bash").exists() else ("/bin/sh", "-l")
 
     @abc.abstractmethod
     def files(self, handle: WorkspaceHandle, *, max_read_bytes: int) -> WorkspaceFiles:
         """The workspace's files as its agent reads and writes them through the node (ACP's
         `fs/*`): the checkout and HOME, opened so that no path or link leads out of them, and
         what is made there owned by the workspace's user (see `corral.node.workspacefiles`)."""
+
+    async def spawn_agent(
+        self,
+        handle: WorkspaceHandle,
+        program: AgentProgram,
+        *,
+        env: Mapping[str, str],
+        progress: Progress,
+    ) -> asyncio.subprocess.Process:
+        """Start an installed agent in the workspace, as `spawn_process` does. A runtime whose
+        workspaces cannot run the node's installs as they are (no Node.js in a container)
+        makes them runnable here, reporting long work to `progress`."""
+        readable = [program.install_dir] if program.install_dir else []
+        return await self.spawn_process(handle, program.argv, env=env, readable=readable)
+
+    async def kill(self, process: asyncio.subprocess.Process) -> None:
+        """End a process this runtime started, with everything it started, and reap it."""
+        await kill_process_group(process)
+        marker = self._markers.pop(process.pid, None)
+        if marker is not None:
+            await asyncio.to_thread(kill_marked, marker)
 
     async def spawn_process(
         self,
@@ -187,7 +273,7 @@ class Runtime(abc.ABC):
     ) -> asyncio.subprocess.Process:
         """Start a process with pipes on stdin, stdout and stderr, in its own process group."""
         spec = self.command(handle, argv, env=env, cwd=cwd, readable=readable)
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             *spec.argv,
             env=spec.env,
             cwd=spec.cwd,
@@ -196,6 +282,9 @@ class Runtime(abc.ABC):
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
+        if spec.marker is not None:
+            self._markers[process.pid] = spec.marker
+        return process
 
     async def exec(
         self,
@@ -210,8 +299,9 @@ class Runtime(abc.ABC):
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_seconds)
         except TimeoutError:
-            await kill_process_group(process)
             raise RuntimeError_(
                 f"{argv[0]} did not finish within {timeout_seconds:g} s", reason="exec_timeout"
             ) from None
+        finally:
+            await self.kill(process)
         return ExecResult(exit_code=process.returncode or 0, stdout=stdout, stderr=stderr)

@@ -46,10 +46,14 @@ class FakeRuntime(AreaRuntime):
         data_dir: Path | None = None,
         settings: FakeRuntimeSettings | None = None,
         network: NetworkEnvironment | None = None,
+        agents_dir: Path | None = None,
     ) -> None:
         """`data_dir` is accepted so every runtime is built alike, and not used."""
         super().__init__(
-            workspaces_dir, data_dir=data_dir or workspaces_dir.parent, network=network
+            workspaces_dir,
+            data_dir=data_dir or workspaces_dir.parent,
+            network=network,
+            agents_dir=agents_dir,
         )
         self.settings = settings or FakeRuntimeSettings()
 

@@ -2,34 +2,27 @@
 run on the node itself, confined by a sandbox where it works (see `corral.node.sandbox`).
 
 This is the embedded default (`corral up`) and needs nothing but git, so it is the one every node
-can offer. The clone runs outside the sandbox, as any git client would, so a project may name a
-local repository anywhere the node can read; one inside the node's data or workspaces directory
-is refused, or a workspace could clone another workspace's checkout. git runs with
-`corral.gitenv`'s environment: it never prompts and never uses the host user's git credentials.
+can offer. The checkout is made by `corral.node.runtimes.gitclone`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import codecs
 import contextlib
 import logging
 import os
 import re
 import shutil
-from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
-from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-from corral.gitenv import GIT_CONFIG_ARGS, git_env
 from corral.netenv import NetworkEnvironment
 from corral.node.openat2 import openat2_problem
 from corral.node.runtimes._area import Area, AreaRuntime, give_tree
 from corral.node.runtimes.base import Progress, RuntimeError_
+from corral.node.runtimes.gitclone import clone_checkout
 from corral.node.sandbox import (
     DEFAULT_HIDDEN_PATHS,
     DEFAULT_SYSTEM_PATHS,
@@ -38,19 +31,11 @@ from corral.node.sandbox import (
 )
 from corral.node.sandbox.probe import sandbox_problem
 from corral.node.workspacefiles import FileOwner
-from corral.processes import run_tool
 from corral.protocol.messages import NodeIsolation, WorkspaceSpec
 
 __all__ = ["HostRuntime", "HostRuntimeSettings"]
 
 log = logging.getLogger("corral.runtimes")
-
-_MAX_LINE_CHARS = 4000
-_MAX_MESSAGE_CHARS = 500
-_KEPT_LINES = 50
-# The same rule as corral.control.services.git.redact_repo; the node does not import the control
-# plane, so it is repeated here.
-_CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
 
 
 class HostRuntimeSettings(BaseModel):
@@ -127,8 +112,9 @@ class HostRuntime(AreaRuntime):
         data_dir: Path,
         settings: HostRuntimeSettings | None = None,
         network: NetworkEnvironment | None = None,
+        agents_dir: Path | None = None,
     ) -> None:
-        super().__init__(workspaces_dir, data_dir=data_dir, network=network)
+        super().__init__(workspaces_dir, data_dir=data_dir, network=network, agents_dir=agents_dir)
         self.settings = settings or HostRuntimeSettings()
         problem = openat2_problem()
         if problem is not None:
@@ -247,24 +233,15 @@ class HostRuntime(AreaRuntime):
         )
 
     async def _populate(self, area: Area, spec: WorkspaceSpec, progress: Progress) -> None:
-        self._refuse_own_directories(spec.repo, area.root)
-        argv = ["git", *GIT_CONFIG_ARGS, "clone", f"--branch={spec.branch}", "--single-branch"]
-        argv += ["--progress", "--", spec.repo, area.repo.name]
-        env = git_env(self.network.tool_env())
-        await _clone(argv, env=env, cwd=area.root, progress=progress, settings=self.settings)
+        await clone_checkout(
+            spec,
+            area,
+            network=self.network,
+            timeout_seconds=self.settings.clone_timeout_seconds,
+            forbidden=(self.data_dir, self.workspaces_dir),
+            progress=progress,
+        )
         self._owner(area)  # hands the new checkout to the workspace's uid on a root node
-
-    def _refuse_own_directories(self, repo: str, cwd: Path) -> None:
-        path = _local_path(repo, cwd)
-        if path is None:
-            return
-        for directory in (self.data_dir, self.workspaces_dir):
-            if path == directory or directory in path.parents:
-                raise RuntimeError_(
-                    f"the repository {redact(repo)} is inside this node's own directory "
-                    f"{directory}",
-                    reason="repo_forbidden",
-                )
 
 
 def _unavailable(problem: str) -> RuntimeError_:
@@ -276,94 +253,3 @@ def _unavailable(problem: str) -> RuntimeError_:
 
 def _hostname(workspace_id: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", workspace_id.lower())[:63].strip("-") or "workspace"
-
-
-def _local_path(repo: str, cwd: Path) -> Path | None:
-    """Where `repo` is on this machine if git would read it as a local path (git's own rule:
-    `file://`, or no colon before the first slash), else None."""
-    if repo.startswith("file://"):
-        return Path(unquote(urlsplit(repo).path)).resolve()
-    if "://" in repo:
-        return None
-    colon, slash = repo.find(":"), repo.find("/")
-    if colon != -1 and (slash == -1 or colon < slash):
-        return None
-    return (cwd / repo).resolve()
-
-
-def redact(text: str) -> str:
-    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
-
-
-async def _clone(
-    argv: Sequence[str],
-    *,
-    env: dict[str, str],
-    cwd: Path,
-    progress: Progress,
-    settings: HostRuntimeSettings,
-) -> None:
-    """Run `git clone`, feeding its progress lines to `progress`; kill it at the timeout."""
-    kept: deque[str] = deque(maxlen=_KEPT_LINES)
-    try:
-        exit_code = await run_tool(
-            argv,
-            env=env,
-            cwd=cwd,
-            read=lambda stderr: _read_lines(stderr, progress, kept),
-            timeout_seconds=settings.clone_timeout_seconds,
-        )
-    except TimeoutError:  # before OSError, of which it is one
-        raise RuntimeError_(
-            f"git clone did not finish within {settings.clone_timeout_seconds:g} s",
-            reason="clone_timeout",
-        ) from None
-    except OSError as exc:
-        raise RuntimeError_(
-            f"could not start git: {exc.strerror or exc}", reason="git_unavailable"
-        ) from exc
-    if exit_code != 0:
-        raise RuntimeError_(_failure_message(kept, exit_code), reason="clone_failed")
-
-
-async def _read_lines(stream: asyncio.StreamReader, progress: Progress, kept: deque[str]) -> None:
-    splitter = LineSplitter()
-    while chunk := await stream.read(65536):
-        for line in splitter.feed(chunk):
-            kept.append(line)
-            progress(line)
-    for line in splitter.close():
-        kept.append(line)
-        progress(line)
-
-
-def _failure_message(lines: deque[str], exit_code: int) -> str:
-    """git's own complaint on one line: its `fatal:` and `error:` lines, else its last line."""
-    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
-    message = " ".join(errors) or (lines[-1] if lines else f"git clone exited with {exit_code}")
-    return message[:_MAX_MESSAGE_CHARS]
-
-
-class LineSplitter:
-    """Splits a byte stream into lines at `\\r` as well as `\\n` (git redraws its progress line
-    with `\\r`), decoding UTF-8 across chunk edges and bounding a line's length."""
-
-    def __init__(self, max_chars: int = _MAX_LINE_CHARS) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""
-        self._max_chars = max_chars
-
-    def feed(self, data: bytes) -> list[str]:
-        *lines, self._pending = re.split(r"[\r\n]", self._pending + self._decoder.decode(data))
-        if len(self._pending) >= self._max_chars:
-            lines.append(self._pending)
-            self._pending = ""
-        return self._clean(lines)
-
-    def close(self) -> list[str]:
-        rest = self._pending + self._decoder.decode(b"", final=True)
-        self._pending = ""
-        return self._clean([rest])
-
-    def _clean(self, lines: list[str]) -> list[str]:
-        return [redact(line.strip())[: self._max_chars] for line in lines if line.strip()]

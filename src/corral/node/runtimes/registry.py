@@ -7,12 +7,18 @@ it is chosen.
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import entry_points
+from pathlib import Path
 
-from corral.errors import InvalidInput
+from corral.errors import CorralError, InvalidInput
+from corral.netenv import NetworkEnvironment
 from corral.node.runtimes.base import Runtime
+from corral.node.settings import NodeDaemonSettings
 
-__all__ = ["GROUP", "load_runtime", "runtime_names"]
+__all__ = ["GROUP", "load_runtime", "load_runtimes", "runtime_names"]
+
+log = logging.getLogger("corral.runtimes")
 
 GROUP = "corral.runtimes"
 
@@ -38,3 +44,44 @@ def load_runtime(name: str) -> type[Runtime]:
             reason="invalid_runtime",
         )
     return loaded
+
+
+def load_runtimes(
+    settings: NodeDaemonSettings, *, network: NetworkEnvironment, agents_dir: Path
+) -> tuple[dict[str, Runtime], dict[str, str]]:
+    """The node's runtimes, built from its settings, by name; and those that cannot work here
+    with the reason, which the node reports rather than refusing to start (a laptop without
+    Docker still runs host workspaces). Settings that are wrong are an error, not a reason."""
+    unknown = set(settings.runtime_settings) - set(settings.runtimes)
+    if unknown:
+        raise InvalidInput(
+            f"runtime_settings names runtimes the node does not run: {', '.join(sorted(unknown))}"
+            f" (it runs: {', '.join(settings.runtimes)})",
+            reason="invalid_settings",
+        )
+    runtimes: dict[str, Runtime] = {}
+    unavailable: dict[str, str] = {}
+    for name in settings.runtimes:
+        runtime_class = load_runtime(name)
+        runtime_settings = runtime_class.settings_model.model_validate(
+            settings.runtime_settings.get(name, {})
+        )
+        try:
+            runtimes[name] = runtime_class(
+                settings.data_dir / "workspaces",
+                data_dir=settings.data_dir,
+                settings=runtime_settings,
+                network=network,
+                agents_dir=agents_dir,
+            )
+        except CorralError as exc:
+            if "runtimes" in settings.model_fields_set or name in settings.runtime_settings:
+                raise  # asked for by name: a node that cannot give it must not start
+            log.warning("the %s runtime cannot work here: %s", name, exc.message)
+            unavailable[name] = exc.message
+    if not runtimes:
+        raise CorralError(
+            "no runtime can work on this node: "
+            + "; ".join(f"{name}: {problem}" for name, problem in unavailable.items())
+        )
+    return runtimes, unavailable

@@ -15,7 +15,6 @@ from corral.node.runtimes.base import (
     RuntimeError_,
     RuntimeStatus,
     WorkspaceHandle,
-    resolve_in_workspace,
 )
 from tests.unit.node.runtimes.support import make_spec, progress_sink
 
@@ -35,9 +34,9 @@ async def test_create_makes_the_checkout_and_a_home(runtime: Runtime, origin: Pa
     handle = await runtime.create(spec, lambda _line: None)
     assert handle.workspace_id == spec.id
     assert handle.runtime == runtime.name
-    assert handle.root == runtime.workspaces_dir.resolve() / spec.id
-    assert handle.repo.parent == handle.root
-    assert handle.home.parent == handle.root
+    root = runtime.workspaces_dir.resolve() / spec.id
+    assert handle.repo.parent == root
+    assert handle.home.parent == root
     assert (handle.repo / "README.md").is_file()
     assert handle.home.is_dir()
     assert await runtime.status(handle) is RuntimeStatus.RUNNING
@@ -153,7 +152,7 @@ async def test_delete_removes_everything_and_is_idempotent(
     (locked / "file").write_text("x")
     locked.chmod(0o500)
     await runtime.delete(handle)
-    assert not handle.root.exists()
+    assert not handle.repo.parent.exists()
     assert await runtime.status(handle) is RuntimeStatus.MISSING
     await runtime.delete(handle)
     await runtime.stop(handle)
@@ -176,10 +175,8 @@ async def test_paths_outside_the_workspace_are_refused(
     runtime: Runtime, handle: WorkspaceHandle, path: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        resolve_in_workspace(handle, path)
-    assert caught.value.reason == "path_outside_workspace"
-    with pytest.raises(InvalidInput):
         runtime.command(handle, ["true"], cwd=Path(path))
+    assert caught.value.reason == "path_outside_workspace"
 
 
 async def test_a_symlink_out_of_the_workspace_is_refused(
@@ -190,17 +187,17 @@ async def test_a_symlink_out_of_the_workspace_is_refused(
     (handle.repo / "escape").symlink_to(outside)
     (handle.repo / "inside").symlink_to(handle.home)
     with pytest.raises(InvalidInput):
-        resolve_in_workspace(handle, "escape")
+        runtime.command(handle, ["true"], cwd=Path("escape"))
     with pytest.raises(InvalidInput):
-        resolve_in_workspace(handle, "escape/file")
-    assert resolve_in_workspace(handle, "inside") == handle.home.resolve()
-    assert resolve_in_workspace(handle, "../home") == handle.home.resolve()
+        runtime.command(handle, ["true"], cwd=Path("escape/file"))
+    assert runtime.command(handle, ["true"], cwd=Path("inside")).cwd == handle.home.resolve()
+    assert runtime.command(handle, ["true"], cwd=Path("../home")).cwd == handle.home.resolve()
 
 
 async def test_a_handle_from_elsewhere_is_refused(
     runtime: Runtime, handle: WorkspaceHandle, tmp_path: Path
 ) -> None:
-    foreign = handle.model_copy(update={"root": tmp_path / "elsewhere"})
+    foreign = handle.model_copy(update={"repo": tmp_path / "elsewhere" / "repo"})
     with pytest.raises(InvalidInput):
         runtime.command(foreign, ["true"])
     with pytest.raises(InvalidInput):

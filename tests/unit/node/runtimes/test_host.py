@@ -13,7 +13,8 @@ import pytest
 
 from corral.node.runtimes import host as host_module
 from corral.node.runtimes.base import RuntimeError_
-from corral.node.runtimes.host import HostRuntime, HostRuntimeSettings, LineSplitter
+from corral.node.runtimes.gitclone import LineSplitter
+from corral.node.runtimes.host import HostRuntime, HostRuntimeSettings
 from tests.unit.node.runtimes.support import git, make_spec, progress_sink
 
 CREATE_TIMEOUT_SECONDS = 60.0

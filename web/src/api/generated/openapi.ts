@@ -1438,19 +1438,19 @@ export interface components {
                      * @default none
                      * @enum {string}
                      */
-                    sandbox: "bwrap" | "none";
+                    sandbox: "bwrap" | "container" | "none";
                     /**
                      * User
                      * @default node_user
                      * @enum {string}
                      */
-                    user: "workspace_uid" | "user_namespace" | "node_user";
+                    user: "workspace_uid" | "user_namespace" | "node_user" | "container_user";
                     /**
                      * Network
                      * @default host
                      * @enum {string}
                      */
-                    network: "isolated" | "host";
+                    network: "isolated" | "bridge" | "host";
                     /**
                      * File Access
                      * @default openat2
@@ -2032,7 +2032,7 @@ export interface components {
          * WorkspaceState
          * @enum {string}
          */
-        WorkspaceState: "pending" | "creating" | "running" | "stopping" | "stopped" | "starting" | "deleting" | "deleted" | "error";
+        WorkspaceState: "pending" | "creating" | "running" | "stopping" | "stopped" | "starting" | "rebuilding" | "deleting" | "deleted" | "error";
         /** ErrorBody */
         ErrorBody: {
             /**

@@ -1,0 +1,155 @@
+"""Making a workspace's checkout: `git clone` of the project's repository, run by the node.
+
+The clone runs outside any sandbox or container, as any git client would, so a project may name
+a local repository anywhere the node can read; one inside the node's data or workspaces
+directory is refused, or a workspace could clone another workspace's checkout. git runs with
+`corral.gitenv`'s environment: it never prompts and never uses the host user's git credentials.
+Its progress lines reach the provisioning log; a failure says what git said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import re
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from corral.gitenv import GIT_CONFIG_ARGS, git_env
+from corral.netenv import NetworkEnvironment
+from corral.node.runtimes._area import Area
+from corral.node.runtimes.base import Progress, RuntimeError_
+from corral.processes import run_tool
+from corral.protocol.messages import WorkspaceSpec
+
+__all__ = ["LineSplitter", "clone_checkout", "redact"]
+
+_MAX_LINE_CHARS = 4000
+_MAX_MESSAGE_CHARS = 500
+_KEPT_LINES = 50
+# The same rule as corral.control.services.git.redact_repo; the node does not import the control
+# plane, so it is repeated here.
+_CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
+
+
+async def clone_checkout(
+    spec: WorkspaceSpec,
+    area: Area,
+    *,
+    network: NetworkEnvironment,
+    timeout_seconds: float,
+    forbidden: Sequence[Path],
+    progress: Progress,
+) -> None:
+    """Clone `spec.repo` at `spec.branch` into `area.repo` (which must not exist yet).
+    `forbidden` are the node's own directories, which no repository may be in."""
+    _refuse_own_directories(spec.repo, area.root, forbidden)
+    argv = ["git", *GIT_CONFIG_ARGS, "clone", f"--branch={spec.branch}", "--single-branch"]
+    argv += ["--progress", "--", spec.repo, area.repo.name]
+    env = git_env(network.tool_env())
+    await _clone(argv, env=env, cwd=area.root, progress=progress, timeout_seconds=timeout_seconds)
+
+
+def _refuse_own_directories(repo: str, cwd: Path, forbidden: Sequence[Path]) -> None:
+    path = _local_path(repo, cwd)
+    if path is None:
+        return
+    for directory in forbidden:
+        if path == directory or directory in path.parents:
+            raise RuntimeError_(
+                f"the repository {redact(repo)} is inside this node's own directory {directory}",
+                reason="repo_forbidden",
+            )
+
+
+def _local_path(repo: str, cwd: Path) -> Path | None:
+    """Where `repo` is on this machine if git would read it as a local path (git's own rule:
+    `file://`, or no colon before the first slash), else None."""
+    if repo.startswith("file://"):
+        return Path(unquote(urlsplit(repo).path)).resolve()
+    if "://" in repo:
+        return None
+    colon, slash = repo.find(":"), repo.find("/")
+    if colon != -1 and (slash == -1 or colon < slash):
+        return None
+    return (cwd / repo).resolve()
+
+
+def redact(text: str) -> str:
+    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+
+
+async def _clone(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    progress: Progress,
+    timeout_seconds: float,
+) -> None:
+    """Run `git clone`, feeding its progress lines to `progress`; kill it at the timeout."""
+    kept: deque[str] = deque(maxlen=_KEPT_LINES)
+    try:
+        exit_code = await run_tool(
+            argv,
+            env=env,
+            cwd=cwd,
+            read=lambda stderr: _read_lines(stderr, progress, kept),
+            timeout_seconds=timeout_seconds,
+        )
+    except TimeoutError:  # before OSError, of which it is one
+        raise RuntimeError_(
+            f"git clone did not finish within {timeout_seconds:g} s",
+            reason="clone_timeout",
+        ) from None
+    except OSError as exc:
+        raise RuntimeError_(
+            f"could not start git: {exc.strerror or exc}", reason="git_unavailable"
+        ) from exc
+    if exit_code != 0:
+        raise RuntimeError_(_failure_message(kept, exit_code), reason="clone_failed")
+
+
+async def _read_lines(stream: asyncio.StreamReader, progress: Progress, kept: deque[str]) -> None:
+    splitter = LineSplitter()
+    while chunk := await stream.read(65536):
+        for line in splitter.feed(chunk):
+            kept.append(line)
+            progress(line)
+    for line in splitter.close():
+        kept.append(line)
+        progress(line)
+
+
+def _failure_message(lines: deque[str], exit_code: int) -> str:
+    """git's own complaint on one line: its `fatal:` and `error:` lines, else its last line."""
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    message = " ".join(errors) or (lines[-1] if lines else f"git clone exited with {exit_code}")
+    return message[:_MAX_MESSAGE_CHARS]
+
+
+class LineSplitter:
+    """Splits a byte stream into lines at `\\r` as well as `\\n` (git redraws its progress line
+    with `\\r`), decoding UTF-8 across chunk edges and bounding a line's length."""
+
+    def __init__(self, max_chars: int = _MAX_LINE_CHARS) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._max_chars = max_chars
+
+    def feed(self, data: bytes) -> list[str]:
+        *lines, self._pending = re.split(r"[\r\n]", self._pending + self._decoder.decode(data))
+        if len(self._pending) >= self._max_chars:
+            lines.append(self._pending)
+            self._pending = ""
+        return self._clean(lines)
+
+    def close(self) -> list[str]:
+        rest = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        return self._clean([rest])
+
+    def _clean(self, lines: list[str]) -> list[str]:
+        return [redact(line.strip())[: self._max_chars] for line in lines if line.strip()]
