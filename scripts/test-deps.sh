@@ -20,6 +20,19 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 # Chromium: the web app's tests drive it through Playwright (never `playwright install`).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Docker: the tests start a dockerd of their own (tests/support/docker.py) in a network namespace
+# they make, so its iptables rules stay there, and never use the system's. No image registry is
+# reachable, so debootstrap builds the base image from the Debian mirror and zstd packs it for
+# the cache (tests/support/images.py). `docker run --init` needs docker-init, which Debian's
+# docker.io ships as a link to tini-static (it depends on tini), so nothing is added for it.
+# These live in sbin, outside a normal user's PATH.
+have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+{ have dockerd && have docker; } || missing+=(docker.io)
+have containerd || missing+=(containerd)
+have runc || missing+=(runc)
+have iptables || missing+=(iptables)
+have debootstrap || missing+=(debootstrap)
+have zstd || missing+=(zstd)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "The tests need these packages: ${missing[*]} (run as root to install them)." >&2
