@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: databases (SQLite and a real PostgreSQL), the app, users."""
+"""Fixtures shared by every test: databases (SQLite and a real PostgreSQL), the app, users, and a
+private Docker engine."""
 
 from __future__ import annotations
 
@@ -14,8 +15,17 @@ from fastapi import FastAPI
 from corral.control.app import create_app
 from corral.settings import Settings, load_settings
 from tests.support.api import ApiUser, invite, sign_in_owner
+from tests.support.docker import DockerEngine
 from tests.support.gitserver import git_daemon
 from tests.support.postgres import PostgresServer
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the Docker engine is marked `docker`, so `-m "not docker"` leaves
+    them all out without each file having to say so."""
+    for item in items:
+        if "docker_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +46,14 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    """A private dockerd behind an outside host (tests/support/docker.py), started when a test
+    first asks for it, so sessions without Docker tests never start it."""
+    with DockerEngine() as engine:
+        yield engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
