@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ from corral.settings import Settings, load_settings
 from tests.support.api import ApiUser, invite, sign_in_owner
 from tests.support.docker import DockerEngine
 from tests.support.gitserver import git_daemon
+from tests.support.images import base_image
 from tests.support.postgres import PostgresServer
 
 
@@ -54,6 +57,19 @@ def docker_engine() -> Iterator[DockerEngine]:
     first asks for it, so sessions without Docker tests never start it."""
     with DockerEngine() as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def docker_base_image(docker_engine: DockerEngine, pytestconfig: pytest.Config) -> str:
+    """The minimal Debian image (tests/support/images.py) in `docker_engine`. A first build
+    takes half a minute, so its progress is shown even while pytest captures output."""
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def progress(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else nullcontext():
+            print(line, file=sys.stderr, flush=True)
+
+    return base_image(docker_engine, progress=progress)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,1 +1,2 @@
-"""Helpers the tests share: a real PostgreSQL server, API users, and Corral processes."""
+"""Helpers the tests share: a real PostgreSQL server, a private Docker engine and its base image,
+API users, and Corral processes."""
