@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -251,6 +252,13 @@ class DockerEngine:
                         f"dockerd exited with {process.returncode} while starting\n"
                         f"{self.log_tail()}"
                     )
+                # httpx leaves its socket unclosed when a unix socket refuses the connection, so
+                # a plain socket finds out first whether dockerd listens yet.
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    try:
+                        probe.connect(str(self.socket_path))
+                    except OSError:
+                        return False
                 try:
                     return client.get("/_ping").status_code == 200
                 except httpx.TransportError:

@@ -60,7 +60,8 @@ class ResolvedConfig(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     image: str
-    workspace_folder: str
+    workspace_folder: str | None = None
+    """The configuration's own `workspaceFolder`; None: `/workspaces/<checkout>`."""
     container_env: dict[str, str] = Field(default_factory=dict)
     remote_env: dict[str, str | None] = Field(default_factory=dict)
     container_user: str | None = None
@@ -148,7 +149,6 @@ class DevcontainerCli:
             doing=f"read {source}",
         )
         merged = _dict(read.get("mergedConfiguration")) or _dict(read.get("configuration"))
-        workspace = _dict(read.get("workspace"))
         if "dockerComposeFile" in merged:
             raise BuildFailed(
                 f"{source} uses Docker Compose, which Corral's devcontainer runtime does not run "
@@ -173,7 +173,7 @@ class DevcontainerCli:
                 f"{source} names no image and no Dockerfile; rebuild with the node's default "
                 "image instead (`corral workspace rebuild WORKSPACE --default-image`)"
             )
-        resolved = from_merged(merged, image=image, workspace=workspace, source=source)
+        resolved = from_merged(merged, image=image, source=source)
         self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = cached.with_suffix(".partial")
         partial.write_text(resolved.model_dump_json())
@@ -246,9 +246,7 @@ class DevcontainerCli:
         return answer
 
 
-def from_merged(
-    merged: dict[str, Any], *, image: str, workspace: dict[str, Any], source: str
-) -> ResolvedConfig:
+def from_merged(merged: dict[str, Any], *, image: str, source: str) -> ResolvedConfig:
     """The fields Corral uses, from the CLI's merged configuration (lifecycle commands come
     as lists there, one entry per source: features first, then the file)."""
 
@@ -262,11 +260,15 @@ def from_merged(
         single = merged.get(name)
         return [single] if single else []
 
-    folder = merged.get("workspaceFolder") or workspace.get("workspaceFolder")
+    # Only the file's own: the CLI's default names the first checkout it read, and what is
+    # cached here serves every workspace of the configuration.
+    folder = merged.get("workspaceFolder")
     run_args = merged.get("runArgs")
     return ResolvedConfig(
         image=image,
-        workspace_folder=str(folder or "/workspaces/repo"),
+        workspace_folder=str(folder)
+        if isinstance(folder, str) and folder.startswith("/")
+        else None,
         container_env=strings(merged.get("containerEnv")),
         remote_env={
             str(k): (None if v is None else str(v))

@@ -117,6 +117,11 @@ class DevcontainerSettings(BaseModel):
         description="The image of a workspace whose repository has no devcontainer.json.",
     )
     cli_version: str = Field("0.89.0", description="The @devcontainers/cli version used.")
+    tools_dir: Path | None = Field(
+        None,
+        description="Where the dev container CLI and Node.js are installed (default: `tools/` "
+        "in the node's data directory); shown read-only to every container.",
+    )
     node_version: str = Field(
         "22.23.5",
         description="The Node.js (npm's node-linux-<arch> build) mounted into containers to "
@@ -205,7 +210,7 @@ class DevcontainerRuntime(Runtime):
             memory_bytes=self.settings.memory_bytes,
             pids=self.settings.pids,
         )
-        self.tools_dir = self.data_dir / "tools"
+        self.tools_dir = (self.settings.tools_dir or self.data_dir / "tools").resolve()
         self.tools = NpmCache(self.tools_dir, network=self.network)
         self._state_dir = self.data_dir / "devcontainer"
         self._docker_config = self._state_dir / "docker-config"
@@ -308,6 +313,7 @@ class DevcontainerRuntime(Runtime):
     ) -> WorkspaceHandle:
         area = self._area_of(handle)
         config = await self._resolve(area, progress, default_image=default_image, rebuild=rebuild)
+        folder = config.workspace_folder or f"/workspaces/{area.checkout}"
         image = await self.engine.image(config.image)
         if image is None and config.source != DEFAULT_SOURCE and not rebuild:
             # Built before, and removed since (an image prune): build it again.
@@ -326,7 +332,7 @@ class DevcontainerRuntime(Runtime):
             await self.engine.remove_container(old)
         container = await self.engine.create_container(
             f"corral-{handle.workspace_id}",
-            self._container_body(handle.workspace_id, area, config, limits),
+            self._container_body(handle.workspace_id, area, config, folder, limits),
         )
         try:
             user = await self._user(container, config, image)
@@ -347,7 +353,7 @@ class DevcontainerRuntime(Runtime):
             "post_start": config.post_start,
             "checkout": area.checkout,
         }
-        made = self._handle(handle.workspace_id, area, folder=config.workspace_folder, state=state)
+        made = self._handle(handle.workspace_id, area, folder=folder, state=state)
         for name, commands in (
             ("onCreateCommand", config.on_create),
             ("updateContentCommand", config.update_content),
@@ -364,11 +370,7 @@ class DevcontainerRuntime(Runtime):
         if config is None:
             if not default_image:
                 progress("the repository has no devcontainer.json: using the default image")
-            return ResolvedConfig(
-                image=self.settings.default_image,
-                workspace_folder=f"/workspaces/{area.checkout}",
-                source=DEFAULT_SOURCE,
-            )
+            return ResolvedConfig(image=self.settings.default_image, source=DEFAULT_SOURCE)
         return await self._cli().resolve(area.repo, config, progress, rebuild=rebuild)
 
     def _cli(self) -> DevcontainerCli:
@@ -414,7 +416,12 @@ class DevcontainerRuntime(Runtime):
             )
 
     def _container_body(
-        self, workspace_id: str, area: Area, config: ResolvedConfig, limits: WorkspaceLimits
+        self,
+        workspace_id: str,
+        area: Area,
+        config: ResolvedConfig,
+        folder: str,
+        limits: WorkspaceLimits,
     ) -> dict[str, Any]:
         cpus = limits.cpus or self.default_limits.cpus
         memory = limits.memory_bytes or self.default_limits.memory_bytes
@@ -422,7 +429,7 @@ class DevcontainerRuntime(Runtime):
         host: dict[str, Any] = {
             "NetworkMode": f"corral-{workspace_id}",
             "Mounts": [
-                _volume(f"corral-{workspace_id}-checkout", config.workspace_folder),
+                _volume(f"corral-{workspace_id}-checkout", folder),
                 _volume(f"corral-{workspace_id}-home", HOME_MOUNT),
                 _bind(self.agents_dir, AGENTS_MOUNT),
                 _bind(self.tools_dir, TOOLS_MOUNT),
@@ -443,7 +450,7 @@ class DevcontainerRuntime(Runtime):
             "Image": config.image,
             "Hostname": _checkout_name(area.checkout)[:63],
             "Env": [f"{k}={v}" for k, v in {**self._proxies(), **config.container_env}.items()],
-            "WorkingDir": config.workspace_folder,
+            "WorkingDir": folder,
             "Labels": self._labels(workspace_id),
             "HostConfig": host,
         }
