@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from corral.errors import InvalidInput
 from corral.node.runtimes.base import ProcessSpec, RuntimeError_
+from corral.processes import kill_marked
 
 __all__ = [
     "DEFAULT_MAX_PENDING_INPUT_BYTES",
@@ -116,6 +117,9 @@ class PtyProcess:
     ) -> None:
         self._process = process
         self._fd = master_fd
+        self.marker: str | None = None
+        """Set for a program whose processes run where its session cannot reach (a container):
+        `terminate` ends what carries it too (see `ProcessSpec.marker`)."""
         self._max_pending = max_pending_input_bytes
         self._exit_drain_seconds = exit_drain_seconds
         self._pending = bytearray()
@@ -170,13 +174,15 @@ class PtyProcess:
         finally:
             # Only the child keeps the slave open, so its exit shows up here as EOF (EIO).
             os.close(slave)
-        return cls(
+        made = cls(
             process,
             master,
             max_pending_input_bytes=max_pending_input_bytes,
             exit_drain_seconds=exit_drain_seconds,
             start_ticks=start_ticks,
         )
+        made.marker = spec.marker
+        return made
 
     @property
     def pid(self) -> int:
@@ -314,6 +320,9 @@ class PtyProcess:
             await self._pause(_POLL_SECONDS)
         if self._alive():
             logger.warning("terminal process %d did not die after SIGKILL", self.pid)
+        if self.marker is not None:
+            # What it left running in its container (a background job) outlives its client.
+            kill_marked(self.marker, signal.SIGKILL)
         return self.returncode
 
     def _alive(self) -> bool:
@@ -335,6 +344,8 @@ class PtyProcess:
         for pid in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
+        if self.marker is not None:
+            kill_marked(self.marker, signum)
 
     def _session_members(self) -> list[int]:
         """Live processes in the program's session (Linux; elsewhere only its group is used).

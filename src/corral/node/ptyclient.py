@@ -150,6 +150,7 @@ class PtyHostClient:
                 cwd=str(spec.cwd),
                 cols=cols,
                 rows=rows,
+                marker=spec.marker,
             ),
             TerminalInfo,
         )

@@ -111,7 +111,12 @@ class PtyHost:
         terminals = self.terminals
 
         async def spawn(request: PtySpawn) -> TerminalInfo:
-            spec = ProcessSpec(argv=tuple(request.argv), env=request.env, cwd=Path(request.cwd))
+            spec = ProcessSpec(
+                argv=tuple(request.argv),
+                env=request.env,
+                cwd=Path(request.cwd),
+                marker=request.marker,
+            )
             terminal = await terminals.create(
                 request.workspace_id, spec, request.cols, request.rows
             )

@@ -57,6 +57,7 @@ class PtySpawn(Body):
     cwd: str = Field(max_length=4096)
     cols: int = Field(80, ge=1, le=MAX_WINDOW)
     rows: int = Field(24, ge=1, le=MAX_WINDOW)
+    marker: str | None = Field(None, max_length=64, description="See `ProcessSpec.marker`.")
 
 
 PTY_METHODS: dict[str, tuple[type[Body], type[Body]]] = {
