@@ -326,6 +326,20 @@ class DevcontainerRuntime(Runtime):
         if image is None:
             raise BuildFailed(f"the image {config.image} ({config.source}) is not on this node")
         self._refuse_unsafe(config)
+        ignored = [
+            name
+            for name, value in (
+                ("mounts", config.mounts),
+                ("runArgs", config.run_args),
+                ("securityOpt", config.security_opt),
+            )
+            if value
+        ]
+        if ignored:
+            progress(
+                f"ignored {', '.join(ignored)} of {config.source}: Corral decides a workspace "
+                "container's mounts, network and security options"
+            )
         progress(f"starting a container of {config.image} ({config.source})")
         old = str(handle.state.get("container") or "")
         if old:
