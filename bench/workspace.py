@@ -10,7 +10,7 @@ in the same run the floor: `git clone --local` of the same repository, then `doc
 the same image. Then the node daemon's RSS, idle and with terminals open, and N idle
 devcontainer workspaces on the node: the machine's memory they take.
 
-Targets (issue 13): host ≤ 0.5 s p50; devcontainer ≤ 2 s p50 and ≤ 1.5 × the floor; node
+Targets (issue 13): host ≤ 0.5 s p50; devcontainer ≤ 2 s p50 and ≤ 1.5 x the floor; node
 daemon ≤ 60 MiB idle and ≤ 1 MiB more per open terminal; 20 idle devcontainer workspaces.
 """
 
@@ -188,7 +188,7 @@ def main() -> None:
                 f"floor git clone --local {clone_floor:.3f} s, ratio {p50(host) / clone_floor:.2f})"
             )
             print(
-                f"devcontainer runtime: p50 {p50(devcontainer):.3f} s  (target ≤ 2 s and ≤ 1.5 × "
+                f"devcontainer runtime: p50 {p50(devcontainer):.3f} s  (target ≤ 2 s and ≤ 1.5 x "
                 f"floor; floor clone + docker run {full_floor:.3f} s, ratio "
                 f"{p50(devcontainer) / full_floor:.2f})"
             )
