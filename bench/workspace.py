@@ -169,6 +169,7 @@ def main() -> None:
         )
         data = scratch / "data"
         with corral_server(data, env, command="up", extra_args=["--no-browser"]) as server:
+            assert server.link is not None
             api = Api(server.url, exchange(server.url, server.link))
             api.post("/projects", {"name": "bench", "repo": str(repo)})
             made: list[str] = []
