@@ -8,8 +8,9 @@ dockerd that already has the tag skips even that.
 
 What is in it: Debian's `minbase` (essential and required packages: bash, coreutils, perl-base
 for small TCP servers and clients in tests, and passwd, whose `useradd` gives a devcontainer
-its normal user) plus `ca-certificates` (agents speak TLS) and `procps` (`ps`, `pkill`, to see
-what a runtime left running). Not Node.js: a runtime must bring its own, and the tests check
+its normal user) plus `ca-certificates` (agents speak TLS), `procps` (`ps`, `pkill`, to see
+what a runtime left running) and `python3` (the scripted agent runs in a dev container as a
+user's own agent would, on the image's Python). Not Node.js: a runtime must bring its own, and the tests check
 that it does. Documentation, man pages, translations and apt's lists and caches are removed.
 
 The cache: `$CORRAL_TEST_CACHE/images`, else `~/.cache/corral-tests/images`, one zstd-packed
@@ -94,7 +95,7 @@ class ImageSpec:
 
     suite: str = "bookworm"
     variant: str = "minbase"
-    include: tuple[str, ...] = ("ca-certificates", "procps")
+    include: tuple[str, ...] = ("ca-certificates", "procps", "python3")
 
     @property
     def key(self) -> str:
