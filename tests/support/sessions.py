@@ -198,8 +198,12 @@ def session_site(
     node_env: dict[str, str],
     wait_seconds: float,
     server_env: dict[str, str] | None = None,
+    repo: Path | None = None,
+    workspace_body: dict[str, Any] | None = None,
 ) -> Iterator[SessionSite]:
-    repo = make_repo(base / "repo", files)
+    """`repo`: a repository made by the caller instead of one of `files`; `workspace_body`:
+    more of the workspace's create request (its runtime)."""
+    repo = repo or make_repo(base / "repo", files)
     env = corral_env(
         base / "server-home",
         None,
@@ -232,14 +236,19 @@ def session_site(
             context=node.describe,
         )
         api.post("/projects", {"name": "demo", "repo": str(repo)})
-        workspace = api.post("/workspaces", {"project": "demo", "name": "w1", "node": "n1"})
+        workspace = api.post(
+            "/workspaces",
+            {"project": "demo", "name": "w1", "node": "n1", **(workspace_body or {})},
+        )
         eventually_sync(
             lambda: api.get(f"/workspaces/{workspace['id']}")["state"] == "running",
             "the workspace running",
-            wait_seconds=WAIT_SECONDS,
-            context=node.describe,
+            wait_seconds=wait_seconds,
+            context=lambda: f"{api.get('/workspaces/' + workspace['id'])}\n{node.describe()}",
         )
         area = node_dir / "workspaces" / workspace["id"]
+        # The host runtime's checkout is `repo/`; a dev container's is named after the workspace.
+        checkout = area / "repo" if (area / "repo").is_dir() else area / "w1"
 
         def restart() -> CorralServer:
             return stack.enter_context(
@@ -253,7 +262,7 @@ def session_site(
             api,
             server.url,
             workspace["id"],
-            area / "repo",
+            checkout,
             area / "home",
             node_dir,
             wait_seconds,
