@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,7 +11,7 @@ import typer
 
 from corral.cli.account import JsonFlag
 from corral.cli.client import open_client, segment
-from corral.cli.output import CliError, console, print_json, print_table, when
+from corral.cli.output import console, print_json, print_table, when
 
 app = typer.Typer(help="Nodes: the machines workspaces run on.", no_args_is_help=True)
 
@@ -63,22 +65,29 @@ def run(
     ] = None,
 ) -> None:
     """Run the node daemon here: join once with a token, then stay linked (dialling out only)."""
-    import uvloop
-    from pydantic import ValidationError
+    args = ["run"]
+    if control_url is not None:
+        args += ["--control-url", control_url]
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+    if replace:
+        args.append("--replace")
+    if parent_pid is not None:
+        args += ["--parent-pid", str(parent_pid)]
+    if join_token is not None:
+        os.environ["CORRAL_NODE_JOIN_TOKEN"] = join_token
+    _become_node_process(args)
 
-    from corral.logs import configure_logging
-    from corral.node.main import run_node
-    from corral.node.settings import NodeDaemonSettings
 
-    overrides: dict[str, Any] = {"control_url": control_url, "data_dir": data_dir}
-    try:
-        settings = NodeDaemonSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        raise CliError(f"invalid node settings: {exc.errors()[0]['msg']}") from None
-    configure_logging("info", "json")
-    # uvloop: the node sits on the keystroke path, where the event loop's own cost shows
-    # (bench/terminal.py measured p50 echo latency about 15% lower than with asyncio's loop).
-    uvloop.run(run_node(settings, join_token, replace_running=replace, parent_pid=parent_pid))
+def _become_node_process(args: list[str]) -> None:
+    """Replace this process with `python -m corral.node ARGS` (see `corral.node.__main__`):
+    the daemon then carries none of the CLI's and control plane's libraries."""
+    from corral.node.__main__ import node_command
+
+    argv = node_command(*args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606  (this interpreter, our own module, no shell)
 
 
 @app.command("pty-host", hidden=True)
@@ -86,15 +95,7 @@ def pty_host(
     data_dir: Annotated[Path, typer.Option(help="The node's data directory.")],
 ) -> None:
     """Hold the node's terminals (started by the node daemon; not for people)."""
-    import uvloop
-
-    from corral.logs import configure_logging
-    from corral.node.ptyhost import run_pty_host
-    from corral.node.settings import NodeDaemonSettings
-
-    settings = NodeDaemonSettings(data_dir=data_dir)
-    configure_logging("info", "json")
-    uvloop.run(run_pty_host(settings.data_dir, settings.terminals))
+    _become_node_process(["pty-host", "--data-dir", str(data_dir)])
 
 
 @app.command("add")

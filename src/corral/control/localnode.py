@@ -95,8 +95,7 @@ async def _run_once(state: AppState, node_dir: Path) -> int:
     args = [
         sys.executable,
         "-m",
-        "corral",
-        "node",
+        "corral.node",
         "run",
         "--data-dir",
         str(node_dir),

@@ -96,7 +96,9 @@ def _is_node_daemon(pid: int, data_dir: Path) -> bool:
             argv = file.read().split(b"\0")
     except OSError:
         return False
-    return b"node" in argv and b"run" in argv and os.fsencode(data_dir) in argv
+    # `corral node run` becomes `python -m corral.node run` (see corral.node.__main__).
+    node = b"node" in argv or b"corral.node" in argv
+    return node and b"run" in argv and os.fsencode(data_dir) in argv
 
 
 async def _take_lock(lock: int, wait_seconds: float) -> bool:

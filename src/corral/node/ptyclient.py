@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
 from corral.errors import CorralError, NotFound, RetryableProviderError
+from corral.node.__main__ import node_command
 from corral.node.ptyprotocol import PtySpawn, pty_peer, run_dir, serve_frames, socket_path
 from corral.node.runtimes.base import ProcessSpec
 from corral.protocol.messages import (
@@ -107,13 +107,7 @@ class PtyHostClient:
         try:
             # Its own session: the host outlives this daemon however the daemon ends.
             self._host = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "corral",
-                "node",
-                "pty-host",
-                "--data-dir",
-                str(self.data_dir),
+                *node_command("pty-host", "--data-dir", str(self.data_dir)),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_fd,
                 stderr=log_fd,

@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acp import schema
-
 from corral.errors import CorralError
 from corral.ids import new_id
+from corral.node.acp.requests import CreateTerminalRequest
 from corral.node.acp.rpc import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError, validated
 from corral.node.runtimes.base import Runtime, WorkspaceHandle
 
@@ -120,7 +119,7 @@ class AgentCommands:
         raise RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
 
     async def _create(self, params: dict[str, Any]) -> dict[str, Any]:
-        request = validated(schema.CreateTerminalRequest, params, "terminal/create")
+        request = validated(CreateTerminalRequest, params, "terminal/create")
         if len(self._commands) >= MAX_COMMANDS:
             raise RpcError(INVALID_PARAMS, f"at most {MAX_COMMANDS} terminals per session")
         env = {v.name: v.value for v in request.env or []}

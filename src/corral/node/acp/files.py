@@ -12,9 +12,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from acp import schema
-
 from corral.errors import CorralError, NotFound
+from corral.node.acp.requests import ReadTextFileRequest, WriteTextFileRequest
 from corral.node.acp.rpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError, validated
 from corral.node.workspacefiles import WorkspaceFiles
 
@@ -55,7 +54,7 @@ class AgentFiles:
         return {"type": "resource_link", "uri": path.as_uri(), "name": path.name}
 
     async def _read(self, params: dict[str, Any]) -> str:
-        request = validated(schema.ReadTextFileRequest, params, "read")
+        request = validated(ReadTextFileRequest, params, "read")
         try:
             return await asyncio.to_thread(
                 self._files.read_text, request.path, line=request.line, limit=request.limit
@@ -68,7 +67,7 @@ class AgentFiles:
             raise RpcError(INVALID_PARAMS, exc.message) from None
 
     async def _write(self, params: dict[str, Any]) -> None:
-        request = validated(schema.WriteTextFileRequest, params, "write")
+        request = validated(WriteTextFileRequest, params, "write")
         try:
             await asyncio.to_thread(self._files.write_text, request.path, request.content)
         except NotFound as exc:

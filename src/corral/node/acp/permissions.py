@@ -11,10 +11,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from acp import schema
-
 from corral.errors import CorralError
 from corral.ids import new_id
+from corral.node.acp.requests import RequestPermissionRequest
 from corral.node.acp.rpc import validated
 from corral.protocol.sessions import SessionEventKind, SessionStart, option_of_kind, policy_answer
 
@@ -51,7 +50,7 @@ class PermissionRequests:
     async def request(self, params: dict[str, Any], *, turn_running: bool) -> dict[str, Any]:
         """Answer the agent's `session/request_permission`: at once from the policy, or when a
         user answers (`answer`), the turn is cancelled (`cancel`) or the time is up."""
-        validated(schema.RequestPermissionRequest, params, "permission request")
+        validated(RequestPermissionRequest, params, "permission request")
         tool_call: dict[str, Any] = params["toolCall"]
         options: list[dict[str, Any]] = params["options"]
         valid = {str(o.get("optionId")) for o in options}

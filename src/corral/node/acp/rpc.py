@@ -3,8 +3,8 @@
 We speak it ourselves instead of through the ACP SDK's connection because a session host must
 see every frame as it was sent (the SDK drops update kinds and fields its schema does not
 know), bound what it reads (a line over `max_line_bytes` is an error, not a memory spike) and
-keep order (the SDK handles each notification in a task of its own). The SDK's schema models
-still validate the requests we act on (`validated`).
+keep order (the SDK handles each notification in a task of its own). The requests we act on are
+validated against models of their own (`validated`, `corral.node.acp.requests`).
 
 Notifications are handed to `on_notification` synchronously, in the order they arrived;
 requests from the agent run as tasks, since answering one may wait for a user.
@@ -53,7 +53,7 @@ class RpcError(Exception):
 
 
 def validated(model: type[ModelT], params: Any, what: str) -> ModelT:
-    """The agent's `params` as `model` (one of the ACP SDK's schema models), or an
+    """The agent's `params` as `model` (see `corral.node.acp.requests`), or an
     invalid-params error naming `what` was invalid."""
     try:
         return model.model_validate(params)
