@@ -57,14 +57,14 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             api.post(f"/workspaces/{workspace['id']}/terminals", {})
             # The node daemon killed as the OOM killer would: its terminals live on in the PTY
             # host, and the agent `corral up` starts again adopts them.
-            agent = next(p for p in descendants(first.pid) if " node run " in cmdline(p))
+            agent = next(p for p in descendants(first.pid) if "corral.node run " in cmdline(p))
             os.kill(agent, signal.SIGKILL)
             eventually_sync(
                 lambda: next(
                     (
                         p
                         for p in descendants(first.pid)
-                        if p != agent and " node run " in cmdline(p)
+                        if p != agent and "corral.node run " in cmdline(p)
                     ),
                     None,
                 ),
