@@ -125,7 +125,10 @@ class NodeDaemonSettings(BaseSettings):
         "only; never a secret.",
     )
     progress_interval_seconds: float = Field(
-        0.25, ge=0, description="At most one progress line per workspace this often."
+        0.25,
+        ge=0,
+        description="At most one redrawn progress line (a percentage, as git's) per workspace "
+        "this often; other lines of a provisioning log (build steps, errors) all go.",
     )
 
     @field_validator("runtime_settings", mode="before")

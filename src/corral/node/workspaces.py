@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = ["NodeWorkspaces"]
 log = logging.getLogger("corral.node.workspaces")
 Notify = Callable[[str, Body], Awaitable[None]]
 
+_PERCENT = re.compile(r"\d+%")
 _STATE_BY_RUNTIME = {
     RuntimeStatus.RUNNING: WorkspaceState.RUNNING,
     RuntimeStatus.STOPPED: WorkspaceState.STOPPED,
@@ -179,7 +181,10 @@ class NodeWorkspaces:
         def progress(line: str) -> None:
             nonlocal last_sent
             now = time.monotonic()
-            if now - last_sent >= self.progress_interval_seconds and line.strip():
+            # A redrawn progress line (git's "Receiving objects:  45% (450/1000)") is sent at
+            # most once an interval; every other line (a build step, an error) is sent.
+            redraw = _PERCENT.search(line) is not None
+            if line.strip() and (not redraw or now - last_sent >= self.progress_interval_seconds):
                 last_sent = now
                 self._send_soon(
                     "workspace.progress", WorkspaceProgress(id=workspace_id, line=line[:4000])
