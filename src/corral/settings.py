@@ -31,6 +31,7 @@ __all__ = [
     "ClientSettings",
     "HttpSettings",
     "NodeSettings",
+    "PlacementSettings",
     "ProjectSettings",
     "Settings",
     "SettingsArea",
@@ -140,6 +141,31 @@ class NodeSettings(SettingsArea):
     )
 
 
+class PlacementSettings(SettingsArea):
+    """Where new workspaces go (see docs/nodes.md, Placement): the loop that places them, and the
+    limits it keeps to."""
+
+    interval_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often the placement loop looks at pending workspaces when nothing wakes "
+        "it (a new workspace, a node linking or reporting does, at once).",
+    )
+    max_workspaces_per_node: int | None = Field(
+        None,
+        ge=1,
+        description="Most workspaces one node holds, stopped ones included (unset: no limit "
+        "beyond its CPUs and memory).",
+    )
+    max_running_workspaces_per_user: int | None = Field(
+        None,
+        ge=1,
+        description="Most workspaces one user may have running (or being made, started or "
+        "rebuilt) at once; more wait in `pending`, and starting one is refused (unset: no "
+        "limit).",
+    )
+
+
 class SessionSettings(SettingsArea):
     """How agent sessions run."""
 
@@ -198,6 +224,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     projects: ProjectSettings = Field(default_factory=ProjectSettings)
     nodes: NodeSettings = Field(default_factory=NodeSettings)
+    placement: PlacementSettings = Field(default_factory=PlacementSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
 
     @field_validator("secret_key")

@@ -55,7 +55,6 @@ async def test_the_service_refuses_it_for_callers_other_than_the_api(app, client
         with pytest.raises(InvalidInput) as refused:
             await workspaces.create_workspace(
                 db,
-                state.node_registry,
                 owner.id,
                 project_ref="demo",
                 name=None,

@@ -226,11 +226,9 @@ ROUTES: dict[RouteKey, Route] = {
     ("GET", "/api/v1/workspaces"): Route(
         no_request, owner=200, other=200, shows=lambda o: o.workspace_id
     ),
+    # The owner's waits in `pending` for a node.
     ("POST", "/api/v1/workspaces"): Route(
-        lambda o: Req(json={"project": o.project_id}),
-        owner=409,
-        other=404,
-        owner_code="no_ready_node",
+        lambda o: Req(json={"project": o.project_id}), owner=201, other=404
     ),
     ("GET", "/api/v1/workspaces/{workspace}"): Route(
         in_workspace(), owner=200, other=404, shows=lambda o: o.workspace_id

@@ -190,7 +190,7 @@ class Site:
 
     def create_workspace(self, project: str, name: str, node: str) -> dict[str, Any]:
         created = self.api.post("/workspaces", {"project": project, "name": name, "node": node})
-        assert created["state"] == "creating", created
+        assert created["state"] == "pending", created  # until placement puts it on the node
         return self.wait_workspace(created["id"], "running")
 
     def new_terminal(self, workspace_id: str) -> str:

@@ -11,7 +11,9 @@ import typer
 
 from corral.cli.account import JsonFlag
 from corral.cli.client import open_client, segment
-from corral.cli.output import console, print_json, print_table, when
+from corral.cli.limits import describe_limits
+from corral.cli.output import CliError, console, print_json, print_table, when
+from corral.sizes import format_bytes, format_cpus
 
 app = typer.Typer(help="Nodes: the machines workspaces run on.", no_args_is_help=True)
 
@@ -176,6 +178,13 @@ def show(
         f"{when(found['last_seen_at'])}, version {found['version'] or '-'}"
     )
     console.print(f"  use: {_use(found)}")
+    capacity = found["capacity"]
+    if "allocatable_cpus" in capacity:
+        offered = f"{format_cpus(capacity['allocatable_cpus'])}"
+        offered += f", {format_bytes(capacity.get('allocatable_memory_bytes', 0))} of memory"
+        console.print(f"  offers workspaces: {offered}")
+    for runtime in found["runtimes"]:
+        console.print(f"  runtime {_runtime(runtime)}", markup=False)
     isolation = found["capacity"].get("isolation")
     if isolation:
         console.print(f"  isolation: {_isolation(isolation)}")
@@ -187,6 +196,16 @@ def show(
         console.print(f"  network variables passed on: {names}", markup=False)
         for problem in network.get("problems", []):
             console.print(f"    {problem}", markup=False)
+
+
+def _runtime(runtime: dict[str, Any]) -> str:
+    """`devcontainer: not available (Docker is not running)`, `host: limits not enforced`."""
+    if not runtime["available"]:
+        return f"{runtime['name']}: not available ({runtime['problem'] or 'no reason given'})"
+    if not runtime["limits"]:
+        return f"{runtime['name']}: available, limits not enforced"
+    defaults = describe_limits(runtime["default_limits"], "none")
+    return f"{runtime['name']}: available, limits enforced (default: {defaults})"
 
 
 def _isolation(isolation: dict[str, Any]) -> str:

@@ -8,6 +8,14 @@ import typer
 
 from corral.cli.account import JsonFlag
 from corral.cli.client import open_client, segment
+from corral.cli.limits import (
+    CpusOption,
+    MemoryOption,
+    PidsOption,
+    RuntimeOption,
+    describe_limits,
+    limit_fields,
+)
 from corral.cli.output import CliError, console, print_json, print_table, when
 
 app = typer.Typer(
@@ -56,6 +64,8 @@ def _show(project: dict[str, Any]) -> None:
     console.print(f"{project['name']}  {project['id']}")
     console.print(f"  repository:     {project['repo']}")
     console.print(f"  default branch: {project['default_branch']}")
+    console.print(f"  runtime:        {project['runtime']}")
+    console.print(f"  limits:         {describe_limits(project)}")
     console.print(f"  created:        {when(project['created_at'])}")
     for key, value in sorted(project["env"].items()):
         console.print(f"  env {key}={value}")
@@ -74,14 +84,23 @@ def add_project(
         str | None, typer.Option(help="Default branch (default: the repository's own).")
     ] = None,
     env: EnvOption = None,
+    runtime: RuntimeOption = None,
+    cpus: CpusOption = None,
+    memory: MemoryOption = None,
+    pids: PidsOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a project after checking the repository answers and has the branch."""
+    body: dict[str, Any] = {
+        "name": name,
+        "repo": repo,
+        "default_branch": branch,
+        "env": parse_env(env),
+        "runtime": runtime,
+        **limit_fields(cpus, memory, pids),
+    }
     with console.status(f"Checking {repo} …"), open_client() as client:
-        project = client.post(
-            "/projects",
-            {"name": name, "repo": repo, "default_branch": branch, "env": parse_env(env)},
-        )
+        project = client.post("/projects", body)
     if as_json:
         print_json(project)
         return
@@ -128,18 +147,24 @@ def update_project(
     branch: Annotated[str | None, typer.Option(help="New default branch.")] = None,
     env: EnvOption = None,
     unset_env: UnsetEnvOption = None,
+    runtime: RuntimeOption = None,
+    cpus: CpusOption = None,
+    memory: MemoryOption = None,
+    pids: PidsOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a project's name, default branch or environment variables (the others stay)."""
+    """Change a project's name, default branch, environment variables, runtime or limits (the
+    others stay; its existing workspaces keep their runtime and limits)."""
     body: dict[str, Any] = {
         "name": name,
         "default_branch": branch,
         "env": env_patch(env, unset_env),
+        "runtime": runtime,
     }
+    changes = {k: v for k, v in body.items() if v is not None}
+    changes.update(limit_fields(cpus, memory, pids))  # null: back to the node's default
     with open_client() as client:
-        updated = client.patch(
-            f"/projects/{segment(project)}", {k: v for k, v in body.items() if v is not None}
-        )
+        updated = client.patch(f"/projects/{segment(project)}", changes)
     if as_json:
         print_json(updated)
         return

@@ -10,6 +10,7 @@ import typer
 
 from corral.cli.account import JsonFlag
 from corral.cli.client import ApiClient, load_login, open_client, segment
+from corral.cli.limits import RuntimeOption, describe_limits
 from corral.cli.output import CliError, console, err_console, print_json, print_table, when
 from corral.settings import ClientSettings
 
@@ -19,29 +20,43 @@ WAIT_TIMEOUT_SECONDS = 600
 POLL_SECONDS = 0.5
 
 
+UNSETTLED = ("pending", "creating", "starting", "stopping", "rebuilding")
+"""States a workspace passes through on its way somewhere; the CLI follows them."""
+
+
 def _show(ws: dict[str, Any]) -> None:
     reason = f" ({ws['state_reason']})" if ws["state_reason"] else ""
     console.print(f"{ws['name']}  {ws['id']}  {ws['state']}{reason}")
+    node = ws["node_id"] or "-"
+    if ws["state"] == "pending" and ws["node_id"]:
+        node = f"{node} (waiting for it)"
     console.print(
-        f"  branch {ws['branch']}, runtime {ws['runtime']}, node {ws['node_id']}, "
+        f"  branch {ws['branch']}, runtime {ws['runtime']}, node {node}, "
         f"created {when(ws['created_at'])}"
     )
+    console.print(f"  limits: {describe_limits(ws['limits'], 'none')}")
+
+
+def _progress(ws: dict[str, Any], lines: list[str]) -> str:
+    """The spinner's text: the state, and why it waits or the node's last progress line."""
+    text = f"{ws['state'].capitalize()} {ws['name']}"
+    if ws["state"] == "pending" and ws["state_reason"]:
+        return f"{text}: {ws['state_reason']}"
+    return f"{text}: {lines[-1][:100]}" if lines else f"{text} …"
 
 
 def _wait_until_settled(client: ApiClient, ws: dict[str, Any]) -> dict[str, Any]:
-    """Follow a workspace being made or started, showing the node's progress lines."""
+    """Follow a workspace being placed, made, started or rebuilt, showing why it waits and the
+    node's progress lines. Ctrl-C stops following; the workspace carries on."""
     deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
-    shown = 0
-    with console.status(f"{ws['state'].capitalize()} {ws['name']} …") as status:
-        while ws["state"] in ("pending", "creating", "starting", "stopping"):
+    with console.status(_progress(ws, [])) as status:
+        while ws["state"] in UNSETTLED:
             if time.monotonic() > deadline:
                 raise CliError(
                     f"{ws['name']} is still {ws['state']}; check `corral workspace show`"
                 )
             lines = client.get(f"/workspaces/{ws['id']}/log")["lines"]
-            if lines and len(lines) != shown:
-                status.update(f"{ws['state'].capitalize()} {ws['name']}: {lines[-1][:100]}")
-                shown = len(lines)
+            status.update(_progress(ws, lines))
             time.sleep(POLL_SECONDS)
             ws = client.get(f"/workspaces/{ws['id']}")
     return ws
@@ -52,15 +67,20 @@ def create(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     name: Annotated[str | None, typer.Option(help="Workspace name (default: PROJECT-N).")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch (default: the project's).")] = None,
-    node: Annotated[str | None, typer.Option(help="Node (default: the least busy).")] = None,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once it is placed.")] = False,
+    node: Annotated[
+        str | None, typer.Option(help="Node (default: a ready node with room, the least busy).")
+    ] = None,
+    runtime: RuntimeOption = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Return at once, while it waits for a node.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Make a workspace: the project's repository checked out on a node."""
+    """Make a workspace: the project's repository checked out on a node. It waits in `pending`
+    (saying why) until a node has room for it; the runtime and limits are the project's."""
+    body = {"project": project, "name": name, "branch": branch, "node": node, "runtime": runtime}
     with open_client() as client:
-        ws = client.post(
-            "/workspaces", {"project": project, "name": name, "branch": branch, "node": node}
-        )
+        ws = client.post("/workspaces", body)
         if not no_wait:
             ws = _wait_until_settled(client, ws)
     if as_json:
@@ -88,6 +108,7 @@ def list_workspaces(
             ("NAME", lambda w: w["name"]),
             ("STATE", lambda w: w["state"]),
             ("BRANCH", lambda w: w["branch"]),
+            ("RUNTIME", lambda w: w["runtime"]),
             ("NODE", lambda w: w["node_id"] or "-"),
             ("CREATED", lambda w: when(w["created_at"])),
         ],
@@ -108,13 +129,17 @@ def show(
         _show(ws)
 
 
-def _transition(workspace: str, verb: str, as_json: bool) -> None:
+def _transition(
+    workspace: str, verb: str, as_json: bool, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     with open_client() as client:
-        ws = _wait_until_settled(client, client.post(f"/workspaces/{segment(workspace)}/{verb}"))
+        ws = client.post(f"/workspaces/{segment(workspace)}/{verb}", body)
+        ws = _wait_until_settled(client, ws)
     if as_json:
         print_json(ws)
     else:
         _show(ws)
+    return ws
 
 
 @app.command("stop")

@@ -26,7 +26,7 @@ from corral.control.live import (
 )
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from corral.control.ratelimit import AttemptLimiter
-from corral.control.reconcilers import mark_stale_nodes_forever
+from corral.control.reconcilers import mark_stale_nodes_forever, place_workspaces_forever
 from corral.control.secretbox import load_secret_box
 from corral.control.state import AppState
 from corral.settings import Settings
@@ -63,12 +63,13 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepared = await prepare(state)
         sweeper = asyncio.create_task(mark_stale_nodes_forever(state), name="stale-node-sweeper")
+        placer = asyncio.create_task(place_workspaces_forever(state), name="placement")
         if on_ready is not None:
             await on_ready(state, prepared)
         try:
             yield
         finally:
-            tasks = [sweeper, *state.background]
+            tasks = [sweeper, placer, *state.background]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
 from corral.control.db.base import utcnow
-from corral.control.services import nodes, workspaces
+from corral.control.services import nodes, placing, workspaces
 from corral.control.state import AppState
 
-__all__ = ["mark_stale_nodes_forever", "sweep_stale_nodes"]
+__all__ = [
+    "mark_stale_nodes_forever",
+    "place_workspaces",
+    "place_workspaces_forever",
+    "sweep_stale_nodes",
+]
 
 log = logging.getLogger("corral.reconcilers")
 
@@ -44,3 +50,23 @@ async def mark_stale_nodes_forever(state: AppState) -> None:
         except Exception:
             log.exception("the stale-node sweep failed; trying again")
         await asyncio.sleep(period)
+
+
+async def place_workspaces(state: AppState) -> int:
+    """One placement pass over the pending workspaces (`services/placing`)."""
+    async with state.db() as db:
+        return await placing.place_pending(db, state.node_registry, state.settings.placement)
+
+
+async def place_workspaces_forever(state: AppState) -> None:
+    """Place pending workspaces every `placement.interval_seconds`, and at once whenever
+    `state.placement_due` is set (a wake during a pass makes another pass)."""
+    due = state.placement_due
+    while True:
+        due.clear()
+        try:
+            await place_workspaces(state)
+        except Exception:
+            log.exception("placing workspaces failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(due.wait(), state.settings.placement.interval_seconds)

@@ -35,5 +35,8 @@ class AppState:
     node_registry: NodeRegistry = field(default_factory=NodeRegistry)
     provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
     terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)
+    placement_due: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to have the placement loop look at pending workspaces now rather than at its next
+    period (`reconcilers.place_workspaces_forever`)."""
     background: list[asyncio.Task[None]] = field(default_factory=list)
     """Long-lived tasks started at start-up (the local node's supervisor); cancelled at exit."""

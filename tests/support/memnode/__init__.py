@@ -7,8 +7,11 @@ reconciled exactly as when a node dials the WebSocket. So services send it real 
 (`workspace.*`, `session.*`, `terminal.*`), and what it reports (session events, workspace
 states, heartbeats) takes the path a real node's reports take.
 
-It keeps what a node keeps, simply: workspaces with a state, sessions with a state, a queue of
-prompts and the permission requests they wait on, terminals. It answers as a node does (at once),
+It keeps what a node keeps, simply: workspaces with a state (and the spec each was made with:
+its runtime and limits), sessions with a state, a queue of prompts and the permission requests
+they wait on, terminals. Its heartbeats (the first as it links, as a node beats at once) report
+its `runtimes` (host, unless the test says) and the fields of `reports` (cpus, allocatable
+memory…). It answers as a node does (at once),
 and the events a request leads to (the agent ready, a prompt taken, a session stopped) wait in
 its outbox until `flush()`: a test sees what the control plane shows between the two, as a viewer
 could. What the agent does on its own is the test's to say: `reply`, `finish_turn`,

@@ -11,7 +11,13 @@ from corral.control.db.models import Node, User
 from corral.control.services import nodes
 from corral.control.state import AppState
 from corral.protocol.frames import CLOSE_BAD_FRAME, ProtocolError
-from corral.protocol.messages import Body, NodeHeartbeat, WorkspaceProgress, WorkspaceStatus
+from corral.protocol.messages import (
+    Body,
+    NodeHeartbeat,
+    RuntimeInfo,
+    WorkspaceProgress,
+    WorkspaceStatus,
+)
 from corral.protocol.peer import Handler, Peer
 from corral.states import WorkspaceState
 from tests.support.memnode.sessions import SessionsPart
@@ -34,27 +40,42 @@ class MemoryNode(SessionsPart, WorkspacesPart):
         self._unlinked = asyncio.Event()
         self._receiving = asyncio.Event()
         self._to_control, self._to_node = Pipe(), Pipe()
+        self.reports: dict[str, Any] = {}
+        """Heartbeat fields every heartbeat carries, over the defaults (`heartbeat`)."""
 
     # -- life ---------------------------------------------------------------------------------
 
     @classmethod
     async def join(
-        cls, state: AppState, owner: User, name: str, *, link: bool = True
+        cls,
+        state: AppState,
+        owner: User,
+        name: str,
+        *,
+        link: bool = True,
+        runtimes: list[RuntimeInfo] | None = None,
+        **reports: Any,
     ) -> MemoryNode:
-        """Add a node as the owner does, join it with its token, and (with `link`) link it."""
+        """Add a node as the owner does, join it with its token, and (with `link`) link it.
+        `runtimes` (default: host) and `reports` (heartbeat fields: `cpus`,
+        `allocatable_memory_bytes` …) are what its heartbeats say of it."""
         async with state.db() as db:
             node, token = await nodes.create_node(
                 db, owner, name, provider="manual", ttl_seconds=60
             )
             node, _ = await nodes.join_node(db, token)
         memory = cls(state, node)
+        if runtimes is not None:
+            memory.runtimes = runtimes
+        memory.reports.update(reports)
         if link:
             await memory.link()
         return memory
 
     async def link(self) -> None:
         """Dial in: the control plane registers the link, marks the node ready and reconciles its
-        workspaces and sessions; returns once that is done and the outbox is sent."""
+        workspaces and sessions; returns once that is done, the outbox is sent, and the first
+        heartbeat (a node beats at once) is handled."""
         assert not self.linked, "already linked"
         to_control, to_node = Pipe(), Pipe()
         self.peer = Peer(to_control, handlers=self._handlers(), streams=self, name="control plane")
@@ -80,6 +101,7 @@ class MemoryNode(SessionsPart, WorkspacesPart):
             raise AssertionError(f"node {self.name} did not link")
         await self._link.reconciled()
         await self.flush()
+        await self.heartbeat()
 
     async def _receive(self) -> None:
         """The control plane's receive loop, until the link drops."""
@@ -147,7 +169,7 @@ class MemoryNode(SessionsPart, WorkspacesPart):
 
     async def heartbeat(self, **fields: Any) -> None:
         """A heartbeat, handled by the control plane when this returns (and a reconcile it
-        starts for a stale node that is back, done)."""
+        starts for a stale node that is back, done). `fields` override `reports` for this one."""
         beat = {
             "cpus": 4,
             "memory_total_bytes": 8 << 30,
@@ -159,6 +181,8 @@ class MemoryNode(SessionsPart, WorkspacesPart):
             "terminals": len(self.terminals),
             "sessions": sum(1 for s in self.sessions.values() if not s.ended),
             "node_version": NODE_VERSION,
+            "runtimes": self.runtimes,
+            **self.reports,
             **fields,
         }
         await self._notify("heartbeat", NodeHeartbeat.model_validate(beat))

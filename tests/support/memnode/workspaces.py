@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from corral.control.db.models import Node
 from corral.control.state import AppState
-from corral.errors import NotFound
+from corral.errors import InvalidInput, NotFound
 from corral.ids import new_id
 from corral.protocol.messages import (
     Empty,
+    RuntimeInfo,
     TerminalAttach,
     TerminalAttached,
     TerminalCreate,
@@ -44,6 +45,10 @@ class WorkspacesPart(NodeCore):
         self.terminals: dict[str, _Terminal] = {}
         self.stream_input: dict[int, bytes] = {}
         """What viewers typed, by stream."""
+        self.runtimes: list[RuntimeInfo] = [RuntimeInfo(name="host")]
+        """The runtimes it has (and reports in its heartbeats), its default first."""
+        self.specs: dict[str, WorkspaceSpec] = {}
+        """What each workspace was made with: its runtime and limits among it."""
 
     def _workspace_handlers(self) -> dict[str, Handler]:
         return {
@@ -67,6 +72,9 @@ class WorkspacesPart(NodeCore):
     async def _workspace_create(self, spec: WorkspaceSpec) -> WorkspaceStatus:
         if spec.id in self.workspaces:
             return self.workspaces[spec.id]  # a repeated request
+        if all(runtime.name != spec.runtime for runtime in self.runtimes):
+            raise InvalidInput(f"this node has no runtime {spec.runtime!r}")
+        self.specs[spec.id] = spec
         return self._set_workspace(spec.id, WorkspaceState.CREATING)
 
     async def _workspace_start(self, ref: WorkspaceRef) -> WorkspaceStatus:

@@ -17,6 +17,7 @@ from corral.control.app import create_state
 from corral.control.db.base import Base
 from corral.control.db.engine import create_engine
 from corral.control.db.models import AgentSession, Project, SessionEvent, User, Workspace
+from corral.control.reconcilers import place_workspaces
 from corral.control.services import agents, auth, workspaces
 from corral.control.services.sessions import commands, queries
 from corral.control.state import AppState
@@ -157,16 +158,13 @@ class Site:
 async def site(state: AppState, owner: User, node: MemoryNode, project: Project) -> Site:
     async with state.db() as db:
         workspace = await workspaces.create_workspace(
-            db,
-            state.node_registry,
-            owner.id,
-            project_ref="app",
-            name="ws",
-            branch=None,
-            node_ref=None,
+            db, owner.id, project_ref="app", name="ws", branch=None, node_ref=None
         )
         await agents.add_custom_agent(
             db, owner.id, name=AGENT, entry={"command": ["/usr/bin/scripted-agent"]}
         )
+    assert await place_workspaces(state) == 1
     await node.report(workspace.id, WorkspaceState.RUNNING)
+    async with state.db() as db:
+        workspace = await workspaces.get_workspace(db, owner.id, workspace.id)
     return Site(state, owner, node, workspace)

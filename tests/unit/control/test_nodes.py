@@ -12,7 +12,7 @@ from corral.control.db.models import Node, User
 from corral.control.services import nodes
 from corral.control.state import AppState
 from corral.errors import Unauthenticated
-from corral.protocol.messages import NodeIsolation
+from corral.protocol.messages import NodeIsolation, RuntimeInfo
 from corral.states import NodeState
 from tests.support.memnode import NODE_VERSION, MemoryNode
 
@@ -57,6 +57,29 @@ async def test_a_heartbeat_records_what_the_node_has_and_uses(
     assert row.usage["memory_bytes"] == 3 << 30
     assert (row.usage["load1"], row.usage["sessions"]) == (2.5, 2)
     assert row.usage["agents"] == ["@scope/agent@1.2.3"]
+
+
+async def test_a_heartbeat_records_the_runtimes_and_what_the_node_offers_workspaces(
+    state: AppState, node: MemoryNode
+) -> None:
+    docker = RuntimeInfo(name="devcontainer", available=False, problem="Docker is not running")
+    await node.heartbeat(cpus=8, runtimes=[docker, RuntimeInfo(name="host")])
+    row = await _row(state, node)
+    assert [(r["name"], r["available"], r["problem"]) for r in row.capacity["runtimes"]] == [
+        ("devcontainer", False, "Docker is not running"),
+        ("host", True, None),
+    ]
+    # Unless the node keeps some back, it offers workspaces all it has.
+    assert (row.capacity["allocatable_cpus"], row.capacity["allocatable_memory_bytes"]) == (
+        8,
+        8 << 30,
+    )
+    await node.heartbeat(allocatable_cpus=6.5, allocatable_memory_bytes=4 << 30)
+    row = await _row(state, node)
+    assert (row.capacity["allocatable_cpus"], row.capacity["allocatable_memory_bytes"]) == (
+        6.5,
+        4 << 30,
+    )
 
 
 async def test_a_silent_node_goes_stale_and_a_heartbeat_makes_it_ready(

@@ -10,8 +10,9 @@ import pytest
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import Node, Project, User, Workspace
-from corral.control.reconcilers import sweep_stale_nodes
+from corral.control.reconcilers import place_workspaces, sweep_stale_nodes
 from corral.control.services import workspaces
+from corral.control.services.placement import NO_NODE_READY
 from corral.control.state import AppState
 from corral.errors import Conflict, NotFound, RetryableProviderError
 from corral.protocol.messages import WorkspaceSpec
@@ -22,18 +23,27 @@ W = WorkspaceState
 
 
 async def _create(
-    state: AppState, owner: User, name: str = "ws", *, node_ref: str | None = None
+    state: AppState,
+    owner: User,
+    name: str = "ws",
+    *,
+    node_ref: str | None = None,
+    runtime: str | None = None,
 ) -> Workspace:
+    """Make a workspace as the API does, and run the placement pass the API wakes."""
     async with state.db() as db:
-        return await workspaces.create_workspace(
+        created = await workspaces.create_workspace(
             db,
-            state.node_registry,
             owner.id,
             project_ref="app",
             name=name,
             branch=None,
             node_ref=node_ref,
+            runtime=runtime,
         )
+    assert created.state == W.PENDING
+    await place_workspaces(state)
+    return await _get(state, owner, created.id)
 
 
 async def _get(state: AppState, owner: User, ref: str) -> Workspace:
@@ -48,49 +58,81 @@ async def _node_state(state: AppState, node: MemoryNode) -> NodeState:
         return row.state
 
 
-# -- placing -------------------------------------------------------------------------------------
+# -- placing (the rules themselves: test_placement.py) ---------------------------------------------
 
 
-async def test_a_new_workspace_goes_to_the_least_busy_linked_node(
+async def test_a_new_workspace_goes_to_the_linked_node_holding_the_fewest(
     state: AppState, owner: User, project: Project
 ) -> None:
     busy = await MemoryNode.join(state, owner, "busy")
     idle = await MemoryNode.join(state, owner, "idle")
     gone = await MemoryNode.join(state, owner, "gone")
     try:
-        await busy.heartbeat(workspaces=5)
-        await idle.heartbeat(workspaces=1)
-        await gone.heartbeat(workspaces=0)
+        first = await _create(state, owner, "first", node_ref="busy")
+        assert first.node_id == busy.id
         await gone.unlink()  # still `ready` until it misses its heartbeats, but not linked
         created = await _create(state, owner)
         assert created.state == W.CREATING
         assert created.node_id == idle.id
+        assert created.runtime == "host"
         (spec,) = idle.sent("workspace.create")
         assert spec == WorkspaceSpec(
             id=created.id, name="ws", repo=project.repo, branch="main", runtime="host"
         )
-        assert busy.sent("workspace.create") == gone.sent("workspace.create") == []
+        assert gone.sent("workspace.create") == []
     finally:
         for node in (busy, idle, gone):
             await node.close()
 
 
-async def test_a_named_node_must_be_ready(
+async def test_a_named_node_that_is_not_ready_keeps_the_workspace_waiting(
     state: AppState, owner: User, project: Project, node: MemoryNode
 ) -> None:
-    waiting = await MemoryNode.join(state, owner, "later", link=False)
-    with pytest.raises(Conflict, match="node later is joining, not ready"):
-        await _create(state, owner, node_ref="later")
-    created = await _create(state, owner, node_ref="n1")
-    assert created.node_id == node.id
-    assert waiting.requests == []
+    later = await MemoryNode.join(state, owner, "later", link=False)
+    try:
+        waiting = await _create(state, owner, node_ref="later")
+        assert (waiting.state, waiting.state_reason) == (
+            W.PENDING,
+            "node later is joining, not ready",
+        )
+        assert waiting.node_id == later.id
+        assert node.sent("workspace.create") == []  # not put anywhere else
+
+        await later.link()
+        await place_workspaces(state)
+        placed = await _get(state, owner, "ws")
+        assert (placed.state, placed.node_id) == (W.CREATING, later.id)
+    finally:
+        await later.close()
 
 
-async def test_with_no_linked_node_the_user_is_told_how_to_get_one(
+async def test_a_named_node_must_exist(state: AppState, owner: User, project: Project) -> None:
+    with pytest.raises(NotFound, match="no node named 'nowhere'"):
+        await _create(state, owner, node_ref="nowhere")
+
+
+async def test_with_no_linked_node_the_workspace_waits_saying_how_to_get_one(
     state: AppState, owner: User, project: Project
 ) -> None:
-    with pytest.raises(Conflict, match="no node is ready: start Corral with `corral up`"):
-        await _create(state, owner)
+    waiting = await _create(state, owner)
+    assert waiting.state == W.PENDING
+    assert waiting.state_reason == NO_NODE_READY
+
+
+async def test_a_pending_workspace_can_be_deleted(
+    state: AppState, owner: User, project: Project
+) -> None:
+    await _create(state, owner)
+    async with state.db() as db:
+        await workspaces.delete_workspace(db, state.node_registry, owner.id, "ws")
+    with pytest.raises(NotFound):
+        await _get(state, owner, "ws")
+    node = await MemoryNode.join(state, owner, "n1")
+    try:
+        assert await place_workspaces(state) == 0
+        assert node.sent("workspace.create") == []
+    finally:
+        await node.close()
 
 
 async def test_a_workspace_name_is_unique_per_user(
@@ -130,9 +172,7 @@ async def test_a_create_the_node_refuses_leaves_the_workspace_in_error(
     state: AppState, owner: User, project: Project, node: MemoryNode
 ) -> None:
     node.fail("workspace.create", Conflict("the node's disk is full"))
-    with pytest.raises(Conflict, match="the node's disk is full"):
-        await _create(state, owner)
-    failed = await _get(state, owner, "ws")
+    failed = await _create(state, owner)
     assert (failed.state, failed.state_reason) == (W.ERROR, "the node's disk is full")
 
 
@@ -195,8 +235,8 @@ async def test_a_node_that_misses_its_heartbeats_leaves_its_workspaces_unreachab
         W.ERROR,
         "node n1 is not reachable (stale)",
     )
-    with pytest.raises(Conflict, match="node n1 is stale, not ready"):
-        await _create(state, owner, "other", node_ref="n1")
+    waiting = await _create(state, owner, "other", node_ref="n1")
+    assert (waiting.state, waiting.state_reason) == (W.PENDING, "node n1 is stale, not ready")
 
     await node.heartbeat()  # it was only slow: it is ready again, and says what it has
     assert await _node_state(state, node) == NodeState.READY

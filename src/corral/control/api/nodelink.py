@@ -145,6 +145,7 @@ class NodeLink:
                 if linked is not None:
                     await nodes.mark_linked(db, linked, version=node_version)
             log.info("node %s linked", node.name, extra={"node_id": node.id})
+            state.placement_due.set()
             self.reconcile_soon()
             await receive()
         except CorralError as exc:
@@ -165,6 +166,9 @@ class NodeLink:
                 await workspaces.apply_node_status(db, self.node.id, params)
             elif isinstance(params, WorkspaceProgress):
                 self.state.provisioning_logs.append(self.node.id, params.id, params.line)
+        if isinstance(params, NodeHeartbeat | WorkspaceStatus):
+            # What the node has, or what its workspaces hold, changed: pending ones may fit.
+            self.state.placement_due.set()
 
     async def on_session_events(self, batch: SessionEvents) -> SessionEventsAck:
         async with self.state.db() as db:

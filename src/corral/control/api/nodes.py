@@ -17,8 +17,15 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Node, User
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import NodeRef
-from corral.control.schemas.nodes import NodeCreate, NodeCreated, NodeJoin, NodeJoined, NodePublic
-from corral.control.services import nodes
+from corral.control.schemas.nodes import (
+    NodeCreate,
+    NodeCreated,
+    NodeJoin,
+    NodeJoined,
+    NodePublic,
+    NodeRuntime,
+)
+from corral.control.services import nodes, runtimes
 from corral.control.services.nodeusage import usage_seen_by
 from corral.control.state import AppState
 from corral.errors import Unauthenticated
@@ -34,7 +41,14 @@ async def public_nodes(
     usage = await usage_seen_by(db, viewer, rows)
     return [
         NodePublic.model_validate(node).model_copy(
-            update={"connected": state.node_registry.is_connected(node.id), "usage": usage[node.id]}
+            update={
+                "connected": state.node_registry.is_connected(node.id),
+                "usage": usage[node.id],
+                "runtimes": [
+                    NodeRuntime.model_validate(runtime.model_dump())
+                    for runtime in runtimes.node_runtimes(node)
+                ],
+            }
         )
         for node in rows
     ]

@@ -37,6 +37,10 @@ async def create_project(
         env=body.env,
         repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
         allow_local_repo=user.role == UserRole.OWNER,
+        runtime=body.runtime,
+        cpus=body.cpus,
+        memory_bytes=body.memory_bytes,
+        pids=body.pids,
     )
     return ProjectPublic.model_validate(project)
 
@@ -51,6 +55,9 @@ async def get_project(project: ProjectRef, user: CurrentUser, db: Db) -> Project
 async def update_project(
     project: ProjectRef, body: ProjectUpdate, user: CurrentUser, db: Db, state: State
 ) -> ProjectPublic:
+    """Change what is given; a null `runtime` or limit goes back to auto or the node's
+    default. Workspaces made before keep their runtime and limits."""
+    given = body.model_fields_set
     updated = await projects.update_project(
         db,
         user.id,
@@ -58,6 +65,10 @@ async def update_project(
         name=body.name,
         default_branch=body.default_branch,
         env=body.env,
+        runtime=body.runtime if "runtime" in given else projects.KEEP,
+        cpus=body.cpus if "cpus" in given else projects.KEEP,
+        memory_bytes=body.memory_bytes if "memory_bytes" in given else projects.KEEP,
+        pids=body.pids if "pids" in given else projects.KEEP,
         repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
     )
     return ProjectPublic.model_validate(updated)

@@ -8,7 +8,11 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import ProjectRefQuery, WorkspaceRef
-from corral.control.schemas.workspaces import WorkspaceCreate, WorkspaceLog, WorkspacePublic
+from corral.control.schemas.workspaces import (
+    WorkspaceCreate,
+    WorkspaceLog,
+    WorkspacePublic,
+)
 from corral.control.services import projects, workspaces
 
 router = APIRouter(prefix=f"{API_PREFIX}/workspaces", tags=["workspaces"])
@@ -32,16 +36,18 @@ async def list_workspaces(
 async def create_workspace(
     body: WorkspaceCreate, user: CurrentUser, db: Db, state: State
 ) -> WorkspacePublic:
-    """Make a workspace from a project on a node; it is `creating` until the clone is done."""
+    """Make a workspace from a project. It is `pending` until placement puts it on a node with
+    room (its `state_reason` says why it waits), then `creating` until the clone is done."""
     workspace = await workspaces.create_workspace(
         db,
-        state.node_registry,
         user.id,
         project_ref=body.project,
         name=body.name,
         branch=body.branch,
         node_ref=body.node,
+        runtime=body.runtime,
     )
+    state.placement_due.set()
     return WorkspacePublic.model_validate(workspace)
 
 
@@ -65,6 +71,7 @@ async def stop_workspace(
     workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
 ) -> WorkspacePublic:
     found = await workspaces.stop_workspace(db, state.node_registry, user.id, workspace)
+    state.placement_due.set()  # what it held is free for pending workspaces
     return WorkspacePublic.model_validate(found)
 
 
@@ -72,7 +79,14 @@ async def stop_workspace(
 async def start_workspace(
     workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
 ) -> WorkspacePublic:
-    found = await workspaces.start_workspace(db, state.node_registry, user.id, workspace)
+    """Start a stopped workspace; refused while you have the most running workspaces allowed."""
+    found = await workspaces.start_workspace(
+        db,
+        state.node_registry,
+        user.id,
+        workspace,
+        max_running=state.settings.placement.max_running_workspaces_per_user,
+    )
     return WorkspacePublic.model_validate(found)
 
 
@@ -80,4 +94,6 @@ async def start_workspace(
 async def delete_workspace(
     workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
 ) -> None:
+    """Delete a workspace and its files on its node; one still pending is simply dropped."""
     await workspaces.delete_workspace(db, state.node_registry, user.id, workspace)
+    state.placement_due.set()

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from corral.control.db.engine import DbSessionFactory, create_db_session_factory
@@ -40,6 +40,7 @@ __all__ = [
     "ChangeFeed",
     "ChangeSubscription",
     "TrackedSession",
+    "note_written",
     "tracked_db_session_factory",
 ]
 
@@ -110,14 +111,24 @@ class TrackedSession(Session):
     feed the `ChangeFeed` in its `info` (see the listeners below)."""
 
 
+def _note(session: Session, row: object) -> None:
+    pending: dict[str, set[str]] = session.info.setdefault(_PENDING_INFO_KEY, {})
+    topic = TOPICS.get(type(row))
+    user_id = getattr(row, "user_id", None)
+    if topic is not None and isinstance(user_id, str):
+        pending.setdefault(user_id, set()).add(topic)
+
+
 @event.listens_for(TrackedSession, "after_flush")
 def _note_flushed(session: Session, _context: Any) -> None:
-    pending: dict[str, set[str]] = session.info.setdefault(_PENDING_INFO_KEY, {})
     for row in (*session.new, *session.dirty, *session.deleted):
-        topic = TOPICS.get(type(row))
-        user_id = getattr(row, "user_id", None)
-        if topic is not None and isinstance(user_id, str):
-            pending.setdefault(user_id, set()).add(topic)
+        _note(session, row)
+
+
+def note_written(db: AsyncSession, row: object) -> None:
+    """Note `row` as changed by a statement the ORM did not flush (a conditional UPDATE), so
+    that the commit tells its owner's browsers, as it would after a flush."""
+    _note(db.sync_session, row)
 
 
 @event.listens_for(TrackedSession, "after_commit")

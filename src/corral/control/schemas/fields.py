@@ -9,7 +9,7 @@ engine lacks, are published in the schema and applied by the same rule's functio
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
@@ -21,9 +21,14 @@ from corral.control.services.names import (
     NEW_NAME_PATTERN,
 )
 from corral.gitenv import BRANCH_PATTERN, BRANCH_RULES, MAX_BRANCH_CHARS, validate_branch
+from corral.protocol.messages import WorkspaceLimits
 
 __all__ = [
+    "CPUS",
     "ENV_PATCH",
+    "MEMORY_BYTES",
+    "PIDS",
+    "RUNTIME_CHOICE",
     "AgentName",
     "Branch",
     "CredentialName",
@@ -48,6 +53,21 @@ ENV_PATCH = (
     "set, a name with null is removed, and names left out stay as they are."
 )
 """How the `env` of an update is applied (`corral.control.services.projects.patch_env`)."""
+
+# A workspace's limits with the node link's bounds, as fields that default to None (typed Any,
+# as `Field()` is, to stand as a field's default).
+_LIMITS = WorkspaceLimits.model_fields
+CPUS: Any = _LIMITS["cpus"]
+MEMORY_BYTES: Any = _LIMITS["memory_bytes"]
+PIDS: Any = _LIMITS["pids"]
+
+RUNTIME_CHOICE = Field(
+    None,
+    pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+    description="`host`, `devcontainer` (or another runtime a node offers), or `auto` (also "
+    "null): devcontainer where the node has Docker working, else host.",
+)
+"""A runtime asked for by name, or auto."""
 
 MAX_NAME_CHARS = 64
 MAX_CREDENTIAL_NAME_CHARS = 100

@@ -9,10 +9,11 @@ from pydantic import Field, WithJsonSchema
 
 from corral.control.schemas.common import PublicModel, StrictInput
 from corral.control.schemas.fields import NewName
+from corral.control.schemas.workspaces import WorkspaceLimitsPublic
 from corral.protocol.messages import NodeIsolation, NodeNetwork
 from corral.states import NodeState
 
-__all__ = ["NodeCreate", "NodeCreated", "NodeJoin", "NodeJoined", "NodePublic"]
+__all__ = ["NodeCreate", "NodeCreated", "NodeJoin", "NodeJoined", "NodePublic", "NodeRuntime"]
 
 
 class NodeCreate(StrictInput):
@@ -45,6 +46,12 @@ NodeCapacity = Annotated[
         disk_bytes=_count(),
         isolation=NodeIsolation.model_json_schema(mode="serialization"),
         network=NodeNetwork.model_json_schema(mode="serialization"),
+        allocatable_cpus={
+            "type": "number",
+            "minimum": 0,
+            "description": "CPUs it offers workspaces; placement fits their requests in these.",
+        },
+        allocatable_memory_bytes=_count(),
     ),
 ]
 NodeUsage = Annotated[
@@ -62,6 +69,19 @@ NodeUsage = Annotated[
 ]
 
 
+class NodeRuntime(PublicModel):
+    """One of a node's runtimes, from its last heartbeat."""
+
+    name: str
+    available: bool = Field(description="False when it cannot work there (no Docker, say).")
+    problem: str | None = Field(description="Why it is not available, in the node's words.")
+    isolation: NodeIsolation
+    limits: bool = Field(description="Whether it enforces workspaces' CPU, memory and pids limits.")
+    default_limits: WorkspaceLimitsPublic = Field(
+        description="What a workspace that sets no limits of its own gets."
+    )
+
+
 class NodePublic(PublicModel):
     id: str
     name: str
@@ -73,6 +93,11 @@ class NodePublic(PublicModel):
     last_seen_at: datetime | None
     capacity: NodeCapacity
     usage: NodeUsage
+    runtimes: list[NodeRuntime] = Field(
+        default_factory=list,
+        description="The runtimes it offers, its default first (`host` for a node too old to "
+        "report them; none before its first heartbeat).",
+    )
     connected: bool = False
     created_at: datetime
 

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from corral.control.schemas.common import PublicModel, StrictInput
-from corral.control.schemas.fields import ENV_PATCH, Branch, NewName
+from corral.control.schemas.fields import (
+    CPUS,
+    ENV_PATCH,
+    MEMORY_BYTES,
+    PIDS,
+    RUNTIME_CHOICE,
+    Branch,
+    NewName,
+)
 
 __all__ = ["ProjectCreate", "ProjectPublic", "ProjectUpdate"]
 
@@ -26,12 +34,23 @@ class ProjectCreate(StrictInput):
     env: dict[str, str] = Field(
         default_factory=dict, description="Environment variables set in every workspace."
     )
+    runtime: str | None = RUNTIME_CHOICE
+    cpus: float | None = CPUS
+    memory_bytes: int | None = MEMORY_BYTES
+    pids: int | None = PIDS
 
 
 class ProjectUpdate(StrictInput):
+    """Fields left out stay as they are; `runtime` and the limits set to null go back to auto
+    and to the node's defaults."""
+
     name: NewName | None = None
     default_branch: Branch | None = None
     env: dict[str, str | None] | None = Field(None, description=ENV_PATCH)
+    runtime: str | None = RUNTIME_CHOICE
+    cpus: float | None = CPUS
+    memory_bytes: int | None = MEMORY_BYTES
+    pids: int | None = PIDS
 
 
 class ProjectPublic(PublicModel):
@@ -40,5 +59,17 @@ class ProjectPublic(PublicModel):
     repo: str
     default_branch: str
     env: dict[str, str]
+    runtime: str = Field(
+        description="What its new workspaces run in: `auto` (devcontainer where the node has "
+        "Docker working, else host) or a runtime's name."
+    )
+    cpus: float | None = Field(description="Each workspace's CPUs; null: the node's default.")
+    memory_bytes: int | None = Field(description="Each workspace's memory; null: the default.")
+    pids: int | None = Field(description="Each workspace's processes; null: the default.")
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("runtime", mode="before")
+    @classmethod
+    def _auto(cls, value: str | None) -> str:
+        return value or "auto"

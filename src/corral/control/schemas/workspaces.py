@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from corral.control.schemas.common import PublicModel, StrictInput
-from corral.control.schemas.fields import Branch, NewName, Ref
+from corral.control.schemas.fields import RUNTIME_CHOICE, Branch, NewName, Ref
 from corral.states import WorkspaceState
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "TerminalPublic",
     "TerminalTicket",
     "WorkspaceCreate",
+    "WorkspaceLimitsPublic",
     "WorkspaceLog",
     "WorkspacePublic",
 ]
@@ -27,19 +28,37 @@ class WorkspaceCreate(StrictInput):
         None, description="Branch to check out; the project's default if omitted."
     )
     node: Ref | None = Field(
-        None, description="Node name or id; the least busy ready node if omitted."
+        None,
+        description="Node name or id to place it on; if omitted, placement picks a ready node "
+        "with room. Either way it waits in `pending` (with the reason) until one has room.",
     )
+    runtime: str | None = RUNTIME_CHOICE
+
+
+class WorkspaceLimitsPublic(PublicModel):
+    """What a workspace may use; null: no limit set (a runtime that cannot enforce limits)."""
+
+    cpus: float | None = None
+    memory_bytes: int | None = None
+    pids: int | None = None
 
 
 class WorkspacePublic(PublicModel):
     id: str
     name: str
     project_id: str | None
-    node_id: str | None
+    node_id: str | None = Field(
+        description="The node it is on; while `pending`, the node it waits for, if one was named."
+    )
     branch: str
-    runtime: str
+    runtime: str = Field(description="`auto` until placed, then the runtime it runs in.")
+    limits: WorkspaceLimitsPublic = Field(
+        description="Its project's limits until placed, then with the node's defaults filled in."
+    )
     state: WorkspaceState
-    state_reason: str | None
+    state_reason: str | None = Field(
+        description="Why it is in its state: while `pending`, why no node has taken it yet."
+    )
     state_changed_at: datetime
     created_at: datetime
 

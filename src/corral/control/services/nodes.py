@@ -168,6 +168,11 @@ async def heartbeat(db: AsyncSession, node_id: str, beat: NodeHeartbeat) -> bool
         "disk_bytes": beat.disk_total_bytes,
         "isolation": beat.isolation.model_dump(),
         "network": beat.network.model_dump(),
+        "runtimes": [runtime.model_dump() for runtime in beat.runtimes],
+        "allocatable_cpus": beat.cpus if beat.allocatable_cpus is None else beat.allocatable_cpus,
+        "allocatable_memory_bytes": beat.memory_total_bytes
+        if beat.allocatable_memory_bytes is None
+        else beat.allocatable_memory_bytes,
     }
     node.usage = {
         "memory_bytes": beat.memory_used_bytes,

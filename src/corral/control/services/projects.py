@@ -1,9 +1,11 @@
-"""Projects: a named git repository, its default branch and its environment variables."""
+"""Projects: a named git repository, its default branch, its environment variables, and the
+runtime and limits of its workspaces."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import Project
-from corral.control.services import activity
+from corral.control.services import activity, runtimes
 from corral.control.services.git import redact_repo, resolve_branch
 from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import ENV_NAME_PATTERN, validate_name
@@ -22,6 +24,8 @@ from corral.ids import new_id
 from corral.protocol.messages import MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS
 
 __all__ = [
+    "KEEP",
+    "Keep",
     "create_project",
     "delete_project",
     "get_project",
@@ -30,6 +34,15 @@ __all__ = [
     "update_project",
     "validate_env",
 ]
+
+
+class Keep(Enum):
+    """A field an update leaves as it is (where None means something: auto, the default)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def validate_env(env: dict[str, str]) -> dict[str, str]:
@@ -131,14 +144,31 @@ async def create_project(
     env: dict[str, str],
     repo_check_timeout_seconds: float,
     allow_local_repo: bool,
+    runtime: str | None = None,
+    cpus: float | None = None,
+    memory_bytes: int | None = None,
+    pids: int | None = None,
 ) -> Project:
+    """Add a project; `runtime` None or `auto` lets placement choose, and limits left None
+    take the node's defaults for the runtime."""
     validate_name(name, "project")
     env = validate_env(env)
     repo = normalise_repo(repo, allow_local=allow_local_repo)
+    chosen = await runtimes.check_runtime(db, runtime, field="body.runtime")
+    limits = runtimes.check_limits(cpus=cpus, memory_bytes=memory_bytes, pids=pids)
     await _ensure_name_free(db, user_id, name)
     branch = await resolve_branch(repo, default_branch, timeout_seconds=repo_check_timeout_seconds)
     project = Project(
-        id=new_id("prj"), user_id=user_id, name=name, repo=repo, default_branch=branch, env=env
+        id=new_id("prj"),
+        user_id=user_id,
+        name=name,
+        repo=repo,
+        default_branch=branch,
+        env=env,
+        runtime=chosen,
+        cpus=limits.cpus,
+        memory_bytes=limits.memory_bytes,
+        pids=limits.pids,
     )
     db.add(project)
     activity.record(
@@ -147,7 +177,12 @@ async def create_project(
         project,
         user_id=user_id,
         actor_id=user_id,
-        details={"repo": redact_repo(repo), "default_branch": branch},
+        details={
+            "repo": redact_repo(repo),
+            "default_branch": branch,
+            "runtime": chosen or runtimes.AUTO,
+            **limits.model_dump(exclude_none=True),
+        },
     )
     await db.commit()
     return project
@@ -181,11 +216,31 @@ async def update_project(
     name: str | None = None,
     default_branch: str | None = None,
     env: Mapping[str, str | None] | None = None,
+    runtime: str | Keep | None = KEEP,
+    cpus: float | Keep | None = KEEP,
+    memory_bytes: int | Keep | None = KEEP,
+    pids: int | Keep | None = KEEP,
     repo_check_timeout_seconds: float,
 ) -> Project:
-    """Change what is given; `env` is a merge patch of the variables (see `patch_env`)."""
+    """Change what is given; `env` is a merge patch of the variables (see `patch_env`);
+    `runtime` and the limits change unless `KEEP` (None: auto, the node's defaults). Existing
+    workspaces keep theirs."""
     project = await get_project(db, user_id, ref)
     changed: list[str] = []
+    if runtime is not KEEP:
+        chosen = await runtimes.check_runtime(db, runtime, field="body.runtime")
+        if chosen != project.runtime:
+            project.runtime = chosen
+            changed.append("runtime")
+    limits = runtimes.check_limits(
+        cpus=project.cpus if cpus is KEEP else cpus,
+        memory_bytes=project.memory_bytes if memory_bytes is KEEP else memory_bytes,
+        pids=project.pids if pids is KEEP else pids,
+    )
+    for field in ("cpus", "memory_bytes", "pids"):
+        if getattr(limits, field) != getattr(project, field):
+            setattr(project, field, getattr(limits, field))
+            changed.append(field)
     if name is not None and name != project.name:
         validate_name(name, "project")
         await _ensure_name_free(db, user_id, name)

@@ -12,32 +12,44 @@ import logging
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import Node, Workspace
 from corral.control.nodelink.connection import NodeConnection
 from corral.control.nodelink.registry import NodeRegistry
-from corral.control.services import activity, projects
+from corral.control.services import activity, projects, runtimes
 from corral.control.services import nodes as node_service
 from corral.control.services.git import check_branch
-from corral.control.services.lifecycle import transition
+from corral.control.services.lifecycle import claim_transition, transition
 from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
+from corral.control.services.placement import user_at_limit
 from corral.errors import Conflict, CorralError
 from corral.ids import new_id
-from corral.protocol.messages import WorkspaceList, WorkspaceRef, WorkspaceSpec, WorkspaceStatus
+from corral.protocol.messages import (
+    WorkspaceLimits,
+    WorkspaceList,
+    WorkspaceRef,
+    WorkspaceSpec,
+    WorkspaceStatus,
+)
 from corral.states import NodeState, WorkspaceState
 
 __all__ = [
+    "HOLDING",
+    "LIVE",
     "apply_node_status",
+    "ask_node",
     "create_workspace",
     "delete_workspace",
+    "ensure_may_run",
     "get_workspace",
     "list_workspaces",
     "mark_node_unreachable",
     "reconcile_node",
+    "running_count",
     "running_with_link",
     "start_workspace",
     "stop_workspace",
@@ -46,7 +58,20 @@ __all__ = [
 log = logging.getLogger("corral.workspaces")
 
 _W = WorkspaceState
-LIVE = (_W.PENDING, _W.CREATING, _W.RUNNING, _W.STOPPING, _W.STOPPED, _W.STARTING, _W.ERROR)
+LIVE = (
+    _W.PENDING,
+    _W.CREATING,
+    _W.RUNNING,
+    _W.STOPPING,
+    _W.STOPPED,
+    _W.STARTING,
+    _W.REBUILDING,
+    _W.ERROR,
+)
+HOLDING = (_W.CREATING, _W.RUNNING, _W.STARTING, _W.REBUILDING, _W.STOPPING)
+"""The states of a workspace that holds the CPUs and memory it requested on its node, and
+counts as running for its user's limit; a stopped one holds nothing."""
+WAITING_FOR_PLACEMENT = "waiting for a node"
 
 
 async def _set_state(
@@ -62,27 +87,6 @@ async def _set_state(
         # Kept for its chat history, under a name that frees the old one for a new workspace.
         ws.name = f"{ws.name}~{ws.id}"[:64]
     return moved
-
-
-async def _pick_node(db: AsyncSession, registry: NodeRegistry, node_ref: str | None) -> Node:
-    if node_ref is not None:
-        node = await node_service.get_node(db, node_ref)
-        if node.state != NodeState.READY or not registry.is_connected(node.id):
-            raise Conflict(
-                f"node {node.name} is {node.state.value}, not ready", reason="node_not_ready"
-            )
-        return node
-    ready = [
-        n
-        for n in (await db.scalars(select(Node).where(Node.state == NodeState.READY))).all()
-        if registry.is_connected(n.id)
-    ]
-    if not ready:
-        raise Conflict(
-            "no node is ready: start Corral with `corral up`, or add one with `corral node add`",
-            reason="no_ready_node",
-        )
-    return min(ready, key=lambda n: (int(n.usage.get("workspaces", 0)), n.name))
 
 
 async def _free_name(db: AsyncSession, user_id: str, base: str) -> str:
@@ -104,18 +108,19 @@ async def _free_name(db: AsyncSession, user_id: str, base: str) -> str:
 
 async def create_workspace(
     db: AsyncSession,
-    registry: NodeRegistry,
     user_id: str,
     *,
     project_ref: str,
     name: str | None,
     branch: str | None,
     node_ref: str | None,
+    runtime: str | None = None,
 ) -> Workspace:
-    """Record the workspace, place it on a node and ask the node to make it.
+    """Record the workspace in `pending`, for placement to put on a node (`services/placing`).
 
-    Answers once the node has accepted the work (`creating`); the clone's outcome arrives later
-    as a `workspace.state` event.
+    `runtime` overrides the project's (`auto`: devcontainer where the node has it working,
+    else host); its limits are the project's. With `node_ref` it waits for that node, which
+    must exist; a runtime the node does not offer is refused now rather than left waiting.
     """
     project = await projects.get_project(db, user_id, project_ref)
     if name is None:
@@ -123,6 +128,9 @@ async def create_workspace(
     validate_name(name, "workspace")
     if branch is not None:
         check_branch(branch, "body.branch")
+    chosen = await runtimes.check_runtime(
+        db, runtime if runtime is not None else project.runtime, field="body.runtime"
+    )
     if (
         await db.scalar(
             select(Workspace.id).where(Workspace.user_id == user_id, Workspace.name == name)
@@ -130,40 +138,43 @@ async def create_workspace(
         is not None
     ):
         raise Conflict(f"a workspace named {name!r} exists already", reason="name_taken")
-    node = await _pick_node(db, registry, node_ref)
+    node = await node_service.get_node(db, node_ref) if node_ref is not None else None
+    if node is not None and chosen is not None:
+        offered = runtimes.node_runtimes(node)
+        if offered and all(r.name != chosen for r in offered):
+            raise Conflict(
+                f"node {node.name} does not offer the {chosen} runtime; it offers: "
+                f"{', '.join(sorted(r.name for r in offered))}",
+                reason="runtime_not_offered",
+                details=[{"field": "body.runtime"}],
+            )
+    limits = WorkspaceLimits(
+        cpus=project.cpus, memory_bytes=project.memory_bytes, pids=project.pids
+    )
     workspace = Workspace(
         id=new_id("wsp"),
         user_id=user_id,
         project_id=project.id,
-        node_id=node.id,
+        node_id=node.id if node is not None else None,
         name=name,
         branch=branch or project.default_branch,
-        runtime="host",
+        runtime=chosen or runtimes.AUTO,
+        limits=limits.model_dump(),
         state=WorkspaceState.PENDING,
+        state_reason=WAITING_FOR_PLACEMENT,
     )
     db.add(workspace)
+    details = {"project": project.name, "branch": workspace.branch, "runtime": workspace.runtime}
+    if node is not None:
+        details["node"] = node.name
     activity.record(
-        db,
-        "workspace.created",
-        workspace,
-        user_id=user_id,
-        actor_id=user_id,
-        details={"project": project.name, "node": node.name, "branch": workspace.branch},
+        db, "workspace.created", workspace, user_id=user_id, actor_id=user_id, details=details
     )
-    await _set_state(db, workspace, WorkspaceState.CREATING, actor_id=user_id)
     await db.commit()
-    spec = WorkspaceSpec(
-        id=workspace.id,
-        name=name,
-        repo=project.repo,
-        branch=workspace.branch,
-        runtime=workspace.runtime,
-    )
-    await _ask_node(db, registry, workspace, node, "workspace.create", spec)
     return workspace
 
 
-async def _ask_node(
+async def ask_node(
     db: AsyncSession,
     registry: NodeRegistry,
     ws: Workspace,
@@ -292,17 +303,45 @@ _START = _Change(WorkspaceState.STARTING, WorkspaceState.RUNNING, "workspace.sta
 
 
 async def _change_on_node(
-    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str, change: _Change
+    db: AsyncSession,
+    registry: NodeRegistry,
+    user_id: str,
+    ref: str,
+    change: _Change,
+    *,
+    max_running: int | None = None,
 ) -> Workspace:
     """Move a workspace through `change.during` to `change.done` by asking its node."""
     ws = await get_workspace(db, user_id, ref)
     if ws.state == change.done:
         return ws
     node = await _node_of(db, ws)
+    if change.done in HOLDING and ws.state not in HOLDING:
+        await ensure_may_run(db, user_id, max_running)
     await _set_state(db, ws, change.during, actor_id=user_id)
     await db.commit()
-    await _ask_node(db, registry, ws, node, change.method, WorkspaceRef(id=ws.id))
+    await ask_node(db, registry, ws, node, change.method, WorkspaceRef(id=ws.id))
     return ws
+
+
+async def running_count(db: AsyncSession, user_id: str) -> int:
+    """How many of the user's workspaces run (or are being made, started or rebuilt)."""
+    count = await db.scalar(
+        select(func.count()).where(
+            Workspace.user_id == user_id, Workspace.state.in_([s.value for s in HOLDING])
+        )
+    )
+    return int(count or 0)
+
+
+async def ensure_may_run(db: AsyncSession, user_id: str, most: int | None) -> None:
+    """`Conflict` if the user has the most running workspaces allowed (`most`, the setting
+    `placement.max_running_workspaces_per_user`)."""
+    if most is None:
+        return
+    limited = user_at_limit(await running_count(db, user_id), most)
+    if limited is not None:
+        raise Conflict(f"{limited.reason}; stop one first", reason="too_many_running")
 
 
 async def stop_workspace(
@@ -312,21 +351,34 @@ async def stop_workspace(
 
 
 async def start_workspace(
-    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
+    db: AsyncSession,
+    registry: NodeRegistry,
+    user_id: str,
+    ref: str,
+    *,
+    max_running: int | None = None,
 ) -> Workspace:
-    return await _change_on_node(db, registry, user_id, ref, _START)
+    return await _change_on_node(db, registry, user_id, ref, _START, max_running=max_running)
 
 
 async def delete_workspace(
     db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
 ) -> None:
-    """Remove the workspace from its node, then mark it deleted (kept for its chat history)."""
+    """Remove the workspace from its node, then mark it deleted (kept for its chat history).
+    One still pending is deleted at once, unless placement claims it first."""
     ws = await get_workspace(db, user_id, ref)
+    if ws.state == WorkspaceState.PENDING:
+        if await claim_transition(db, "workspace", ws, WorkspaceState.DELETING, actor_id=user_id):
+            await _set_state(db, ws, WorkspaceState.DELETED)
+            await db.commit()
+            return
+        await db.rollback()
+        await db.refresh(ws)  # placed meanwhile: it is on its node now
     await _set_state(db, ws, WorkspaceState.DELETING, actor_id=user_id)
     await db.commit()
     node = await db.get(Node, ws.node_id) if ws.node_id else None
     if node is not None and node.state != NodeState.DELETED:
-        await _ask_node(db, registry, ws, node, "workspace.delete", WorkspaceRef(id=ws.id))
+        await ask_node(db, registry, ws, node, "workspace.delete", WorkspaceRef(id=ws.id))
     else:
         await _set_state(db, ws, WorkspaceState.DELETED)
     await db.commit()

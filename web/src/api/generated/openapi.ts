@@ -295,7 +295,11 @@ export interface paths {
         delete: operations["delete_project_api_v1_projects__project__delete"];
         options?: never;
         head?: never;
-        /** Update Project */
+        /**
+         * Update Project
+         * @description Change what is given; a null `runtime` or limit goes back to auto or the node's
+         *     default. Workspaces made before keep their runtime and limits.
+         */
         patch: operations["update_project_api_v1_projects__project__patch"];
         trace?: never;
     };
@@ -397,7 +401,8 @@ export interface paths {
         put?: never;
         /**
          * Create Workspace
-         * @description Make a workspace from a project on a node; it is `creating` until the clone is done.
+         * @description Make a workspace from a project. It is `pending` until placement puts it on a node with
+         *     room (its `state_reason` says why it waits), then `creating` until the clone is done.
          */
         post: operations["create_workspace_api_v1_workspaces_post"];
         delete?: never;
@@ -417,7 +422,10 @@ export interface paths {
         get: operations["get_workspace_api_v1_workspaces__workspace__get"];
         put?: never;
         post?: never;
-        /** Delete Workspace */
+        /**
+         * Delete Workspace
+         * @description Delete a workspace and its files on its node; one still pending is simply dropped.
+         */
         delete: operations["delete_workspace_api_v1_workspaces__workspace__delete"];
         options?: never;
         head?: never;
@@ -470,7 +478,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start Workspace */
+        /**
+         * Start Workspace
+         * @description Start a stopped workspace; refused while you have the most running workspaces allowed.
+         */
         post: operations["start_workspace_api_v1_workspaces__workspace__start_post"];
         delete?: never;
         options?: never;
@@ -1381,6 +1392,39 @@ export interface components {
              */
             expires_at: string;
         };
+        /**
+         * NodeIsolation
+         * @description How a node keeps workspaces from the machine and from each other (see docs/security.md);
+         *     `problems` says why a piece is missing, in the node's words.
+         */
+        NodeIsolation: {
+            /**
+             * Sandbox
+             * @default none
+             * @enum {string}
+             */
+            sandbox: "bwrap" | "none";
+            /**
+             * User
+             * @default node_user
+             * @enum {string}
+             */
+            user: "workspace_uid" | "user_namespace" | "node_user";
+            /**
+             * Network
+             * @default host
+             * @enum {string}
+             */
+            network: "isolated" | "host";
+            /**
+             * File Access
+             * @default openat2
+             * @constant
+             */
+            file_access: "openat2";
+            /** Problems */
+            problems?: string[];
+        };
         /** NodeJoin */
         NodeJoin: {
             /** Join Token */
@@ -1471,6 +1515,9 @@ export interface components {
                     /** Problems */
                     problems?: string[];
                 };
+                /** @description CPUs it offers workspaces; placement fits their requests in these. */
+                allocatable_cpus?: number;
+                allocatable_memory_bytes?: number;
             } & {
                 [key: string]: unknown;
             };
@@ -1491,6 +1538,11 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Runtimes
+             * @description The runtimes it offers, its default first (`host` for a node too old to report them; none before its first heartbeat).
+             */
+            runtimes: components["schemas"]["NodeRuntime"][];
+            /**
              * Connected
              * @default false
              */
@@ -1500,6 +1552,32 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * NodeRuntime
+         * @description One of a node's runtimes, from its last heartbeat.
+         */
+        NodeRuntime: {
+            /** Name */
+            name: string;
+            /**
+             * Available
+             * @description False when it cannot work there (no Docker, say).
+             */
+            available: boolean;
+            /**
+             * Problem
+             * @description Why it is not available, in the node's words.
+             */
+            problem: string | null;
+            isolation: components["schemas"]["NodeIsolation"];
+            /**
+             * Limits
+             * @description Whether it enforces workspaces' CPU, memory and pids limits.
+             */
+            limits: boolean;
+            /** @description What a workspace that sets no limits of its own gets. */
+            default_limits: components["schemas"]["WorkspaceLimitsPublic"];
         };
         /**
          * NodeState
@@ -1674,6 +1752,23 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /**
+             * Runtime
+             * @description `host`, `devcontainer` (or another runtime a node offers), or `auto` (also null): devcontainer where the node has Docker working, else host.
+             */
+            runtime?: string | null;
+            /**
+             * Cpus
+             * @description CPUs, e.g. 1.5.
+             */
+            cpus?: number | null;
+            /** Memory Bytes */
+            memory_bytes?: number | null;
+            /**
+             * Pids
+             * @description Processes and threads.
+             */
+            pids?: number | null;
         };
         /** ProjectPublic */
         ProjectPublic: {
@@ -1690,6 +1785,26 @@ export interface components {
                 [key: string]: string;
             };
             /**
+             * Runtime
+             * @description What its new workspaces run in: `auto` (devcontainer where the node has Docker working, else host) or a runtime's name.
+             */
+            runtime: string;
+            /**
+             * Cpus
+             * @description Each workspace's CPUs; null: the node's default.
+             */
+            cpus: number | null;
+            /**
+             * Memory Bytes
+             * @description Each workspace's memory; null: the default.
+             */
+            memory_bytes: number | null;
+            /**
+             * Pids
+             * @description Each workspace's processes; null: the default.
+             */
+            pids: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1700,7 +1815,11 @@ export interface components {
              */
             updated_at: string;
         };
-        /** ProjectUpdate */
+        /**
+         * ProjectUpdate
+         * @description Fields left out stay as they are; `runtime` and the limits set to null go back to auto
+         *     and to the node's defaults.
+         */
         ProjectUpdate: {
             /** Name */
             name?: string | null;
@@ -1713,6 +1832,23 @@ export interface components {
             env?: {
                 [key: string]: string | null;
             } | null;
+            /**
+             * Runtime
+             * @description `host`, `devcontainer` (or another runtime a node offers), or `auto` (also null): devcontainer where the node has Docker working, else host.
+             */
+            runtime?: string | null;
+            /**
+             * Cpus
+             * @description CPUs, e.g. 1.5.
+             */
+            cpus?: number | null;
+            /** Memory Bytes */
+            memory_bytes?: number | null;
+            /**
+             * Pids
+             * @description Processes and threads.
+             */
+            pids?: number | null;
         };
         /** PromptAccepted */
         PromptAccepted: {
@@ -1991,9 +2127,26 @@ export interface components {
             branch?: string | null;
             /**
              * Node
-             * @description Node name or id; the least busy ready node if omitted.
+             * @description Node name or id to place it on; if omitted, placement picks a ready node with room. Either way it waits in `pending` (with the reason) until one has room.
              */
             node?: string | null;
+            /**
+             * Runtime
+             * @description `host`, `devcontainer` (or another runtime a node offers), or `auto` (also null): devcontainer where the node has Docker working, else host.
+             */
+            runtime?: string | null;
+        };
+        /**
+         * WorkspaceLimitsPublic
+         * @description What a workspace may use; null: no limit set (a runtime that cannot enforce limits).
+         */
+        WorkspaceLimitsPublic: {
+            /** Cpus */
+            cpus: number | null;
+            /** Memory Bytes */
+            memory_bytes: number | null;
+            /** Pids */
+            pids: number | null;
         };
         /** WorkspaceLog */
         WorkspaceLog: {
@@ -2008,14 +2161,25 @@ export interface components {
             name: string;
             /** Project Id */
             project_id: string | null;
-            /** Node Id */
+            /**
+             * Node Id
+             * @description The node it is on; while `pending`, the node it waits for, if one was named.
+             */
             node_id: string | null;
             /** Branch */
             branch: string;
-            /** Runtime */
+            /**
+             * Runtime
+             * @description `auto` until placed, then the runtime it runs in.
+             */
             runtime: string;
+            /** @description Its project's limits until placed, then with the node's defaults filled in. */
+            limits: components["schemas"]["WorkspaceLimitsPublic"];
             state: components["schemas"]["WorkspaceState"];
-            /** State Reason */
+            /**
+             * State Reason
+             * @description Why it is in its state: while `pending`, why no node has taken it yet.
+             */
             state_reason: string | null;
             /**
              * State Changed At
