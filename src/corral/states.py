@@ -85,8 +85,9 @@ _NEXT: dict[type[StrEnum], dict[str, set[str]]] = {
         "stopping": {"stopped"},
         "stopped": {"starting", "rebuilding"},
         "starting": {"running"},
-        # A new container from a changed devcontainer.json; the checkout is kept.
-        "rebuilding": {"running"},
+        # A new container from a changed devcontainer.json; the checkout is kept. Back to
+        # stopped when the node refuses to rebuild a stopped one.
+        "rebuilding": {"running", "stopped"},
         "deleting": {"deleted"},
         "deleted": set(),
         # From error a workspace is retried, or found by the node to be fine after all.

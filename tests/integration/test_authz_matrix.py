@@ -244,6 +244,9 @@ ROUTES: dict[RouteKey, Route] = {
     ("POST", "/api/v1/workspaces/{workspace}/start"): Route(
         in_workspace(), owner=200, other=404, shows=lambda o: o.workspace_id
     ),
+    ("POST", "/api/v1/workspaces/{workspace}/rebuild"): Route(
+        in_workspace(), owner=503, other=404, owner_code="node_not_connected"
+    ),
     ("GET", "/api/v1/workspaces/{workspace}/terminals"): Route(
         in_workspace(), owner=503, other=404, owner_code="node_not_connected"
     ),

@@ -158,6 +158,27 @@ def start(
     _transition(workspace, "start", as_json)
 
 
+@app.command("rebuild")
+def rebuild(
+    workspace: Annotated[str, typer.Argument(help="Name or id.")],
+    default_image: Annotated[
+        bool,
+        typer.Option(
+            "--default-image",
+            help="Ignore the repository's devcontainer configuration and use the node's default "
+            "image (when its build fails).",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make the workspace's container again from its devcontainer configuration, keeping the
+    checkout, and show the build's progress."""
+    ws = _transition(workspace, "rebuild", as_json, {"default_image": default_image})
+    if ws["state"] == "error":
+        hint = "" if default_image else "; `--default-image` skips the repository's configuration"
+        raise CliError(f"rebuilding {ws['name']} failed: {ws['state_reason']}{hint}")
+
+
 @app.command("rm")
 def remove(workspace: Annotated[str, typer.Argument(help="Name or id.")]) -> None:
     """Delete a workspace and its files on the node."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from corral.control.db.models import Node
 from corral.control.state import AppState
-from corral.errors import InvalidInput, NotFound
+from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
 from corral.protocol.messages import (
     Empty,
@@ -22,6 +22,7 @@ from corral.protocol.messages import (
     TerminalRef,
     TerminalResize,
     WorkspaceList,
+    WorkspaceRebuild,
     WorkspaceRef,
     WorkspaceSpec,
     WorkspaceStatus,
@@ -47,6 +48,8 @@ class WorkspacesPart(NodeCore):
         """What viewers typed, by stream."""
         self.runtimes: list[RuntimeInfo] = [RuntimeInfo(name="host")]
         """The runtimes it has (and reports in its heartbeats), its default first."""
+        self.rebuildable = {"devcontainer"}
+        """The runtimes whose workspaces it rebuilds; others are refused, as `host` is."""
         self.specs: dict[str, WorkspaceSpec] = {}
         """What each workspace was made with: its runtime and limits among it."""
 
@@ -56,6 +59,7 @@ class WorkspacesPart(NodeCore):
             "workspace.start": self._workspace_start,
             "workspace.stop": self._workspace_stop,
             "workspace.delete": self._workspace_delete,
+            "workspace.rebuild": self._workspace_rebuild,
             "workspace.list": self._workspace_list,
             "terminal.create": self._terminal_create,
             "terminal.list": self._terminal_list,
@@ -76,6 +80,16 @@ class WorkspacesPart(NodeCore):
             raise InvalidInput(f"this node has no runtime {spec.runtime!r}")
         self.specs[spec.id] = spec
         return self._set_workspace(spec.id, WorkspaceState.CREATING)
+
+    async def _workspace_rebuild(self, request: WorkspaceRebuild) -> WorkspaceStatus:
+        self._workspace(request.id)
+        runtime = self.specs[request.id].runtime
+        if runtime not in self.rebuildable:
+            raise Conflict(
+                f"the {runtime} runtime cannot rebuild a workspace: it has no container",
+                reason="cannot_rebuild",
+            )
+        return self._set_workspace(request.id, WorkspaceState.REBUILDING)
 
     async def _workspace_start(self, ref: WorkspaceRef) -> WorkspaceStatus:
         self._workspace(ref.id)

@@ -12,6 +12,7 @@ from corral.control.schemas.workspaces import (
     WorkspaceCreate,
     WorkspaceLog,
     WorkspacePublic,
+    WorkspaceRebuildRequest,
 )
 from corral.control.services import projects, workspaces
 
@@ -85,6 +86,30 @@ async def start_workspace(
         state.node_registry,
         user.id,
         workspace,
+        max_running=state.settings.placement.max_running_workspaces_per_user,
+    )
+    return WorkspacePublic.model_validate(found)
+
+
+@router.post("/{workspace}/rebuild")
+async def rebuild_workspace(
+    workspace: WorkspaceRef,
+    user: CurrentUser,
+    db: Db,
+    state: State,
+    body: WorkspaceRebuildRequest | None = None,
+) -> WorkspacePublic:
+    """Make a running, stopped or failed workspace's container again from its devcontainer
+    configuration, keeping the checkout. Answers `rebuilding` at once; the outcome (`running`
+    or `error`) follows, and the build's lines are in its log. A runtime that cannot rebuild
+    (`host`) is refused with its node's message."""
+    found = await workspaces.rebuild_workspace(
+        db,
+        state.node_registry,
+        state.provisioning_logs,
+        user.id,
+        workspace,
+        default_image=body.default_image if body is not None else False,
         max_running=state.settings.placement.max_running_workspaces_per_user,
     )
     return WorkspacePublic.model_validate(found)

@@ -31,3 +31,7 @@ class ProvisioningLogs:
         """The lines a node reported for a workspace; keyed by node so one node cannot write
         into the log of another node's workspace."""
         return list(self._logs.get((node_id, workspace_id), ()))
+
+    def clear(self, node_id: str, workspace_id: str) -> None:
+        """Forget a workspace's lines, as the node starts on it again (a rebuild)."""
+        self._logs.pop((node_id, workspace_id), None)

@@ -18,6 +18,7 @@ __all__ = [
     "WorkspaceLimitsPublic",
     "WorkspaceLog",
     "WorkspacePublic",
+    "WorkspaceRebuildRequest",
 ]
 
 
@@ -61,6 +62,14 @@ class WorkspacePublic(PublicModel):
     )
     state_changed_at: datetime
     created_at: datetime
+
+
+class WorkspaceRebuildRequest(StrictInput):
+    default_image: bool = Field(
+        False,
+        description="Ignore the repository's devcontainer configuration and use the node's "
+        "default image: for a workspace whose build failed.",
+    )
 
 
 class WorkspaceLog(PublicModel):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import Node, Workspace
 from corral.control.nodelink.connection import NodeConnection
+from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import activity, projects, runtimes
 from corral.control.services import nodes as node_service
@@ -31,11 +32,12 @@ from corral.ids import new_id
 from corral.protocol.messages import (
     WorkspaceLimits,
     WorkspaceList,
+    WorkspaceRebuild,
     WorkspaceRef,
     WorkspaceSpec,
     WorkspaceStatus,
 )
-from corral.states import NodeState, WorkspaceState
+from corral.states import NodeState, WorkspaceState, ensure_transition
 
 __all__ = [
     "HOLDING",
@@ -48,6 +50,7 @@ __all__ = [
     "get_workspace",
     "list_workspaces",
     "mark_node_unreachable",
+    "rebuild_workspace",
     "reconcile_node",
     "running_count",
     "running_with_link",
@@ -180,7 +183,7 @@ async def ask_node(
     ws: Workspace,
     node: Node,
     method: str,
-    params: WorkspaceSpec | WorkspaceRef,
+    params: WorkspaceSpec | WorkspaceRef | WorkspaceRebuild,
 ) -> None:
     """Send a workspace request; its answer (or failure) becomes the workspace's state."""
     try:
@@ -359,6 +362,57 @@ async def start_workspace(
     max_running: int | None = None,
 ) -> Workspace:
     return await _change_on_node(db, registry, user_id, ref, _START, max_running=max_running)
+
+
+async def rebuild_workspace(
+    db: AsyncSession,
+    registry: NodeRegistry,
+    logs: ProvisioningLogs,
+    user_id: str,
+    ref: str,
+    *,
+    default_image: bool = False,
+    max_running: int | None = None,
+) -> Workspace:
+    """Ask the workspace's node to make its container again from its (changed) configuration,
+    keeping the checkout; `default_image` ignores the repository's configuration, for a build
+    that failed. Answers once the node has begun (`rebuilding`); the outcome arrives as a
+    `workspace.state` event, as a create's does. A node that refuses (its runtime cannot
+    rebuild) leaves the workspace as it was, and its message is raised."""
+    ws = await get_workspace(db, user_id, ref)
+    ensure_transition(ws.state, WorkspaceState.REBUILDING)
+    node = await _node_of(db, ws)
+    if ws.state not in HOLDING:
+        await ensure_may_run(db, user_id, max_running)
+    before, before_reason = ws.state, ws.state_reason
+    reason = "with the default image" if default_image else None
+    await _set_state(db, ws, WorkspaceState.REBUILDING, reason=reason, actor_id=user_id)
+    await db.commit()
+    logs.clear(node.id, ws.id)
+    request = WorkspaceRebuild(
+        id=ws.id, default_image=default_image, limits=WorkspaceLimits.model_validate(ws.limits)
+    )
+    try:
+        result = await registry.get(node.id, node.name).call(
+            "workspace.rebuild", request, WorkspaceStatus
+        )
+    except CorralError as exc:
+        await db.refresh(ws)
+        if ws.state == WorkspaceState.REBUILDING:
+            await _try_transition(db, ws, before, before_reason)
+        activity.record(
+            db,
+            "workspace.rebuild_refused",
+            ws,
+            user_id=ws.user_id,
+            actor_id=user_id,
+            details={"node": node.name, "reason": exc.message},
+        )
+        await db.commit()
+        raise
+    if result.state != WorkspaceState.REBUILDING:  # at once, keeping the reason it was given
+        await apply_node_status(db, node.id, result)
+    return ws
 
 
 async def delete_workspace(

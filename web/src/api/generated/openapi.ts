@@ -489,6 +489,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{workspace}/rebuild": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rebuild Workspace
+         * @description Make a running, stopped or failed workspace's container again from its devcontainer
+         *     configuration, keeping the checkout. Answers `rebuilding` at once; the outcome (`running`
+         *     or `error`) follows, and the build's lines are in its log. A runtime that cannot rebuild
+         *     (`host`) is refused with its node's message.
+         */
+        post: operations["rebuild_workspace_api_v1_workspaces__workspace__rebuild_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{workspace}/terminals": {
         parameters: {
             query?: never;
@@ -2191,6 +2214,15 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /** WorkspaceRebuildRequest */
+        WorkspaceRebuildRequest: {
+            /**
+             * Default Image
+             * @description Ignore the repository's devcontainer configuration and use the node's default image: for a workspace whose build failed.
+             * @default false
+             */
+            default_image: boolean;
         };
         /**
          * WorkspaceState
@@ -4482,6 +4514,114 @@ export interface operations {
             };
             /** @description A name already taken, the object in the wrong state, or a conflicting change */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rebuild_workspace_api_v1_workspaces__workspace__rebuild_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A workspace's id or name. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceRebuildRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspacePublic"];
+                };
+            };
+            /** @description The body could not be read (for example, it is not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
