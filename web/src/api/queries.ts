@@ -606,22 +606,35 @@ export function useDeleteTerminal(workspace: string) {
   });
 }
 
-/** Stop, start or delete a workspace; the live connection brings the new state. */
+/** What `useWorkspaceAction` does: `rebuild-default` rebuilds with the node's default image. */
+export type WorkspaceAction = "stop" | "start" | "delete" | "rebuild" | "rebuild-default";
+
+/** Stop, start, rebuild or delete a workspace; the live connection brings the new state. */
 export function useWorkspaceAction(id: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (action: "stop" | "start" | "delete"): Promise<unknown> => {
+    mutationFn: (action: WorkspaceAction): Promise<unknown> => {
       const params = { path: { workspace: id } };
-      return data(
-        action === "stop"
-          ? api.POST("/api/v1/workspaces/{workspace}/stop", { params })
-          : action === "start"
-            ? api.POST("/api/v1/workspaces/{workspace}/start", { params })
-            : api.DELETE("/api/v1/workspaces/{workspace}", { params }),
-      );
+      switch (action) {
+        case "stop":
+          return data(api.POST("/api/v1/workspaces/{workspace}/stop", { params }));
+        case "start":
+          return data(api.POST("/api/v1/workspaces/{workspace}/start", { params }));
+        case "rebuild":
+        case "rebuild-default":
+          return data(
+            api.POST("/api/v1/workspaces/{workspace}/rebuild", {
+              params,
+              body: { default_image: action === "rebuild-default" },
+            }),
+          );
+        case "delete":
+          return data(api.DELETE("/api/v1/workspaces/{workspace}", { params }));
+      }
     },
     onSettled: () => {
       void client.invalidateQueries({ queryKey: keys.workspaces });
+      void client.invalidateQueries({ queryKey: keys.workspaceLog(id) });
       void client.invalidateQueries({ queryKey: keys.terminals(id) });
     },
   });

@@ -45,8 +45,9 @@ function Sandbox({ node, detailed }: { node: Node; detailed: boolean }) {
 }
 
 /**
- * The nodes with their state, sandbox, load and link. `detailed` adds the provider, why a node
- * is in its state, what its sandbox is made of, its CPUs, when it was last seen and its agent's
+ * The nodes with their state, sandbox, load and link. `detailed` adds the provider and
+ * runtimes (one that cannot work there says so, and why in its title), why a node is in its
+ * state, what its sandbox is made of, its CPUs, when it was last seen and its agent's
  * version; `actions`, a last column.
  */
 export function NodeTable({
@@ -99,6 +100,17 @@ export function NodeTable({
               <>
                 <br />
                 <span className="muted">{node.provider}</span>
+                {node.runtimes.length > 0 && (
+                  <div className="muted">
+                    {node.runtimes.map((runtime, index) => (
+                      <span key={runtime.name} title={runtime.problem ?? undefined}>
+                        {index > 0 && ", "}
+                        {runtime.name}
+                        {!runtime.available && " (not available)"}
+                      </span>
+                    ))}
+                  </div>
+                )}
               </>
             )}
           </td>

@@ -2,33 +2,14 @@ import { cleanup, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Project, Workspace } from "../api/types.ts";
-import {
-  NOW,
-  apiError,
-  mockApi,
-  page,
-  renderPage,
-  writes,
-  type ApiRoutes,
-} from "../testing/api.tsx";
-import { demoProject, session } from "../testing/fixtures.ts";
+import type { Project } from "../api/types.ts";
+import { apiError, mockApi, page, renderPage, writes, type ApiRoutes } from "../testing/api.tsx";
+import { demoProject, session, workspace as workspaceFixture } from "../testing/fixtures.ts";
 import { ProjectPage } from "./ProjectPage.tsx";
 
 const demo: Project = { ...demoProject, env: { LOG_LEVEL: "debug" } };
 
-const workspace: Workspace = {
-  id: "wsp_1",
-  name: "demo-1",
-  project_id: "prj_1",
-  node_id: null,
-  branch: "main",
-  runtime: "host",
-  state: "running",
-  state_reason: null,
-  state_changed_at: NOW,
-  created_at: NOW,
-};
+const workspace = workspaceFixture({ node_id: null });
 
 const oldSession = session({
   workspace_id: "wsp_gone",
@@ -101,6 +82,55 @@ describe("ProjectPage", () => {
       path: "/projects/demo",
       body: { env: { LOG_LEVEL: null, CI: "1" } },
     });
+  });
+
+  it("makes a new workspace on the runtime chosen for it", async () => {
+    const calls = mockApi(
+      routes({ "POST /workspaces": { status: 201, body: { ...workspace, id: "wsp_2" } } }),
+    );
+    const user = userEvent.setup();
+    open();
+    const form = await screen.findByRole("form", { name: "New workspace" });
+    await user.selectOptions(within(form).getByLabelText("Runtime"), "host");
+    await user.click(within(form).getByRole("button", { name: "New workspace" }));
+    await waitFor(() => expect(writes(calls)).toHaveLength(1));
+    expect(writes(calls)[0]?.body).toEqual({ project: "prj_1", runtime: "host" });
+  });
+
+  it("saves the runtime and limits of new workspaces, a cleared limit as null", async () => {
+    const calls = mockApi(
+      routes({
+        "GET /projects/demo": { body: { ...demo, cpus: 2 } },
+        "PATCH /projects/demo": { body: { ...demo, runtime: "devcontainer" } },
+      }),
+    );
+    const user = userEvent.setup();
+    open();
+    const settings = await screen.findByRole("region", { name: "Settings" });
+    const cpus = (await within(settings).findByLabelText("CPUs")) as HTMLInputElement;
+    expect(cpus.value).toBe("2");
+    await user.selectOptions(within(settings).getByLabelText("Runtime"), "devcontainer");
+    await user.clear(cpus);
+    await user.type(within(settings).getByLabelText("Memory"), "4g");
+    await user.click(within(settings).getByRole("button", { name: "Save project" }));
+    await waitFor(() => expect(writes(calls)).toHaveLength(1));
+    expect(writes(calls)[0]?.body).toEqual({
+      runtime: "devcontainer",
+      cpus: null,
+      memory_bytes: 4 * 2 ** 30,
+    });
+  });
+
+  it("says how to write an amount of memory before asking the server", async () => {
+    const calls = mockApi(routes());
+    const user = userEvent.setup();
+    open();
+    const settings = await screen.findByRole("region", { name: "Settings" });
+    await user.type(await within(settings).findByLabelText("Memory"), "lots");
+    expect(within(settings).getByRole("alert").textContent).toContain("Write it like 512m, 2g");
+    const save = within(settings).getByRole("button", { name: "Save project" });
+    expect((save as HTMLButtonElement).disabled).toBe(true);
+    expect(writes(calls)).toEqual([]);
   });
 
   it("deletes the project only after confirming", async () => {

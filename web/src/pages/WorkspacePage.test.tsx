@@ -2,9 +2,9 @@ import { cleanup, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import type { TerminalInfo, Workspace } from "../api/types.ts";
+import type { TerminalInfo } from "../api/types.ts";
 import { NOW, mockApi, page, renderPage, writes } from "../testing/api.tsx";
-import { demoProject, session } from "../testing/fixtures.ts";
+import { demoProject, session, workspace as workspaceFixture } from "../testing/fixtures.ts";
 import { WorkspacePage } from "./WorkspacePage.tsx";
 
 // The tabs' contents have their own tests; here they only say which tab they are.
@@ -15,18 +15,7 @@ vi.mock("../components/TerminalView.tsx", () => ({
   default: ({ terminalId }: { terminalId: string }) => <p>screen of {terminalId}</p>,
 }));
 
-const workspace: Workspace = {
-  id: "wsp_1",
-  name: "demo-1",
-  project_id: "prj_1",
-  node_id: "nod_1",
-  branch: "main",
-  runtime: "host",
-  state: "running",
-  state_reason: null,
-  state_changed_at: NOW,
-  created_at: NOW,
-};
+const workspace = workspaceFixture();
 
 const terminal = (id: string): TerminalInfo => ({
   id,
@@ -114,6 +103,74 @@ describe("WorkspacePage", () => {
     await user.click(screen.getByRole("button", { name: "Delete workspace" }));
     await waitFor(() => expect(screen.getByTestId("location").textContent).toBe("/projects/prj_1"));
     expect(writes(calls).map((c) => `${c.method} ${c.path}`)).toEqual(["DELETE /workspaces/wsp_1"]);
+  });
+
+  it("says why a workspace waits for a node, and what it will ask of one", async () => {
+    api({
+      "GET /workspaces/wsp_1": {
+        body: {
+          ...workspace,
+          state: "pending",
+          state_reason: "no node has 2 CPUs free",
+          runtime: "auto",
+          limits: { cpus: 2, memory_bytes: null, pids: null },
+        },
+      },
+    });
+    renderPage(<WorkspacePage />, open);
+    const waiting = await screen.findByText("Waiting for a node: no node has 2 CPUs free");
+    expect(waiting.getAttribute("role")).toBe("status");
+    expect(screen.getByText("2 CPUs")).toBeTruthy();
+    expect(screen.getByText("auto (chosen when placed)")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Rebuild" })).toBeNull();
+  });
+
+  it("offers a rebuild with the default image after a failed build", async () => {
+    const failed = {
+      ...workspace,
+      runtime: "devcontainer",
+      state: "error" as const,
+      state_reason: "the devcontainer build failed: no such image: acme/base",
+    };
+    const calls = api({
+      "GET /workspaces/wsp_1": { body: failed },
+      "POST /workspaces/wsp_1/rebuild": { body: { ...failed, state: "rebuilding" } },
+    });
+    const user = userEvent.setup();
+    renderPage(<WorkspacePage />, open);
+    expect(await screen.findByRole("button", { name: "Rebuild" })).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Rebuild with the default image" }));
+    expect(writes(calls)).toEqual([]);
+    const confirm = screen.getByRole("group", { name: "Rebuild with the default image" });
+    await user.click(
+      within(confirm).getByRole("button", { name: "Rebuild with the default image" }),
+    );
+    await waitFor(() => expect(writes(calls)).toHaveLength(1));
+    expect(writes(calls)[0]).toMatchObject({
+      method: "POST",
+      path: "/workspaces/wsp_1/rebuild",
+      body: { default_image: true },
+    });
+  });
+
+  it("has no rebuild for a host workspace, which has no container", async () => {
+    api();
+    renderPage(<WorkspacePage />, open);
+    await screen.findByRole("button", { name: "Stop" });
+    expect(screen.queryByRole("button", { name: "Rebuild" })).toBeNull();
+  });
+
+  it("follows the build's log while rebuilding", async () => {
+    api({
+      "GET /workspaces/wsp_1": {
+        body: { ...workspace, runtime: "devcontainer", state: "rebuilding" },
+      },
+      "GET /workspaces/wsp_1/log": { body: { lines: ["Step 1/2 : FROM debian"] } },
+    });
+    renderPage(<WorkspacePage />, open);
+    const log = await screen.findByTestId("provisioning-log");
+    await waitFor(() => expect(log.textContent).toBe("Step 1/2 : FROM debian"));
+    expect(screen.getByText("(following)")).toBeTruthy();
   });
 
   it("names the workspace's project in the breadcrumb, linking to it", async () => {

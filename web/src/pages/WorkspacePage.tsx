@@ -19,6 +19,7 @@ import { ConfirmButton } from "../components/form.tsx";
 import { StateBadge } from "../components/StateBadge.tsx";
 import { Elapsed } from "../components/Time.tsx";
 import { useTitle } from "../hooks/useTitle.ts";
+import { describeLimits } from "../lib/sizes.ts";
 import { useWorkspaceTabs, type TabRef } from "../hooks/useWorkspaceTabs.ts";
 
 // xterm.js is most of this page's code: load it with the first terminal, not with the app.
@@ -133,7 +134,16 @@ export function WorkspacePage() {
           </div>
           <div>
             <dt>Runtime</dt>
-            <dd>{w.runtime}</dd>
+            <dd>{w.runtime === "auto" ? "auto (chosen when placed)" : w.runtime}</dd>
+          </div>
+          <div>
+            <dt>Limits</dt>
+            <dd>
+              {describeLimits(
+                w.limits,
+                w.state === "pending" ? "the node's defaults" : "none (not enforced)",
+              )}
+            </dd>
           </div>
           <div>
             <dt>State</dt>
@@ -143,6 +153,11 @@ export function WorkspacePage() {
             </dd>
           </div>
         </dl>
+        {w.state === "pending" && (
+          <p className="pending-reason" role="status">
+            Waiting for a node{w.state_reason ? `: ${w.state_reason}` : "."}
+          </p>
+        )}
         <WorkspaceActions workspace={w} />
         <QueryStatus query={workspace} what="the workspace" />
       </header>
@@ -205,8 +220,11 @@ export function WorkspacePage() {
       </div>
       {!running && (
         <p className="muted">
-          The workspace is {w.state}: start it to open terminals and chats. Past chats stay
-          readable.
+          The workspace is {w.state}:{" "}
+          {w.state === "stopped" || w.state === "error"
+            ? "start it to open terminals and chats."
+            : "terminals and chats open once it is running."}{" "}
+          Past chats stay readable.
         </p>
       )}
       {createTerminal.isError && <ErrorMessage error={createTerminal.error} />}

@@ -1,6 +1,6 @@
 // API objects the component tests share; a test spreads one to change what it needs.
 
-import type { Agent, Node, Project, Session } from "../api/types.ts";
+import type { Agent, Node, Project, Session, Workspace } from "../api/types.ts";
 import { NOW } from "./api.tsx";
 
 export const demoProject: Project = {
@@ -9,9 +9,31 @@ export const demoProject: Project = {
   repo: "https://github.com/acme/demo.git",
   default_branch: "main",
   env: {},
+  runtime: "auto",
+  cpus: null,
+  memory_bytes: null,
+  pids: null,
   created_at: NOW,
   updated_at: NOW,
 };
+
+/** A running workspace of `demoProject` on the host runtime, with `changes` over it. */
+export function workspace(changes: Partial<Workspace> = {}): Workspace {
+  return {
+    id: "wsp_1",
+    name: "demo-1",
+    project_id: "prj_1",
+    node_id: "nod_1",
+    branch: "main",
+    runtime: "host",
+    limits: { cpus: null, memory_bytes: null, pids: null },
+    state: "running",
+    state_reason: null,
+    state_changed_at: NOW,
+    created_at: NOW,
+    ...changes,
+  };
+}
 
 /** A session of `demoProject`, stopped, with `changes` over it. */
 export function session(changes: Partial<Session> = {}): Session {
@@ -52,6 +74,7 @@ export function readyNode(changes: Partial<Node> = {}): Node {
     last_seen_at: NOW,
     capacity: { cpus: 8 },
     usage: { load1: 1.5 },
+    runtimes: [],
     connected: true,
     created_at: NOW,
     ...changes,

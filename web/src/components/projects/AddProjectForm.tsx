@@ -5,6 +5,13 @@ import { isApiError } from "../../api/client.ts";
 import { useCreateProject } from "../../api/queries.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { SubmitButton, TextField, fieldError } from "../form.tsx";
+import {
+  RUNTIME_LIMITS_FIELDS,
+  RuntimeLimitsFields,
+  parseRuntimeLimits,
+  runtimeLimitsOf,
+  setOnly,
+} from "./RuntimeLimitsFields.tsx";
 
 /** Git failing or not answering (502/503) is about the repository too. */
 function repoError(error: unknown): string | null {
@@ -18,18 +25,22 @@ export function AddProjectForm() {
   const [name, setName] = useState("");
   const [repo, setRepo] = useState("");
   const [branch, setBranch] = useState("");
+  const [limits, setLimits] = useState(() => runtimeLimitsOf(null));
+  const parsed = parseRuntimeLimits(limits);
+  const valid = Object.keys(parsed.problems).length === 0;
   const create = useCreateProject();
   const navigate = useNavigate();
   const headingId = useId();
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!name.trim() || !repo.trim() || create.isPending) return;
+    if (!name.trim() || !repo.trim() || !valid || create.isPending) return;
     create.mutate(
       {
         name: name.trim(),
         repo: repo.trim(),
         ...(branch.trim() ? { default_branch: branch.trim() } : {}),
+        ...setOnly(parsed.body),
       },
       { onSuccess: (project) => void navigate(`/projects/${encodeURIComponent(project.name)}`) },
     );
@@ -40,7 +51,11 @@ export function AddProjectForm() {
     repo: repoError(create.error),
     branch: fieldError(create.error, "body.default_branch"),
   };
-  const placed = errors.name || errors.repo || errors.branch;
+  const placed =
+    errors.name ||
+    errors.repo ||
+    errors.branch ||
+    fieldError(create.error, ...RUNTIME_LIMITS_FIELDS);
 
   return (
     <form className="form panel" onSubmit={submit} aria-labelledby={headingId}>
@@ -84,12 +99,21 @@ export function AddProjectForm() {
           onChange={setBranch}
         />
       </div>
+      <details className="fieldset">
+        <summary>Runtime and limits</summary>
+        <RuntimeLimitsFields
+          values={limits}
+          onChange={setLimits}
+          error={create.error}
+          readOnly={create.isPending}
+        />
+      </details>
       {create.isError && !placed && <ErrorMessage error={create.error} />}
       <div className="button-row">
         <SubmitButton
           pending={create.isPending}
           pendingLabel="Adding…"
-          disabled={!name.trim() || !repo.trim()}
+          disabled={!name.trim() || !repo.trim() || !valid}
         >
           Add project
         </SubmitButton>

@@ -6,8 +6,16 @@ import type { Project, ProjectUpdate } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { EnvEditor, envPatch, envRecord, envRows, type EnvRow } from "../settings/EnvEditor.tsx";
 import { SubmitButton, TextField, fieldError } from "../form.tsx";
+import {
+  RUNTIME_LIMITS_FIELDS,
+  RuntimeLimitsFields,
+  changedRuntimeLimits,
+  parseRuntimeLimits,
+  runtimeLimitsOf,
+} from "./RuntimeLimitsFields.tsx";
 
-/** Name, default branch (checked with git) and the environment variables every workspace gets. */
+/** Name, default branch (checked with git), the environment variables every workspace gets, and
+ * the runtime and limits new workspaces get. */
 export function ProjectSettingsForm({
   project,
   projectRef,
@@ -21,6 +29,7 @@ export function ProjectSettingsForm({
   const [name, setName] = useState(project.name);
   const [branch, setBranch] = useState(project.default_branch);
   const [env, setEnv] = useState<EnvRow[]>(() => envRows(project.env));
+  const [limits, setLimits] = useState(() => runtimeLimitsOf(project));
   const update = useUpdateProject(projectRef);
   const headingId = useId();
 
@@ -31,11 +40,14 @@ export function ProjectSettingsForm({
   }
   const envChanges = envPatch(project.env, envRecord(env));
   if (envChanges) body.env = envChanges;
+  const parsed = parseRuntimeLimits(limits);
+  Object.assign(body, changedRuntimeLimits(parsed.body, project));
   const changed = Object.keys(body).length > 0;
+  const valid = Object.keys(parsed.problems).length === 0;
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!changed || update.isPending) return;
+    if (!changed || !valid || update.isPending) return;
     update.mutate(body, {
       onSuccess: (saved) => {
         if (saved.name !== project.name) onRenamed(saved.name);
@@ -50,7 +62,11 @@ export function ProjectSettingsForm({
       (isApiError(update.error) && update.error.status >= 502 ? update.error.message : null),
     env: fieldError(update.error, "body.env"),
   };
-  const placed = errors.name || errors.branch || errors.env;
+  const placed =
+    errors.name ||
+    errors.branch ||
+    errors.env ||
+    fieldError(update.error, ...RUNTIME_LIMITS_FIELDS);
 
   return (
     <section aria-labelledby={headingId} className="panel">
@@ -89,9 +105,18 @@ export function ProjectSettingsForm({
           These values are shown to anyone who opens this project; keep secrets in a credential of
           kind env.
         </p>
+        <fieldset className="fieldset">
+          <legend>Runtime and limits of new workspaces</legend>
+          <RuntimeLimitsFields values={limits} onChange={setLimits} error={update.error} />
+          <p className="muted">Workspaces made before keep the runtime and limits they have.</p>
+        </fieldset>
         {update.isError && !placed && <ErrorMessage error={update.error} />}
         <div className="button-row">
-          <SubmitButton pending={update.isPending} pendingLabel="Saving…" disabled={!changed}>
+          <SubmitButton
+            pending={update.isPending}
+            pendingLabel="Saving…"
+            disabled={!changed || !valid}
+          >
             Save project
           </SubmitButton>
           <span role="status" className="muted">

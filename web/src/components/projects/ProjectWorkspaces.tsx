@@ -6,11 +6,14 @@ import type { Project } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { WorkspaceTable, workspacePath } from "../WorkspaceTable.tsx";
 import { SelectField, SubmitButton, TextField, fieldError } from "../form.tsx";
+import { useRuntimeNames } from "./RuntimeLimitsFields.tsx";
 
 function NewWorkspaceForm({ project }: { project: Project }) {
   const [branch, setBranch] = useState("");
   const [node, setNode] = useState("");
+  const [runtime, setRuntime] = useState("");
   const nodes = useNodes();
+  const runtimes = useRuntimeNames();
   const create = useCreateWorkspace();
   const navigate = useNavigate();
   const id = useId();
@@ -24,6 +27,7 @@ function NewWorkspaceForm({ project }: { project: Project }) {
         project: project.id,
         ...(branch.trim() ? { branch: branch.trim() } : {}),
         ...(node ? { node } : {}),
+        ...(runtime ? { runtime } : {}),
       },
       { onSuccess: (workspace) => void navigate(workspacePath(workspace.id)) },
     );
@@ -32,6 +36,7 @@ function NewWorkspaceForm({ project }: { project: Project }) {
   const errors = {
     branch: fieldError(create.error, "body.branch"),
     node: fieldError(create.error, "body.node"),
+    runtime: fieldError(create.error, "body.runtime"),
   };
   return (
     <form className="form" onSubmit={submit} aria-labelledby={`${id}-heading`}>
@@ -51,15 +56,34 @@ function NewWorkspaceForm({ project }: { project: Project }) {
           onChange={setBranch}
         />
         <SelectField label="Node" error={errors.node} value={node} onChange={setNode}>
-          <option value="">The least busy ready node</option>
+          <option value="">Any ready node with room</option>
           {ready.map((n) => (
             <option key={n.id} value={n.id}>
               {n.name}
             </option>
           ))}
         </SelectField>
+        <SelectField
+          label="Runtime"
+          error={errors.runtime}
+          hint="Auto: a devcontainer where the node has Docker, else the host."
+          value={runtime}
+          onChange={setRuntime}
+        >
+          <option value="">{`The project's (${project.runtime})`}</option>
+          {project.runtime !== "auto" && <option value="auto">Auto</option>}
+          {runtimes
+            .filter((name) => name !== project.runtime)
+            .map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+        </SelectField>
       </div>
-      {create.isError && !errors.branch && !errors.node && <ErrorMessage error={create.error} />}
+      {create.isError && !errors.branch && !errors.node && !errors.runtime && (
+        <ErrorMessage error={create.error} />
+      )}
       <SubmitButton pending={create.isPending} pendingLabel="Creating…">
         New workspace
       </SubmitButton>
