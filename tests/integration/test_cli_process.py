@@ -28,6 +28,7 @@ from tests.support.processes import (
     corral_server,
     run_cli,
 )
+from tests.support.waits import eventually_sync
 
 ANTHROPIC_VALUE = "sk-ant-integration-0123456789-wxyz"
 LOG_WAIT_SECONDS = 15.0
@@ -392,6 +393,40 @@ def test_project_and_agent_env_change_only_the_named_variables(owner: Cli, repo:
     owner.ok("agent", "configure", "codex", "--env", "X=1", "--env", "Y=2")
     settings = owner.json("agent", "configure", "codex", "--unset-env", "X")
     assert settings["own"]["env"] == {"Y": "2"}
+
+
+def test_a_projects_runtime_and_limits_and_a_workspace_waiting_for_a_node(
+    owner: Cli, repo: Path
+) -> None:
+    project = owner.json(
+        "project", "add", "sized", "--repo", str(repo), "--runtime", "host", "--cpus", "1.5",
+        "--memory", "2g",
+    )  # fmt: skip
+    assert (project["runtime"], project["cpus"], project["memory_bytes"]) == ("host", 1.5, 2 << 30)
+    reset = owner.json("project", "set", "sized", "--memory", "default", "--runtime", "auto")
+    assert (reset["runtime"], reset["cpus"], reset["memory_bytes"]) == ("auto", 1.5, None)
+    assert_one_line_error(
+        owner.run("project", "set", "sized", "--memory", "lots"),
+        "--memory 'lots': write it like 512m, 2g or 1.5GiB, or `default`",
+    )
+    assert_one_line_error(
+        owner.run("project", "set", "sized", "--runtime", "dokcer"),
+        "there is no runtime 'dokcer'; choose auto or one of: devcontainer, host",
+    )
+
+    # This control plane has no node: the workspace waits, saying how to get one.
+    waiting = owner.json("workspace", "create", "sized", "--no-wait")
+    assert (waiting["state"], waiting["limits"]["cpus"]) == ("pending", 1.5)
+
+    def explained() -> str | None:
+        reason: str = owner.json("workspace", "show", waiting["name"])["state_reason"]
+        return reason if reason != "waiting for a node" else None
+
+    assert eventually_sync(explained, "the placement loop's reason") == (
+        "no node is ready: start Corral with `corral up`, or add one with `corral node add`"
+    )
+    owner.ok("workspace", "rm", waiting["name"])
+    assert waiting["name"] not in [w["name"] for w in owner.json("workspace", "list")]
 
 
 # --- Files on disk --------------------------------------------------------------------------

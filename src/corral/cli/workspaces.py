@@ -52,6 +52,12 @@ def _wait_until_settled(client: ApiClient, ws: dict[str, Any]) -> dict[str, Any]
     with console.status(_progress(ws, [])) as status:
         while ws["state"] in UNSETTLED:
             if time.monotonic() > deadline:
+                if ws["state"] == "pending":
+                    raise CliError(
+                        f"{ws['name']} is still waiting for a node ({ws['state_reason']}); it "
+                        f"is placed once one has room, or `corral workspace rm {ws['name']}` "
+                        "drops it"
+                    )
                 raise CliError(
                     f"{ws['name']} is still {ws['state']}; check `corral workspace show`"
                 )

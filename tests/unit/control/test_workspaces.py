@@ -119,6 +119,16 @@ async def test_with_no_linked_node_the_workspace_waits_saying_how_to_get_one(
     assert waiting.state_reason == NO_NODE_READY
 
 
+async def test_a_pending_workspace_has_no_terminals_yet_and_says_why(
+    state: AppState, owner: User, project: Project
+) -> None:
+    await _create(state, owner)
+    async with state.db() as db:
+        with pytest.raises(Conflict) as refused:
+            await workspaces.running_with_link(db, state.node_registry, owner.id, "ws")
+    assert refused.value.message == f"workspace ws is pending, not running: {NO_NODE_READY}"
+
+
 async def test_a_pending_workspace_can_be_deleted(
     state: AppState, owner: User, project: Project
 ) -> None:

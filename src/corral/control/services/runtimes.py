@@ -8,7 +8,6 @@ runtimes and those its nodes report, so a typo is refused up front rather than l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,8 +35,6 @@ it working (Docker), else host."""
 BUILTIN_RUNTIMES = ("devcontainer", "host")
 """The runtimes Corral ships; nodes may report others (a plugin's, the test suite's `fake`)."""
 
-_OLD_NODE_RUNTIMES = (RuntimeInfo(name="host"),)
-
 
 def node_runtimes(node: Node) -> tuple[RuntimeInfo, ...]:
     """The runtimes the node reported in its last heartbeat, its default first. A node too old
@@ -46,7 +43,11 @@ def node_runtimes(node: Node) -> tuple[RuntimeInfo, ...]:
         return ()
     reported: list[dict[str, Any]] = node.capacity.get("runtimes") or []
     if not reported:
-        return _OLD_NODE_RUNTIMES
+        isolation = node.capacity.get("isolation")
+        try:
+            return (RuntimeInfo(name="host", isolation=isolation or {}),)
+        except ValidationError:
+            return (RuntimeInfo(name="host"),)
     runtimes = []
     for entry in reported:
         try:
@@ -54,11 +55,6 @@ def node_runtimes(node: Node) -> tuple[RuntimeInfo, ...]:
         except ValidationError:  # stored by an earlier version in another shape: skip it
             continue
     return tuple(runtimes)
-
-
-def names(runtimes: Iterable[RuntimeInfo]) -> str:
-    """`devcontainer, host`: for messages."""
-    return ", ".join(sorted({runtime.name for runtime in runtimes})) or "none"
 
 
 async def runtime_names(db: AsyncSession) -> set[str]:

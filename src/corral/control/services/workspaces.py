@@ -1,4 +1,5 @@
-"""Workspaces: placed on a node, made and run there by the node's runtime, tracked here.
+"""Workspaces: placed on a node (`services/placing`), made and run there by the node's runtime,
+tracked here.
 
 The control plane owns the record and its state; the node does the work and reports back with
 `workspace.state` events, which `apply_node_status` turns into transitions. When a node goes
@@ -318,6 +319,7 @@ async def _change_on_node(
     ws = await get_workspace(db, user_id, ref)
     if ws.state == change.done:
         return ws
+    ensure_transition(ws.state, change.during)
     node = await _node_of(db, ws)
     if change.done in HOLDING and ws.state not in HOLDING:
         await ensure_may_run(db, user_id, max_running)
@@ -449,6 +451,12 @@ async def running_with_link(
     """The user's running workspace and the link to its node, waiting up to `wait_seconds` for
     a node that is relinking (after a control plane restart, viewers come back first)."""
     workspace = await get_workspace(db, user_id, workspace_ref)
+    if workspace.state == WorkspaceState.PENDING:
+        raise Conflict(
+            f"workspace {workspace.name} is pending, not running: "
+            f"{workspace.state_reason or WAITING_FOR_PLACEMENT}",
+            reason="workspace_not_running",
+        )
     node = await db.get(Node, workspace.node_id) if workspace.node_id else None
     if node is None:
         raise Conflict(f"workspace {workspace.name} has no node", reason="node_gone")
