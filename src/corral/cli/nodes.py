@@ -12,7 +12,7 @@ import typer
 from corral.cli.account import JsonFlag
 from corral.cli.client import open_client, segment
 from corral.cli.limits import describe_limits
-from corral.cli.output import CliError, console, print_json, print_table, when
+from corral.cli.output import console, print_json, print_table, when
 from corral.sizes import format_bytes, format_cpus
 
 app = typer.Typer(help="Nodes: the machines workspaces run on.", no_args_is_help=True)

@@ -1426,19 +1426,19 @@ export interface components {
              * @default none
              * @enum {string}
              */
-            sandbox: "bwrap" | "none";
+            sandbox: "bwrap" | "container" | "none";
             /**
              * User
              * @default node_user
              * @enum {string}
              */
-            user: "workspace_uid" | "user_namespace" | "node_user";
+            user: "workspace_uid" | "user_namespace" | "node_user" | "container_user";
             /**
              * Network
              * @default host
              * @enum {string}
              */
-            network: "isolated" | "host";
+            network: "isolated" | "bridge" | "host";
             /**
              * File Access
              * @default openat2
