@@ -11,7 +11,8 @@ for small TCP servers and clients in tests, and passwd, whose `useradd` gives a 
 its normal user) plus `ca-certificates` (agents speak TLS), `procps` (`ps`, `pkill`, to see
 what a runtime left running) and `python3` (the scripted agent runs in a dev container as a
 user's own agent would, on the image's Python). Not Node.js: a runtime must bring its own,
-and the tests check that it does. Documentation, man pages, translations and apt's lists and caches are removed.
+and the tests check that it does. Documentation, man pages, translations and apt's lists and
+caches are removed.
 
 The cache: `$CORRAL_TEST_CACHE/images`, else `~/.cache/corral-tests/images`, one zstd-packed
 tar per key. The key covers the suite, variant, architecture, packages and `RECIPE` (raise it
