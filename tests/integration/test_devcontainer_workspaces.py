@@ -139,9 +139,9 @@ async def test_its_terminal_runs_inside_the_container(site: SessionSite) -> None
     async with open_viewer(url, headers=site.api.headers) as viewer:
         await viewer.type(
             "test -f /.dockerenv && echo in-container-$(id -un)-$(pwd); image-tool;"
-            " command -v node || echo no-node-here\n"
+            " command -v node || echo no-node-$((6*7))\n"
         )
-        await viewer.read_until(b"no-node-here")
+        await viewer.read_until(b"no-node-42")  # not the typed line's echo
     assert b"in-container-dev-/workspaces/w1" in viewer.output
     assert b"from the image" in viewer.output
 
@@ -202,6 +202,10 @@ def test_the_cli_makes_ten_dev_containers_that_share_the_node(
     env = corral_env(tmp_path / "cli-home")
     login = run_cli("login", site.url, input=site.api.token + "\n", env=env)
     assert login.returncode == 0, login.stderr
+    # Limits are what placement counts: ten of a tenth of a CPU fit beside the first (half of
+    # one) on a machine of two; more would wait in `pending`.
+    limited = run_cli("project", "set", "demo", "--cpus", "0.1", "--memory", "256m", env=env)
+    assert limited.returncode == 0, limited.stderr
     made = []
     for number in range(10):
         created = run_cli(
@@ -221,19 +225,18 @@ def test_the_cli_makes_ten_dev_containers_that_share_the_node(
         for workspace_id in made:
             site.api.workspace_running(workspace_id, wait_seconds=WAIT_SECONDS)
         listed = docker_engine.docker(
-            "ps", "--filter", "label=dev.corral.workspace", "--format", "{{.ID}} {{.Networks}}"
-        ).stdout.splitlines()
-        # Eleven containers (the site's own and ten), each on a network of its own, each
-        # within the node's default limits.
-        assert len(listed) == 11
-        assert len({line.split()[1] for line in listed}) == 11
+            "ps", "--filter", "label=dev.corral.workspace", "--format", "{{.Networks}}"
+        ).stdout.split()
+        # Eleven containers (the site's own and ten), each on a network of its own.
+        assert len(listed) == 11 and len(set(listed)) == 11
+        # Each of the ten within the project's limits.
         limits = docker_engine.docker(
             "inspect",
             "--format",
             "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}",
-            *[line.split()[0] for line in listed],
-        ).stdout.split("\n")
-        assert set(filter(None, limits)) == {f"{512 * 1024 * 1024} 500000000"}
+            *[f"corral-{workspace_id}" for workspace_id in made],
+        ).stdout.split()
+        assert limits == [str(256 * 1024 * 1024), "100000000"] * 10
     finally:
         for workspace_id in made:
             site.api.call("DELETE", f"/workspaces/{workspace_id}", expect=204)
