@@ -38,7 +38,7 @@ CACHE = Path(os.environ.get("CORRAL_TEST_CACHE", Path.home() / ".cache" / "corra
 REPO_BYTES = 50 * 1024 * 1024
 FILES = 500
 POLL_SECONDS = 0.01
-WAIT_SECONDS = 600.0
+WAIT_SECONDS = 180.0
 
 
 def make_repo(path: Path, image: str) -> Path:
@@ -77,7 +77,10 @@ def until_running(api: Api, workspace_id: str) -> None:
         if workspace["state"] == "error":
             raise SystemExit(f"workspace {workspace_id} failed: {workspace['state_reason']}")
         time.sleep(POLL_SECONDS)
-    raise SystemExit(f"workspace {workspace_id} was not running within {WAIT_SECONDS:g} s")
+    raise SystemExit(
+        f"workspace {workspace_id} was not running within {WAIT_SECONDS:g} s: "
+        f"{workspace['state']} ({workspace['state_reason']})"
+    )
 
 
 def create(api: Api, runtime: str, made: list[str]) -> float:
@@ -158,8 +161,10 @@ def main() -> None:
                 "docker_netns": engine.netns,
                 "default_image": image,
                 "tools_dir": str(CACHE / "tools"),
-                "memory_bytes": 512 * 1024 * 1024,
-                "cpus": 0.5,
+                # Limits are what placement counts: small ones, so that all the workspaces of
+                # the run fit one node of a few CPUs.
+                "memory_bytes": 256 * 1024 * 1024,
+                "cpus": 0.05,
             },
         }
         env = corral_env(

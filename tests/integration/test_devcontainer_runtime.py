@@ -83,7 +83,7 @@ async def runtime(
     yield made
     for found in await made.engine.containers("dev.corral.workspace"):
         await made.engine.remove_container(str(found["Id"]))
-    await made.engine.close()
+    await made.close()
 
 
 def spec_for(repo: Path, name: str = "demo", **limits: object) -> WorkspaceSpec:

@@ -293,6 +293,8 @@ class NodeWorkspaces:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for runtime in self.runtimes.values():
+            await runtime.close()
 
     # -- events --------------------------------------------------------------------------------
 

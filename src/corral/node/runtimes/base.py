@@ -189,6 +189,10 @@ class Runtime(abc.ABC):
         message (git's, for a failed clone), after removing what it half made.
         """
 
+    async def close(self) -> None:
+        """Let go of what the runtime holds (connections, background work) as the node stops;
+        its workspaces run on."""
+
     async def rebuild(
         self, handle: WorkspaceHandle, request: WorkspaceRebuild, progress: Progress
     ) -> WorkspaceHandle:

@@ -24,7 +24,7 @@ from corral.node.runtimes.base import Progress, RuntimeError_
 from corral.processes import run_tool
 from corral.protocol.messages import WorkspaceSpec
 
-__all__ = ["LineSplitter", "clone_checkout", "redact"]
+__all__ = ["LineSplitter", "clone_checkout", "redact", "write_files"]
 
 _MAX_LINE_CHARS = 4000
 _MAX_MESSAGE_CHARS = 500
@@ -42,12 +42,26 @@ async def clone_checkout(
     timeout_seconds: float,
     forbidden: Sequence[Path],
     progress: Progress,
+    files: bool = True,
 ) -> None:
     """Clone `spec.repo` at `spec.branch` into `area.repo` (which must not exist yet).
-    `forbidden` are the node's own directories, which no repository may be in."""
+    `forbidden` are the node's own directories, which no repository may be in. Without
+    `files`, only the repository is made: `write_files` writes the checkout's files later, so
+    the caller can read the commit (`git ls-tree`) and start other work meanwhile."""
     _refuse_own_directories(spec.repo, area.root, forbidden)
     argv = ["git", *GIT_CONFIG_ARGS, "clone", f"--branch={spec.branch}", "--single-branch"]
+    if not files:
+        argv.append("--no-checkout")
     argv += ["--progress", "--", spec.repo, area.repo.name]
+    env = git_env(network.tool_env())
+    await _clone(argv, env=env, cwd=area.root, progress=progress, timeout_seconds=timeout_seconds)
+
+
+async def write_files(
+    area: Area, *, network: NetworkEnvironment, timeout_seconds: float, progress: Progress
+) -> None:
+    """Write the files of a checkout cloned without them (`clone_checkout(files=False)`)."""
+    argv = ["git", *GIT_CONFIG_ARGS, "-C", str(area.repo), "reset", "--hard", "--quiet"]
     env = git_env(network.tool_env())
     await _clone(argv, env=env, cwd=area.root, progress=progress, timeout_seconds=timeout_seconds)
 

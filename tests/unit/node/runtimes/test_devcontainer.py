@@ -13,7 +13,7 @@ from corral.netenv import NetworkEnvironment
 from corral.node.runtimes.base import WorkspaceHandle
 from corral.node.runtimes.devcontainer import DevcontainerRuntime, DevcontainerSettings
 from corral.node.runtimes.devcontainer.config import BuildFailed, find_config, from_merged
-from corral.node.runtimes.devcontainer.runtime import _resolve_remote_env
+from corral.node.runtimes.devcontainer.container import resolve_remote_env
 from corral.node.runtimes.devcontainer.users import find_user
 from corral.processes import PROCESS_MARKER_VARIABLE
 
@@ -58,7 +58,7 @@ def test_remote_env_fills_in_the_containers_variables() -> None:
         source="x",
     )
     image = {"Config": {"Env": ["PATH=/usr/bin:/bin"]}}
-    assert _resolve_remote_env(config, image) == {
+    assert resolve_remote_env(config, image) == {
         "PATH": "/usr/bin:/bin:/opt/tools",
         "MISSING": "fallback",
     }

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import stat
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +36,7 @@ __all__ = [
     "ResolvedConfig",
     "config_key",
     "find_config",
+    "key_from_commit",
 ]
 
 log = logging.getLogger("corral.runtimes.devcontainer")
@@ -41,6 +44,7 @@ log = logging.getLogger("corral.runtimes.devcontainer")
 CONFIG_LOCATIONS = (".devcontainer/devcontainer.json", ".devcontainer.json")
 """Where the CLI looks, in its order (`.devcontainer/<name>/devcontainer.json` too, below)."""
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_FILES = 500
 IMAGE_REPOSITORY = "corral-devcontainer"
 """Images built from repositories' configurations are tagged `corral-devcontainer:<key>`."""
 _TAIL_LINES = 40
@@ -95,17 +99,94 @@ def find_config(repo: Path) -> Path | None:
     return None
 
 
-def config_key(config: Path, repo: Path) -> str:
-    """A digest of everything the configuration is made of: its folder's files (Dockerfile,
-    scripts) and the file itself. Links and large files are not followed."""
-    digest = hashlib.sha256()
-    folder = config.parent
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-    for path in [config, *files][:500]:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            continue
-        digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
+def config_files(config: str) -> str:
+    """The folder (relative to the repository, `""` for its root) whose files make up the
+    configuration at `config`: `.devcontainer/...` for one in there (its Dockerfile, scripts),
+    only the file itself for a `.devcontainer.json` at the root."""
+    return ".devcontainer" if config.startswith(".devcontainer/") else ""
+
+
+def key_of(config: str, blobs: dict[str, str]) -> str:
+    """The configuration's digest from the git blob ids of its files (`blobs`: path relative to
+    the repository -> blob id): the same whether read from the commit or the working tree."""
+    folder = config_files(config)
+    digest = hashlib.sha256(config.encode() + b"\0")
+    for path in sorted(blobs):
+        if path == config or (folder and path.startswith(folder + "/")):
+            digest.update(f"{path}\0{blobs[path]}\0".encode())
     return digest.hexdigest()[:32]
+
+
+def config_key(config: Path, repo: Path) -> str:
+    """The digest of the configuration as it is on disk (`key_of`, with git's blob ids computed
+    here). Links are not followed and large files left out, as git would store a link."""
+    relative = str(config.relative_to(repo))
+    folder = config_files(relative)
+    paths = [config]
+    if folder:
+        paths += [p for p in (repo / folder).rglob("*") if p.is_file() and not p.is_symlink()]
+    blobs = {}
+    for path in paths[:MAX_CONFIG_FILES]:
+        data = _read_small(path)
+        if data is not None:
+            blobs[str(path.relative_to(repo))] = _blob_id(data)
+    return key_of(relative, blobs)
+
+
+async def key_from_commit(repo: Path, env: dict[str, str]) -> tuple[str, str] | None:
+    """(the configuration's path, its digest) from the checkout's commit, before its files are
+    written (`git clone --no-checkout`); None if the commit has no configuration."""
+    listed: list[bytes] = []
+
+    async def read(output: Any) -> None:
+        listed.append(await output.read(4 * 1024 * 1024))
+
+    argv = ["git", "-C", str(repo), "ls-tree", "-r", "-z", "HEAD", "--", *CONFIG_LOCATIONS[1:]]
+    argv.append(".devcontainer")
+    code = await run_tool(argv, env=env, read=read, timeout_seconds=60.0, merge_output=True)
+    if code != 0:
+        return None
+    blobs = {}
+    for entry in b"".join(listed).split(b"\0"):
+        meta, _, path = entry.decode(errors="replace").partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob" and fields[0] != "120000":
+            blobs[path] = fields[2]
+    config = _find_in(set(blobs))
+    return (config, key_of(config, blobs)) if config is not None else None
+
+
+def _find_in(paths: set[str]) -> str | None:
+    """`find_config`'s choice among the paths of a commit."""
+    for location in CONFIG_LOCATIONS:
+        if location in paths:
+            return location
+    nested = sorted(
+        p
+        for p in paths
+        if p.startswith(".devcontainer/") and p.count("/") == 2 and p.endswith("/devcontainer.json")
+    )
+    return nested[0] if nested else None
+
+
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _read_small(path: Path) -> bytes | None:
+    """A regular file's bytes, if small; never blocks on a FIFO a workspace swapped in."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CONFIG_BYTES:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read(MAX_CONFIG_BYTES)
+    finally:
+        os.close(fd)
 
 
 class DevcontainerCli:
@@ -133,11 +214,10 @@ class DevcontainerCli:
         key = config_key(config, repo)
         image_name = f"{IMAGE_REPOSITORY}:{key}"
         cached = self.cache_dir / f"{key}.json"
-        if not rebuild and cached.is_file():
-            try:
-                return ResolvedConfig.model_validate_json(cached.read_text())
-            except (ValidationError, OSError):
-                log.warning("ignored an unreadable cached configuration %s", cached)
+        if not rebuild:
+            found = self.cached(key)
+            if found is not None:
+                return found
         source = str(config.relative_to(repo))
         progress(f"reading {source} with the dev container CLI")
         argv = await self._argv(progress)
@@ -179,6 +259,17 @@ class DevcontainerCli:
         partial.write_text(resolved.model_dump_json())
         partial.replace(cached)
         return resolved
+
+    def cached(self, key: str) -> ResolvedConfig | None:
+        """What the CLI said of the configuration with digest `key`, if it was asked before."""
+        path = self.cache_dir / f"{key}.json"
+        try:
+            return ResolvedConfig.model_validate_json(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValidationError, OSError):
+            log.warning("ignored an unreadable cached configuration %s", path)
+            return None
 
     async def _argv(self, progress: Progress) -> list[str]:
         return list(await self._program(progress))

@@ -131,6 +131,10 @@ class DockerEngine:
         """Idempotent: an existing network of that name is fine."""
         await self._request("POST", "/networks/create", json=body, ok=(201, 409))
 
+    async def network_exists(self, name: str) -> bool:
+        response = await self._request("GET", f"/networks/{quote(name, safe='')}", ok=(200, 404))
+        return response.status_code == 200
+
     async def remove_network(self, name: str) -> None:
         await self._request("DELETE", f"/networks/{quote(name, safe='')}", ok=(204, 404))
 

@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Sequence
 
 from corral.node.runtimes.base import RuntimeError_
+from corral.protocol.messages import NodeIsolation
 
 __all__ = ["Firewall"]
 
@@ -43,6 +44,28 @@ class Firewall:
         if self.netns is not None and shutil.which("nsenter") is None:
             return "nsenter is not installed, so the rules cannot reach dockerd's namespace"
         return None
+
+    def isolation(self, *, enabled: bool, loopback_proxies: Sequence[str]) -> NodeIsolation:
+        """What the node's heartbeat says of dev containers' isolation; raises `RuntimeError_`
+        if the firewall is wanted and cannot work here."""
+        problems = []
+        if enabled:
+            problem = self.problem()
+            if problem is not None:
+                raise RuntimeError_(problem, reason="firewall_unavailable")
+        else:
+            problems.append("the firewall is off: workspaces can reach the node's services")
+        problems += [
+            f"{name} names a proxy on the node's loopback, which containers cannot reach"
+            for name in loopback_proxies
+        ]
+        return NodeIsolation(
+            sandbox="container",
+            user="container_user",
+            network="isolated" if enabled else "bridge",
+            file_access="openat2",
+            problems=problems,
+        )
 
     def rules(self) -> list[tuple[str, list[str]]]:
         """(chain, rule) pairs, in the order they are applied."""
