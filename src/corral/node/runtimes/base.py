@@ -189,7 +189,7 @@ class Runtime(abc.ABC):
         message (git's, for a failed clone), after removing what it half made.
         """
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027  (most runtimes hold nothing)
         """Let go of what the runtime holds (connections, background work) as the node stops;
         its workspaces run on."""
 
