@@ -115,11 +115,28 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def available_mib() -> float:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def idle_memory_mib(engine: DockerEngine, workspace_ids: list[str]) -> tuple[float, float]:
+    """What idle workspaces cost the machine: their containers' memory (their cgroups' usage,
+    page cache included) and the RSS of Docker's shim process each container has."""
+    ids = engine.docker(
+        "inspect", "--format", "{{.Id}}", *[f"corral-{w}" for w in workspace_ids]
+    ).stdout.split()
+    containers = 0.0
+    for container in ids:
+        usage = Path(f"/sys/fs/cgroup/memory/docker/{container}/memory.usage_in_bytes")
+        if usage.exists():
+            containers += int(usage.read_text()) / 2**20
+    shims = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"containerd-shim" in argv and any(c.encode() in argv for c in ids):
+            shims += rss_mib(int(entry.name))
+    return containers, shims
 
 
 def p50(samples: list[float]) -> float:
@@ -198,16 +215,16 @@ def main() -> None:
                 f"floor; floor clone + docker run {full_floor:.3f} s, ratio "
                 f"{p50(devcontainer) / full_floor:.2f})"
             )
-            memory_before = available_mib()
             idle: list[str] = []
             for _ in range(args.idle):
                 create(api, "devcontainer", idle)
             time.sleep(5)
-            taken = memory_before - available_mib()
             running = sum(api.get(f"/workspaces/{w}")["state"] == "running" for w in idle)
+            containers, shims = idle_memory_mib(engine, idle)
             print(
                 f"{running} of {args.idle} idle devcontainer workspaces running on one node: "
-                f"{taken:.0f} MiB of the machine's memory, {taken / max(args.idle, 1):.1f} MiB each"
+                f"{containers:.1f} MiB in their containers and {shims:.1f} MiB in Docker's shims, "
+                f"{(containers + shims) / max(args.idle, 1):.1f} MiB each"
             )
             daemon, _ = node_pids(data / "node")
             idle_rss = rss_mib(daemon)
