@@ -108,6 +108,15 @@ def floor(engine: DockerEngine, repo: Path, image: str, scratch: Path) -> tuple[
     return clone, clone + run
 
 
+def pss_mib(pid: int) -> float:
+    """Proportional set size: a process's own pages, and its share of pages it shares (the
+    shims are one binary, whose code every one of them maps)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -135,7 +144,7 @@ def idle_memory_mib(engine: DockerEngine, workspace_ids: list[str]) -> tuple[flo
         except OSError:
             continue
         if b"containerd-shim" in argv and any(c.encode() in argv for c in ids):
-            shims += rss_mib(int(entry.name))
+            shims += pss_mib(int(entry.name))
     return containers, shims
 
 
@@ -153,7 +162,7 @@ def node_pids(data_dir: Path) -> tuple[int, int | None]:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"corral.node.ptyhost" in b" ".join(argv) and os.fsencode(data_dir) in argv:
+            if b"pty-host" in argv and os.fsencode(data_dir) in argv:
                 pty = int(entry.name)
     return daemon, pty
 
@@ -226,8 +235,9 @@ def main() -> None:
                 f"{containers:.1f} MiB in their containers and {shims:.1f} MiB in Docker's shims, "
                 f"{(containers + shims) / max(args.idle, 1):.1f} MiB each"
             )
-            daemon, _ = node_pids(data / "node")
+            daemon, pty_before = node_pids(data / "node")
             idle_rss = rss_mib(daemon)
+            pty_idle = rss_mib(pty_before) if pty_before else 0.0
             terminals = [
                 api.post(f"/workspaces/{idle[i % len(idle)]}/terminals", {})
                 for i in range(args.terminals)
@@ -235,12 +245,14 @@ def main() -> None:
             time.sleep(2)
             _, pty = node_pids(data / "node")
             with_terminals = rss_mib(daemon)
+            pty_busy = rss_mib(pty) if pty else 0.0
             per_terminal = (with_terminals - idle_rss) / max(len(terminals), 1)
+            pty_per_terminal = (pty_busy - pty_idle) / max(len(terminals), 1)
             print(
                 f"node daemon RSS: {idle_rss:.1f} MiB idle (target ≤ 60), "
                 f"{with_terminals:.1f} MiB with {len(terminals)} terminals open: "
-                f"{per_terminal:.2f} MiB each (target ≤ 1)"
-                + (f"; PTY host {rss_mib(pty):.1f} MiB" if pty else "")
+                f"{per_terminal:.2f} MiB each (target ≤ 1); its PTY host {pty_idle:.1f} MiB, "
+                f"then {pty_busy:.1f} MiB: {pty_per_terminal:.2f} MiB each"
             )
             for workspace_id in idle:
                 api.call("DELETE", f"/workspaces/{workspace_id}", expect=204)
