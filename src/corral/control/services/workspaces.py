@@ -200,7 +200,9 @@ async def ask_node(
 
 async def apply_node_status(db: AsyncSession, node_id: str, status: WorkspaceStatus) -> None:
     """Take a node's word for a workspace's state, if the workspace is on that node."""
-    ws = await db.get(Workspace, status.id)
+    # Read afresh: the node's event of the same change may have been applied meanwhile (in
+    # another database session), and applying it again would record the transition twice.
+    ws = await db.get(Workspace, status.id, populate_existing=True)
     if ws is None or ws.node_id != node_id:
         log.warning(
             "node %s reported a workspace that is not its own",
@@ -217,6 +219,8 @@ async def apply_node_status(db: AsyncSession, node_id: str, status: WorkspaceSta
 async def _try_transition(
     db: AsyncSession, ws: Workspace, state: WorkspaceState, reason: str | None
 ) -> bool:
+    if reason is None and state == _W.STOPPED and ws.state in (_W.STOPPING, _W.STOPPED):
+        reason = ws.state_reason  # why it was stopped (idle, say) outlives the node's bare answer
     try:
         return await _set_state(db, ws, state, reason=reason)
     except Conflict:
@@ -314,8 +318,11 @@ async def _change_on_node(
     change: _Change,
     *,
     max_running: int | None = None,
+    reason: str | None = None,
+    system: bool = False,
 ) -> Workspace:
-    """Move a workspace through `change.during` to `change.done` by asking its node."""
+    """Move a workspace through `change.during` to `change.done` by asking its node; `system`:
+    Corral does it, not the user."""
     ws = await get_workspace(db, user_id, ref)
     if ws.state == change.done:
         return ws
@@ -323,7 +330,7 @@ async def _change_on_node(
     node = await _node_of(db, ws)
     if change.done in HOLDING and ws.state not in HOLDING:
         await ensure_may_run(db, user_id, max_running)
-    await _set_state(db, ws, change.during, actor_id=user_id)
+    await _set_state(db, ws, change.during, reason=reason, actor_id=None if system else user_id)
     await db.commit()
     await ask_node(db, registry, ws, node, change.method, WorkspaceRef(id=ws.id))
     return ws
@@ -350,9 +357,17 @@ async def ensure_may_run(db: AsyncSession, user_id: str, most: int | None) -> No
 
 
 async def stop_workspace(
-    db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
+    db: AsyncSession,
+    registry: NodeRegistry,
+    user_id: str,
+    ref: str,
+    *,
+    reason: str | None = None,
+    system: bool = False,
 ) -> Workspace:
-    return await _change_on_node(db, registry, user_id, ref, _STOP)
+    """Stop the workspace; `system`: Corral stops it (the idle policy), and `reason` says why
+    (kept as the stopped workspace's reason)."""
+    return await _change_on_node(db, registry, user_id, ref, _STOP, reason=reason, system=system)
 
 
 async def start_workspace(
