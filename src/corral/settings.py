@@ -30,6 +30,7 @@ __all__ = [
     "AuthSettings",
     "ClientSettings",
     "HttpSettings",
+    "IdleSettings",
     "NodeSettings",
     "PlacementSettings",
     "ProjectSettings",
@@ -177,6 +178,31 @@ class SessionSettings(SettingsArea):
     )
 
 
+class IdleSettings(SettingsArea):
+    """When running workspaces that nobody uses stop by themselves (`corral.control.services.idle`).
+
+    A workspace is idle while nobody types in its terminals or watches them or its chats, and no
+    agent turn runs or waits for permission in it."""
+
+    default_timeout_minutes: float = Field(
+        30.0,
+        ge=0,
+        description="Stop a running workspace after it has been idle this long, unless its "
+        "project or the workspace itself sets its own timeout; 0: never.",
+    )
+    check_interval_seconds: float = Field(
+        30.0, gt=0, description="How often the control plane looks for idle workspaces."
+    )
+    activity_write_interval_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often a workspace's latest activity (typing, an attached viewer) is "
+        "written to the database: at most once per workspace per interval, however fast "
+        "someone types. Keep it well below the shortest idle timeout when several control "
+        "plane processes share the database.",
+    )
+
+
 class Settings(BaseSettings):
     """The root of all settings; see the module docstring for where values come from."""
 
@@ -226,6 +252,7 @@ class Settings(BaseSettings):
     nodes: NodeSettings = Field(default_factory=NodeSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    idle: IdleSettings = Field(default_factory=IdleSettings)
 
     @field_validator("secret_key")
     @classmethod

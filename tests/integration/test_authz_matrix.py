@@ -233,6 +233,12 @@ ROUTES: dict[RouteKey, Route] = {
     ("GET", "/api/v1/workspaces/{workspace}"): Route(
         in_workspace(), owner=200, other=404, shows=lambda o: o.workspace_id
     ),
+    ("PATCH", "/api/v1/workspaces/{workspace}"): Route(
+        in_workspace({"idle_timeout_minutes": 0}),
+        owner=200,
+        other=404,
+        shows=lambda o: o.workspace_id,
+    ),
     ("DELETE", "/api/v1/workspaces/{workspace}"): Route(
         in_workspace(), owner=503, other=404, owner_code="node_not_connected"
     ),

@@ -41,14 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionSite]:
     }
     files = {"README.md": README, "notes.txt": "old notes\n"}
     with session_site(base, files, node_env=node_env, wait_seconds=60.0) as site:
-        site.api.post(
-            "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
-        )
-        site.api.call(
-            "PATCH",
-            "/agents/scripted/settings",
-            json={"env": {"SCRIPTED_AGENT_STATE": str(site.home / ".scripted")}},
-        )
+        site.add_scripted_agent()
         yield site
 
 

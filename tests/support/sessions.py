@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -96,6 +97,18 @@ class SessionSite:
         assert self.node is not None and self.restart_node is not None
         self.node.kill()
         self.node = self.restart_node()
+
+    def add_scripted_agent(self) -> None:
+        """Add the scripted agent as `scripted`, keeping its transcripts in the workspace's
+        home, so that a later process of it can load a session an earlier one had."""
+        self.api.post(
+            "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
+        )
+        self.api.call(
+            "PATCH",
+            "/agents/scripted/settings",
+            json={"env": {"SCRIPTED_AGENT_STATE": str(self.home / ".scripted")}},
+        )
 
     def start(self, agent: str, **body: Any) -> dict[str, Any]:
         session: dict[str, Any] = self.api.post(

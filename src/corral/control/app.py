@@ -26,7 +26,11 @@ from corral.control.live import (
 )
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from corral.control.ratelimit import AttemptLimiter
-from corral.control.reconcilers import mark_stale_nodes_forever, place_workspaces_forever
+from corral.control.reconcilers import (
+    enforce_idle_policy_forever,
+    mark_stale_nodes_forever,
+    place_workspaces_forever,
+)
 from corral.control.secretbox import load_secret_box
 from corral.control.state import AppState
 from corral.settings import Settings
@@ -64,12 +68,13 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
         prepared = await prepare(state)
         sweeper = asyncio.create_task(mark_stale_nodes_forever(state), name="stale-node-sweeper")
         placer = asyncio.create_task(place_workspaces_forever(state), name="placement")
+        idler = asyncio.create_task(enforce_idle_policy_forever(state), name="idle-policy")
         if on_ready is not None:
             await on_ready(state, prepared)
         try:
             yield
         finally:
-            tasks = [sweeper, placer, *state.background]
+            tasks = [sweeper, placer, idler, *state.background]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from corral.control.db.base import utcnow
-from corral.control.services import nodes, placing, workspaces
+from corral.control.services import idle, nodes, placing, workspaces
 from corral.control.state import AppState
 
 __all__ = [
+    "enforce_idle_policy_forever",
     "mark_stale_nodes_forever",
     "place_workspaces",
     "place_workspaces_forever",
+    "stop_idle_workspaces",
     "sweep_stale_nodes",
+    "write_activity",
 ]
 
 log = logging.getLogger("corral.reconcilers")
@@ -70,3 +74,63 @@ async def place_workspaces_forever(state: AppState) -> None:
             log.exception("placing workspaces failed; trying again")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(due.wait(), state.settings.placement.interval_seconds)
+
+
+async def write_activity(state: AppState) -> int:
+    """Write what this process saw of its workspaces' activity (typing, viewers) since the last
+    write; returns how many workspaces it wrote."""
+    taken = state.presence.take()
+    try:
+        async with state.db() as db:
+            await idle.record_activity(db, taken)
+    except BaseException:
+        state.presence.give_back(taken)
+        raise
+    return len(taken)
+
+
+async def stop_idle_workspaces(state: AppState) -> int:
+    """Stop the running workspaces whose idle deadline has passed; returns how many stopped."""
+    async with state.db() as db:
+        due = await idle.find_idle(
+            db,
+            state.node_registry,
+            state.presence,
+            default_timeout_minutes=state.settings.idle.default_timeout_minutes,
+        )
+    stopped = 0
+    for item in due:
+        async with state.db() as db:
+            stopped += await idle.stop_idle(db, state.node_registry, item)
+    if stopped:
+        state.placement_due.set()  # what they held is free for pending workspaces
+    return stopped
+
+
+async def _every(seconds: float, what: str, work: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed; trying again", what)
+
+
+async def enforce_idle_policy_forever(state: AppState) -> None:
+    """Write workspaces' activity and stop the idle ones, each at its own interval."""
+    settings = state.settings.idle
+    async with asyncio.TaskGroup() as group:
+        group.create_task(
+            _every(
+                settings.activity_write_interval_seconds,
+                "writing workspace activity",
+                lambda: write_activity(state),
+            )
+        )
+        group.create_task(
+            _every(
+                settings.check_interval_seconds,
+                "the idle workspace check",
+                lambda: stop_idle_workspaces(state),
+            )
+        )

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,6 +58,7 @@ class TerminalRelay:
         relink_grace_seconds: float,
         window_bytes: int = DEFAULT_WINDOW_BYTES,
         offset: int | None = None,
+        on_input: Callable[[], None] | None = None,
     ) -> None:
         self.websocket = websocket
         self.registry = registry
@@ -76,6 +78,8 @@ class TerminalRelay:
         self._received = 0  # on the current stream; bytes may precede the attach's answer
         self._reattaching: asyncio.Task[None] | None = None
         self._ungranted = 0
+        self._on_input = on_input
+        """Told of each input frame (the idle policy's activity); must be cheap."""
 
     async def run(self) -> None:
         attached = await self._attach(self.registry.get(self.node_id))
@@ -202,6 +206,8 @@ class TerminalRelay:
                 return
 
     async def _send_input(self, data: bytes) -> None:
+        if self._on_input is not None:
+            self._on_input()
         link = self._link
         if link is None:
             return  # relinking: keystrokes typed now are dropped, as on a stalled ssh

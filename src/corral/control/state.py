@@ -12,6 +12,7 @@ from corral.control.db.engine import DbSessionFactory
 from corral.control.live import ChangeFeed, SessionHub, ViewerSockets
 from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
+from corral.control.presence import Presence
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
 from corral.control.terminaltickets import TerminalTickets
@@ -38,5 +39,7 @@ class AppState:
     placement_due: asyncio.Event = field(default_factory=asyncio.Event)
     """Set to have the placement loop look at pending workspaces now rather than at its next
     period (`reconcilers.place_workspaces_forever`)."""
+    presence: Presence = field(default_factory=Presence)
+    """Who is at each workspace (viewers, typing), as this process sees it: the idle policy's."""
     background: list[asyncio.Task[None]] = field(default_factory=list)
     """Long-lived tasks started at start-up (the local node's supervisor); cancelled at exit."""

@@ -116,6 +116,9 @@ class NodeCore:
         """The params of each `method` request the control plane sent, in order."""
         return [params for name, params in self.requests if name == method]
 
+    def _close_workspace(self, workspace_id: str) -> None:
+        """What else ends when a workspace stops or goes away (its sessions: `SessionsPart`)."""
+
     def _workspace(self, workspace_id: str) -> WorkspaceStatus:
         status = self.workspaces.get(workspace_id)
         if status is None:

@@ -232,6 +232,14 @@ class SessionsPart(NodeCore):
         session.turn = None
         self._state(session, SessionState.STOPPED, reason="stopped")
 
+    def _close_workspace(self, workspace_id: str) -> None:
+        """A workspace that stops ends its sessions, as a node's do (their `stopped` states wait
+        in the outbox for `flush`)."""
+        super()._close_workspace(workspace_id)
+        for session in self.sessions.values():
+            if session.start.workspace_id == workspace_id and not session.ended:
+                self._end(session)
+
     async def _session_stop(self, ref: SessionRef) -> SessionAck:
         session = self.sessions.get(ref.session_id)
         if session is not None and not session.ended:

@@ -97,9 +97,11 @@ class WorkspacesPart(NodeCore):
 
     async def _workspace_stop(self, ref: WorkspaceRef) -> WorkspaceStatus:
         self._workspace(ref.id)
+        self._close_workspace(ref.id)
         return self._set_workspace(ref.id, WorkspaceState.STOPPED)
 
     async def _workspace_delete(self, ref: WorkspaceRef) -> WorkspaceStatus:
+        self._close_workspace(ref.id)
         self.workspaces.pop(ref.id, None)
         return WorkspaceStatus(id=ref.id, state=WorkspaceState.DELETED)
 

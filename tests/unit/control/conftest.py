@@ -45,11 +45,21 @@ def empty_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def state(tmp_path: Path, empty_database: Path) -> AsyncIterator[AppState]:
+def setting_overrides() -> dict[str, Any]:
+    """Settings a module's tests need beyond the defaults: a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def state(
+    tmp_path: Path, empty_database: Path, setting_overrides: dict[str, Any]
+) -> AsyncIterator[AppState]:
     database = tmp_path / "corral.db"
     shutil.copyfile(empty_database, database)
     settings = load_settings(
-        data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{database}"
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite+aiosqlite:///{database}",
+        **setting_overrides,
     )
     app_state = create_state(settings)
     try:

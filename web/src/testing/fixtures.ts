@@ -13,6 +13,7 @@ export const demoProject: Project = {
   cpus: null,
   memory_bytes: null,
   pids: null,
+  idle_timeout_minutes: null,
   created_at: NOW,
   updated_at: NOW,
 };
@@ -31,6 +32,11 @@ export function workspace(changes: Partial<Workspace> = {}): Workspace {
     state_reason: null,
     state_changed_at: NOW,
     created_at: NOW,
+    idle_timeout_minutes: null,
+    idle_timeout_source: "project",
+    idle_stop_at: null,
+    idle_hold: null,
+    last_active_at: NOW,
     ...changes,
   };
 }

@@ -41,6 +41,7 @@ async def create_project(
         cpus=body.cpus,
         memory_bytes=body.memory_bytes,
         pids=body.pids,
+        idle_timeout_minutes=body.idle_timeout_minutes,
     )
     return ProjectPublic.model_validate(project)
 
@@ -56,7 +57,9 @@ async def update_project(
     project: ProjectRef, body: ProjectUpdate, user: CurrentUser, db: Db, state: State
 ) -> ProjectPublic:
     """Change what is given; a null `runtime` or limit goes back to auto or the node's
-    default. Workspaces made before keep their runtime and limits."""
+    default, a null `idle_timeout_minutes` to the control plane's default. Workspaces made
+    before keep their runtime and limits (and follow their project's idle timeout unless they
+    set their own)."""
     given = body.model_fields_set
     updated = await projects.update_project(
         db,
@@ -69,6 +72,9 @@ async def update_project(
         cpus=body.cpus if "cpus" in given else projects.KEEP,
         memory_bytes=body.memory_bytes if "memory_bytes" in given else projects.KEEP,
         pids=body.pids if "pids" in given else projects.KEEP,
+        idle_timeout_minutes=(
+            body.idle_timeout_minutes if "idle_timeout_minutes" in given else projects.KEEP
+        ),
         repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
     )
     return ProjectPublic.model_validate(updated)

@@ -10,7 +10,7 @@ with 1013 and should reconnect from its last `seq`.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from contextlib import AbstractContextManager, aclosing, nullcontext
 from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
@@ -118,6 +118,9 @@ async def prompt_session(
         resources=body.resources,
         permission_timeout_seconds=state.settings.sessions.permission_timeout_seconds,
     )
+    workspace_id = (await queries.get_session(db, user.id, session)).workspace_id
+    if workspace_id is not None:
+        state.presence.touch(workspace_id)  # a prompt is activity, before the agent reports it
     return PromptAccepted(prompt_id=prompt_id, queued=queued)
 
 
@@ -185,18 +188,24 @@ async def session_events_socket(
         user_id = await websocket_user(websocket, state, "a session's events")
         async with state.db() as db:
             row = await queries.get_session(db, user_id, session)
-        await while_allowed(
-            websocket,
-            state,
-            user_id,
-            lambda: _forward(
-                websocket, stream(state.db, state.session_hub, user_id, row.id, after=after)
-            ),
-        )
+        with _watching(state, row.workspace_id):
+            await while_allowed(
+                websocket,
+                state,
+                user_id,
+                lambda: _forward(
+                    websocket, stream(state.db, state.session_hub, user_id, row.id, after=after)
+                ),
+            )
     except CorralError as exc:
         await close_for_error(websocket, exc)
     except WebSocketDisconnect:
         return
+
+
+def _watching(state: AppState, workspace_id: str | None) -> AbstractContextManager[None]:
+    """A chat's viewer keeps its workspace from counting as idle while attached."""
+    return state.presence.watching(workspace_id) if workspace_id else nullcontext()
 
 
 async def _forward(websocket: WebSocket, events: Events) -> None:

@@ -108,7 +108,9 @@ async def terminal_socket(
             terminal_id=terminal,
             relink_grace_seconds=state.settings.nodes.relink_grace_seconds,
             offset=offset,
+            on_input=lambda: state.presence.touch(found.id),
         )
-        await while_allowed(websocket, state, user_id, relay.run)
+        with state.presence.watching(found.id):
+            await while_allowed(websocket, state, user_id, relay.run)
     except CorralError as exc:
         await close_for_error(websocket, exc)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
+from corral.control.db.models import Workspace
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import ProjectRefQuery, WorkspaceRef
 from corral.control.schemas.workspaces import (
@@ -13,16 +17,36 @@ from corral.control.schemas.workspaces import (
     WorkspaceLog,
     WorkspacePublic,
     WorkspaceRebuildRequest,
+    WorkspaceUpdate,
 )
-from corral.control.services import projects, workspaces
+from corral.control.services import idle, projects, workspaces
+from corral.control.state import AppState
 
 router = APIRouter(prefix=f"{API_PREFIX}/workspaces", tags=["workspaces"])
+
+
+async def _public(
+    db: AsyncSession, state: AppState, rows: Sequence[Workspace]
+) -> list[WorkspacePublic]:
+    """The rows as the API shows them, with their idle status."""
+    statuses = await idle.idle_statuses(
+        db,
+        rows,
+        default_timeout_minutes=state.settings.idle.default_timeout_minutes,
+        presence=state.presence,
+    )
+    return [WorkspacePublic.of(row, statuses[row.id]) for row in rows]
+
+
+async def _one(db: AsyncSession, state: AppState, row: Workspace) -> WorkspacePublic:
+    return (await _public(db, state, [row]))[0]
 
 
 @router.get("")
 async def list_workspaces(
     user: CurrentUser,
     db: Db,
+    state: State,
     page: PageParams,
     project: ProjectRefQuery = None,
 ) -> Page[WorkspacePublic]:
@@ -30,7 +54,7 @@ async def list_workspaces(
     rows, next_cursor = await workspaces.list_workspaces(
         db, user.id, limit=page.limit, cursor=page.cursor, project_id=project_id
     )
-    return Page(items=[WorkspacePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return Page(items=await _public(db, state, rows), next_cursor=next_cursor)
 
 
 @router.post("", status_code=201)
@@ -49,12 +73,28 @@ async def create_workspace(
         runtime=body.runtime,
     )
     state.placement_due.set()
-    return WorkspacePublic.model_validate(workspace)
+    return await _one(db, state, workspace)
 
 
 @router.get("/{workspace}")
-async def get_workspace(workspace: WorkspaceRef, user: CurrentUser, db: Db) -> WorkspacePublic:
-    return WorkspacePublic.model_validate(await workspaces.get_workspace(db, user.id, workspace))
+async def get_workspace(
+    workspace: WorkspaceRef, user: CurrentUser, db: Db, state: State
+) -> WorkspacePublic:
+    return await _one(db, state, await workspaces.get_workspace(db, user.id, workspace))
+
+
+@router.patch("/{workspace}")
+async def update_workspace(
+    workspace: WorkspaceRef, body: WorkspaceUpdate, user: CurrentUser, db: Db, state: State
+) -> WorkspacePublic:
+    """Change only what is given: `idle_timeout_minutes` (null: the project's again)."""
+    if "idle_timeout_minutes" in body.model_fields_set:
+        found = await idle.set_workspace_idle_timeout(
+            db, user.id, workspace, body.idle_timeout_minutes
+        )
+    else:
+        found = await workspaces.get_workspace(db, user.id, workspace)
+    return await _one(db, state, found)
 
 
 @router.get("/{workspace}/log")
@@ -73,7 +113,7 @@ async def stop_workspace(
 ) -> WorkspacePublic:
     found = await workspaces.stop_workspace(db, state.node_registry, user.id, workspace)
     state.placement_due.set()  # what it held is free for pending workspaces
-    return WorkspacePublic.model_validate(found)
+    return await _one(db, state, found)
 
 
 @router.post("/{workspace}/start")
@@ -88,7 +128,7 @@ async def start_workspace(
         workspace,
         max_running=state.settings.placement.max_running_workspaces_per_user,
     )
-    return WorkspacePublic.model_validate(found)
+    return await _one(db, state, found)
 
 
 @router.post("/{workspace}/rebuild")
@@ -112,7 +152,7 @@ async def rebuild_workspace(
         default_image=body.default_image if body is not None else False,
         max_running=state.settings.placement.max_running_workspaces_per_user,
     )
-    return WorkspacePublic.model_validate(found)
+    return await _one(db, state, found)
 
 
 @router.delete("/{workspace}", status_code=204)

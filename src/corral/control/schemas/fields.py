@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
 
+from corral.control.services.idle import MAX_IDLE_TIMEOUT_MINUTES
 from corral.control.services.names import (
     CREDENTIAL_NAME_PATTERN,
     ID_PATTERN,
@@ -33,6 +34,7 @@ __all__ = [
     "Branch",
     "CredentialName",
     "CredentialRef",
+    "IdleTimeoutMinutes",
     "InviteId",
     "NewName",
     "NodeRef",
@@ -159,3 +161,13 @@ PermissionRequestId = Annotated[str, _id_path("A permission request's id.")]
 TerminalId = Annotated[str, Path(pattern=r"^trm_[0-9a-z]{26}$", description="A terminal id.")]
 ProjectRefQuery = Annotated[str | None, _ref_query("A project's id or name.")]
 WorkspaceRefQuery = Annotated[str | None, _ref_query("A workspace's id or name.")]
+
+IdleTimeoutMinutes = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=MAX_IDLE_TIMEOUT_MINUTES,
+        description="Minutes a running workspace may sit idle before it is stopped; 0: never.",
+    ),
+]
+"""An idle timeout a project or workspace sets (`corral.control.services.idle`)."""

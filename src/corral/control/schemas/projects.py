@@ -14,6 +14,7 @@ from corral.control.schemas.fields import (
     PIDS,
     RUNTIME_CHOICE,
     Branch,
+    IdleTimeoutMinutes,
     NewName,
 )
 
@@ -38,11 +39,16 @@ class ProjectCreate(StrictInput):
     cpus: float | None = CPUS
     memory_bytes: int | None = MEMORY_BYTES
     pids: int | None = PIDS
+    idle_timeout_minutes: IdleTimeoutMinutes | None = Field(
+        None,
+        description="Stop its workspaces after this long idle; 0: never; null: the "
+        "control plane's default.",
+    )
 
 
 class ProjectUpdate(StrictInput):
     """Fields left out stay as they are; `runtime` and the limits set to null go back to auto
-    and to the node's defaults."""
+    and to the node's defaults, `idle_timeout_minutes` to the control plane's default."""
 
     name: NewName | None = None
     default_branch: Branch | None = None
@@ -51,6 +57,11 @@ class ProjectUpdate(StrictInput):
     cpus: float | None = CPUS
     memory_bytes: int | None = MEMORY_BYTES
     pids: int | None = PIDS
+    idle_timeout_minutes: IdleTimeoutMinutes | None = Field(
+        None,
+        description="Stop its workspaces after this long idle; 0: never; null: the "
+        "control plane's default again. Left out: unchanged.",
+    )
 
 
 class ProjectPublic(PublicModel):
@@ -66,6 +77,10 @@ class ProjectPublic(PublicModel):
     cpus: float | None = Field(description="Each workspace's CPUs; null: the node's default.")
     memory_bytes: int | None = Field(description="Each workspace's memory; null: the default.")
     pids: int | None = Field(description="Each workspace's processes; null: the default.")
+    idle_timeout_minutes: int | None = Field(
+        description="How long its workspaces may sit idle before they stop; 0: never; null: "
+        "the control plane's default."
+    )
     created_at: datetime
     updated_at: datetime
 

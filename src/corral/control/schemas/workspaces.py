@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
+from corral.control.db.models import Workspace
 from corral.control.schemas.common import PublicModel, StrictInput
-from corral.control.schemas.fields import RUNTIME_CHOICE, Branch, NewName, Ref
+from corral.control.schemas.fields import RUNTIME_CHOICE, Branch, IdleTimeoutMinutes, NewName, Ref
+from corral.control.services.idle import Hold, IdleStatus
 from corral.states import WorkspaceState
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "WorkspaceLog",
     "WorkspacePublic",
     "WorkspaceRebuildRequest",
+    "WorkspaceUpdate",
 ]
 
 
@@ -62,6 +66,51 @@ class WorkspacePublic(PublicModel):
     )
     state_changed_at: datetime
     created_at: datetime
+    idle_timeout_minutes: float | None = Field(
+        description="How long it may sit idle before it is stopped (its own setting, else its "
+        "project's, else the control plane's default); null: it is never stopped for being idle."
+    )
+    idle_timeout_source: Literal["workspace", "project", "default"] = Field(
+        description="Where `idle_timeout_minutes` comes from."
+    )
+    idle_stop_at: datetime | None = Field(
+        description="When it stops if nothing happens until then; null when it is not running, "
+        "never stops for being idle, or an agent works or waits for permission in it."
+    )
+    idle_hold: Hold | None = Field(
+        description="What keeps it running however long it lasts: `agent_working` or "
+        "`permission_waiting`."
+    )
+    last_active_at: datetime | None = Field(
+        description="Its latest activity (typing, a viewer, an agent's work, its start), while "
+        "it runs."
+    )
+
+    @classmethod
+    def of(cls, row: Workspace, idle: IdleStatus) -> WorkspacePublic:
+        """The row's fields, and its idle status (`corral.control.services.idle`)."""
+        own = {name: getattr(row, name) for name in cls.model_fields if name not in _IDLE_FIELDS}
+        return cls(
+            **own,
+            idle_timeout_minutes=idle.timeout.minutes,
+            idle_timeout_source=idle.timeout.source,
+            idle_stop_at=idle.stop_at,
+            idle_hold=idle.hold,
+            last_active_at=idle.last_active_at,
+        )
+
+
+_IDLE_FIELDS = frozenset(
+    {"idle_timeout_minutes", "idle_timeout_source", "idle_stop_at", "idle_hold", "last_active_at"}
+)
+
+
+class WorkspaceUpdate(StrictInput):
+    idle_timeout_minutes: IdleTimeoutMinutes | None = Field(
+        None,
+        description="Its own idle timeout in minutes (0: never stop it for being idle); null: "
+        "its project's again. Left out: unchanged.",
+    )
 
 
 class WorkspaceRebuildRequest(StrictInput):

@@ -148,9 +148,11 @@ async def create_project(
     cpus: float | None = None,
     memory_bytes: int | None = None,
     pids: int | None = None,
+    idle_timeout_minutes: int | None = None,
 ) -> Project:
-    """Add a project; `runtime` None or `auto` lets placement choose, and limits left None
-    take the node's defaults for the runtime."""
+    """Add a project; `runtime` None or `auto` lets placement choose, limits left None take
+    the node's defaults for the runtime, and an `idle_timeout_minutes` of None the control
+    plane's default."""
     validate_name(name, "project")
     env = validate_env(env)
     repo = normalise_repo(repo, allow_local=allow_local_repo)
@@ -169,6 +171,7 @@ async def create_project(
         cpus=limits.cpus,
         memory_bytes=limits.memory_bytes,
         pids=limits.pids,
+        idle_timeout_minutes=idle_timeout_minutes,
     )
     db.add(project)
     activity.record(
@@ -220,11 +223,13 @@ async def update_project(
     cpus: float | Keep | None = KEEP,
     memory_bytes: int | Keep | None = KEEP,
     pids: int | Keep | None = KEEP,
+    idle_timeout_minutes: int | Keep | None = KEEP,
     repo_check_timeout_seconds: float,
 ) -> Project:
     """Change what is given; `env` is a merge patch of the variables (see `patch_env`);
-    `runtime` and the limits change unless `KEEP` (None: auto, the node's defaults). Existing
-    workspaces keep theirs."""
+    `runtime`, the limits and `idle_timeout_minutes` change unless `KEEP` (None: auto, the
+    node's defaults, the control plane's default idle timeout). Existing workspaces keep their
+    runtime and limits."""
     project = await get_project(db, user_id, ref)
     changed: list[str] = []
     if runtime is not KEEP:
@@ -255,6 +260,9 @@ async def update_project(
     if merged != project.env:
         project.env = merged
         changed.append("env")
+    if idle_timeout_minutes is not KEEP and idle_timeout_minutes != project.idle_timeout_minutes:
+        project.idle_timeout_minutes = idle_timeout_minutes
+        changed.append("idle_timeout_minutes")
     if changed:
         project.updated_at = utcnow()
         activity.record(

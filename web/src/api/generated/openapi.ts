@@ -298,7 +298,9 @@ export interface paths {
         /**
          * Update Project
          * @description Change what is given; a null `runtime` or limit goes back to auto or the node's
-         *     default. Workspaces made before keep their runtime and limits.
+         *     default, a null `idle_timeout_minutes` to the control plane's default. Workspaces made
+         *     before keep their runtime and limits (and follow their project's idle timeout unless they
+         *     set their own).
          */
         patch: operations["update_project_api_v1_projects__project__patch"];
         trace?: never;
@@ -429,7 +431,11 @@ export interface paths {
         delete: operations["delete_workspace_api_v1_workspaces__workspace__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Workspace
+         * @description Change only what is given: `idle_timeout_minutes` (null: the project's again).
+         */
+        patch: operations["update_workspace_api_v1_workspaces__workspace__patch"];
         trace?: never;
     };
     "/api/v1/workspaces/{workspace}/log": {
@@ -1307,6 +1313,12 @@ export interface components {
              */
             last_seq: number;
         };
+        /**
+         * Hold
+         * @description What keeps a running workspace from counting as idle, however long it lasts.
+         * @enum {string}
+         */
+        Hold: "agent_working" | "permission_waiting" | "viewer_attached";
         /** InviteCreate */
         InviteCreate: {
             /**
@@ -1792,6 +1804,11 @@ export interface components {
              * @description Processes and threads.
              */
             pids?: number | null;
+            /**
+             * Idle Timeout Minutes
+             * @description Stop its workspaces after this long idle; 0: never; null: the control plane's default.
+             */
+            idle_timeout_minutes?: number | null;
         };
         /** ProjectPublic */
         ProjectPublic: {
@@ -1828,6 +1845,11 @@ export interface components {
              */
             pids: number | null;
             /**
+             * Idle Timeout Minutes
+             * @description How long its workspaces may sit idle before they stop; 0: never; null: the control plane's default.
+             */
+            idle_timeout_minutes: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1841,7 +1863,7 @@ export interface components {
         /**
          * ProjectUpdate
          * @description Fields left out stay as they are; `runtime` and the limits set to null go back to auto
-         *     and to the node's defaults.
+         *     and to the node's defaults, `idle_timeout_minutes` to the control plane's default.
          */
         ProjectUpdate: {
             /** Name */
@@ -1872,6 +1894,11 @@ export interface components {
              * @description Processes and threads.
              */
             pids?: number | null;
+            /**
+             * Idle Timeout Minutes
+             * @description Stop its workspaces after this long idle; 0: never; null: the control plane's default again. Left out: unchanged.
+             */
+            idle_timeout_minutes?: number | null;
         };
         /** PromptAccepted */
         PromptAccepted: {
@@ -2214,6 +2241,29 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Idle Timeout Minutes
+             * @description How long it may sit idle before it is stopped (its own setting, else its project's, else the control plane's default); null: it is never stopped for being idle.
+             */
+            idle_timeout_minutes: number | null;
+            /**
+             * Idle Timeout Source
+             * @description Where `idle_timeout_minutes` comes from.
+             * @enum {string}
+             */
+            idle_timeout_source: "workspace" | "project" | "default";
+            /**
+             * Idle Stop At
+             * @description When it stops if nothing happens until then; null when it is not running, never stops for being idle, or an agent works or waits for permission in it.
+             */
+            idle_stop_at: string | null;
+            /** @description What keeps it running however long it lasts: `agent_working` or `permission_waiting`. */
+            idle_hold: components["schemas"]["Hold"] | null;
+            /**
+             * Last Active At
+             * @description Its latest activity (typing, a viewer, an agent's work, its start), while it runs.
+             */
+            last_active_at: string | null;
         };
         /** WorkspaceRebuildRequest */
         WorkspaceRebuildRequest: {
@@ -2229,6 +2279,14 @@ export interface components {
          * @enum {string}
          */
         WorkspaceState: "pending" | "creating" | "running" | "stopping" | "stopped" | "starting" | "rebuilding" | "deleting" | "deleted" | "error";
+        /** WorkspaceUpdate */
+        WorkspaceUpdate: {
+            /**
+             * Idle Timeout Minutes
+             * @description Its own idle timeout in minutes (0: never stop it for being idle); null: its project's again. Left out: unchanged.
+             */
+            idle_timeout_minutes?: number | null;
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -4292,6 +4350,114 @@ export interface operations {
             };
             /** @description A name already taken, the object in the wrong state, or a conflicting change */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_workspace_api_v1_workspaces__workspace__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A workspace's id or name. */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkspaceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspacePublic"];
+                };
+            };
+            /** @description The body could not be read (for example, it is not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

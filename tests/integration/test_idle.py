@@ -1,0 +1,159 @@
+"""The idle policy through real processes: `corral serve` with an idle timeout of a few seconds,
+a `corral node run` agent and the scripted ACP agent (tests/support/scripted_agent.py).
+
+An idle workspace stops by itself, says why in its state and in the activity feed, and its chat
+resumes once it is started again; an agent mid-turn and an attached terminal viewer keep their
+workspaces running. Whether a workspace was left alone is read once a witness has stopped: a
+workspace that went idle after it did, so the check that stopped the witness found it past its
+deadline too, had nothing held it. While a test sets up what holds its workspace, the workspace
+has its own timeout `0` (never), so setting up takes as long as it takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.nodes import open_viewer, terminal_url
+from tests.support.sessions import (
+    SCRIPTED_AGENT_RUNTIME_SETTINGS,
+    SessionSite,
+    agent_message_text,
+    session_site,
+)
+from tests.support.waits import Gate, eventually, eventually_sync
+
+TIMEOUT_MINUTES = 0.05
+REASON = "stopped after 3 s idle"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionSite]:
+    base = tmp_path_factory.mktemp("idle")
+    node_env = {"CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS}
+    server_env = {
+        "CORRAL_IDLE__DEFAULT_TIMEOUT_MINUTES": f"{TIMEOUT_MINUTES:g}",
+        "CORRAL_IDLE__CHECK_INTERVAL_SECONDS": "0.2",
+        "CORRAL_IDLE__ACTIVITY_WRITE_INTERVAL_SECONDS": "0.2",
+    }
+    files = {"README.md": "idle readme\n"}
+    with session_site(
+        base, files, node_env=node_env, wait_seconds=60.0, server_env=server_env
+    ) as site:
+        site.add_scripted_agent()
+        yield site
+
+
+def held(site: SessionSite, name: str) -> dict[str, Any]:
+    """A new running workspace that is never stopped for being idle (until `let_go`)."""
+    created = site.api.post("/workspaces", {"project": "demo", "name": name, "node": "n1"})
+    site.api.call("PATCH", f"/workspaces/{created['id']}", json={"idle_timeout_minutes": 0})
+    running: dict[str, Any] = site.api.workspace_running(created["id"])
+    return running
+
+
+def let_go(site: SessionSite, workspace_id: str) -> None:
+    """Back to the control plane's idle timeout of a few seconds."""
+    found = site.api.call(
+        "PATCH", f"/workspaces/{workspace_id}", json={"idle_timeout_minutes": None}
+    )
+    assert found["idle_timeout_minutes"] == TIMEOUT_MINUTES
+
+
+def stopped(site: SessionSite, workspace_id: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        found: dict[str, Any] = site.api.get(f"/workspaces/{workspace_id}")
+        return found if found["state"] == "stopped" else None
+
+    return eventually_sync(check, f"workspace {workspace_id} stopped", wait_seconds=60.0)
+
+
+def witness_stopped(site: SessionSite, name: str) -> None:
+    """A workspace made now, then left idle, stops by itself."""
+    witness = site.api.post("/workspaces", {"project": "demo", "name": name, "node": "n1"})
+    site.api.workspace_running(witness["id"])
+    stopped(site, witness["id"])
+
+
+def test_an_idle_workspace_stops_by_itself_and_its_chat_resumes_after_start(
+    site: SessionSite,
+) -> None:
+    workspace = held(site, "chat")
+    session = site.api.post("/sessions", {"workspace": workspace["id"], "agent": "scripted"})
+    site.wait_state(session["id"], "idle")
+    site.turn(session["id"], site.prompt(session["id"], "echo remember the word walnut"))
+    let_go(site, workspace["id"])
+
+    found = stopped(site, workspace["id"])
+    assert found["state_reason"] == REASON
+    assert found["idle_stop_at"] is None
+    feed = site.api.get(f"/activity?object_id={workspace['id']}")["items"]
+    idle_stop = next(e for e in feed if e["action"] == "workspace.idle_stopped")
+    assert (idle_stop["actor_id"], idle_stop["details"]["reason"]) == (None, REASON)
+    stops = [e for e in feed if e["action"] in ("workspace.stopping", "workspace.stopped")]
+    assert [(e["action"], e["actor_id"], e["details"]["reason"]) for e in stops] == [
+        ("workspace.stopped", None, REASON),  # once, though the node says so twice
+        ("workspace.stopping", None, REASON),
+    ]
+    ended = site.wait_state(session["id"], "stopped")  # the node ends it with the workspace
+    before = ended["last_seq"]
+
+    site.api.call("PATCH", f"/workspaces/{workspace['id']}", json={"idle_timeout_minutes": 0})
+    site.api.post(f"/workspaces/{workspace['id']}/start", expect=200)
+    site.api.workspace_running(workspace["id"])
+    prompt_id = site.prompt(session["id"], "echo and now")
+    assert site.turn(session["id"], prompt_id)["stop_reason"] == "end_turn"
+    events = site.events(session["id"])
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["seq"] > before
+    prompts = [e["payload"]["text"] for e in events if e["kind"] == "prompt"]
+    assert prompts == ["echo remember the word walnut", "echo and now"]
+    assert "and now" in agent_message_text(events)
+
+
+def test_an_agent_mid_turn_keeps_its_workspace_running(site: SessionSite, tmp_path: Path) -> None:
+    workspace = held(site, "busy")
+    session = site.api.post("/sessions", {"workspace": workspace["id"], "agent": "scripted"})
+    site.wait_state(session["id"], "idle")
+    gate = Gate(tmp_path / "gate")
+    prompt_id = site.prompt(session["id"], f"terminal cmd={gate.command}")
+    site.wait_state(session["id"], "running")
+    let_go(site, workspace["id"])
+    busy = site.api.get(f"/workspaces/{workspace['id']}")
+    assert (busy["idle_stop_at"], busy["idle_hold"]) == (None, "agent_working")
+
+    witness_stopped(site, "witness-busy")
+    assert site.api.get(f"/workspaces/{workspace['id']}")["state"] == "running"
+    gate.open()
+    site.turn(session["id"], prompt_id)
+    assert stopped(site, workspace["id"])["state_reason"] == REASON
+
+
+async def test_a_terminal_viewer_keeps_its_workspace_running(site: SessionSite) -> None:
+    workspace = held(site, "watched")
+    terminal = site.api.post(f"/workspaces/{workspace['id']}/terminals", {"cols": 80, "rows": 24})
+    url = terminal_url(site.url, workspace["id"], terminal["id"])
+    async with open_viewer(url, headers=site.api.headers) as viewer:
+        await viewer.type("echo typed-$((6*7))\n")
+        await viewer.read_until(b"typed-42")
+        let_go(site, workspace["id"])
+
+        witness = site.api.post(
+            "/workspaces", {"project": "demo", "name": "witness-watched", "node": "n1"}
+        )
+        await eventually(
+            lambda: site.api.get(f"/workspaces/{witness['id']}")["state"] == "stopped",
+            "the witness stopped",
+            wait_seconds=60.0,
+        )
+        watched = site.api.get(f"/workspaces/{workspace['id']}")
+        assert watched["state"] == "running"
+        assert watched["idle_stop_at"] is not None  # when it stops once nobody watches
+    await eventually(
+        lambda: site.api.get(f"/workspaces/{workspace['id']}")["state"] == "stopped",
+        "the workspace stopped once its viewer left",
+        wait_seconds=60.0,
+    )
