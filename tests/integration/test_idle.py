@@ -11,6 +11,7 @@ has its own timeout `0` (never), so setting up takes as long as it takes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.support.nodes import open_viewer, terminal_url
+from tests.support.processes import assert_one_line_error, corral_env, run_cli
 from tests.support.sessions import (
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
     SessionSite,
@@ -156,4 +158,41 @@ async def test_a_terminal_viewer_keeps_its_workspace_running(site: SessionSite) 
         lambda: site.api.get(f"/workspaces/{workspace['id']}")["state"] == "stopped",
         "the workspace stopped once its viewer left",
         wait_seconds=60.0,
+    )
+
+
+def test_the_cli_sets_and_shows_a_workspaces_idle_timeout(
+    site: SessionSite, tmp_path: Path
+) -> None:
+    env = corral_env(tmp_path, None, CORRAL_URL=site.url, CORRAL_TOKEN=site.api.token)
+
+    def cli(*args: str) -> str:
+        result = run_cli(*args, env=env)
+        assert result.returncode == 0, result
+        return result.stdout
+
+    workspace = held(site, "by-cli")
+    assert "kept running: never stopped when idle (its own setting)" in cli(
+        "workspace", "show", "by-cli"
+    )
+    shown = cli("workspace", "set", "by-cli", "--idle-timeout", "1h30m")
+    assert re.search(
+        r"stops at \d\d:\d\d \(in \d+ min\) when idle, after 90 min idle "
+        r"\(its own setting\)",
+        shown,
+    ), shown
+    assert site.api.get(f"/workspaces/{workspace['id']}")["idle_timeout_minutes"] == 90
+
+    refused = run_cli("workspace", "set", "by-cli", "--idle-timeout", "30s", env=env)
+    assert_one_line_error(refused, "--idle-timeout takes minutes (45, 45m), hours", "'30s'")
+    too_long = run_cli("workspace", "set", "by-cli", "--idle-timeout", "721h", env=env)
+    assert_one_line_error(too_long, "idle_timeout_minutes: Input should be less than or equal")
+
+    assert "idle timeout:   never" in cli("project", "set", "demo", "--idle-timeout", "never")
+    cli("workspace", "set", "by-cli", "--idle-timeout", "default")
+    assert "kept running: never stopped when idle (its project's setting)" in cli(
+        "workspace", "show", "by-cli"
+    )
+    assert "idle timeout:   the control plane's default" in cli(
+        "project", "set", "demo", "--idle-timeout", "default"
     )

@@ -8,6 +8,7 @@ import typer
 
 from corral.cli.account import JsonFlag
 from corral.cli.client import open_client, segment
+from corral.cli.idle import ProjectIdleTimeout, parse_idle_timeout
 from corral.cli.limits import (
     CpusOption,
     MemoryOption,
@@ -67,8 +68,15 @@ def _show(project: dict[str, Any]) -> None:
     console.print(f"  runtime:        {project['runtime']}")
     console.print(f"  limits:         {describe_limits(project)}")
     console.print(f"  created:        {when(project['created_at'])}")
+    console.print(f"  idle timeout:   {_idle_timeout(project.get('idle_timeout_minutes'))}")
     for key, value in sorted(project["env"].items()):
         console.print(f"  env {key}={value}")
+
+
+def _idle_timeout(minutes: int | None) -> str:
+    if minutes is None:
+        return "the control plane's default"
+    return "never" if minutes == 0 else f"{minutes} min"
 
 
 @app.command("add")
@@ -88,6 +96,7 @@ def add_project(
     cpus: CpusOption = None,
     memory: MemoryOption = None,
     pids: PidsOption = None,
+    idle_timeout: ProjectIdleTimeout = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a project after checking the repository answers and has the branch."""
@@ -99,6 +108,8 @@ def add_project(
         "runtime": runtime,
         **limit_fields(cpus, memory, pids),
     }
+    if idle_timeout is not None:
+        body["idle_timeout_minutes"] = parse_idle_timeout(idle_timeout)
     with console.status(f"Checking {repo} …"), open_client() as client:
         project = client.post("/projects", body)
     if as_json:
@@ -151,10 +162,11 @@ def update_project(
     cpus: CpusOption = None,
     memory: MemoryOption = None,
     pids: PidsOption = None,
+    idle_timeout: ProjectIdleTimeout = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a project's name, default branch, environment variables, runtime or limits (the
-    others stay; its existing workspaces keep their runtime and limits)."""
+    """Change a project's name, default branch, environment variables, runtime, limits or idle
+    timeout (the others stay; its existing workspaces keep their runtime and limits)."""
     body: dict[str, Any] = {
         "name": name,
         "default_branch": branch,
@@ -163,6 +175,8 @@ def update_project(
     }
     changes = {k: v for k, v in body.items() if v is not None}
     changes.update(limit_fields(cpus, memory, pids))  # null: back to the node's default
+    if idle_timeout is not None:  # `default` sends null: the control plane's default again
+        changes["idle_timeout_minutes"] = parse_idle_timeout(idle_timeout)
     with open_client() as client:
         updated = client.patch(f"/projects/{segment(project)}", changes)
     if as_json:

@@ -10,6 +10,7 @@ import typer
 
 from corral.cli.account import JsonFlag
 from corral.cli.client import ApiClient, load_login, open_client, segment
+from corral.cli.idle import WorkspaceIdleTimeout, describe_idle, parse_idle_timeout
 from corral.cli.limits import RuntimeOption, describe_limits
 from corral.cli.output import CliError, console, err_console, print_json, print_table, when
 from corral.settings import ClientSettings
@@ -35,6 +36,8 @@ def _show(ws: dict[str, Any]) -> None:
         f"created {when(ws['created_at'])}"
     )
     console.print(f"  limits: {describe_limits(ws['limits'], 'none')}")
+    if "idle_timeout_minutes" in ws:
+        console.print(f"  {describe_idle(ws)}")
 
 
 def _progress(ws: dict[str, Any], lines: list[str]) -> str:
@@ -129,6 +132,24 @@ def show(
     """Show one workspace."""
     with open_client() as client:
         ws = client.get(f"/workspaces/{segment(workspace)}")
+    if as_json:
+        print_json(ws)
+    else:
+        _show(ws)
+
+
+@app.command("set")
+def update(
+    workspace: Annotated[str, typer.Argument(help="Name or id.")],
+    idle_timeout: WorkspaceIdleTimeout = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a workspace's own idle timeout (`default`: its project's again)."""
+    if idle_timeout is None:
+        raise CliError("nothing to change: give --idle-timeout")
+    body = {"idle_timeout_minutes": parse_idle_timeout(idle_timeout)}
+    with open_client() as client:
+        ws = client.patch(f"/workspaces/{segment(workspace)}", body)
     if as_json:
         print_json(ws)
     else:
