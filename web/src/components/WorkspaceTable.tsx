@@ -5,6 +5,7 @@ import type { Page, Workspace } from "../api/types.ts";
 import { QueryTable } from "./QueryTable.tsx";
 import { StateBadge } from "./StateBadge.tsx";
 import { Ago } from "./Time.tsx";
+import { IdleCountdown } from "./workspace/IdleCountdown.tsx";
 
 export const workspacePath = (id: string) => `/workspaces/${encodeURIComponent(id)}`;
 
@@ -58,6 +59,9 @@ export function WorkspaceTable({
           <td>
             <StateBadge state={ws.state} />
             {detailed && ws.state_reason && <div className="muted">{ws.state_reason}</div>}
+            <div>
+              <IdleCountdown workspace={ws} />
+            </div>
           </td>
           <td className={narrow}>{nodeName(ws.node_id)}</td>
           {detailed && (

@@ -3,6 +3,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { useDeleteProject, useProject } from "../api/queries.ts";
 import type { Project } from "../api/types.ts";
 import { ProjectAgentSettings } from "../components/projects/ProjectAgentSettings.tsx";
+import { ProjectIdleForm } from "../components/projects/ProjectIdleForm.tsx";
 import { ProjectSessions } from "../components/projects/ProjectSessions.tsx";
 import { ProjectSettingsForm } from "../components/projects/ProjectSettingsForm.tsx";
 import { ProjectWorkspaces } from "../components/projects/ProjectWorkspaces.tsx";
@@ -80,6 +81,7 @@ export function ProjectPage() {
                 void navigate(`/projects/${encodeURIComponent(name)}`, { replace: true })
               }
             />
+            <ProjectIdleForm key={project.data.id} project={project.data} projectRef={ref} />
             <ProjectAgentSettings project={project.data} />
             <DeleteProject project={project.data} />
           </div>

@@ -12,6 +12,7 @@ import {
 import { ACTIVE_SESSION_STATES, type Session, type TerminalInfo } from "../api/types.ts";
 import { ErrorMessage, QueryStatus } from "../components/QueryStatus.tsx";
 import { SessionView } from "../components/SessionView.tsx";
+import { IdleCountdown } from "../components/workspace/IdleCountdown.tsx";
 import { NewChatForm } from "../components/workspace/NewChatForm.tsx";
 import { ProvisioningLog } from "../components/workspace/ProvisioningLog.tsx";
 import { WorkspaceActions } from "../components/workspace/WorkspaceActions.tsx";
@@ -152,6 +153,14 @@ export function WorkspacePage() {
               {w.state_reason && <span className="muted"> ({w.state_reason})</span>}
             </dd>
           </div>
+          {running && (
+            <div>
+              <dt>When idle</dt>
+              <dd>
+                <IdleCountdown workspace={w} />
+              </dd>
+            </div>
+          )}
         </dl>
         {w.state === "pending" && (
           <p className="pending-reason" role="status">
