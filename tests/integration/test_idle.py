@@ -11,12 +11,14 @@ has its own timeout `0` (never), so setting up takes as long as it takes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.support.nodes import open_viewer, terminal_url
 from tests.support.processes import assert_one_line_error, corral_env, run_cli
@@ -40,6 +42,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionSite]:
         "CORRAL_IDLE__DEFAULT_TIMEOUT_MINUTES": f"{TIMEOUT_MINUTES:g}",
         "CORRAL_IDLE__CHECK_INTERVAL_SECONDS": "0.2",
         "CORRAL_IDLE__ACTIVITY_WRITE_INTERVAL_SECONDS": "0.2",
+        # A node slowed by a busy machine is not what these tests are about: a few missed
+        # beats must not move its workspaces to `error` under them.
+        "CORRAL_NODES__MISSED_HEARTBEATS_BEFORE_STALE": "10",
     }
     files = {"README.md": "idle readme\n"}
     with session_site(
@@ -78,6 +83,20 @@ def witness_stopped(site: SessionSite, name: str) -> None:
     witness = site.api.post("/workspaces", {"project": "demo", "name": name, "node": "n1"})
     site.api.workspace_running(witness["id"])
     stopped(site, witness["id"])
+
+
+async def left_alone(site: SessionSite, workspace_id: str, witness_name: str) -> None:
+    """`witness_stopped` for a test that holds sockets open (it must not block their loop),
+    then the workspace is still running, with the time it stops once left idle."""
+    witness = site.api.post("/workspaces", {"project": "demo", "name": witness_name, "node": "n1"})
+    await eventually(
+        lambda: site.api.get(f"/workspaces/{witness['id']}")["state"] == "stopped",
+        "the witness stopped",
+        wait_seconds=60.0,
+    )
+    found = site.api.get(f"/workspaces/{workspace_id}")
+    assert found["state"] == "running"
+    assert found["idle_stop_at"] is not None  # when it stops once nobody watches
 
 
 def test_an_idle_workspace_stops_by_itself_and_its_chat_resumes_after_start(
@@ -138,22 +157,35 @@ async def test_a_terminal_viewer_keeps_its_workspace_running(site: SessionSite) 
     workspace = held(site, "watched")
     terminal = site.api.post(f"/workspaces/{workspace['id']}/terminals", {"cols": 80, "rows": 24})
     url = terminal_url(site.url, workspace["id"], terminal["id"])
-    async with open_viewer(url, headers=site.api.headers) as viewer:
+
+    def context() -> str:
+        feed = site.api.get(f"/activity?object_id={workspace['id']}")["items"]
+        logs = site.server.stderr() if site.server else ""
+        warnings = [line for line in logs.splitlines() if '"warning"' in line or '"error"' in line]
+        return f"activity {feed}\nserver {warnings[-20:]}"
+
+    async with open_viewer(url, headers=site.api.headers, context=context) as viewer:
         await viewer.type("echo typed-$((6*7))\n")
         await viewer.read_until(b"typed-42")
         let_go(site, workspace["id"])
 
-        witness = site.api.post(
-            "/workspaces", {"project": "demo", "name": "witness-watched", "node": "n1"}
-        )
-        await eventually(
-            lambda: site.api.get(f"/workspaces/{witness['id']}")["state"] == "stopped",
-            "the witness stopped",
-            wait_seconds=60.0,
-        )
-        watched = site.api.get(f"/workspaces/{workspace['id']}")
-        assert watched["state"] == "running"
-        assert watched["idle_stop_at"] is not None  # when it stops once nobody watches
+        await left_alone(site, workspace["id"], "witness-watched")
+    await eventually(
+        lambda: site.api.get(f"/workspaces/{workspace['id']}")["state"] == "stopped",
+        "the workspace stopped once its viewer left",
+        wait_seconds=60.0,
+    )
+
+
+async def test_a_chat_viewer_keeps_its_workspace_running(site: SessionSite) -> None:
+    workspace = held(site, "chat-watched")
+    session = site.api.post("/sessions", {"workspace": workspace["id"], "agent": "scripted"})
+    site.wait_state(session["id"], "idle")
+    url = f"{site.url.replace('http://', 'ws://', 1)}/api/v1/sessions/{session['id']}/events/ws"
+    async with connect(url, additional_headers=site.api.headers) as viewer:
+        assert json.loads(await viewer.recv())["type"] == "events"  # attached
+        let_go(site, workspace["id"])
+        await left_alone(site, workspace["id"], "witness-chat")
     await eventually(
         lambda: site.api.get(f"/workspaces/{workspace['id']}")["state"] == "stopped",
         "the workspace stopped once its viewer left",
