@@ -85,15 +85,20 @@ def witness_stopped(site: SessionSite, name: str) -> None:
     stopped(site, witness["id"])
 
 
-async def left_alone(site: SessionSite, workspace_id: str, witness_name: str) -> None:
-    """`witness_stopped` for a test that holds sockets open (it must not block their loop),
-    then the workspace is still running, with the time it stops once left idle."""
-    witness = site.api.post("/workspaces", {"project": "demo", "name": witness_name, "node": "n1"})
+async def until_stopped(site: SessionSite, workspace_id: str) -> None:
+    """`stopped` for a test that holds sockets open: it must not block their event loop."""
     await eventually(
-        lambda: site.api.get(f"/workspaces/{witness['id']}")["state"] == "stopped",
-        "the witness stopped",
+        lambda: site.api.get(f"/workspaces/{workspace_id}")["state"] == "stopped",
+        f"workspace {workspace_id} stopped",
         wait_seconds=60.0,
     )
+
+
+async def left_alone(site: SessionSite, workspace_id: str, witness_name: str) -> None:
+    """Once a witness made now has stopped for being idle, the workspace is still running,
+    with the time it stops once left idle."""
+    witness = site.api.post("/workspaces", {"project": "demo", "name": witness_name, "node": "n1"})
+    await until_stopped(site, witness["id"])
     found = site.api.get(f"/workspaces/{workspace_id}")
     assert found["state"] == "running"
     assert found["idle_stop_at"] is not None  # when it stops once nobody watches
@@ -170,11 +175,7 @@ async def test_a_terminal_viewer_keeps_its_workspace_running(site: SessionSite) 
         let_go(site, workspace["id"])
 
         await left_alone(site, workspace["id"], "witness-watched")
-    await eventually(
-        lambda: site.api.get(f"/workspaces/{workspace['id']}")["state"] == "stopped",
-        "the workspace stopped once its viewer left",
-        wait_seconds=60.0,
-    )
+    await until_stopped(site, workspace["id"])  # once its viewer left
 
 
 async def test_a_chat_viewer_keeps_its_workspace_running(site: SessionSite) -> None:
@@ -186,11 +187,7 @@ async def test_a_chat_viewer_keeps_its_workspace_running(site: SessionSite) -> N
         assert json.loads(await viewer.recv())["type"] == "events"  # attached
         let_go(site, workspace["id"])
         await left_alone(site, workspace["id"], "witness-chat")
-    await eventually(
-        lambda: site.api.get(f"/workspaces/{workspace['id']}")["state"] == "stopped",
-        "the workspace stopped once its viewer left",
-        wait_seconds=60.0,
-    )
+    await until_stopped(site, workspace["id"])  # once its viewer left
 
 
 def test_the_cli_sets_and_shows_a_workspaces_idle_timeout(

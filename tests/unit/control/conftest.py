@@ -85,21 +85,27 @@ async def node(state: AppState, owner: User) -> AsyncIterator[MemoryNode]:
         await memory.close()
 
 
-@pytest.fixture
-async def project(state: AppState, owner: User) -> Project:
+async def add_project(
+    state: AppState, owner: User, name: str, env: dict[str, str] | None = None
+) -> Project:
     """A project, written as `projects.create_project` writes one (which asks git first)."""
     row = Project(
         id=new_id("prj"),
         user_id=owner.id,
-        name="app",
-        repo="https://git.example.invalid/app.git",
+        name=name,
+        repo=f"https://git.example.invalid/{name}.git",
         default_branch="main",
-        env={"APP_ENV": "test"},
+        env=env or {},
     )
     async with state.db() as db:
         db.add(row)
         await db.commit()
     return row
+
+
+@pytest.fixture
+async def project(state: AppState, owner: User) -> Project:
+    return await add_project(state, owner, "app", {"APP_ENV": "test"})
 
 
 @dataclass

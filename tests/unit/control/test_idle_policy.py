@@ -25,11 +25,10 @@ from corral.control.reconcilers import (
 )
 from corral.control.services import idle, projects, workspaces
 from corral.control.state import AppState
-from corral.ids import new_id
 from corral.states import SessionState, WorkspaceState
 from tests.support.memnode import MemoryNode
 from tests.support.waits import eventually
-from tests.unit.control.conftest import Site
+from tests.unit.control.conftest import Site, add_project
 
 W = WorkspaceState
 TIMEOUT_MINUTES = 0.01
@@ -63,18 +62,7 @@ async def policy(state: AppState) -> AsyncIterator[None]:
 @pytest.fixture(autouse=True)
 async def witnesses(state: AppState, owner: User) -> Project:
     """The project of the witnesses, with no idle setting of its own."""
-    row = Project(
-        id=new_id("prj"),
-        user_id=owner.id,
-        name="witnesses",
-        repo="https://git.example.invalid/witnesses.git",
-        default_branch="main",
-        env={},
-    )
-    async with state.db() as db:
-        db.add(row)
-        await db.commit()
-    return row
+    return await add_project(state, owner, "witnesses")
 
 
 async def _workspace(state: AppState, owner: User, name: str) -> Workspace:
