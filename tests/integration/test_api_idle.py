@@ -14,7 +14,8 @@ from fastapi import FastAPI
 
 from corral.control.db.models import User
 from corral.states import WorkspaceState
-from tests.integration.test_api_placement import settled
+from tests.integration.conftest import Fleet
+from tests.integration.test_api_placement import DOCKER, add_project, create, settled
 from tests.support.api import ApiUser, app_state
 from tests.support.memnode import MemoryNode
 
@@ -129,3 +130,36 @@ async def test_an_idle_timeout_is_whole_minutes_up_to_30_days(
     for path in ("/projects/demo", f"/workspaces/{workspace['id']}"):
         refused = await _call(client, owner, "PATCH", path, {"idle_timeout_minutes": value}, 422)
         assert refused["error"]["message"] == f"invalid body.idle_timeout_minutes: {message}"
+
+
+async def test_a_workspace_waiting_for_a_node_or_being_rebuilt_has_no_idle_deadline(
+    client: httpx.AsyncClient, owner: ApiUser, git_repo: Path, fleet: Fleet
+) -> None:
+    await add_project(client, owner, git_repo, idle_timeout_minutes=45)
+    waiting = await create(client, owner)
+    assert (waiting["idle_timeout_minutes"], waiting["idle_stop_at"]) == (45, None)
+
+    node = await fleet.join("docker", runtimes=[DOCKER])
+    await settled(client, owner, waiting["id"], "creating")
+    await node.report(waiting["id"], WorkspaceState.RUNNING)
+    running = await settled(client, owner, waiting["id"], "running")
+    assert running["idle_stop_at"] is not None
+
+    rebuilding = await _call(client, owner, "POST", f"/workspaces/{waiting['id']}/rebuild")
+    assert rebuilding["state"] == "rebuilding"
+    assert (rebuilding["idle_timeout_minutes"], rebuilding["idle_timeout_source"]) == (
+        45,
+        "project",
+    )
+    assert (rebuilding["idle_stop_at"], rebuilding["last_active_at"]) == (None, None)
+
+    await node.report(waiting["id"], WorkspaceState.RUNNING)
+    again = await settled(client, owner, waiting["id"], "running")
+    at = {
+        key: datetime.fromisoformat(again[key])
+        for key in ("last_active_at", "state_changed_at", "idle_stop_at")
+    }
+    # Its idle time starts again when it runs again.
+    assert at["last_active_at"] >= at["state_changed_at"]
+    assert at["state_changed_at"] > datetime.fromisoformat(running["state_changed_at"])
+    assert at["idle_stop_at"] == at["last_active_at"] + timedelta(minutes=45)

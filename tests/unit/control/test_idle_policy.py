@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from corral.control.db.base import utcnow
 from corral.control.db.models import ActivityEvent, Project, User, Workspace
 from corral.control.reconcilers import (
     enforce_idle_policy_forever,
@@ -90,12 +92,22 @@ async def _stopped(state: AppState, owner: User, name: str) -> Workspace:
     return await eventually(check, f"workspace {name} stopped")
 
 
-async def _left_alone(site: Site, witness: str = "witness") -> None:
+async def _left_alone(site: Site, witness: str = "witness", still: W = W.RUNNING) -> None:
     """Once a workspace made now (in a project with no idle setting) has stopped for being
-    idle, the site's is still running."""
+    idle, the site's is still running (or `still` in that state)."""
     await _running(site.state, site.owner, site.node, witness, project="witnesses")
     await _stopped(site.state, site.owner, witness)
-    assert (await _workspace(site.state, site.owner, site.workspace.name)).state == W.RUNNING
+    assert (await _workspace(site.state, site.owner, site.workspace.name)).state == still
+
+
+async def _rebuilding(site: Site) -> None:
+    """The site's workspace being rebuilt, as its node has begun to."""
+    site.node.rebuildable.add("host")
+    async with site.state.db() as db:
+        rebuilt = await workspaces.rebuild_workspace(
+            db, site.state.node_registry, site.state.provisioning_logs, site.owner.id, "ws"
+        )
+    assert rebuilt.state == W.REBUILDING
 
 
 async def _events(state: AppState, workspace_id: str) -> list[ActivityEvent]:
@@ -151,6 +163,49 @@ async def test_a_viewer_keeps_its_workspace_running_until_it_leaves(
         with site.state.presence.watching(site.workspace.id):
             await _left_alone(site)
         await _stopped(site.state, site.owner, "ws")
+
+
+async def test_a_workspace_being_rebuilt_or_waiting_for_a_node_is_never_idle(
+    site: Site,
+) -> None:
+    await _rebuilding(site)
+    running = await _running(site.state, site.owner, site.node, "idle")
+    async with site.state.db() as db:
+        waiting = await workspaces.create_workspace(
+            db, site.owner.id, project_ref="app", name="waiting", branch=None, node_ref=None
+        )
+    assert waiting.state == W.PENDING  # placement does not run here
+    async with site.state.db() as db:
+        rows = (await db.scalars(select(Workspace).order_by(Workspace.name))).all()
+        statuses = await idle.idle_statuses(
+            db, rows, default_timeout_minutes=TIMEOUT_MINUTES, presence=site.state.presence
+        )
+        due = await idle.find_idle(
+            db,
+            site.state.node_registry,
+            site.state.presence,
+            default_timeout_minutes=TIMEOUT_MINUTES,
+            now=utcnow() + timedelta(days=1),
+        )
+    assert [item.workspace_id for item in due] == [running.id]
+    for quiet in (site.workspace.id, waiting.id):
+        assert (statuses[quiet].stop_at, statuses[quiet].last_active_at) == (None, None)
+
+
+async def test_a_rebuilt_workspace_is_idle_from_when_it_runs_again(site: Site) -> None:
+    await _rebuilding(site)
+    async with policy(site.state):
+        await _left_alone(site, still=W.REBUILDING)
+        await site.node.report(site.workspace.id, W.RUNNING)
+        stopped = await _stopped(site.state, site.owner, "ws")
+    events = [e.action for e in await _events(site.state, stopped.id)]
+    assert events[-5:] == [
+        "workspace.rebuilding",
+        "workspace.running",
+        "workspace.stopping",
+        "workspace.stopped",
+        "workspace.idle_stopped",
+    ]
 
 
 async def test_a_project_or_workspace_can_opt_out(site: Site) -> None:
