@@ -28,6 +28,7 @@ from tests.support.model_server import EditFile, Reply, serve_models
 from tests.support.nodes import open_viewer, terminal_url
 from tests.support.processes import corral_env, run_cli
 from tests.support.sessions import SessionSite, agent_message_text, session_site
+from tests.support.waits import eventually_sync
 from tests.unit.node.runtimes.support import git
 
 CACHE = Path(os.environ.get("CORRAL_TEST_CACHE", Path.home() / ".cache" / "corral-tests"))
@@ -43,6 +44,7 @@ AGENT_PACKAGES = (
     "typing_extensions.py",
 )
 ORIGINAL = "a = 1\nprint(a)\n"
+IDLE_MINUTES = 0.05
 DOCKERFILE = """FROM {base}
 RUN useradd -m -s /bin/bash dev \\
  && printf '#!/bin/sh\\necho from the image\\n' > /usr/local/bin/image-tool \\
@@ -96,14 +98,24 @@ def site(
         "CORRAL_NODE_AGENTS_DIR": str(CACHE / "agents"),
         "npm_config_cache": str(CACHE / "npm"),
     }
+    server_env = {
+        # A workspace nobody uses stops after 3 s, unless it opts out as the site's own does.
+        "CORRAL_IDLE__DEFAULT_TIMEOUT_MINUTES": f"{IDLE_MINUTES:g}",
+        "CORRAL_IDLE__CHECK_INTERVAL_SECONDS": "0.2",
+        "CORRAL_IDLE__ACTIVITY_WRITE_INTERVAL_SECONDS": "0.2",
+        "CORRAL_NODES__MISSED_HEARTBEATS_BEFORE_STALE": "10",
+    }
     with session_site(
         base,
         {},
         node_env=node_env,
         wait_seconds=WAIT_SECONDS,
+        server_env=server_env,
         repo=dev_repo(base / "origin", docker_base_image),
         workspace_body={"runtime": "devcontainer"},
     ) as site:
+        site.api.call("PATCH", "/projects/demo", json={"idle_timeout_minutes": 0})
+        site.api.call("PATCH", f"/workspaces/{site.workspace_id}", json={"idle_timeout_minutes": 0})
         site.api.post(
             "/agents",
             {"name": "scripted", "command": ["python3", "/opt/scripted/scripted_agent.py"]},
@@ -240,3 +252,44 @@ def test_the_cli_makes_ten_dev_containers_that_share_the_node(
     finally:
         for workspace_id in made:
             site.api.call("DELETE", f"/workspaces/{workspace_id}", expect=204)
+
+
+def test_an_idle_dev_container_stops_and_its_chat_resumes(
+    site: SessionSite, docker_engine: DockerEngine
+) -> None:
+    created = site.api.post(
+        "/workspaces", {"project": "demo", "name": "idler", "runtime": "devcontainer"}
+    )
+    workspace = site.api.workspace_running(created["id"], wait_seconds=WAIT_SECONDS)
+    session = site.api.post("/sessions", {"workspace": workspace["id"], "agent": "scripted"})
+    site.wait_state(session["id"], "idle")
+    site.turn(session["id"], site.prompt(session["id"], "echo remember the word walnut"))
+    # Back to the control plane's few seconds (the project keeps its workspaces running).
+    site.api.call("PATCH", f"/workspaces/{workspace['id']}", json={"idle_timeout_minutes": None})
+    site.api.call("PATCH", "/projects/demo", json={"idle_timeout_minutes": None})
+    try:
+        eventually_sync(
+            lambda: site.api.get(f"/workspaces/{workspace['id']}")["state"] == "stopped",
+            "the idle workspace stopped",
+            wait_seconds=WAIT_SECONDS,
+        )
+    finally:
+        site.api.call("PATCH", "/projects/demo", json={"idle_timeout_minutes": 0})
+    found = site.api.get(f"/workspaces/{workspace['id']}")
+    assert found["state_reason"] == "stopped after 3 s idle"
+    running = docker_engine.docker(
+        "inspect", "--format", "{{.State.Running}}", f"corral-{workspace['id']}"
+    ).stdout.strip()
+    assert running == "false"
+    site.wait_state(session["id"], "stopped")
+
+    site.api.call("PATCH", f"/workspaces/{workspace['id']}", json={"idle_timeout_minutes": 0})
+    site.api.post(f"/workspaces/{workspace['id']}/start", expect=200)
+    site.api.workspace_running(workspace["id"], wait_seconds=WAIT_SECONDS)
+    prompt_id = site.prompt(session["id"], "echo and now")
+    assert site.turn(session["id"], prompt_id)["stop_reason"] == "end_turn"
+    events = site.events(session["id"])
+    prompts = [e["payload"]["text"] for e in events if e["kind"] == "prompt"]
+    assert prompts == ["echo remember the word walnut", "echo and now"]
+    assert "and now" in agent_message_text(events)
+    site.api.call("DELETE", f"/workspaces/{workspace['id']}", expect=204)
