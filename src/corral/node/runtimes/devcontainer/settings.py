@@ -41,9 +41,15 @@ class DevcontainerSettings(BaseModel):
         description="The Node.js (npm's node-linux-<arch> build) mounted into containers to "
         "run agents, whatever their image has.",
     )
-    cpus: float | None = Field(2.0, gt=0, description="CPUs of a workspace that asks for none.")
+    cpus: float | None = Field(
+        None,
+        gt=0,
+        description="CPUs of a workspace that asks for none (default: no cap). Placement counts "
+        "limits as what a workspace takes, and CPU time is shared fairly anyway, so capping "
+        "every workspace by default would fit only a few on a node.",
+    )
     memory_bytes: int | None = Field(
-        4 * 1024**3, gt=0, description="Memory of a workspace that asks for none."
+        2 * 1024**3, gt=0, description="Memory of a workspace that asks for none."
     )
     pids: int | None = Field(4096, gt=0, description="Processes of a workspace that asks for none.")
     bridge_prefix: str = Field(
