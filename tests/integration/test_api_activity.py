@@ -26,7 +26,11 @@ async def test_changes_are_recorded_newest_first(client, owner, git_repo):
     created = feed[3]
     assert created["actor_id"] == owner.id
     assert created["object_name"] == "demo"
-    assert created["details"] == {"repo": str(git_repo), "default_branch": "main"}
+    assert created["details"] == {
+        "repo": str(git_repo),
+        "default_branch": "main",
+        "runtime": "auto",
+    }
     assert feed[2]["details"] == {"changed": ["env"]}
 
     only_projects = await client.get(

@@ -101,7 +101,7 @@ export function NodeTable({
                 <br />
                 <span className="muted">{node.provider}</span>
                 {node.runtimes.length > 0 && (
-                  <div className="muted">
+                  <div className="muted hide-narrow">
                     {node.runtimes.map((runtime, index) => (
                       <span key={runtime.name} title={runtime.problem ?? undefined}>
                         {index > 0 && ", "}
