@@ -182,7 +182,7 @@ class DockerEngine:
 
     async def containers(self, label: str) -> list[dict[str, Any]]:
         """Every container (running or not) carrying `label` (`key=value` or `key`)."""
-        filters = f'{{"label": ["{label}"]}}'
+        filters = json.dumps({"label": [label]})
         response = await self._request(
             "GET", "/containers/json", params={"all": "1", "filters": filters}
         )

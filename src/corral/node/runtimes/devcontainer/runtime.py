@@ -128,6 +128,7 @@ class DevcontainerRuntime(Runtime):
         self._state_dir = state_dir
         self._firewall_applied = False
         self._users: dict[tuple[str, str], ContainerUser] = {}
+        self._node_id = ""
 
     async def close(self) -> None:
         await self.networks.close()
@@ -475,8 +476,12 @@ class DevcontainerRuntime(Runtime):
         return container
 
     def _labels(self, workspace_id: str) -> dict[str, str]:
-        identity = load_identity(self.data_dir)
-        node = identity.node_id if identity is not None else ""
+        """Labels naming the node (and the workspace): the node's id is read from its identity
+        file once it has one, not again for every volume, network and container."""
+        if not self._node_id:
+            identity = load_identity(self.data_dir)
+            self._node_id = identity.node_id if identity is not None else ""
+        node = self._node_id
         return (
             {LABEL_WORKSPACE: workspace_id, LABEL_NODE: node}
             if workspace_id
