@@ -29,13 +29,16 @@ __all__ = [
     "ApiSettings",
     "AuthSettings",
     "ClientSettings",
+    "HetznerSettings",
     "HttpSettings",
     "IdleSettings",
     "NodeSettings",
     "PlacementSettings",
     "ProjectSettings",
+    "ProvidersSettings",
     "Settings",
     "SettingsArea",
+    "SshProviderSettings",
     "default_data_dir",
     "load_settings",
 ]
@@ -203,6 +206,102 @@ class IdleSettings(SettingsArea):
     )
 
 
+class HetznerSettings(SettingsArea):
+    """The Hetzner Cloud provider (`corral.control.providers.hetzner`)."""
+
+    api_endpoint: str = Field(
+        "https://api.hetzner.cloud/v1",
+        description="The Hetzner Cloud API's base URL (passed to `hcloud`); tests point it at "
+        "their local API server.",
+    )
+    image: str = Field("debian-12", description="The image new servers boot.")
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long one API request may take."
+    )
+    action_timeout_seconds: float = Field(
+        300.0, gt=0, description="How long Corral waits for an action (create, delete) to finish."
+    )
+    poll_interval_seconds: float = Field(
+        1.0, gt=0, description="How often a running action's progress is asked for."
+    )
+
+
+class SshProviderSettings(SettingsArea):
+    """The SSH provider (`corral.control.providers.ssh`): nodes on servers the user already has."""
+
+    connect_timeout_seconds: float = Field(
+        20.0, gt=0, description="How long connecting and logging in over SSH may take."
+    )
+    install_timeout_seconds: float = Field(
+        900.0, gt=0, description="How long installing the node on a server may take."
+    )
+    install_dir: str = Field(
+        "/opt/corral", description="Where the node daemon is installed on the server."
+    )
+
+
+class ProvidersSettings(SettingsArea):
+    """Providers make and remove nodes (docs/providers.md), driven by the reconcilers."""
+
+    enabled: list[str] = Field(
+        ["local", "ssh", "hetzner"], description="The providers users may make nodes with."
+    )
+    reconcile_interval_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the node reconciler looks at nodes being made, removed or idle "
+        "when nothing wakes it.",
+    )
+    provision_timeout_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="A node not ready this long after it was asked for goes to `error` and its "
+        "machine is deleted.",
+    )
+    retry_min_seconds: float = Field(
+        5.0, gt=0, description="The first wait before retrying a failed provider call."
+    )
+    retry_max_seconds: float = Field(
+        120.0, gt=0, description="The longest wait between retries of a failed provider call."
+    )
+    lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long one control plane process holds a node while working on it; "
+        "another may take it over after that (the first one died).",
+    )
+    orphan_sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="How often the providers' machines are checked for orphans."
+    )
+    orphan_grace_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="A machine labelled with this instance but with no live node is deleted "
+        "once it is this old (time for a crashed creation to be finished first).",
+    )
+    node_idle_minutes: float = Field(
+        30.0,
+        ge=0,
+        description="Delete a cloud node that has run no workspace for this long; 0: never.",
+    )
+    warm_nodes: int = Field(
+        0,
+        ge=0,
+        description="Idle cloud nodes kept anyway (per user), so new workspaces start fast.",
+    )
+    max_nodes_per_user: int | None = Field(
+        None, ge=0, description="Most cloud and SSH nodes one user may have (unset: no limit)."
+    )
+    max_monthly_spend: float | None = Field(
+        None,
+        ge=0,
+        description="Most one user's cloud nodes may cost in a calendar month, in the "
+        "provider's currency; a node whose price would pass it is refused (unset: no limit).",
+    )
+    hetzner: HetznerSettings = Field(default_factory=HetznerSettings)
+    ssh: SshProviderSettings = Field(default_factory=SshProviderSettings)
+
+
 class Settings(BaseSettings):
     """The root of all settings; see the module docstring for where values come from."""
 
@@ -253,6 +352,7 @@ class Settings(BaseSettings):
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     idle: IdleSettings = Field(default_factory=IdleSettings)
+    providers: ProvidersSettings = Field(default_factory=ProvidersSettings)
 
     @field_validator("secret_key")
     @classmethod
