@@ -13,16 +13,8 @@ delete a machine; a provider only knows *how*, and must be safe to call again af
 - `list_machines` returns every machine carrying this Corral instance's label, so the orphan
   sweeper can find what the database forgot.
 
-How other clouds map onto it (none needs a change to this class):
-
-| Corral            | Hetzner            | DigitalOcean     | Vultr            | Scaleway         | AWS EC2                   | GCP Compute         |
-|-------------------|--------------------|------------------|------------------|------------------|---------------------------|---------------------|
-| `MachineType`     | server type        | droplet size     | plan             | commercial type  | instance type (+ pricing) | machine type        |
-| `Region`          | location           | region           | region           | zone             | region / AZ               | zone                |
-| labels            | labels             | tags (`k:v`)     | tags             | tags             | tags                      | labels              |
-| user data         | `user_data`        | `user_data`      | `user_data` (b64)| cloud-init tag   | `UserData` (b64)          | `user-data` metadata|
-| no inbound port   | firewall           | cloud firewall   | firewall group   | security group   | security group            | firewall rule       |
-| machine id        | server id          | droplet id       | instance id      | server id        | instance id               | instance name       |
+docs/providers.md says how other clouds (DigitalOcean, Vultr, Scaleway, AWS, GCP) map onto it
+without a change to this class.
 """
 
 from __future__ import annotations
