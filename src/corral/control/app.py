@@ -30,8 +30,11 @@ from corral.control.reconcilers import (
     enforce_idle_policy_forever,
     mark_stale_nodes_forever,
     place_workspaces_forever,
+    reconcile_nodes_forever,
+    sweep_orphans_forever,
 )
 from corral.control.secretbox import load_secret_box
+from corral.control.services.provisioning import Provisioning
 from corral.control.state import AppState
 from corral.settings import Settings
 
@@ -44,14 +47,21 @@ def create_state(settings: Settings) -> AppState:
     engine = create_engine(settings.effective_database_url)
     broker = LocalBroker()
     change_feed = ChangeFeed(broker)
+    db = tracked_db_session_factory(engine, change_feed)
+    secret_box = load_secret_box(settings)
+    placement_due = asyncio.Event()
     return AppState(
         settings=settings,
         engine=engine,
-        db=tracked_db_session_factory(engine, change_feed),
+        db=db,
+        placement_due=placement_due,
+        provisioning=Provisioning(
+            db=db, settings=settings, secret_box=secret_box, on_ready=placement_due.set
+        ),
         change_feed=change_feed,
         session_hub=SessionHub(broker),
         viewer_sockets=ViewerSockets(broker),
-        secret_box=load_secret_box(settings),
+        secret_box=secret_box,
         login_limiter=AttemptLimiter(
             settings.auth.login_attempts_per_window, settings.auth.login_attempt_window_seconds
         ),
@@ -69,12 +79,14 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
         sweeper = asyncio.create_task(mark_stale_nodes_forever(state), name="stale-node-sweeper")
         placer = asyncio.create_task(place_workspaces_forever(state), name="placement")
         idler = asyncio.create_task(enforce_idle_policy_forever(state), name="idle-policy")
+        provisioner = asyncio.create_task(reconcile_nodes_forever(state), name="node-reconciler")
+        orphans = asyncio.create_task(sweep_orphans_forever(state), name="orphan-sweeper")
         if on_ready is not None:
             await on_ready(state, prepared)
         try:
             yield
         finally:
-            tasks = [sweeper, placer, idler, *state.background]
+            tasks = [sweeper, placer, idler, provisioner, orphans, *state.background]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,7 +9,15 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from corral.control.db.base import utcnow
-from corral.control.services import idle, nodes, placing, workspaces
+from corral.control.services import (
+    idle,
+    idlenodes,
+    nodes,
+    orphans,
+    placing,
+    provisioning,
+    workspaces,
+)
 from corral.control.state import AppState
 
 __all__ = [
@@ -17,7 +25,10 @@ __all__ = [
     "mark_stale_nodes_forever",
     "place_workspaces",
     "place_workspaces_forever",
+    "reconcile_nodes",
+    "reconcile_nodes_forever",
     "stop_idle_workspaces",
+    "sweep_orphans_forever",
     "sweep_stale_nodes",
     "write_activity",
 ]
@@ -134,3 +145,79 @@ async def enforce_idle_policy_forever(state: AppState) -> None:
                 lambda: stop_idle_workspaces(state),
             )
         )
+
+
+class NodeReconciler:
+    """Takes the nodes' steps (`services.provisioning`): each node due gets a task of its own,
+    since one step can take minutes (an SSH install), and a node already in hand in this
+    process is not started twice. The lease keeps other processes off it."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.in_hand: dict[str, asyncio.Task[None]] = {}
+
+    async def pass_once(self) -> list[asyncio.Task[None]]:
+        """One pass: start the due nodes' steps and note idle nodes; returns the started tasks
+        (awaited by tests and benchmarks, not by the loop)."""
+        now = utcnow()
+        ctx = self.state.provisioning
+        async with self.state.db() as db:
+            due = await provisioning.nodes_due(db, now)
+        started = []
+        for node_id in due:
+            if node_id in self.in_hand:
+                continue
+            task = asyncio.create_task(self._step(node_id), name=f"node {node_id}")
+            self.in_hand[node_id] = task
+            started.append(task)
+        await idlenodes.release_idle_nodes(ctx, now)
+        return started
+
+    async def _step(self, node_id: str) -> None:
+        try:
+            await provisioning.reconcile_node(self.state.provisioning, node_id)
+        except Exception:
+            log.exception("the node reconciler failed on %s; trying again", node_id)
+        finally:
+            self.in_hand.pop(node_id, None)
+            self.state.nodes_due.set()  # its next step may be due now (deleted after failing)
+
+    async def close(self) -> None:
+        tasks = list(self.in_hand.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def reconcile_nodes(state: AppState) -> int:
+    """One whole pass, its steps awaited; returns how many nodes had a step to take."""
+    reconciler = NodeReconciler(state)
+    tasks = await reconciler.pass_once()
+    await asyncio.gather(*tasks)
+    return len(tasks)
+
+
+async def reconcile_nodes_forever(state: AppState) -> None:
+    reconciler = NodeReconciler(state)
+    due = state.nodes_due
+    try:
+        while True:
+            due.clear()
+            try:
+                await reconciler.pass_once()
+            except Exception:
+                log.exception("the node reconciler failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    due.wait(), state.settings.providers.reconcile_interval_seconds
+                )
+    finally:
+        await reconciler.close()
+
+
+async def sweep_orphans_forever(state: AppState) -> None:
+    await _every(
+        state.settings.providers.orphan_sweep_interval_seconds,
+        "the orphan sweep",
+        lambda: orphans.sweep_orphans(state.provisioning),
+    )

@@ -15,6 +15,7 @@ from corral.control.nodelink.registry import NodeRegistry
 from corral.control.presence import Presence
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
+from corral.control.services.provisioning import Provisioning
 from corral.control.terminaltickets import TerminalTickets
 from corral.settings import Settings
 
@@ -33,6 +34,8 @@ class AppState:
     change_feed: ChangeFeed
     session_hub: SessionHub
     viewer_sockets: ViewerSockets
+    provisioning: Provisioning
+    """What the node reconciler works with (`services.provisioning`)."""
     node_registry: NodeRegistry = field(default_factory=NodeRegistry)
     provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
     terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)
@@ -41,5 +44,7 @@ class AppState:
     period (`reconcilers.place_workspaces_forever`)."""
     presence: Presence = field(default_factory=Presence)
     """Who is at each workspace (viewers, typing), as this process sees it: the idle policy's."""
+    nodes_due: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to have the node reconciler take its next pass now (a node asked for or removed)."""
     background: list[asyncio.Task[None]] = field(default_factory=list)
     """Long-lived tasks started at start-up (the local node's supervisor); cancelled at exit."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +15,11 @@ from corral.control.api.auth import client_address
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
 from corral.control.db.base import utcnow
-from corral.control.db.models import Node, User
+from corral.control.db.models import Node, User, UserRole
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import NodeRef
 from corral.control.schemas.nodes import (
+    BootstrapStep,
     NodeCreate,
     NodeCreated,
     NodeJoin,
@@ -25,7 +27,7 @@ from corral.control.schemas.nodes import (
     NodePublic,
     NodeRuntime,
 )
-from corral.control.services import nodes, runtimes
+from corral.control.services import costs, nodes, provisioning, runtimes
 from corral.control.services.nodeusage import usage_seen_by
 from corral.control.state import AppState
 from corral.errors import Unauthenticated
@@ -39,6 +41,8 @@ async def public_nodes(
 ) -> list[NodePublic]:
     """The nodes as `viewer` sees them: connected or not, and only their own usage counts."""
     usage = await usage_seen_by(db, viewer, rows)
+    now = utcnow()
+    month = costs.month_start(now)
     return [
         NodePublic.model_validate(node).model_copy(
             update={
@@ -48,6 +52,10 @@ async def public_nodes(
                     NodeRuntime.model_validate(runtime.model_dump())
                     for runtime in runtimes.node_runtimes(node)
                 ],
+                "cost_this_month": costs.node_cost(node, month, now)
+                if node.hourly_price is not None
+                else None,
+                "host_key_fingerprint": (node.provider_handle or {}).get("host_key_fingerprint"),
             }
         )
         for node in rows
@@ -61,7 +69,7 @@ async def public(db: AsyncSession, viewer: User, node: Node, state: AppState) ->
 @router.get("")
 async def list_nodes(user: CurrentUser, db: Db, state: State, page: PageParams) -> Page[NodePublic]:
     """The shared nodes; a member's usage counts only their own workspaces and sessions."""
-    rows, next_cursor = await nodes.list_nodes(db, limit=page.limit, cursor=page.cursor)
+    rows, next_cursor = await nodes.list_nodes(db, user, limit=page.limit, cursor=page.cursor)
     return Page(items=await public_nodes(db, user, rows, state), next_cursor=next_cursor)
 
 
@@ -81,10 +89,52 @@ async def join_answer(
 
 @router.post("", status_code=201)
 async def add_node(body: NodeCreate, user: CurrentUser, db: Db, state: State) -> NodeCreated:
-    """Add a node (owner only) and get the single-use join token for `corral node run`."""
-    ttl = state.settings.nodes.join_token_ttl_seconds
-    node, token = await nodes.create_node(db, user, body.name, provider="manual", ttl_seconds=ttl)
-    return await join_answer(db, user, node, token, state)
+    """Add a node. `manual` (owner only) answers the single-use join token for `corral node
+    run`; with a provider (`hetzner`, `ssh`) the node is made in the background: follow it
+    with `GET /nodes/{node}` (its state and `bootstrap_log`)."""
+    if body.provider == "manual":
+        ttl = state.settings.nodes.join_token_ttl_seconds
+        node, token = await nodes.create_node(
+            db, user, body.name, provider="manual", ttl_seconds=ttl
+        )
+        return await join_answer(db, user, node, token, state)
+    options: dict[str, Any] = {"allow_ssh": body.allow_ssh}
+    if body.ssh is not None:
+        options = body.ssh.model_dump()
+    request = provisioning.NodeRequest(
+        name=body.name,
+        provider=body.provider,
+        machine_type=body.machine_type,
+        region=body.region,
+        credential=body.credential,
+        options=options,
+    )
+    node = await provisioning.request_node(db, state.provisioning, user.id, request)
+    state.nodes_due.set()
+    return NodeCreated(
+        node=await public(db, user, node, state),
+        join_token=None,
+        join_command=None,
+        expires_at=None,
+    )
+
+
+@router.post("/bootstrap", status_code=204, responses={401: {}})
+async def bootstrap_step(body: BootstrapStep, request: Request, db: Db, state: State) -> None:
+    """A new machine reports a bootstrap step ("installing Docker"), with its join token as
+    the bearer token; the token is not used up."""
+    node = await provisioning.node_for_join_token(db, _bearer(request, state))
+    await provisioning.record_step(db, node, body.step)
+
+
+def _bearer(request: Request, state: AppState) -> str:
+    client = client_address(request)
+    state.login_limiter.check(client)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        state.login_limiter.fail(client)
+        raise Unauthenticated("send the join token as a bearer token", reason="join_token_invalid")
+    return token.strip()
 
 
 @router.post("/join", status_code=201)
@@ -102,7 +152,7 @@ async def join(body: NodeJoin, request: Request, db: Db, state: State) -> NodeJo
 
 @router.get("/{node}")
 async def get_node(node: NodeRef, user: CurrentUser, db: Db, state: State) -> NodePublic:
-    return await public(db, user, await nodes.get_node(db, node), state)
+    return await public(db, user, await nodes.get_node(db, node, user), state)
 
 
 @router.post("/{node}/join-token", status_code=201)
@@ -116,8 +166,11 @@ async def reissue_join_token(node: NodeRef, user: CurrentUser, db: Db, state: St
 
 @router.delete("/{node}")
 async def remove_node(node: NodeRef, user: CurrentUser, db: Db, state: State) -> NodePublic:
-    """Remove a node (owner only); its credential stops working and its link is closed."""
-    removed = await nodes.delete_node(db, user, node)
+    """Remove a node (the owner, or the member who added it); its credential stops working
+    and its link is closed. A provider's node goes to `deleting` until its machine is gone."""
+    found = await nodes.get_node(db, node, user)
+    removed = await provisioning.request_removal(db, user.id, user.role == UserRole.OWNER, found)
+    state.nodes_due.set()
     if state.node_registry.is_connected(removed.id):
         await state.node_registry.get(removed.id).close(
             "the node was removed", code=CLOSE_UNAUTHORIZED

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from corral.errors import CorralError
+from corral import errors
 from corral.settings import ProvidersSettings
 
 __all__ = [
@@ -58,9 +58,10 @@ async def no_progress(_: str) -> None:
     return None
 
 
-class ProviderError(CorralError):
+class ProviderError(errors.ProviderError):
     """The provider could not do what was asked. `retryable` says whether trying again later
-    may help (a timeout, a 5xx, a rate limit) or not (a bad token, an unknown size)."""
+    may help (a timeout, a 5xx, a rate limit) or not (a bad token, an unknown size): the
+    reconciler retries the first with backoff and puts the node in `error` for the second."""
 
     def __init__(self, message: str, *, retryable: bool, reason: str = "provider_error") -> None:
         super().__init__(message, reason=reason)

@@ -13,11 +13,104 @@ from corral.control.schemas.workspaces import WorkspaceLimitsPublic
 from corral.protocol.messages import NodeIsolation, NodeNetwork
 from corral.states import NodeState
 
-__all__ = ["NodeCreate", "NodeCreated", "NodeJoin", "NodeJoined", "NodePublic", "NodeRuntime"]
+__all__ = [
+    "BootstrapLogLine",
+    "BootstrapStep",
+    "MachineTypePublic",
+    "NodeCreate",
+    "NodeCreated",
+    "NodeJoin",
+    "NodeJoined",
+    "NodePublic",
+    "NodeRuntime",
+    "ProviderOffer",
+    "ProviderPublic",
+    "RegionPublic",
+    "SpendPublic",
+    "SshTarget",
+]
+
+
+class SshTarget(StrictInput):
+    host: str = Field(min_length=1, max_length=253, description="The server's name or address.")
+    port: int = Field(22, ge=1, le=65535)
+    user: str = Field("root", min_length=1, max_length=32)
 
 
 class NodeCreate(StrictInput):
     name: NewName
+    provider: str = Field(
+        "manual",
+        max_length=32,
+        description="Who makes the machine: `manual` (you run `corral node run` with the join "
+        "token), `hetzner`, `ssh`, or another enabled provider.",
+    )
+    machine_type: str | None = Field(
+        None, max_length=64, description="The provider's size (`cx23`); cloud providers only."
+    )
+    region: str | None = Field(
+        None, max_length=64, description="The provider's region (`fsn1`); cloud providers only."
+    )
+    credential: str | None = Field(
+        None,
+        max_length=100,
+        description="Your credential the provider works with (id or name): a `hetzner` token, "
+        "an `ssh-key`. Unset: your only one of that kind.",
+    )
+    allow_ssh: bool = Field(
+        False, description="Open the SSH port in a cloud machine's firewall (nothing else is)."
+    )
+    ssh: SshTarget | None = Field(None, description="The server, for the `ssh` provider.")
+
+
+class BootstrapStep(StrictInput):
+    step: str = Field(min_length=1, max_length=1000, description="What the bootstrap does now.")
+
+
+class BootstrapLogLine(PublicModel):
+    at: datetime
+    step: str
+
+
+class ProviderPublic(PublicModel):
+    name: str
+    kind: str = Field(
+        description="`cloud` (makes machines that cost money), `machine` (installs onto a "
+        "server you have) or `local`."
+    )
+    credential_kind: str | None = Field(description="The credential kind it needs, if any.")
+
+
+class MachineTypePublic(PublicModel):
+    name: str
+    description: str
+    cpus: float
+    memory_bytes: int
+    disk_bytes: int
+    architecture: str
+    hourly_price: float
+    currency: str
+    regions: list[str]
+    prices: dict[str, float] = Field(description="Price per hour by region, where it differs.")
+
+
+class RegionPublic(PublicModel):
+    name: str
+    description: str
+    country: str
+
+
+class ProviderOffer(PublicModel):
+    machine_types: list[MachineTypePublic]
+    regions: list[RegionPublic]
+
+
+class SpendPublic(PublicModel):
+    user_id: str
+    user_name: str
+    currency: str
+    this_month: float = Field(description="What the user's cloud nodes cost this month so far.")
+    per_hour_now: float = Field(description="What their machines that exist now cost per hour.")
 
 
 def _heartbeat_object(description: str, **properties: dict[str, Any]) -> WithJsonSchema:
@@ -100,13 +193,33 @@ class NodePublic(PublicModel):
     )
     connected: bool = False
     created_at: datetime
+    user_id: str = Field(description="Who added it (and pays for it, for a cloud node).")
+    machine_type: str | None
+    region: str | None
+    options: dict[str, Any] = Field(
+        description="What the provider was told (ssh: host, port, user)."
+    )
+    machine: str = Field(description="`none`, `made` or `gone`: the machine at its provider.")
+    hourly_price: float | None
+    currency: str | None
+    cost_this_month: float | None = None
+    last_error: str | None
+    bootstrap_log: list[BootstrapLogLine] = Field(
+        description="The latest steps of making the machine and bootstrapping the node."
+    )
+    host_key_fingerprint: str | None = Field(
+        None, description="The SSH host key recorded on first contact (ssh nodes)."
+    )
 
 
 class NodeCreated(PublicModel):
     node: NodePublic
-    join_token: str = Field(description="Single use, shown once; give it to `corral node run`.")
-    join_command: str = Field(description="The command to run on the new machine.")
-    expires_at: datetime
+    join_token: str | None = Field(
+        description="Single use, shown once; give it to `corral node run` (`manual` nodes "
+        "only: a provider hands its machine a token itself)."
+    )
+    join_command: str | None = Field(description="The command to run on the new machine.")
+    expires_at: datetime | None
 
 
 class NodeJoin(StrictInput):

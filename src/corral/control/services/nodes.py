@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
-from corral.control.db.models import Node, NodeJoinToken, User
+from corral.control.db.models import Node, NodeJoinToken, User, UserRole
 from corral.control.services import activity
 from corral.control.services.lifecycle import transition
 from corral.control.services.lookup import find_by_ref
@@ -31,6 +31,7 @@ __all__ = [
     "authenticate_node",
     "create_node",
     "delete_node",
+    "finish_deletion",
     "get_node",
     "heartbeat",
     "join_node",
@@ -40,6 +41,7 @@ __all__ = [
     "new_join_token",
     "reissue_join_token",
     "set_node_state",
+    "visible_to",
 ]
 
 JOIN_TOKEN_PREFIX = "crljoin"  # noqa: S105 (a prefix, not a secret)
@@ -207,24 +209,45 @@ async def mark_stale_nodes(db: AsyncSession, *, silent_since: datetime) -> list[
     return list(stale)
 
 
+def visible_to(viewer: User | None) -> ColumnElement[bool]:
+    """Nodes the owner added are shared by everyone; a member's own (a cloud machine paid
+    with their token, their SSH server) are theirs alone, and the owner's to see."""
+    if viewer is None or viewer.role == UserRole.OWNER:
+        return true()
+    owners = select(User.id).where(User.role == UserRole.OWNER)
+    return or_(Node.user_id == viewer.id, Node.user_id.in_(owners))
+
+
 async def list_nodes(
-    db: AsyncSession, *, limit: int, cursor: str | None
+    db: AsyncSession, viewer: User, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[Node], str | None]:
-    statement = select(Node).where(Node.state != NodeState.DELETED)
+    statement = select(Node).where(Node.state != NodeState.DELETED, visible_to(viewer))
     return await paginate(db, statement, Node.id, limit=limit, cursor=cursor)
 
 
-async def get_node(db: AsyncSession, ref: str) -> Node:
-    return await find_by_ref(db, Node, ref, what="node", where=[Node.state != NodeState.DELETED])
+async def get_node(db: AsyncSession, ref: str, viewer: User | None = None) -> Node:
+    """A node by id or name; with `viewer`, only one they may see (others answer 404)."""
+    return await find_by_ref(
+        db, Node, ref, what="node", where=[Node.state != NodeState.DELETED, visible_to(viewer)]
+    )
 
 
 async def delete_node(db: AsyncSession, actor: User, ref: str) -> Node:
-    """Remove a node: its credential stops working at once. Its workspaces lose their node."""
+    """Remove a node no provider made (manual, local): its credential stops working at once.
+    Its workspaces lose their node. Nodes a provider made go through `provisioning`."""
     require_owner(actor, "remove nodes")
-    node = await get_node(db, ref)
-    await set_node_state(db, node, NodeState.DELETING)
+    return await finish_deletion(db, await get_node(db, ref), actor_id=actor.id)
+
+
+async def finish_deletion(db: AsyncSession, node: Node, *, actor_id: str | None) -> Node:
+    """The last step of removing any node: `deleted`, its credential void, its name free."""
+    if node.state != NodeState.DELETING:
+        await transition(db, "node", node, NodeState.DELETING, actor_id=actor_id)
     node.credential_hash = None
-    await set_node_state(db, node, NodeState.DELETED)
+    await transition(db, "node", node, NodeState.DELETED, actor_id=actor_id)
     node.name = f"{node.name}~{node.id}"[:64]  # frees the name for a new node
+    node.billing_ended_at = node.billing_ended_at or (
+        utcnow() if node.billing_started_at is not None else None
+    )
     await db.commit()
     return node

@@ -2,8 +2,9 @@
 
 from corral.control.db.models.activity import ActivityEvent
 from corral.control.db.models.agents import AgentSetting, CustomAgent
+from corral.control.db.models.coordination import InstanceValue, Lease
 from corral.control.db.models.credentials import Credential, CredentialKind
-from corral.control.db.models.nodes import Node, NodeJoinToken
+from corral.control.db.models.nodes import MachineState, Node, NodeJoinToken
 from corral.control.db.models.projects import Project
 from corral.control.db.models.sessions import (
     AgentSession,
@@ -30,8 +31,11 @@ __all__ = [
     "Credential",
     "CredentialKind",
     "CustomAgent",
+    "InstanceValue",
+    "Lease",
     "LinkPurpose",
     "LoginLink",
+    "MachineState",
     "Node",
     "NodeJoinToken",
     "PermissionRequest",

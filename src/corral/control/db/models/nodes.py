@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corral.control.db.base import Base, StrEnumType, Timestamps, utcnow
 from corral.states import NodeState
 
-__all__ = ["Node", "NodeJoinToken"]
+__all__ = ["MachineState", "Node", "NodeJoinToken"]
+
+
+class MachineState(StrEnum):
+    """Where the machine under a provider's node is: what the reconciler must still do."""
+
+    NONE = "none"
+    """Nothing asked of the provider yet (or a `manual`/`local` node, which has no machine)."""
+    MADE = "made"
+    """The provider made it (or installed onto it); it may cost money until it is gone."""
+    GONE = "gone"
+    """Deleted (or uninstalled) at the provider."""
 
 
 class Node(Timestamps, Base):
@@ -32,6 +44,30 @@ class Node(Timestamps, Base):
     usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    # What a provider was asked to make (empty for `manual` and `local` nodes).
+    machine_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """What the user told the provider (for `ssh`: host, port, user)."""
+    credential_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    """The user's credential the provider works with (a cloud token, an SSH key)."""
+    machine: Mapped[MachineState] = mapped_column(
+        StrEnumType(MachineState), default=MachineState.NONE
+    )
+    hourly_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    billing_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    billing_ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    # The node reconciler's bookkeeping (services/provisioning.py).
+    provision_deadline_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    idle_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    bootstrap_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """The latest steps of making the machine and bootstrapping the node: `{at, step}`."""
 
 
 class NodeJoinToken(Base):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corral.control.db.base import Base, StrEnumType, Timestamps, utcnow
@@ -36,6 +37,9 @@ class User(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[UserRole] = mapped_column(StrEnumType(UserRole))
     state: Mapped[UserState] = mapped_column(StrEnumType(UserState))
+    node_template: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The node to ask a provider for when this user's workspace finds no room (`provider`,
+    `machine_type`, `region`, `credential_id`, `options`); None: wait for room instead."""
 
 
 class LoginLink(Base):

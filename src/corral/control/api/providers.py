@@ -1,0 +1,100 @@
+"""Routes for providers: which ones this Corral offers, what sizes and regions one offers the
+signed-in user (with prices, read with their own credential), and what cloud nodes cost."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from corral.control.api.constants import API_PREFIX
+from corral.control.api.deps import CurrentUser, Db, State
+from corral.control.db.base import utcnow
+from corral.control.db.models import User, UserRole
+from corral.control.providers.registry import load_provider, provider_names
+from corral.control.schemas.nodes import (
+    MachineTypePublic,
+    ProviderOffer,
+    ProviderPublic,
+    RegionPublic,
+    SpendPublic,
+)
+from corral.control.services import costs, provisioning
+from corral.errors import InvalidInput
+
+router = APIRouter(prefix=API_PREFIX, tags=["providers"])
+
+
+@router.get("/providers")
+async def list_providers(user: CurrentUser, state: State) -> list[ProviderPublic]:
+    """The enabled providers (`manual` is always there: a node you join by hand)."""
+    found = [ProviderPublic(name="manual", kind="manual", credential_kind=None)]
+    for name in provider_names():
+        try:
+            cls = load_provider(name, state.settings.providers)
+        except InvalidInput:
+            continue
+        found.append(ProviderPublic(name=name, kind=cls.kind, credential_kind=cls.credential_kind))
+    return found
+
+
+@router.get("/providers/{provider}/offer")
+async def provider_offer(
+    provider: str,
+    user: CurrentUser,
+    db: Db,
+    state: State,
+    credential: Annotated[str | None, Query(max_length=100)] = None,
+) -> ProviderOffer:
+    """The sizes (with prices per hour) and regions `provider` offers, read with your
+    credential for it (`credential`, or your only one of its kind)."""
+    types, regions = await provisioning.machine_offer(
+        db, state.provisioning, user.id, provider, credential
+    )
+    return ProviderOffer(
+        machine_types=[
+            MachineTypePublic(
+                name=t.name,
+                description=t.description,
+                cpus=t.cpus,
+                memory_bytes=t.memory_bytes,
+                disk_bytes=t.disk_bytes,
+                architecture=t.architecture,
+                hourly_price=t.hourly_price,
+                currency=t.currency,
+                regions=list(t.regions),
+                prices=dict(t.prices),
+            )
+            for t in types
+        ],
+        regions=[
+            RegionPublic(name=r.name, description=r.description, country=r.country) for r in regions
+        ],
+    )
+
+
+@router.get("/costs")
+async def list_costs(user: CurrentUser, db: Db) -> list[SpendPublic]:
+    """What cloud nodes cost this month so far, per user and currency: everyone's for the
+    owner, your own for a member."""
+    spends = await costs.spend_by_user(
+        db, utcnow(), user_id=None if user.role == UserRole.OWNER else user.id
+    )
+    names = dict(
+        (
+            await db.execute(
+                select(User.id, User.name).where(User.id.in_({s.user_id for s in spends}))
+            )
+        ).tuples()
+    )
+    return [
+        SpendPublic(
+            user_id=s.user_id,
+            user_name=names.get(s.user_id, s.user_id),
+            currency=s.currency,
+            this_month=round(s.this_month, 4),
+            per_hour_now=round(s.per_hour_now, 4),
+        )
+        for s in spends
+    ]

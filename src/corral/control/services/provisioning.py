@@ -1,0 +1,562 @@
+"""Nodes that providers make: asking for one, and driving each towards what was asked.
+
+The database holds what is wanted (a node in `pending`: make it; in `deleting`: remove it) and
+how far it got (`Node.machine`); `reconcile_node` takes one step towards it and can be called
+again after any crash, by any control plane process holding the node's lease:
+
+- `pending`: a machine is asked of the provider. `machine` is set to `made` *before* the call,
+  so a crash during it leaves a node the next pass creates again; the provider finds the
+  machine it already made by its labels and returns it, so there is never a second one. The
+  node then waits in `provisioning` for its daemon to join (`services.nodes`).
+- past `provision_deadline_at` without being ready: `error`, and the machine is deleted.
+- `deleting`, or `error` with a machine: the provider deletes it; the node ends `deleted`.
+
+A provider call that fails in a way worth retrying is tried again later with exponential
+backoff (`next_attempt_at`); one that cannot succeed (a refused token) puts the node in `error`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corral import __version__
+from corral.control.db.base import utcnow
+from corral.control.db.engine import DbSessionFactory
+from corral.control.db.models import (
+    Credential,
+    CredentialKind,
+    MachineState,
+    Node,
+    NodeJoinToken,
+)
+from corral.control.providers.base import (
+    MachineRequest,
+    MachineType,
+    NodeBootstrap,
+    Provider,
+    ProviderError,
+    Region,
+)
+from corral.control.providers.registry import load_provider
+from corral.control.secretbox import SecretBox
+from corral.control.services import activity, costs, credentials, leases, nodes
+from corral.control.services.names import validate_name
+from corral.control.services.tokens import hash_token
+from corral.errors import Conflict, InvalidInput, PermissionDenied, Unauthenticated
+from corral.ids import new_id
+from corral.settings import Settings
+from corral.states import NodeState
+
+__all__ = [
+    "BOOTSTRAP_LOG_LINES",
+    "NodeRequest",
+    "Provisioning",
+    "machine_offer",
+    "node_for_join_token",
+    "nodes_due",
+    "provider_kind",
+    "reconcile_node",
+    "record_step",
+    "request_node",
+    "request_removal",
+]
+
+log = logging.getLogger("corral.provisioning")
+
+BOOTSTRAP_LOG_LINES = 100
+MAX_STEP_CHARS = 300
+PROVIDER_FREE = ("manual", "local")
+"""Nodes no provider makes: joined by hand, or the node beside the control plane."""
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    """What the node reconciler works with; made once per control plane process."""
+
+    db: DbSessionFactory
+    settings: Settings
+    secret_box: SecretBox
+    holder: str = field(default_factory=lambda: new_id("cpl"))
+    """This process's name on the leases it takes."""
+    on_ready: Callable[[], None] = lambda: None
+    """Called when nodes come or go, so pending workspaces are looked at again."""
+
+
+@dataclass(frozen=True)
+class NodeRequest:
+    name: str
+    provider: str
+    machine_type: str | None = None
+    region: str | None = None
+    credential: str | None = None
+    """The user's credential (id or name) the provider works with; the only one of its kind
+    when not given."""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def provider_kind(name: str, ctx: Provisioning) -> str:
+    """`cloud`, `machine`, `local`, or `manual` for nodes no provider makes."""
+    if name == "manual":
+        return "manual"
+    try:
+        return load_provider(name, ctx.settings.providers).kind
+    except InvalidInput:  # a provider no longer installed or enabled
+        return "cloud"
+
+
+# -- asking for a node ----------------------------------------------------------------------
+
+
+async def _credential_for(db: AsyncSession, user_id: str, kind: str, ref: str | None) -> Credential:
+    if ref is not None:
+        row = await credentials.get_credential(db, user_id, ref)
+        if row.kind.value != kind:
+            raise InvalidInput(
+                f"credential {row.name!r} is {row.kind.value}, not {kind}",
+                details=[{"field": "body.credential"}],
+            )
+        return row
+    rows = (
+        await db.scalars(
+            select(Credential).where(
+                Credential.user_id == user_id, Credential.kind == CredentialKind(kind)
+            )
+        )
+    ).all()
+    if len(rows) == 1:
+        return rows[0]
+    if not rows:
+        raise InvalidInput(
+            f"this provider needs a {kind} credential: add one with "
+            f"`corral credential set NAME --kind {kind}` (or in Settings)",
+            reason="credential_missing",
+            details=[{"field": "body.credential"}],
+        )
+    raise InvalidInput(
+        f"you have {len(rows)} {kind} credentials; say which with --credential "
+        f"({', '.join(sorted(row.name for row in rows))})",
+        details=[{"field": "body.credential"}],
+    )
+
+
+async def _open(
+    db: AsyncSession, ctx: Provisioning, name: str, user_id: str, credential_id: str | None
+) -> Provider:
+    cls = load_provider(name, ctx.settings.providers)
+    secret = None
+    if cls.credential_kind is not None:
+        row = await db.get(Credential, credential_id) if credential_id else None
+        if row is None or row.user_id != user_id:
+            raise ProviderError(
+                f"the {cls.credential_kind} credential this node was made with was deleted; "
+                "add it again, or remove the machine at the provider by hand",
+                retryable=False,
+                reason="credential_missing",
+            )
+        secret = await credentials.reveal_credential(db, ctx.secret_box, row)
+    return cls.open(ctx.settings.providers, secret)
+
+
+async def machine_offer(
+    db: AsyncSession, ctx: Provisioning, user_id: str, provider: str, credential: str | None
+) -> tuple[list[MachineType], list[Region]]:
+    """The sizes and regions `provider` offers the user, with prices."""
+    cls = load_provider(provider, ctx.settings.providers)
+    credential_id = None
+    if cls.credential_kind is not None:
+        credential_id = (await _credential_for(db, user_id, cls.credential_kind, credential)).id
+    async with await _open(db, ctx, provider, user_id, credential_id) as opened:
+        return await opened.machine_types(), await opened.regions()
+
+
+def _clean_ssh_options(options: dict[str, Any]) -> dict[str, Any]:
+    host = options.get("host")
+    user = options.get("user") or "root"
+    port = options.get("port", 22)
+    if not isinstance(host, str) or not host or len(host) > 253 or host.startswith("-"):
+        raise InvalidInput("an ssh node needs the server's host", details=[{"field": "body.ssh"}])
+    if any(char.isspace() or char in "@/\\'\"`$;" for char in host):
+        raise InvalidInput(
+            f"{host!r} is not a host name or address", details=[{"field": "body.ssh"}]
+        )
+    if not isinstance(user, str) or not validate_user(user):
+        raise InvalidInput(f"{user!r} is not a user name", details=[{"field": "body.ssh"}])
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise InvalidInput("the ssh port is 1-65535", details=[{"field": "body.ssh"}])
+    return {"host": host, "port": port, "user": user}
+
+
+def validate_user(user: str) -> bool:
+    return 0 < len(user) <= 32 and user[0] != "-" and all(c.isalnum() or c in "._-" for c in user)
+
+
+async def _check_limits(
+    db: AsyncSession, ctx: Provisioning, user_id: str, price: float | None, currency: str | None
+) -> None:
+    settings = ctx.settings.providers
+    if settings.max_nodes_per_user is not None:
+        have = await db.scalar(
+            select(func.count())
+            .select_from(Node)
+            .where(
+                Node.user_id == user_id,
+                Node.provider.not_in(PROVIDER_FREE),
+                Node.state.not_in([NodeState.DELETED.value, NodeState.DELETING.value]),
+            )
+        )
+        if (have or 0) >= settings.max_nodes_per_user:
+            raise Conflict(
+                f"you have {have} nodes, the most a user may have "
+                f"(providers.max_nodes_per_user); remove one first",
+                reason="node_limit",
+            )
+    if settings.max_monthly_spend is not None and price is not None:
+        now = utcnow()
+        spent = sum(
+            spend.this_month
+            for spend in await costs.spend_by_user(db, now, user_id=user_id)
+            if spend.currency == currency
+        )
+        running = sum(
+            spend.per_hour_now
+            for spend in await costs.spend_by_user(db, now, user_id=user_id)
+            if spend.currency == currency
+        )
+        to_month_end = (running + price) * costs.hours_left_in_month(now)
+        if spent + to_month_end > settings.max_monthly_spend:
+            raise Conflict(
+                f"this node ({price:.4f} {currency}/h) would take your spending past the monthly "
+                f"limit of {settings.max_monthly_spend:.2f} {currency}: {spent:.2f} spent so far, "
+                f"{to_month_end:.2f} more by the month's end with it running",
+                reason="spend_limit",
+            )
+
+
+async def request_node(
+    db: AsyncSession, ctx: Provisioning, actor_id: str, request: NodeRequest
+) -> Node:
+    """Record a node to be made by `request.provider` (in `pending`; the reconciler makes it)."""
+    validate_name(request.name, "node")
+    cls = load_provider(request.provider, ctx.settings.providers)
+    if cls.kind == "local":
+        raise InvalidInput(
+            "the local node is run by `corral up` itself", details=[{"field": "body.provider"}]
+        )
+    if await db.scalar(select(Node.id).where(Node.name == request.name)) is not None:
+        raise Conflict(f"a node named {request.name!r} exists already", reason="name_taken")
+    credential_id = None
+    if cls.credential_kind is not None:
+        credential_id = (
+            await _credential_for(db, actor_id, cls.credential_kind, request.credential)
+        ).id
+    options = dict(request.options)
+    price = currency = None
+    machine_type, region = request.machine_type, request.region
+    if cls.kind == "machine":
+        options = _clean_ssh_options(options)
+    if cls.kind == "cloud":
+        types, regions = await machine_offer(
+            db, ctx, actor_id, request.provider, request.credential
+        )
+        chosen = next((t for t in types if t.name == machine_type), None)
+        if chosen is None:
+            raise InvalidInput(
+                f"{request.provider} has no size {machine_type!r} "
+                f"(it has: {', '.join(t.name for t in types) or 'none'})",
+                details=[{"field": "body.machine_type"}],
+            )
+        known_regions = chosen.regions or tuple(r.name for r in regions)
+        if region not in known_regions:
+            raise InvalidInput(
+                f"{chosen.name} is not offered in {region!r} "
+                f"(it is in: {', '.join(known_regions) or 'none'})",
+                details=[{"field": "body.region"}],
+            )
+        price, currency = chosen.price_in(region), chosen.currency
+        options = {"allow_ssh": bool(options.get("allow_ssh", False))}
+    await _check_limits(db, ctx, actor_id, price, currency)
+    now = utcnow()
+    node = Node(
+        id=new_id("nod"),
+        user_id=actor_id,
+        name=request.name,
+        provider=request.provider,
+        state=NodeState.PENDING,
+        state_reason="waiting for the provider",
+        machine_type=machine_type,
+        region=region,
+        options=options,
+        credential_id=credential_id,
+        machine=MachineState.NONE,
+        hourly_price=price,
+        currency=currency,
+        provision_deadline_at=now
+        + timedelta(seconds=ctx.settings.providers.provision_timeout_seconds),
+        next_attempt_at=now,
+        attempts=0,
+        bootstrap_log=[],
+    )
+    db.add(node)
+    activity.record(
+        db,
+        "node.created",
+        node,
+        user_id=actor_id,
+        actor_id=actor_id,
+        details={
+            "provider": request.provider,
+            **({"machine_type": machine_type, "region": region} if cls.kind == "cloud" else {}),
+            **({"host": options["host"]} if cls.kind == "machine" else {}),
+            **({"hourly_price": price, "currency": currency} if price is not None else {}),
+        },
+    )
+    await db.commit()
+    return node
+
+
+async def request_removal(db: AsyncSession, actor_id: str, is_owner: bool, node: Node) -> Node:
+    """Remove a node: a provider's node goes to `deleting` (the reconciler deletes its machine
+    and then it is `deleted`); a manual or local one is deleted at once. Its credential stops
+    working either way."""
+    if not is_owner and node.user_id != actor_id:
+        raise PermissionDenied(
+            "only the owner can remove other people's nodes", reason="owner_only"
+        )
+    if node.state == NodeState.DELETING:
+        return node
+    if node.provider in PROVIDER_FREE:
+        return await nodes.finish_deletion(db, node, actor_id=actor_id)
+    # Even with no machine recorded: a creation in flight may be making one right now, and
+    # the provider's delete finds it by its labels.
+    await nodes.set_node_state(db, node, NodeState.DELETING, reason="deleting the machine")
+    node.credential_hash = None
+    node.next_attempt_at = utcnow()
+    node.attempts = 0
+    await db.commit()
+    return node
+
+
+# -- bootstrap progress ----------------------------------------------------------------------
+
+
+async def node_for_join_token(db: AsyncSession, token: str) -> Node:
+    """The node a join token was made for, while the token is neither expired nor revoked
+    (used is fine: a bootstrap reports steps after joining). Does not use it up."""
+    row = await db.scalar(
+        select(NodeJoinToken).where(NodeJoinToken.token_hash == hash_token(token))
+    )
+    node = await db.get(Node, row.node_id) if row is not None else None
+    if (
+        row is None
+        or node is None
+        or row.revoked_at is not None
+        or row.expires_at <= utcnow()
+        or node.state in (NodeState.DELETING, NodeState.DELETED)
+    ):
+        raise Unauthenticated("the join token is not valid", reason="join_token_invalid")
+    return node
+
+
+async def record_step(db: AsyncSession, node: Node, step: str) -> None:
+    """Add a step to the node's bootstrap log (the last `BOOTSTRAP_LOG_LINES` are kept); while
+    the node is being made it is also its state's reason, so lists show it."""
+    step = " ".join(step.split())[:MAX_STEP_CHARS]
+    if not step:
+        return
+    entry = {"at": utcnow().isoformat(), "step": step}
+    node.bootstrap_log = [*(node.bootstrap_log or []), entry][-BOOTSTRAP_LOG_LINES:]
+    if node.state in (NodeState.PENDING, NodeState.PROVISIONING, NodeState.JOINING):
+        node.state_reason = step
+    await db.commit()
+
+
+async def _step(ctx: Provisioning, node_id: str, step: str) -> None:
+    async with ctx.db() as db:
+        node = await db.get(Node, node_id)
+        if node is not None:
+            await record_step(db, node, step)
+
+
+# -- the reconciler's steps ------------------------------------------------------------------
+
+
+def _backoff(ctx: Provisioning, attempts: int) -> float:
+    settings = ctx.settings.providers
+    return float(
+        min(settings.retry_max_seconds, settings.retry_min_seconds * 2 ** max(0, attempts - 1))
+    )
+
+
+async def _retry_later(db: AsyncSession, ctx: Provisioning, node: Node, message: str) -> None:
+    node.attempts += 1
+    delay = _backoff(ctx, node.attempts)
+    node.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    node.last_error = message
+    await record_step(db, node, f"{message} (trying again in {delay:.0f} s)")
+    log.warning(
+        "node %s: %s; trying again in %.0f s", node.name, message, delay, extra={"node_id": node.id}
+    )
+
+
+def _bootstrap(ctx: Provisioning, token: str) -> NodeBootstrap:
+    base = ctx.settings.effective_public_url.rstrip("/")
+    return NodeBootstrap(
+        control_url=base,
+        join_token=token,
+        node_version=__version__,
+        package_url=f"{base}/api/v1/nodes/package",
+        progress_url=f"{base}/api/v1/nodes/bootstrap",
+    )
+
+
+async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
+    assert node.provision_deadline_at is not None
+    remaining = (node.provision_deadline_at - utcnow()).total_seconds()
+    # The token lives as long as the node may take to join: a retry mints a new one, and the
+    # machine a lost attempt made still joins with the one in its user data.
+    token = await nodes.new_join_token(db, node, ttl_seconds=max(60, int(remaining)))
+    request = MachineRequest(
+        node_id=node.id,
+        node_name=node.name,
+        owner_id=node.user_id,
+        instance_id=await leases.instance_id(db),
+        bootstrap=_bootstrap(ctx, token),
+        machine_type=node.machine_type or "",
+        region=node.region or "",
+        options=dict(node.options or {}),
+        allow_ssh=bool((node.options or {}).get("allow_ssh", False)),
+    )
+    # Before the call: from here a machine may exist, and every later pass (and the orphan
+    # sweeper) knows to look for it.
+    node.machine = MachineState.MADE
+    await db.commit()
+    await record_step(db, node, f"asking {node.provider} for the machine")
+    try:
+        async with await _open(db, ctx, node.provider, node.user_id, node.credential_id) as p:
+            machine = await p.create_machine(request, lambda step: _step(ctx, node.id, step))
+    except ProviderError as exc:
+        await db.refresh(node)
+        if exc.retryable:
+            await _retry_later(db, ctx, node, exc.message)
+        else:
+            await _fail(db, node, exc.message)
+        return
+    await db.refresh(node)
+    node.provider_handle = machine.handle
+    node.billing_started_at = node.billing_started_at or utcnow()
+    if node.state != NodeState.PENDING:  # removed (or failed) while it was being made
+        await db.commit()
+        return
+    node.attempts, node.next_attempt_at, node.last_error = 0, None, None
+    if node.state == NodeState.PENDING:
+        await nodes.set_node_state(
+            db, node, NodeState.PROVISIONING, reason="waiting for it to join"
+        )
+    await record_step(
+        db, node, f"{node.provider} made the machine ({machine.name}); waiting for the node to join"
+    )
+    activity.record(
+        db,
+        "node.machine_made",
+        node,
+        user_id=node.user_id,
+        actor_id=None,
+        details={"provider": node.provider, "machine": machine.id},
+    )
+    await db.commit()
+
+
+async def _fail(db: AsyncSession, node: Node, message: str) -> None:
+    """`error` with the reason; the machine, if any, is deleted by the next step."""
+    node.last_error = message
+    node.next_attempt_at = utcnow()
+    node.credential_hash = None
+    await nodes.set_node_state(db, node, NodeState.ERROR, reason=message)
+    await db.commit()
+    log.warning("node %s failed: %s", node.name, message, extra={"node_id": node.id})
+
+
+async def _delete_machine(db: AsyncSession, ctx: Provisioning, node: Node) -> bool:
+    """Delete the node's machine at its provider; True once it is gone."""
+    await record_step(db, node, f"asking {node.provider} to delete the machine")
+    try:
+        async with await _open(db, ctx, node.provider, node.user_id, node.credential_id) as p:
+            await p.delete_machine(node.id, dict(node.provider_handle or {}))
+    except ProviderError as exc:
+        await db.refresh(node)
+        await _retry_later(db, ctx, node, f"deleting the machine failed: {exc.message}")
+        return False
+    await db.refresh(node)
+    node.machine = MachineState.GONE
+    node.billing_ended_at = node.billing_ended_at or utcnow()
+    node.attempts, node.next_attempt_at, node.last_error = 0, None, None
+    activity.record(
+        db,
+        "node.machine_deleted",
+        node,
+        user_id=node.user_id,
+        actor_id=None,
+        details={"provider": node.provider},
+    )
+    await db.commit()
+    return True
+
+
+async def reconcile_node(ctx: Provisioning, node_id: str) -> None:
+    """Take one node one step towards what is wanted of it, if no other process holds it."""
+    seconds = ctx.settings.providers.lease_seconds
+    async with leases.hold(ctx.db, f"node:{node_id}", ctx.holder, seconds=seconds) as got:
+        if not got:
+            return
+        async with ctx.db() as db:
+            node = await db.get(Node, node_id)
+            if node is None or node.provider in PROVIDER_FREE:
+                return
+            now = utcnow()
+            if node.next_attempt_at is not None and node.next_attempt_at > now:
+                return
+            if node.state == NodeState.DELETING:
+                if await _delete_machine(db, ctx, node):
+                    await nodes.finish_deletion(db, node, actor_id=None)
+                    ctx.on_ready()
+            elif node.state == NodeState.ERROR and node.machine == MachineState.MADE:
+                await _delete_machine(db, ctx, node)
+            elif node.state in (NodeState.PENDING, NodeState.PROVISIONING, NodeState.JOINING):
+                deadline = node.provision_deadline_at
+                if deadline is not None and now >= deadline:
+                    minutes = ctx.settings.providers.provision_timeout_seconds / 60
+                    await _fail(db, node, f"the node was not ready within {minutes:.0f} min")
+                    if node.machine == MachineState.MADE:
+                        await _delete_machine(db, ctx, node)
+                elif node.state == NodeState.PENDING:
+                    await _make(db, ctx, node)
+
+
+def due_filter(now: datetime) -> Any:
+    return (Node.next_attempt_at.is_(None)) | (Node.next_attempt_at <= now)
+
+
+async def nodes_due(db: AsyncSession, now: datetime) -> list[str]:
+    """The nodes with a step to take now: to make, past their deadline, or to delete."""
+    waiting = (NodeState.PROVISIONING.value, NodeState.JOINING.value)
+    rows = await db.scalars(
+        select(Node.id)
+        .where(
+            Node.provider.not_in(PROVIDER_FREE),
+            due_filter(now),
+            or_(
+                Node.state.in_([NodeState.PENDING.value, NodeState.DELETING.value]),
+                and_(Node.state.in_(waiting), Node.provision_deadline_at <= now),
+                and_(Node.state == NodeState.ERROR, Node.machine == MachineState.MADE),
+            ),
+        )
+        .order_by(Node.id)
+    )
+    return list(rows)
