@@ -76,11 +76,28 @@ class RateLimited(CorralError):
 
 
 class ProviderError(CorralError):
+    """An outside system failed; `retryable` says whether trying again later may help (a
+    timeout, a 5xx, a rate limit) or not (a refused token, an unknown size)."""
+
     reason = "provider_error"
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        details: Any = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, details=details)
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class RetryableProviderError(ProviderError):
     reason = "provider_unavailable"
+    retryable = True
 
 
 class TerminalProviderError(ProviderError):

@@ -16,7 +16,7 @@ from corral.control.app import create_state
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.datadir import data_dir_lock, prepare_data_dir, read_running_server
 from corral.control.db.migrate import upgrade
-from corral.control.localnode import supervise_local_node
+from corral.control.providers.local import supervise_local_node
 from corral.control.secretbox import (
     KEY_BYTES,
     KEY_FILE_NAME,

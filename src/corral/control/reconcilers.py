@@ -155,6 +155,8 @@ class NodeReconciler:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.in_hand: dict[str, asyncio.Task[None]] = {}
+        self.next_retry_in: float | None = None
+        """Seconds until the soonest retry is due, as the last pass saw it."""
 
     async def pass_once(self) -> list[asyncio.Task[None]]:
         """One pass: start the due nodes' steps and note idle nodes; returns the started tasks
@@ -163,6 +165,8 @@ class NodeReconciler:
         ctx = self.state.provisioning
         async with self.state.db() as db:
             due = await provisioning.nodes_due(db, now)
+            retry_at = await provisioning.next_retry_at(db, now)
+        self.next_retry_in = (retry_at - now).total_seconds() if retry_at else None
         started = []
         for node_id in due:
             if node_id in self.in_hand:
@@ -207,10 +211,11 @@ async def reconcile_nodes_forever(state: AppState) -> None:
                 await reconciler.pass_once()
             except Exception:
                 log.exception("the node reconciler failed; trying again")
+            wait = state.settings.providers.reconcile_interval_seconds
+            if reconciler.next_retry_in is not None:
+                wait = min(wait, max(reconciler.next_retry_in, 0.05))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    due.wait(), state.settings.providers.reconcile_interval_seconds
-                )
+                await asyncio.wait_for(due.wait(), wait)
     finally:
         await reconciler.close()
 

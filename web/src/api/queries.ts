@@ -347,7 +347,8 @@ export function useCreateNode() {
   return useMutation({
     ...SECRET_MUTATION,
     // The answer carries the single-use join token and command, shown once.
-    mutationFn: (name: string) => data(api.POST("/api/v1/nodes", { body: { name } })),
+    mutationFn: (name: string) =>
+      data(api.POST("/api/v1/nodes", { body: { name, provider: "manual", allow_ssh: false } })),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
   });
 }

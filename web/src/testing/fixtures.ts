@@ -83,6 +83,17 @@ export function readyNode(changes: Partial<Node> = {}): Node {
     runtimes: [],
     connected: true,
     created_at: NOW,
+    user_id: "usr_owner",
+    machine_type: null,
+    region: null,
+    options: {},
+    machine: "none",
+    hourly_price: null,
+    currency: null,
+    cost_this_month: null,
+    last_error: null,
+    bootstrap_log: [],
+    host_key_fingerprint: null,
     ...changes,
   };
 }

@@ -104,6 +104,8 @@ def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
 async def _corral_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.CorralError)
     status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+    if isinstance(exc, errors.ProviderError) and exc.retryable:
+        status = 503
     headers = None
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(exc.retry_after_seconds)}

@@ -31,7 +31,12 @@ __all__ = ["SERVICE_ERRORS", "SIGN_IN_OPERATIONS", "install_openapi"]
 
 UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
 SIGN_IN_OPERATIONS = frozenset(
-    {("post", f"{API_PREFIX}/auth/exchange"), ("post", f"{API_PREFIX}/nodes/join")}
+    {
+        ("post", f"{API_PREFIX}/auth/exchange"),
+        ("post", f"{API_PREFIX}/nodes/join"),
+        ("post", f"{API_PREFIX}/nodes/bootstrap"),
+        ("get", f"{API_PREFIX}/nodes/package"),
+    }
 )
 """Operations that take a one-time token instead of a signed-in user (no CSRF check applies)."""
 
@@ -44,18 +49,25 @@ DESCRIPTIONS = {
     413: "The body is over the size limit",
     422: "Invalid fields, each named in details",
     429: "Too many failed attempts; retry after Retry-After seconds",
-    502: "An outside system (git, a node) failed",
-    503: "An outside system (git, a node) did not answer in time, or is not connected; retry",
+    502: "An outside system (git, a node, a cloud provider) failed",
+    503: "An outside system (git, a node, a cloud provider) did not answer in time, or is not "
+    "connected; retry",
 }
 
 _A = API_PREFIX
 SERVICE_ERRORS: list[tuple[frozenset[str], re.Pattern[str], frozenset[int], str]] = [
     (frozenset({"get"}), re.compile(rf"^{_A}/users(/|$)"), frozenset({403}), "owner only"),
     (
-        frozenset({"post"}),
-        re.compile(rf"^{_A}/(auth/exchange|nodes/join)$"),
+        frozenset({"get", "post"}),
+        re.compile(rf"^{_A}/(auth/exchange|nodes/join|nodes/bootstrap|nodes/package)$"),
         frozenset({429}),
         "failed sign-in attempts are limited per address",
+    ),
+    (
+        frozenset({"get", "post"}),
+        re.compile(rf"^{_A}/(nodes|providers/\{{provider\}}/offer)$"),
+        frozenset({404, 502, 503}),
+        "a provider is asked for its sizes and prices with a credential named in the request",
     ),
     (
         frozenset({"post", "patch"}),

@@ -81,13 +81,10 @@ async def list_costs(user: CurrentUser, db: Db) -> list[SpendPublic]:
     spends = await costs.spend_by_user(
         db, utcnow(), user_id=None if user.role == UserRole.OWNER else user.id
     )
-    names = dict(
-        (
-            await db.execute(
-                select(User.id, User.name).where(User.id.in_({s.user_id for s in spends}))
-            )
-        ).tuples()
+    rows = await db.execute(
+        select(User.id, User.name).where(User.id.in_({s.user_id for s in spends}))
     )
+    names = {user_id: name for user_id, name in rows}
     return [
         SpendPublic(
             user_id=s.user_id,

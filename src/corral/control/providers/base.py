@@ -58,14 +58,9 @@ async def no_progress(_: str) -> None:
     return None
 
 
-class ProviderError(errors.ProviderError):
-    """The provider could not do what was asked. `retryable` says whether trying again later
-    may help (a timeout, a 5xx, a rate limit) or not (a bad token, an unknown size): the
-    reconciler retries the first with backoff and puts the node in `error` for the second."""
-
-    def __init__(self, message: str, *, retryable: bool, reason: str = "provider_error") -> None:
-        super().__init__(message, reason=reason)
-        self.retryable = retryable
+ProviderError = errors.ProviderError
+"""What a provider raises: `ProviderError(message, retryable=...)`. The reconciler retries a
+retryable one with backoff and puts the node in `error` for one that is not."""
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ class FakeProvider(Provider):
     """Every machine made and not deleted, by id."""
     requests: ClassVar[list[MachineRequest]] = []
     """Every create asked for, in order (the bootstrap with its join token included)."""
-    fail_next: ClassVar[list[ProviderError]] = []
-    """Errors the next calls raise, one each, before doing anything."""
+    failures: ClassVar[dict[str, list[ProviderError]]] = {}
+    """Errors the next calls of a method (`create_machine` …) raise, one each, before doing
+    anything."""
     _ids: ClassVar[itertools.count[int]] = itertools.count(1)
 
     @classmethod
@@ -50,14 +51,18 @@ class FakeProvider(Provider):
     def reset(cls) -> None:
         cls.machines.clear()
         cls.requests.clear()
-        cls.fail_next.clear()
+        cls.failures.clear()
 
-    def _maybe_fail(self) -> None:
-        if self.fail_next:
-            raise self.fail_next.pop(0)
+    @classmethod
+    def fail(cls, method: str, *errors: ProviderError) -> None:
+        cls.failures.setdefault(method, []).extend(errors)
+
+    def _maybe_fail(self, method: str) -> None:
+        if self.failures.get(method):
+            raise self.failures[method].pop(0)
 
     async def machine_types(self) -> list[MachineType]:
-        self._maybe_fail()
+        self._maybe_fail("machine_types")
         return [
             MachineType(
                 name="small",
@@ -71,11 +76,11 @@ class FakeProvider(Provider):
         ]
 
     async def regions(self) -> list[Region]:
-        self._maybe_fail()
+        self._maybe_fail("regions")
         return [Region(name="here", description="In memory")]
 
     async def create_machine(self, request: MachineRequest, progress: Progress) -> Machine:
-        self._maybe_fail()
+        self._maybe_fail("create_machine")
         self.requests.append(request)
         for machine in self.machines.values():
             if machine.node_id == request.node_id:
@@ -98,11 +103,11 @@ class FakeProvider(Provider):
         return machine
 
     async def delete_machine(self, node_id: str, handle: Mapping[str, Any]) -> None:
-        self._maybe_fail()
+        self._maybe_fail("delete_machine")
         for machine_id, machine in list(self.machines.items()):
             if machine.node_id == node_id:
                 del self.machines[machine_id]
 
     async def list_machines(self, instance_id: str) -> list[Machine]:
-        self._maybe_fail()
+        self._maybe_fail("list_machines")
         return [m for m in self.machines.values() if m.instance_id == instance_id]

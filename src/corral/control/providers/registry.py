@@ -35,7 +35,12 @@ def load_provider(name: str, settings: ProvidersSettings) -> type[Provider]:
             details=[{"field": "body.provider"}],
         )
     entry = next(iter(matches))
-    loaded = entry.load()
+    try:
+        loaded = entry.load()
+    except ImportError as exc:  # a plugin whose package is broken or half installed
+        raise InvalidInput(
+            f"the provider {name!r} cannot be loaded: {exc}", reason="invalid_provider"
+        ) from exc
     if not (isinstance(loaded, type) and issubclass(loaded, Provider)):
         raise InvalidInput(
             f"the provider {name!r} ({entry.value}) is not a Provider class",

@@ -193,19 +193,22 @@ class NodePublic(PublicModel):
     )
     connected: bool = False
     created_at: datetime
-    user_id: str = Field(description="Who added it (and pays for it, for a cloud node).")
-    machine_type: str | None
-    region: str | None
+    user_id: str = Field("", description="Who added it (and pays for it, for a cloud node).")
+    machine_type: str | None = None
+    region: str | None = None
     options: dict[str, Any] = Field(
-        description="What the provider was told (ssh: host, port, user)."
+        default_factory=dict, description="What the provider was told (ssh: host, port, user)."
     )
-    machine: str = Field(description="`none`, `made` or `gone`: the machine at its provider.")
-    hourly_price: float | None
-    currency: str | None
+    machine: str = Field(
+        "none", description="`none`, `made` or `gone`: the machine at its provider."
+    )
+    hourly_price: float | None = None
+    currency: str | None = None
     cost_this_month: float | None = None
-    last_error: str | None
+    last_error: str | None = None
     bootstrap_log: list[BootstrapLogLine] = Field(
-        description="The latest steps of making the machine and bootstrapping the node."
+        default_factory=list,
+        description="The latest steps of making the machine and bootstrapping the node.",
     )
     host_key_fingerprint: str | None = Field(
         None, description="The SSH host key recorded on first contact (ssh nodes)."

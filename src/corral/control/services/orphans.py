@@ -19,7 +19,7 @@ from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind, MachineState, Node, User
 from corral.control.providers.base import LABEL_OWNER, Machine, Provider, ProviderError
 from corral.control.providers.registry import load_provider
-from corral.control.services import activity, credentials, leases
+from corral.control.services import activity, auth, credentials, leases
 from corral.control.services.provisioning import Provisioning
 from corral.errors import InvalidInput
 from corral.states import NodeState
@@ -104,7 +104,9 @@ async def _sweep_account(ctx: Provisioning, provider: Provider, user_id: str) ->
                     log.warning("could not delete orphan %s: %s", machine.name, exc.message)
                     continue
                 owner = machine.labels.get(LABEL_OWNER) or user_id
-                if owner and await db.get(User, owner) is not None:
+                if not owner or await db.get(User, owner) is None:
+                    owner = (await auth.get_owner(db)).id  # someone must hear of it
+                if owner:
                     activity.record(
                         db,
                         "node.orphan_deleted",

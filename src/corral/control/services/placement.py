@@ -67,6 +67,9 @@ class NodeOffer:
     held_memory_bytes: int = 0
     workspaces: int = 0
     """Workspaces it holds, stopped ones and those in error included."""
+    private_to: str | None = None
+    """The user whose own node it is (a member's cloud machine or SSH server); None for the
+    nodes the owner shares with everyone."""
 
     @property
     def free_cpus(self) -> float:
@@ -97,6 +100,8 @@ class Ask:
     """Its project's limits; None fields take the runtime's defaults."""
     node_id: str | None = None
     """The node it must go to, when its user named one."""
+    user_id: str | None = None
+    """Whose workspace it is: only they may use their own nodes."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,7 @@ def choose(
     ask: Ask, nodes: list[NodeOffer], *, max_workspaces_per_node: int | None = None
 ) -> Placement | Unplaced:
     """The node (with the runtime and limits) that takes the workspace, or why none can now."""
+    nodes = [node for node in nodes if node.private_to in (None, ask.user_id)]
     if ask.node_id is not None:
         named = [node for node in nodes if node.id == ask.node_id]
         if not named:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corral.control.db.models import Node, Project, Workspace
+from corral.control.db.models import Node, Project, User, UserRole, Workspace
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.services import activity, runtimes, workspaces
 from corral.control.services.lifecycle import claim_transition, explain_state
@@ -72,6 +72,7 @@ async def node_offers(db: AsyncSession, registry: NodeRegistry) -> dict[str, Nod
             limits = _limits(stored)
             held_cpus[node_id] = held_cpus.get(node_id, 0.0) + (limits.cpus or 0.0)
             held_memory[node_id] += limits.memory_bytes or 0
+    owners = set(await db.scalars(select(User.id).where(User.role == UserRole.OWNER)))
     offers = {}
     for node in nodes:
         capacity, usage = node.capacity, node.usage
@@ -91,6 +92,7 @@ async def node_offers(db: AsyncSession, registry: NodeRegistry) -> dict[str, Nod
             held_cpus=held_cpus.get(node.id, 0.0),
             held_memory_bytes=held_memory[node.id],
             workspaces=held[node.id],
+            private_to=None if node.user_id in owners else node.user_id,
         )
     return offers
 
@@ -109,6 +111,7 @@ def _ask(ws: Workspace) -> Ask:
         runtime=None if ws.runtime == runtimes.AUTO else ws.runtime,
         limits=_limits(ws.limits),
         node_id=ws.node_id,
+        user_id=ws.user_id,
     )
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "NodeRequest",
     "Provisioning",
     "machine_offer",
+    "next_retry_at",
     "node_for_join_token",
     "nodes_due",
     "provider_kind",
@@ -399,7 +400,7 @@ async def _retry_later(db: AsyncSession, ctx: Provisioning, node: Node, message:
     delay = _backoff(ctx, node.attempts)
     node.next_attempt_at = utcnow() + timedelta(seconds=delay)
     node.last_error = message
-    await record_step(db, node, f"{message} (trying again in {delay:.0f} s)")
+    await record_step(db, node, f"{message} (trying again in {max(delay, 1):.0f} s)")
     log.warning(
         "node %s: %s; trying again in %.0f s", node.name, message, delay, extra={"node_id": node.id}
     )
@@ -560,3 +561,21 @@ async def nodes_due(db: AsyncSession, now: datetime) -> list[str]:
         .order_by(Node.id)
     )
     return list(rows)
+
+
+async def next_retry_at(db: AsyncSession, now: datetime) -> datetime | None:
+    """When the soonest node waiting to retry a step is due, so the loop wakes then."""
+    found: datetime | None = await db.scalar(
+        select(func.min(Node.next_attempt_at)).where(
+            Node.provider.not_in(PROVIDER_FREE),
+            Node.next_attempt_at > now,
+            Node.state.in_(
+                [
+                    NodeState.PENDING.value,
+                    NodeState.DELETING.value,
+                    NodeState.ERROR.value,
+                ]
+            ),
+        )
+    )
+    return found

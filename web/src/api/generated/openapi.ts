@@ -320,9 +320,32 @@ export interface paths {
         put?: never;
         /**
          * Add Node
-         * @description Add a node (owner only) and get the single-use join token for `corral node run`.
+         * @description Add a node. `manual` (owner only) answers the single-use join token for `corral node
+         *     run`; with a provider (`hetzner`, `ssh`) the node is made in the background: follow it
+         *     with `GET /nodes/{node}` (its state and `bootstrap_log`).
          */
         post: operations["add_node_api_v1_nodes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/bootstrap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bootstrap Step
+         * @description A new machine reports a bootstrap step ("installing Docker"), with its join token as
+         *     the bearer token; the token is not used up.
+         */
+        post: operations["bootstrap_step_api_v1_nodes_bootstrap_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -362,7 +385,8 @@ export interface paths {
         post?: never;
         /**
          * Remove Node
-         * @description Remove a node (owner only); its credential stops working and its link is closed.
+         * @description Remove a node (the owner, or the member who added it); its credential stops working
+         *     and its link is closed. A provider's node goes to `deleting` until its machine is gone.
          */
         delete: operations["remove_node_api_v1_nodes__node__delete"];
         options?: never;
@@ -385,6 +409,68 @@ export interface paths {
          *     stop working.
          */
         post: operations["reissue_join_token_api_v1_nodes__node__join_token_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Providers
+         * @description The enabled providers (`manual` is always there: a node you join by hand).
+         */
+        get: operations["list_providers_api_v1_providers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/providers/{provider}/offer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Provider Offer
+         * @description The sizes (with prices per hour) and regions `provider` offers, read with your
+         *     credential for it (`credential`, or your only one of its kind).
+         */
+        get: operations["provider_offer_api_v1_providers__provider__offer_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/costs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Costs
+         * @description What cloud nodes cost this month so far, per user and currency: everyone's for the
+         *     owner, your own for a member.
+         */
+        get: operations["list_costs_api_v1_costs_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1229,6 +1315,24 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
         };
+        /** BootstrapLogLine */
+        BootstrapLogLine: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Step */
+            step: string;
+        };
+        /** BootstrapStep */
+        BootstrapStep: {
+            /**
+             * Step
+             * @description What the bootstrap does now.
+             */
+            step: string;
+        };
         /**
          * ContextUsage
          * @description From the agent's last `usage_update`.
@@ -1390,6 +1494,34 @@ export interface components {
             user: components["schemas"]["UserPublic"];
             token: components["schemas"]["ApiTokenCreated"];
         };
+        /** MachineTypePublic */
+        MachineTypePublic: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Cpus */
+            cpus: number;
+            /** Memory Bytes */
+            memory_bytes: number;
+            /** Disk Bytes */
+            disk_bytes: number;
+            /** Architecture */
+            architecture: string;
+            /** Hourly Price */
+            hourly_price: number;
+            /** Currency */
+            currency: string;
+            /** Regions */
+            regions: string[];
+            /**
+             * Prices
+             * @description Price per hour by region, where it differs.
+             */
+            prices: {
+                [key: string]: number;
+            };
+        };
         /** ModeChange */
         ModeChange: {
             /** Mode */
@@ -1407,25 +1539,51 @@ export interface components {
              * @description Lower-case letters, digits, '.', '_' and '-', not shaped like an id.
              */
             name: string;
+            /**
+             * Provider
+             * @description Who makes the machine: `manual` (you run `corral node run` with the join token), `hetzner`, `ssh`, or another enabled provider.
+             * @default manual
+             */
+            provider: string;
+            /**
+             * Machine Type
+             * @description The provider's size (`cx23`); cloud providers only.
+             */
+            machine_type?: string | null;
+            /**
+             * Region
+             * @description The provider's region (`fsn1`); cloud providers only.
+             */
+            region?: string | null;
+            /**
+             * Credential
+             * @description Your credential the provider works with (id or name): a `hetzner` token, an `ssh-key`. Unset: your only one of that kind.
+             */
+            credential?: string | null;
+            /**
+             * Allow Ssh
+             * @description Open the SSH port in a cloud machine's firewall (nothing else is).
+             * @default false
+             */
+            allow_ssh: boolean;
+            /** @description The server, for the `ssh` provider. */
+            ssh?: components["schemas"]["SshTarget"] | null;
         };
         /** NodeCreated */
         NodeCreated: {
             node: components["schemas"]["NodePublic"];
             /**
              * Join Token
-             * @description Single use, shown once; give it to `corral node run`.
+             * @description Single use, shown once; give it to `corral node run` (`manual` nodes only: a provider hands its machine a token itself).
              */
-            join_token: string;
+            join_token: string | null;
             /**
              * Join Command
              * @description The command to run on the new machine.
              */
-            join_command: string;
-            /**
-             * Expires At
-             * Format: date-time
-             */
-            expires_at: string;
+            join_command: string | null;
+            /** Expires At */
+            expires_at: string | null;
         };
         /**
          * NodeIsolation
@@ -1587,6 +1745,47 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * User Id
+             * @description Who added it (and pays for it, for a cloud node).
+             * @default
+             */
+            user_id: string;
+            /** Machine Type */
+            machine_type: string | null;
+            /** Region */
+            region: string | null;
+            /**
+             * Options
+             * @description What the provider was told (ssh: host, port, user).
+             */
+            options: {
+                [key: string]: unknown;
+            };
+            /**
+             * Machine
+             * @description `none`, `made` or `gone`: the machine at its provider.
+             * @default none
+             */
+            machine: string;
+            /** Hourly Price */
+            hourly_price: number | null;
+            /** Currency */
+            currency: string | null;
+            /** Cost This Month */
+            cost_this_month: number | null;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Bootstrap Log
+             * @description The latest steps of making the machine and bootstrapping the node.
+             */
+            bootstrap_log: components["schemas"]["BootstrapLogLine"][];
+            /**
+             * Host Key Fingerprint
+             * @description The SSH host key recorded on first contact (ssh nodes).
+             */
+            host_key_fingerprint: string | null;
         };
         /**
          * NodeRuntime
@@ -1920,12 +2119,43 @@ export interface components {
              */
             resources?: string[];
         };
+        /** ProviderOffer */
+        ProviderOffer: {
+            /** Machine Types */
+            machine_types: components["schemas"]["MachineTypePublic"][];
+            /** Regions */
+            regions: components["schemas"]["RegionPublic"][];
+        };
+        /** ProviderPublic */
+        ProviderPublic: {
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @description `cloud` (makes machines that cost money), `machine` (installs onto a server you have) or `local`.
+             */
+            kind: string;
+            /**
+             * Credential Kind
+             * @description The credential kind it needs, if any.
+             */
+            credential_kind: string | null;
+        };
         /**
          * Quirk
          * @description Known deviations of real agents that the session host works around.
          * @enum {string}
          */
         Quirk: "missing_file_reads_empty";
+        /** RegionPublic */
+        RegionPublic: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Country */
+            country: string;
+        };
         /** SessionCreate */
         SessionCreate: {
             /**
@@ -2014,6 +2244,43 @@ export interface components {
          * @enum {string}
          */
         SessionState: "starting" | "idle" | "running" | "awaiting_permission" | "stopped" | "error";
+        /** SpendPublic */
+        SpendPublic: {
+            /** User Id */
+            user_id: string;
+            /** User Name */
+            user_name: string;
+            /** Currency */
+            currency: string;
+            /**
+             * This Month
+             * @description What the user's cloud nodes cost this month so far.
+             */
+            this_month: number;
+            /**
+             * Per Hour Now
+             * @description What their machines that exist now cost per hour.
+             */
+            per_hour_now: number;
+        };
+        /** SshTarget */
+        SshTarget: {
+            /**
+             * Host
+             * @description The server's name or address.
+             */
+            host: string;
+            /**
+             * Port
+             * @default 22
+             */
+            port: number;
+            /**
+             * User
+             * @default root
+             */
+            user: string;
+        };
         /** TerminalCreate */
         TerminalCreate: {
             /**
@@ -3838,6 +4105,82 @@ export interface operations {
             };
         };
     };
+    bootstrap_step_api_v1_nodes_bootstrap_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BootstrapStep"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body could not be read (for example, it is not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     join_api_v1_nodes_join_post: {
         parameters: {
             query?: never;
@@ -4084,6 +4427,115 @@ export interface operations {
             };
             /** @description Invalid fields, each named in details */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_providers_api_v1_providers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderPublic"][];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    provider_offer_api_v1_providers__provider__offer_get: {
+        parameters: {
+            query?: {
+                credential?: string | null;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderOffer"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_costs_api_v1_costs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpendPublic"][];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -27,11 +27,16 @@ function RemoveNode({ node }: { node: Node }) {
 
 /** The command that joins a machine as `created.node`, shown once. */
 function JoinCommand({ created, onDone }: { created: NodeCreated; onDone: () => void }) {
+  const expiresAt = created.expires_at ?? "";
   return (
-    <SecretOnce title={`Join ${created.node.name}`} value={created.join_command} onDone={onDone}>
+    <SecretOnce
+      title={`Join ${created.node.name}`}
+      value={created.join_command ?? ""}
+      onDone={onDone}
+    >
       <p>
         Run this on the new machine (with Corral installed). The token in it works once, until{" "}
-        <time dateTime={created.expires_at}>{new Date(created.expires_at).toLocaleString()}</time>.
+        <time dateTime={expiresAt}>{new Date(expiresAt).toLocaleString()}</time>.
       </p>
     </SecretOnce>
   );

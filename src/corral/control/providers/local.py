@@ -1,5 +1,7 @@
-"""The local node of `corral up`: a node daemon process beside the control plane.
+"""The `local` provider: the node of `corral up`, a node daemon process beside the control plane.
 
+Its machine is the control plane's own, so there is nothing to make or delete at a provider;
+what it does is supervise the daemon process (`supervise_local_node`, started by `corral up`).
 It links over 127.0.0.1 through the same node link as any remote node; there is no in-process
 shortcut, so what works locally works on every node. The supervisor makes the `local` node and
 its join token when needed, restarts the agent if it dies (with a capped backoff), and stops it
@@ -16,20 +18,25 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from corral.control.db.models import Node
+from corral.control.providers.base import Machine, MachineRequest, Progress, Provider
 from corral.control.services import auth, nodes
 from corral.control.state import AppState
+from corral.errors import InvalidInput
 from corral.netenv import network_variables
 from corral.protocol.frames import NODE_IDENTITY_FILE_NAME
+from corral.settings import ProvidersSettings
 from corral.states import NodeState
 
-__all__ = ["LOCAL_NODE_NAME", "supervise_local_node"]
+__all__ = ["LOCAL_NODE_NAME", "LocalProvider", "supervise_local_node"]
 
-log = logging.getLogger("corral.localnode")
+log = logging.getLogger("corral.providers.local")
 
 LOCAL_NODE_NAME = "local"
 RESTART_MIN_SECONDS = 1.0
@@ -140,3 +147,21 @@ async def supervise_local_node(state: AppState) -> None:
             delay = RESTART_MIN_SECONDS
         await asyncio.sleep(delay)
         delay = min(delay * 2, RESTART_MAX_SECONDS)
+
+
+class LocalProvider(Provider):
+    """The node beside the control plane. `corral up` makes it and its supervisor runs it, so
+    nobody asks this provider for a machine, and removing the node stops nothing here."""
+
+    name = "local"
+    kind = "local"
+
+    @classmethod
+    def open(cls, settings: ProvidersSettings, secret: str | None) -> LocalProvider:
+        return cls()
+
+    async def create_machine(self, request: MachineRequest, progress: Progress) -> Machine:
+        raise InvalidInput("the local node is run by `corral up` itself", reason="local_node")
+
+    async def delete_machine(self, node_id: str, handle: Mapping[str, Any]) -> None:
+        return None

@@ -1,0 +1,331 @@
+"""Nodes made by a provider, through the API and the app's own node reconciler, with the
+in-package fake provider standing in for a cloud: making a node until it joins, retries and
+deadlines, crashes mid-create, removal, idle nodes, orphans, costs and limits, leases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from corral.control.db.base import utcnow
+from corral.control.db.models import ActivityEvent, MachineState, Node
+from corral.control.providers.base import LABEL_INSTANCE, LABEL_NODE, Machine, ProviderError
+from corral.control.providers.fake import FakeProvider
+from corral.control.reconcilers import reconcile_nodes
+from corral.control.services import leases
+from corral.control.services.orphans import sweep_orphans
+from corral.settings import Settings, load_settings
+from tests.support.api import ApiUser, app_state, invite
+from tests.support.memnode import MemoryNode
+from tests.support.waits import eventually
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        providers={
+            "enabled": ["local", "fake"],
+            "retry_min_seconds": 0.2,
+            "retry_max_seconds": 0.5,
+            "orphan_sweep_interval_seconds": 3600,
+        },
+    )
+
+
+@pytest.fixture(autouse=True)
+def fake_cloud() -> Iterator[type[FakeProvider]]:
+    FakeProvider.reset()
+    yield FakeProvider
+    FakeProvider.reset()
+
+
+async def ask(
+    client: httpx.AsyncClient, user: ApiUser, name: str = "cloud1", **fields: Any
+) -> httpx.Response:
+    body = {"name": name, "provider": "fake", "machine_type": "small", "region": "here", **fields}
+    return await client.post("/api/v1/nodes", json=body, headers=user.headers)
+
+
+async def node_in(
+    client: httpx.AsyncClient, user: ApiUser, ref: str, state: str, wait_seconds: float = 20
+) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        response = await client.get(f"/api/v1/nodes/{ref}", headers=user.headers)
+        if response.status_code == 404 and state == "deleted":
+            return {"state": "deleted"}
+        found: dict[str, Any] = response.json()
+        return found if found["state"] == state else None
+
+    return await eventually(check, f"node {ref} {state}", wait_seconds=wait_seconds)
+
+
+async def test_a_node_is_made_joins_and_lands_workspaces(
+    app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    response = await ask(client, owner)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["join_token"] is None  # the provider hands the machine its token
+    node = created["node"]
+    assert node["state"] == "pending" and node["hourly_price"] == 0.01 and node["currency"] == "EUR"
+
+    provisioning = await node_in(client, owner, "cloud1", "provisioning")
+    assert provisioning["machine"] == "made"
+    steps = [line["step"] for line in provisioning["bootstrap_log"]]
+    assert "the machine was made" in steps
+    assert len(fake_cloud.machines) == 1
+    machine = next(iter(fake_cloud.machines.values()))
+    assert machine.labels[LABEL_NODE] == node["id"]
+
+    # The machine's bootstrap reports a step with its join token, then joins with it.
+    bootstrap = fake_cloud.requests[-1].bootstrap
+    assert bootstrap.control_url.startswith("http")
+    auth = {"Authorization": f"Bearer {bootstrap.join_token}"}
+    response = await client.post(
+        "/api/v1/nodes/bootstrap", json={"step": "installing Docker"}, headers=auth
+    )
+    assert response.status_code == 204, response.text
+    shown = (await client.get("/api/v1/nodes/cloud1", headers=owner.headers)).json()
+    assert shown["bootstrap_log"][-1]["step"] == "installing Docker"
+    assert shown["state_reason"] == "installing Docker"
+    wrong = await client.post(
+        "/api/v1/nodes/bootstrap", json={"step": "x"}, headers={"Authorization": "Bearer nope"}
+    )
+    assert wrong.status_code == 401
+
+    joined = await client.post("/api/v1/nodes/join", json={"join_token": bootstrap.join_token})
+    assert joined.status_code == 201, joined.text
+    state = app_state(app)
+    async with state.db() as db:
+        row = await db.get(Node, node["id"])
+        assert row is not None
+    linked = MemoryNode(state, row)
+    await linked.link()
+    try:
+        ready = await node_in(client, owner, "cloud1", "ready")
+        assert ready["connected"] is True
+    finally:
+        await linked.close()
+
+
+async def test_retries_after_a_passing_failure_and_errors_on_a_lasting_one(
+    client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    # Met while the sizes are read for the request itself: the request says so.
+    fake_cloud.fail("machine_types", ProviderError("the API answered 503", retryable=True))
+    first = await ask(client, owner)
+    assert first.status_code == 503
+    assert "503" in first.json()["error"]["message"]
+    # Met by the reconciler: it tries again, and the node is made in the end.
+    fake_cloud.fail("create_machine", *[ProviderError("the API answered 503", retryable=True)] * 2)
+    assert (await ask(client, owner)).status_code == 201
+    made = await node_in(client, owner, "cloud1", "provisioning")
+    steps = [line["step"] for line in made["bootstrap_log"]]
+    assert sum("the API answered 503 (trying again in" in step for step in steps) == 2
+    assert len(fake_cloud.machines) == 1
+
+    fake_cloud.fail("create_machine", ProviderError("the token was refused", retryable=False))
+    assert (await ask(client, owner, name="cloud2")).status_code == 201
+    failed = await node_in(client, owner, "cloud2", "error")
+    assert failed["state_reason"] == "the token was refused"
+    assert failed["last_error"] == "the token was refused"
+
+
+async def test_a_crash_mid_create_never_makes_a_second_machine(
+    app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    node = (await ask(client, owner)).json()["node"]
+    await node_in(client, owner, "cloud1", "provisioning")
+    state = app_state(app)
+    # As if the control plane died after the server was made and before it was recorded.
+    async with state.db() as db:
+        row = await db.get(Node, node["id"])
+        assert row is not None
+        row.state, row.provider_handle, row.next_attempt_at = "pending", {}, None  # type: ignore[assignment]
+        await db.commit()
+    await reconcile_nodes(state)
+    await reconcile_nodes(state)
+    again = await node_in(client, owner, "cloud1", "provisioning")
+    assert again["machine"] == "made"
+    assert len(fake_cloud.machines) == 1
+    assert len(fake_cloud.requests) >= 2
+
+
+async def test_past_its_deadline_a_node_errs_and_its_machine_goes(
+    app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    node = (await ask(client, owner)).json()["node"]
+    await node_in(client, owner, "cloud1", "provisioning")
+    state = app_state(app)
+    async with state.db() as db:
+        row = await db.get(Node, node["id"])
+        assert row is not None
+        row.provision_deadline_at = utcnow() - timedelta(seconds=1)
+        await db.commit()
+    state.nodes_due.set()
+    failed = await node_in(client, owner, "cloud1", "error")
+    assert "not ready within 15 min" in failed["state_reason"]
+
+    async def gone() -> bool:
+        shown = (await client.get("/api/v1/nodes/cloud1", headers=owner.headers)).json()
+        return shown["machine"] == "gone" and not fake_cloud.machines
+
+    await eventually(gone, "the machine deleted")
+
+
+async def test_removing_a_node_deletes_its_machine_and_ends_its_bill(
+    app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    node = (await ask(client, owner)).json()["node"]
+    await node_in(client, owner, "cloud1", "provisioning")
+    fake_cloud.fail("delete_machine", ProviderError("the API timed out", retryable=True))
+    removed = await client.delete("/api/v1/nodes/cloud1", headers=owner.headers)
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["state"] == "deleting"
+    await node_in(client, owner, "cloud1", "deleted")
+    assert not fake_cloud.machines
+    state = app_state(app)
+    async with state.db() as db:
+        row = await db.get(Node, node["id"])
+        assert row is not None and row.machine == MachineState.GONE
+        assert row.billing_started_at is not None and row.billing_ended_at is not None
+        actions = set(
+            await db.scalars(select(ActivityEvent.action).where(ActivityEvent.object_id == row.id))
+        )
+    assert {"node.created", "node.machine_made", "node.machine_deleted", "node.deleted"} <= actions
+    # The name is free again.
+    assert (await ask(client, owner)).status_code == 201
+
+
+async def test_a_node_without_workspaces_is_deleted_after_its_idle_time(
+    app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    node = (await ask(client, owner)).json()["node"]
+    await node_in(client, owner, "cloud1", "provisioning")
+    state = app_state(app)
+    async with state.db() as db:
+        row = await db.get(Node, node["id"])
+        assert row is not None
+        row.state = "ready"  # type: ignore[assignment]
+        row.idle_since = utcnow() - timedelta(minutes=31)
+        await db.commit()
+    state.nodes_due.set()
+    await node_in(client, owner, "cloud1", "deleted")
+    assert not fake_cloud.machines
+    async with state.db() as db:
+        actions = set(
+            await db.scalars(
+                select(ActivityEvent.action).where(ActivityEvent.object_id == node["id"])
+            )
+        )
+    assert "node.idle_deleted" in actions
+
+
+async def test_orphans_are_deleted_after_their_grace_and_others_are_left(
+    app: FastAPI, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    state = app_state(app)
+    async with state.db() as db:
+        instance = await leases.instance_id(db)
+    old = utcnow() - timedelta(hours=1)
+
+    def machine(machine_id: str, node_id: str, created: Any, instance_id: str) -> Machine:
+        return Machine(
+            id=machine_id,
+            name=f"m{machine_id}",
+            status="running",
+            created_at=created,
+            labels={LABEL_INSTANCE: instance_id, LABEL_NODE: node_id},
+            handle={},
+        )
+
+    fake_cloud.machines.update(
+        {
+            "a": machine("a", "nod_forgotten", old, instance),
+            "b": machine("b", "nod_young", utcnow(), instance),
+            "c": machine("c", "nod_other", old, "ins_someone_else"),
+        }
+    )
+    assert await sweep_orphans(state.provisioning) == 1
+    assert set(fake_cloud.machines) == {"b", "c"}
+    async with state.db() as db:
+        events = (
+            await db.scalars(
+                select(ActivityEvent).where(ActivityEvent.action == "node.orphan_deleted")
+            )
+        ).all()
+    assert [event.object_id for event in events] == ["nod_forgotten"]
+
+
+async def test_limits_on_nodes_and_monthly_spend(
+    tmp_path: Path, database_url: str, fake_cloud: type[FakeProvider]
+) -> None:
+    from corral.control.app import create_app
+    from tests.support.api import sign_in_owner
+
+    settings = load_settings(
+        data_dir=tmp_path / "limits",
+        database_url=database_url,
+        providers={"enabled": ["fake"], "max_nodes_per_user": 1, "max_monthly_spend": 100.0},
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            owner = await sign_in_owner(app, client)
+            assert (await ask(client, owner)).status_code == 201
+            second = await ask(client, owner, name="cloud2")
+            assert second.status_code == 409
+            assert second.json()["error"]["code"] == "node_limit"
+    settings = load_settings(
+        data_dir=tmp_path / "spend",
+        database_url=database_url,
+        providers={"enabled": ["fake"], "max_monthly_spend": 0.001},
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            owner = await sign_in_owner(app, client)
+            refused = await ask(client, owner, name="cloud3")  # the same database
+            assert refused.status_code == 409
+            body = refused.json()["error"]
+            assert body["code"] == "spend_limit"
+            assert "monthly limit of 0.00 EUR" in body["message"]
+
+
+async def test_a_members_node_is_theirs_alone(
+    client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    alice = await invite(client, owner, "alice")
+    bob = await invite(client, owner, "bob")
+    assert (await ask(client, alice, name="alices")).status_code == 201
+    assert (await client.get("/api/v1/nodes/alices", headers=bob.headers)).status_code == 404
+    listed = (await client.get("/api/v1/nodes", headers=bob.headers)).json()["items"]
+    assert "alices" not in [n["name"] for n in listed]
+    assert (await client.get("/api/v1/nodes/alices", headers=owner.headers)).status_code == 200
+    assert (await client.delete("/api/v1/nodes/alices", headers=bob.headers)).status_code == 404
+    costs = (await client.get("/api/v1/costs", headers=bob.headers)).json()
+    assert costs == []
+
+
+async def test_a_node_held_by_another_process_is_left_alone(
+    app: FastAPI, client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    state = app_state(app)
+    node_id = "nod_" + "0" * 26
+    async with state.db() as db:
+        assert await leases.claim(db, f"node:{node_id}", "another-process", seconds=60)
+        assert not await leases.claim(db, f"node:{node_id}", state.provisioning.holder, seconds=60)
+        assert await leases.claim(db, f"node:{node_id}", "another-process", seconds=60)
+        await leases.release(db, f"node:{node_id}", "another-process")
+        assert await leases.claim(db, f"node:{node_id}", state.provisioning.holder, seconds=60)
