@@ -15,6 +15,7 @@ from corral.cli import (
     credentials,
     nodes,
     projects,
+    providers,
     server,
     sessions,
     tokens,
@@ -65,6 +66,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(credentials.app, name="credentials")
 app.add_typer(projects.app, name="project")
 app.add_typer(nodes.app, name="node")
+app.add_typer(providers.app, name="provider")
 app.add_typer(workspaces.app, name="workspace")
 app.add_typer(agents.app, name="agent")
 app.add_typer(sessions.app, name="session")

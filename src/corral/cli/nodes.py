@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from corral.cli.account import JsonFlag
-from corral.cli.client import open_client, segment
+from corral.cli.client import ApiClient, open_client, segment
 from corral.cli.limits import describe_limits
-from corral.cli.output import console, print_json, print_table, when
+from corral.cli.output import CliError, console, print_json, print_table, when
 from corral.sizes import format_bytes, format_cpus
 
 app = typer.Typer(help="Nodes: the machines workspaces run on.", no_args_is_help=True)
+
+POLL_SECONDS = 1.0
+FOLLOW_TIMEOUT_SECONDS = 20 * 60
+"""Longer than a provider's deadline (15 min by default), after which the node is in error."""
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Return at once; the work carries on.")]
 
 
 def _gib(value: Any) -> str:
@@ -103,19 +110,126 @@ def pty_host(
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="Short name, e.g. `build-box`.")],
+    ssh: Annotated[
+        str | None,
+        typer.Option(
+            "--ssh",
+            metavar="[USER@]HOST",
+            help="Install the node on this server over SSH (default user: root).",
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option(help="The server's SSH port.", min=1, max=65535)] = 22,
+    key: Annotated[
+        str | None,
+        typer.Option(help="Your ssh-key credential to log in with (default: your only one)."),
+    ] = None,
+    no_wait: NoWait = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Add a node (owner only) and print the command that links the new machine."""
-    with open_client() as client:
-        created = client.post("/nodes", {"name": name})
-    if as_json:
-        print_json(created)
+    """Add a node. Without --ssh (owner only): print the command that links a new machine.
+    With --ssh: Corral logs in, installs the node daemon as a service and it joins; the
+    server's host key is trusted on first use and must match after that."""
+    if ssh is None:
+        with open_client() as client:
+            created = client.post("/nodes", {"name": name})
+        if as_json:
+            print_json(created)
+            return
+        console.print(
+            f"Added node {name}. On that machine run (the token works once, until "
+            f"{when(created['expires_at'])} UTC):"
+        )
+        print(created["join_command"])
         return
-    console.print(
-        f"Added node {name}. On that machine run (the token works once, until "
-        f"{when(created['expires_at'])} UTC):"
-    )
-    print(created["join_command"])
+    user, _, host = ssh.rpartition("@")
+    body = {
+        "name": name,
+        "provider": "ssh",
+        "credential": key,
+        "ssh": {"host": host, "port": port, "user": user or "root"},
+    }
+    _make(body, no_wait=no_wait, as_json=as_json)
+
+
+@app.command("create")
+def create(
+    name: Annotated[
+        str | None, typer.Argument(help="Short name (default: PROVIDER-REGION-xxxx).")
+    ] = None,
+    provider: Annotated[str, typer.Option(help="A cloud provider, e.g. `hetzner`.")] = "hetzner",
+    size: Annotated[str, typer.Option(help="The provider's size (`corral provider sizes`).")] = (
+        "cx23"
+    ),
+    region: Annotated[str, typer.Option(help="The provider's region, e.g. `fsn1`.")] = "fsn1",
+    credential: Annotated[
+        str | None, typer.Option(help="Your credential for it (default: your only one).")
+    ] = None,
+    allow_ssh: Annotated[
+        bool, typer.Option("--allow-ssh", help="Open port 22 in its firewall (nothing is, else).")
+    ] = False,
+    no_wait: NoWait = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make a machine at a cloud provider (with your credential, at its price) that becomes a
+    node: it boots, installs Docker and the node daemon, and joins. Shows each step."""
+    body = {
+        "name": name or f"{provider}-{region}-{secrets.token_hex(2)}",
+        "provider": provider,
+        "machine_type": size,
+        "region": region,
+        "credential": credential,
+        "allow_ssh": allow_ssh,
+    }
+    _make(body, no_wait=no_wait, as_json=as_json)
+
+
+SETTLED = ("ready", "error", "deleted")
+
+
+def _make(body: dict[str, Any], *, no_wait: bool, as_json: bool) -> None:
+    with open_client() as client:
+        node = client.post("/nodes", body)["node"]
+        if not no_wait:
+            node = _follow(client, node, until=SETTLED)
+    if as_json:
+        print_json(node)
+    elif node["state"] == "ready":
+        console.print(f"Node {node['name']} is ready.")
+    elif node["state"] != "error":
+        console.print(f"Node {node['name']} is {node['state']}; `corral node show` follows it.")
+    if node["state"] == "error":
+        raise CliError(f"node {node['name']} failed: {node['state_reason']}")
+
+
+def _follow(client: ApiClient, node: dict[str, Any], *, until: tuple[str, ...]) -> dict[str, Any]:
+    """Print each step of making (or removing) a node as it is reported, under a spinner that
+    says where it is; Ctrl-C stops following, the work carries on."""
+    shown = 0
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_SECONDS
+    with console.status(f"{node['state'].capitalize()} {node['name']} …") as status:
+        while node["state"] not in until:
+            log = node["bootstrap_log"]
+            # The log keeps its last lines only: find where the new ones start.
+            fresh = log[shown:] if shown <= len(log) else log
+            for line in fresh:
+                console.print(f"  {when(line['at'])}  {line['step']}", markup=False)
+            shown = len(log)
+            status.update(f"{node['state'].capitalize()} {node['name']} …")
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"{node['name']} is still {node['state']}; `corral node show "
+                    f"{node['name']}` follows it"
+                )
+            time.sleep(POLL_SECONDS)
+            try:
+                node = client.get(f"/nodes/{node['id']}")
+            except CliError:
+                if "deleted" in until:  # removed nodes are not found any more
+                    return {**node, "state": "deleted"}
+                raise
+        for line in node["bootstrap_log"][shown:]:
+            console.print(f"  {when(line['at'])}  {line['step']}", markup=False)
+    return node
 
 
 @app.command("token")
@@ -142,6 +256,7 @@ def list_nodes(as_json: JsonFlag = False) -> None:
     """List nodes with their state, last heartbeat, capacity and use."""
     with open_client() as client:
         nodes = client.get_all("/nodes")
+        spend = client.get("/costs")
     if as_json:
         print_json(nodes)
         return
@@ -149,6 +264,8 @@ def list_nodes(as_json: JsonFlag = False) -> None:
         nodes,
         [
             ("NAME", lambda n: n["name"]),
+            ("PROVIDER", _where),
+            ("PRICE", _price),
             ("STATE", lambda n: n["state"]),
             ("LINKED", lambda n: "yes" if n["connected"] else "no"),
             ("LAST SEEN", lambda n: when(n["last_seen_at"])),
@@ -157,6 +274,28 @@ def list_nodes(as_json: JsonFlag = False) -> None:
         ],
         empty="No nodes. `corral up` runs a local one; `corral node add NAME` adds another.",
     )
+    for entry in spend:
+        console.print(
+            f"This month: {entry['this_month']:.2f} {entry['currency']} for {entry['user_name']}"
+            f" ({entry['per_hour_now']:.4f} {entry['currency']}/h running now)",
+            markup=False,
+        )
+
+
+def _where(node: dict[str, Any]) -> str:
+    """`hetzner cx23/fsn1`, `ssh root@host`, `manual`."""
+    if node["machine_type"]:
+        return f"{node['provider']} {node['machine_type']}/{node['region']}"
+    options = node["options"]
+    if node["provider"] == "ssh" and "host" in options:
+        return f"ssh {options.get('user', 'root')}@{options['host']}"
+    return str(node["provider"])
+
+
+def _price(node: dict[str, Any]) -> str:
+    if node["hourly_price"] is None:
+        return "-"
+    return f"{node['hourly_price']:.4f} {node['currency']}/h"
 
 
 @app.command("show")
@@ -178,6 +317,20 @@ def show(
         f"{when(found['last_seen_at'])}, version {found['version'] or '-'}"
     )
     console.print(f"  use: {_use(found)}")
+    console.print(f"  provider: {_where(found)}", markup=False)
+    if found["hourly_price"] is not None:
+        console.print(
+            f"  price: {_price(found)}, {found['cost_this_month'] or 0:.2f} "
+            f"{found['currency']} this month",
+            markup=False,
+        )
+    if found["host_key_fingerprint"]:
+        console.print(f"  host key: {found['host_key_fingerprint']}", markup=False)
+    if found["last_error"] and found["state"] != "ready":
+        console.print(f"  last error: {found['last_error']}", markup=False)
+    if found["state"] in ("pending", "provisioning", "joining", "deleting", "error"):
+        for line in found["bootstrap_log"][-10:]:
+            console.print(f"    {when(line['at'])}  {line['step']}", markup=False)
     capacity = found["capacity"]
     if "allocatable_cpus" in capacity:
         offered = f"{format_cpus(capacity['allocatable_cpus'])}"
@@ -225,8 +378,17 @@ def _isolation(isolation: dict[str, Any]) -> str:
 
 
 @app.command("rm")
-def remove(node: Annotated[str, typer.Argument(help="Name or id.")]) -> None:
-    """Remove a node (owner only): its credential stops working at once."""
+def remove(
+    node: Annotated[str, typer.Argument(help="Name or id.")],
+    no_wait: NoWait = False,
+) -> None:
+    """Remove a node: its credential stops working at once. A cloud machine is deleted at
+    its provider (its bill ends); a node added over SSH is uninstalled from the server."""
     with open_client() as client:
-        client.delete(f"/nodes/{segment(node)}")
-    console.print(f"Removed node {node}.")
+        found = client.delete(f"/nodes/{segment(node)}")
+        if found["state"] == "deleting" and not no_wait:
+            found = _follow(client, found, until=("deleted",))
+    if found["state"] == "deleting":
+        console.print(f"Removing node {node}; its machine is being deleted.")
+    else:
+        console.print(f"Removed node {node}.")
