@@ -292,6 +292,13 @@ class ProvidersSettings(SettingsArea):
     max_nodes_per_user: int | None = Field(
         None, ge=0, description="Most cloud and SSH nodes one user may have (unset: no limit)."
     )
+    autoscale_wait_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a workspace waits for room before its user's default node "
+        "(`corral node default`) is asked for: a node linking or a workspace stopping may "
+        "free room first.",
+    )
     max_monthly_spend: float | None = Field(
         None,
         ge=0,

@@ -22,6 +22,7 @@ from corral.control.reconcilers import reconcile_nodes
 from corral.control.services import leases
 from corral.control.services.orphans import sweep_orphans
 from corral.settings import Settings, load_settings
+from corral.states import WorkspaceState
 from tests.support.api import ApiUser, app_state, invite
 from tests.support.memnode import MemoryNode
 from tests.support.waits import eventually
@@ -37,7 +38,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
             "retry_min_seconds": 0.2,
             "retry_max_seconds": 0.5,
             "orphan_sweep_interval_seconds": 3600,
+            "autoscale_wait_seconds": 0,
         },
+        placement={"interval_seconds": 0.2},
     )
 
 
@@ -329,3 +332,57 @@ async def test_a_node_held_by_another_process_is_left_alone(
         assert await leases.claim(db, f"node:{node_id}", "another-process", seconds=60)
         await leases.release(db, f"node:{node_id}", "another-process")
         assert await leases.claim(db, f"node:{node_id}", state.provisioning.holder, seconds=60)
+
+
+async def test_a_workspace_that_finds_no_room_gets_a_node_from_its_users_template(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    owner: ApiUser,
+    git_repo: Any,
+    fake_cloud: type[FakeProvider],
+) -> None:
+    from tests.integration.test_api_placement import add_project, create, settled
+
+    template = {"provider": "fake", "machine_type": "small", "region": "here"}
+    saved = await client.put(
+        "/api/v1/providers/default-node", json=template, headers=owner.headers
+    )
+    assert saved.status_code == 200, saved.text
+    await add_project(client, owner, git_repo)
+    ws = await create(client, owner)
+    waiting = await settled(client, owner, ws["id"], "pending")
+
+    async def node_asked_for() -> list[dict[str, Any]] | None:
+        listed = (await client.get("/api/v1/nodes", headers=owner.headers)).json()["items"]
+        made = [n for n in listed if n["name"].startswith("auto-owner-")]
+        return made or None
+
+    made = (await eventually(node_asked_for, "a node asked for"))[0]
+    assert made["provider"] == "fake" and made["machine_type"] == "small"
+    waiting = (await client.get(f"/api/v1/workspaces/{ws['id']}", headers=owner.headers)).json()
+    assert waiting["state_reason"] == f"waiting for node {made['name']}, being made for it"
+    # One node for the user, however many passes run while it is being made.
+    await node_in(client, owner, made["name"], "provisioning")
+    listed = (await client.get("/api/v1/nodes", headers=owner.headers)).json()["items"]
+    assert len([n for n in listed if n["name"].startswith("auto-")]) == 1
+
+    # It joins and links: the workspace lands on it.
+    bootstrap = fake_cloud.requests[-1].bootstrap
+    joined = await client.post("/api/v1/nodes/join", json={"join_token": bootstrap.join_token})
+    assert joined.status_code == 201, joined.text
+    state = app_state(app)
+    async with state.db() as db:
+        row = await db.get(Node, made["id"])
+        assert row is not None
+    linked = MemoryNode(state, row)
+    await linked.link()
+    try:
+        landed = await settled(client, owner, ws["id"], "creating")
+        assert landed["node_id"] == made["id"]
+        await linked.report(ws["id"], WorkspaceState.RUNNING)
+        await settled(client, owner, ws["id"], "running")
+    finally:
+        await linked.close()
+    cleared = await client.delete("/api/v1/providers/default-node", headers=owner.headers)
+    assert cleared.status_code == 204
+    assert (await client.get("/api/v1/providers/default-node", headers=owner.headers)).json() is None

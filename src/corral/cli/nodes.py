@@ -392,3 +392,45 @@ def remove(
         console.print(f"Removing node {node}; its machine is being deleted.")
     else:
         console.print(f"Removed node {node}.")
+
+
+@app.command("default")
+def default(
+    provider: Annotated[
+        str | None, typer.Option(help="The provider to make the node with, e.g. `hetzner`.")
+    ] = None,
+    size: Annotated[str | None, typer.Option(help="Its size (`corral provider sizes`).")] = None,
+    region: Annotated[str | None, typer.Option(help="Its region.")] = None,
+    credential: Annotated[str | None, typer.Option(help="Your credential for it.")] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Wait for room again instead of making a node.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show or set the node Corral makes for you when one of your workspaces finds no room on
+    any node (with your credential, within the limits on nodes and spend)."""
+    with open_client() as client:
+        if clear:
+            client.delete("/providers/default-node")
+            console.print("Workspaces that find no room wait for it.")
+            return
+        if provider is not None:
+            body = {
+                "provider": provider,
+                "machine_type": size,
+                "region": region,
+                "credential": credential,
+            }
+            template = client.put("/providers/default-node", body)
+        else:
+            template = client.get("/providers/default-node")
+    if as_json:
+        print_json(template)
+    elif template is None:
+        console.print("No default node: workspaces that find no room wait for it.")
+    else:
+        where = "/".join(filter(None, [template["machine_type"], template["region"]]))
+        console.print(
+            f"When a workspace finds no room: a {template['provider']} node {where}".rstrip(),
+            markup=False,
+        )

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from corral.control.db.base import utcnow
 from corral.control.services import (
+    autoscale,
     idle,
     idlenodes,
     nodes,
@@ -68,9 +69,13 @@ async def mark_stale_nodes_forever(state: AppState) -> None:
 
 
 async def place_workspaces(state: AppState) -> int:
-    """One placement pass over the pending workspaces (`services/placing`)."""
+    """One placement pass over the pending workspaces (`services/placing`); then a node is
+    asked for where a user's workspaces still find no room and they said which (`autoscale`)."""
     async with state.db() as db:
-        return await placing.place_pending(db, state.node_registry, state.settings.placement)
+        placed = await placing.place_pending(db, state.node_registry, state.settings.placement)
+    if await autoscale.ask_for_nodes(state.provisioning):
+        state.nodes_due.set()
+    return placed
 
 
 async def place_workspaces_forever(state: AppState) -> None:

@@ -3,7 +3,7 @@ signed-in user (with prices, read with their own credential), and what cloud nod
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -15,12 +15,14 @@ from corral.control.db.models import User, UserRole
 from corral.control.providers.registry import load_provider, provider_names
 from corral.control.schemas.nodes import (
     MachineTypePublic,
+    NodeTemplate,
     ProviderOffer,
     ProviderPublic,
     RegionPublic,
     SpendPublic,
+    SshTarget,
 )
-from corral.control.services import costs, provisioning
+from corral.control.services import autoscale, costs, provisioning
 from corral.errors import InvalidInput
 
 router = APIRouter(prefix=API_PREFIX, tags=["providers"])
@@ -37,6 +39,62 @@ async def list_providers(user: CurrentUser, state: State) -> list[ProviderPublic
             continue
         found.append(ProviderPublic(name=name, kind=cls.kind, credential_kind=cls.credential_kind))
     return found
+
+
+@router.get("/providers/default-node")
+async def get_node_template(user: CurrentUser) -> NodeTemplate | None:
+    """The node made for you when your workspaces find no room, if you set one."""
+    return _template_out(user.node_template)
+
+
+@router.put("/providers/default-node")
+async def set_node_template(
+    body: NodeTemplate, user: CurrentUser, db: Db, state: State
+) -> NodeTemplate:
+    """Set the node to make when one of your workspaces waits for room: it is made with your
+    credential (within the limits on nodes and spend) and the workspace lands on it."""
+    cls = load_provider(body.provider, state.settings.providers)
+    if cls.kind not in ("cloud", "machine"):
+        raise InvalidInput(
+            f"{body.provider} does not make machines", details=[{"field": "body.provider"}]
+        )
+    options: dict[str, Any] = {"allow_ssh": body.allow_ssh}
+    if body.ssh is not None:
+        options = body.ssh.model_dump()
+    template = autoscale.clean_template(
+        {**body.model_dump(exclude={"ssh", "allow_ssh"}), "options": options}
+    )
+    found = await db.get(User, user.id)
+    assert found is not None
+    found.node_template = template
+    await db.commit()
+    out = _template_out(template)
+    assert out is not None
+    return out
+
+
+@router.delete("/providers/default-node", status_code=204)
+async def clear_node_template(user: CurrentUser, db: Db) -> None:
+    """Workspaces that find no room wait for it again."""
+    found = await db.get(User, user.id)
+    assert found is not None
+    found.node_template = None
+    await db.commit()
+
+
+def _template_out(template: dict[str, Any] | None) -> NodeTemplate | None:
+    if not template:
+        return None
+    options = dict(template.get("options") or {})
+    ssh = SshTarget(**options) if "host" in options else None
+    return NodeTemplate.model_construct(
+        provider=template["provider"],
+        machine_type=template.get("machine_type"),
+        region=template.get("region"),
+        credential=template.get("credential"),
+        allow_ssh=bool(options.get("allow_ssh", False)),
+        ssh=ssh,
+    )
 
 
 @router.get("/providers/{provider}/offer")

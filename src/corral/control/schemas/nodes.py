@@ -23,6 +23,7 @@ __all__ = [
     "NodeJoined",
     "NodePublic",
     "NodeRuntime",
+    "NodeTemplate",
     "ProviderOffer",
     "ProviderPublic",
     "RegionPublic",
@@ -61,6 +62,17 @@ class NodeCreate(StrictInput):
         False, description="Open the SSH port in a cloud machine's firewall (nothing else is)."
     )
     ssh: SshTarget | None = Field(None, description="The server, for the `ssh` provider.")
+
+
+class NodeTemplate(StrictInput):
+    """The node to make when your workspaces find no room (`corral node default`)."""
+
+    provider: str = Field(max_length=32, description="`hetzner`, `ssh` or another provider.")
+    machine_type: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=64)
+    credential: str | None = Field(None, max_length=100)
+    allow_ssh: bool = False
+    ssh: SshTarget | None = None
 
 
 class BootstrapStep(StrictInput):

@@ -435,6 +435,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/providers/default-node": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Node Template
+         * @description The node made for you when your workspaces find no room, if you set one.
+         */
+        get: operations["get_node_template_api_v1_providers_default_node_get"];
+        /**
+         * Set Node Template
+         * @description Set the node to make when one of your workspaces waits for room: it is made with your
+         *     credential (within the limits on nodes and spend) and the workspace lands on it.
+         */
+        put: operations["set_node_template_api_v1_providers_default_node_put"];
+        post?: never;
+        /**
+         * Clear Node Template
+         * @description Workspaces that find no room wait for it again.
+         */
+        delete: operations["clear_node_template_api_v1_providers_default_node_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/providers/{provider}/offer": {
         parameters: {
             query?: never;
@@ -1818,6 +1847,29 @@ export interface components {
          * @enum {string}
          */
         NodeState: "pending" | "provisioning" | "joining" | "ready" | "stale" | "draining" | "deleting" | "deleted" | "error";
+        /**
+         * NodeTemplate
+         * @description The node to make when your workspaces find no room (`corral node default`).
+         */
+        NodeTemplate: {
+            /**
+             * Provider
+             * @description `hetzner`, `ssh` or another provider.
+             */
+            provider: string;
+            /** Machine Type */
+            machine_type?: string | null;
+            /** Region */
+            region?: string | null;
+            /** Credential */
+            credential?: string | null;
+            /**
+             * Allow Ssh
+             * @default false
+             */
+            allow_ssh: boolean;
+            ssh?: components["schemas"]["SshTarget"] | null;
+        };
         /** Page[ActivityPublic] */
         Page_ActivityPublic_: {
             /** Items */
@@ -3740,7 +3792,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3749,7 +3801,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3964,7 +4016,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3973,7 +4025,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4016,8 +4068,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Invalid fields, each named in details */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4076,6 +4155,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description A name already taken, the object in the wrong state, or a conflicting change */
             409: {
                 headers: {
@@ -4096,6 +4184,24 @@ export interface operations {
             };
             /** @description Invalid fields, each named in details */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4143,24 +4249,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed for this role, or a failed CSRF check */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description A name already taken, the object in the wrong state, or a conflicting change */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
             /** @description The body is over the size limit */
             413: {
                 headers: {
@@ -4172,6 +4260,15 @@ export interface operations {
             };
             /** @description Invalid fields, each named in details */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many failed attempts; retry after Retry-After seconds */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4465,6 +4562,158 @@ export interface operations {
             };
         };
     };
+    get_node_template_api_v1_providers_default_node_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeTemplate"] | null;
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_node_template_api_v1_providers_default_node_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NodeTemplate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeTemplate"];
+                };
+            };
+            /** @description The body could not be read (for example, it is not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    clear_node_template_api_v1_providers_default_node_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     provider_offer_api_v1_providers__provider__offer_get: {
         parameters: {
             query?: {
@@ -4507,6 +4756,24 @@ export interface operations {
             };
             /** @description Invalid fields, each named in details */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4684,7 +4951,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -4693,7 +4960,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4818,7 +5085,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -4827,7 +5094,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4926,7 +5193,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -4935,7 +5202,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5062,7 +5329,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5071,7 +5338,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5148,7 +5415,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5157,7 +5424,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5256,7 +5523,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5265,7 +5532,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5333,7 +5600,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5342,7 +5609,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5441,7 +5708,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5450,7 +5717,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5527,7 +5794,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5536,7 +5803,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5615,7 +5882,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -5624,7 +5891,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6243,7 +6510,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -6252,7 +6519,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6401,7 +6668,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -6410,7 +6677,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6487,7 +6754,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -6496,7 +6763,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6573,7 +6840,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -6582,7 +6849,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6681,7 +6948,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -6690,7 +6957,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6789,7 +7056,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -6798,7 +7065,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6996,7 +7263,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) failed */
+            /** @description An outside system (git, a node, a cloud provider) failed */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -7005,7 +7272,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An outside system (git, a node) did not answer in time, or is not connected; retry */
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
