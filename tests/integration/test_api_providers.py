@@ -385,4 +385,5 @@ async def test_a_workspace_that_finds_no_room_gets_a_node_from_its_users_templat
         await linked.close()
     cleared = await client.delete("/api/v1/providers/default-node", headers=owner.headers)
     assert cleared.status_code == 204
-    assert (await client.get("/api/v1/providers/default-node", headers=owner.headers)).json() is None
+    shown = await client.get("/api/v1/providers/default-node", headers=owner.headers)
+    assert shown.json() is None
