@@ -344,9 +344,7 @@ async def test_a_workspace_that_finds_no_room_gets_a_node_from_its_users_templat
     from tests.integration.test_api_placement import add_project, create, settled
 
     template = {"provider": "fake", "machine_type": "small", "region": "here"}
-    saved = await client.put(
-        "/api/v1/providers/default-node", json=template, headers=owner.headers
-    )
+    saved = await client.put("/api/v1/providers/default-node", json=template, headers=owner.headers)
     assert saved.status_code == 200, saved.text
     await add_project(client, owner, git_repo)
     ws = await create(client, owner)
