@@ -365,7 +365,7 @@ async def node_for_join_token(db: AsyncSession, token: str) -> Node:
     return node
 
 
-async def record_step(db: AsyncSession, node: Node, step: str) -> None:
+async def record_step(db: AsyncSession, node: Node, step: str, *, commit: bool = True) -> None:
     """Add a step to the node's bootstrap log (the last `BOOTSTRAP_LOG_LINES` are kept); while
     the node is being made it is also its state's reason, so lists show it."""
     step = " ".join(step.split())[:MAX_STEP_CHARS]
@@ -375,7 +375,8 @@ async def record_step(db: AsyncSession, node: Node, step: str) -> None:
     node.bootstrap_log = [*(node.bootstrap_log or []), entry][-BOOTSTRAP_LOG_LINES:]
     if node.state in (NodeState.PENDING, NodeState.PROVISIONING, NodeState.JOINING):
         node.state_reason = step
-    await db.commit()
+    if commit:
+        await db.commit()
 
 
 async def _step(ctx: Provisioning, node_id: str, step: str) -> None:
@@ -420,25 +421,26 @@ def _bootstrap(ctx: Provisioning, token: str) -> NodeBootstrap:
 async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
     assert node.provision_deadline_at is not None
     remaining = (node.provision_deadline_at - utcnow()).total_seconds()
+    # Written with the token, before the call: from here a machine may exist, and every later
+    # pass (and the orphan sweeper) knows to look for it.
+    node.machine = MachineState.MADE
+    await record_step(db, node, f"asking {node.provider} for the machine", commit=False)
     # The token lives as long as the node may take to join: a retry mints a new one, and the
     # machine a lost attempt made still joins with the one in its user data.
     token = await nodes.new_join_token(db, node, ttl_seconds=max(60, int(remaining)))
+    async with ctx.db() as own:  # made on first use: a lost race rolls back its own session only
+        instance = await leases.instance_id(own)
     request = MachineRequest(
         node_id=node.id,
         node_name=node.name,
         owner_id=node.user_id,
-        instance_id=await leases.instance_id(db),
+        instance_id=instance,
         bootstrap=_bootstrap(ctx, token),
         machine_type=node.machine_type or "",
         region=node.region or "",
         options=dict(node.options or {}),
         allow_ssh=bool((node.options or {}).get("allow_ssh", False)),
     )
-    # Before the call: from here a machine may exist, and every later pass (and the orphan
-    # sweeper) knows to look for it.
-    node.machine = MachineState.MADE
-    await db.commit()
-    await record_step(db, node, f"asking {node.provider} for the machine")
     try:
         async with await _open(db, ctx, node.provider, node.user_id, node.credential_id) as p:
             machine = await p.create_machine(request, lambda step: _step(ctx, node.id, step))
@@ -461,7 +463,10 @@ async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
             db, node, NodeState.PROVISIONING, reason="waiting for it to join"
         )
     await record_step(
-        db, node, f"{node.provider} made the machine ({machine.name}); waiting for the node to join"
+        db,
+        node,
+        f"{node.provider} made the machine ({machine.name}); waiting for the node to join",
+        commit=False,
     )
     activity.record(
         db,
