@@ -33,10 +33,20 @@ have runc || missing+=(runc)
 have iptables || missing+=(iptables)
 have debootstrap || missing+=(debootstrap)
 have zstd || missing+=(zstd)
+# OpenSSH's server: the SSH provider's tests install nodes over SSH into a private sshd of their
+# own on a port of 127.0.0.1 (tests/support/sshd.py), never the system's.
+have sshd || missing+=(openssh-server)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "The tests need these packages: ${missing[*]} (run as root to install them)." >&2
     exit 1
+  fi
+  # Installing a package must not start its service (the system's sshd on port 22, say):
+  # policy-rc.d answering 101 tells Debian's maintainer scripts so, where no init would.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

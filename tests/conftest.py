@@ -1,5 +1,5 @@
-"""Fixtures shared by every test: databases (SQLite and a real PostgreSQL), the app, users, and a
-private Docker engine."""
+"""Fixtures shared by every test: databases (SQLite and a real PostgreSQL), the app, users, a
+private Docker engine and a real SSH server."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.support.docker import DockerEngine
 from tests.support.gitserver import git_daemon
 from tests.support.images import base_image
 from tests.support.postgres import PostgresServer
+from tests.support.sshd import SshKeyPair, SshServer, make_key_pair
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -138,3 +139,21 @@ def git_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     repo = make_git_repo(tmp_path_factory.mktemp("served") / "repo")
     with git_daemon(repo.parent) as served:
         yield f"{served}/{repo.name}"
+
+
+@pytest.fixture(scope="session")
+def ssh_client_key(tmp_path_factory: pytest.TempPathFactory) -> SshKeyPair:
+    """A key pair `sshd` lets in: its `private_key` is what a user stores as an ssh-key
+    credential."""
+    return make_key_pair(tmp_path_factory.mktemp("ssh-client"), "client")
+
+
+@pytest.fixture(scope="session")
+def sshd(
+    ssh_client_key: SshKeyPair, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SshServer]:
+    """A real OpenSSH server on 127.0.0.1 (tests/support/sshd.py) letting the current user in
+    with `ssh_client_key`, started when a test first asks for it. A test that changes its host
+    key (`other_host_key`) puts the original back."""
+    with SshServer([ssh_client_key], tmp_path_factory.mktemp("sshd")) as server:
+        yield server

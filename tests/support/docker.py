@@ -38,7 +38,7 @@ import httpx
 
 from tests.support.mounts import unmount_below
 from tests.support.netns import InnerNamespace, OutsideHost, inner_namespace, outside_host
-from tests.support.processes import all_pids, descendants, stop_process
+from tests.support.processes import all_pids, descendants, running, stop_process
 from tests.support.waits import eventually_sync
 
 __all__ = [
@@ -297,7 +297,7 @@ class DockerEngine:
                 os.kill(pid, signal.SIGKILL)
         try:
             eventually_sync(
-                lambda: not any(_running(pid) for pid in victims),
+                lambda: not any(running(pid) for pid in victims),
                 "dockerd's leftover processes exiting",
                 wait_seconds=STOP_TIMEOUT_SECONDS,
             )
@@ -330,14 +330,3 @@ def _processes_in_namespace(path: str) -> list[int]:
         if (own.st_dev, own.st_ino) == (wanted.st_dev, wanted.st_ino):
             found.append(pid)
     return found
-
-
-def _running(pid: int) -> bool:
-    """Whether a process exists and is not a zombie: an orphan's zombie may never be reaped
-    here, where PID 1 is not an init system."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            stat = file.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"

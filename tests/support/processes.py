@@ -39,6 +39,7 @@ __all__ = [
     "corral_server",
     "descendants",
     "run_cli",
+    "running",
     "stop_process",
 ]
 
@@ -264,6 +265,17 @@ def cmdline(pid: int) -> str:
 def alive(pid: int) -> bool:
     """Whether a process with this PID exists (a zombie counts until it is reaped)."""
     return os.path.exists(f"/proc/{pid}")
+
+
+def running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie: an orphan's zombie may never be reaped
+    here, where PID 1 is not an init system."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            stat = file.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def stop_process(process: subprocess.Popen[Any], sig: int, wait_seconds: float) -> int:
