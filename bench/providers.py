@@ -24,8 +24,8 @@ from pathlib import Path
 
 from corral.control.app import create_state
 from corral.control.bootstrap import prepare
-from corral.control.db.engine import DbSessionFactory
 from corral.control.db.base import utcnow
+from corral.control.db.engine import DbSessionFactory
 from corral.control.db.models import MachineState, Node, Project, Workspace
 from corral.control.providers.fake import FakeProvider
 from corral.control.reconcilers import place_workspaces, reconcile_nodes

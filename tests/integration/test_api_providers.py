@@ -104,6 +104,13 @@ async def test_a_node_is_made_joins_and_lands_workspaces(
         "/api/v1/nodes/bootstrap", json={"step": "x"}, headers={"Authorization": "Bearer nope"}
     )
     assert wrong.status_code == 401
+    # The machine downloads the node's package with the same token.
+    package = await client.get("/api/v1/nodes/package", headers=auth)
+    assert package.status_code == 200, package.text
+    assert package.content[:2] == b"PK"  # a wheel is a zip
+    assert "corral-" in package.headers["content-disposition"]
+    refused = await client.get("/api/v1/nodes/package")
+    assert refused.status_code == 401
 
     joined = await client.post("/api/v1/nodes/join", json={"join_token": bootstrap.join_token})
     assert joined.status_code == 201, joined.text

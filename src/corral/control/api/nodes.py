@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from corral.control import nodepackage
 from corral.control.api.auth import client_address
 from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, PageParams, State
@@ -117,6 +120,20 @@ async def add_node(body: NodeCreate, user: CurrentUser, db: Db, state: State) ->
         join_command=None,
         expires_at=None,
     )
+
+
+@router.get(
+    "/package",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def node_package(request: Request, db: Db, state: State) -> FileResponse:
+    """The wheel of this control plane's Corral, which a new machine installs to become a
+    node (its cloud-init downloads it), for a bearer join token that is still valid."""
+    await provisioning.node_for_join_token(db, _bearer(request, state))
+    cache = state.settings.data_dir / "node-packages"
+    path = await asyncio.to_thread(nodepackage.node_package, cache)
+    return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
 
 @router.post("/bootstrap", status_code=204, responses={401: {}})

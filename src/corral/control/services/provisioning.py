@@ -418,6 +418,16 @@ def _bootstrap(ctx: Provisioning, token: str) -> NodeBootstrap:
     )
 
 
+def _options_for(node: Node) -> dict[str, Any]:
+    """What the user told the provider, and the SSH host key recorded on first contact: a
+    retry must not trust the server's key afresh."""
+    options = dict(node.options or {})
+    host_key = (node.provider_handle or {}).get("host_key")
+    if host_key:
+        options["known_host_key"] = host_key
+    return options
+
+
 async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
     assert node.provision_deadline_at is not None
     remaining = (node.provision_deadline_at - utcnow()).total_seconds()
@@ -438,7 +448,7 @@ async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
         bootstrap=_bootstrap(ctx, token),
         machine_type=node.machine_type or "",
         region=node.region or "",
-        options=dict(node.options or {}),
+        options=_options_for(node),
         allow_ssh=bool((node.options or {}).get("allow_ssh", False)),
     )
     try:
@@ -494,7 +504,10 @@ async def _delete_machine(db: AsyncSession, ctx: Provisioning, node: Node) -> bo
     await record_step(db, node, f"asking {node.provider} to delete the machine")
     try:
         async with await _open(db, ctx, node.provider, node.user_id, node.credential_id) as p:
-            await p.delete_machine(node.id, dict(node.provider_handle or {}))
+            # What the user said (an SSH host) under what the provider recorded: a crash may
+            # have lost the record, and the provider finds its machine by the node's labels.
+            handle = {**_options_for(node), **(node.provider_handle or {})}
+            await p.delete_machine(node.id, handle)
     except ProviderError as exc:
         await db.refresh(node)
         await _retry_later(db, ctx, node, f"deleting the machine failed: {exc.message}")
