@@ -36,6 +36,8 @@ have zstd || missing+=(zstd)
 # OpenSSH's server: the SSH provider's tests install nodes over SSH into a private sshd of their
 # own on a port of 127.0.0.1 (tests/support/sshd.py), never the system's.
 have sshd || missing+=(openssh-server)
+# cloud-init: `cloud-init schema` checks the user data cloud providers give new nodes, offline.
+[ -x /usr/bin/cloud-init ] || missing+=(cloud-init)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "The tests need these packages: ${missing[*]} (run as root to install them)." >&2
