@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ from corral.control.providers.hetzner import HetznerProvider
 from tests.support.hetzner_api import FakeHetznerApi, fake_hetzner_api
 from tests.support.nodes import Api, exchange
 from tests.support.processes import alive, corral_env, corral_server
-from tests.support.waits import eventually
+from tests.support.waits import eventually, eventually_sync
 
 INSTANCE = "ins_01test"
 CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUT3N0\n-----END CERTIFICATE-----\n"
@@ -400,5 +401,56 @@ async def test_a_booted_server_joins_a_real_control_plane(provider, hetzner_api,
             await provider.delete_machine(created["node"]["id"], machine.handle)
             assert hetzner_api.servers == []
             await eventually(lambda: not alive(pid), "the node daemon stopped")
+        finally:
+            api.close()
+
+
+def test_a_node_asked_of_the_control_plane_is_made_on_hetzner_and_removed(hetzner_api, tmp_path):
+    """The whole way: `POST /nodes` with the provider, the control plane's reconciler, this
+    provider, the server booting into a node that joins; then `DELETE` removes it all."""
+    hetzner_api.boot_nodes = hetzner_api.report_steps = True
+    hetzner_api.node_env = {"CORRAL_NODE_RUNTIMES": json.dumps(["host"])}
+    env = corral_env(
+        tmp_path / "server-home",
+        None,
+        CORRAL_NODES__HEARTBEAT_INTERVAL_SECONDS="1",
+        CORRAL_PROVIDERS__RECONCILE_INTERVAL_SECONDS="0.5",
+        **hetzner_api.server_env(),
+    )
+    with corral_server(tmp_path / "data", env) as server:
+        assert server.link is not None
+        api = Api(server.url, exchange(server.url, server.link))
+        try:
+            api.call(
+                "PUT",
+                "/credentials/hz",
+                json={"kind": "hetzner", "value": hetzner_api.token},
+                expect=201,
+            )
+            body = {
+                "name": "cloud1",
+                "provider": "hetzner",
+                "machine_type": "cx23",
+                "region": "fsn1",
+            }
+            api.post("/nodes", body)
+
+            def settled() -> dict[str, Any] | None:
+                node: dict[str, Any] = api.get("/nodes/cloud1")
+                return node if node["state"] in ("ready", "error") else None
+
+            node = eventually_sync(settled, "the node made", context=hetzner_api.describe)
+            assert node["state"] == "ready", node
+            logged = [line["step"] for line in node["bootstrap_log"]]
+            assert "creating the server" in logged and "starting the node daemon" in logged
+            [made] = hetzner_api.servers
+            assert made.labels[LABEL_NODE] == node["id"]
+
+            api.call("DELETE", "/nodes/cloud1")
+            eventually_sync(
+                lambda: not hetzner_api.servers and not hetzner_api.firewalls,
+                "the server and its firewall deleted",
+                context=server.stderr,
+            )
         finally:
             api.close()
