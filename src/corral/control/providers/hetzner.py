@@ -296,17 +296,26 @@ class HetznerProvider(Provider):
     def _firewall(self, request: MachineRequest, selector: str) -> int:
         """The node's firewall: no inbound rule (Hetzner then lets nothing in), or SSH only."""
         rules = [_SSH_RULE] if request.allow_ssh else []
-        for firewall in self._client.firewalls.get_all(label_selector=selector):
-            if _hcloud.opens_ssh(firewall.rules or []) != request.allow_ssh:
-                self._client.firewalls.set_rules(firewall, rules)
-            return int(cast(int, firewall.id))
-        created = self._client.firewalls.create(
-            name=server_name(request),
-            rules=rules,
-            # hcloud's annotation says str; the API takes (and hcloud sends) a mapping.
-            labels=_labels(request),  # type: ignore[arg-type]
-        )
-        return int(cast(int, created.firewall.id))
+        found = self._client.firewalls.get_all(label_selector=selector)
+        if not found:
+            try:
+                created = self._client.firewalls.create(
+                    name=server_name(request),
+                    rules=rules,
+                    # hcloud's annotation says str; the API takes (and hcloud sends) a mapping.
+                    labels=_labels(request),  # type: ignore[arg-type]
+                )
+                return int(cast(int, created.firewall.id))
+            except APIException as exc:
+                if exc.code != "uniqueness_error":
+                    raise
+                # The name is taken, as a server's can be (see create_machine).
+                found = self._client.firewalls.get_all(label_selector=selector)
+                if not found:
+                    raise
+        if _hcloud.opens_ssh(found[0].rules or []) != request.allow_ssh:
+            self._client.firewalls.set_rules(found[0], rules)
+        return int(cast(int, found[0].id))
 
     def _create_server(
         self, request: MachineRequest, data: str, firewall_id: int
