@@ -163,6 +163,19 @@ async def test_creating_twice_for_a_node_makes_one_server(provider, hetzner_api)
     assert hetzner_api.count("POST", "/servers") == 1
 
 
+async def test_two_creates_racing_for_a_node_make_one_server(provider, hetzner_api):
+    """Both miss the other's server and firewall and ask for them: the names, unique in a
+    Hetzner project, let one through, and the other finds it by its labels."""
+    hetzner_api.latency_seconds = 0.05  # so that both have looked before either makes
+    first, second = await asyncio.gather(
+        provider.create_machine(request_for(), no_progress),
+        provider.create_machine(request_for(), no_progress),
+    )
+    assert first.id == second.id
+    assert len(hetzner_api.servers) == 1 and len(hetzner_api.firewalls) == 1
+    assert hetzner_api.count("POST", "/firewalls") == hetzner_api.count("POST", "/servers") == 2
+
+
 async def test_a_server_type_or_location_hetzner_lacks_is_refused_for_good(provider, hetzner_api):
     for machine_type, region, words in [
         ("cx99", "fsn1", "no server type 'cx99'"),
@@ -410,6 +423,9 @@ def test_a_node_asked_of_the_control_plane_is_made_on_hetzner_and_removed(hetzne
     provider, the server booting into a node that joins; then `DELETE` removes it all."""
     hetzner_api.boot_nodes = hetzner_api.report_steps = True
     hetzner_api.node_env = {"CORRAL_NODE_RUNTIMES": json.dumps(["host"])}
+    # Booting after the provider has answered, as a real machine does: a report landing while
+    # the reconciler writes its own step to the node's log could lose one of the two.
+    hetzner_api.boot_seconds = 1.0
     env = corral_env(
         tmp_path / "server-home",
         None,
