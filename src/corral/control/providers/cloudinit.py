@@ -32,6 +32,7 @@ import re
 import shlex
 from typing import Any
 
+from corral.control.nodepackage import node_package_name
 from corral.control.providers.base import MachineRequest, NodeBootstrap
 
 __all__ = [
@@ -209,7 +210,7 @@ def _bootstrap_env(bootstrap: NodeBootstrap) -> str:
         "CORRAL_PACKAGE_URL": _checked(bootstrap.package_url, "package URL"),
         "CORRAL_PROGRESS_URL": _checked(bootstrap.progress_url, "progress URL"),
         # pip installs a wheel only from a file named as a wheel, with the package's version.
-        "CORRAL_NODE_WHEEL": f"corral-{bootstrap.node_version}-py3-none-any.whl",
+        "CORRAL_NODE_WHEEL": node_package_name(bootstrap.node_version),
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
