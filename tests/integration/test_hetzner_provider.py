@@ -426,6 +426,7 @@ def test_a_node_asked_of_the_control_plane_is_made_on_hetzner_and_removed(hetzne
     # Booting after the provider has answered, as a real machine does: a report landing while
     # the reconciler writes its own step to the node's log could lose one of the two.
     hetzner_api.boot_seconds = 1.0
+    hetzner_api.fetch_package = True
     env = corral_env(
         tmp_path / "server-home",
         None,
@@ -461,6 +462,7 @@ def test_a_node_asked_of_the_control_plane_is_made_on_hetzner_and_removed(hetzne
             assert "creating the server" in logged and "starting the node daemon" in logged
             [made] = hetzner_api.servers
             assert made.labels[LABEL_NODE] == node["id"]
+            assert made.boot.package is not None and made.boot.package[0] == 200  # the wheel
 
             api.call("DELETE", "/nodes/cloud1")
             eventually_sync(
