@@ -64,7 +64,6 @@ async def _seed(sessions: DbSessionFactory, owner_id: str) -> None:
                 usage={"memory_bytes": 1 << 30},
                 last_seen_at=now,
                 options={},
-                bootstrap_log=[],
             )
             nodes.append(node)
             db.add(node)

@@ -22,6 +22,7 @@ from corral.control.db.models import Node, User, UserRole
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import NodeRef
 from corral.control.schemas.nodes import (
+    BootstrapLogLine,
     BootstrapStep,
     NodeCreate,
     NodeCreated,
@@ -44,6 +45,7 @@ async def public_nodes(
 ) -> list[NodePublic]:
     """The nodes as `viewer` sees them: connected or not, and only their own usage counts."""
     usage = await usage_seen_by(db, viewer, rows)
+    steps = await provisioning.recent_steps(db, [node.id for node in rows])
     now = utcnow()
     month = costs.month_start(now)
     return [
@@ -59,6 +61,9 @@ async def public_nodes(
                 if node.hourly_price is not None
                 else None,
                 "host_key_fingerprint": (node.provider_handle or {}).get("host_key_fingerprint"),
+                "bootstrap_log": [
+                    BootstrapLogLine(at=step.at, step=step.step) for step in steps[node.id]
+                ],
             }
         )
         for node in rows

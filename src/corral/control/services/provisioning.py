@@ -35,6 +35,7 @@ from corral.control.db.models import (
     MachineState,
     Node,
     NodeJoinToken,
+    NodeStep,
 )
 from corral.control.providers.base import (
     MachineRequest,
@@ -63,6 +64,7 @@ __all__ = [
     "node_for_join_token",
     "nodes_due",
     "provider_kind",
+    "recent_steps",
     "reconcile_node",
     "record_step",
     "request_node",
@@ -302,7 +304,6 @@ async def request_node(
         + timedelta(seconds=ctx.settings.providers.provision_timeout_seconds),
         next_attempt_at=now,
         attempts=0,
-        bootstrap_log=[],
     )
     db.add(node)
     activity.record(
@@ -366,13 +367,12 @@ async def node_for_join_token(db: AsyncSession, token: str) -> Node:
 
 
 async def record_step(db: AsyncSession, node: Node, step: str, *, commit: bool = True) -> None:
-    """Add a step to the node's bootstrap log (the last `BOOTSTRAP_LOG_LINES` are kept); while
-    the node is being made it is also its state's reason, so lists show it."""
+    """Add a step to the node's bootstrap log; while the node is being made it is also its
+    state's reason, so lists show it."""
     step = " ".join(step.split())[:MAX_STEP_CHARS]
     if not step:
         return
-    entry = {"at": utcnow().isoformat(), "step": step}
-    node.bootstrap_log = [*(node.bootstrap_log or []), entry][-BOOTSTRAP_LOG_LINES:]
+    db.add(NodeStep(node_id=node.id, at=utcnow(), step=step))
     if node.state in (NodeState.PENDING, NodeState.PROVISIONING, NodeState.JOINING):
         node.state_reason = step
     if commit:
@@ -597,3 +597,16 @@ async def next_retry_at(db: AsyncSession, now: datetime) -> datetime | None:
         )
     )
     return found
+
+
+async def recent_steps(db: AsyncSession, node_ids: list[str]) -> dict[str, list[NodeStep]]:
+    """The last `BOOTSTRAP_LOG_LINES` steps of each node, oldest first."""
+    found: dict[str, list[NodeStep]] = {node_id: [] for node_id in node_ids}
+    if not node_ids:
+        return found
+    rows = await db.scalars(
+        select(NodeStep).where(NodeStep.node_id.in_(node_ids)).order_by(NodeStep.id)
+    )
+    for row in rows:
+        found[row.node_id].append(row)
+    return {node_id: steps[-BOOTSTRAP_LOG_LINES:] for node_id, steps in found.items()}

@@ -4,7 +4,7 @@ from corral.control.db.models.activity import ActivityEvent
 from corral.control.db.models.agents import AgentSetting, CustomAgent
 from corral.control.db.models.coordination import InstanceValue, Lease
 from corral.control.db.models.credentials import Credential, CredentialKind
-from corral.control.db.models.nodes import MachineState, Node, NodeJoinToken
+from corral.control.db.models.nodes import MachineState, Node, NodeJoinToken, NodeStep
 from corral.control.db.models.projects import Project
 from corral.control.db.models.sessions import (
     AgentSession,
@@ -38,6 +38,7 @@ __all__ = [
     "MachineState",
     "Node",
     "NodeJoinToken",
+    "NodeStep",
     "PermissionRequest",
     "PermissionState",
     "Project",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from corral.control.db.base import Base, StrEnumType, Timestamps, utcnow
 from corral.states import NodeState
 
-__all__ = ["MachineState", "Node", "NodeJoinToken"]
+__all__ = ["MachineState", "Node", "NodeJoinToken", "NodeStep"]
 
 
 class MachineState(StrEnum):
@@ -66,8 +66,6 @@ class Node(Timestamps, Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     idle_since: Mapped[datetime | None] = mapped_column(nullable=True)
-    bootstrap_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    """The latest steps of making the machine and bootstrapping the node: `{at, step}`."""
 
 
 class NodeJoinToken(Base):
@@ -81,3 +79,16 @@ class NodeJoinToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
     """Set when the owner issues a new join token in its place."""
+
+
+class NodeStep(Base):
+    """One step of making a node's machine and bootstrapping it ("creating the server",
+    "installing Docker"). A row each, not a list on the node: the reconciler and the machine
+    report steps at the same moment from different sessions, and an insert loses neither."""
+
+    __tablename__ = "node_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    step: Mapped[str] = mapped_column(Text)

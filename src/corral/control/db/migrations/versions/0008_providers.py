@@ -43,11 +43,23 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("next_attempt_at", _WHEN, nullable=True))
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("idle_since", _WHEN, nullable=True))
-        batch_op.add_column(
-            sa.Column("bootstrap_log", sa.JSON(), nullable=False, server_default="[]")
-        )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("node_template", sa.JSON(), nullable=True))
+    op.create_table(
+        "node_steps",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("node_id", sa.String(length=40), nullable=False),
+        sa.Column("at", _WHEN, nullable=False),
+        sa.Column("step", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["node_id"],
+            ["nodes.id"],
+            name=op.f("fk_node_steps_node_id_nodes"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_node_steps")),
+    )
+    op.create_index(op.f("ix_node_steps_node_id"), "node_steps", ["node_id"], unique=False)
     op.create_table(
         "leases",
         sa.Column("key", sa.String(length=120), nullable=False),
@@ -66,11 +78,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("instance_values")
     op.drop_table("leases")
+    op.drop_index(op.f("ix_node_steps_node_id"), table_name="node_steps")
+    op.drop_table("node_steps")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("node_template")
     with op.batch_alter_table("nodes", schema=None) as batch_op:
         for column in (
-            "bootstrap_log",
             "idle_since",
             "last_error",
             "next_attempt_at",
