@@ -275,7 +275,7 @@ class ProvidersSettings(SettingsArea):
     )
     orphan_grace_seconds: float = Field(
         900.0,
-        gt=0,
+        ge=0,
         description="A machine labelled with this instance but with no live node is deleted "
         "once it is this old (time for a crashed creation to be finished first).",
     )
