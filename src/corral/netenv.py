@@ -14,6 +14,7 @@ rather than every download.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,11 +25,13 @@ from urllib.parse import SplitResult, urlsplit
 from pydantic import StringConstraints
 
 __all__ = [
+    "CA_BUNDLE_VARIABLES",
     "NETWORK_VARIABLES",
     "PROXY_VARIABLES",
     "TRUST_STORE_VARIABLES",
     "EnvName",
     "NetworkEnvironment",
+    "is_loopback_host",
     "network_environment",
     "network_variables",
     "proxy_for",
@@ -57,12 +60,16 @@ TRUST_STORE_VARIABLES = (
     "npm_config_cafile",
 )
 """Variables that name a certificate file or directory: a sandbox must show what they name."""
+CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+"""The trust-store variables Python programs and curl read (OpenSSL's own, and requests' and
+curl's bundles): what Corral's own clients trust beyond the system's store. The others are
+tools' own (git's, npm's, Node's), passed on to those tools only."""
 NETWORK_VARIABLES = (*PROXY_VARIABLES, *NO_PROXY_VARIABLES, *TRUST_STORE_VARIABLES)
 NPM_PREFIX = "npm_config_"
 # npm settings that hold credentials or client keys: never passed on.
 _SECRET_NPM_SETTING = re.compile(r"auth|token|pass|secret|key|otp|cert$", re.IGNORECASE)
 _PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
-_LOOPBACK_HOSTS = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0)$")
+_WILDCARD_HOST = "0.0.0.0"  # noqa: S104  (connecting to it reaches this machine)
 _MAX_VALUE_CHARS = 4096
 _TOOL_BASICS = ("PATH", "HOME", "LANG", "TMPDIR")
 
@@ -93,7 +100,7 @@ class NetworkEnvironment:
         found = []
         for name in PROXY_VARIABLES:
             value = self.values.get(name)
-            if value is not None and _LOOPBACK_HOSTS.match(_proxy_url(value).hostname or ""):
+            if value is not None and _on_this_machine(_proxy_url(value).hostname or ""):
                 found.append(name)
         return found
 
@@ -135,7 +142,7 @@ def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:
     source = os.environ if environ is None else environ
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if not host or _LOOPBACK_HOSTS.match(host):
+    if not host or _on_this_machine(host):
         return None
     no_proxy = source.get("no_proxy") or source.get("NO_PROXY") or ""
     if _bypassed(host, no_proxy):
@@ -146,6 +153,26 @@ def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:
         if value and _proxy_problem(value) is None:
             return value
     return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host`, as written in a URL, names this machine's loopback: `localhost` (which
+    RFC 6761 reserves for it), an address in 127.0.0.0/8, or ::1. Judged by the name alone,
+    never by resolving it: a resolver's answer can change between a check and a connection."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _on_this_machine(host: str) -> bool:
+    return is_loopback_host(host) or host == _WILDCARD_HOST
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +48,7 @@ __all__ = [
     "SshProviderSettings",
     "default_data_dir",
     "load_settings",
+    "settings_problems",
 ]
 
 SETTINGS_FILE_NAME = "corral.toml"
@@ -418,6 +426,18 @@ def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
         model_config = SettingsConfigDict(toml_file=toml_path if toml_path.is_file() else None)
 
     return _SettingsFromFile(data_dir=Path(data_dir).expanduser(), **overrides)
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """Each error of invalid settings on one line for a person: the setting's dotted name, then
+    what is wrong; a validator's own message without pydantic's "Value error, " before it, and
+    a check of several settings (no name) as its message alone."""
+    problems = []
+    for error in exc.errors():
+        message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{where}: {message}" if where else message)
+    return problems
 
 
 def default_client_config_dir() -> Path:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corral.netenv import network_environment, network_variables, proxy_for
+import pytest
+
+from corral.netenv import is_loopback_host, network_environment, network_variables, proxy_for
 
 
 def test_proxies_trust_stores_and_npm_settings_are_passed_on(tmp_path: Path) -> None:
@@ -90,3 +92,25 @@ def test_the_proxy_for_a_url_honours_no_proxy_and_never_serves_the_loopback() ->
         "socks5://s.example:1080"
     )
     assert proxy_for("https://x.example/", {"HTTPS_PROXY": "not a url ::"}) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("128.0.0.1", False),
+        ("0.0.0.0", False),  # noqa: S104  (a wildcard, not the loopback)
+        ("localhost.example", False),
+        ("127.0.0.1.nip.io", False),
+        ("example.com", False),
+        ("", False),
+    ],
+)
+def test_the_loopback_is_told_by_the_name_alone(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback

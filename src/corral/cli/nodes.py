@@ -45,7 +45,12 @@ def _use(node: dict[str, Any]) -> str:
 
 @app.command("run")
 def run(
-    control_url: Annotated[str | None, typer.Option(help="The control plane's URL.")] = None,
+    control_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The control plane's URL: https, unless it is on this machine's loopback."
+        ),
+    ] = None,
     join_token: Annotated[
         str | None,
         typer.Option(
@@ -60,6 +65,14 @@ def run(
             help="The node's data directory (default: CORRAL_NODE_DATA_DIR or the platform's)."
         ),
     ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow an http control URL to another machine; the join token and the node's "
+            "credential then cross the network in clear, so only on a network you trust.",
+        ),
+    ] = False,
     replace: Annotated[
         bool,
         typer.Option(
@@ -77,6 +90,8 @@ def run(
     args = ["run"]
     if control_url is not None:
         args += ["--control-url", control_url]
+    if insecure:
+        args.append("--insecure")
     if data_dir is not None:
         args += ["--data-dir", str(data_dir)]
     if replace:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from corral.cli.output import CliError, console, err_console
 from corral.logs import configure_logging
-from corral.settings import Settings, load_settings
+from corral.settings import Settings, load_settings, settings_problems
 
 DataDir = Annotated[
     Path | None,
@@ -39,10 +39,7 @@ def settings_from(data_dir: Path | None, **overrides: object) -> Settings:
     try:
         return load_settings(data_dir, **{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise CliError(f"invalid settings: {problems}") from None
+        raise CliError(f"invalid settings: {'; '.join(settings_problems(exc))}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CliError(f"invalid corral.toml: {exc}") from None
 

@@ -1,6 +1,7 @@
 """`python -m corral.node`: the node's long-running processes, without the CLI around them.
 
-    python -m corral.node run [--control-url URL] [--data-dir DIR] [--replace] [--parent-pid PID]
+    python -m corral.node run [--control-url URL] [--insecure] [--data-dir DIR] [--replace]
+                              [--parent-pid PID]
     python -m corral.node pty-host --data-dir DIR
 
 The `corral` command loads the whole CLI and, with it, the control plane's libraries; a node
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the node daemon")
     run.add_argument("--control-url")
+    run.add_argument("--insecure", action="store_true")
     run.add_argument("--data-dir", type=Path)
     run.add_argument("--replace", action="store_true")
     run.add_argument("--parent-pid", type=int)
@@ -46,14 +48,19 @@ def main(argv: list[str] | None = None) -> None:
     from corral.errors import CorralError
     from corral.logs import configure_logging
     from corral.node.settings import NodeDaemonSettings
+    from corral.settings import settings_problems
 
-    overrides = {"control_url": getattr(args, "control_url", None), "data_dir": args.data_dir}
+    overrides = {
+        "control_url": getattr(args, "control_url", None),
+        # The PTY host never dials the control plane, so a URL in its environment that the
+        # daemon was allowed by --insecure must not stop it.
+        "insecure": args.command == "pty-host" or getattr(args, "insecure", False) or None,
+        "data_dir": args.data_dir,
+    }
     try:
         settings = NodeDaemonSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        print(f"error: invalid node settings: {where}: {error['msg']}", file=sys.stderr)
+        print(f"error: invalid node settings: {settings_problems(exc)[0]}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging("info", "json")
     try:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -18,8 +19,9 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from corral import __version__
 from corral.errors import CorralError, InvalidInput
 from corral.netenv import NetworkEnvironment
+from corral.node.controlurl import control_plane_proxy
 from corral.node.health import WorkspaceCapacity, read_machine_health
-from corral.node.identity import NodeIdentity, control_plane_proxy
+from corral.node.identity import NodeIdentity
 from corral.node.ptyclient import PtyHostClient
 from corral.node.sessions import NodeSessions
 from corral.node.workspaces import NodeWorkspaces
@@ -94,12 +96,14 @@ class NodeDaemon:
         sessions: NodeSessions,
         *,
         network: NetworkEnvironment,
+        ssl_context: ssl.SSLContext,
         allocatable: WorkspaceCapacity,
         reconnect_min_seconds: float,
         reconnect_max_seconds: float,
     ) -> None:
         self.identity = identity
         self.network = network
+        self.ssl_context = ssl_context
         self.allocatable = allocatable
         self.workspaces = workspaces
         self.terminals = terminals
@@ -145,6 +149,8 @@ class NodeDaemon:
         async with connect(
             url,
             proxy=proxy,
+            # The trust joining used (corral.node.controlurl); websockets refuses one for ws://.
+            ssl=self.ssl_context if url.startswith("wss://") else None,
             additional_headers=headers,
             max_size=MAX_TEXT_FRAME_BYTES + 4096,
             open_timeout=HANDSHAKE_TIMEOUT_SECONDS,

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from corral.errors import CorralError, Unauthenticated
-from corral.netenv import proxy_for
+from corral.node.controlurl import control_plane_proxy, unreachable_reason
 from corral.protocol.frames import NODE_IDENTITY_FILE_NAME
 
 __all__ = [
     "NodeIdentity",
-    "control_plane_proxy",
     "join",
     "load_identity",
     "save_identity",
@@ -62,32 +62,27 @@ def save_identity(data_dir: Path, identity: NodeIdentity) -> None:
     os.replace(tmp, path)
 
 
-def control_plane_proxy(url: str) -> str | None:
-    """The machine's proxy for reaching the control plane at `url` (never for a loopback
-    address; see `corral.netenv.proxy_for`). The node's clients speak HTTP proxies only."""
-    proxy = proxy_for(url)
-    if proxy is not None and not proxy.lower().startswith(("http://", "https://")):
-        if "://" in proxy:
-            raise CorralError(
-                f"the control plane at {url} would be reached through a {proxy.split(':')[0]} "
-                "proxy, which the node cannot use: use an HTTP proxy, or add the control "
-                "plane's host to NO_PROXY"
-            )
-        proxy = f"http://{proxy}"
-    return proxy
-
-
-async def join(control_url: str, join_token: str, *, timeout_seconds: float) -> NodeIdentity:
-    """Trade a join token for this node's credential."""
+async def join(
+    control_url: str, join_token: str, *, timeout_seconds: float, ssl_context: ssl.SSLContext
+) -> NodeIdentity:
+    """Trade a join token for this node's credential, trusting what `ssl_context` trusts (see
+    `corral.node.controlurl`), as the link will."""
     url = control_url.rstrip("/")
     try:
-        # The machine's proxy, chosen here rather than by httpx: never for a loopback URL.
+        # The machine's proxy and trust store, chosen here rather than by httpx (which would
+        # take certifi's bundle and ignore REQUESTS_CA_BUNDLE): never a proxy for loopback.
         async with httpx.AsyncClient(
-            base_url=url, timeout=timeout_seconds, proxy=control_plane_proxy(url), trust_env=False
+            base_url=url,
+            timeout=timeout_seconds,
+            proxy=control_plane_proxy(url),
+            trust_env=False,
+            verify=ssl_context,
         ) as client:
             response = await client.post("/api/v1/nodes/join", json={"join_token": join_token})
     except httpx.HTTPError as exc:
-        raise CorralError(f"cannot reach the control plane at {url}: {type(exc).__name__}") from exc
+        raise CorralError(
+            f"cannot reach the control plane at {url}: {unreachable_reason(exc)}"
+        ) from exc
     if response.status_code in (401, 403, 422, 429):
         try:
             message = str(response.json()["error"]["message"])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from corral.errors import CorralError
 from corral.netenv import network_environment
+from corral.node.controlurl import control_plane_ssl_context, control_url_problem
 from corral.node.daemon import NodeDaemon
 from corral.node.health import WorkspaceCapacity
 from corral.node.identity import join, load_identity, save_identity
@@ -115,12 +116,20 @@ async def _take_lock(lock: int, wait_seconds: float) -> bool:
 
 async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
     data_dir = settings.data_dir
+    network = network_environment(extra=settings.network_variables)
+    for problem in network.problems:
+        log.warning("network environment: %s", problem)
+    log.info("passing on the network variables: %s", ", ".join(network.names) or "none")
+    ssl_context = control_plane_ssl_context(network, settings.control_certificate)
     identity = load_identity(data_dir)
     if join_token is not None:
         if not settings.control_url:
             raise CorralError("joining needs --control-url")
         identity = await join(
-            settings.control_url, join_token, timeout_seconds=settings.request_timeout_seconds
+            settings.control_url,
+            join_token,
+            timeout_seconds=settings.request_timeout_seconds,
+            ssl_context=ssl_context,
         )
         save_identity(data_dir, identity)
         log.info("joined the control plane as node %s", identity.node_id)
@@ -137,10 +146,10 @@ async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
             "this node has not joined yet: run it once with --control-url and "
             "--join-token (from `corral node add NAME`)"
         )
-    network = network_environment(extra=settings.network_variables)
-    for problem in network.problems:
-        log.warning("network environment: %s", problem)
-    log.info("passing on the network variables: %s", ", ".join(network.names) or "none")
+    # A given URL was checked with the settings; a remembered one may predate the check.
+    refused = control_url_problem(identity.control_url, insecure=settings.insecure)
+    if refused is not None:
+        raise CorralError(refused)
     agents_dir = settings.agents_dir or data_dir / "agents"
     runtimes, unavailable = load_runtimes(settings, network=network, agents_dir=agents_dir)
     terminals = PtyHostClient(data_dir)
@@ -164,6 +173,7 @@ async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
         terminals,
         sessions,
         network=network,
+        ssl_context=ssl_context,
         allocatable=WorkspaceCapacity(
             cpus=settings.allocatable_cpus, memory_bytes=settings.allocatable_memory_bytes
         ),

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corral.netenv import EnvName
+from corral.node.controlurl import control_url_problem
 from corral.node.pty import DEFAULT_MAX_PENDING_INPUT_BYTES
 from corral.node.workspacefiles import DEFAULT_MAX_READ_BYTES
 from corral.protocol.messages import MAX_WINDOW, RuntimeName
@@ -85,7 +86,21 @@ class NodeDaemonSettings(BaseSettings):
         description="The node's credential, state and workspaces.",
     )
     control_url: str | None = Field(
-        None, description="The control plane's URL; remembered after the first join."
+        None,
+        description="The control plane's URL; remembered after the first join. It must be "
+        "https unless it names this machine's loopback or `insecure` is set.",
+    )
+    insecure: bool = Field(
+        False,
+        description="Allow an http control URL to another machine, over which the join token "
+        "and the node's credential cross the network in clear: only on a network you trust.",
+    )
+    control_certificate: Path | None = Field(
+        None,
+        description="The control plane's own certificate (PEM; its first certificate is "
+        "used), trusted for the control URL whatever names it holds, in place of the trust "
+        "store: for a node that reaches its control plane at an address its certificate does "
+        "not name, as `corral up`'s local node does at 127.0.0.1.",
     )
     runtimes: list[RuntimeName] = Field(
         default_factory=lambda: ["host", "devcontainer"],
@@ -130,6 +145,15 @@ class NodeDaemonSettings(BaseSettings):
         description="At most one redrawn progress line (a percentage, as git's) per workspace "
         "this often; other lines of a provisioning log (build steps, errors) all go.",
     )
+
+    @model_validator(mode="after")
+    def _control_url_is_safe(self) -> NodeDaemonSettings:
+        # Here, so that every way of starting a node is refused before it connects anywhere.
+        if self.control_url is not None:
+            problem = control_url_problem(self.control_url, insecure=self.insecure)
+            if problem is not None:
+                raise ValueError(problem)
+        return self
 
     @field_validator("runtime_settings", mode="before")
     @classmethod
