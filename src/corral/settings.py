@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -334,7 +335,18 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the control plane listens on.")
     port: int = Field(8420, ge=0, le=65535, description="Port the control plane listens on.")
     public_url: str | None = Field(
-        None, description="URL users reach the control plane at; derived from host and port."
+        None,
+        description="URL users and nodes reach the control plane at (https behind a reverse "
+        "proxy that holds the certificate); derived from host and port when unset.",
+    )
+    tls_certfile: Path | None = Field(
+        None,
+        description="PEM certificate (chain, leaf first) to serve HTTPS with, without a "
+        "reverse proxy; its key is in `tls_keyfile`, or in this file when that is unset.",
+    )
+    tls_keyfile: Path | None = Field(
+        None,
+        description="PEM private key of `tls_certfile`, unencrypted (readable by Corral only).",
     )
     trusted_proxies: str = Field(
         "127.0.0.1",
@@ -385,6 +397,12 @@ class Settings(BaseSettings):
             )
         return value
 
+    @model_validator(mode="after")
+    def _keyfile_has_a_certificate(self) -> Settings:
+        if self.tls_keyfile is not None and self.tls_certfile is None:
+            raise ValueError("tls_keyfile needs tls_certfile, the certificate it belongs to")
+        return self
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'corral.db'}"
@@ -393,11 +411,18 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
+        return self.local_url
+
+    @property
+    def local_url(self) -> str:
+        """The URL this machine reaches the control plane at directly: the address it listens
+        on (loopback for a wildcard), https when it serves TLS itself, never through a proxy."""
         wildcard = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
         host = wildcard.get(self.host, self.host)
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls_certfile is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @classmethod
     def settings_customise_sources(

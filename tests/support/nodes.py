@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -149,10 +150,10 @@ def node_agent(
 # --- The REST API -----------------------------------------------------------------------------
 
 
-def exchange(base_url: str, link: str) -> str:
+def exchange(base_url: str, link: str, *, verify: ssl.SSLContext | bool = True) -> str:
     """Trade a login or invite link for an API token, as `corral login` does."""
     token = parse_qs(urlsplit(link).query)["token"][0]
-    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as client:
+    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False, verify=verify) as client:
         response = client.post("/api/v1/auth/exchange", json={"token": token})
     assert response.status_code == 201, response.text
     api_token: str = response.json()["token"]["token"]
@@ -162,7 +163,14 @@ def exchange(base_url: str, link: str) -> str:
 class Api:
     """The API as one signed-in user (a bearer token), answering parsed JSON."""
 
-    def __init__(self, base_url: str, token: str, context: Context = lambda: "") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        context: Context = lambda: "",
+        *,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.base_url = base_url
         self.token = token
         self.context = context
@@ -171,6 +179,7 @@ class Api:
             headers={"Authorization": f"Bearer {token}"},
             timeout=30.0,
             trust_env=False,
+            verify=verify,
         )
 
     @property

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -93,7 +94,8 @@ def run_cli(
 
 class CorralServer:
     """One `corral serve` (or `corral up`) process listening on 127.0.0.1: on `port`, or on the
-    one the kernel gives it (port 0), known once `wait_listening` has read it from the log."""
+    one the kernel gives it (port 0), known once `wait_listening` has read it from the log.
+    With `verify`, it serves HTTPS (`extra_args` give it a certificate) that `verify` trusts."""
 
     def __init__(
         self,
@@ -105,10 +107,12 @@ class CorralServer:
         extra_args: Sequence[str] = (),
         output_dir: Path | None = None,
         corral: str | Path = CORRAL,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.env = env
         self.port = port
+        self.verify = verify
         output_dir = output_dir or data_dir.parent
         output_dir.mkdir(parents=True, exist_ok=True)
         stem = f"{command}-{time.monotonic_ns()}"
@@ -128,7 +132,7 @@ class CorralServer:
     @property
     def url(self) -> str:
         assert self.port, "the server's port is not known before `wait_listening`"
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'http' if self.verify is None else 'https'}://127.0.0.1:{self.port}"
 
     def stdout(self) -> str:
         return self.stdout_path.read_text(errors="replace")
@@ -174,9 +178,7 @@ class CorralServer:
 
     def wait_for_link(self, wait_seconds: float) -> str:
         """The login link, printed alone on a line of stdout."""
-        pattern = re.compile(
-            rf"^(http://127\.0\.0\.1:{self.port}/auth/login\?token=\S+)$", re.MULTILINE
-        )
+        pattern = re.compile(rf"^({re.escape(self.url)}/auth/login\?token=\S+)$", re.MULTILINE)
 
         def printed() -> str | None:
             found = pattern.search(self.stdout())
@@ -190,7 +192,9 @@ class CorralServer:
         return self.link
 
     def wait_healthy(self, wait_seconds: float) -> None:
-        with httpx.Client(base_url=self.url, timeout=2.0, trust_env=False) as client:
+        with httpx.Client(
+            base_url=self.url, timeout=2.0, trust_env=False, verify=self.verify or True
+        ) as client:
 
             def healthy() -> bool:
                 self._running("answering /healthz")
@@ -301,12 +305,19 @@ def corral_server(
     extra_args: Sequence[str] = (),
     timeout: float = START_TIMEOUT_SECONDS,
     corral: str | Path = CORRAL,
+    verify: ssl.SSLContext | None = None,
 ) -> Iterator[CorralServer]:
     """Start Corral (this checkout's, or the `corral` given) on `port` (0: a free one), wait
     for its port, its login link (when one is expected) and /healthz, all within `timeout`, and
     stop it on the way out however the block ends."""
     server = CorralServer(
-        data_dir, env, command=command, port=port, extra_args=extra_args, corral=corral
+        data_dir,
+        env,
+        command=command,
+        port=port,
+        extra_args=extra_args,
+        corral=corral,
+        verify=verify,
     )
     try:
         deadline = time.monotonic() + timeout

@@ -62,3 +62,22 @@ def test_http_limits_have_defaults_and_an_http_table(tmp_path):
     (tmp_path / "corral.toml").write_text("[http]\nmax_request_head_bytes = 10\n")
     with pytest.raises(ValidationError, match="max_request_head_bytes"):
         load_settings(data_dir=tmp_path)
+
+
+def test_tls_makes_the_urls_https_unless_a_public_url_is_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("CORRAL_TLS_CERTFILE", "/etc/corral/cert.pem")
+    settings = load_settings(data_dir=tmp_path, host="0.0.0.0", port=8443)  # noqa: S104
+    assert settings.tls_certfile is not None and settings.tls_keyfile is None
+    assert settings.effective_public_url == "https://127.0.0.1:8443"
+    assert settings.local_url == "https://127.0.0.1:8443"
+    public = load_settings(data_dir=tmp_path, public_url="https://corral.example.com/")
+    assert public.effective_public_url == "https://corral.example.com"
+    assert public.local_url == "https://127.0.0.1:8420"
+
+
+def test_tls_files_come_from_the_settings_file_and_a_key_needs_its_certificate(tmp_path):
+    (tmp_path / "corral.toml").write_text('tls_certfile = "cert.pem"\ntls_keyfile = "key.pem"\n')
+    settings = load_settings(data_dir=tmp_path)
+    assert (str(settings.tls_certfile), str(settings.tls_keyfile)) == ("cert.pem", "key.pem")
+    with pytest.raises(ValidationError, match="tls_keyfile needs tls_certfile"):
+        load_settings(data_dir=tmp_path / "other", tls_keyfile="key.pem")

@@ -87,11 +87,29 @@ def up(
     )
 
 
-def serve_command(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
+def serve_command(
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    certfile: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve HTTPS with this PEM certificate (chain, leaf first; default: "
+            "CORRAL_TLS_CERTFILE). Behind a reverse proxy that holds the certificate, leave "
+            "it out."
+        ),
+    ] = None,
+    keyfile: Annotated[
+        Path | None,
+        typer.Option(help="The certificate's unencrypted PEM key (default: CORRAL_TLS_KEYFILE)."),
+    ] = None,
+) -> None:
     """Run the control plane only (for servers); prints a login link on first start."""
     from corral.control import admin
 
-    settings = settings_from(data_dir, host=host, port=port)
+    settings = settings_from(
+        data_dir, host=host, port=port, tls_certfile=certfile, tls_keyfile=keyfile
+    )
     configure_logging(settings.log_level, settings.log_format)
     admin.run(settings, announce=_print_link, every_start=False)
 

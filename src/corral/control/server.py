@@ -15,6 +15,7 @@ import uvicorn
 from corral.control.app import OnReady, create_app
 from corral.control.datadir import data_dir_lock, write_runtime_file
 from corral.control.httplimits import limited_http_protocol
+from corral.control.tls import check_tls_files
 from corral.errors import Conflict
 from corral.settings import Settings
 
@@ -77,7 +78,8 @@ def _listen_where_asked(settings: Settings) -> tuple[Settings, list[socket.socke
     port: int = sock.getsockname()[1]
     # uvicorn says where it listens only when it binds the socket itself; say it for it.
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    log.info("listening on http://%s:%d", host, port, extra={"port": port})
+    scheme = "https" if settings.tls_certfile is not None else "http"
+    log.info("listening on %s://%s:%d", scheme, host, port, extra={"port": port})
     return settings.model_copy(update={"port": port}), [sock]
 
 
@@ -86,7 +88,11 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
 
     With port 0, the port the kernel gave is the one in `settings.port` from here on (in login
     links and `server.json`), and a log line says it: "listening on http://127.0.0.1:PORT",
-    with the port in its `port` field."""
+    with the port in its `port` field.
+
+    With `tls_certfile` it serves HTTPS only (uvicorn's own TLS, under the same HTTP limits:
+    they apply to the decrypted bytes), after checking the files say why they cannot."""
+    check_tls_files(settings)
     with data_dir_lock(settings.data_dir, "starting another one"):
         settings, sockets = _listen_where_asked(settings)
         runtime_file = write_runtime_file(settings.data_dir, settings.effective_public_url)
@@ -111,6 +117,8 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
             ws_per_message_deflate=False,
             # The sans-I/O implementation answers a frame about 10% sooner than the legacy one.
             ws="websockets-sansio",
+            ssl_certfile=settings.tls_certfile,
+            ssl_keyfile=settings.tls_keyfile,
         )
         # uvicorn shuts down cleanly on SIGTERM and then re-raises it with the handler it found,
         # which by default kills the process before `finally` runs; exit normally instead.

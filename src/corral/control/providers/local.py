@@ -3,7 +3,9 @@
 Its machine is the control plane's own, so there is nothing to make or delete at a provider;
 what it does is supervise the daemon process (`supervise_local_node`, started by `corral up`).
 It links over 127.0.0.1 through the same node link as any remote node; there is no in-process
-shortcut, so what works locally works on every node. The supervisor makes the `local` node and
+shortcut, so what works locally works on every node. It dials the address the control plane
+listens on (`Settings.local_url`), never its public URL: that may be a reverse proxy's, or a
+name this machine cannot resolve to itself. The supervisor makes the `local` node and
 its join token when needed, restarts the agent if it dies (with a capped backoff), and stops it
 when the control plane stops.
 """
@@ -21,6 +23,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -29,7 +32,7 @@ from corral.control.providers.base import Machine, MachineRequest, Progress, Pro
 from corral.control.services import auth, nodes
 from corral.control.state import AppState
 from corral.errors import InvalidInput
-from corral.netenv import network_variables
+from corral.netenv import is_loopback_host, network_variables
 from corral.protocol.frames import NODE_IDENTITY_FILE_NAME
 from corral.settings import ProvidersSettings
 from corral.states import NodeState
@@ -90,9 +93,25 @@ def _child_env(state: AppState, token: str | None) -> dict[str, str]:
         hidden = [*host.get("also_hidden_paths", []), str(state.settings.data_dir.resolve())]
         settings["host"] = {**host, "also_hidden_paths": hidden}
         env["CORRAL_NODE_RUNTIME_SETTINGS"] = json.dumps(settings)
+    if state.settings.tls_certfile is not None:
+        # The control plane serves HTTPS itself, at 127.0.0.1 too, with a certificate that
+        # likely names only its public host: the node trusts that very certificate for the
+        # link, rather than the trust store and a name the URL does not hold.
+        env["CORRAL_NODE_CONTROL_CERTIFICATE"] = str(state.settings.tls_certfile.resolve())
     if token is not None:
         env["CORRAL_NODE_JOIN_TOKEN"] = token
     return env
+
+
+def _control_url_args(state: AppState) -> list[str]:
+    """The local node's control URL, with `--insecure` when it is http to an address that is
+    not loopback: the one the control plane listens on is this machine's own, so the link
+    never leaves it, but the node cannot tell that from the URL."""
+    url = state.settings.local_url
+    args = ["--control-url", url]
+    if url.startswith("http://") and not is_loopback_host(urlsplit(url).hostname or ""):
+        args.append("--insecure")
+    return args
 
 
 async def _run_once(state: AppState, node_dir: Path) -> int:
@@ -106,8 +125,7 @@ async def _run_once(state: AppState, node_dir: Path) -> int:
         "run",
         "--data-dir",
         str(node_dir),
-        "--control-url",
-        state.settings.effective_public_url,
+        *_control_url_args(state),
         # It ends with this process however this process ends (kill -9 included), and a
         # restarted `corral up` takes over from an agent a crash left behind.
         "--parent-pid",
