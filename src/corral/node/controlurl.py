@@ -12,8 +12,11 @@ Trust is the machine's: the system's store as OpenSSL finds it (`SSL_CERT_FILE` 
 `SSL_CERT_DIR` replace its defaults), plus the bundles the other variables of
 `corral.netenv.CA_BUNDLE_VARIABLES` name, so a control plane with a company's certificate
 works wherever the machine's Python and curl already trust that company's CA. Joining and the
-link use the same context. A pinned certificate (`control_certificate`) replaces all that for a
-node that reaches its control plane at an address the certificate does not name.
+link use the same context. `control_certificate` replaces all that with what one file holds: a
+private CA (a provider's node is given its control plane's), with the URL's name checked as
+usual; or, with `pin_control_certificate`, the control plane's own certificate alone, whatever
+names it holds, for a node that reaches it at an address the certificate does not name
+(`corral up`'s local node, at 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("corral.node")
-
 _PEM_CERTIFICATE = re.compile(
     r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----"
 )
@@ -77,16 +79,17 @@ def control_plane_proxy(url: str) -> str | None:
 
 
 def control_plane_ssl_context(
-    network: NetworkEnvironment, pinned_certificate: Path | None = None
+    network: NetworkEnvironment, control_certificate: Path | None = None, *, pin: bool = False
 ) -> ssl.SSLContext:
     """The TLS context for joining and linking: the machine's trust store (see the module
-    docstring), or, with `pinned_certificate`, that one certificate and nothing else.
+    docstring), or, with `control_certificate`, what that file holds and nothing else: with
+    `pin`, its first certificate alone, whatever names it holds.
 
     A bundle that does not load is left out with a warning, as OpenSSL itself skips a bad
-    default; a pinned certificate that does not load is an error, since nothing else would do.
+    default; a control certificate that does not load is an error, since nothing else would do.
     """
-    if pinned_certificate is not None:
-        return _pinned_context(pinned_certificate)
+    if control_certificate is not None:
+        return _certificate_context(control_certificate, pin=pin)
     context = ssl.create_default_context()
     for name in CA_BUNDLE_VARIABLES:
         path = network.values.get(name)
@@ -116,23 +119,26 @@ def unreachable_reason(exc: BaseException) -> str:
     )
 
 
-def _pinned_context(path: Path) -> ssl.SSLContext:
-    """Trust exactly the first certificate in `path` (a leaf, as in certbot's fullchain.pem),
-    whatever names it holds: it is the control plane's own, so no name needs checking. Only
-    the first, as trusting the intermediate after it would trust every certificate it signed."""
+def _certificate_context(path: Path, *, pin: bool) -> ssl.SSLContext:
+    """Trust the certificates in `path` (CAs, or a self-signed certificate), with the URL's
+    name checked; or, to `pin`, only the first, the control plane's own, whatever names it
+    holds. Only the first, as trusting the intermediate after it in a chain file (certbot's
+    fullchain.pem) would trust every certificate that intermediate signed."""
     try:
-        found = _PEM_CERTIFICATE.search(path.read_text())
+        certificates = _PEM_CERTIFICATE.findall(path.read_text())
     except (OSError, UnicodeDecodeError) as exc:
         raise CorralError(f"cannot read the control plane's certificate {path}: {exc}") from None
-    if found is None:
+    if not certificates:
         raise CorralError(f"{path} holds no PEM certificate for the control plane")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_REQUIRED
-    # A leaf is no CA: OpenSSL accepts it as the end of the chain only with partial chains.
+    # An anchor that is not a self-signed root (an intermediate, a pinned leaf) ends a chain
+    # only with partial chains allowed.
     context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    if pin:
+        certificates = certificates[:1]
+        context.check_hostname = False
     try:
-        context.load_verify_locations(cadata=found.group(0))
+        context.load_verify_locations(cadata="\n".join(certificates))
     except ssl.SSLError as exc:
         raise CorralError(f"{path} holds no usable certificate: {exc}") from None
     return context

@@ -120,7 +120,9 @@ async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
     for problem in network.problems:
         log.warning("network environment: %s", problem)
     log.info("passing on the network variables: %s", ", ".join(network.names) or "none")
-    ssl_context = control_plane_ssl_context(network, settings.control_certificate)
+    ssl_context = control_plane_ssl_context(
+        network, settings.control_certificate, pin=settings.pin_control_certificate
+    )
     identity = load_identity(data_dir)
     if join_token is not None:
         if not settings.control_url:

@@ -97,10 +97,15 @@ class NodeDaemonSettings(BaseSettings):
     )
     control_certificate: Path | None = Field(
         None,
-        description="The control plane's own certificate (PEM; its first certificate is "
-        "used), trusted for the control URL whatever names it holds, in place of the trust "
-        "store: for a node that reaches its control plane at an address its certificate does "
-        "not name, as `corral up`'s local node does at 127.0.0.1.",
+        description="A PEM file trusted for the control URL in place of the machine's trust "
+        "store: a private CA, or a self-signed certificate; the URL's name is checked as usual "
+        "unless `pin_control_certificate`.",
+    )
+    pin_control_certificate: bool = Field(
+        False,
+        description="Trust only the first certificate of `control_certificate`, the control "
+        "plane's own, whatever names it holds: for a node that reaches its control plane at an "
+        "address its certificate does not name, as `corral up`'s local node does at 127.0.0.1.",
     )
     runtimes: list[RuntimeName] = Field(
         default_factory=lambda: ["host", "devcontainer"],

@@ -135,15 +135,31 @@ async def test_a_pinned_certificate_is_trusted_whatever_it_names_and_nothing_els
     served = authority.issue("corral.example.com")
     sibling = authority.issue("corral.example.com", stem="sibling")
     network = network_environment({"SSL_CERT_FILE": str(authority.ca_file)})
-    await _handshake(served, control_plane_ssl_context(network, served.certfile))
+    await _handshake(served, control_plane_ssl_context(network, served.certfile, pin=True))
     # Only the leaf is pinned: the CA after it in the file signs no other certificate in.
     with pytest.raises(ssl.SSLCertVerificationError) as refused:
-        await _handshake(sibling, control_plane_ssl_context(network, served.certfile))
+        await _handshake(sibling, control_plane_ssl_context(network, served.certfile, pin=True))
     wrapped = ConnectionError("connect failed")
     wrapped.__cause__ = refused.value
     assert "its certificate is not trusted" in unreachable_reason(wrapped)
     assert "SSL_CERT_FILE" in unreachable_reason(wrapped)
     assert unreachable_reason(ConnectionRefusedError()) == "ConnectionRefusedError"
+
+
+async def test_a_ca_as_control_certificate_is_trusted_with_the_name_checked(
+    tmp_path: Path,
+) -> None:
+    """A provider's node is given its control plane's private CA: any certificate it signs for
+    the URL's name is trusted, and none for another name."""
+    authority = TestAuthority(tmp_path)
+    context = control_plane_ssl_context(network_environment({}), authority.ca_file)
+    assert context.check_hostname
+    await _handshake(authority.issue("127.0.0.1", stem="named"), context)
+    with pytest.raises(ssl.SSLCertVerificationError, match="IP address mismatch"):
+        await _handshake(authority.issue("corral.example.com", stem="other"), context)
+    stranger = TestAuthority(tmp_path / "stranger").issue("127.0.0.1")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await _handshake(stranger, context)
 
 
 def test_a_pinned_file_without_a_certificate_is_an_error(tmp_path: Path) -> None:

@@ -98,6 +98,7 @@ def _child_env(state: AppState, token: str | None) -> dict[str, str]:
         # likely names only its public host: the node trusts that very certificate for the
         # link, rather than the trust store and a name the URL does not hold.
         env["CORRAL_NODE_CONTROL_CERTIFICATE"] = str(state.settings.tls_certfile.resolve())
+        env["CORRAL_NODE_PIN_CONTROL_CERTIFICATE"] = "true"
     if token is not None:
         env["CORRAL_NODE_JOIN_TOKEN"] = token
     return env
