@@ -1,21 +1,10 @@
 import type { ContextUsage, TokenUsage } from "../api/types.ts";
+import { formatCost } from "../lib/money.ts";
 
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
 
 export function formatTokens(count: number): string {
   return compact.format(count);
-}
-
-export function formatCost(amount: number, currency: string): string {
-  try {
-    return new Intl.NumberFormat("en", {
-      style: "currency",
-      currency,
-      maximumFractionDigits: amount < 1 ? 4 : 2,
-    }).format(amount);
-  } catch {
-    return `${amount} ${currency}`; // not an ISO 4217 code
-  }
 }
 
 /**
