@@ -1,7 +1,7 @@
 // Small form parts the settings and project screens share: a labelled field that shows the API's
-// error for it (as a text input or a select too), the submit button, a form that creates
-// something from a name, a button that asks before it deletes, a copy button, and a secret
-// shown once.
+// error for it (as a text input or a select too), a checkbox, radios, the submit button, a form
+// that creates something from a name, a button that asks before it deletes, a copy button, and
+// a secret shown once.
 
 import {
   useEffect,
@@ -124,6 +124,79 @@ export function SelectField<T extends string = string>({
         </select>
       )}
     </Field>
+  );
+}
+
+/** A checkbox with its label beside it and a hint below; `onChange` gets whether it is checked. */
+export function CheckboxField({
+  label,
+  hint,
+  checked,
+  onChange,
+}: {
+  label: ReactNode;
+  hint?: ReactNode;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={checked}
+          aria-describedby={hint ? `${id}-hint` : undefined}
+          onChange={(e) => onChange(e.target.checked)}
+        />
+        {label}
+      </label>
+      {hint && (
+        <p id={`${id}-hint`} className="muted field-hint">
+          {hint}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** Radios for one of `choices` under `legend`, and the chosen one's hint below them. */
+export function RadioGroup<T extends string>({
+  legend,
+  choices,
+  value,
+  onChange,
+}: {
+  legend: string;
+  choices: readonly { value: T; label: string; hint?: ReactNode }[];
+  value: T;
+  onChange: (value: T) => void;
+}) {
+  const id = useId();
+  const hint = choices.find((c) => c.value === value)?.hint;
+  return (
+    <fieldset className="fieldset" aria-describedby={hint ? `${id}-hint` : undefined}>
+      <legend>{legend}</legend>
+      <div className="button-row">
+        {choices.map((choice) => (
+          <label key={choice.value} className="check">
+            <input
+              type="radio"
+              name={id}
+              value={choice.value}
+              checked={choice.value === value}
+              onChange={() => onChange(choice.value)}
+            />
+            {choice.label}
+          </label>
+        ))}
+      </div>
+      {hint && (
+        <p id={`${id}-hint`} className="muted field-hint">
+          {hint}
+        </p>
+      )}
+    </fieldset>
   );
 }
 
