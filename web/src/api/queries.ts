@@ -26,6 +26,11 @@ export const pollUnlessLive = () => (isLive() ? false : POLL_MS);
 export const keys = {
   me: ["me"] as const,
   nodes: ["nodes"] as const,
+  // Under `nodes`, so that a change to a node (a notice, a mutation) refreshes them too.
+  costs: ["nodes", "costs"] as const,
+  providers: ["providers"] as const,
+  providerOffer: (provider: string, credential: string | null) =>
+    ["providers", provider, "offer", credential] as const,
   workspaces: ["workspaces"] as const,
   activeSessions: ["sessions", "active"] as const,
   session: (id: string) => ["sessions", "one", id] as const,
@@ -88,18 +93,6 @@ export function useLogout() {
       client.removeQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] });
       void client.invalidateQueries({ queryKey: keys.me });
     },
-  });
-}
-
-const listNodes = (page: PageQuery, signal?: AbortSignal) =>
-  data(api.GET("/api/v1/nodes", { params: { query: page }, signal }));
-
-/** Every node (a picker's choices, and the names of workspaces' nodes). */
-export function useNodes() {
-  return useQuery({
-    queryKey: keys.nodes,
-    queryFn: ({ signal }) => fetchAllPages(listNodes, signal),
-    refetchInterval: pollUnlessLive,
   });
 }
 
@@ -261,7 +254,7 @@ import type {
 } from "./types.ts";
 
 /** Mutations whose answer holds a secret shown once: dropped from the cache as soon as unused. */
-const SECRET_MUTATION = { gcTime: 0 } as const;
+export const SECRET_MUTATION = { gcTime: 0 } as const;
 
 export function useSetCredential() {
   const client = useQueryClient();
@@ -339,38 +332,6 @@ export function useUpdateAgentSettings(agent: string, project: string | null = n
     // A change to your settings shows through every project's.
     onSettled: () =>
       void client.invalidateQueries({ queryKey: ["agents", "settings", agent] as const }),
-  });
-}
-
-export function useCreateNode() {
-  const client = useQueryClient();
-  return useMutation({
-    ...SECRET_MUTATION,
-    // The answer carries the single-use join token and command, shown once.
-    mutationFn: (name: string) =>
-      data(api.POST("/api/v1/nodes", { body: { name, provider: "manual", allow_ssh: false } })),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
-  });
-}
-
-export function useReissueJoinToken() {
-  const client = useQueryClient();
-  return useMutation({
-    ...SECRET_MUTATION,
-    // For a node still `pending`: its earlier tokens stop working.
-    mutationFn: (id: string) =>
-      data(api.POST("/api/v1/nodes/{node}/join-token", { params: { path: { node: id } } })),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
-  });
-}
-
-export function useDeleteNode() {
-  const client = useQueryClient();
-  return useMutation({
-    // Answers the node, now `deleted`.
-    mutationFn: (id: string) =>
-      data(api.DELETE("/api/v1/nodes/{node}", { params: { path: { node: id } } })),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.nodes }),
   });
 }
 

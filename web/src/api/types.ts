@@ -26,8 +26,24 @@ export type ApiTokenCreated = Schemas["ApiTokenCreated"];
 export type Node = Schemas["NodePublic"];
 /** How a node keeps workspaces from the machine and from each other (`capacity.isolation`). */
 export type NodeIsolation = NonNullable<Node["capacity"]["isolation"]>;
-/** `POST /nodes`: the new node and its single-use join token, shown once. */
+/** `POST /nodes`: a manual node, or one a provider makes (`machine_type` and `region` for a
+ * cloud, `ssh` for a server of yours), with your `credential` for it. */
+export type NodeCreate = Schemas["NodeCreate"];
+/** `POST /nodes`: the new node and, for a manual one, its single-use join token, shown once. */
 export type NodeCreated = Schemas["NodeCreated"];
+/** A step of making a node's machine and bootstrapping it (`bootstrap_log`). */
+export type BootstrapLogLine = Schemas["BootstrapLogLine"];
+
+/** `GET /providers`: one that makes nodes, of kind `manual`, `local`, `machine` (installs onto
+ * a server you have, over SSH) or `cloud` (makes machines that cost money). */
+export type Provider = Schemas["ProviderPublic"];
+/** `GET /providers/{name}/offer`: what a provider offers you, read with your credential. */
+export type ProviderOffer = Schemas["ProviderOffer"];
+/** A size; `prices` holds the price per hour in the regions where it differs. */
+export type MachineType = Schemas["MachineTypePublic"];
+export type Region = Schemas["RegionPublic"];
+/** `GET /costs`: what one user's cloud nodes cost this month, in one currency. */
+export type Spend = Schemas["SpendPublic"];
 
 export type Workspace = Schemas["WorkspacePublic"];
 export type WorkspaceCreate = Schemas["WorkspaceCreate"];

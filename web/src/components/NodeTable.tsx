@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
 
-import { useNodes } from "../api/queries.ts";
+import { useNodes } from "../api/nodes.ts";
 import type { Node } from "../api/types.ts";
 import { isolationSummary } from "../lib/isolation.ts";
 import { QueryTable } from "./QueryTable.tsx";

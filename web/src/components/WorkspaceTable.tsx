@@ -1,6 +1,6 @@
 import { Link } from "react-router";
 
-import { useNodes } from "../api/queries.ts";
+import { useNodes } from "../api/nodes.ts";
 import type { Page, Workspace } from "../api/types.ts";
 import { QueryTable } from "./QueryTable.tsx";
 import { StateBadge } from "./StateBadge.tsx";

@@ -18,6 +18,7 @@ const lists = {
   "GET /agents": { body: [] },
   "GET /nodes": page([]),
   "GET /tokens": page([]),
+  "GET /providers": { body: [{ name: "manual", kind: "manual", credential_kind: null }] },
 };
 
 afterEach(cleanup);
@@ -40,7 +41,11 @@ describe("SettingsPage", () => {
   it("hides users, invites and node changes from a member", async () => {
     const calls = mockApi({ ...lists, "GET /me": { body: user("member") } });
     renderPage(<SettingsPage />);
-    expect(await screen.findByText("Only the owner adds and removes nodes.")).toBeTruthy();
+    expect(
+      await screen.findByText(
+        "Only the owner adds nodes by hand, and no provider is enabled to make one.",
+      ),
+    ).toBeTruthy();
     expect(screen.queryByRole("heading", { name: "Users" })).toBeNull();
     expect(calls.some((c) => c.path === "/users")).toBe(false);
   });

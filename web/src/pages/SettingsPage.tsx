@@ -36,7 +36,7 @@ export function SettingsPage() {
       <div className="stack">
         <CredentialsSection />
         <AgentsSection />
-        <NodesSection isOwner={isOwner} />
+        <NodesSection isOwner={isOwner} userId={me.data?.id} />
         <TokensSection />
         {isOwner && <UsersSection />}
       </div>

@@ -98,6 +98,34 @@ export function readyNode(changes: Partial<Node> = {}): Node {
   };
 }
 
+/** A node Hetzner is making (a cx23 in fsn1), two steps in, with `changes` over it. */
+export function cloudNode(changes: Partial<Node> = {}): Node {
+  return readyNode({
+    id: "nod_cloud",
+    name: "cloud-1",
+    provider: "hetzner",
+    state: "provisioning",
+    state_reason: "installing Docker",
+    version: null,
+    last_seen_at: null,
+    capacity: {},
+    usage: {},
+    connected: false,
+    machine_type: "cx23",
+    region: "fsn1",
+    options: { allow_ssh: false },
+    machine: "made",
+    hourly_price: 0.0074,
+    currency: "EUR",
+    cost_this_month: 0.01,
+    bootstrap_log: [
+      { at: "2025-01-01T00:00:05Z", step: "creating the server" },
+      { at: "2025-01-01T00:00:40Z", step: "installing Docker" },
+    ],
+    ...changes,
+  });
+}
+
 /** A built-in agent from npm, with `changes` over it: the fields the agent catalog answers. */
 export function agent(changes: Partial<Agent> & Pick<Agent, "name" | "title">): Agent {
   return {

@@ -1,7 +1,8 @@
 import { useId, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 
-import { useCreateWorkspace, useNodes, useProjectWorkspaces } from "../../api/queries.ts";
+import { useNodes } from "../../api/nodes.ts";
+import { useCreateWorkspace, useProjectWorkspaces } from "../../api/queries.ts";
 import type { Project } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { WorkspaceTable, workspacePath } from "../WorkspaceTable.tsx";

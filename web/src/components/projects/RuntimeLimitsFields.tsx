@@ -1,4 +1,4 @@
-import { useNodes } from "../../api/queries.ts";
+import { useNodes } from "../../api/nodes.ts";
 import type { Project } from "../../api/types.ts";
 import { formatBytes, parseBytes } from "../../lib/sizes.ts";
 import { SelectField, TextField, fieldError } from "../form.tsx";

@@ -1,6 +1,7 @@
 import { useId, useState, type FormEvent } from "react";
 
-import { useAddAgent, useAgents, useNodes, useRemoveAgent } from "../../api/queries.ts";
+import { useNodes } from "../../api/nodes.ts";
+import { useAddAgent, useAgents, useRemoveAgent } from "../../api/queries.ts";
 import type { Agent, Node } from "../../api/types.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { QueryTable } from "../QueryTable.tsx";

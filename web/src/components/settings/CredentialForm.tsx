@@ -8,9 +8,9 @@ import { Field, SelectField, SubmitButton, TextField, fieldError } from "../form
 const KIND_HINTS: Partial<Record<CredentialKind, string>> = {
   env: "Named after the environment variable it sets (letters, digits, '_'); fits any agent.",
   "ssh-key":
-    "A private key file in OpenSSH or PEM format, kept for SSH nodes to come: nothing uses it yet.",
+    "A private key file in OpenSSH or PEM format: SSH nodes are installed onto your server with it.",
   github: "A GitHub token, kept for the GitHub integration to come: nothing uses it yet.",
-  hetzner: "A Hetzner Cloud API token, kept for Hetzner nodes to come: nothing uses it yet.",
+  hetzner: "A Hetzner Cloud API token (read and write): Hetzner nodes are made with it.",
 };
 
 /**

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Node } from "../../api/types.ts";
 import { NodesSection } from "./NodesSection.tsx";
 import { NOW, mockApi, page, renderPage, writes } from "../../testing/api.tsx";
-import { readyNode } from "../../testing/fixtures.ts";
+import { cloudNode, readyNode } from "../../testing/fixtures.ts";
 
 const node: Node = readyNode();
 
@@ -64,12 +64,62 @@ describe("NodesSection", () => {
     );
   });
 
-  it("offers no add or remove to a member", async () => {
-    mockApi({ "GET /nodes": page([node]) });
-    renderPage(<NodesSection isOwner={false} />);
+  it("lets a member remove their own node, not the owner's, and add no manual one", async () => {
+    mockApi({
+      "GET /nodes": page([node, cloudNode({ user_id: "usr_ada" })]),
+      "GET /providers": { body: [{ name: "manual", kind: "manual", credential_kind: null }] },
+    });
+    renderPage(<NodesSection isOwner={false} userId="usr_ada" />);
     expect(await screen.findByText("box-1")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Remove box-1" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Remove cloud-1" })).toBeTruthy();
     expect(screen.queryByLabelText("Node name")).toBeNull();
-    expect(screen.queryByRole("button", { name: /Remove/ })).toBeNull();
+  });
+
+  it("says what removing a cloud or SSH node does at its provider", async () => {
+    const cloud = cloudNode({ state: "ready" });
+    const ssh = readyNode({
+      id: "nod_ssh",
+      name: "build-box",
+      provider: "ssh",
+      options: { host: "build.example.com", port: 22, user: "root" },
+    });
+    const calls = mockApi({
+      "GET /nodes": page([
+        cloud,
+        ssh,
+        cloudNode({ id: "nod_gone", name: "gone-1", state: "deleting" }),
+      ]),
+      "DELETE /nodes/nod_cloud": { body: { ...cloud, state: "deleting" } },
+    });
+    const user = userEvent.setup();
+    renderPage(<NodesSection isOwner />);
+
+    await user.click(await screen.findByRole("button", { name: "Remove cloud-1" }));
+    expect(
+      screen.getByText(
+        "Remove cloud-1? Its machine is deleted at hetzner, with everything on it, and its " +
+          "bill ends; its workspaces lose their node.",
+      ),
+    ).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Remove build-box" }));
+    expect(
+      screen.getByText(
+        "Remove build-box? The node is uninstalled from root@build.example.com (the server " +
+          "itself stays); its workspaces lose their node.",
+      ),
+    ).toBeTruthy();
+    // One being removed already offers nothing more.
+    expect(screen.queryByRole("button", { name: "Remove gone-1" })).toBeNull();
+
+    await user.click(
+      within(screen.getByRole("group", { name: "Remove cloud-1" })).getByRole("button", {
+        name: "Remove",
+      }),
+    );
+    await waitFor(() =>
+      expect(writes(calls)).toMatchObject([{ method: "DELETE", path: "/nodes/nod_cloud" }]),
+    );
   });
 
   it("shows a new join command, once, for a node that has not joined", async () => {

@@ -1,8 +1,31 @@
-import { useCreateNode, useDeleteNode, useReissueJoinToken } from "../../api/queries.ts";
-import type { Node, NodeCreated } from "../../api/types.ts";
+import { useDeleteNode, useReissueJoinToken } from "../../api/nodes.ts";
+import type { Node } from "../../api/types.ts";
+import { machineKind, sshTarget } from "../../lib/nodes.ts";
 import { NodeTable } from "../NodeTable.tsx";
 import { ErrorMessage } from "../QueryStatus.tsx";
-import { ConfirmButton, NameForm, SecretOnce } from "../form.tsx";
+import { ConfirmButton } from "../form.tsx";
+import { AddNodeForm } from "./AddNodeForm.tsx";
+import { JoinCommand } from "./NodeFormParts.tsx";
+
+/** What removing `node` does, asked before it is done: a cloud machine is deleted (and its bill
+ * ends), an SSH install is removed from its server. */
+export function removalQuestion(node: Node): string {
+  const workspaces = "its workspaces lose their node.";
+  switch (machineKind(node)) {
+    case "cloud":
+      return (
+        `Remove ${node.name}? Its machine is deleted at ${node.provider}, with everything on ` +
+        `it, and its bill ends; ${workspaces}`
+      );
+    case "machine":
+      return (
+        `Remove ${node.name}? The node is uninstalled from ${sshTarget(node)} (the server ` +
+        `itself stays); ${workspaces}`
+      );
+    case "manual":
+      return `Remove ${node.name}? Its credential stops working, and ${workspaces}`;
+  }
+}
 
 function RemoveNode({ node }: { node: Node }) {
   const remove = useDeleteNode();
@@ -10,10 +33,7 @@ function RemoveNode({ node }: { node: Node }) {
     <>
       <ConfirmButton
         label={`Remove ${node.name}`}
-        question={
-          `Remove ${node.name}? Its credential stops working, ` +
-          "and its workspaces lose their node."
-        }
+        question={removalQuestion(node)}
         confirmLabel="Remove"
         pending={remove.isPending}
         onConfirm={() => remove.mutate(node.id)}
@@ -25,51 +45,16 @@ function RemoveNode({ node }: { node: Node }) {
   );
 }
 
-/** The command that joins a machine as `created.node`, shown once. */
-function JoinCommand({ created, onDone }: { created: NodeCreated; onDone: () => void }) {
-  const expiresAt = created.expires_at ?? "";
-  return (
-    <SecretOnce
-      title={`Join ${created.node.name}`}
-      value={created.join_command ?? ""}
-      onDone={onDone}
-    >
-      <p>
-        Run this on the new machine (with Corral installed). The token in it works once, until{" "}
-        <time dateTime={expiresAt}>{new Date(expiresAt).toLocaleString()}</time>.
-      </p>
-    </SecretOnce>
-  );
-}
-
-function AddNodeForm() {
-  const create = useCreateNode();
-  if (create.data) {
-    return <JoinCommand created={create.data} onDone={() => create.reset()} />;
-  }
-  return (
-    <NameForm
-      title="Add a node"
-      mutation={create}
-      label="Node name"
-      hint="Lower-case letters, digits, '.', '_', '-'."
-      maxLength={64}
-      spellCheck={false}
-      submit="Add node"
-      pendingLabel="Adding…"
-    />
-  );
-}
-
 /**
- * The machines that run workspaces; the owner adds and removes them, and makes a new join
- * command for one that has not joined yet (its earlier token stops working).
+ * The machines that run workspaces. The owner adds nodes by hand and removes any; anyone adds
+ * one a provider makes, with their own credential, and removes their own. The owner makes a new
+ * join command for a manual node that has not joined yet (its earlier token stops working).
  */
-export function NodesSection({ isOwner }: { isOwner: boolean }) {
+export function NodesSection({ isOwner, userId }: { isOwner: boolean; userId?: string }) {
   const reissue = useReissueJoinToken();
   const actions = (node: Node) => (
     <>
-      {node.state === "pending" && (
+      {isOwner && node.state === "pending" && node.provider === "manual" && (
         <button
           type="button"
           aria-label={`New join command for ${node.name}`}
@@ -79,16 +64,18 @@ export function NodesSection({ isOwner }: { isOwner: boolean }) {
           New join command
         </button>
       )}{" "}
-      <RemoveNode node={node} />
+      {(isOwner || node.user_id === userId) && node.state !== "deleting" && (
+        <RemoveNode node={node} />
+      )}
     </>
   );
   return (
     <section aria-labelledby="nodes-settings-heading" className="panel" id="nodes">
       <h2 id="nodes-settings-heading">Nodes</h2>
-      <NodeTable detailed actions={isOwner ? actions : undefined} />
+      <NodeTable detailed actions={actions} />
       {reissue.isError && <ErrorMessage error={reissue.error} />}
       {reissue.data && <JoinCommand created={reissue.data} onDone={() => reissue.reset()} />}
-      {isOwner ? <AddNodeForm /> : <p className="muted">Only the owner adds and removes nodes.</p>}
+      <AddNodeForm isOwner={isOwner} />
     </section>
   );
 }
