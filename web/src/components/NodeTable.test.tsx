@@ -1,10 +1,10 @@
-import { cleanup, screen, within } from "@testing-library/react";
+import { cleanup, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 
 import type { Node, NodeIsolation } from "../api/types.ts";
 import { mockApi, page, renderPage } from "../testing/api.tsx";
-import { readyNode } from "../testing/fixtures.ts";
+import { cloudNode, readyNode } from "../testing/fixtures.ts";
 import { NodeTable } from "./NodeTable.tsx";
 
 const isolated: NodeIsolation = {
@@ -80,5 +80,85 @@ describe("NodeTable", () => {
     renderPage(<NodeTable />);
     expect(await screen.findByText("Sandboxed")).toBeTruthy();
     expect(screen.getByRole("columnheader", { name: "Sandbox" })).toBeTruthy();
+  });
+
+  it("follows the steps of a node being made, with its size, region and price", async () => {
+    const making = cloudNode();
+    const joining = cloudNode({
+      state: "joining",
+      state_reason: "joining",
+      bootstrap_log: [...making.bootstrap_log, { at: "2025-01-01T00:01:10Z", step: "joining" }],
+    });
+    const ready = cloudNode({ ...joining, state: "ready", state_reason: null });
+    let reads = 0;
+    mockApi({ "GET /nodes": () => page([[making, joining, ready][Math.min(reads++, 2)]]) });
+    renderPage(<NodeTable detailed />);
+
+    const steps = await screen.findByRole("log", { name: "Steps of cloud-1" });
+    expect(steps.closest("details")?.open).toBe(true);
+    expect(
+      within(steps)
+        .getAllByRole("listitem")
+        .map((li) => li.textContent),
+    ).toEqual([
+      expect.stringMatching(/ creating the server$/),
+      expect.stringMatching(/ installing Docker$/),
+    ]);
+    expect(within(steps).getAllByRole("listitem")[0]?.querySelector("time")?.dateTime).toBe(
+      "2025-01-01T00:00:05Z",
+    );
+    const row = screen.getByRole("row", { name: /^cloud-1 / });
+    expect(within(row).getByText("provisioning")).toBeTruthy();
+    expect(within(row).getByText("cx23")).toBeTruthy();
+    expect(within(row).getByText("in fsn1")).toBeTruthy();
+    expect(within(row).getByText("€0.0074/h")).toBeTruthy();
+    expect(within(row).getByText("€0.01 this month")).toBeTruthy();
+
+    // Read again while it is being made: the next step shows without a notice.
+    await waitFor(() => expect(within(steps).getAllByRole("listitem")).toHaveLength(3), {
+      timeout: 4000,
+    });
+    expect(within(row).getByText("joining", { selector: ".badge" })).toBeTruthy();
+
+    // Made: the steps go, with the row under it.
+    await waitFor(() => expect(within(row).getByText("ready")).toBeTruthy(), { timeout: 4000 });
+    expect(screen.queryByRole("log")).toBeNull();
+    expect(screen.getAllByRole("row")).toHaveLength(2);
+  });
+
+  it("shows why a node failed, and an SSH node's server", async () => {
+    mockApi({
+      "GET /nodes": page([
+        cloudNode({
+          state: "error",
+          state_reason: "the machine did not join in time",
+          last_error: "hetzner: server limit reached",
+        }),
+        readyNode({
+          id: "nod_ssh",
+          name: "build-box",
+          provider: "ssh",
+          options: { host: "build.example.com", port: 2222, user: "deploy" },
+          host_key_fingerprint: "SHA256:abc",
+        }),
+      ]),
+    });
+    renderPage(<NodeTable detailed />);
+    const failed = await screen.findByRole("row", { name: /^cloud-1 / });
+    expect(within(failed).getByText("the machine did not join in time")).toBeTruthy();
+    expect(within(failed).getByText("hetzner: server limit reached")).toBeTruthy();
+    expect(screen.getByRole("log", { name: "Steps of cloud-1" })).toBeTruthy();
+    const server = within(screen.getByRole("row", { name: /^build-box / })).getByText(
+      "deploy@build.example.com:2222",
+    );
+    expect(server.getAttribute("title")).toBe("Host key SHA256:abc");
+  });
+
+  it("leaves out the machine and price columns while every node is manual", async () => {
+    mockApi({ "GET /nodes": page([readyNode()]) });
+    renderPage(<NodeTable detailed />);
+    expect(await screen.findByText("box-1")).toBeTruthy();
+    expect(screen.queryByRole("columnheader", { name: "Machine" })).toBeNull();
+    expect(screen.queryByRole("columnheader", { name: "Price" })).toBeNull();
   });
 });

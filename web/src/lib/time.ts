@@ -27,3 +27,11 @@ export function formatAbsolute(value: string): string {
   const t = parseTime(value);
   return Number.isNaN(t) ? value : absolute.format(t);
 }
+
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+
+/** The time of day of an API datetime, in the browser's zone: "14:03:12". */
+export function formatClock(value: string): string {
+  const t = parseTime(value);
+  return Number.isNaN(t) ? value : clock.format(t);
+}
