@@ -6,6 +6,7 @@ import {
   usePermissionRequests,
   useWorkspaces,
 } from "../api/queries.ts";
+import { CloudSpend } from "../components/CloudSpend.tsx";
 import { NodeTable } from "../components/NodeTable.tsx";
 import { PermissionButtons } from "../components/PermissionButtons.tsx";
 import { QueryStatus } from "../components/QueryStatus.tsx";
@@ -19,6 +20,7 @@ function NodesSection() {
   return (
     <section aria-labelledby="nodes-heading" className="panel">
       <h2 id="nodes-heading">Nodes</h2>
+      <CloudSpend />
       <NodeTable />
     </section>
   );
