@@ -141,6 +141,18 @@ describe("NodeTable", () => {
           options: { host: "build.example.com", port: 2222, user: "deploy" },
           host_key_fingerprint: "SHA256:abc",
         }),
+        cloudNode({
+          id: "nod_retry",
+          name: "retry-1",
+          state_reason: "creating the server",
+          last_error: "hetzner: rate limited",
+        }),
+        cloudNode({
+          id: "nod_said",
+          name: "said-1",
+          state_reason: "cannot connect: refused (trying again in 4 s)",
+          last_error: "cannot connect: refused",
+        }),
       ]),
     });
     renderPage(<NodeTable detailed />);
@@ -152,6 +164,12 @@ describe("NodeTable", () => {
       "deploy@build.example.com:2222",
     );
     expect(server.getAttribute("title")).toBe("Host key SHA256:abc");
+    // While a provider tries again, its last failure, unless the reason says it already.
+    const retrying = screen.getByRole("row", { name: /^retry-1 / });
+    expect(within(retrying).getByText("The last try failed: hetzner: rate limited")).toBeTruthy();
+    expect(
+      within(screen.getByRole("row", { name: /^said-1 / })).queryByText(/last try/),
+    ).toBeNull();
   });
 
   it("leaves out the machine and price columns while every node is manual", async () => {

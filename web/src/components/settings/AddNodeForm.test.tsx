@@ -91,10 +91,7 @@ describe("AddNodeForm", () => {
     renderPage(<AddNodeForm isOwner />);
 
     await user.click(await screen.findByRole("radio", { name: "Cloud" }));
-    expect(options(await screen.findByLabelText("Credential"))).toEqual([
-      "hz-work (…abcd)",
-      "hz-play (…abcd)",
-    ]);
+    expect(options(await screen.findByLabelText("Credential"))).toEqual(["hz-work", "hz-play"]);
     expect(options(await screen.findByLabelText("Region"))).toEqual([
       "Falkenstein DC Park 1 (fsn1, DE)",
       "Nuremberg 1 DC 3 (nbg1, DE)",

@@ -180,7 +180,7 @@ export function CredentialSelect({
     >
       {options.map((c) => (
         <option key={c.id} value={c.name}>
-          {c.name} (…{c.last4})
+          {c.name}
         </option>
       ))}
     </SelectField>
