@@ -74,7 +74,14 @@ def _set_env_line(variables: dict[str, str]) -> str:
 class SshServer:
     """One sshd on 127.0.0.1, authorizing `client_keys`, logging to `log_path`."""
 
-    def __init__(self, client_keys: list[SshKeyPair], base: Path | None = None) -> None:
+    def __init__(
+        self,
+        client_keys: list[SshKeyPair],
+        base: Path | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        """`environment`: more variables for every session, as the server's own
+        configuration (`CORRAL_NODE_*` settings, say) would set them."""
         if not Path(SSHD).exists():
             raise RuntimeError("OpenSSH's server is not installed: run scripts/test-deps.sh")
         self.base = base or Path(tempfile.mkdtemp(prefix="corral-sshd-"))
@@ -87,6 +94,7 @@ class SshServer:
         self.authorized_keys.write_text("".join(f"{key.public_key}\n" for key in client_keys))
         self.host_key = make_key_pair(self.base / "host-keys", "main")
         self._process: subprocess.Popen[bytes] | None = None
+        self.environment = environment or {}
 
     @property
     def pid(self) -> int | None:
@@ -120,7 +128,7 @@ class SshServer:
             "PermitRootLogin prohibit-password\n"
             "PermitUserEnvironment no\n"
             "Subsystem sftp internal-sftp\n"
-            "LogLevel VERBOSE\n" + _set_env_line(network_variables())
+            "LogLevel VERBOSE\n" + _set_env_line(network_variables() | self.environment)
         )
 
     def start(self) -> None:

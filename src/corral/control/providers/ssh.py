@@ -249,7 +249,7 @@ class SshProvider(Provider):
                 "the devcontainer runtime"
             )
         package = await asyncio.to_thread(node_package, self.package_cache_dir)
-        network = network_variables(server.environ)
+        network = network_variables(server.environ) | _own_node_settings(server.environ)
         await progress(f"uploading Corral {corral.__version__}")
         payload = {
             package.name: package.read_bytes(),
@@ -328,6 +328,20 @@ def _target(options: Mapping[str, Any]) -> tuple[str, int, str]:
     if not isinstance(user, str) or user.startswith("-"):
         raise ProviderError(f"{user!r} is not a user name", retryable=False, reason="ssh_options")
     return host, port, user
+
+
+_SET_BY_CORRAL = ("CORRAL_NODE_DATA_DIR", "CORRAL_NODE_CONTROL_URL", "CORRAL_NODE_JOIN_TOKEN")
+
+
+def _own_node_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The server's own node settings (`CORRAL_NODE_*` in its login environment: allocatable
+    CPUs, runtime settings), which a service would not see otherwise; never the ones Corral
+    sets itself."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name.startswith("CORRAL_NODE_") and name not in _SET_BY_CORRAL
+    }
 
 
 def _node_settings(request: MachineRequest, install_dir: str) -> dict[str, str]:
