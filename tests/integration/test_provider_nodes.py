@@ -17,7 +17,7 @@ from tests.integration.test_devcontainer_workspaces import CACHE, dev_repo
 from tests.support.docker import DockerEngine
 from tests.support.hetzner_api import FakeHetznerApi, fake_hetzner_api
 from tests.support.nodes import Api, exchange
-from tests.support.processes import corral_env, corral_server, run_cli, running
+from tests.support.processes import corral_env, corral_server, run_cli
 from tests.support.sessions import SessionSite, agent_message_text
 from tests.support.sshd import SshKeyPair, SshServer
 
@@ -172,7 +172,8 @@ def test_a_hetzner_node_made_with_the_cli_runs_a_dev_container_and_goes(cloud: C
     removed = cli(cloud, "node", "rm", "hz1")
     assert "Removed node hz1." in removed
     assert not cloud.hetzner.servers and not cloud.hetzner.firewalls
-    assert server.boot.node is None or not running(server.boot.node.pid)
+    booted = server.boot.node
+    assert booted is not None and booted.pid is None  # the machine's node went with it
 
 
 def test_an_ssh_node_added_with_the_cli_runs_a_dev_container_and_is_uninstalled(
