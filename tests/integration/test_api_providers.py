@@ -392,3 +392,28 @@ async def test_a_workspace_that_finds_no_room_gets_a_node_from_its_users_templat
     assert cleared.status_code == 204
     shown = await client.get("/api/v1/providers/default-node", headers=owner.headers)
     assert shown.json() is None
+
+
+async def test_a_control_plane_nodes_would_reach_over_plain_http_refuses_to_make_them(
+    tmp_path: Path, database_url: str, fake_cloud: type[FakeProvider]
+) -> None:
+    from corral.control.app import create_app
+    from tests.support.api import sign_in_owner
+
+    settings = load_settings(
+        data_dir=tmp_path / "plain",
+        database_url=database_url,
+        public_url="http://corral.example.com:8420",
+        providers={"enabled": ["fake"]},
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            owner = await sign_in_owner(app, client)
+            refused = await ask(client, owner)
+            assert refused.status_code == 422
+            body = refused.json()["error"]
+            assert body["code"] == "insecure_control_url"
+            assert "not https" in body["message"] and "public_url" in body["message"]
+            assert not fake_cloud.requests

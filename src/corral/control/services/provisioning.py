@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +53,7 @@ from corral.control.services.names import validate_name
 from corral.control.services.tokens import hash_token
 from corral.errors import Conflict, InvalidInput, PermissionDenied, Unauthenticated
 from corral.ids import new_id
+from corral.netenv import is_loopback_host
 from corral.settings import Settings
 from corral.states import NodeState
 
@@ -242,6 +244,22 @@ async def _check_limits(
             )
 
 
+def _check_control_url(url: str) -> None:
+    """A made node dials `public_url` and refuses plain http to another machine (its join
+    token and credential would cross the network readable): say so now, not after a
+    15-minute deadline."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or is_loopback_host(parts.hostname or ""):
+        return
+    raise InvalidInput(
+        f"new nodes would dial this control plane at {url}, which is not https: their join "
+        "token would cross the network in clear, and they refuse it; set public_url to the "
+        "https URL it is reached at (docs/deploy.md), or join a machine by hand with "
+        "`corral node add NAME` and `corral node run --insecure` on a network you trust",
+        reason="insecure_control_url",
+    )
+
+
 async def request_node(
     db: AsyncSession, ctx: Provisioning, actor_id: str, request: NodeRequest
 ) -> Node:
@@ -254,6 +272,7 @@ async def request_node(
         )
     if await db.scalar(select(Node.id).where(Node.name == request.name)) is not None:
         raise Conflict(f"a node named {request.name!r} exists already", reason="name_taken")
+    _check_control_url(ctx.settings.effective_public_url)
     credential_id = None
     if cls.credential_kind is not None:
         credential_id = (
