@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from corral.control.app import create_state
@@ -108,6 +110,80 @@ async def reconcile_pass() -> float:
     return took
 
 
+CREATE_SECONDS, BOOT_SECONDS = 10.0, 20.0
+POLL_SECONDS = 0.02
+
+
+def _until(check: Callable[[], object], what: str, seconds: float = 300.0) -> float:
+    """Poll `check` until it is truthy; the moment it was (perf_counter)."""
+    deadline = time.perf_counter() + seconds
+    while not check():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{what}: not within {seconds:.0f} s")
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter()
+
+
+def create_to_ready() -> dict[str, float]:
+    """`POST /nodes` for a Hetzner node to a running workspace on it, in phases (seconds)."""
+    from tests.support.hetzner_api import fake_hetzner_api
+    from tests.support.nodes import Api, exchange
+    from tests.support.processes import corral_env, corral_server
+    from tests.support.sessions import make_repo
+
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(scratch)
+        node_env = {"CORRAL_NODE_RUNTIMES": json.dumps(["host"])}
+        with fake_hetzner_api(
+            base / "hetzner",
+            node_env=node_env,
+            create_seconds=CREATE_SECONDS,
+            boot_seconds=BOOT_SECONDS,
+        ) as hetzner:
+            env = corral_env(base / "home", None, **hetzner.server_env())
+            with corral_server(base / "data", env) as server:
+                assert server.link is not None
+                api = Api(server.url, exchange(server.url, server.link))
+                try:
+                    api.call(
+                        "PUT",
+                        "/credentials/hz",
+                        json={"kind": "hetzner", "value": hetzner.token},
+                        expect=201,
+                    )
+                    api.post(
+                        "/projects",
+                        {"name": "demo", "repo": str(make_repo(base / "repo", {"a.txt": "a\n"}))},
+                    )
+                    body = {
+                        "name": "c1",
+                        "provider": "hetzner",
+                        "machine_type": "cx23",
+                        "region": "fsn1",
+                    }
+                    started = time.perf_counter()
+                    api.post("/nodes", body)
+                    asked = _until(lambda: hetzner.count("POST", "/servers") >= 1, "asked")
+                    booted = _until(
+                        lambda: any(s.boot.node is not None for s in hetzner.servers), "booted"
+                    )
+                    ready = _until(lambda: api.get("/nodes/c1")["state"] == "ready", "ready")
+                    ws = api.post("/workspaces", {"project": "demo", "node": "c1"})
+                    running = _until(
+                        lambda: api.get(f"/workspaces/{ws['id']}")["state"] == "running",
+                        "workspace running",
+                    )
+                finally:
+                    api.close()
+    return {
+        "asking the provider": asked - started,
+        "provider and boot": booted - asked,
+        "node start, join, link": ready - booted,
+        "workspace placed and running": running - ready,
+        "total": running - started,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fleet-only", action="store_true", help="Only the reconcile pass.")
@@ -119,6 +195,20 @@ def main() -> None:
         f"reconcile pass, {NODES} nodes and {WORKSPACES} workspaces (SQLite): "
         f"best {best * 1000:.0f} ms, worst {worst * 1000:.0f} ms; "
         f"{worst / PASS_TARGET_SECONDS:.2f}x the {PASS_TARGET_SECONDS:.0f} s target"
+    )
+    if args.fleet_only:
+        return
+    phases = create_to_ready()
+    floor = CREATE_SECONDS + BOOT_SECONDS
+    for name, seconds in phases.items():
+        print(f"  {name}: {seconds:.2f} s")
+    # The control plane's own share: asking the provider, and the provider phase beyond its
+    # injected delays (polling the create action, recording the machine).
+    own = phases["asking the provider"] + max(0.0, phases["provider and boot"] - floor)
+    print(
+        f"node create to a running workspace: {phases['total']:.1f} s, "
+        f"{phases['total'] / floor:.2f}x the {floor:.0f} s of injected provider delays; "
+        f"the control plane's own share {own:.2f} s"
     )
 
 
