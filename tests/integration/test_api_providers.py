@@ -99,7 +99,13 @@ async def test_a_node_is_made_joins_and_lands_workspaces(
     assert response.status_code == 204, response.text
     shown = (await client.get("/api/v1/nodes/cloud1", headers=owner.headers)).json()
     assert shown["bootstrap_log"][-1]["step"] == "installing Docker"
-    assert shown["state_reason"] == "installing Docker"
+    # A machine's words are one printable line, whatever it sends.
+    hostile = {"step": "pulling\x1b[2J\x1b]0;owned\x07 images\nnow"}
+    response = await client.post("/api/v1/nodes/bootstrap", json=hostile, headers=auth)
+    assert response.status_code == 204
+    shown = (await client.get("/api/v1/nodes/cloud1", headers=owner.headers)).json()
+    assert shown["bootstrap_log"][-1]["step"] == "pulling [2J ]0;owned images now"
+    assert shown["state_reason"] == "pulling [2J ]0;owned images now"
     wrong = await client.post(
         "/api/v1/nodes/bootstrap", json={"step": "x"}, headers={"Authorization": "Bearer nope"}
     )

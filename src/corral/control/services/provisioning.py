@@ -140,7 +140,7 @@ async def _credential_for(db: AsyncSession, user_id: str, kind: str, ref: str | 
     if not rows:
         raise InvalidInput(
             f"this provider needs a {kind} credential: add one with "
-            f"`corral credential set NAME --kind {kind}` (or in Settings)",
+            f"`corral credentials set {kind} --name NAME` (or in Settings)",
             reason="credential_missing",
             details=[{"field": "body.credential"}],
         )
@@ -159,12 +159,17 @@ async def _open(
     if cls.credential_kind is not None:
         row = await db.get(Credential, credential_id) if credential_id else None
         if row is None or row.user_id != user_id:
-            raise ProviderError(
-                f"the {cls.credential_kind} credential this node was made with was deleted; "
-                "add it again, or remove the machine at the provider by hand",
-                retryable=False,
-                reason="credential_missing",
-            )
+            # Deleted since: the user's one credential of that kind stands in (added again).
+            try:
+                row = await _credential_for(db, user_id, cls.credential_kind, None)
+            except InvalidInput:
+                raise ProviderError(
+                    f"the {cls.credential_kind} credential this node was made with was "
+                    "deleted; add it again (one of that kind), or remove the machine at the "
+                    "provider by hand",
+                    retryable=False,
+                    reason="credential_missing",
+                ) from None
         secret = await credentials.reveal_credential(db, ctx.secret_box, row)
     return cls.open(ctx.settings.providers, secret)
 
@@ -191,14 +196,14 @@ def _clean_ssh_options(options: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(
             f"{host!r} is not a host name or address", details=[{"field": "body.ssh"}]
         )
-    if not isinstance(user, str) or not validate_user(user):
+    if not isinstance(user, str) or not _is_user_name(user):
         raise InvalidInput(f"{user!r} is not a user name", details=[{"field": "body.ssh"}])
     if not isinstance(port, int) or not 0 < port < 65536:
         raise InvalidInput("the ssh port is 1-65535", details=[{"field": "body.ssh"}])
     return {"host": host, "port": port, "user": user}
 
 
-def validate_user(user: str) -> bool:
+def _is_user_name(user: str) -> bool:
     return 0 < len(user) <= 32 and user[0] != "-" and all(c.isalnum() or c in "._-" for c in user)
 
 
@@ -388,7 +393,9 @@ async def node_for_join_token(db: AsyncSession, token: str) -> Node:
 async def record_step(db: AsyncSession, node: Node, step: str, *, commit: bool = True) -> None:
     """Add a step to the node's bootstrap log; while the node is being made it is also its
     state's reason, so lists show it."""
-    step = " ".join(step.split())[:MAX_STEP_CHARS]
+    # A machine's words, shown in terminals and pages: one line, no control characters.
+    step = " ".join("".join(c if c.isprintable() else " " for c in step).split())
+    step = step[:MAX_STEP_CHARS]
     if not step:
         return
     db.add(NodeStep(node_id=node.id, at=utcnow(), step=step))
