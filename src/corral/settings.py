@@ -314,6 +314,11 @@ class ProvidersSettings(SettingsArea):
         description="Most one user's cloud nodes may cost in a calendar month, in the "
         "provider's currency; a node whose price would pass it is refused (unset: no limit).",
     )
+    allow_loopback_control_url: bool = Field(
+        False,
+        description="Give new cloud machines a loopback control URL (public_url unset): only "
+        "for machines that run on this host, as the tests' do.",
+    )
     hetzner: HetznerSettings = Field(default_factory=HetznerSettings)
     ssh: SshProviderSettings = Field(default_factory=SshProviderSettings)
 

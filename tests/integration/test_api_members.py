@@ -32,7 +32,12 @@ HEARTBEAT = NodeHeartbeat(
     ("method", "path", "body", "message"),
     [
         ("POST", "/api/v1/nodes", {"name": "members-node"}, "only the owner can add nodes"),
-        ("DELETE", "/api/v1/nodes/shared-node", None, "only the owner can remove nodes"),
+        (
+            "DELETE",
+            "/api/v1/nodes/shared-node",
+            None,
+            "only the owner can remove other people's nodes",
+        ),
         ("GET", "/api/v1/users", None, "only the owner can list users"),
         ("POST", "/api/v1/users/invites", {"name": "bob"}, "only the owner can invite users"),
         ("GET", "/api/v1/users/invites", None, "only the owner can list invites"),

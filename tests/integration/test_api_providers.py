@@ -39,6 +39,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
             "retry_max_seconds": 0.5,
             "orphan_sweep_interval_seconds": 3600,
             "autoscale_wait_seconds": 0,
+            "allow_loopback_control_url": True,
         },
         placement={"interval_seconds": 0.2},
     )
@@ -291,7 +292,12 @@ async def test_limits_on_nodes_and_monthly_spend(
     settings = load_settings(
         data_dir=tmp_path / "limits",
         database_url=database_url,
-        providers={"enabled": ["fake"], "max_nodes_per_user": 1, "max_monthly_spend": 100.0},
+        providers={
+            "enabled": ["fake"],
+            "max_nodes_per_user": 1,
+            "max_monthly_spend": 100.0,
+            "allow_loopback_control_url": True,
+        },
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -305,7 +311,11 @@ async def test_limits_on_nodes_and_monthly_spend(
     settings = load_settings(
         data_dir=tmp_path / "spend",
         database_url=database_url,
-        providers={"enabled": ["fake"], "max_monthly_spend": 0.001},
+        providers={
+            "enabled": ["fake"],
+            "max_monthly_spend": 0.001,
+            "allow_loopback_control_url": True,
+        },
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -400,6 +410,19 @@ async def test_a_workspace_that_finds_no_room_gets_a_node_from_its_users_templat
     assert shown.json() is None
 
 
+async def test_an_unexpected_failure_is_retried_not_spun_on(
+    client: httpx.AsyncClient, owner: ApiUser, fake_cloud: type[FakeProvider]
+) -> None:
+    fake_cloud.failures.setdefault("create_machine", []).append(
+        RuntimeError("a bug")  # type: ignore[arg-type]
+    )
+    assert (await ask(client, owner)).status_code == 201
+    made = await node_in(client, owner, "cloud1", "provisioning")
+    steps = [line["step"] for line in made["bootstrap_log"]]
+    assert [s for s in steps if s.startswith("an internal error (trying again in")] != []
+    assert len(fake_cloud.machines) == 1
+
+
 async def test_a_control_plane_nodes_would_reach_over_plain_http_refuses_to_make_them(
     tmp_path: Path, database_url: str, fake_cloud: type[FakeProvider]
 ) -> None:
@@ -423,3 +446,24 @@ async def test_a_control_plane_nodes_would_reach_over_plain_http_refuses_to_make
             assert body["code"] == "insecure_control_url"
             assert "not https" in body["message"] and "public_url" in body["message"]
             assert not fake_cloud.requests
+
+
+async def test_cloud_machines_are_not_told_to_dial_their_own_loopback(
+    tmp_path: Path, database_url: str, fake_cloud: type[FakeProvider]
+) -> None:
+    from corral.control.app import create_app
+    from tests.support.api import sign_in_owner
+
+    settings = load_settings(
+        data_dir=tmp_path / "loopback", database_url=database_url, providers={"enabled": ["fake"]}
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            owner = await sign_in_owner(app, client)
+            refused = await ask(client, owner)
+            assert refused.status_code == 422
+            body = refused.json()["error"]
+            assert body["code"] == "loopback_control_url"
+            assert "public_url" in body["message"]

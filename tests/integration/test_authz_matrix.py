@@ -84,6 +84,8 @@ class Owned:
 class Req:
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """Over the caller's: a route that takes a join token as its bearer token, say."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ def of_agent(json: Any = None) -> Callable[[Owned], Req]:
 
 def in_terminal(o: Owned) -> Req:
     return Req(params={"workspace": o.workspace_id, "terminal": UNKNOWN_TERMINAL})
+
+
+def join_bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 # Any well-formed terminal id: the node that would know it is not linked.
@@ -213,6 +219,35 @@ ROUTES: dict[RouteKey, Route] = {
         public=True,
         bad=lambda o: Req(json={"join_token": "crljoin_this-token-was-never-issued"}),
     ),
+    # What a new machine calls with its join token as the bearer token, whoever else it is.
+    ("POST", "/api/v1/nodes/bootstrap"): Route(
+        lambda o: Req(json={"step": "installing Docker"}, headers=join_bearer(o.join_token)),
+        owner=204,
+        other=204,
+        public=True,
+        bad=lambda o: Req(json={"step": "x"}, headers=join_bearer("crljoin_never-issued")),
+    ),
+    ("GET", "/api/v1/nodes/package"): Route(
+        lambda o: Req(headers=join_bearer(o.join_token)),
+        owner=200,
+        other=200,
+        public=True,
+        bad=lambda o: Req(headers=join_bearer("crljoin_never-issued")),
+    ),
+    # Providers and costs: everyone's own (a member sees their spend, sets their own default
+    # node); `local` offers no sizes and needs no credential.
+    ("GET", "/api/v1/providers"): Route(no_request, owner=200, other=200),
+    ("GET", "/api/v1/providers/{provider}/offer"): Route(
+        lambda o: Req(params={"provider": "local"}), owner=200, other=200
+    ),
+    ("GET", "/api/v1/providers/default-node"): Route(no_request, owner=200, other=200),
+    ("PUT", "/api/v1/providers/default-node"): Route(
+        lambda o: Req(json={"provider": "hetzner", "machine_type": "cx23", "region": "fsn1"}),
+        owner=200,
+        other=200,
+    ),
+    ("DELETE", "/api/v1/providers/default-node"): Route(no_request, owner=204, other=204),
+    ("GET", "/api/v1/costs"): Route(no_request, owner=200, other=200),
     ("GET", "/api/v1/nodes/{node}"): Route(
         lambda o: Req(params={"node": o.node_id}), owner=200, other=200, shows=lambda o: o.node_id
     ),
@@ -567,7 +602,9 @@ async def test_route_answers_caller(
     async def send(request: Req) -> httpx.Response:
         url = template.format(**request.params)
         assert "{" not in url, f"path parameters left unfilled: {url}"
-        return await client.request(method, url, json=request.json, headers=headers)
+        return await client.request(
+            method, url, json=request.json, headers={**headers, **request.headers}
+        )
 
     if route.public:
         assert route.bad is not None, f"{method} {template} is public but has no bad request"

@@ -146,7 +146,11 @@ def test_killed_after_the_server_was_made_and_before_it_was_recorded(
     api = site.start()
     ready_with_one_server(api, hetzner_api)
     assert hetzner_api.count("POST", "/servers") == 1  # found by its label, not made again
+    # The token that deletes the server is kept while the server is.
+    in_use = api.request("DELETE", "/credentials/hz")
+    assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "credential_in_use"
     removed_leaving_nothing(api, hetzner_api)
+    api.call("DELETE", "/credentials/hz", expect=204)
 
 
 def test_killed_while_the_firewall_was_being_made(site: Site, hetzner_api: FakeHetznerApi) -> None:

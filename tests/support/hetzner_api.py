@@ -159,8 +159,12 @@ class FakeHetznerApi:
         """The same settings as a control plane process's environment variables."""
         settings = self.settings(**hetzner).hetzner
         return {
-            f"CORRAL_PROVIDERS__HETZNER__{key.upper()}": str(value)
-            for key, value in settings.model_dump().items()
+            # Its machines boot on this host: the control plane's loopback URL reaches it.
+            "CORRAL_PROVIDERS__ALLOW_LOOPBACK_CONTROL_URL": "true",
+            **{
+                f"CORRAL_PROVIDERS__HETZNER__{key.upper()}": str(value)
+                for key, value in settings.model_dump().items()
+            },
         }
 
     def start(self) -> FakeHetznerApi:

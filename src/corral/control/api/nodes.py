@@ -135,7 +135,7 @@ async def add_node(body: NodeCreate, user: CurrentUser, db: Db, state: State) ->
 async def node_package(request: Request, db: Db, state: State) -> FileResponse:
     """The wheel of this control plane's Corral, which a new machine installs to become a
     node (its cloud-init downloads it), for a bearer join token that is still valid."""
-    await provisioning.node_for_join_token(db, _bearer(request, state))
+    await _node_of_bearer(request, db, state)
     cache = state.settings.data_dir / "node-packages"
     path = await asyncio.to_thread(nodepackage.node_package, cache)
     return FileResponse(path, media_type="application/octet-stream", filename=path.name)
@@ -145,8 +145,18 @@ async def node_package(request: Request, db: Db, state: State) -> FileResponse:
 async def bootstrap_step(body: BootstrapStep, request: Request, db: Db, state: State) -> None:
     """A new machine reports a bootstrap step ("installing Docker"), with its join token as
     the bearer token; the token is not used up."""
-    node = await provisioning.node_for_join_token(db, _bearer(request, state))
+    node = await _node_of_bearer(request, db, state)
     await provisioning.record_step(db, node, body.step)
+
+
+async def _node_of_bearer(request: Request, db: AsyncSession, state: AppState) -> Node:
+    """The node whose join token is the request's bearer token; a wrong one counts as a
+    failed sign-in attempt of the caller's address."""
+    try:
+        return await provisioning.node_for_join_token(db, _bearer(request, state))
+    except Unauthenticated:
+        state.login_limiter.fail(client_address(request))
+        raise
 
 
 def _bearer(request: Request, state: AppState) -> str:
@@ -154,7 +164,6 @@ def _bearer(request: Request, state: AppState) -> str:
     state.login_limiter.check(client)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        state.login_limiter.fail(client)
         raise Unauthenticated("send the join token as a bearer token", reason="join_token_invalid")
     return token.strip()
 

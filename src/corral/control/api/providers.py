@@ -54,9 +54,11 @@ async def set_node_template(
     """Set the node to make when one of your workspaces waits for room: it is made with your
     credential (within the limits on nodes and spend) and the workspace lands on it."""
     cls = load_provider(body.provider, state.settings.providers)
-    if cls.kind not in ("cloud", "machine"):
+    if cls.kind != "cloud":  # an SSH server is one machine: a second node there cannot be
         raise InvalidInput(
-            f"{body.provider} does not make machines", details=[{"field": "body.provider"}]
+            f"{body.provider} does not make machines: a default node comes from a cloud "
+            "provider such as hetzner",
+            details=[{"field": "body.provider"}],
         )
     options: dict[str, Any] = {"allow_ssh": body.allow_ssh}
     if body.ssh is not None:

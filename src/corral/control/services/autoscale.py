@@ -14,10 +14,11 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import Node, User, Workspace
+from corral.control.services import leases
 from corral.control.services.lifecycle import explain_state
 from corral.control.services.provisioning import (
     NodeRequest,
@@ -31,6 +32,10 @@ __all__ = ["ask_for_nodes", "clean_template"]
 
 log = logging.getLogger("corral.autoscale")
 
+AUTO_PREFIX = "auto-"
+AUTOSCALE_LEASE = "autoscale"
+FAILED_AUTO_NODE_PAUSE = timedelta(hours=1)
+"""After a node made for a user's waiting workspaces failed, none is made for them this long."""
 _MAKING = (NodeState.PENDING.value, NodeState.PROVISIONING.value, NodeState.JOINING.value)
 
 
@@ -50,7 +55,14 @@ def clean_template(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def ask_for_nodes(ctx: Provisioning) -> int:
-    """One look at users with workspaces waiting for room; returns how many nodes it asked for."""
+    """One look at users with workspaces waiting for room, by one control plane process at a
+    time; returns how many nodes it asked for."""
+    seconds = ctx.settings.providers.lease_seconds
+    async with leases.hold(ctx.db, AUTOSCALE_LEASE, ctx.holder, seconds=seconds) as got:
+        return await _ask_for_nodes(ctx) if got else 0
+
+
+async def _ask_for_nodes(ctx: Provisioning) -> int:
     now = utcnow()
     wait = timedelta(seconds=ctx.settings.providers.autoscale_wait_seconds)
     asked = 0
@@ -71,14 +83,27 @@ async def ask_for_nodes(ctx: Provisioning) -> int:
             user = await db.get(User, user_id)
             if user is None or not user.node_template:
                 continue
+            # One node at a time; and after one of them failed, none for a while: a template
+            # that cannot work (a bad token, a size the workspace does not fit) must not
+            # make machine after machine.
             making = await db.scalar(
-                select(Node.id).where(Node.user_id == user_id, Node.state.in_(_MAKING))
+                select(Node.id).where(
+                    Node.user_id == user_id,
+                    or_(
+                        Node.state.in_(_MAKING),
+                        and_(
+                            Node.name.startswith(AUTO_PREFIX),
+                            Node.state == NodeState.ERROR,
+                            Node.state_changed_at > now - FAILED_AUTO_NODE_PAUSE,
+                        ),
+                    ),
+                )
             )
             if making is not None:
                 continue
             template = dict(user.node_template)
             request = NodeRequest(
-                name=f"auto-{user.name}-{secrets.token_hex(2)}"[:64],
+                name=f"{AUTO_PREFIX}{user.name}-{secrets.token_hex(2)}"[:64],
                 provider=template["provider"],
                 machine_type=template.get("machine_type"),
                 region=template.get("region"),

@@ -9,15 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
-from corral.control.db.models import Credential, CredentialKind
+from corral.control.db.models import Credential, CredentialKind, MachineState, Node
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity
 from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import CREDENTIAL_NAME_PATTERN, ENV_NAME_PATTERN, ID_PATTERN
 from corral.control.services.pagination import paginate
-from corral.errors import InvalidInput
+from corral.errors import Conflict, InvalidInput
 from corral.ids import new_id
 from corral.protocol.base import MAX_ENV_VALUE_LENGTH
+from corral.states import NodeState
 
 __all__ = [
     "MAX_VALUE_BYTES",
@@ -159,6 +160,21 @@ async def get_credential(db: AsyncSession, user_id: str, ref: str) -> Credential
 
 async def delete_credential(db: AsyncSession, user_id: str, ref: str) -> None:
     row = await get_credential(db, user_id, ref)
+    # A node's machine is deleted with the credential it was made with: without it, a server
+    # would keep running (and costing) where Corral can no longer reach it.
+    using = await db.scalar(
+        select(Node.name).where(
+            Node.credential_id == row.id,
+            Node.machine == MachineState.MADE,
+            Node.state != NodeState.DELETED,
+        )
+    )
+    if using is not None:
+        raise Conflict(
+            f"node {using} was made with {row.name}, which deletes its machine: remove the "
+            "node first (`corral node rm`), or replace the value with `corral credentials set`",
+            reason="credential_in_use",
+        )
     await db.delete(row)
     activity.record(
         db,

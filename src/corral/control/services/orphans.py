@@ -71,9 +71,12 @@ async def sweep_orphans(ctx: Provisioning) -> int:
                         for row in rows
                     ]
             for user_id, secret in accounts:
-                deleted += await _sweep_account(
-                    ctx, cls.open(ctx.settings.providers, secret), user_id
-                )
+                try:  # one refused token must not stop the sweep of the others
+                    deleted += await _sweep_account(
+                        ctx, cls.open(ctx.settings.providers, secret), user_id
+                    )
+                except Exception:
+                    log.exception("sweeping a %s account for orphans failed", name)
         return deleted
 
 
@@ -90,7 +93,7 @@ async def _sweep_account(ctx: Provisioning, provider: Provider, user_id: str) ->
             log.warning("could not list %s machines: %s", provider.name, exc.message)
             return 0
         for machine in machines:
-            if machine.instance_id != instance:
+            if machine.instance_id != instance or not machine.node_id:
                 continue  # a provider that filters loosely: never touch another's machine
             async with ctx.db() as db:
                 node = await db.get(Node, machine.node_id) if machine.node_id else None

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral import __version__
@@ -51,7 +51,7 @@ from corral.control.secretbox import SecretBox
 from corral.control.services import activity, costs, credentials, leases, nodes
 from corral.control.services.names import validate_name
 from corral.control.services.tokens import hash_token
-from corral.errors import Conflict, InvalidInput, PermissionDenied, Unauthenticated
+from corral.errors import Conflict, CorralError, InvalidInput, PermissionDenied, Unauthenticated
 from corral.ids import new_id
 from corral.netenv import is_loopback_host
 from corral.settings import Settings
@@ -76,6 +76,8 @@ __all__ = [
 log = logging.getLogger("corral.provisioning")
 
 BOOTSTRAP_LOG_LINES = 100
+FINAL_DELETE_ATTEMPTS = 5
+"""Deleting a machine is given up after this many failures that say they will not pass."""
 MAX_STEP_CHARS = 300
 PROVIDER_FREE = ("manual", "local")
 """Nodes no provider makes: joined by hand, or the node beside the control plane."""
@@ -159,17 +161,12 @@ async def _open(
     if cls.credential_kind is not None:
         row = await db.get(Credential, credential_id) if credential_id else None
         if row is None or row.user_id != user_id:
-            # Deleted since: the user's one credential of that kind stands in (added again).
-            try:
-                row = await _credential_for(db, user_id, cls.credential_kind, None)
-            except InvalidInput:
-                raise ProviderError(
-                    f"the {cls.credential_kind} credential this node was made with was "
-                    "deleted; add it again (one of that kind), or remove the machine at the "
-                    "provider by hand",
-                    retryable=False,
-                    reason="credential_missing",
-                ) from None
+            raise ProviderError(
+                f"the {cls.credential_kind} credential this node was made with is gone; "
+                "remove the machine at the provider by hand",
+                retryable=False,
+                reason="credential_missing",
+            )
         secret = await credentials.reveal_credential(db, ctx.secret_box, row)
     return cls.open(ctx.settings.providers, secret)
 
@@ -239,7 +236,18 @@ async def _check_limits(
             for spend in await costs.spend_by_user(db, now, user_id=user_id)
             if spend.currency == currency
         )
-        to_month_end = (running + price) * costs.hours_left_in_month(now)
+        # Nodes asked for and not made yet will cost too: a burst of requests must not pass.
+        coming = await db.scalar(
+            select(func.sum(Node.hourly_price)).where(
+                Node.user_id == user_id,
+                Node.currency == currency,
+                Node.billing_started_at.is_(None),
+                Node.state.in_(
+                    [NodeState.PENDING.value, NodeState.PROVISIONING.value, NodeState.JOINING.value]
+                ),
+            )
+        )
+        to_month_end = (running + (coming or 0.0) + price) * costs.hours_left_in_month(now)
         if spent + to_month_end > settings.max_monthly_spend:
             raise Conflict(
                 f"this node ({price:.4f} {currency}/h) would take your spending past the monthly "
@@ -249,12 +257,25 @@ async def _check_limits(
             )
 
 
-def _check_control_url(url: str) -> None:
-    """A made node dials `public_url` and refuses plain http to another machine (its join
-    token and credential would cross the network readable): say so now, not after a
-    15-minute deadline."""
+def _check_control_url(ctx: Provisioning, url: str, kind: str, options: dict[str, Any]) -> None:
+    """A made node dials `public_url`: say now, not after a 15-minute deadline, when it cannot.
+
+    A loopback URL reaches the machine itself, not this control plane, unless the machine is
+    this one (an SSH node on 127.0.0.1, the tests' machines); plain http to another machine
+    is refused by the node (its join token and credential would cross the network readable).
+    """
     parts = urlsplit(url)
-    if parts.scheme == "https" or is_loopback_host(parts.hostname or ""):
+    host = parts.hostname or ""
+    if is_loopback_host(host):
+        here = kind == "machine" and is_loopback_host(str(options.get("host", "")))
+        if here or ctx.settings.providers.allow_loopback_control_url:
+            return
+        raise InvalidInput(
+            f"new nodes would dial this control plane at {url}, their own loopback: set "
+            "public_url to the https URL other machines reach it at (docs/deploy.md)",
+            reason="loopback_control_url",
+        )
+    if parts.scheme == "https":
         return
     raise InvalidInput(
         f"new nodes would dial this control plane at {url}, which is not https: their join "
@@ -277,7 +298,6 @@ async def request_node(
         )
     if await db.scalar(select(Node.id).where(Node.name == request.name)) is not None:
         raise Conflict(f"a node named {request.name!r} exists already", reason="name_taken")
-    _check_control_url(ctx.settings.effective_public_url)
     credential_id = None
     if cls.credential_kind is not None:
         credential_id = (
@@ -308,6 +328,7 @@ async def request_node(
             )
         price, currency = chosen.price_in(region), chosen.currency
         options = {"allow_ssh": bool(options.get("allow_ssh", False))}
+    _check_control_url(ctx, ctx.settings.effective_public_url, cls.kind, options)
     await _check_limits(db, ctx, actor_id, price, currency)
     now = utcnow()
     node = Node(
@@ -363,6 +384,11 @@ async def request_removal(db: AsyncSession, actor_id: str, is_owner: bool, node:
     # the provider's delete finds it by its labels.
     await nodes.set_node_state(db, node, NodeState.DELETING, reason="deleting the machine")
     node.credential_hash = None
+    await db.execute(
+        update(NodeJoinToken)
+        .where(NodeJoinToken.node_id == node.id, NodeJoinToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     node.next_attempt_at = utcnow()
     node.attempts = 0
     await db.commit()
@@ -457,6 +483,11 @@ def _options_for(node: Node) -> dict[str, Any]:
 async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
     assert node.provision_deadline_at is not None
     remaining = (node.provision_deadline_at - utcnow()).total_seconds()
+    try:
+        provider = await _open(db, ctx, node.provider, node.user_id, node.credential_id)
+    except ProviderError as exc:
+        await _failed_call(db, ctx, node, exc)
+        return
     # Written with the token, before the call: from here a machine may exist, and every later
     # pass (and the orphan sweeper) knows to look for it.
     node.machine = MachineState.MADE
@@ -478,14 +509,11 @@ async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
         allow_ssh=bool((node.options or {}).get("allow_ssh", False)),
     )
     try:
-        async with await _open(db, ctx, node.provider, node.user_id, node.credential_id) as p:
-            machine = await p.create_machine(request, lambda step: _step(ctx, node.id, step))
+        async with provider:
+            machine = await provider.create_machine(request, lambda step: _step(ctx, node.id, step))
     except ProviderError as exc:
         await db.refresh(node)
-        if exc.retryable:
-            await _retry_later(db, ctx, node, exc.message)
-        else:
-            await _fail(db, node, exc.message)
+        await _failed_call(db, ctx, node, exc)
         return
     await db.refresh(node)
     node.provider_handle = machine.handle
@@ -515,11 +543,24 @@ async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
     await db.commit()
 
 
+async def _failed_call(db: AsyncSession, ctx: Provisioning, node: Node, exc: ProviderError) -> None:
+    if exc.retryable:
+        await _retry_later(db, ctx, node, exc.message)
+    else:
+        await _fail(db, node, exc.message)
+
+
 async def _fail(db: AsyncSession, node: Node, message: str) -> None:
-    """`error` with the reason; the machine, if any, is deleted by the next step."""
+    """`error` with the reason; the machine, if any, is deleted by the next step. Its join
+    tokens stop working: a machine being deleted must not join after all."""
     node.last_error = message
     node.next_attempt_at = utcnow()
     node.credential_hash = None
+    await db.execute(
+        update(NodeJoinToken)
+        .where(NodeJoinToken.node_id == node.id, NodeJoinToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     await nodes.set_node_state(db, node, NodeState.ERROR, reason=message)
     await db.commit()
     log.warning("node %s failed: %s", node.name, message, extra={"node_id": node.id})
@@ -527,6 +568,15 @@ async def _fail(db: AsyncSession, node: Node, message: str) -> None:
 
 async def _delete_machine(db: AsyncSession, ctx: Provisioning, node: Node) -> bool:
     """Delete the node's machine at its provider; True once it is gone."""
+    if provider_kind(node.provider, ctx) == "machine" and not (node.provider_handle or {}).get(
+        "host_key"
+    ):
+        # Never reached (no host key was ever recorded): nothing of Corral's is there, and a
+        # server that cannot be reached must not keep the node `deleting` for ever.
+        await record_step(db, node, "nothing was installed on the server", commit=False)
+        node.machine = MachineState.GONE
+        await db.commit()
+        return True
     await record_step(db, node, f"asking {node.provider} to delete the machine")
     try:
         async with await _open(db, ctx, node.provider, node.user_id, node.credential_id) as p:
@@ -536,8 +586,30 @@ async def _delete_machine(db: AsyncSession, ctx: Provisioning, node: Node) -> bo
             await p.delete_machine(node.id, handle)
     except ProviderError as exc:
         await db.refresh(node)
-        await _retry_later(db, ctx, node, f"deleting the machine failed: {exc.message}")
-        return False
+        if exc.retryable or node.attempts + 1 < FINAL_DELETE_ATTEMPTS:
+            await _retry_later(db, ctx, node, f"deleting the machine failed: {exc.message}")
+            return False
+        # A failure that will not pass (a revoked token, a server whose host key changed):
+        # say so plainly and let the node go, rather than keep it `deleting` for ever.
+        await record_step(
+            db,
+            node,
+            f"could not delete the machine: {exc.message}; remove it at {node.provider} by hand",
+            commit=False,
+        )
+        activity.record(
+            db,
+            "node.machine_left",
+            node,
+            user_id=node.user_id,
+            actor_id=None,
+            details={"provider": node.provider, "error": exc.message},
+        )
+        node.machine = MachineState.GONE
+        node.billing_ended_at = node.billing_ended_at or utcnow()
+        await db.commit()
+        log.error("gave up deleting the machine of node %s: %s", node.name, exc.message)
+        return True
     await db.refresh(node)
     node.machine = MachineState.GONE
     node.billing_ended_at = node.billing_ended_at or utcnow()
@@ -564,24 +636,38 @@ async def reconcile_node(ctx: Provisioning, node_id: str) -> None:
             node = await db.get(Node, node_id)
             if node is None or node.provider in PROVIDER_FREE:
                 return
-            now = utcnow()
-            if node.next_attempt_at is not None and node.next_attempt_at > now:
-                return
-            if node.state == NodeState.DELETING:
-                if await _delete_machine(db, ctx, node):
-                    await nodes.finish_deletion(db, node, actor_id=None)
-                    ctx.on_ready()
-            elif node.state == NodeState.ERROR and node.machine == MachineState.MADE:
+            try:
+                await _take_step(db, ctx, node)
+            except Exception as exc:
+                # A bug, or a provider that is no longer enabled: back off like any failure,
+                # never spin on the node (each turn would mint a token and log a step).
+                log.exception("the step of node %s failed", node.name)
+                await db.rollback()
+                fresh = await db.get(Node, node_id)
+                if fresh is not None:
+                    message = exc.message if isinstance(exc, CorralError) else "an internal error"
+                    await _retry_later(db, ctx, fresh, message)
+
+
+async def _take_step(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
+    now = utcnow()
+    if node.next_attempt_at is not None and node.next_attempt_at > now:
+        return
+    if node.state == NodeState.DELETING:
+        if await _delete_machine(db, ctx, node):
+            await nodes.finish_deletion(db, node, actor_id=None)
+            ctx.on_ready()
+    elif node.state == NodeState.ERROR and node.machine == MachineState.MADE:
+        await _delete_machine(db, ctx, node)
+    elif node.state in (NodeState.PENDING, NodeState.PROVISIONING, NodeState.JOINING):
+        deadline = node.provision_deadline_at
+        if deadline is not None and now >= deadline:
+            minutes = ctx.settings.providers.provision_timeout_seconds / 60
+            await _fail(db, node, f"the node was not ready within {minutes:.0f} min")
+            if node.machine == MachineState.MADE:
                 await _delete_machine(db, ctx, node)
-            elif node.state in (NodeState.PENDING, NodeState.PROVISIONING, NodeState.JOINING):
-                deadline = node.provision_deadline_at
-                if deadline is not None and now >= deadline:
-                    minutes = ctx.settings.providers.provision_timeout_seconds / 60
-                    await _fail(db, node, f"the node was not ready within {minutes:.0f} min")
-                    if node.machine == MachineState.MADE:
-                        await _delete_machine(db, ctx, node)
-                elif node.state == NodeState.PENDING:
-                    await _make(db, ctx, node)
+        elif node.state == NodeState.PENDING:
+            await _make(db, ctx, node)
 
 
 def due_filter(now: datetime) -> Any:
