@@ -5,7 +5,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, data } from "./client.ts";
 import { fetchAllPages, type PageQuery } from "./paging.ts";
 import { SECRET_MUTATION, keys, pollUnlessLive } from "./queries.ts";
-import type { Node, NodeCreate } from "./types.ts";
+import type { Node, NodeCreate, NodeTemplate } from "./types.ts";
 
 /** How often a node being made or removed is read: its steps come seconds apart. */
 export const SETTLING_POLL_MS = 1500;
@@ -111,5 +111,29 @@ export function useCosts() {
     queryKey: keys.costs,
     queryFn: ({ signal }) => data(api.GET("/api/v1/costs", { signal })),
     refetchInterval: 60 * 1000,
+  });
+}
+
+/** Your default node: made when one of your workspaces finds no room; null when unset. */
+export function useDefaultNode() {
+  return useQuery({
+    queryKey: keys.defaultNode,
+    queryFn: ({ signal }) => data(api.GET("/api/v1/providers/default-node", { signal })),
+  });
+}
+
+export function useSetDefaultNode() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: NodeTemplate) => data(api.PUT("/api/v1/providers/default-node", { body })),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.defaultNode }),
+  });
+}
+
+export function useClearDefaultNode() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => data(api.DELETE("/api/v1/providers/default-node")),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.defaultNode }),
   });
 }

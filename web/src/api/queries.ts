@@ -29,6 +29,7 @@ export const keys = {
   // Under `nodes`, so that a change to a node (a notice, a mutation) refreshes them too.
   costs: ["nodes", "costs"] as const,
   providers: ["providers"] as const,
+  defaultNode: ["providers", "default-node"] as const,
   providerOffer: (provider: string, credential: string | null) =>
     ["providers", provider, "offer", credential] as const,
   workspaces: ["workspaces"] as const,

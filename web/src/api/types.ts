@@ -37,6 +37,8 @@ export type BootstrapLogLine = Schemas["BootstrapLogLine"];
 /** `GET /providers`: one that makes nodes, of kind `manual`, `local`, `machine` (installs onto
  * a server you have, over SSH) or `cloud` (makes machines that cost money). */
 export type Provider = Schemas["ProviderPublic"];
+/** The node made for you when one of your workspaces finds no room. */
+export type NodeTemplate = Schemas["NodeTemplate"];
 /** `GET /providers/{name}/offer`: what a provider offers you, read with your credential. */
 export type ProviderOffer = Schemas["ProviderOffer"];
 /** A size; `prices` holds the price per hour in the regions where it differs. */

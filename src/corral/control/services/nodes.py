@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from corral.control.db.base import utcnow
 from corral.control.db.models import Node, NodeJoinToken, User, UserRole
 from corral.control.services import activity
-from corral.control.services.lifecycle import transition
+from corral.control.services.lifecycle import claim_transition, transition
 from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import validate_name
 from corral.control.services.pagination import paginate
@@ -134,10 +134,14 @@ async def join_node(db: AsyncSession, token: str) -> tuple[Node, str]:
     if node is None or node.state in (NodeState.DELETING, NodeState.DELETED):
         await db.commit()
         raise Unauthenticated("the node was removed", reason="join_token_invalid")
+    # Only from the state read above: a removal committed since must not be undone.
+    if node.state != NodeState.JOINING and not await claim_transition(
+        db, "node", node, NodeState.JOINING
+    ):
+        await db.rollback()
+        raise Unauthenticated("the node was removed", reason="join_token_invalid")
     credential = new_token(NODE_CREDENTIAL_PREFIX)
     node.credential_hash = hash_token(credential)
-    if node.state != NodeState.JOINING:
-        await set_node_state(db, node, NodeState.JOINING)
     await db.commit()
     return node, credential
 

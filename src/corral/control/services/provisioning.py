@@ -49,6 +49,7 @@ from corral.control.providers.base import (
 from corral.control.providers.registry import load_provider
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, costs, credentials, leases, nodes
+from corral.control.services.lifecycle import claim_transition
 from corral.control.services.names import validate_name
 from corral.control.services.tokens import hash_token
 from corral.errors import Conflict, CorralError, InvalidInput, PermissionDenied, Unauthenticated
@@ -518,20 +519,7 @@ async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
     await db.refresh(node)
     node.provider_handle = machine.handle
     node.billing_started_at = node.billing_started_at or utcnow()
-    if node.state != NodeState.PENDING:  # removed (or failed) while it was being made
-        await db.commit()
-        return
     node.attempts, node.next_attempt_at, node.last_error = 0, None, None
-    if node.state == NodeState.PENDING:
-        await nodes.set_node_state(
-            db, node, NodeState.PROVISIONING, reason="waiting for it to join"
-        )
-    await record_step(
-        db,
-        node,
-        f"{node.provider} made the machine ({machine.name}); waiting for the node to join",
-        commit=False,
-    )
     activity.record(
         db,
         "node.machine_made",
@@ -540,7 +528,20 @@ async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
         actor_id=None,
         details={"provider": node.provider, "machine": machine.id},
     )
-    await db.commit()
+    await db.commit()  # what was made is recorded whatever happened to the node meanwhile
+    if node.state != NodeState.PENDING:  # removed, failed or joined while it was being made
+        return
+    # Only if still pending: a removal committed since must not be undone.
+    if await claim_transition(
+        db, "node", node, NodeState.PROVISIONING, reason="waiting for it to join"
+    ):
+        await record_step(
+            db,
+            node,
+            f"{node.provider} made the machine ({machine.name}); waiting for the node to join",
+        )
+    else:
+        await db.rollback()
 
 
 async def _failed_call(db: AsyncSession, ctx: Provisioning, node: Node, exc: ProviderError) -> None:

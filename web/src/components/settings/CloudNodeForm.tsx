@@ -7,6 +7,7 @@ import { HOURS_PER_MONTH, formatCost, formatHourly } from "../../lib/money.ts";
 import { formatBytes, formatCpus } from "../../lib/sizes.ts";
 import { QueryStatus } from "../QueryStatus.tsx";
 import { CheckboxField, SelectField, fieldError } from "../form.tsx";
+import { MakeDefaultButton } from "./DefaultNode.tsx";
 import {
   CredentialSelect,
   NodeForm,
@@ -78,7 +79,7 @@ export function CloudNodeForm({ providers, intro }: ProviderFormProps) {
   ) : (
     <QueryStatus query={offer} what="sizes and regions" />
   );
-  return (
+  const form = (
     <NodeForm
       intro={intro}
       body={body}
@@ -129,5 +130,11 @@ export function CloudNodeForm({ providers, intro }: ProviderFormProps) {
         </>
       )}
     </NodeForm>
+  );
+  return (
+    <>
+      {form}
+      <MakeDefaultButton template={body} />
+    </>
   );
 }

@@ -5,6 +5,7 @@ import { NodeTable } from "../NodeTable.tsx";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { ConfirmButton } from "../form.tsx";
 import { AddNodeForm } from "./AddNodeForm.tsx";
+import { DefaultNode } from "./DefaultNode.tsx";
 import { JoinCommand } from "./NodeFormParts.tsx";
 
 /** What removing `node` does, asked before it is done: a cloud machine is deleted (and its bill
@@ -76,6 +77,7 @@ export function NodesSection({ isOwner, userId }: { isOwner: boolean; userId?: s
       {reissue.isError && <ErrorMessage error={reissue.error} />}
       {reissue.data && <JoinCommand created={reissue.data} onDone={() => reissue.reset()} />}
       <AddNodeForm isOwner={isOwner} />
+      <DefaultNode />
     </section>
   );
 }
