@@ -57,6 +57,9 @@ async def public_nodes(
                     NodeRuntime.model_validate(runtime.model_dump())
                     for runtime in runtimes.node_runtimes(node)
                 ],
+                "user_id": node.user_id
+                if viewer.role == UserRole.OWNER or node.user_id == viewer.id
+                else None,
                 "cost_this_month": costs.node_cost(node, month, now)
                 if node.hourly_price is not None
                 else None,

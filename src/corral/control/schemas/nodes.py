@@ -205,7 +205,11 @@ class NodePublic(PublicModel):
     )
     connected: bool = False
     created_at: datetime
-    user_id: str = Field("", description="Who added it (and pays for it, for a cloud node).")
+    user_id: str | None = Field(
+        None,
+        description="Who added it (and pays for it, for a cloud node): shown to them and to "
+        "the owner only.",
+    )
     machine_type: str | None = None
     region: str | None = None
     options: dict[str, Any] = Field(

@@ -1797,10 +1797,9 @@ export interface components {
             created_at: string;
             /**
              * User Id
-             * @description Who added it (and pays for it, for a cloud node).
-             * @default
+             * @description Who added it (and pays for it, for a cloud node): shown to them and to the owner only.
              */
-            user_id: string;
+            user_id: string | null;
             /** Machine Type */
             machine_type: string | null;
             /** Region */
