@@ -4,7 +4,8 @@ deadlines, crashes mid-create, removal, idle nodes, orphans, costs and limits, l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,21 @@ def fake_cloud() -> Iterator[type[FakeProvider]]:
     FakeProvider.reset()
     yield FakeProvider
     FakeProvider.reset()
+
+
+@asynccontextmanager
+async def app_with(
+    tmp_path: Path, database_url: str, name: str, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, ApiUser]]:
+    """Another app on the same database, with its own settings, and its owner signed in."""
+    from corral.control.app import create_app
+    from tests.support.api import sign_in_owner
+
+    app = create_app(load_settings(data_dir=tmp_path / name, database_url=database_url, **settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client, await sign_in_owner(app, client)
 
 
 async def ask(
@@ -286,47 +302,25 @@ async def test_orphans_are_deleted_after_their_grace_and_others_are_left(
 async def test_limits_on_nodes_and_monthly_spend(
     tmp_path: Path, database_url: str, fake_cloud: type[FakeProvider]
 ) -> None:
-    from corral.control.app import create_app
-    from tests.support.api import sign_in_owner
-
-    settings = load_settings(
-        data_dir=tmp_path / "limits",
-        database_url=database_url,
-        providers={
-            "enabled": ["fake"],
-            "max_nodes_per_user": 1,
-            "max_monthly_spend": 100.0,
-            "allow_loopback_control_url": True,
-        },
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            owner = await sign_in_owner(app, client)
-            assert (await ask(client, owner)).status_code == 201
-            second = await ask(client, owner, name="cloud2")
-            assert second.status_code == 409
-            assert second.json()["error"]["code"] == "node_limit"
-    settings = load_settings(
-        data_dir=tmp_path / "spend",
-        database_url=database_url,
-        providers={
-            "enabled": ["fake"],
-            "max_monthly_spend": 0.001,
-            "allow_loopback_control_url": True,
-        },
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            owner = await sign_in_owner(app, client)
-            refused = await ask(client, owner, name="cloud3")  # the same database
-            assert refused.status_code == 409
-            body = refused.json()["error"]
-            assert body["code"] == "spend_limit"
-            assert "monthly limit of 0.00 EUR" in body["message"]
+    limited = {"enabled": ["fake"], "allow_loopback_control_url": True}
+    async with app_with(
+        tmp_path,
+        database_url,
+        "limits",
+        providers={**limited, "max_nodes_per_user": 1, "max_monthly_spend": 100.0},
+    ) as (client, owner):
+        assert (await ask(client, owner)).status_code == 201
+        second = await ask(client, owner, name="cloud2")
+        assert second.status_code == 409
+        assert second.json()["error"]["code"] == "node_limit"
+    async with app_with(
+        tmp_path, database_url, "spend", providers={**limited, "max_monthly_spend": 0.001}
+    ) as (client, owner):
+        refused = await ask(client, owner, name="cloud3")  # the same database
+        assert refused.status_code == 409
+        body = refused.json()["error"]
+        assert body["code"] == "spend_limit"
+        assert "monthly limit of 0.00 EUR" in body["message"]
 
 
 async def test_a_members_node_is_theirs_alone(
@@ -426,44 +420,30 @@ async def test_an_unexpected_failure_is_retried_not_spun_on(
 async def test_a_control_plane_nodes_would_reach_over_plain_http_refuses_to_make_them(
     tmp_path: Path, database_url: str, fake_cloud: type[FakeProvider]
 ) -> None:
-    from corral.control.app import create_app
-    from tests.support.api import sign_in_owner
-
-    settings = load_settings(
-        data_dir=tmp_path / "plain",
-        database_url=database_url,
+    async with app_with(
+        tmp_path,
+        database_url,
+        "plain",
         public_url="http://corral.example.com:8420",
         providers={"enabled": ["fake"]},
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            owner = await sign_in_owner(app, client)
-            refused = await ask(client, owner)
-            assert refused.status_code == 422
-            body = refused.json()["error"]
-            assert body["code"] == "insecure_control_url"
-            assert "not https" in body["message"] and "public_url" in body["message"]
-            assert not fake_cloud.requests
+    ) as (client, owner):
+        refused = await ask(client, owner)
+        assert refused.status_code == 422
+        body = refused.json()["error"]
+        assert body["code"] == "insecure_control_url"
+        assert "not https" in body["message"] and "public_url" in body["message"]
+        assert not fake_cloud.requests
 
 
 async def test_cloud_machines_are_not_told_to_dial_their_own_loopback(
     tmp_path: Path, database_url: str, fake_cloud: type[FakeProvider]
 ) -> None:
-    from corral.control.app import create_app
-    from tests.support.api import sign_in_owner
-
-    settings = load_settings(
-        data_dir=tmp_path / "loopback", database_url=database_url, providers={"enabled": ["fake"]}
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            owner = await sign_in_owner(app, client)
-            refused = await ask(client, owner)
-            assert refused.status_code == 422
-            body = refused.json()["error"]
-            assert body["code"] == "loopback_control_url"
-            assert "public_url" in body["message"]
+    async with app_with(tmp_path, database_url, "loopback", providers={"enabled": ["fake"]}) as (
+        client,
+        owner,
+    ):
+        refused = await ask(client, owner)
+        assert refused.status_code == 422
+        body = refused.json()["error"]
+        assert body["code"] == "loopback_control_url"
+        assert "public_url" in body["message"]

@@ -385,11 +385,7 @@ async def request_removal(db: AsyncSession, actor_id: str, is_owner: bool, node:
     # the provider's delete finds it by its labels.
     await nodes.set_node_state(db, node, NodeState.DELETING, reason="deleting the machine")
     node.credential_hash = None
-    await db.execute(
-        update(NodeJoinToken)
-        .where(NodeJoinToken.node_id == node.id, NodeJoinToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    await _revoke_join_tokens(db, node)
     node.next_attempt_at = utcnow()
     node.attempts = 0
     await db.commit()
@@ -544,6 +540,15 @@ async def _make(db: AsyncSession, ctx: Provisioning, node: Node) -> None:
         await db.rollback()
 
 
+async def _revoke_join_tokens(db: AsyncSession, node: Node) -> None:
+    """A node that failed or is being removed must not join after all; the caller commits."""
+    await db.execute(
+        update(NodeJoinToken)
+        .where(NodeJoinToken.node_id == node.id, NodeJoinToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 async def _failed_call(db: AsyncSession, ctx: Provisioning, node: Node, exc: ProviderError) -> None:
     if exc.retryable:
         await _retry_later(db, ctx, node, exc.message)
@@ -557,11 +562,7 @@ async def _fail(db: AsyncSession, node: Node, message: str) -> None:
     node.last_error = message
     node.next_attempt_at = utcnow()
     node.credential_hash = None
-    await db.execute(
-        update(NodeJoinToken)
-        .where(NodeJoinToken.node_id == node.id, NodeJoinToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    await _revoke_join_tokens(db, node)
     await nodes.set_node_state(db, node, NodeState.ERROR, reason=message)
     await db.commit()
     log.warning("node %s failed: %s", node.name, message, extra={"node_id": node.id})
