@@ -87,8 +87,9 @@ async def hold(
         yield True
     finally:
         renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
+        # `wait`, not `await renewer` under suppress(CancelledError): that would also swallow
+        # a cancellation of this task arriving meanwhile, and its loop would never stop.
+        await asyncio.wait([renewer])
         with contextlib.suppress(Exception):
             async with sessions() as db:
                 await release(db, key, holder)
