@@ -78,6 +78,15 @@ async def place_workspaces(state: AppState) -> int:
     return placed
 
 
+async def _woken_or_after(event: asyncio.Event, seconds: float) -> None:
+    """Return when `event` is set, or after `seconds`. `asyncio.timeout`, not `wait_for`: in
+    Python 3.11 `wait_for` can swallow a cancellation that lands as the event is set, and a
+    loop that missed its cancellation kept a shutting-down app waiting for ever."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 async def place_workspaces_forever(state: AppState) -> None:
     """Place pending workspaces every `placement.interval_seconds`, and at once whenever
     `state.placement_due` is set (a wake during a pass makes another pass)."""
@@ -88,8 +97,7 @@ async def place_workspaces_forever(state: AppState) -> None:
             await place_workspaces(state)
         except Exception:
             log.exception("placing workspaces failed; trying again")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(due.wait(), state.settings.placement.interval_seconds)
+        await _woken_or_after(due, state.settings.placement.interval_seconds)
 
 
 async def write_activity(state: AppState) -> int:
@@ -219,8 +227,7 @@ async def reconcile_nodes_forever(state: AppState) -> None:
             wait = state.settings.providers.reconcile_interval_seconds
             if reconciler.next_retry_in is not None:
                 wait = min(wait, max(reconciler.next_retry_in, 0.05))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(due.wait(), wait)
+            await _woken_or_after(due, wait)
     finally:
         await reconciler.close()
 
