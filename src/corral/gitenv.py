@@ -3,8 +3,8 @@
 Both the control plane (checking a project's repository) and nodes (cloning it) run git on
 behalf of a user. Without this, git would wait on a password prompt, or quietly authenticate
 with the machine owner's credential helper or `~/.git-credentials` for a repository the user
-named, and read the owner's config. So today only repositories that need no login can be used;
-private ones will need a credential of Corral's own (the GitHub integration).
+named, and read the owner's config. A private repository is reached with a credential of
+Corral's own, handed to git by `credential_helper` for one command.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ __all__ = [
     "BRANCH_RULES",
     "GIT_CONFIG_ARGS",
     "MAX_BRANCH_CHARS",
+    "credential_helper",
     "git_env",
     "validate_branch",
 ]
@@ -61,6 +62,37 @@ def git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     network variables among it (see `corral.netenv`)."""
     source = os.environ if base is None else base
     return {**{k: source[k] for k in _KEEP if k in source}, **_GIT_ENV}
+
+
+# git runs a helper starting with "!" as a shell command, with the action ("get", "store",
+# "erase") as its argument and the request ("protocol=https", "host=github.com", ...) on stdin.
+# This one answers "get" with the variables below, and only for the host and protocol they name:
+# a checkout's config that rewrites the remote (`url.*.insteadOf`) gets nothing for another host.
+_HELPER = (
+    '!f() { test "$1" = get || exit 0; p=; h=; '
+    'while IFS= read -r line && test -n "$line"; do case "$line" in '
+    "protocol=*) p=${line#protocol=};; host=*) h=${line#host=};; esac; done; "
+    'test "$p" = "$CORRAL_GIT_PROTOCOL" && test "$h" = "$CORRAL_GIT_HOST" || exit 0; '
+    'printf \'username=%s\\npassword=%s\\n\' "$CORRAL_GIT_USERNAME" "$CORRAL_GIT_PASSWORD"; }; f'
+)
+
+
+def credential_helper(
+    *, protocol: str, host: str, username: str, password: str
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The git options (after `GIT_CONFIG_ARGS`) and environment that give git one basic-auth
+    credential for `protocol://host`, for one command.
+
+    The secret is in the environment of that git process (and of the helper it runs) only: never
+    in a file, an argument (`ps` shows those to every user) or the repository's config. git
+    itself never stores it: the helper ignores "store"."""
+    env = {
+        "CORRAL_GIT_PROTOCOL": protocol,
+        "CORRAL_GIT_HOST": host,
+        "CORRAL_GIT_USERNAME": username,
+        "CORRAL_GIT_PASSWORD": password,
+    }
+    return ("-c", f"credential.helper={_HELPER}"), env
 
 
 def validate_branch(branch: str) -> str | None:

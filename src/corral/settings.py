@@ -37,6 +37,7 @@ __all__ = [
     "ApiSettings",
     "AuthSettings",
     "ClientSettings",
+    "GitHubSettings",
     "HetznerSettings",
     "HttpSettings",
     "IdleSettings",
@@ -323,6 +324,43 @@ class ProvidersSettings(SettingsArea):
     ssh: SshProviderSettings = Field(default_factory=SshProviderSettings)
 
 
+class GitHubSettings(SettingsArea):
+    """GitHub or GitHub Enterprise Server (docs/github.md): sign-in, the GitHub App that reaches
+    private repositories, and pull requests."""
+
+    web_url: str = Field(
+        "https://github.com",
+        description="GitHub's web address (sign-in pages, clone URLs); a GitHub Enterprise "
+        "Server's address, e.g. https://github.example.com.",
+    )
+    api_url: str = Field(
+        "https://api.github.com",
+        description="GitHub's REST API (https://HOST/api/v3 on GitHub Enterprise Server).",
+    )
+    client_id: str | None = Field(
+        None,
+        description='An OAuth app\'s client id for "Sign in with GitHub"; unset: the GitHub '
+        "App's own (made from Settings, GitHub).",
+    )
+    client_secret: SecretStr | None = Field(None, description="That OAuth app's client secret.")
+    allowed_organizations: list[str] = Field(
+        default_factory=list,
+        description="Members of these GitHub organisations may sign in without an invite "
+        "(they get a member account); others need an invite, then link GitHub to it.",
+    )
+    request_timeout_seconds: float = Field(
+        20.0, gt=0, description="How long one request to GitHub's API may take."
+    )
+    co_author_trailer: bool = Field(
+        True,
+        description="End the commits Corral makes for a chat with a `Co-authored-by` trailer "
+        "naming the agent.",
+    )
+    git_timeout_seconds: float = Field(
+        300.0, gt=0, description="How long committing and pushing a chat's work may take."
+    )
+
+
 class Settings(BaseSettings):
     """The root of all settings; see the module docstring for where values come from."""
 
@@ -385,6 +423,7 @@ class Settings(BaseSettings):
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     idle: IdleSettings = Field(default_factory=IdleSettings)
     providers: ProvidersSettings = Field(default_factory=ProvidersSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
 
     @field_validator("secret_key")
     @classmethod

@@ -10,6 +10,8 @@ Requests from the control plane to a node (the node answers each one):
     workspace.rebuild  WorkspaceRebuild     -> WorkspaceStatus   (answers `rebuilding` at once;
                                                                    progress and outcome follow)
     workspace.list     Empty                -> WorkspaceList
+    workspace.publish  WorkspacePublish     -> WorkspacePublished (commit what is left, push a
+                                                                   branch: a chat's pull request)
     terminal.create    TerminalCreate       -> TerminalInfo
     terminal.list      TerminalQuery        -> TerminalList
     terminal.delete    TerminalRef          -> Empty
@@ -21,6 +23,10 @@ so a control plane bug cannot cross from one user's workspace into another's.
 
 A workspace names its runtime (`WorkspaceSpec.runtime`); a node reports the runtimes it has in
 each heartbeat (`RuntimeInfo`), with their default limits and what their isolation provides.
+
+A node asks the control plane for a git credential when git needs one for a workspace's
+repository (`git.credential`, below); it never keeps it: the token lives in the environment of
+the one git command that uses it (see `corral.gitenv.credential_helper`).
 
 Events from a node: `heartbeat` (NodeHeartbeat), `workspace.state` (WorkspaceStatus) and
 `workspace.progress` (WorkspaceProgress).
@@ -66,6 +72,9 @@ __all__ = [
     "Empty",
     "EnvName",
     "EnvValue",
+    "GitCredential",
+    "GitCredentialRequest",
+    "GitIdentity",
     "Id",
     "NodeHeartbeat",
     "NodeIsolation",
@@ -83,6 +92,8 @@ __all__ = [
     "WorkspaceLimits",
     "WorkspaceList",
     "WorkspaceProgress",
+    "WorkspacePublish",
+    "WorkspacePublished",
     "WorkspaceRebuild",
     "WorkspaceRef",
     "WorkspaceSpec",
@@ -110,6 +121,19 @@ class WorkspaceLimits(Body):
     pids: int | None = Field(None, ge=32, le=4_194_304, description="Processes and threads.")
 
 
+GitText = Annotated[
+    str, StringConstraints(min_length=1, max_length=320, pattern=r"^[^\x00-\x1f<>\x7f]+$")
+]
+"""A name or email address git writes into a commit: one line, no angle brackets."""
+
+
+class GitIdentity(Body):
+    """Whom commits made in a workspace are by (`user.name`, `user.email` of its checkout)."""
+
+    name: GitText
+    email: GitText
+
+
 class WorkspaceSpec(Body):
     """What a runtime needs to make a workspace: the project's repository, branch and env."""
 
@@ -119,6 +143,49 @@ class WorkspaceSpec(Body):
     branch: str = Field(max_length=255)
     runtime: RuntimeName = "host"
     limits: WorkspaceLimits = Field(default_factory=WorkspaceLimits)
+    identity: GitIdentity | None = None
+    authenticated: bool = Field(
+        False, description="Whether to ask the control plane for a credential to clone with."
+    )
+
+
+class GitCredentialRequest(Body):
+    """A node asking for the credential of a workspace's repository: to fetch (clone) or push."""
+
+    workspace_id: Id
+    purpose: Literal["fetch", "push"]
+
+
+class GitCredential(Body):
+    """Basic-auth credentials for `protocol://host` (a token as the password), or none: the
+    repository needs none. Never logged, never kept by the node."""
+
+    protocol: Literal["http", "https"] | None = None
+    host: str | None = Field(None, max_length=255)
+    username: str | None = Field(None, max_length=255)
+    password: str | None = Field(None, max_length=4096, repr=False)
+
+
+class WorkspacePublish(Body):
+    """Commit what a workspace's checkout has uncommitted (as `identity`, with `message`) and
+    push its HEAD to `remote`'s branch `branch`, with the credential from `git.credential`."""
+
+    workspace_id: Id
+    branch: str = Field(max_length=255)
+    remote: str = Field(max_length=2048)
+    message: str = Field(min_length=1, max_length=20_000)
+    identity: GitIdentity
+    base: str = Field(
+        max_length=255, description="The branch the changed files are listed against."
+    )
+
+
+class WorkspacePublished(Body):
+    commit: str = Field(max_length=64)
+    committed: bool = Field(description="Whether a commit of uncommitted work was made.")
+    files: list[Annotated[str, StringConstraints(max_length=4096)]] = Field(
+        default_factory=list, max_length=1000, description="Files changed against the base."
+    )
 
 
 class WorkspaceRef(Body):
@@ -286,6 +353,7 @@ METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "workspace.delete": (WorkspaceRef, WorkspaceStatus),
     "workspace.rebuild": (WorkspaceRebuild, WorkspaceStatus),
     "workspace.list": (Empty, WorkspaceList),
+    "workspace.publish": (WorkspacePublish, WorkspacePublished),
     "terminal.create": (TerminalCreate, TerminalInfo),
     "terminal.list": (TerminalQuery, TerminalList),
     "terminal.delete": (TerminalRef, Empty),
@@ -301,6 +369,7 @@ METHODS: dict[str, tuple[type[Body], type[Body]]] = {
     "session.list": (Empty, SessionList),
     # From a node to the control plane.
     "session.events": (SessionEvents, SessionEventsAck),
+    "git.credential": (GitCredentialRequest, GitCredential),
 }
 
 EVENTS: dict[str, type[Body]] = {

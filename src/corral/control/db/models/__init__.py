@@ -4,6 +4,7 @@ from corral.control.db.models.activity import ActivityEvent
 from corral.control.db.models.agents import AgentSetting, CustomAgent
 from corral.control.db.models.coordination import InstanceValue, Lease
 from corral.control.db.models.credentials import Credential, CredentialKind
+from corral.control.db.models.github import GitHubAccount, GitHubApp, PullRequest
 from corral.control.db.models.nodes import MachineState, Node, NodeJoinToken, NodeStep
 from corral.control.db.models.projects import Project
 from corral.control.db.models.sessions import (
@@ -31,6 +32,8 @@ __all__ = [
     "Credential",
     "CredentialKind",
     "CustomAgent",
+    "GitHubAccount",
+    "GitHubApp",
     "InstanceValue",
     "Lease",
     "LinkPurpose",
@@ -42,6 +45,7 @@ __all__ = [
     "PermissionRequest",
     "PermissionState",
     "Project",
+    "PullRequest",
     "SessionEvent",
     "User",
     "UserRole",

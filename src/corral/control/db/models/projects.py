@@ -26,5 +26,13 @@ class Project(Timestamps, Base):
     memory_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     pids: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """Limits of each of its workspaces; None: the node's default for the runtime."""
+    git_credential_id: Mapped[str | None] = mapped_column(
+        ForeignKey("credentials.id", ondelete="SET NULL"), nullable=True
+    )
+    """The user's `github` (token) or `ssh-key` credential its clones and pushes use."""
+    github_repo: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """owner/name when the repository is on the configured GitHub: pull requests go there."""
+    github_installation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The GitHub App installation that reaches the repository (its tokens clone and push)."""
     idle_timeout_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """Stop its workspaces after this long idle; None: the control plane's default; 0: never."""
