@@ -50,6 +50,10 @@ class GitHubAccount(Timestamps, Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     token_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
+    @property
+    def id(self) -> str:
+        return self.user_id
+
 
 class PullRequest(Timestamps, Base):
     """A pull request opened from a chat; webhooks keep its state and checks current."""
@@ -79,3 +83,7 @@ class PullRequest(Timestamps, Base):
     """What the last failed check said (its name, title and summary), to send back to the chat."""
     review_requested: Mapped[str | None] = mapped_column(String(100), nullable=True)
     commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    @property
+    def name(self) -> str:
+        return f"{self.repo}#{self.number}"
