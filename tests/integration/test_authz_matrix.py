@@ -348,6 +348,27 @@ ROUTES: dict[RouteKey, Route] = {
     ("POST", "/api/v1/sessions/{session}/stop"): Route(
         in_session(), owner=200, other=404, shows=lambda o: o.session_id
     ),
+    # The owner's session has no project here: nothing to push to, said before the node is asked.
+    ("POST", "/api/v1/sessions/{session}/pull-request"): Route(
+        in_session({"draft": True}), owner=409, other=404, owner_code="project_gone"
+    ),
+    ("GET", "/api/v1/sessions/{session}/pull-request"): Route(
+        in_session(), owner=404, other=404, owner_code="not_found"
+    ),
+    ("POST", "/api/v1/sessions/{session}/pull-request/fix"): Route(
+        in_session(), owner=404, other=404, owner_code="not_found"
+    ),
+    # GitHub's deliveries are signed, not signed in; with no App, no secret signs them.
+    ("POST", "/api/v1/github/webhooks"): Route(
+        lambda o: Req(json={"action": "closed"}, headers={"X-GitHub-Event": "pull_request"}),
+        owner=401,
+        other=401,
+        owner_code="bad_signature",
+        public=True,
+        bad=lambda o: Req(
+            json={}, headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": "sha256=00"}
+        ),
+    ),
     ("PUT", "/api/v1/sessions/{session}/mode"): Route(
         in_session({"mode": "plan"}), owner=503, other=404, owner_code="node_not_connected"
     ),

@@ -83,11 +83,23 @@ def _idle_timeout(minutes: int | None) -> str:
 def add_project(
     name: Annotated[str, typer.Argument(help="Short name, e.g. `demo`.")],
     repo: Annotated[
-        str,
+        str | None,
+        typer.Option(help="Git URL or absolute local path (or give --github)."),
+    ] = None,
+    github: Annotated[
+        str | None,
         typer.Option(
-            help="Git URL or absolute local path (one that needs no login: none is used yet)."
+            help="A GitHub repository, OWNER/REPO: cloned and pushed through the GitHub App "
+            "you installed on it, or with --credential."
         ),
-    ],
+    ] = None,
+    credential: Annotated[
+        str | None,
+        typer.Option(
+            help="Your `github` credential (a fine-grained personal access token) for a "
+            "private repository without the App."
+        ),
+    ] = None,
     branch: Annotated[
         str | None, typer.Option(help="Default branch (default: the repository's own).")
     ] = None,
@@ -100,9 +112,13 @@ def add_project(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a project after checking the repository answers and has the branch."""
+    if repo is None and github is None:
+        raise typer.BadParameter("give --repo URL or --github OWNER/REPO")
     body: dict[str, Any] = {
         "name": name,
         "repo": repo,
+        "github": github,
+        "credential": credential,
         "default_branch": branch,
         "env": parse_env(env),
         "runtime": runtime,
@@ -110,7 +126,7 @@ def add_project(
     }
     if idle_timeout is not None:
         body["idle_timeout_minutes"] = parse_idle_timeout(idle_timeout)
-    with console.status(f"Checking {repo} …"), open_client() as client:
+    with console.status(f"Checking {repo or github} …"), open_client() as client:
         project = client.post("/projects", body)
     if as_json:
         print_json(project)

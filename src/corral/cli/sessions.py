@@ -140,6 +140,27 @@ def _simple(session: str, verb: str, as_json: bool) -> None:
         _show(found)
 
 
+@app.command("pr")
+def pull_request(
+    session: Annotated[str, typer.Argument(help="Session id.")],
+    title: Annotated[str | None, typer.Option(help="Default: the chat's title.")] = None,
+    draft: Annotated[bool, typer.Option(help="Open it as a draft.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Commit what the agent left uncommitted, push branch corral/<slug>, open a pull request
+    (running it again pushes new work to the same pull request)."""
+    body: dict[str, Any] = {"draft": draft}
+    if title is not None:
+        body["title"] = title
+    with console.status("Committing and pushing …"), open_client() as client:
+        found = client.post(f"/sessions/{segment(session)}/pull-request", body)
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"Pull request #{found['number']} on {found['repo']}: {found['url']}")
+    console.print(f"Branch {found['branch']} at {(found['commit'] or '')[:12]}.")
+
+
 @app.command("cancel")
 def cancel(
     session: Annotated[str, typer.Argument(help="Session id.")], as_json: JsonFlag = False

@@ -38,6 +38,7 @@ from corral.protocol.frames import (
 )
 from corral.protocol.messages import (
     Empty,
+    GitCredential,
     NodeHeartbeat,
     NodeIsolation,
     NodeNetwork,
@@ -50,6 +51,8 @@ from corral.protocol.messages import (
     TerminalRef,
     TerminalResize,
     WorkspaceList,
+    WorkspacePublish,
+    WorkspacePublished,
     WorkspaceRebuild,
     WorkspaceRef,
     WorkspaceSpec,
@@ -167,6 +170,9 @@ class NodeDaemon:
             )
             self._peer = peer
             self.workspaces.notify = peer.notify
+            self.workspaces.ask_credential = lambda request: peer.call(
+                "git.credential", request, GitCredential
+            )
             self.terminals.upstream = peer
             self.sessions.linked(peer)
             self.linked.set()
@@ -177,6 +183,7 @@ class NodeDaemon:
             finally:
                 self.linked.clear()
                 self.workspaces.notify = None
+                self.workspaces.ask_credential = None
                 self.terminals.upstream = None
                 self.sessions.linked(None)
                 beats.cancel()
@@ -270,6 +277,7 @@ class NodeDaemon:
             "workspace.delete": self._workspace_delete,
             "workspace.rebuild": self._workspace_rebuild,
             "workspace.list": self._workspace_list,
+            "workspace.publish": self._workspace_publish,
             "terminal.create": self._terminal_create,
             "terminal.list": self._terminal_list,
             "terminal.delete": self._terminal_delete,
@@ -295,6 +303,9 @@ class NodeDaemon:
     async def _workspace_rebuild(self, request: WorkspaceRebuild) -> WorkspaceStatus:
         await self.sessions.close_workspace(request.id)
         return await self.workspaces.rebuild(request)
+
+    async def _workspace_publish(self, request: WorkspacePublish) -> WorkspacePublished:
+        return await self.workspaces.publish(request)
 
     async def _workspace_list(self, _: Empty) -> WorkspaceList:
         return await self.workspaces.list()

@@ -16,8 +16,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Literal
 
 from corral.errors import CorralError, InvalidInput, NotFound
+from corral.node.gitpublish import publish
 from corral.node.ptyclient import PtyHostClient
 from corral.node.runtimes.base import (
     Progress,
@@ -28,9 +30,13 @@ from corral.node.runtimes.base import (
 )
 from corral.protocol.messages import (
     Body,
+    GitCredential,
+    GitCredentialRequest,
     RuntimeInfo,
     WorkspaceList,
     WorkspaceProgress,
+    WorkspacePublish,
+    WorkspacePublished,
     WorkspaceRebuild,
     WorkspaceSpec,
     WorkspaceStatus,
@@ -41,6 +47,7 @@ __all__ = ["NodeWorkspaces"]
 
 log = logging.getLogger("corral.node.workspaces")
 Notify = Callable[[str, Body], Awaitable[None]]
+Ask = Callable[[GitCredentialRequest], Awaitable[GitCredential]]
 
 _PERCENT = re.compile(r"\d+%")
 _STATE_BY_RUNTIME = {
@@ -61,13 +68,19 @@ class NodeWorkspaces:
         *,
         progress_interval_seconds: float,
         unavailable: Mapping[str, str] | None = None,
+        git_timeout_seconds: float = 300.0,
     ) -> None:
         self.runtimes = dict(runtimes)
+        for runtime in self.runtimes.values():
+            runtime.credentials = self.git_credential
+        self.git_timeout_seconds = git_timeout_seconds
         self.unavailable = dict(unavailable or {})
         self.terminals = terminals
         self.state_dir = state_dir
         self.progress_interval_seconds = progress_interval_seconds
         self.notify: Notify | None = None
+        self.ask_credential: Ask | None = None
+        """Asks the control plane for a git credential (`git.credential`); None: not linked."""
         self._busy: dict[str, tuple[WorkspaceState, asyncio.Task[None]]] = {}
         """Workspaces being made or rebuilt, with that state, by id."""
         self._pending_sends: set[asyncio.Task[None]] = set()
@@ -287,6 +300,29 @@ class NodeWorkspaces:
         the control plane still learns it."""
         await self._send("workspace.state", status)
         return status
+
+    async def git_credential(
+        self, workspace_id: str, purpose: Literal["fetch", "push"]
+    ) -> GitCredential:
+        """The workspace's git credential, fresh from the control plane; never kept."""
+        ask = self.ask_credential
+        if ask is None:
+            raise InvalidInput(
+                "this node is not linked to the control plane, which holds the repository's "
+                "credential",
+                reason="node_not_linked",
+            )
+        return await ask(GitCredentialRequest(workspace_id=workspace_id, purpose=purpose))
+
+    async def publish(self, request: WorkspacePublish) -> WorkspacePublished:
+        """Commit and push the workspace's work (`corral.node.gitpublish`)."""
+        async with self.lock(request.workspace_id):
+            self._refuse_busy(request.workspace_id)
+            runtime, handle = self.runtime_of(request.workspace_id)
+            credential = await self.git_credential(request.workspace_id, "push")
+            return await publish(
+                runtime, handle, request, credential, timeout_seconds=self.git_timeout_seconds
+            )
 
     async def shutdown(self) -> None:
         tasks = [task for _, task in self._busy.values()]

@@ -211,7 +211,13 @@ async def test_a_rebuilt_workspace_is_idle_from_when_it_runs_again(site: Site) -
 async def test_a_project_or_workspace_can_opt_out(site: Site) -> None:
     async with site.state.db() as db:
         await projects.update_project(
-            db, site.owner.id, "app", idle_timeout_minutes=0, repo_check_timeout_seconds=5
+            db,
+            site.owner.id,
+            "app",
+            idle_timeout_minutes=0,
+            repo_check_timeout_seconds=5,
+            box=site.state.secret_box,
+            github_settings=site.state.settings.github,
         )
     async with policy(site.state):
         await _left_alone(site, "witness-1")
@@ -219,7 +225,13 @@ async def test_a_project_or_workspace_can_opt_out(site: Site) -> None:
         async with site.state.db() as db:
             await idle.set_workspace_idle_timeout(db, site.owner.id, "ws", 0)
             await projects.update_project(
-                db, site.owner.id, "app", idle_timeout_minutes=None, repo_check_timeout_seconds=5
+                db,
+                site.owner.id,
+                "app",
+                idle_timeout_minutes=None,
+                repo_check_timeout_seconds=5,
+                box=site.state.secret_box,
+                github_settings=site.state.settings.github,
             )
         await _left_alone(site, "witness-2")
         async with site.state.db() as db:

@@ -14,6 +14,8 @@ export const demoProject: Project = {
   memory_bytes: null,
   pids: null,
   idle_timeout_minutes: null,
+  github_repo: null,
+  git_access: "anonymous",
   created_at: NOW,
   updated_at: NOW,
 };

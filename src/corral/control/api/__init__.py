@@ -13,6 +13,7 @@ from corral.control.api import (
     agents,
     auth,
     credentials,
+    githubwebhooks,
     live,
     nodelink,
     nodes,
@@ -46,5 +47,6 @@ for module in (
     permissions,
     activity,
     live,
+    githubwebhooks,
 ):
     api_router.include_router(module.router)

@@ -17,7 +17,7 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.errors import close_reason
 from corral.control.db.models import Node
 from corral.control.nodelink.connection import NodeConnection
-from corral.control.services import nodes, workspaces
+from corral.control.services import gitaccess, nodes, workspaces
 from corral.control.services.sessions.ingest import ingest, mark_node_sessions_gone
 from corral.control.state import AppState
 from corral.errors import CorralError
@@ -35,6 +35,8 @@ from corral.protocol.frames import (
 from corral.protocol.messages import (
     Body,
     Empty,
+    GitCredential,
+    GitCredentialRequest,
     NodeHeartbeat,
     WorkspaceList,
     WorkspaceProgress,
@@ -124,7 +126,10 @@ class NodeLink:
             node.name,
             transport,
             on_event=self.on_event,
-            handlers={"session.events": self.on_session_events},
+            handlers={
+                "session.events": self.on_session_events,
+                "git.credential": self.on_git_credential,
+            },
             request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
             disconnect=disconnect,
         )
@@ -174,6 +179,17 @@ class NodeLink:
         async with self.state.db() as db:
             acked = await ingest(db, self.state.session_hub, self.node.id, batch)
         return SessionEventsAck(session_id=batch.session_id, acked_seq=acked)
+
+    async def on_git_credential(self, request: GitCredentialRequest) -> GitCredential:
+        """A credential for git in one of this node's own workspaces, for one command."""
+        async with self.state.db() as db:
+            return await gitaccess.node_credential(
+                db,
+                self.state.secret_box,
+                self.state.settings.github,
+                node_id=self.node.id,
+                request=request,
+            )
 
     def reconcile_soon(self) -> None:
         # In a task: the node's answer arrives through the same receive loop that called us.

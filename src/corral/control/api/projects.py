@@ -33,10 +33,14 @@ async def create_project(
         user.id,
         name=body.name,
         repo=body.repo,
+        github=body.github,
+        credential=body.credential,
         default_branch=body.default_branch,
         env=body.env,
         repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
         allow_local_repo=user.role == UserRole.OWNER,
+        box=state.secret_box,
+        github_settings=state.settings.github,
         runtime=body.runtime,
         cpus=body.cpus,
         memory_bytes=body.memory_bytes,
@@ -76,6 +80,8 @@ async def update_project(
             body.idle_timeout_minutes if "idle_timeout_minutes" in given else projects.KEEP
         ),
         repo_check_timeout_seconds=state.settings.projects.repo_check_timeout_seconds,
+        box=state.secret_box,
+        github_settings=state.settings.github,
     )
     return ProjectPublic.model_validate(updated)
 

@@ -29,6 +29,7 @@ from corral.control.api.errors import close_for_error
 from corral.control.api.pushsockets import watch_client
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import ProjectRefQuery, SessionId, WorkspaceRefQuery
+from corral.control.schemas.pullrequests import PullRequestCreate, PullRequestPublic
 from corral.control.schemas.sessions import (
     EventPage,
     ModeChange,
@@ -39,11 +40,11 @@ from corral.control.schemas.sessions import (
     SessionEventPublic,
     SessionPublic,
 )
-from corral.control.services import projects, workspaces
+from corral.control.services import projects, pullrequests, workspaces
 from corral.control.services.sessions import commands, queries
 from corral.control.services.sessions.stream import FellBehind, stream
 from corral.control.state import AppState
-from corral.errors import CorralError
+from corral.errors import CorralError, NotFound
 from corral.states import SessionState
 
 router = APIRouter(prefix=f"{API_PREFIX}/sessions", tags=["sessions"])
@@ -121,6 +122,58 @@ async def prompt_session(
     workspace_id = (await queries.get_session(db, user.id, session)).workspace_id
     if workspace_id is not None:
         state.presence.touch(workspace_id)  # a prompt is activity, before the agent reports it
+    return PromptAccepted(prompt_id=prompt_id, queued=queued)
+
+
+@router.post("/{session}/pull-request")
+async def open_pull_request(
+    session: SessionId, body: PullRequestCreate, user: CurrentUser, db: Db, state: State
+) -> PullRequestPublic:
+    """Commit what the agent left uncommitted, push the branch `corral/<slug>` and open a
+    pull request (or update the chat's open one)."""
+    row = await pullrequests.open_pull_request(
+        db,
+        box=state.secret_box,
+        settings=state.settings.github,
+        registry=state.node_registry,
+        user=user,
+        session_ref=session,
+        title=body.title,
+        draft=body.draft,
+        public_url=state.settings.effective_public_url,
+    )
+    return PullRequestPublic.model_validate(row)
+
+
+@router.get("/{session}/pull-request")
+async def get_pull_request(session: SessionId, user: CurrentUser, db: Db) -> PullRequestPublic:
+    """The chat's latest pull request, as GitHub's webhooks last described it."""
+    row = await queries.get_session(db, user.id, session)
+    found = await pullrequests.latest_for_session(db, row.id)
+    if found is None:
+        raise NotFound(f"session {row.id} has no pull request yet")
+    return PullRequestPublic.model_validate(found)
+
+
+@router.post("/{session}/pull-request/fix", status_code=202)
+async def fix_failed_check(
+    session: SessionId, user: CurrentUser, db: Db, state: State
+) -> PromptAccepted:
+    """Send the pull request's failed check back to the chat as a prompt."""
+    row = await queries.get_session(db, user.id, session)
+    found = await pullrequests.latest_for_session(db, row.id)
+    if found is None:
+        raise NotFound(f"session {row.id} has no pull request yet")
+    prompt_id, queued = await commands.prompt(
+        db,
+        state.node_registry,
+        state.secret_box,
+        user.id,
+        row.id,
+        text=pullrequests.fix_prompt(found),
+        resources=[],
+        permission_timeout_seconds=state.settings.sessions.permission_timeout_seconds,
+    )
     return PromptAccepted(prompt_id=prompt_id, queued=queued)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from corral.control.schemas.common import PublicModel, StrictInput
 from corral.control.schemas.fields import (
@@ -23,11 +24,23 @@ __all__ = ["ProjectCreate", "ProjectPublic", "ProjectUpdate"]
 
 class ProjectCreate(StrictInput):
     name: NewName
-    repo: str = Field(
+    repo: str | None = Field(
+        None,
         min_length=1,
         max_length=2048,
-        description="A git URL, `git@host:path`, or an absolute local path. Only repositories "
-        "that need no login can be cloned today (no token or key is used yet).",
+        description="A git URL, `git@host:path`, or an absolute local path; or give `github`.",
+    )
+    github: str | None = Field(
+        None,
+        max_length=200,
+        description="A GitHub repository, owner/name: reached through the GitHub App's "
+        "installation the caller can see, or with `credential`.",
+    )
+    credential: str | None = Field(
+        None,
+        max_length=100,
+        description="Name or id of the caller's `github` credential (a personal access token) "
+        "that clones and pushes a private repository.",
     )
     default_branch: Branch | None = Field(
         None, description="Branch new workspaces check out; the repository's default when omitted."
@@ -81,8 +94,31 @@ class ProjectPublic(PublicModel):
         description="How long its workspaces may sit idle before they stop; 0: never; null: "
         "the control plane's default."
     )
+    github_repo: str | None = Field(
+        description="owner/name when the repository is on the configured GitHub."
+    )
+    git_access: str = Field(
+        description="How its repository is reached: `github_app`, `credential` or `anonymous`."
+    )
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _access(cls, value: Any) -> Any:
+        if isinstance(value, dict) or hasattr(value, "git_access"):
+            return value
+        access = (
+            "github_app"
+            if getattr(value, "github_installation_id", None) is not None
+            else "credential"
+            if getattr(value, "git_credential_id", None) is not None
+            else "anonymous"
+        )
+        return {
+            **{k: getattr(value, k) for k in cls.model_fields if hasattr(value, k)},
+            "git_access": access,
+        }
 
     @field_validator("runtime", mode="before")
     @classmethod

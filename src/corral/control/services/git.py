@@ -6,8 +6,9 @@ import asyncio
 import re
 
 from corral.errors import InvalidInput, RetryableProviderError, TerminalProviderError
-from corral.gitenv import GIT_CONFIG_ARGS, git_env, validate_branch
+from corral.gitenv import GIT_CONFIG_ARGS, credential_helper, git_env, validate_branch
 from corral.processes import kill_process_group
+from corral.protocol.messages import GitCredential
 
 __all__ = ["check_branch", "redact_repo", "resolve_branch"]
 
@@ -16,12 +17,27 @@ _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
 
 
 async def _ls_remote(
-    repo: str, *, options: tuple[str, ...], patterns: tuple[str, ...], timeout_seconds: float
+    repo: str,
+    *,
+    options: tuple[str, ...],
+    patterns: tuple[str, ...],
+    timeout_seconds: float,
+    credential: GitCredential | None,
 ) -> str:
+    auth_args: tuple[str, ...] = ()
+    auth_env: dict[str, str] = {}
+    if credential is not None and credential.password and credential.protocol and credential.host:
+        auth_args, auth_env = credential_helper(
+            protocol=credential.protocol,
+            host=credential.host,
+            username=credential.username or "x-access-token",
+            password=credential.password,
+        )
     try:
         process = await asyncio.create_subprocess_exec(
             "git",
             *GIT_CONFIG_ARGS,
+            *auth_args,
             "ls-remote",
             *options,
             "--",
@@ -30,7 +46,7 @@ async def _ls_remote(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=git_env(),
+            env={**git_env(), **auth_env},
             start_new_session=True,
         )
     except FileNotFoundError:
@@ -71,11 +87,21 @@ def check_branch(branch: str, field: str) -> str:
     return branch
 
 
-async def resolve_branch(repo: str, branch: str | None, *, timeout_seconds: float) -> str:
+async def resolve_branch(
+    repo: str,
+    branch: str | None,
+    *,
+    timeout_seconds: float,
+    credential: GitCredential | None = None,
+) -> str:
     """Check the repository answers and return `branch`, or its default branch when None."""
     if branch is None:
         out = await _ls_remote(
-            repo, options=("--symref",), patterns=("HEAD",), timeout_seconds=timeout_seconds
+            repo,
+            options=("--symref",),
+            patterns=("HEAD",),
+            timeout_seconds=timeout_seconds,
+            credential=credential,
         )
         for line in out.splitlines():
             if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
@@ -92,6 +118,7 @@ async def resolve_branch(repo: str, branch: str | None, *, timeout_seconds: floa
         options=("--heads",),
         patterns=(f"refs/heads/{branch}",),
         timeout_seconds=timeout_seconds,
+        credential=credential,
     )
     # ls-remote patterns match any tail of a ref, so compare the whole name.
     if not any(line.split("\t")[-1] == f"refs/heads/{branch}" for line in out.splitlines()):

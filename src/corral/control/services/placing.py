@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import Node, Project, User, UserRole, Workspace
 from corral.control.nodelink.registry import NodeRegistry
-from corral.control.services import activity, runtimes, workspaces
+from corral.control.services import activity, gitaccess, runtimes, workspaces
 from corral.control.services.lifecycle import claim_transition, explain_state
 from corral.control.services.placement import (
     Ask,
@@ -186,6 +186,7 @@ async def _place(
         placement.runtime,
         extra={"workspace_id": ws.id, "node_id": node.id},
     )
+    owner = await db.get(User, ws.user_id)
     spec = WorkspaceSpec(
         id=ws.id,
         name=ws.name,
@@ -193,6 +194,9 @@ async def _place(
         branch=ws.branch,
         runtime=placement.runtime,
         limits=placement.limits,
+        identity=await gitaccess.identity_for(db, owner) if owner is not None else None,
+        authenticated=project.github_installation_id is not None
+        or project.git_credential_id is not None,
     )
     try:
         await workspaces.ask_node(db, registry, ws, node, "workspace.create", spec)

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
 from corral.control.db.models import Project
-from corral.control.services import activity, runtimes
+from corral.control.secretbox import SecretBox
+from corral.control.services import activity, gitaccess, runtimes
 from corral.control.services.git import redact_repo, resolve_branch
 from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import ENV_NAME_PATTERN, validate_name
@@ -22,6 +23,7 @@ from corral.control.services.pagination import paginate
 from corral.errors import Conflict, InvalidInput
 from corral.ids import new_id
 from corral.protocol.messages import MAX_ENV_VALUE_LENGTH, MAX_ENV_VARS
+from corral.settings import GitHubSettings
 
 __all__ = [
     "KEEP",
@@ -139,11 +141,15 @@ async def create_project(
     user_id: str,
     *,
     name: str,
-    repo: str,
+    repo: str | None,
     default_branch: str | None,
     env: dict[str, str],
     repo_check_timeout_seconds: float,
     allow_local_repo: bool,
+    box: SecretBox,
+    github_settings: GitHubSettings,
+    github: str | None = None,
+    credential: str | None = None,
     runtime: str | None = None,
     cpus: float | None = None,
     memory_bytes: int | None = None,
@@ -152,27 +158,39 @@ async def create_project(
 ) -> Project:
     """Add a project; `runtime` None or `auto` lets placement choose, limits left None take
     the node's defaults for the runtime, and an `idle_timeout_minutes` of None the control
-    plane's default."""
+    plane's default. The repository is `repo` (a URL) or `github` (owner/name, reached through
+    the GitHub App's installation, or the `github` token `credential` names)."""
     validate_name(name, "project")
     env = validate_env(env)
-    repo = normalise_repo(repo, allow_local=allow_local_repo)
+    access = await gitaccess.resolve_access(
+        db, box, github_settings, user_id, repo=repo, github=github, credential=credential
+    )
+    repo = normalise_repo(access.repo, allow_local=allow_local_repo)
     chosen = await runtimes.check_runtime(db, runtime, field="body.runtime")
     limits = runtimes.check_limits(cpus=cpus, memory_bytes=memory_bytes, pids=pids)
     await _ensure_name_free(db, user_id, name)
-    branch = await resolve_branch(repo, default_branch, timeout_seconds=repo_check_timeout_seconds)
     project = Project(
         id=new_id("prj"),
         user_id=user_id,
         name=name,
         repo=repo,
-        default_branch=branch,
         env=env,
         runtime=chosen,
         cpus=limits.cpus,
         memory_bytes=limits.memory_bytes,
         pids=limits.pids,
         idle_timeout_minutes=idle_timeout_minutes,
+        git_credential_id=access.credential_id,
+        github_repo=access.github_repo,
+        github_installation_id=access.installation_id,
     )
+    branch = await resolve_branch(
+        repo,
+        default_branch,
+        timeout_seconds=repo_check_timeout_seconds,
+        credential=await gitaccess.credential_for(db, box, github_settings, project, "fetch"),
+    )
+    project.default_branch = branch
     db.add(project)
     activity.record(
         db,
@@ -183,6 +201,7 @@ async def create_project(
         details={
             "repo": redact_repo(repo),
             "default_branch": branch,
+            **({"github": access.github_repo} if access.github_repo else {}),
             "runtime": chosen or runtimes.AUTO,
             **limits.model_dump(exclude_none=True),
         },
@@ -225,6 +244,8 @@ async def update_project(
     pids: int | Keep | None = KEEP,
     idle_timeout_minutes: int | Keep | None = KEEP,
     repo_check_timeout_seconds: float,
+    box: SecretBox,
+    github_settings: GitHubSettings,
 ) -> Project:
     """Change what is given; `env` is a merge patch of the variables (see `patch_env`);
     `runtime`, the limits and `idle_timeout_minutes` change unless `KEEP` (None: auto, the
@@ -253,7 +274,10 @@ async def update_project(
         changed.append("name")
     if default_branch is not None and default_branch != project.default_branch:
         project.default_branch = await resolve_branch(
-            project.repo, default_branch, timeout_seconds=repo_check_timeout_seconds
+            project.repo,
+            default_branch,
+            timeout_seconds=repo_check_timeout_seconds,
+            credential=await gitaccess.credential_for(db, box, github_settings, project, "fetch"),
         )
         changed.append("default_branch")
     merged = patch_env(project.env, env) if env is not None else project.env

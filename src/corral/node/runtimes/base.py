@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -25,6 +25,7 @@ from corral.netenv import NetworkEnvironment
 from corral.node.workspacefiles import WorkspaceFiles
 from corral.processes import kill_marked, kill_process_group
 from corral.protocol.messages import (
+    GitCredential,
     NodeIsolation,
     RuntimeInfo,
     WorkspaceLimits,
@@ -34,6 +35,7 @@ from corral.protocol.messages import (
 
 __all__ = [
     "AgentProgram",
+    "CredentialSource",
     "ExecResult",
     "ProcessSpec",
     "Progress",
@@ -133,6 +135,11 @@ class ExecResult(BaseModel):
     stderr: bytes
 
 
+CredentialSource = Callable[[str, Literal["fetch", "push"]], Awaitable[GitCredential]]
+"""Asks the control plane for a workspace's git credential (`git.credential`); set on each
+runtime by the node (`NodeWorkspaces`), so a clone of a private repository can authenticate."""
+
+
 class Runtime(abc.ABC):
     """Makes workspaces on this node and runs commands in them.
 
@@ -155,6 +162,7 @@ class Runtime(abc.ABC):
     """Whether `WorkspaceSpec.limits` are enforced (the control plane places by them)."""
     default_limits: WorkspaceLimits = WorkspaceLimits()
     """The limits of a workspace that asks for none."""
+    credentials: CredentialSource | None = None
 
     def __init__(
         self,

@@ -4,7 +4,11 @@ The clone runs outside any sandbox or container, as any git client would, so a p
 a local repository anywhere the node can read; one inside the node's data or workspaces
 directory is refused, or a workspace could clone another workspace's checkout. git runs with
 `corral.gitenv`'s environment: it never prompts and never uses the host user's git credentials.
-Its progress lines reach the provisioning log; a failure says what git said.
+A private repository (`WorkspaceSpec.authenticated`) is cloned with the credential the control
+plane hands out for this one clone (`git.credential`), through `corral.gitenv.credential_helper`:
+it is in git's environment for the clone only, and never in the checkout's config. The checkout
+gets the workspace's git identity, so the agent's commits name their author. Its progress lines
+reach the provisioning log; a failure says what git said.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from corral.gitenv import GIT_CONFIG_ARGS, git_env
+from corral.gitenv import GIT_CONFIG_ARGS, credential_helper, git_env
 from corral.netenv import NetworkEnvironment
 from corral.node.runtimes._area import Area
-from corral.node.runtimes.base import Progress, RuntimeError_
+from corral.node.runtimes.base import CredentialSource, Progress, RuntimeError_
 from corral.processes import run_tool
-from corral.protocol.messages import WorkspaceSpec
+from corral.protocol.messages import GitCredential, WorkspaceSpec
 
-__all__ = ["LineSplitter", "clone_checkout", "redact", "write_files"]
+__all__ = ["LineSplitter", "clone_checkout", "credential_args", "redact", "write_files"]
 
 _MAX_LINE_CHARS = 4000
 _MAX_MESSAGE_CHARS = 500
@@ -43,18 +47,54 @@ async def clone_checkout(
     forbidden: Sequence[Path],
     progress: Progress,
     files: bool = True,
+    credentials: CredentialSource | None = None,
 ) -> None:
     """Clone `spec.repo` at `spec.branch` into `area.repo` (which must not exist yet).
     `forbidden` are the node's own directories, which no repository may be in. Without
     `files`, only the repository is made: `write_files` writes the checkout's files later, so
     the caller can read the commit (`git ls-tree`) and start other work meanwhile."""
     _refuse_own_directories(spec.repo, area.root, forbidden)
-    argv = ["git", *GIT_CONFIG_ARGS, "clone", f"--branch={spec.branch}", "--single-branch"]
+    auth_args, auth_env = await _fetch_credential(spec, credentials)
+    argv = ["git", *GIT_CONFIG_ARGS, *auth_args, "clone", f"--branch={spec.branch}"]
+    argv.append("--single-branch")
     if not files:
         argv.append("--no-checkout")
     argv += ["--progress", "--", spec.repo, area.repo.name]
-    env = git_env(network.tool_env())
+    env = {**git_env(network.tool_env()), **auth_env}
     await _clone(argv, env=env, cwd=area.root, progress=progress, timeout_seconds=timeout_seconds)
+    if spec.identity is not None:
+        # The clone is the node's own, fresh from the remote: its config holds nothing hostile.
+        for key, value in (("user.name", spec.identity.name), ("user.email", spec.identity.email)):
+            config = ["git", *GIT_CONFIG_ARGS, "-C", str(area.repo), "config", key, value]
+            await _clone(
+                config, env=git_env(), cwd=area.root, progress=progress, timeout_seconds=30
+            )
+
+
+async def _fetch_credential(
+    spec: WorkspaceSpec, credentials: CredentialSource | None
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    if not spec.authenticated:
+        return (), {}
+    if credentials is None:
+        raise RuntimeError_(
+            "the repository needs a credential, and this node is not linked to the control "
+            "plane that has it",
+            reason="clone_failed",
+        )
+    return credential_args(await credentials(spec.id, "fetch"))
+
+
+def credential_args(credential: GitCredential) -> tuple[tuple[str, ...], dict[str, str]]:
+    """git's options and environment for `credential` (nothing when it holds none)."""
+    if not (credential.password and credential.protocol and credential.host):
+        return (), {}
+    return credential_helper(
+        protocol=credential.protocol,
+        host=credential.host,
+        username=credential.username or "x-access-token",
+        password=credential.password,
+    )
 
 
 async def write_files(

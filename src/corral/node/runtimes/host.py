@@ -240,6 +240,7 @@ class HostRuntime(AreaRuntime):
             timeout_seconds=self.settings.clone_timeout_seconds,
             forbidden=(self.data_dir, self.workspaces_dir),
             progress=progress,
+            credentials=self.credentials,
         )
         self._owner(area)  # hands the new checkout to the workspace's uid on a root node
 

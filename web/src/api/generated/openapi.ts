@@ -837,6 +837,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{session}/pull-request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pull Request
+         * @description The chat's latest pull request, as GitHub's webhooks last described it.
+         */
+        get: operations["get_pull_request_api_v1_sessions__session__pull_request_get"];
+        put?: never;
+        /**
+         * Open Pull Request
+         * @description Commit what the agent left uncommitted, push the branch `corral/<slug>` and open a
+         *     pull request (or update the chat's open one).
+         */
+        post: operations["open_pull_request_api_v1_sessions__session__pull_request_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{session}/pull-request/fix": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fix Failed Check
+         * @description Send the pull request's failed check back to the chat as a prompt.
+         */
+        post: operations["fix_failed_check_api_v1_sessions__session__pull_request_fix_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions/{session}/cancel": {
         parameters: {
             query?: never;
@@ -979,6 +1024,26 @@ export interface paths {
         get: operations["list_activity_api_v1_activity_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/github/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Github Webhook
+         * @description Take one delivery from GitHub (pull_request, check_run; others are ignored).
+         */
+        post: operations["github_webhook_api_v1_github_webhooks_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2043,9 +2108,19 @@ export interface components {
             name: string;
             /**
              * Repo
-             * @description A git URL, `git@host:path`, or an absolute local path. Only repositories that need no login can be cloned today (no token or key is used yet).
+             * @description A git URL, `git@host:path`, or an absolute local path; or give `github`.
              */
-            repo: string;
+            repo?: string | null;
+            /**
+             * Github
+             * @description A GitHub repository, owner/name: reached through the GitHub App's installation the caller can see, or with `credential`.
+             */
+            github?: string | null;
+            /**
+             * Credential
+             * @description Name or id of the caller's `github` credential (a personal access token) that clones and pushes a private repository.
+             */
+            credential?: string | null;
             /**
              * Default Branch
              * @description Branch new workspaces check out; the repository's default when omitted.
@@ -2120,6 +2195,16 @@ export interface components {
              * @description How long its workspaces may sit idle before they stop; 0: never; null: the control plane's default.
              */
             idle_timeout_minutes: number | null;
+            /**
+             * Github Repo
+             * @description owner/name when the repository is on the configured GitHub.
+             */
+            github_repo: string | null;
+            /**
+             * Git Access
+             * @description How its repository is reached: `github_app`, `credential` or `anonymous`.
+             */
+            git_access: string;
             /**
              * Created At
              * Format: date-time
@@ -2212,6 +2297,69 @@ export interface components {
              * @description The credential kind it needs, if any.
              */
             credential_kind: string | null;
+        };
+        /** PullRequestCreate */
+        PullRequestCreate: {
+            /**
+             * Title
+             * @description Default: the chat's title.
+             */
+            title?: string | null;
+            /**
+             * Draft
+             * @default false
+             */
+            draft: boolean;
+        };
+        /** PullRequestPublic */
+        PullRequestPublic: {
+            /** Id */
+            id: string;
+            /** Session Id */
+            session_id: string | null;
+            /** Project Id */
+            project_id: string | null;
+            /**
+             * Repo
+             * @description owner/name on GitHub.
+             */
+            repo: string;
+            /** Number */
+            number: number;
+            /** Url */
+            url: string;
+            /** Branch */
+            branch: string;
+            /** Base */
+            base: string;
+            /** Title */
+            title: string;
+            /**
+             * State
+             * @description open, closed or merged.
+             */
+            state: string;
+            /**
+             * Checks
+             * @description passed, failed, or null: nothing heard yet.
+             */
+            checks: string | null;
+            /** Failed Check */
+            failed_check: string | null;
+            /** Review Requested */
+            review_requested: string | null;
+            /** Commit */
+            commit: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * Quirk
@@ -6746,6 +6894,250 @@ export interface operations {
             };
         };
     };
+    get_pull_request_api_v1_sessions__session__pull_request_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session's id. */
+                session: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullRequestPublic"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    open_pull_request_api_v1_sessions__session__pull_request_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session's id. */
+                session: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PullRequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullRequestPublic"];
+                };
+            };
+            /** @description The body could not be read (for example, it is not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    fix_failed_check_api_v1_sessions__session__pull_request_fix_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session's id. */
+                session: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptAccepted"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     cancel_session_api_v1_sessions__session__cancel_post: {
         parameters: {
             query?: never;
@@ -7368,6 +7760,63 @@ export interface operations {
             };
             /** @description Not signed in, or a wrong, expired or revoked credential or token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    github_webhook_api_v1_github_webhooks_post: {
+        parameters: {
+            query?: never;
+            header: {
+                "x-github-event": string;
+                "x-hub-signature-256"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

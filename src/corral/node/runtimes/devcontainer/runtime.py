@@ -157,6 +157,7 @@ class DevcontainerRuntime(Runtime):
                 forbidden=(self.data_dir, self.workspaces_dir),
                 progress=progress,
                 files=False,
+                credentials=self.credentials,
             )
             await asyncio.gather(clone, self._make_volumes(spec.id, area))
         except BaseException:
