@@ -128,6 +128,7 @@ def test_from_private_clone_to_pull_request(site: Site) -> None:
     assert pull.title == "Add the feature"
     assert pull.base == "main"
     assert re.fullmatch(r"corral/[a-z0-9-]+", pull.head), pull.head
+    assert pull.body is not None
     assert "permission path=feature.txt" in pull.body  # the prompt
     assert "`feature.txt`" in pull.body  # the files changed
     assert f"/sessions/{session_id}" in pull.body  # the way back to the chat
@@ -196,5 +197,5 @@ def _assert_nowhere(site: Site, token: str) -> None:
             assert needle not in environ.read_bytes(), f"the token is in {environ}"
         except (PermissionError, FileNotFoundError, ProcessLookupError):
             continue
-    for path in ("/projects", "/credentials", "/activity", "/workspaces"):
-        assert token not in json.dumps(site.session_site.api.get(path)), path
+    for route in ("/projects", "/credentials", "/activity", "/workspaces"):
+        assert token not in json.dumps(site.session_site.api.get(route)), route
