@@ -9,17 +9,21 @@ chat app or mail scanner that prefetches the link cannot use it up.
 
 from __future__ import annotations
 
+import contextlib
 import html
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral import __version__
 from corral.control.api.auth import client_address
 from corral.control.api.deps import CSRF_COOKIE, SESSION_COOKIE, Db, State, authenticate
-from corral.control.services import auth
+from corral.control.db.models import User
+from corral.control.services import auth, githubapp
+from corral.control.state import AppState
 from corral.control.urls import LOGIN_PATH
 from corral.errors import CorralError, NotFound, RateLimited, Unauthenticated
 
@@ -33,7 +37,7 @@ button{{font-size:1rem;padding:.5rem 1rem}}</style></head>
 <body><h1>Corral</h1>{body}</body></html>"""
 
 
-def _page(body: str, status: int = 200) -> HTMLResponse:
+def page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(body=body), status_code=status)
 
 
@@ -54,7 +58,7 @@ _APP_HEADERS = {
 
 
 @router.get("/")
-async def home(request: Request, db: Db) -> Response:
+async def home(request: Request, db: Db, state: State) -> Response:
     if INDEX.is_file():
         return FileResponse(INDEX, headers=_APP_HEADERS)
     try:
@@ -62,12 +66,16 @@ async def home(request: Request, db: Db) -> Response:
     except CorralError:
         principal = None
     if principal is None:
-        return _page(
+        github = ""
+        with contextlib.suppress(CorralError):
+            await githubapp.oauth_client(db, state.secret_box, state.settings.github)
+            github = '<p><a href="/auth/github/login">Sign in with GitHub</a></p>'
+        return page(
             "<p>You are not signed in. Open the login link that <code>corral up</code> "
-            "printed, or make a new one with <code>corral auth link</code>.</p>"
+            f"printed, or make a new one with <code>corral auth link</code>.</p>{github}"
         )
     name = html.escape(principal.user.name)
-    return _page(
+    return page(
         f"<p>Signed in as <strong>{name}</strong>. Corral {__version__}.</p>"
         "<p>The web app is not built here: it needs Node.js when Corral is installed "
         "(<code>make up</code> builds it).</p>"
@@ -77,7 +85,7 @@ async def home(request: Request, db: Db) -> Response:
 @router.get(LOGIN_PATH)
 async def login_page(token: Annotated[str, Query(max_length=200)] = "") -> Response:
     value = html.escape(token, quote=True)
-    return _page(
+    return page(
         f'<form method="post" action="{LOGIN_PATH}" id="login">'
         f'<input type="hidden" name="token" value="{value}">'
         '<p><button type="submit">Sign in to Corral</button></p></form>'
@@ -101,7 +109,7 @@ async def login(
 ) -> Response:
     if not _same_origin(request):
         # Another site posting its own link would sign this browser into the wrong account.
-        return _page("<p>Sign-in must come from Corral's own page.</p>", status=403)
+        return page("<p>Sign-in must come from Corral's own page.</p>", status=403)
     client = client_address(request)
     try:
         state.login_limiter.check(client)
@@ -112,13 +120,18 @@ async def login(
             raise
     except (Unauthenticated, RateLimited) as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
-        return _page(f"<p>{html.escape(exc.message)}</p>", status=status)
+        return page(f"<p>{html.escape(exc.message)}</p>", status=status)
+    return await signed_in(request, db, state, user, "/")
+
+
+async def signed_in(
+    request: Request, db: AsyncSession, state: AppState, user: User, to: str
+) -> Response:
+    """A new browser session for `user` (its two cookies), on the way to `to` on this site."""
     ttl = state.settings.auth.session_ttl_seconds
     session = await auth.create_web_session(db, user, ttl_seconds=ttl)
-    response = RedirectResponse("/", status_code=303)
-    secure = request.url.scheme == "https" or state.settings.effective_public_url.startswith(
-        "https://"
-    )
+    response = RedirectResponse(to, status_code=303)
+    secure = secure_cookies(request, state)
     response.set_cookie(
         SESSION_COOKIE,
         session.token,
@@ -139,6 +152,12 @@ async def login(
         secure=secure,
     )
     return response
+
+
+def secure_cookies(request: Request, state: AppState) -> bool:
+    return request.url.scheme == "https" or state.settings.effective_public_url.startswith(
+        "https://"
+    )
 
 
 # Last: it matches every path the routes above do not.
