@@ -187,6 +187,16 @@ ROUTES: dict[RouteKey, Route] = {
     ("DELETE", "/api/v1/credentials/{name}"): Route(
         lambda o: Req(params={"name": o.credential_id}), owner=204, other=404
     ),
+    # GitHub is not set up in these apps: no App, nobody's account linked.
+    ("GET", "/api/v1/github"): Route(no_request, owner=200, other=200),
+    ("POST", "/api/v1/github/app/manifest"): Route(lambda o: Req(json={}), owner=200, other=403),
+    ("DELETE", "/api/v1/github/app"): Route(
+        no_request, owner=404, other=403, owner_code="not_found"
+    ),
+    ("DELETE", "/api/v1/github/account"): Route(no_request, owner=204, other=204),
+    ("GET", "/api/v1/github/repositories"): Route(
+        no_request, owner=422, other=422, owner_code="github_not_linked"
+    ),
     ("GET", "/api/v1/projects"): Route(
         no_request, owner=200, other=200, shows=lambda o: o.project_id
     ),

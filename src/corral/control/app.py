@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from corral import __version__
-from corral.control import health, web
+from corral.control import githubweb, health, web
 from corral.control.api import API_PREFIX, api_router
 from corral.control.api.errors import install_error_handlers
 from corral.control.api.openapi import install_openapi
@@ -110,6 +110,7 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     app.mount(
         "/assets", StaticFiles(directory=web.STATIC_DIR / "assets", check_dir=False), name="assets"
     )
+    app.include_router(githubweb.router)  # before the web app's catch-all
     app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.api.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, registry=state.metrics)

@@ -88,6 +88,18 @@ SERVICE_ERRORS: list[tuple[frozenset[str], re.Pattern[str], frozenset[int], str]
         "the workspace's node is asked: it must be running and linked, and may fail",
     ),
     (
+        frozenset({"get"}),
+        re.compile(rf"^{_A}/github/repositories$"),
+        frozenset({422, 502, 503}),
+        "the caller's GitHub account must be linked; GitHub is asked, and may fail",
+    ),
+    (
+        frozenset({"delete"}),
+        re.compile(rf"^{_A}/github/app$"),
+        frozenset({404}),
+        "there may be no App to forget",
+    ),
+    (
         UNSAFE_METHODS,
         re.compile(rf"^{_A}/(workspaces|sessions|permission-requests)"),
         frozenset({502, 503}),

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from corral.control.db.models import GitHubApp
+from corral.control.db.models import GitHubApp, Project
 from corral.control.github.appauth import AppKey
 from corral.control.github.client import AppCredentials
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity
-from corral.errors import Conflict, InvalidInput
+from corral.errors import Conflict, InvalidInput, NotFound
 from corral.ids import new_id
 from corral.settings import GitHubSettings
 
@@ -22,6 +22,7 @@ __all__ = [
     "AppSecrets",
     "OAuthClient",
     "app_key",
+    "forget_app",
     "get_app",
     "oauth_client",
     "open_secrets",
@@ -113,3 +114,30 @@ async def oauth_client(db: AsyncSession, box: SecretBox, settings: GitHubSetting
             reason="github_not_configured",
         )
     return OAuthClient(app.client_id, open_secrets(box, app).client_secret)
+
+
+async def forget_app(db: AsyncSession, *, actor_id: str) -> None:
+    """Forget the App (GitHub keeps it: its owner deletes it there). Refused while a project
+    reaches its repository through one of the App's installations."""
+    row = await get_app(db)
+    if row is None:
+        raise NotFound("this Corral has no GitHub App")
+    in_use = await db.scalar(
+        select(Project.id).where(Project.github_installation_id.is_not(None)).limit(1)
+    )
+    if in_use is not None:
+        raise Conflict(
+            "projects reach their repositories through the GitHub App: remove their GitHub "
+            "repository first",
+            reason="github_app_in_use",
+        )
+    await db.delete(row)
+    activity.record(
+        db,
+        "github.app_deleted",
+        row,
+        user_id=actor_id,
+        actor_id=actor_id,
+        details={"slug": row.slug},
+    )
+    await db.commit()
