@@ -116,3 +116,10 @@ export type AgentSettingsLayer = Schemas["AgentSettingsLayer"];
 export type AgentSettingsField = keyof AgentSettingsLayer;
 /** `PATCH /agents/{name}/settings`: fields left out stay; `clear` unsets fields. */
 export type AgentSettingsUpdate = Schemas["AgentSettingsUpdate"];
+
+/** `GET /github`: whether GitHub is set up here (its App, sign-in) and your linked account. */
+export type GitHubStatus = Schemas["GitHubStatus"];
+/** `POST /github/app/manifest`: post `manifest` (as JSON, field `manifest`) to `url`. */
+export type ManifestStart = Schemas["ManifestStart"];
+/** A repository of the App's installations your GitHub account may use. */
+export type GitHubRepository = Schemas["GitHubRepository"];

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import type { User } from "../api/types.ts";
 import { NOW, mockApi, page, renderPage } from "../testing/api.tsx";
+import { githubNotSetUp } from "../testing/fixtures.ts";
 import { SettingsPage } from "./SettingsPage.tsx";
 
 const user = (role: User["role"]): User => ({
@@ -19,6 +20,7 @@ const lists = {
   "GET /nodes": page([]),
   "GET /tokens": page([]),
   "GET /providers": { body: [{ name: "manual", kind: "manual", credential_kind: null }] },
+  "GET /github": { body: githubNotSetUp },
 };
 
 afterEach(cleanup);

@@ -2,6 +2,7 @@ import { useMe } from "../api/queries.ts";
 import { useScrollToHash } from "../hooks/useScrollToHash.ts";
 import { AgentsSection } from "../components/settings/AgentsSection.tsx";
 import { CredentialsSection } from "../components/settings/CredentialsSection.tsx";
+import { GitHubSection } from "../components/settings/GitHubSection.tsx";
 import { NodesSection } from "../components/settings/NodesSection.tsx";
 import { TokensSection } from "../components/settings/TokensSection.tsx";
 import { UsersSection } from "../components/settings/UsersSection.tsx";
@@ -11,6 +12,7 @@ import { useTitle } from "../hooks/useTitle.ts";
 const SECTIONS = [
   { id: "credentials", name: "Credentials" },
   { id: "agents", name: "Agents" },
+  { id: "github", name: "GitHub" },
   { id: "nodes", name: "Nodes" },
   { id: "tokens", name: "API tokens" },
   { id: "users", name: "Users", ownerOnly: true },
@@ -36,6 +38,7 @@ export function SettingsPage() {
       <div className="stack">
         <CredentialsSection />
         <AgentsSection />
+        <GitHubSection isOwner={isOwner} />
         <NodesSection isOwner={isOwner} userId={me.data?.id} />
         <TokensSection />
         {isOwner && <UsersSection />}

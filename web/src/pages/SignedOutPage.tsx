@@ -1,3 +1,5 @@
+import { SIGN_IN_WITH_GITHUB_URL, useGitHubSignInAvailable } from "../api/github.ts";
+
 /** Shown when `/api/v1/me` answers 401; `disabled` when it said the account is disabled. */
 export function SignedOutPage({ disabled = false }: { disabled?: boolean }) {
   if (disabled) {
@@ -21,6 +23,21 @@ export function SignedOutPage({ disabled = false }: { disabled?: boolean }) {
         Run <code>corral auth link</code> on the machine running Corral and open the link it prints
         in this browser.
       </p>
+      <SignInWithGitHub />
     </main>
+  );
+}
+
+/** Offered when this Corral has GitHub sign-in (its App, or an OAuth app in settings). */
+function SignInWithGitHub() {
+  const available = useGitHubSignInAvailable();
+  if (available.data !== true) return null;
+  const next = window.location.pathname + window.location.search;
+  return (
+    <p>
+      <a href={`${SIGN_IN_WITH_GITHUB_URL}?next=${encodeURIComponent(next)}`}>
+        Sign in with GitHub
+      </a>
+    </p>
   );
 }

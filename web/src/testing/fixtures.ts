@@ -1,6 +1,14 @@
 // API objects the component tests share; a test spreads one to change what it needs.
 
-import type { Agent, Node, Project, Session, Workspace } from "../api/types.ts";
+import type {
+  Agent,
+  GitHubRepository,
+  GitHubStatus,
+  Node,
+  Project,
+  Session,
+  Workspace,
+} from "../api/types.ts";
 import { NOW } from "./api.tsx";
 
 export const demoProject: Project = {
@@ -148,3 +156,35 @@ export function agent(changes: Partial<Agent> & Pick<Agent, "name" | "title">): 
     ...changes,
   };
 }
+
+/** `GET /github` with `changes` over it: by default set up (its App), and you not connected. */
+export function githubStatus(changes: Partial<GitHubStatus> = {}): GitHubStatus {
+  return {
+    configured: true,
+    app: {
+      slug: "corral-example",
+      name: "Corral example",
+      html_url: "https://github.com/apps/corral-example",
+      install_url: "https://github.com/apps/corral-example/installations/new",
+    },
+    oauth: true,
+    web_url: "https://github.com",
+    account: null,
+    ...changes,
+  };
+}
+
+/** GitHub not set up: no App, no OAuth app in settings. */
+export const githubNotSetUp: GitHubStatus = githubStatus({
+  configured: false,
+  app: null,
+  oauth: false,
+});
+
+export const widgetsRepo: GitHubRepository = {
+  full_name: "acme/widgets",
+  private: true,
+  default_branch: "trunk",
+  clone_url: "https://github.com/acme/widgets.git",
+  installation_id: 7,
+};

@@ -256,6 +256,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Github Status
+         * @description Whether GitHub is set up here, and the caller's linked GitHub account.
+         */
+        get: operations["github_status_api_v1_github_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/github/app/manifest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start App Manifest
+         * @description Start making the GitHub App (owner): post `manifest`, as a JSON string in a form field
+         *     named `manifest`, to `url` from the browser; GitHub then sends it back to Corral.
+         */
+        post: operations["start_app_manifest_api_v1_github_app_manifest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/github/app": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Forget App
+         * @description Forget the GitHub App (owner); refused while projects use its installations. The App
+         *     stays on GitHub, where its owner may delete it.
+         */
+        delete: operations["forget_app_api_v1_github_app_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/github/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink Account
+         * @description Unlink the caller's GitHub account (Corral forgets its token).
+         */
+        delete: operations["unlink_account_api_v1_github_account_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/github/repositories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Repositories
+         * @description The repositories the caller can make projects from: those of the App's installations
+         *     their linked GitHub account may use.
+         */
+        get: operations["list_repositories_api_v1_github_repositories_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects": {
         parameters: {
             query?: never;
@@ -1532,6 +1635,66 @@ export interface components {
              */
             last_seq: number;
         };
+        /** GitHubAccountPublic */
+        GitHubAccountPublic: {
+            /** Login */
+            login: string;
+            /** Name */
+            name: string | null;
+        };
+        /** GitHubAppPublic */
+        GitHubAppPublic: {
+            /** Slug */
+            slug: string;
+            /** Name */
+            name: string;
+            /** Html Url */
+            html_url: string;
+            /**
+             * Install Url
+             * @description Where to install the App on accounts and repositories.
+             */
+            install_url: string;
+        };
+        /** GitHubRepository */
+        GitHubRepository: {
+            /** Full Name */
+            full_name: string;
+            /** Private */
+            private: boolean;
+            /** Default Branch */
+            default_branch: string;
+            /** Clone Url */
+            clone_url: string;
+            /** Installation Id */
+            installation_id: number;
+        };
+        /** GitHubRepositoryList */
+        GitHubRepositoryList: {
+            /** Items */
+            items: components["schemas"]["GitHubRepository"][];
+        };
+        /** GitHubStatus */
+        GitHubStatus: {
+            /**
+             * Configured
+             * @description This Corral has its GitHub App.
+             */
+            configured: boolean;
+            app: components["schemas"]["GitHubAppPublic"] | null;
+            /**
+             * Oauth
+             * @description "Sign in with GitHub" (and connecting GitHub) is available.
+             */
+            oauth: boolean;
+            /**
+             * Web Url
+             * @description GitHub's web address (GitHub Enterprise Server's, if so).
+             */
+            web_url: string;
+            /** @description The caller's linked GitHub account, if any. */
+            account: components["schemas"]["GitHubAccountPublic"] | null;
+        };
         /**
          * Hold
          * @description What keeps a running workspace from counting as idle, however long it lasts.
@@ -1636,6 +1799,34 @@ export interface components {
             prices: {
                 [key: string]: number;
             };
+        };
+        /** ManifestRequest */
+        ManifestRequest: {
+            /**
+             * Organization
+             * @description Make the App owned by this organisation (you must be one of its owners); unset: by your own GitHub account.
+             */
+            organization?: string | null;
+        };
+        /** ManifestStart */
+        ManifestStart: {
+            /**
+             * Url
+             * @description Post a form here, with the field `manifest`, from the browser.
+             */
+            url: string;
+            /**
+             * Manifest
+             * @description The App's manifest: post it as a JSON string.
+             */
+            manifest: {
+                [key: string]: unknown;
+            };
+            /**
+             * State
+             * @description Also in `url`; GitHub hands it back. Valid ten minutes.
+             */
+            state: string;
         };
         /** ModeChange */
         ModeChange: {
@@ -3832,6 +4023,268 @@ export interface operations {
             };
             /** @description Invalid fields, each named in details */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    github_status_api_v1_github_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubStatus"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    start_app_manifest_api_v1_github_app_manifest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ManifestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManifestStart"];
+                };
+            };
+            /** @description The body could not be read (for example, it is not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    forget_app_api_v1_github_app_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unlink_account_api_v1_github_account_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed for this role, or a failed CSRF check */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A name already taken, the object in the wrong state, or a conflicting change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_repositories_api_v1_github_repositories_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubRepositoryList"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@ import { isApiError } from "../../api/client.ts";
 import { useCreateProject } from "../../api/queries.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { SubmitButton, TextField, fieldError } from "../form.tsx";
+import { GitHubRepoPicker } from "./GitHubRepoPicker.tsx";
 import {
   RUNTIME_LIMITS_FIELDS,
   RuntimeLimitsFields,
@@ -72,6 +73,16 @@ export function AddProjectForm() {
           autoComplete="off"
           readOnly={create.isPending}
           onChange={setName}
+        />
+        <GitHubRepoPicker
+          value={repo}
+          disabled={create.isPending}
+          onPick={(picked) => {
+            if (!picked) return;
+            setRepo(picked.clone_url);
+            setBranch(picked.default_branch);
+            if (!name.trim()) setName(picked.full_name.split("/")[1]?.toLowerCase() ?? "");
+          }}
         />
         <TextField
           label="Repository URL"
