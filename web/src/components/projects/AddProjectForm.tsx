@@ -2,6 +2,7 @@ import { useId, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 
 import { isApiError } from "../../api/client.ts";
+import type { GitHubRepository } from "../../api/types.ts";
 import { useCreateProject } from "../../api/queries.ts";
 import { ErrorMessage } from "../QueryStatus.tsx";
 import { SubmitButton, TextField, fieldError } from "../form.tsx";
@@ -25,6 +26,9 @@ function repoError(error: unknown): string | null {
 export function AddProjectForm() {
   const [name, setName] = useState("");
   const [repo, setRepo] = useState("");
+  // Picked from GitHub: sent as `github` (owner/name), reached through the App's installation.
+  const [picked, setPicked] = useState<GitHubRepository | null>(null);
+  const fromGitHub = picked !== null && picked.clone_url === repo.trim();
   const [branch, setBranch] = useState("");
   const [limits, setLimits] = useState(() => runtimeLimitsOf(null));
   const parsed = parseRuntimeLimits(limits);
@@ -39,7 +43,7 @@ export function AddProjectForm() {
     create.mutate(
       {
         name: name.trim(),
-        repo: repo.trim(),
+        ...(fromGitHub ? { github: picked.full_name } : { repo: repo.trim() }),
         ...(branch.trim() ? { default_branch: branch.trim() } : {}),
         ...setOnly(parsed.body),
       },
@@ -49,7 +53,7 @@ export function AddProjectForm() {
 
   const errors = {
     name: fieldError(create.error, "body.name"),
-    repo: repoError(create.error),
+    repo: repoError(create.error) ?? fieldError(create.error, "body.github"),
     branch: fieldError(create.error, "body.default_branch"),
   };
   const placed =
@@ -78,6 +82,7 @@ export function AddProjectForm() {
           value={repo}
           disabled={create.isPending}
           onPick={(picked) => {
+            setPicked(picked);
             if (!picked) return;
             setRepo(picked.clone_url);
             setBranch(picked.default_branch);
@@ -87,7 +92,7 @@ export function AddProjectForm() {
         <TextField
           label="Repository URL"
           error={errors.repo}
-          hint="https://…, git@host:path or ssh://…. Only repositories that need no login can be cloned today."
+          hint="https://…, git@host:path or ssh://…. A private GitHub repository: connect GitHub (Settings) and pick it above."
           inputMode="url"
           value={repo}
           required

@@ -31,10 +31,33 @@ describe("the add-project form's GitHub repository picker", () => {
     await vi.waitFor(() =>
       expect(writes(calls)[0]?.body).toEqual({
         name: "widgets",
-        repo: "https://github.com/acme/widgets.git",
+        github: "acme/widgets",
         default_branch: "trunk",
       }),
     );
+  });
+
+  it("sends the URL instead once it is edited by hand", async () => {
+    const calls = mockApi({
+      "GET /github": { body: connected },
+      "GET /github/repositories": { body: { items: [widgetsRepo] } },
+      "POST /projects": { status: 201, body: demoProject },
+    });
+    const user = userEvent.setup();
+    renderPage(<AddProjectForm />);
+    await screen.findByRole("option", { name: "acme/widgets (private)" });
+    await user.selectOptions(
+      screen.getByLabelText("GitHub repository"),
+      "https://github.com/acme/widgets.git",
+    );
+    const url = screen.getByLabelText("Repository URL");
+    await user.clear(url);
+    await user.type(url, "https://example.com/other.git");
+    await user.click(screen.getByRole("button", { name: "Add project" }));
+    await vi.waitFor(() =>
+      expect(writes(calls)[0]?.body).toMatchObject({ repo: "https://example.com/other.git" }),
+    );
+    expect(writes(calls)[0]?.body).not.toHaveProperty("github");
   });
 
   it("is not there when your GitHub account is not connected", async () => {
