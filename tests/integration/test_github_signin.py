@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from corral.control import web as corral_web
 from corral.control.db.models import User
 from corral.control.services import auth
 from corral.settings import Settings, load_settings
@@ -325,3 +326,16 @@ async def test_a_disabled_users_github_sign_in_is_refused(
         assert answer.status_code == 401
         assert "this account is disabled" in answer.text
         assert (await fresh.get("/api/v1/me")).status_code == 401
+
+
+async def test_the_signed_out_page_offers_github_once_it_is_set_up(
+    app: FastAPI,
+    owner_browser: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(corral_web, "INDEX", tmp_path / "not-built.html")
+    async with browser(app) as fresh:
+        home = await fresh.get("/")
+        assert 'href="/auth/github/login"' in home.text
+        assert (await fresh.get("/auth/github/available")).json() == {"available": True}
