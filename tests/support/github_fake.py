@@ -627,6 +627,15 @@ class FakeGitHub:
                 self._tokens[token].revoked = True
             self._refresh_tokens.pop(token, None)
 
+    def issued_tokens(self, kind: str | None = None) -> list[str]:
+        """Every token issued so far ("installation", "pat", "user", "oauth"; None: all, with
+        refresh tokens), for tests that look for them where they must never be."""
+        with self._lock:
+            found = [t.value for t in self._tokens.values() if kind is None or t.kind == kind]
+            if kind is None:
+                found += list(self._refresh_tokens)
+            return found
+
     def expire_installation_tokens(self) -> None:
         """Every installation token issued so far is past its expiry."""
         self._expire("installation")

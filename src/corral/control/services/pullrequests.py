@@ -298,10 +298,14 @@ async def apply_webhook(
             row.checks = "failed"
             row.failed_check = f"{name} ({conclusion})\n{said}".strip()[:8000]
             _record(
-                db, row, "pull_request.check_failed", {"check": name, "url": run.get("html_url")}
+                db,
+                row,
+                "pull_request.check_failed",
+                {"check": name, "check_url": run.get("html_url")},
             )
         elif conclusion == "success" and row.checks != "failed":
             row.checks = "passed"
+            _record(db, row, "pull_request.check_passed", {"check": name})
         else:
             return row
     else:
