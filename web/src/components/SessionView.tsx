@@ -7,6 +7,7 @@ import { Link } from "react-router";
 import { useSession, useSteerSession, useStopSession } from "../api/queries.ts";
 import type { Session, SessionState } from "../api/types.ts";
 import { PromptForm } from "./PromptForm.tsx";
+import { PullRequestPanel } from "./PullRequestPanel.tsx";
 import { ErrorMessage, QueryStatus } from "./QueryStatus.tsx";
 import { StateBadge } from "./StateBadge.tsx";
 import { Elapsed } from "./Time.tsx";
@@ -241,6 +242,7 @@ export function SessionView({
           {s ? s.title || s.agent : "Session"} {s && <StateBadge state={s.state} />}
         </Heading>
         {s && <SessionFacts session={s} />}
+        {s && <PullRequestPanel session={s} />}
         {s && <UsageSummary context={s.context_usage} turn={s.turn_usage} />}
         <QueryStatus query={session} what="the session" />
       </header>

@@ -1,5 +1,6 @@
 // API objects the component tests share; a test spreads one to change what it needs.
 
+import type { PullRequest } from "../api/pullRequests.ts";
 import type {
   Agent,
   GitHubRepository,
@@ -27,6 +28,36 @@ export const demoProject: Project = {
   created_at: NOW,
   updated_at: NOW,
 };
+
+/** `demoProject` on GitHub as acme/demo, reached through the GitHub App. */
+export const githubProject: Project = {
+  ...demoProject,
+  github_repo: "acme/demo",
+  git_access: "github_app",
+};
+
+/** The open pull request #7 of session `ses_1` on acme/demo, with `changes` over it. */
+export function pullRequest(changes: Partial<PullRequest> = {}): PullRequest {
+  return {
+    id: "pr_1",
+    session_id: "ses_1",
+    project_id: "prj_1",
+    repo: "acme/demo",
+    number: 7,
+    url: "https://github.com/acme/demo/pull/7",
+    branch: "corral/fix-the-login-bug-ses_1",
+    base: "main",
+    title: "Fix the login bug",
+    state: "open",
+    checks: null,
+    failed_check: null,
+    review_requested: null,
+    commit: "0123456789abcdef0123456789abcdef01234567",
+    created_at: NOW,
+    updated_at: NOW,
+    ...changes,
+  };
+}
 
 /** A running workspace of `demoProject` on the host runtime, with `changes` over it. */
 export function workspace(changes: Partial<Workspace> = {}): Workspace {
