@@ -6,6 +6,7 @@ import {
   usePermissionRequests,
   useWorkspaces,
 } from "../api/queries.ts";
+import { ActivityEntry } from "../components/ActivityEntry.tsx";
 import { CloudSpend } from "../components/CloudSpend.tsx";
 import { NodeTable } from "../components/NodeTable.tsx";
 import { PermissionButtons } from "../components/PermissionButtons.tsx";
@@ -131,10 +132,7 @@ function ActivitySection() {
         ) : (
           <ol className="activity">
             {activity.data.items.map((a) => (
-              <li key={a.id}>
-                <Ago at={a.created_at} /> <code>{a.action}</code>{" "}
-                <span>{a.object_name ?? a.object_id}</span>
-              </li>
+              <ActivityEntry key={a.id} event={a} />
             ))}
           </ol>
         ))}
