@@ -4,7 +4,12 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import type { Project } from "../api/types.ts";
 import { apiError, mockApi, page, renderPage, writes, type ApiRoutes } from "../testing/api.tsx";
-import { demoProject, session, workspace as workspaceFixture } from "../testing/fixtures.ts";
+import {
+  demoProject,
+  githubProject,
+  session,
+  workspace as workspaceFixture,
+} from "../testing/fixtures.ts";
 import { ProjectPage } from "./ProjectPage.tsx";
 
 const demo: Project = { ...demoProject, env: { LOG_LEVEL: "debug" } };
@@ -46,6 +51,13 @@ describe("ProjectPage", () => {
     expect(sessions.query.get("project")).toBe("prj_1");
     expect(sessions.query.getAll("state")).toEqual([]); // every state
     expect(calls.find((c) => c.path === "/workspaces")!.query.get("project")).toBe("prj_1");
+  });
+
+  it("names the project's repository on GitHub and how it is reached", async () => {
+    mockApi(routes({ "GET /projects/demo": { body: githubProject } }));
+    open();
+    const fact = (await screen.findByText("GitHub")).closest("div")!;
+    expect(fact.textContent).toBe("GitHubacme/demo (GitHub App)");
   });
 
   it("makes a new workspace and opens it", async () => {

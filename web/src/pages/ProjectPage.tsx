@@ -2,6 +2,7 @@ import { Link, useNavigate, useParams } from "react-router";
 
 import { useDeleteProject, useProject } from "../api/queries.ts";
 import type { Project } from "../api/types.ts";
+import { GitHubRepo } from "../components/projects/GitAccess.tsx";
 import { ProjectAgentSettings } from "../components/projects/ProjectAgentSettings.tsx";
 import { ProjectIdleForm } from "../components/projects/ProjectIdleForm.tsx";
 import { ProjectSessions } from "../components/projects/ProjectSessions.tsx";
@@ -55,6 +56,12 @@ export function ProjectPage() {
               <dt>Repository</dt>
               <dd>
                 <code className="break">{project.data.repo}</code>
+              </dd>
+            </div>
+            <div>
+              <dt>{project.data.github_repo ? "GitHub" : "Access"}</dt>
+              <dd>
+                <GitHubRepo project={project.data} />
               </dd>
             </div>
             <div>

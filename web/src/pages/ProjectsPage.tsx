@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 
 import { useProjects } from "../api/queries.ts";
+import { GitHubRepo } from "../components/projects/GitAccess.tsx";
 import { AddProjectForm } from "../components/projects/AddProjectForm.tsx";
 import { LoadMore, QueryTable } from "../components/QueryTable.tsx";
 import { useTitle } from "../hooks/useTitle.ts";
@@ -25,6 +26,7 @@ export function ProjectsPage() {
               <>
                 <th scope="col">Name</th>
                 <th scope="col">Repository</th>
+                <th scope="col">Access</th>
                 <th scope="col">Default branch</th>
               </>
             }
@@ -36,6 +38,9 @@ export function ProjectsPage() {
                 </td>
                 <td>
                   <code className="break">{p.repo}</code>
+                </td>
+                <td>
+                  <GitHubRepo project={p} />
                 </td>
                 <td>
                   <code>{p.default_branch}</code>
