@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from corral.control import web
 from tests.support.browser import UI_TIMEOUT_MS, chromium, login_link, signed_in
+from tests.support.github_fake import FakeGitHub, fake_github
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
@@ -35,6 +36,7 @@ expect.set_options(timeout=UI_TIMEOUT_MS)
 class WebSite:
     site: SessionSite
     base: Path
+    github: FakeGitHub
 
     def new_link(self) -> str:
         return login_link(self.base)
@@ -46,11 +48,18 @@ def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
     base = tmp_path_factory.mktemp("web")
     node_env = {"CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS}
     files = {"README.md": "web readme\n"}
-    with session_site(base, files, node_env=node_env, wait_seconds=60.0) as site:
-        site.api.post(
-            "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
-        )
-        yield WebSite(site, base)
+    with fake_github(base / "github") as github:
+        server_env = {
+            "CORRAL_GITHUB__WEB_URL": github.web_url,
+            "CORRAL_GITHUB__API_URL": github.api_url,
+        }
+        with session_site(
+            base, files, node_env=node_env, server_env=server_env, wait_seconds=60.0
+        ) as site:
+            site.api.post(
+                "/agents", {"name": "scripted", "command": [sys.executable, str(SCRIPTED_AGENT)]}
+            )
+            yield WebSite(site, base, github)
 
 
 @pytest.fixture(scope="module")
@@ -322,6 +331,40 @@ def test_the_whole_flow_in_the_browser(page: Page, web_site: WebSite) -> None:
     transcript = page.get_by_role("tabpanel").get_by_role("region", name="Transcript")
     expect(transcript.get_by_text("Write flow.txt").first).to_be_visible()
     expect(transcript.get_by_text("Write dash.txt").first).to_be_visible()
+
+
+def test_a_chat_of_a_github_project_opens_its_pull_request(page: Page, web_site: WebSite) -> None:
+    """A project on GitHub (the fake one, reached with a token) shows its repository, and its
+    chat's header opens a pull request of the agent's edit and then links it."""
+    site, github = web_site.site, web_site.github
+    github.add_user("octo", name="Octo Cat", email="octo@example.com")
+    github.add_repo("acme/webapp", files={"README.md": "webapp\n"})
+    token = github.add_personal_token("octo", ["acme/webapp"])
+    site.api.call("PUT", "/credentials/gh-web", json={"kind": "github", "value": token}, expect=201)
+    site.api.post("/projects", {"name": "webapp", "github": "acme/webapp", "credential": "gh-web"})
+    workspace = site.api.post("/workspaces", {"project": "webapp", "node": "n1"})
+    site.api.workspace_running(workspace["id"])
+    session = site.api.post(
+        "/sessions", {"workspace": workspace["id"], "agent": "scripted", "policy": "allow-all"}
+    )
+    site.wait_state(session["id"], "idle")
+    prompt_id = site.prompt(session["id"], "permission path=pr.txt content=from-the-browser")
+    assert site.turn(session["id"], prompt_id)["stop_reason"] == "end_turn"
+
+    page.goto(f"{site.url}/projects/webapp")
+    expect(page.get_by_text("acme/webapp", exact=True)).to_be_visible()
+
+    page.goto(f"{site.url}/sessions/{session['id']}")
+    page.get_by_role("button", name="Open pull request").click()
+    form = page.get_by_role("form", name="Open pull request")
+    form.get_by_label("Title").fill("From the browser")
+    form.get_by_role("button", name="Open pull request").click()
+    link = page.get_by_role("link", name=re.compile(r"^acme\/webapp#\d+$"))
+    expect(link).to_be_visible()
+    pulls = [p for p in github.pulls if p.repo == "acme/webapp"]
+    assert [p.title for p in pulls] == ["From the browser"]
+    expect(link).to_have_attribute("href", pulls[0].html_url)
+    expect(page.get_by_role("button", name="Push to pull request")).to_be_visible()
 
 
 def _wait_for_file(path: Path, seconds: float = 30.0) -> str:
