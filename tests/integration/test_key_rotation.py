@@ -12,7 +12,8 @@ from corral.control.app import create_state
 from corral.control.bootstrap import prepare
 from corral.control.datadir import data_dir_lock
 from corral.control.db.models import CredentialKind
-from corral.control.services import credentials
+from corral.control.github.client import AppCredentials, GitHubUser, UserToken
+from corral.control.services import credentials, githubaccounts, githubapp
 from corral.errors import Conflict
 from corral.settings import load_settings
 
@@ -83,3 +84,48 @@ async def test_rotation_refuses_while_the_server_runs(tmp_path):
         pytest.raises(Conflict, match="stop it before rotating"),
     ):
         await admin.rotate_secret_key(settings, lambda: "")
+
+
+async def test_rotating_the_key_keeps_the_github_app_and_linked_accounts(
+    tmp_path, database_url
+) -> None:
+    """The App's private key and webhook secret, and users' GitHub tokens, are sealed with the
+    same key: a rotation that left them behind would lock Corral out of GitHub."""
+    settings = load_settings(data_dir=tmp_path, database_url=database_url)
+    made = AppCredentials(
+        id=7,
+        slug="corral-test",
+        name="Corral test",
+        client_id="Iv1.test",
+        html_url="https://github.example/apps/corral-test",
+        owner_login="octo",
+        client_secret="client-secret-value",
+        webhook_secret="webhook-secret-value",
+        pem="-----BEGIN RSA PRIVATE KEY-----\nnot-a-real-key\n-----END RSA PRIVATE KEY-----\n",
+    )
+    who = GitHubUser(id=42, login="octo", name="Octo", email=None)
+    state = create_state(settings)
+    try:
+        owner = (await prepare(state)).owner
+        async with state.db() as db:
+            await githubapp.save_app(db, state.secret_box, made, actor_id=owner.id)
+            token = UserToken(access_token="ghu_user-token-value")
+            await githubaccounts.link_account(db, state.secret_box, owner.id, who, token)
+    finally:
+        await state.engine.dispose()
+
+    await admin.rotate_secret_key(settings, lambda: pytest.fail("no prompt"))
+
+    state = create_state(settings)
+    try:
+        async with state.db() as db:
+            app = await githubapp.get_app(db)
+            assert app is not None
+            opened = githubapp.open_secrets(state.secret_box, app)
+            assert (opened.webhook_secret, opened.private_key) == (made.webhook_secret, made.pem)
+            assert (
+                await githubaccounts.user_token(db, state.secret_box, settings.github, owner.id)
+                == "ghu_user-token-value"
+            )
+    finally:
+        await state.engine.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind, MachineState, Node
 from corral.control.secretbox import SecretBox
-from corral.control.services import activity
+from corral.control.services import activity, githubaccounts, githubapp
 from corral.control.services.lookup import find_by_ref
 from corral.control.services.names import CREDENTIAL_NAME_PATTERN, ENV_NAME_PATTERN, ID_PATTERN
 from corral.control.services.pagination import paginate
@@ -196,11 +196,14 @@ async def reveal_credential(db: AsyncSession, box: SecretBox, row: Credential) -
 
 
 async def rotate_key(db: AsyncSession, old: SecretBox, new: SecretBox) -> int:
-    """Re-encrypt every credential under `new`'s key in one transaction; return how many."""
+    """Re-encrypt every sealed secret under `new`'s key in one transaction: the credentials,
+    the GitHub App's secrets and users' GitHub tokens. Returns how many credentials."""
     rows = (await db.scalars(select(Credential))).all()
     for row in rows:
         aad = _associated_data(row)
         plaintext = old.open((row.key_id, row.nonce, row.ciphertext), aad)
         row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, aad)
+    await githubapp.reseal(db, old, new)
+    await githubaccounts.reseal(db, old, new)
     await db.commit()
     return len(rows)

@@ -17,7 +17,14 @@ from corral.control.services import githubapp
 from corral.errors import Conflict, InvalidInput
 from corral.settings import GitHubSettings
 
-__all__ = ["account_for", "find_by_github_id", "link_account", "unlink_account", "user_token"]
+__all__ = [
+    "account_for",
+    "find_by_github_id",
+    "link_account",
+    "reseal",
+    "unlink_account",
+    "user_token",
+]
 
 # Refresh a little before GitHub's expiry: the token must last through the calls it is for.
 _REFRESH_MARGIN = timedelta(minutes=5)
@@ -31,6 +38,14 @@ def _seal(box: SecretBox, row: GitHubAccount, token: UserToken) -> None:
     secret = {"access_token": token.access_token, "refresh_token": token.refresh_token}
     row.key_id, row.nonce, row.ciphertext = box.seal(json.dumps(secret), _associated_data(row))
     row.token_expires_at = token.expires_at
+
+
+async def reseal(db: AsyncSession, old: SecretBox, new: SecretBox) -> None:
+    """Seal every linked account's tokens under `new`'s key (the caller commits)."""
+    for row in (await db.scalars(select(GitHubAccount))).all():
+        aad = _associated_data(row)
+        plaintext = old.open((row.key_id, row.nonce, row.ciphertext), aad)
+        row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, aad)
 
 
 async def account_for(db: AsyncSession, user_id: str) -> GitHubAccount | None:

@@ -26,6 +26,7 @@ __all__ = [
     "get_app",
     "oauth_client",
     "open_secrets",
+    "reseal",
     "save_app",
 ]
 
@@ -96,6 +97,14 @@ def open_secrets(box: SecretBox, row: GitHubApp) -> AppSecrets:
         webhook_secret=data["webhook_secret"],
         private_key=data["private_key"],
     )
+
+
+async def reseal(db: AsyncSession, old: SecretBox, new: SecretBox) -> None:
+    """Seal the App's secrets under `new`'s key (the caller commits: `rotate_key`)."""
+    for row in (await db.scalars(select(GitHubApp))).all():
+        aad = _associated_data(row)
+        plaintext = old.open((row.key_id, row.nonce, row.ciphertext), aad)
+        row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, aad)
 
 
 def app_key(box: SecretBox, row: GitHubApp) -> AppKey:
