@@ -358,6 +358,9 @@ ROUTES: dict[RouteKey, Route] = {
     ("POST", "/api/v1/sessions/{session}/stop"): Route(
         in_session(), owner=200, other=404, shows=lambda o: o.session_id
     ),
+    ("GET", "/api/v1/projects/{project}/pull-requests"): Route(
+        lambda o: Req(params={"project": o.project_id}), owner=200, other=404
+    ),
     # The owner's session has no project here: nothing to push to, said before the node is asked.
     ("POST", "/api/v1/sessions/{session}/pull-request"): Route(
         in_session({"draft": True}), owner=409, other=404, owner_code="project_gone"

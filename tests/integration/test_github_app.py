@@ -173,6 +173,11 @@ def test_from_sign_in_to_a_merged_pull_request(site: Site) -> None:
     ):
         assert action in actions, actions
 
+    shown = site.ok("project", "show", "gadgets")
+    assert f"on GitHub:      {REPO}" in shown
+    assert "reached with:   the GitHub App" in shown
+    assert f"pull request {pull.html_url}  merged, checks failed" in shown, shown
+
     # A delivery not signed with the App's secret changes nothing.
     forged = httpx.post(
         f"{site.sessions.url}/api/v1/github/webhooks",

@@ -61,9 +61,20 @@ def env_patch(pairs: list[str] | None, unset: list[str] | None) -> dict[str, str
     return patch or None
 
 
-def _show(project: dict[str, Any]) -> None:
+_ACCESS = {
+    "github_app": "the GitHub App",
+    "credential": "your credential",
+    "anonymous": "no credential",
+}
+
+
+def _show(project: dict[str, Any], pulls: list[dict[str, Any]] | None = None) -> None:
     console.print(f"{project['name']}  {project['id']}")
     console.print(f"  repository:     {project['repo']}")
+    if project.get("github_repo"):
+        console.print(f"  on GitHub:      {project['github_repo']}")
+    access = project.get("git_access", "anonymous")
+    console.print(f"  reached with:   {_ACCESS.get(access, access)}")
     console.print(f"  default branch: {project['default_branch']}")
     console.print(f"  runtime:        {project['runtime']}")
     console.print(f"  limits:         {describe_limits(project)}")
@@ -71,6 +82,9 @@ def _show(project: dict[str, Any]) -> None:
     console.print(f"  idle timeout:   {_idle_timeout(project.get('idle_timeout_minutes'))}")
     for key, value in sorted(project["env"].items()):
         console.print(f"  env {key}={value}")
+    for pull in pulls or []:
+        checks = f", checks {pull['checks']}" if pull.get("checks") else ""
+        console.print(f"  pull request {pull['url']}  {pull['state']}{checks}  ({pull['title']})")
 
 
 def _idle_timeout(minutes: int | None) -> str:
@@ -161,10 +175,11 @@ def show_project(
     """Show one project."""
     with open_client() as client:
         found = client.get(f"/projects/{segment(project)}")
+        pulls = client.get(f"/projects/{segment(project)}/pull-requests")["items"]
     if as_json:
-        print_json(found)
+        print_json({**found, "pull_requests": pulls})
         return
-    _show(found)
+    _show(found, pulls)
 
 
 @app.command("set")

@@ -10,7 +10,8 @@ from corral.control.db.models import UserRole
 from corral.control.schemas.common import Page
 from corral.control.schemas.fields import ProjectRef
 from corral.control.schemas.projects import ProjectCreate, ProjectPublic, ProjectUpdate
-from corral.control.services import projects
+from corral.control.schemas.pullrequests import PullRequestPublic
+from corral.control.services import projects, pullrequests
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects", tags=["projects"])
 
@@ -89,3 +90,15 @@ async def update_project(
 @router.delete("/{project}", status_code=204)
 async def delete_project(project: ProjectRef, user: CurrentUser, db: Db) -> None:
     await projects.delete_project(db, user.id, project)
+
+
+@router.get("/{project}/pull-requests")
+async def list_pull_requests(
+    project: ProjectRef, user: CurrentUser, db: Db, page: PageParams
+) -> Page[PullRequestPublic]:
+    """The pull requests this project's chats opened, newest first."""
+    found = await projects.get_project(db, user.id, project)
+    rows, next_cursor = await pullrequests.list_for_project(
+        db, found, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[PullRequestPublic.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -32,6 +32,7 @@ from corral.control.github.client import GitHubClient
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, gitaccess, githubapp
+from corral.control.services.pagination import paginate
 from corral.control.services.sessions.queries import get_session
 from corral.control.services.sessions.transcript import text_of
 from corral.errors import Conflict, InvalidInput, Unauthenticated
@@ -46,6 +47,7 @@ __all__ = [
     "check_signature",
     "fix_prompt",
     "latest_for_session",
+    "list_for_project",
     "open_pull_request",
 ]
 
@@ -54,6 +56,14 @@ log = logging.getLogger("corral.control.pullrequests")
 _MAX_PROMPT_CHARS = 2000
 _MAX_LISTED = 50
 _TEST_WORDS = re.compile(r"\b(test|tests|pytest|jest|vitest|spec|check|lint|cargo test|go test)\b")
+
+
+async def list_for_project(
+    db: AsyncSession, project: Project, *, limit: int, cursor: str | None
+) -> tuple[Sequence[PullRequest], str | None]:
+    """The pull requests the project's chats opened, newest first."""
+    statement = select(PullRequest).where(PullRequest.project_id == project.id)
+    return await paginate(db, statement, PullRequest.id, limit=limit, cursor=cursor)
 
 
 async def latest_for_session(db: AsyncSession, session_id: str) -> PullRequest | None:
@@ -144,7 +154,7 @@ async def open_pull_request(
     created = row is None
     if row is None:
         row = PullRequest(
-            id=new_id("pr"),
+            id=new_id("pul"),
             user_id=user.id,
             session_id=session.id,
             project_id=project.id,
@@ -257,9 +267,9 @@ async def apply_webhook(
     db: AsyncSession, event: str, payload: dict[str, Any]
 ) -> PullRequest | None:
     """Update the pull request a delivery is about (if Corral opened it); None otherwise."""
-    repo = str((payload.get("repository") or {}).get("full_name") or "")
+    repo = str(_object(payload, "repository").get("full_name") or "")
     if event == "pull_request":
-        pull = payload.get("pull_request") or {}
+        pull = _object(payload, "pull_request")
         row = await _find(db, repo, pull.get("number"))
         if row is None:
             return None
@@ -271,14 +281,17 @@ async def apply_webhook(
             row.state = "open"
             _record(db, row, "pull_request.reopened", {})
         elif action == "review_requested":
-            reviewer = str((payload.get("requested_reviewer") or {}).get("login") or "")[:100]
+            reviewer = str(_object(payload, "requested_reviewer").get("login") or "")[:100]
             row.review_requested = reviewer or None
             _record(db, row, "pull_request.review_requested", {"reviewer": reviewer})
         else:
             return row
     elif event == "check_run" and payload.get("action") == "completed":
-        run = payload.get("check_run") or {}
-        numbers = [p.get("number") for p in run.get("pull_requests") or [] if isinstance(p, dict)]
+        run = _object(payload, "check_run")
+        listed = run.get("pull_requests")
+        numbers = [p.get("number") for p in listed or [] if isinstance(p, dict)]
+        if not isinstance(listed, list):
+            numbers = []
         row = None
         for number in numbers:
             row = await _find(db, repo, number)
@@ -289,7 +302,7 @@ async def apply_webhook(
         conclusion = str(run.get("conclusion") or "")
         name = str(run.get("name") or "a check")[:200]
         if conclusion in ("failure", "timed_out", "action_required", "cancelled"):
-            output = run.get("output") or {}
+            output = _object(run, "output")
             said = "\n".join(
                 str(output.get(key) or "").strip()
                 for key in ("title", "summary")
@@ -301,7 +314,7 @@ async def apply_webhook(
                 db,
                 row,
                 "pull_request.check_failed",
-                {"check": name, "check_url": run.get("html_url")},
+                {"check": name, "check_url": str(run.get("html_url") or "")[:2048] or None},
             )
         elif conclusion == "success" and row.checks != "failed":
             row.checks = "passed"
@@ -312,6 +325,13 @@ async def apply_webhook(
         return None
     await db.commit()
     return row
+
+
+def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """`payload[key]` when it is a JSON object, else an empty one: a delivery is outside input,
+    and one shaped unlike GitHub's is ignored, not a 500."""
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 async def _find(db: AsyncSession, repo: str, number: Any) -> PullRequest | None:

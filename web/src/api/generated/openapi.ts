@@ -408,6 +408,26 @@ export interface paths {
         patch: operations["update_project_api_v1_projects__project__patch"];
         trace?: never;
     };
+    "/api/v1/projects/{project}/pull-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Pull Requests
+         * @description The pull requests this project's chats opened, newest first.
+         */
+        get: operations["list_pull_requests_api_v1_projects__project__pull_requests_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -2210,6 +2230,16 @@ export interface components {
         Page_ProjectPublic_: {
             /** Items */
             items: components["schemas"]["ProjectPublic"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` to get the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /** Page[PullRequestPublic] */
+        Page_PullRequestPublic_: {
+            /** Items */
+            items: components["schemas"]["PullRequestPublic"][];
             /**
              * Next Cursor
              * @description Pass as `cursor` to get the next page; null on the last page.
@@ -4648,6 +4678,61 @@ export interface operations {
             };
             /** @description An outside system (git, a node, a cloud provider) did not answer in time, or is not connected; retry */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_pull_requests_api_v1_projects__project__pull_requests_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: number | null;
+                /** @description From `next_cursor`. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description A project's id or name. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PullRequestPublic_"];
+                };
+            };
+            /** @description Not signed in, or a wrong, expired or revoked credential or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or another user's object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid fields, each named in details */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
