@@ -1,7 +1,7 @@
 // A chat's pull request: read it, open or push to it, and send its failed check back to the
 // agent. Kept apart from queries.ts, as the GitHub screens are.
 
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
 import { api, data, isApiError } from "./client.ts";
 import type { components } from "./generated/openapi.ts";
@@ -70,5 +70,24 @@ export function useFixPullRequest(sessionId: string) {
         }),
       ),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.session(sessionId) }),
+  });
+}
+
+/** The pull requests a project's chats opened, newest first (refetched with the activity). */
+export function useProjectPullRequests(projectId: string, enabled = true) {
+  return useInfiniteQuery({
+    enabled,
+    queryKey: ["activity", "project-pull-requests", projectId] as const,
+    queryFn: ({ pageParam, signal }) =>
+      data(
+        api.GET("/api/v1/projects/{project}/pull-requests", {
+          params: { path: { project: projectId }, query: { cursor: pageParam, limit: 50 } },
+          signal,
+        }),
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+    select: (data) => data.pages.flatMap((p) => p.items),
+    refetchInterval: PULL_REQUEST_POLL_MS,
   });
 }

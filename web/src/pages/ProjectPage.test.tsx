@@ -7,6 +7,7 @@ import { apiError, mockApi, page, renderPage, writes, type ApiRoutes } from "../
 import {
   demoProject,
   githubProject,
+  pullRequest,
   session,
   workspace as workspaceFixture,
 } from "../testing/fixtures.ts";
@@ -51,6 +52,23 @@ describe("ProjectPage", () => {
     expect(sessions.query.get("project")).toBe("prj_1");
     expect(sessions.query.getAll("state")).toEqual([]); // every state
     expect(calls.find((c) => c.path === "/workspaces")!.query.get("project")).toBe("prj_1");
+  });
+
+  it("lists the pull requests its chats opened, with their state", async () => {
+    mockApi(
+      routes({
+        "GET /projects/demo": { body: githubProject },
+        "GET /projects/prj_1/pull-requests": page([
+          pullRequest({ number: 7, state: "merged", checks: "passed" }),
+        ]),
+      }),
+    );
+    open();
+    const link = await screen.findByRole("link", { name: "acme/demo#7" });
+    expect(link.getAttribute("href")).toBe("https://github.com/acme/demo/pull/7");
+    const row = link.closest("tr")!;
+    expect(within(row).getByText("merged")).toBeTruthy();
+    expect(within(row).getByText("passed")).toBeTruthy();
   });
 
   it("names the project's repository on GitHub and how it is reached", async () => {

@@ -5,6 +5,7 @@ import type { Project } from "../api/types.ts";
 import { GitHubRepo } from "../components/projects/GitAccess.tsx";
 import { ProjectAgentSettings } from "../components/projects/ProjectAgentSettings.tsx";
 import { ProjectIdleForm } from "../components/projects/ProjectIdleForm.tsx";
+import { ProjectPullRequests } from "../components/projects/ProjectPullRequests.tsx";
 import { ProjectSessions } from "../components/projects/ProjectSessions.tsx";
 import { ProjectSettingsForm } from "../components/projects/ProjectSettingsForm.tsx";
 import { ProjectWorkspaces } from "../components/projects/ProjectWorkspaces.tsx";
@@ -80,6 +81,7 @@ export function ProjectPage() {
           <div className="stack">
             <ProjectWorkspaces project={project.data} />
             <ProjectSessions project={project.data} />
+            <ProjectPullRequests project={project.data} />
             <ProjectSettingsForm
               key={project.data.id}
               project={project.data}
