@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.github_fake import FakeGitHub, fake_github
+from tests.support.leaks import assert_in_no_file_or_environ
 from tests.support.processes import corral_env, run_cli
 from tests.support.sessions import (
     SCRIPTED_AGENT,
@@ -187,20 +188,8 @@ def _assert_nowhere(site: Site, token: str) -> None:
     """The token is in no file the control plane, node, CLI or workspaces wrote (their data,
     checkouts, homes and logs), no process's environment now that git is done, and no API
     answer."""
-    needle = token.encode()
-    for path in site.base.rglob("*"):
-        if path.is_relative_to(site.base / "github") or path.is_symlink() or not path.is_file():
-            continue
-        try:
-            assert needle not in path.read_bytes(), f"the token is in {path}"
-        except PermissionError:
-            continue
+    assert_in_no_file_or_environ(site.base, [token], skip=[site.base / "github"])
     assert any(site.base.glob("serve-*.stderr")), "the control plane's log was not looked at"
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            assert needle not in environ.read_bytes(), f"the token is in {environ}"
-        except (PermissionError, FileNotFoundError, ProcessLookupError):
-            continue
     for route in ("/projects", "/credentials", "/activity", "/workspaces"):
         assert token not in json.dumps(site.session_site.api.get(route)), route
 

@@ -1,6 +1,7 @@
-"""A fake GitHub on 127.0.0.1, for the tests of Corral's GitHub integration: sign-in with
-OAuth, a GitHub App made through the app-manifest flow, installation access tokens, branches
-pushed over real git smart-HTTP, pull requests opened through the REST API, and webhooks.
+"""A fake GitHub on 127.0.0.1 (or on a listening socket a test hands it), for the tests of
+Corral's GitHub integration: sign-in with OAuth, a GitHub App made through the app-manifest
+flow, installation access tokens, branches pushed over real git smart-HTTP, pull requests opened
+through the REST API, and webhooks.
 
     with fake_github(tmp_path / "github") as github:
         github.add_user("octo", orgs=["acme"])
@@ -10,10 +11,11 @@ pushed over real git smart-HTTP, pull requests opened through the REST API, and 
         github.install_app("acme", ["acme/widgets"], users=["octo"])
 
 One server, one port, serves the web side and the API, as GitHub Enterprise Server does:
-`web_url` (`http://127.0.0.1:PORT`) and `api_url` (`web_url + "/api/v3"`). Everything is in
-GitHub's wire shapes (REST JSON as GitHub documents it, its error bodies `{"message",
-"documentation_url"}`, OAuth's `error` answers with status 200), because the point is to catch
-the product reading a field GitHub does not send, or sending what GitHub refuses.
+`web_url` (`http://127.0.0.1:PORT`, or the given socket's address) and `api_url` (`web_url +
+"/api/v3"`). Everything is in GitHub's wire shapes (REST JSON as GitHub documents it, its
+error bodies `{"message", "documentation_url"}`, OAuth's `error` answers with status 200),
+because the point is to catch the product reading a field GitHub does not send, or sending what
+GitHub refuses.
 
 The web side: `/login/oauth/authorize` approves at once as `signed_in` (403 when nobody is
 signed in) and redirects with a one-time code; `/login/oauth/access_token` exchanges it (and
@@ -388,9 +390,12 @@ class FakeGitHub:
     """The fake; `start` and `stop` are synchronous and bounded, and every method may be called
     from any thread (the server runs in a thread of its own)."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, *, listen: socket.socket | None = None) -> None:
+        """`listen`: a listening socket to serve on (one inside a network namespace standing in
+        for the internet, tests/support/netns.py); None: a new one on 127.0.0.1."""
         self.base = base
         self.repos_root = base / "repos"
+        self.host = "127.0.0.1"
         self.port = 0
         self.signed_in: str | None = None
         """The login signed in to GitHub in the browser: OAuth authorization and app
@@ -436,7 +441,7 @@ class FakeGitHub:
                 ("PATCH", r"/repos/([^/]+)/([^/]+)/pulls/(\d+)", self._update_pull),
             ]
         ]
-        self._socket: socket.socket | None = None
+        self._socket: socket.socket | None = listen
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -444,7 +449,7 @@ class FakeGitHub:
 
     @property
     def web_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -452,10 +457,11 @@ class FakeGitHub:
 
     def start(self) -> FakeGitHub:
         self.repos_root.mkdir(parents=True, exist_ok=True)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
+        if self._socket is None:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind(("127.0.0.1", 0))
+        self.host, self.port = self._socket.getsockname()[:2]
         app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=_METHODS)])
         config = uvicorn.Config(
             app,
@@ -1817,10 +1823,10 @@ async def _form_or_json(request: Request) -> dict[str, str]:
 
 
 @contextmanager
-def fake_github(base: Path) -> Iterator[FakeGitHub]:
+def fake_github(base: Path, *, listen: socket.socket | None = None) -> Iterator[FakeGitHub]:
     """A started `FakeGitHub` keeping its repositories under `base`, stopped however the
-    block ends."""
-    github = FakeGitHub(base)
+    block ends; `listen` as for `FakeGitHub`."""
+    github = FakeGitHub(base, listen=listen)
     github.start()
     try:
         yield github
