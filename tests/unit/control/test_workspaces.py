@@ -15,7 +15,7 @@ from corral.control.services import workspaces
 from corral.control.services.placement import NO_NODE_READY
 from corral.control.state import AppState
 from corral.errors import Conflict, NotFound, RetryableProviderError
-from corral.protocol.messages import WorkspaceSpec
+from corral.protocol.messages import GitIdentity, WorkspaceSpec
 from corral.states import NodeState, WorkspaceState
 from tests.support.memnode import MemoryNode
 
@@ -76,8 +76,15 @@ async def test_a_new_workspace_goes_to_the_linked_node_holding_the_fewest(
         assert created.node_id == idle.id
         assert created.runtime == "host"
         (spec,) = idle.sent("workspace.create")
+        # Its commits are the user's: without a GitHub account, by their Corral name.
+        identity = GitIdentity(name=owner.name, email=f"{owner.name}@users.noreply.corral.invalid")
         assert spec == WorkspaceSpec(
-            id=created.id, name="ws", repo=project.repo, branch="main", runtime="host"
+            id=created.id,
+            name="ws",
+            repo=project.repo,
+            branch="main",
+            runtime="host",
+            identity=identity,
         )
         assert gone.sent("workspace.create") == []
     finally:
