@@ -47,6 +47,13 @@ async def publish(
             raise RuntimeError_(f"{what} failed: {_said(result.stderr)}", reason="publish_failed")
         return result.stdout.decode(errors="replace") if result.exit_code == 0 else ""
 
+    if credential.ssh_key is not None:
+        # The push runs inside the workspace, where a key (or an agent's socket) would be
+        # within the agent's reach; the control plane refuses this before asking.
+        raise RuntimeError_(
+            "pushing over SSH is not supported yet; use a github token or the GitHub App",
+            reason="publish_failed",
+        )
     identity = request.identity
     author = ("-c", f"user.name={identity.name}", "-c", f"user.email={identity.email}")
     await git("add", "--all", what="git add")

@@ -157,13 +157,16 @@ class GitCredentialRequest(Body):
 
 
 class GitCredential(Body):
-    """Basic-auth credentials for `protocol://host` (a token as the password), or none: the
-    repository needs none. Never logged, never kept by the node."""
+    """Basic-auth credentials for `protocol://host` (a token as the password); or an SSH
+    private key with the host key lines the project pinned for its server (`corral.gitssh`);
+    or none: the repository needs none. Never logged, never kept by the node."""
 
     protocol: Literal["http", "https"] | None = None
     host: str | None = Field(None, max_length=255)
     username: str | None = Field(None, max_length=255)
     password: str | None = Field(None, max_length=4096, repr=False)
+    ssh_key: str | None = Field(None, max_length=16384, repr=False)
+    known_hosts: str | None = Field(None, max_length=16384)
 
 
 class WorkspacePublish(Body):

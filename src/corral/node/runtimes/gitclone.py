@@ -5,8 +5,10 @@ a local repository anywhere the node can read; one inside the node's data or wor
 directory is refused, or a workspace could clone another workspace's checkout. git runs with
 `corral.gitenv`'s environment: it never prompts and never uses the host user's git credentials.
 A private repository (`WorkspaceSpec.authenticated`) is cloned with the credential the control
-plane hands out for this one clone (`git.credential`), through `corral.gitenv.credential_helper`:
-it is in git's environment for the clone only, and never in the checkout's config. The checkout
+plane hands out for this one clone (`git.credential`): a token through
+`corral.gitenv.credential_helper`, in git's environment for the clone only; an SSH key through a
+private agent for the clone (`corral.gitssh`), checking the host key the project pinned. Neither
+is ever in the checkout's config or a file. The checkout
 gets the workspace's git identity, so the agent's commits name their author. Its progress lines
 reach the provisioning log; a failure says what git said.
 """
@@ -17,18 +19,27 @@ import asyncio
 import codecs
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from corral.gitenv import GIT_CONFIG_ARGS, credential_helper, git_env
+from corral.gitssh import host_key_problem, ssh_identity
 from corral.netenv import NetworkEnvironment
 from corral.node.runtimes._area import Area
 from corral.node.runtimes.base import CredentialSource, Progress, RuntimeError_
 from corral.processes import run_tool
 from corral.protocol.messages import GitCredential, WorkspaceSpec
 
-__all__ = ["LineSplitter", "clone_checkout", "credential_args", "redact", "write_files"]
+__all__ = [
+    "LineSplitter",
+    "clone_checkout",
+    "credential_args",
+    "git_auth",
+    "redact",
+    "write_files",
+]
 
 _MAX_LINE_CHARS = 4000
 _MAX_MESSAGE_CHARS = 500
@@ -54,14 +65,22 @@ async def clone_checkout(
     `files`, only the repository is made: `write_files` writes the checkout's files later, so
     the caller can read the commit (`git ls-tree`) and start other work meanwhile."""
     _refuse_own_directories(spec.repo, area.root, forbidden)
-    auth_args, auth_env = await _fetch_credential(spec, credentials)
-    argv = ["git", *GIT_CONFIG_ARGS, *auth_args, "clone", f"--branch={spec.branch}"]
-    argv.append("--single-branch")
-    if not files:
-        argv.append("--no-checkout")
-    argv += ["--progress", "--", spec.repo, area.repo.name]
-    env = {**git_env(network.tool_env()), **auth_env}
-    await _clone(argv, env=env, cwd=area.root, progress=progress, timeout_seconds=timeout_seconds)
+    credential = await _fetch_credential(spec, credentials)
+    async with git_auth(credential) as (auth_args, auth_env):
+        argv = ["git", *GIT_CONFIG_ARGS, *auth_args, "clone", f"--branch={spec.branch}"]
+        argv.append("--single-branch")
+        if not files:
+            argv.append("--no-checkout")
+        argv += ["--progress", "--", spec.repo, area.repo.name]
+        env = {**git_env(network.tool_env()), **auth_env}
+        await _clone(
+            argv,
+            env=env,
+            cwd=area.root,
+            progress=progress,
+            timeout_seconds=timeout_seconds,
+            repo=spec.repo,
+        )
     if spec.identity is not None:
         # The clone is the node's own, fresh from the remote: its config holds nothing hostile.
         for key, value in (("user.name", spec.identity.name), ("user.email", spec.identity.email)):
@@ -73,20 +92,45 @@ async def clone_checkout(
 
 async def _fetch_credential(
     spec: WorkspaceSpec, credentials: CredentialSource | None
-) -> tuple[tuple[str, ...], dict[str, str]]:
+) -> GitCredential:
     if not spec.authenticated:
-        return (), {}
+        return GitCredential()
     if credentials is None:
         raise RuntimeError_(
             "the repository needs a credential, and this node is not linked to the control "
             "plane that has it",
             reason="clone_failed",
         )
-    return credential_args(await credentials(spec.id, "fetch"))
+    return await credentials(spec.id, "fetch")
+
+
+@asynccontextmanager
+async def git_auth(
+    credential: GitCredential,
+) -> AsyncIterator[tuple[tuple[str, ...], dict[str, str]]]:
+    """git's options and environment for `credential`, for one command run in the block: a
+    token through `credential_args`, an SSH key through a private agent (`corral.gitssh`)."""
+    if credential.ssh_key is None:
+        yield credential_args(credential)
+        return
+    async with AsyncExitStack() as stack:
+        try:
+            ssh = await stack.enter_async_context(
+                ssh_identity(credential.ssh_key, credential.known_hosts or "")
+            )
+        except OSError as exc:
+            raise RuntimeError_(
+                f"could not start ssh-agent for the SSH key (is OpenSSH's client installed?): "
+                f"{exc}",
+                reason="git_unavailable",
+            ) from None
+        except ValueError as exc:
+            raise RuntimeError_(str(exc), reason="clone_failed") from None
+        yield (), ssh.env(trust_first_use=False)
 
 
 def credential_args(credential: GitCredential) -> tuple[tuple[str, ...], dict[str, str]]:
-    """git's options and environment for `credential` (nothing when it holds none)."""
+    """git's options and environment for a token `credential` (nothing when it holds none)."""
     if not (credential.password and credential.protocol and credential.host):
         return (), {}
     return credential_helper(
@@ -142,8 +186,10 @@ async def _clone(
     cwd: Path,
     progress: Progress,
     timeout_seconds: float,
+    repo: str | None = None,
 ) -> None:
-    """Run `git clone`, feeding its progress lines to `progress`; kill it at the timeout."""
+    """Run `git clone`, feeding its progress lines to `progress`; kill it at the timeout.
+    `repo`: the remote, to name its host when ssh refused the host's key."""
     kept: deque[str] = deque(maxlen=_KEPT_LINES)
     try:
         exit_code = await run_tool(
@@ -163,6 +209,9 @@ async def _clone(
             f"could not start git: {exc.strerror or exc}", reason="git_unavailable"
         ) from exc
     if exit_code != 0:
+        changed = host_key_problem(kept, repo) if repo is not None else None
+        if changed is not None:
+            raise RuntimeError_(changed, reason="host_key_changed")
         raise RuntimeError_(_failure_message(kept, exit_code), reason="clone_failed")
 
 
