@@ -113,6 +113,10 @@ __all__ = [
 ]
 
 API_PREFIX = "/api/v3"
+GITHUB_ED25519_HOST_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+)
+"""github.com's published Ed25519 host key, which the fake publishes too."""
 DOCS = "https://docs.github.com/rest"
 OAUTH_ERRORS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
 START_SECONDS = 30.0
@@ -419,9 +423,12 @@ class FakeGitHub:
         self._injections: list[_Injection] = []
         self._push_locks: dict[str, asyncio.Lock] = {}
         self._api_calls = 0
+        self.ssh_host_keys = [GITHUB_ED25519_HOST_KEY]
+        """What `GET /meta` publishes as `ssh_keys`."""
         self._routes: list[tuple[str, re.Pattern[str], _Handler]] = [
             (method, re.compile(pattern), handler)
             for method, pattern, handler in [
+                ("GET", r"/meta", self._get_meta),
                 ("GET", r"/user", self._get_user),
                 ("GET", r"/user/orgs", self._get_user_orgs),
                 ("GET", r"/user/installations", self._get_user_installations),
@@ -1297,6 +1304,11 @@ class FakeGitHub:
         if repo is None or not self._readable(who, repo):
             raise HttpError(404, "Not Found")
         return repo
+
+    async def _get_meta(self, request: Request, who: _Who, match: _Match) -> Response:
+        return _json(
+            200, {"verifiable_password_authentication": False, "ssh_keys": self.ssh_host_keys}
+        )
 
     async def _get_user(self, request: Request, who: _Who, match: _Match) -> Response:
         user = self._user_of(who)

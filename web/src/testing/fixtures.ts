@@ -25,6 +25,7 @@ export const demoProject: Project = {
   idle_timeout_minutes: null,
   github_repo: null,
   git_access: "anonymous",
+  ssh_known_hosts: null,
   created_at: NOW,
   updated_at: NOW,
 };

@@ -9,6 +9,7 @@ holds a token; `retryable` says whether trying later may help (GitHub down, rate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -207,6 +208,13 @@ class GitHubClient:
         )
         return _convert(lambda b: [_repository(i) for i in b], items, "repositories")
 
+    async def ssh_host_keys(self) -> list[str]:
+        """The host keys GitHub publishes for its SSH remotes (`GET /meta`'s `ssh_keys`), each
+        `type base64` as in a known_hosts line."""
+        what = "GitHub's SSH host keys"
+        body = await self._api("GET", "/meta", token=None, what=what)
+        return _convert(lambda b: [_host_key(str(key)) for key in b["ssh_keys"]], body, what)
+
     # -- The App -------------------------------------------------------------------------------
 
     def manifest_url(self, *, organization: str | None, state: str) -> str:
@@ -381,6 +389,13 @@ def _error(status: int, body: Any, what: str) -> ProviderError:
         reason="github_unavailable",
         retryable=status == 429 or status >= 500 or status == 0,
     )
+
+
+def _host_key(line: str) -> str:
+    kind, key = line.split()[:2]
+    if not re.fullmatch(r"[a-z0-9@.-]+", kind) or not re.fullmatch(r"[A-Za-z0-9+/=]+", key):
+        raise ValueError(line)
+    return f"{kind} {key}"
 
 
 def _convert(convert: Callable[[Any], T], body: Any, what: str) -> T:

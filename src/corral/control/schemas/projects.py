@@ -100,6 +100,12 @@ class ProjectPublic(PublicModel):
     git_access: str = Field(
         description="How its repository is reached: `github_app`, `credential` or `anonymous`."
     )
+    ssh_known_hosts: str | None = Field(
+        None,
+        description="With an ssh-key credential: the known_hosts lines of the host key its "
+        "server must show (GitHub's published keys, or what the server showed when the project "
+        "was added). Public keys, not secrets.",
+    )
     created_at: datetime
     updated_at: datetime
 

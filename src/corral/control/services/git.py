@@ -1,16 +1,20 @@
-"""Asking git about a repository without cloning it (`git ls-remote`)."""
+"""Asking git about a repository without cloning it (`git ls-remote`), and trusting an SSH
+server's host key on first contact."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from corral.errors import InvalidInput, RetryableProviderError, TerminalProviderError
 from corral.gitenv import GIT_CONFIG_ARGS, credential_helper, git_env, validate_branch
+from corral.gitssh import SshIdentity, host_key_problem, ssh_identity
 from corral.processes import kill_process_group
 from corral.protocol.messages import GitCredential
 
-__all__ = ["check_branch", "redact_repo", "resolve_branch"]
+__all__ = ["check_branch", "redact_repo", "resolve_branch", "trust_host_key"]
 
 _MAX_MESSAGE_CHARS = 500
 _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
@@ -24,6 +28,15 @@ async def _ls_remote(
     timeout_seconds: float,
     credential: GitCredential | None,
 ) -> str:
+    if credential is not None and credential.ssh_key is not None:
+        async with _ssh(credential.ssh_key, credential.known_hosts or "") as ssh:
+            return await _run_ls_remote(
+                repo,
+                options=options,
+                patterns=patterns,
+                timeout_seconds=timeout_seconds,
+                auth_env=ssh.env(trust_first_use=False),
+            )
     auth_args: tuple[str, ...] = ()
     auth_env: dict[str, str] = {}
     if credential is not None and credential.password and credential.protocol and credential.host:
@@ -33,6 +46,56 @@ async def _ls_remote(
             username=credential.username or "x-access-token",
             password=credential.password,
         )
+    return await _run_ls_remote(
+        repo,
+        options=options,
+        patterns=patterns,
+        timeout_seconds=timeout_seconds,
+        auth_args=auth_args,
+        auth_env=auth_env,
+    )
+
+
+async def trust_host_key(repo: str, *, ssh_key: str, timeout_seconds: float) -> str:
+    """Reach `repo` over SSH with `ssh_key`, trusting whatever host key its server shows (trust
+    on first use), and return that key's known_hosts lines for the project to pin."""
+    async with _ssh(ssh_key, "") as ssh:
+        await _run_ls_remote(
+            repo,
+            options=(),
+            patterns=("HEAD",),
+            timeout_seconds=timeout_seconds,
+            auth_env=ssh.env(trust_first_use=True),
+        )
+        return ssh.accepted()
+
+
+@asynccontextmanager
+async def _ssh(ssh_key: str, known_hosts: str) -> AsyncIterator[SshIdentity]:
+    async with AsyncExitStack() as stack:
+        try:
+            ssh = await stack.enter_async_context(ssh_identity(ssh_key, known_hosts))
+        except OSError as exc:
+            raise TerminalProviderError(
+                f"could not start ssh-agent on the control plane's machine: {exc}",
+                reason="ssh_agent_missing",
+            ) from None
+        except ValueError as exc:
+            raise InvalidInput(
+                str(exc), reason="ssh_key_refused", details=[{"field": "body.credential"}]
+            ) from None
+        yield ssh
+
+
+async def _run_ls_remote(
+    repo: str,
+    *,
+    options: tuple[str, ...],
+    patterns: tuple[str, ...],
+    timeout_seconds: float,
+    auth_args: tuple[str, ...] = (),
+    auth_env: dict[str, str] | None = None,
+) -> str:
     try:
         process = await asyncio.create_subprocess_exec(
             "git",
@@ -46,7 +109,7 @@ async def _ls_remote(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**git_env(), **auth_env},
+            env={**git_env(), **(auth_env or {})},
             start_new_session=True,
         )
     except FileNotFoundError:
@@ -64,6 +127,9 @@ async def _ls_remote(
         await kill_process_group(process)
     if process.returncode != 0:
         lines = stderr.decode(errors="replace").splitlines()
+        changed = host_key_problem(lines, repo)
+        if changed is not None:
+            raise InvalidInput(changed, reason="host_key_changed", details=[{"field": "body.repo"}])
         message = " ".join(line.strip() for line in lines if line.strip())[:_MAX_MESSAGE_CHARS]
         raise InvalidInput(
             f"the repository {redact_repo(repo)} is not reachable: "

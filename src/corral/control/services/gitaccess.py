@@ -1,10 +1,12 @@
-"""How a project's repository is reached: anonymously, with the user's `github` token, or with
-tokens of the GitHub App installation that covers it; and whom commits made in it are by.
+"""How a project's repository is reached: anonymously, with the user's `github` token or
+`ssh-key`, or with tokens of the GitHub App installation that covers it; and whom commits made in
+it are by.
 
 Credentials are handed out per git command, at the moment git needs one: to the control
 plane's own `git ls-remote`, and to a node that asks (`git.credential`) for one of its own
 workspaces. An App's token is minted for that one repository, with read access for a clone and
-write access for a push, and lives an hour at most.
+write access for a push, and lives an hour at most. An SSH key goes with the host key lines
+the project pinned for its server (`pin_host_key`): every use checks the server against them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from corral.control.github.client import GitHubClient
 from corral.control.secretbox import SecretBox
 from corral.control.services import githubaccounts, githubapp
 from corral.control.services.credentials import get_credential, reveal_credential
+from corral.control.services.git import trust_host_key
 from corral.errors import InvalidInput, NotFound
+from corral.gitssh import known_hosts_name, parse_ssh_remote
 from corral.protocol.messages import GitCredential, GitCredentialRequest, GitIdentity
 from corral.settings import GitHubSettings
 from corral.states import WorkspaceState
@@ -33,7 +37,9 @@ __all__ = [
     "credential_for",
     "identity_for",
     "node_credential",
+    "pin_host_key",
     "resolve_access",
+    "uses_ssh_key",
 ]
 
 GITHUB_REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -50,6 +56,8 @@ class RepoAccess:
     credential_id: str | None = None
     github_repo: str | None = None
     installation_id: int | None = None
+    ssh: bool = False
+    """The credential is an SSH key: the server's host key is to be pinned (`pin_host_key`)."""
 
 
 async def resolve_access(
@@ -64,41 +72,58 @@ async def resolve_access(
 ) -> RepoAccess:
     """Where a new project's repository is and what reaches it, from what the user gave: a
     repository URL, a GitHub `owner/name`, and the name of a credential to use."""
-    token_row = await _token_credential(db, user_id, credential) if credential else None
+    row = await _git_credential(db, user_id, credential) if credential else None
     if github is not None:
         if not GITHUB_REPO_PATTERN.match(github):
             raise InvalidInput(
                 "a GitHub repository is named owner/name", details=[{"field": "body.github"}]
             )
-        if token_row is not None:
+        if row is not None and row.kind == CredentialKind.SSH_KEY:
+            url = f"git@{_github_host(settings)}:{github}.git"
+            return RepoAccess(url, credential_id=row.id, github_repo=github, ssh=True)
+        if row is not None:
             url = f"{settings.web_url.rstrip('/')}/{github}.git"
-            return RepoAccess(url, credential_id=token_row.id, github_repo=github)
+            return RepoAccess(url, credential_id=row.id, github_repo=github)
         return await _installed(db, box, settings, user_id, github)
     if repo is None:
         raise InvalidInput(
             "name the repository: `repo` (a URL) or `github` (owner/name)",
             details=[{"field": "body.repo"}],
         )
-    if token_row is None:
+    if row is None:
         return RepoAccess(repo)
+    if row.kind == CredentialKind.SSH_KEY:
+        remote = parse_ssh_remote(repo)
+        if remote is None:
+            raise InvalidInput(
+                "an ssh-key credential is used over SSH: give the repository's git@host:path "
+                "or ssh://host/path URL",
+                reason="credential_needs_ssh",
+                details=[{"field": "body.repo"}],
+            )
+        on_github = None
+        if remote.host == _github_host(settings):
+            path = remote.path.strip("/").removesuffix(".git")
+            on_github = path if GITHUB_REPO_PATTERN.match(path) else None
+        return RepoAccess(repo, credential_id=row.id, github_repo=on_github, ssh=True)
     if urlsplit(repo).scheme not in ("https", "http"):
         raise InvalidInput(
             "a github token credential is used over HTTPS: give the repository's https:// URL",
             reason="credential_needs_https",
             details=[{"field": "body.repo"}],
         )
-    return RepoAccess(repo, credential_id=token_row.id, github_repo=_on_github(settings, repo))
+    return RepoAccess(repo, credential_id=row.id, github_repo=_on_github(settings, repo))
 
 
-async def _token_credential(db: AsyncSession, user_id: str, ref: str) -> Credential:
+async def _git_credential(db: AsyncSession, user_id: str, ref: str) -> Credential:
     try:
         row = await get_credential(db, user_id, ref)
     except NotFound as exc:
         raise InvalidInput(exc.message, details=[{"field": "body.credential"}]) from None
-    if row.kind != CredentialKind.GITHUB:
+    if row.kind not in (CredentialKind.GITHUB, CredentialKind.SSH_KEY):
         raise InvalidInput(
             f"{row.name} is a {row.kind.value} credential; a repository is reached with a "
-            "github credential (a fine-grained personal access token)",
+            "github credential (a fine-grained personal access token) or an ssh-key",
             reason="wrong_credential_kind",
             details=[{"field": "body.credential"}],
         )
@@ -135,6 +160,58 @@ async def _installed(
     )
 
 
+def _github_host(settings: GitHubSettings) -> str:
+    """The host of the configured GitHub's SSH remotes: its web address's (without a port)."""
+    return urlsplit(settings.web_url).hostname or "github.com"
+
+
+async def pin_host_key(
+    db: AsyncSession,
+    box: SecretBox,
+    settings: GitHubSettings,
+    project: Project,
+    *,
+    timeout_seconds: float,
+) -> None:
+    """Set the host key lines `project`'s SSH remote is checked against from now on: GitHub's
+    published keys (`GET /meta`) for the configured GitHub's host, else the key the server
+    shows now, reached with the project's key (trust on first use)."""
+    remote = parse_ssh_remote(project.repo)
+    if remote is None:
+        raise InvalidInput("an ssh-key credential is used over SSH", reason="credential_needs_ssh")
+    if remote.host == _github_host(settings):
+        async with GitHubClient(settings) as github:
+            keys = await github.ssh_host_keys()
+        name = known_hosts_name(remote.host, remote.port)
+        project.ssh_known_hosts = "".join(f"{name} {key}\n" for key in keys)
+        return
+    row = await _credential_row(db, project)
+    project.ssh_known_hosts = await trust_host_key(
+        project.repo,
+        ssh_key=await reveal_credential(db, box, row),
+        timeout_seconds=timeout_seconds,
+    )
+
+
+async def _credential_row(db: AsyncSession, project: Project) -> Credential:
+    row = await db.get(Credential, project.git_credential_id) if project.git_credential_id else None
+    if row is None or row.user_id != project.user_id:
+        raise InvalidInput(
+            f"project {project.name}'s git credential was deleted: set another with "
+            "`corral project set --credential`",
+            reason="git_credential_missing",
+        )
+    return row
+
+
+async def uses_ssh_key(db: AsyncSession, project: Project) -> bool:
+    """Whether `project` is reached with an `ssh-key` credential."""
+    if project.github_installation_id is not None or project.git_credential_id is None:
+        return False
+    row = await db.get(Credential, project.git_credential_id)
+    return row is not None and row.kind == CredentialKind.SSH_KEY
+
+
 def _on_github(settings: GitHubSettings, repo: str) -> str | None:
     """owner/name when `repo` is a repository on the configured GitHub, else None."""
     web, parts = urlsplit(settings.web_url), urlsplit(repo)
@@ -151,7 +228,15 @@ async def credential_for(
     project: Project,
     purpose: Literal["fetch", "push"],
 ) -> GitCredential:
-    """The credential one git command needs for `project`'s repository (none if it needs none)."""
+    """The credential one git command needs for `project`'s repository (none if it needs none):
+    a token, or an SSH key with the host key lines pinned for its server."""
+    if project.github_installation_id is None and project.git_credential_id is not None:
+        row = await _credential_row(db, project)
+        if row.kind == CredentialKind.SSH_KEY:
+            return GitCredential(
+                ssh_key=await reveal_credential(db, box, row),
+                known_hosts=project.ssh_known_hosts or "",
+            )
     token = await _token(db, box, settings, project, purpose)
     if token is None:
         return GitCredential()
@@ -213,13 +298,9 @@ async def _token(
             )
         return minted.token
     if project.git_credential_id is not None:
-        row = await db.get(Credential, project.git_credential_id)
-        if row is None or row.user_id != project.user_id:
-            raise InvalidInput(
-                f"project {project.name}'s git credential was deleted: set another with "
-                "`corral project set --credential`",
-                reason="git_credential_missing",
-            )
+        row = await _credential_row(db, project)
+        if row.kind == CredentialKind.SSH_KEY:
+            return None  # a key, not a token: it opens no pull request
         return await reveal_credential(db, box, row)
     return None
 

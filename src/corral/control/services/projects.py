@@ -159,7 +159,8 @@ async def create_project(
     """Add a project; `runtime` None or `auto` lets placement choose, limits left None take
     the node's defaults for the runtime, and an `idle_timeout_minutes` of None the control
     plane's default. The repository is `repo` (a URL) or `github` (owner/name, reached through
-    the GitHub App's installation, or the `github` token `credential` names)."""
+    the GitHub App's installation, or the `github` token or `ssh-key` `credential` names). With
+    an SSH key, the server's host key is pinned first (`gitaccess.pin_host_key`)."""
     validate_name(name, "project")
     env = validate_env(env)
     access = await gitaccess.resolve_access(
@@ -184,6 +185,10 @@ async def create_project(
         github_repo=access.github_repo,
         github_installation_id=access.installation_id,
     )
+    if access.ssh:
+        await gitaccess.pin_host_key(
+            db, box, github_settings, project, timeout_seconds=repo_check_timeout_seconds
+        )
     branch = await resolve_branch(
         repo,
         default_branch,

@@ -91,6 +91,13 @@ async def open_pull_request(
     project = await db.get(Project, session.project_id) if session.project_id else None
     if project is None:
         raise Conflict("the chat's project was deleted", reason="project_gone")
+    if await gitaccess.uses_ssh_key(db, project):
+        # The push runs inside the workspace, where the key would be within the agent's reach.
+        raise InvalidInput(
+            f"project {project.name} is reached with an SSH key, and pushing over SSH is not "
+            "supported yet; use a github token or the GitHub App",
+            reason="ssh_push_unsupported",
+        )
     if project.github_repo is None:
         raise InvalidInput(
             f"project {project.name} is not a GitHub repository Corral can reach: add it with "

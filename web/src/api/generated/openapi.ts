@@ -2427,6 +2427,11 @@ export interface components {
              */
             git_access: string;
             /**
+             * Ssh Known Hosts
+             * @description With an ssh-key credential: the known_hosts lines of the host key its server must show (GitHub's published keys, or what the server showed when the project was added). Public keys, not secrets.
+             */
+            ssh_known_hosts: string | null;
+            /**
              * Created At
              * Format: date-time
              */

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from corral.control.db.base import Base, Timestamps
@@ -34,5 +34,8 @@ class Project(Timestamps, Base):
     """owner/name when the repository is on the configured GitHub: pull requests go there."""
     github_installation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """The GitHub App installation that reaches the repository (its tokens clone and push)."""
+    ssh_known_hosts: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """With an `ssh-key` credential: the known_hosts lines of its server's host key, pinned when
+    the project was added (GitHub's published keys, or what the server showed then)."""
     idle_timeout_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """Stop its workspaces after this long idle; None: the control plane's default; 0: never."""
