@@ -110,8 +110,10 @@ def add_project(
     credential: Annotated[
         str | None,
         typer.Option(
-            help="Your `github` credential (a fine-grained personal access token) for a "
-            "private repository without the App."
+            help="Your credential for a private repository without the App: a `github` one "
+            "(a fine-grained personal access token) for an https:// remote, or an `ssh-key` "
+            "for a git@host:path or ssh:// remote (its host key is pinned now; pushing over "
+            "SSH is not supported yet)."
         ),
     ] = None,
     branch: Annotated[
