@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import os
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -27,6 +28,7 @@ from corral.settings import Settings
 __all__ = [
     "KEY_FILE_NAME",
     "NEXT_KEY_FILE_NAME",
+    "SealedRow",
     "SealedValue",
     "SecretBox",
     "SecretBoxError",
@@ -91,6 +93,21 @@ class SecretBox:
 
     def holds(self, kid: str) -> bool:
         return kid in self._keys
+
+
+class SealedRow(Protocol):
+    """A table row that keeps one sealed value in three columns (credentials, the GitHub App,
+    linked GitHub accounts)."""
+
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+def reseal(row: SealedRow, associated_data: bytes, old: SecretBox, new: SecretBox) -> None:
+    """Seal `row`'s value again under `new`'s current key (a key rotation)."""
+    plaintext = old.open((row.key_id, row.nonce, row.ciphertext), associated_data)
+    row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, associated_data)
 
 
 def write_key_file(path: Path, key: bytes) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from corral.control import secretbox
 from corral.control.db.base import utcnow
 from corral.control.db.models import Credential, CredentialKind, MachineState, Node
 from corral.control.secretbox import SecretBox
@@ -200,9 +201,7 @@ async def rotate_key(db: AsyncSession, old: SecretBox, new: SecretBox) -> int:
     the GitHub App's secrets and users' GitHub tokens. Returns how many credentials."""
     rows = (await db.scalars(select(Credential))).all()
     for row in rows:
-        aad = _associated_data(row)
-        plaintext = old.open((row.key_id, row.nonce, row.ciphertext), aad)
-        row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, aad)
+        secretbox.reseal(row, _associated_data(row), old, new)
     await githubapp.reseal(db, old, new)
     await githubaccounts.reseal(db, old, new)
     await db.commit()

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from corral.control import secretbox
 from corral.control.db.base import utcnow
 from corral.control.db.models import GitHubAccount
 from corral.control.github.client import GitHubClient, GitHubUser, UserToken
@@ -43,9 +44,7 @@ def _seal(box: SecretBox, row: GitHubAccount, token: UserToken) -> None:
 async def reseal(db: AsyncSession, old: SecretBox, new: SecretBox) -> None:
     """Seal every linked account's tokens under `new`'s key (the caller commits)."""
     for row in (await db.scalars(select(GitHubAccount))).all():
-        aad = _associated_data(row)
-        plaintext = old.open((row.key_id, row.nonce, row.ciphertext), aad)
-        row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, aad)
+        secretbox.reseal(row, _associated_data(row), old, new)
 
 
 async def account_for(db: AsyncSession, user_id: str) -> GitHubAccount | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from corral.control import secretbox
 from corral.control.db.models import GitHubApp, Project
 from corral.control.github.appauth import AppKey
 from corral.control.github.client import AppCredentials
@@ -102,9 +103,7 @@ def open_secrets(box: SecretBox, row: GitHubApp) -> AppSecrets:
 async def reseal(db: AsyncSession, old: SecretBox, new: SecretBox) -> None:
     """Seal the App's secrets under `new`'s key (the caller commits: `rotate_key`)."""
     for row in (await db.scalars(select(GitHubApp))).all():
-        aad = _associated_data(row)
-        plaintext = old.open((row.key_id, row.nonce, row.ciphertext), aad)
-        row.key_id, row.nonce, row.ciphertext = new.seal(plaintext, aad)
+        secretbox.reseal(row, _associated_data(row), old, new)
 
 
 def app_key(box: SecretBox, row: GitHubApp) -> AppKey:
