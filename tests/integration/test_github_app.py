@@ -141,6 +141,13 @@ def test_from_sign_in_to_a_merged_pull_request(site: Site) -> None:
     assert pull.draft
     assert github.repo(REPO).read_file(pull.head, "gadget.txt") == "new-gadget"
     assert [p.auth for p in github.pushes if p.repo == REPO] == ["installation"]
+    # The push's token was in the workspace for the push alone: it is revoked once it is done.
+    revoked = [
+        r
+        for r in github.requests
+        if (r.method, r.path, r.status) == ("DELETE", "/api/v3/installation/token", 204)
+    ]
+    assert len(revoked) == 1, revoked
     author = _git(github.repo(REPO).path, "log", "-1", "--format=%an <%ae>", pull.head)
     assert author.strip() == "Octo Cat <octo@example.com>"  # the user's GitHub identity
 

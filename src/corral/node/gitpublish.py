@@ -3,9 +3,9 @@
 Every git command runs inside the workspace (its sandbox or container, as its user), never as
 the node: the checkout is the workspace's, and its `.git/config` can name hooks, filters and
 commands that would run as whoever runs git there. The push gets the credential the control
-plane hands out for it (an installation token narrowed to this repository where there is an
-App) in its environment only, through `corral.gitenv.credential_helper`, which answers only for
-the remote's host: a config that rewrites the URL to another host gets nothing. Hooks are off
+plane sends with the request (an App's token narrowed to this repository, revoked once the push
+is done) in its environment only, through `corral.gitenv.credential_helper`, which answers only
+for the remote's host: a config that rewrites the URL to another host gets nothing. Hooks are off
 for both commands: the commit is Corral's, and a pre-push hook would run beside the token.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from corral.node.runtimes.base import Runtime, RuntimeError_, WorkspaceHandle
 from corral.node.runtimes.gitclone import credential_args, redact
-from corral.protocol.messages import GitCredential, WorkspacePublish, WorkspacePublished
+from corral.protocol.messages import WorkspacePublish, WorkspacePublished
 
 __all__ = ["publish"]
 
@@ -30,7 +30,6 @@ async def publish(
     runtime: Runtime,
     handle: WorkspaceHandle,
     request: WorkspacePublish,
-    credential: GitCredential,
     *,
     timeout_seconds: float,
 ) -> WorkspacePublished:
@@ -47,7 +46,7 @@ async def publish(
             raise RuntimeError_(f"{what} failed: {_said(result.stderr)}", reason="publish_failed")
         return result.stdout.decode(errors="replace") if result.exit_code == 0 else ""
 
-    if credential.ssh_key is not None:
+    if request.credential.ssh_key is not None:
         # The push runs inside the workspace, where a key (or an agent's socket) would be
         # within the agent's reach; the control plane refuses this before asking.
         raise RuntimeError_(
@@ -69,7 +68,7 @@ async def publish(
             *author, "commit", "--quiet", "--no-verify", "-m", request.message, what="git commit"
         )
     commit = (await git("rev-parse", "HEAD", what="git rev-parse")).strip()
-    auth_args, auth_env = credential_args(credential)
+    auth_args, auth_env = credential_args(request.credential)
     await git(
         *auth_args,
         "push",

@@ -16,7 +16,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Literal
 
 from corral.errors import CorralError, InvalidInput, NotFound
 from corral.node.gitpublish import publish
@@ -301,10 +300,9 @@ class NodeWorkspaces:
         await self._send("workspace.state", status)
         return status
 
-    async def git_credential(
-        self, workspace_id: str, purpose: Literal["fetch", "push"]
-    ) -> GitCredential:
-        """The workspace's git credential, fresh from the control plane; never kept."""
+    async def git_credential(self, workspace_id: str) -> GitCredential:
+        """The credential to clone the workspace's repository with, fresh from the control
+        plane; never kept."""
         ask = self.ask_credential
         if ask is None:
             raise InvalidInput(
@@ -312,17 +310,14 @@ class NodeWorkspaces:
                 "credential",
                 reason="node_not_linked",
             )
-        return await ask(GitCredentialRequest(workspace_id=workspace_id, purpose=purpose))
+        return await ask(GitCredentialRequest(workspace_id=workspace_id, purpose="fetch"))
 
     async def publish(self, request: WorkspacePublish) -> WorkspacePublished:
         """Commit and push the workspace's work (`corral.node.gitpublish`)."""
         async with self.lock(request.workspace_id):
             self._refuse_busy(request.workspace_id)
             runtime, handle = self.runtime_of(request.workspace_id)
-            credential = await self.git_credential(request.workspace_id, "push")
-            return await publish(
-                runtime, handle, request, credential, timeout_seconds=self.git_timeout_seconds
-            )
+            return await publish(runtime, handle, request, timeout_seconds=self.git_timeout_seconds)
 
     async def shutdown(self) -> None:
         tasks = [task for _, task in self._busy.values()]

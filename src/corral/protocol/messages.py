@@ -24,8 +24,9 @@ so a control plane bug cannot cross from one user's workspace into another's.
 A workspace names its runtime (`WorkspaceSpec.runtime`); a node reports the runtimes it has in
 each heartbeat (`RuntimeInfo`), with their default limits and what their isolation provides.
 
-A node asks the control plane for a git credential when git needs one for a workspace's
-repository (`git.credential`, below); it never keeps it: the token lives in the environment of
+A node asks the control plane for a git credential when it clones a workspace's private
+repository (`git.credential`, below; read only: a push's comes with `workspace.publish`); it
+never keeps either: the token lives in the environment of
 the one git command that uses it (see `corral.gitenv.credential_helper`).
 
 Events from a node: `heartbeat` (NodeHeartbeat), `workspace.state` (WorkspaceStatus) and
@@ -150,10 +151,11 @@ class WorkspaceSpec(Body):
 
 
 class GitCredentialRequest(Body):
-    """A node asking for the credential of a workspace's repository: to fetch (clone) or push."""
+    """A node asking for the credential to clone a workspace's repository. Only to read: a
+    push's credential comes with the push the control plane asks for (`WorkspacePublish`)."""
 
     workspace_id: Id
-    purpose: Literal["fetch", "push"]
+    purpose: Literal["fetch"] = "fetch"
 
 
 class GitCredential(Body):
@@ -171,13 +173,14 @@ class GitCredential(Body):
 
 class WorkspacePublish(Body):
     """Commit what a workspace's checkout has uncommitted (as `identity`, with `message`) and
-    push its HEAD to `remote`'s branch `branch`, with the credential from `git.credential`."""
+    push its HEAD to `remote`'s branch `branch` with `credential`, made for this one push."""
 
     workspace_id: Id
     branch: str = Field(max_length=255)
     remote: str = Field(max_length=2048)
     message: str = Field(min_length=1, max_length=20_000)
     identity: GitIdentity
+    credential: GitCredential = Field(default_factory=GitCredential)
     base: str = Field(
         max_length=255, description="The branch the changed files are listed against."
     )

@@ -3,10 +3,12 @@
 it are by.
 
 Credentials are handed out per git command, at the moment git needs one: to the control
-plane's own `git ls-remote`, and to a node that asks (`git.credential`) for one of its own
-workspaces. An App's token is minted for that one repository, with read access for a clone and
-write access for a push, and lives an hour at most. An SSH key goes with the host key lines
-the project pinned for its server (`pin_host_key`): every use checks the server against them.
+plane's own `git ls-remote`, to a node that asks (`git.credential`) to clone for one of its
+own workspaces (read only), and with a push the control plane asks a node for
+(`WorkspacePublish`). An App's token is minted for that one repository, with read access for
+a clone and write access for a push (revoked once the push is done), and lives an hour at
+most. An SSH key goes with the host key lines the project pinned for its server
+(`pin_host_key`): every use checks the server against them.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from corral.control.services import activity, gitaccess, githubapp
 from corral.control.services.pagination import paginate
 from corral.control.services.sessions.queries import get_session
 from corral.control.services.sessions.transcript import text_of
-from corral.errors import Conflict, InvalidInput, Unauthenticated
+from corral.errors import Conflict, InvalidInput, ProviderError, Unauthenticated
 from corral.ids import new_id
 from corral.protocol.messages import WorkspacePublish, WorkspacePublished
 from corral.protocol.sessions import SessionEventKind
@@ -119,19 +119,27 @@ async def open_pull_request(
     branch = previous.branch if previous else f"corral/{_slug(session)}"
     title = (title or (previous.title if previous else None) or session.name)[:256]
     identity = await gitaccess.identity_for(db, user)
-    published = await link.call(
-        "workspace.publish",
-        WorkspacePublish(
-            workspace_id=ws.id,
-            branch=branch,
-            remote=project.repo,
-            message=_commit_message(title, session, settings),
-            identity=identity,
-            base=ws.branch,
-        ),
-        WorkspacePublished,
-        timeout_seconds=settings.git_timeout_seconds + 30,
-    )
+    # Minted for this push alone (an App's token: narrowed to the repository, write access),
+    # and revoked once it is done: the push runs in the workspace, where the agent is.
+    credential = await gitaccess.credential_for(db, box, settings, project, "push")
+    try:
+        published = await link.call(
+            "workspace.publish",
+            WorkspacePublish(
+                workspace_id=ws.id,
+                branch=branch,
+                remote=project.repo,
+                message=_commit_message(title, session, settings),
+                identity=identity,
+                base=ws.branch,
+                credential=credential,
+            ),
+            WorkspacePublished,
+            timeout_seconds=settings.git_timeout_seconds + 30,
+        )
+    finally:
+        if project.github_installation_id is not None and credential.password:
+            await _revoke(settings, credential.password)
     token = await gitaccess.api_token(db, box, settings, project)
     if token is None:
         raise InvalidInput(
@@ -190,6 +198,16 @@ async def open_pull_request(
     )
     await db.commit()
     return row
+
+
+async def _revoke(settings: GitHubSettings, token: str) -> None:
+    """Revoke an installation token now rather than in an hour; if GitHub cannot be reached,
+    it expires by itself."""
+    try:
+        async with GitHubClient(settings) as github:
+            await github.revoke_installation_token(token)
+    except ProviderError as exc:
+        log.warning("could not revoke the push's installation token: %s", exc.message)
 
 
 def _slug(session: AgentSession) -> str:

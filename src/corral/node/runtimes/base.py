@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -135,9 +135,10 @@ class ExecResult(BaseModel):
     stderr: bytes
 
 
-CredentialSource = Callable[[str, Literal["fetch", "push"]], Awaitable[GitCredential]]
-"""Asks the control plane for a workspace's git credential (`git.credential`); set on each
-runtime by the node (`NodeWorkspaces`), so a clone of a private repository can authenticate."""
+CredentialSource = Callable[[str], Awaitable[GitCredential]]
+"""Asks the control plane for a workspace's git credential to clone with (`git.credential`);
+set on each runtime by the node (`NodeWorkspaces`), so a private repository's clone can
+authenticate."""
 
 
 class Runtime(abc.ABC):

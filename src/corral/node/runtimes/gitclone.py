@@ -101,7 +101,7 @@ async def _fetch_credential(
             "plane that has it",
             reason="clone_failed",
         )
-    return await credentials(spec.id, "fetch")
+    return await credentials(spec.id)
 
 
 @asynccontextmanager
