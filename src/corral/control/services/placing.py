@@ -160,6 +160,10 @@ async def _place(
         if await claim_transition(db, "workspace", ws, _W.ERROR, reason="its project was deleted"):
             await db.commit()
         return False
+    # Everything the node is sent is read before the claim: once the workspace is `creating`,
+    # its request follows without waiting on the database again.
+    owner = await db.get(User, ws.user_id)
+    identity = await gitaccess.identity_for(db, owner) if owner is not None else None
     node = await db.get(Node, placement.node.id)
     if node is None or not await claim_transition(db, "workspace", ws, _W.CREATING):
         await db.commit()  # ends the transaction of a claim that found the row moved on
@@ -186,7 +190,6 @@ async def _place(
         placement.runtime,
         extra={"workspace_id": ws.id, "node_id": node.id},
     )
-    owner = await db.get(User, ws.user_id)
     spec = WorkspaceSpec(
         id=ws.id,
         name=ws.name,
@@ -194,7 +197,7 @@ async def _place(
         branch=ws.branch,
         runtime=placement.runtime,
         limits=placement.limits,
-        identity=await gitaccess.identity_for(db, owner) if owner is not None else None,
+        identity=identity,
         authenticated=project.github_installation_id is not None
         or project.git_credential_id is not None,
     )
