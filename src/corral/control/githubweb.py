@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from corral.control.api.auth import client_address
 from corral.control.api.deps import Db, State, authenticate
+from corral.control.api.errors import status_of
 from corral.control.db.models import User, UserRole
 from corral.control.github.client import GitHubClient
 from corral.control.github.flowstate import open_state, seal_state
@@ -29,10 +30,7 @@ from corral.control.web import page, secure_cookies, signed_in
 from corral.errors import (
     Conflict,
     CorralError,
-    InvalidInput,
     PermissionDenied,
-    ProviderError,
-    RateLimited,
     Unauthenticated,
 )
 
@@ -49,23 +47,9 @@ SETTINGS_PAGE = "/settings"
 _MAX_NEXT_CHARS = 500
 
 
-def _status(exc: CorralError) -> int:
-    for cls, status in (
-        (RateLimited, 429),
-        (Unauthenticated, 401),
-        (PermissionDenied, 403),
-        (Conflict, 409),
-        (InvalidInput, 422),
-        (ProviderError, 502),
-    ):
-        if isinstance(exc, cls):
-            return status
-    return 400
-
-
 def _failed(exc: CorralError) -> Response:
     back = '<p><a href="/">Back to Corral</a></p>'
-    response = page(f"<p>{html.escape(exc.message)}</p>{back}", status=_status(exc))
+    response = page(f"<p>{html.escape(exc.message)}</p>{back}", status=status_of(exc))
     response.delete_cookie(NONCE_COOKIE, path="/auth/github")
     return response
 

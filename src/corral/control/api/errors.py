@@ -36,6 +36,7 @@ __all__ = [
     "error_body",
     "error_response",
     "install_error_handlers",
+    "status_of",
 ]
 
 STATUS_BY_ERROR: list[tuple[type[errors.CorralError], int]] = [
@@ -101,11 +102,16 @@ def _validation_details(exc: ValidationException) -> list[dict[str, str]]:
     ]
 
 
+def status_of(exc: errors.CorralError) -> int:
+    """The HTTP status an error answers with, in the API and on the web pages alike."""
+    if isinstance(exc, errors.ProviderError) and exc.retryable:
+        return 503
+    return next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
+
+
 async def _corral_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.CorralError)
-    status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-    if isinstance(exc, errors.ProviderError) and exc.retryable:
-        status = 503
+    status = status_of(exc)
     headers = None
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
