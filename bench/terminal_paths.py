@@ -186,11 +186,16 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def _is_node_run(argv: list[bytes]) -> bool:
+    """`corral node run …` or `python -m corral.node run …` (how `corral up` starts it)."""
+    return bool({b"node", b"corral.node"} & set(argv)) and b"run" in argv
+
+
 def node_agent_pid(up_pid: int) -> int | None:
     for child in child_pids(up_pid):
         with contextlib.suppress(OSError):
             argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if b"node" in argv and b"run" in argv:
+            if _is_node_run(argv):
                 return child
     return None
 
@@ -253,7 +258,7 @@ def _kill_if_left(node_pid: int) -> None:
     """`corral up` stops its node daemon; make sure, by the PID we found (if it still is one)."""
     with contextlib.suppress(OSError):
         argv = Path(f"/proc/{node_pid}/cmdline").read_bytes().split(b"\0")
-        if b"node" in argv and b"run" in argv:
+        if _is_node_run(argv):
             os.kill(node_pid, signal.SIGKILL)
 
 

@@ -1,0 +1,236 @@
+"""Interactive terminals under load: Corral beside terminado, in one run.
+
+    .venv/bin/python -m bench.load [--flooders N] [--seconds S] [--interval-ms MS]
+
+The same load on both (bench/terminal_paths.py: a real `corral up`; Jupyter's terminado in one
+process): N terminals flood `yes`, each drained by its own reader as fast as it comes, while a
+quiet terminal types one key every MS milliseconds into `cat` and times each echo. Measured:
+
+- idle echo p50 (the quiet terminal alone, before the flood);
+- loaded echo p50 and p99 (during the flood);
+- delivered: the flooders' output reaching their readers, in MiB/s;
+- Corral only: the API's `GET /workspaces` p99, idle and loaded (one request every 100 ms).
+
+Targets (issue 16): loaded echo p50 <= 1.5x terminado's and p99 <= 2x, delivered >= 1.0x,
+API p99 <= 100 ms under the load. Printed with each ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from tests.support.sessions import make_repo
+
+from bench.terminal_paths import (
+    CorralHost,
+    Screen,
+    TerminadoTerminal,
+    TerminalClient,
+    corral_host,
+    terminado_server,
+)
+
+MIB = 1024 * 1024
+SETTLE_SECONDS = 2.0
+PHASE_TIMEOUT_SECONDS = 120.0
+IDLE_KEYS = 100
+LINE_CHARS = 60
+API_INTERVAL_SECONDS = 0.1
+TARGETS = {"p50": 1.5, "p99": 2.0, "delivered": 1.0, "api_p99_ms": 100.0}
+
+
+@dataclass
+class LoadResult:
+    idle_echo_ms: list[float] = field(default_factory=list)
+    loaded_echo_ms: list[float] = field(default_factory=list)
+    delivered_bytes: int = 0
+    delivered_seconds: float = 0.0
+    api_idle_ms: list[float] = field(default_factory=list)
+    api_loaded_ms: list[float] = field(default_factory=list)
+
+    @property
+    def mib_per_second(self) -> float:
+        return self.delivered_bytes / MIB / self.delivered_seconds if self.delivered_seconds else 0
+
+
+def percentile(samples: list[float], q: int) -> float:
+    if not samples:
+        return float("nan")
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+async def _start_cat(screen: Screen, deadline: float) -> None:
+    await screen.run("stty sane", deadline)
+    await screen.client.send(b"printf '%s_%s\\n' CAT READY; cat\r")
+    await screen.expect(b"CAT_READY\r\n", deadline)
+
+
+async def _type(
+    screen: Screen, *, keys: int | None, seconds: float | None, interval: float
+) -> list[float]:
+    """Type into `cat` one key every `interval`, timing each echo; `keys` of them, or for
+    `seconds`. A fresh line every LINE_CHARS keys keeps `cat`'s line short."""
+    samples: list[float] = []
+    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+    ends = time.monotonic() + seconds if seconds is not None else None
+    typed = 0
+    line = bytearray()
+    while (keys is None or typed < keys) and (ends is None or time.monotonic() < ends):
+        char = bytes([ord("a") + typed % 26])
+        started = time.perf_counter()
+        await screen.client.send(char)
+        await screen.expect(char, deadline)
+        samples.append((time.perf_counter() - started) * 1000)
+        typed += 1
+        line += char
+        if len(line) == LINE_CHARS:
+            await _end_line(screen, line, deadline)
+        await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
+    if line:
+        await _end_line(screen, line, deadline)
+    return samples
+
+
+async def _end_line(screen: Screen, line: bytearray, deadline: float) -> None:
+    """Enter, and wait for `cat` to print the line: its characters must not be taken for the
+    echoes of later keys."""
+    await screen.client.send(b"\r")
+    await screen.expect(bytes(line) + b"\r\n", deadline)
+    line.clear()
+
+
+async def _drain(client: TerminalClient, counted: list[int]) -> None:
+    """Read a flooding terminal as fast as it comes, counting what arrives."""
+    while True:
+        counted[0] += len(await client.receive())
+
+
+async def _poll_api(api: httpx.AsyncClient, samples: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        (await api.get("/workspaces")).raise_for_status()
+        samples.append((time.perf_counter() - started) * 1000)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), API_INTERVAL_SECONDS)
+
+
+async def measure(
+    open_terminal: Callable[[], Awaitable[TerminalClient]],
+    *,
+    flooders: int,
+    seconds: float,
+    interval: float,
+    api: httpx.AsyncClient | None,
+) -> LoadResult:
+    result = LoadResult()
+    deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
+    quiet = Screen(await open_terminal())
+    await quiet.run("", deadline)
+    await _start_cat(quiet, deadline)
+    stop_api = asyncio.Event()
+    poller = asyncio.create_task(_poll_api(api, result.api_idle_ms, stop_api)) if api else None
+    result.idle_echo_ms = await _type(quiet, keys=IDLE_KEYS, seconds=None, interval=interval)
+    if poller is not None:
+        stop_api.set()
+        await poller
+    clients = [await open_terminal() for _ in range(flooders)]
+    counts = [[0] for _ in clients]
+    screens = [Screen(client) for client in clients]
+    for screen in screens:
+        await screen.run("", deadline)
+    readers = [asyncio.create_task(_drain(c, n)) for c, n in zip(clients, counts, strict=True)]
+    try:
+        for client in clients:
+            await client.send(b"yes\r")
+        await asyncio.sleep(SETTLE_SECONDS)
+        before, started = sum(n[0] for n in counts), time.perf_counter()
+        stop_api = asyncio.Event()
+        poller = (
+            asyncio.create_task(_poll_api(api, result.api_loaded_ms, stop_api)) if api else None
+        )
+        result.loaded_echo_ms = await _type(quiet, keys=None, seconds=seconds, interval=interval)
+        result.delivered_seconds = time.perf_counter() - started
+        result.delivered_bytes = sum(n[0] for n in counts) - before
+        if poller is not None:
+            stop_api.set()
+            await poller
+    finally:
+        for client in clients:
+            with suppress(Exception):
+                await client.send(b"\x03")
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for client in [*clients, quiet.client]:
+            with suppress(Exception):
+                await client.close()
+    return result
+
+
+async def run(flooders: int, seconds: float, interval: float) -> dict[str, LoadResult]:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        make_repo(root / "repo", {"README.md": "load\n"})
+        results: dict[str, LoadResult] = {}
+        async with AsyncExitStack() as stack:
+            port = await stack.enter_async_context(terminado_server(root))
+            results["terminado"] = await measure(
+                lambda: TerminadoTerminal.open(port),
+                flooders=flooders,
+                seconds=seconds,
+                interval=interval,
+                api=None,
+            )
+            host: CorralHost = await stack.enter_async_context(
+                corral_host(root / "corral", root / "repo")
+            )
+            results["corral"] = await measure(
+                host.attach_new, flooders=flooders, seconds=seconds, interval=interval, api=host.api
+            )
+        return results
+
+
+def report(results: dict[str, LoadResult]) -> None:
+    terminado, corral = results["terminado"], results["corral"]
+    print(
+        f"{'':10} {'idle p50':>9} {'loaded p50':>11} {'loaded p99':>11} {'MiB/s':>7} "
+        f"{'API p99 idle/loaded':>20}"
+    )
+    for name, found in results.items():
+        idle, loaded = percentile(found.api_idle_ms, 99), percentile(found.api_loaded_ms, 99)
+        api = f"{idle:6.1f} / {loaded:6.1f} ms" if found.api_loaded_ms else "-"
+        print(
+            f"{name:10} {statistics.median(found.idle_echo_ms):7.1f}ms "
+            f"{statistics.median(found.loaded_echo_ms):9.1f}ms "
+            f"{percentile(found.loaded_echo_ms, 99):9.1f}ms {found.mib_per_second:7.1f} {api:>20}"
+        )
+    p50 = statistics.median(corral.loaded_echo_ms) / statistics.median(terminado.loaded_echo_ms)
+    p99 = percentile(corral.loaded_echo_ms, 99) / percentile(terminado.loaded_echo_ms, 99)
+    delivered = corral.mib_per_second / terminado.mib_per_second
+    api_p99 = percentile(corral.api_loaded_ms, 99)
+    print(f"loaded echo p50: {p50:.2f}x terminado's (target <= {TARGETS['p50']}x)")
+    print(f"loaded echo p99: {p99:.2f}x terminado's (target <= {TARGETS['p99']}x)")
+    print(f"delivered:       {delivered:.2f}x terminado's (target >= {TARGETS['delivered']}x)")
+    print(f"API p99 loaded:  {api_p99:.0f} ms (target <= {TARGETS['api_p99_ms']:.0f} ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--flooders", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--interval-ms", type=float, default=50.0)
+    options = parser.parse_args()
+    report(asyncio.run(run(options.flooders, options.seconds, options.interval_ms / 1000)))
+
+
+if __name__ == "__main__":
+    main()
