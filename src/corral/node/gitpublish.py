@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from corral.node.runtimes.base import Runtime, RuntimeError_, WorkspaceHandle
-from corral.node.runtimes.gitclone import credential_args, redact
+from corral.node.runtimes.gitclone import redact
 from corral.protocol.messages import WorkspacePublish, WorkspacePublished
 
 __all__ = ["publish"]
@@ -68,7 +68,7 @@ async def publish(
             *author, "commit", "--quiet", "--no-verify", "-m", request.message, what="git commit"
         )
     commit = (await git("rev-parse", "HEAD", what="git rev-parse")).strip()
-    auth_args, auth_env = credential_args(request.credential)
+    auth_args, auth_env = request.credential.token_options()
     await git(
         *auth_args,
         "push",

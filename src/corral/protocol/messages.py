@@ -40,6 +40,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from corral.gitenv import credential_helper
 from corral.protocol.base import (
     MAX_ENV_VALUE_LENGTH,
     MAX_ENV_VARS,
@@ -169,6 +170,19 @@ class GitCredential(Body):
     password: str | None = Field(None, max_length=4096, repr=False)
     ssh_key: str | None = Field(None, max_length=16384, repr=False)
     known_hosts: str | None = Field(None, max_length=16384)
+
+    def token_options(self) -> tuple[tuple[str, ...], dict[str, str]]:
+        """git's options and environment for a token (`corral.gitenv.credential_helper`), the
+        same wherever git runs (a node's clone, a workspace's push, the control plane's
+        `ls-remote`); nothing when this holds no token."""
+        if not (self.password and self.protocol and self.host):
+            return (), {}
+        return credential_helper(
+            protocol=self.protocol,
+            host=self.host,
+            username=self.username or "x-access-token",
+            password=self.password,
+        )
 
 
 class WorkspacePublish(Body):

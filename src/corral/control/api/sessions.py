@@ -44,7 +44,7 @@ from corral.control.services import projects, pullrequests, workspaces
 from corral.control.services.sessions import commands, queries
 from corral.control.services.sessions.stream import FellBehind, stream
 from corral.control.state import AppState
-from corral.errors import CorralError, NotFound
+from corral.errors import CorralError
 from corral.states import SessionState
 
 router = APIRouter(prefix=f"{API_PREFIX}/sessions", tags=["sessions"])
@@ -148,11 +148,7 @@ async def open_pull_request(
 @router.get("/{session}/pull-request")
 async def get_pull_request(session: SessionId, user: CurrentUser, db: Db) -> PullRequestPublic:
     """The chat's latest pull request, as GitHub's webhooks last described it."""
-    row = await queries.get_session(db, user.id, session)
-    found = await pullrequests.latest_for_session(db, row.id)
-    if found is None:
-        raise NotFound(f"session {row.id} has no pull request yet")
-    return PullRequestPublic.model_validate(found)
+    return PullRequestPublic.model_validate(await pullrequests.of_session(db, user.id, session))
 
 
 @router.post("/{session}/pull-request/fix", status_code=202)
@@ -160,16 +156,13 @@ async def fix_failed_check(
     session: SessionId, user: CurrentUser, db: Db, state: State
 ) -> PromptAccepted:
     """Send the pull request's failed check back to the chat as a prompt."""
-    row = await queries.get_session(db, user.id, session)
-    found = await pullrequests.latest_for_session(db, row.id)
-    if found is None:
-        raise NotFound(f"session {row.id} has no pull request yet")
+    found = await pullrequests.of_session(db, user.id, session)
     prompt_id, queued = await commands.prompt(
         db,
         state.node_registry,
         state.secret_box,
         user.id,
-        row.id,
+        session,
         text=pullrequests.fix_prompt(found),
         resources=[],
         permission_timeout_seconds=state.settings.sessions.permission_timeout_seconds,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from corral.errors import InvalidInput, RetryableProviderError, TerminalProviderError
-from corral.gitenv import GIT_CONFIG_ARGS, credential_helper, git_env, validate_branch
+from corral.gitenv import GIT_CONFIG_ARGS, git_env, validate_branch
 from corral.gitssh import SshIdentity, host_key_problem, ssh_identity
 from corral.processes import kill_process_group
 from corral.protocol.messages import GitCredential
@@ -37,15 +37,7 @@ async def _ls_remote(
                 timeout_seconds=timeout_seconds,
                 auth_env=ssh.env(trust_first_use=False),
             )
-    auth_args: tuple[str, ...] = ()
-    auth_env: dict[str, str] = {}
-    if credential is not None and credential.password and credential.protocol and credential.host:
-        auth_args, auth_env = credential_helper(
-            protocol=credential.protocol,
-            host=credential.host,
-            username=credential.username or "x-access-token",
-            password=credential.password,
-        )
+    auth_args, auth_env = credential.token_options() if credential is not None else ((), {})
     return await _run_ls_remote(
         repo,
         options=options,

@@ -24,7 +24,6 @@ from corral.control.db.models import (
     Node,
     Project,
     PullRequest,
-    SessionEvent,
     User,
     Workspace,
 )
@@ -34,8 +33,8 @@ from corral.control.secretbox import SecretBox
 from corral.control.services import activity, gitaccess, githubapp
 from corral.control.services.pagination import paginate
 from corral.control.services.sessions.queries import get_session
-from corral.control.services.sessions.transcript import text_of
-from corral.errors import Conflict, InvalidInput, ProviderError, Unauthenticated
+from corral.control.services.sessions.transcript import conversation, text_of
+from corral.errors import Conflict, InvalidInput, NotFound, ProviderError, Unauthenticated
 from corral.ids import new_id
 from corral.protocol.messages import WorkspacePublish, WorkspacePublished
 from corral.protocol.sessions import SessionEventKind
@@ -48,6 +47,7 @@ __all__ = [
     "fix_prompt",
     "latest_for_session",
     "list_for_project",
+    "of_session",
     "open_pull_request",
 ]
 
@@ -64,6 +64,15 @@ async def list_for_project(
     """The pull requests the project's chats opened, newest first."""
     statement = select(PullRequest).where(PullRequest.project_id == project.id)
     return await paginate(db, statement, PullRequest.id, limit=limit, cursor=cursor)
+
+
+async def of_session(db: AsyncSession, user_id: str, session_ref: str) -> PullRequest:
+    """The latest pull request of one of the user's chats; `NotFound` when it has none yet."""
+    session = await get_session(db, user_id, session_ref)
+    found = await latest_for_session(db, session.id)
+    if found is None:
+        raise NotFound(f"session {session.id} has no pull request yet")
+    return found
 
 
 async def latest_for_session(db: AsyncSession, session_id: str) -> PullRequest | None:
@@ -227,16 +236,7 @@ async def _body(
     db: AsyncSession, session: AgentSession, published: WorkspacePublished, public_url: str
 ) -> str:
     """What the reviewer reads first: what was asked, what changed, what the agent ran."""
-    events: Sequence[SessionEvent] = (
-        await db.scalars(
-            select(SessionEvent)
-            .where(
-                SessionEvent.session_id == session.id,
-                SessionEvent.kind.in_([SessionEventKind.PROMPT, SessionEventKind.UPDATE]),
-            )
-            .order_by(SessionEvent.seq)
-        )
-    ).all()
+    events = await conversation(db, session.id)
     prompts = [str(e.payload.get("text", "")) for e in events if e.kind == SessionEventKind.PROMPT]
     commands: list[str] = []
     for event in events:

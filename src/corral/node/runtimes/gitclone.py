@@ -24,7 +24,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from corral.gitenv import GIT_CONFIG_ARGS, credential_helper, git_env
+from corral.gitenv import GIT_CONFIG_ARGS, git_env
 from corral.gitssh import host_key_problem, ssh_identity
 from corral.netenv import NetworkEnvironment
 from corral.node.runtimes._area import Area
@@ -35,7 +35,6 @@ from corral.protocol.messages import GitCredential, WorkspaceSpec
 __all__ = [
     "LineSplitter",
     "clone_checkout",
-    "credential_args",
     "git_auth",
     "redact",
     "write_files",
@@ -109,9 +108,10 @@ async def git_auth(
     credential: GitCredential,
 ) -> AsyncIterator[tuple[tuple[str, ...], dict[str, str]]]:
     """git's options and environment for `credential`, for one command run in the block: a
-    token through `credential_args`, an SSH key through a private agent (`corral.gitssh`)."""
+    token through `GitCredential.token_options`, an SSH key through a private agent
+    (`corral.gitssh`)."""
     if credential.ssh_key is None:
-        yield credential_args(credential)
+        yield credential.token_options()
         return
     async with AsyncExitStack() as stack:
         try:
@@ -127,18 +127,6 @@ async def git_auth(
         except ValueError as exc:
             raise RuntimeError_(str(exc), reason="clone_failed") from None
         yield (), ssh.env(trust_first_use=False)
-
-
-def credential_args(credential: GitCredential) -> tuple[tuple[str, ...], dict[str, str]]:
-    """git's options and environment for a token `credential` (nothing when it holds none)."""
-    if not (credential.password and credential.protocol and credential.host):
-        return (), {}
-    return credential_helper(
-        protocol=credential.protocol,
-        host=credential.host,
-        username=credential.username or "x-access-token",
-        password=credential.password,
-    )
 
 
 async def write_files(

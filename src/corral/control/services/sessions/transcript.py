@@ -5,6 +5,7 @@ load the earlier conversation (`summary`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,7 +16,7 @@ from corral.control.db.engine import JsonText
 from corral.control.db.models import AgentSession, SessionEvent
 from corral.protocol.sessions import SessionEventKind
 
-__all__ = ["SUMMARY_CHARS", "EventBatch", "event_json", "summary", "text_of"]
+__all__ = ["SUMMARY_CHARS", "EventBatch", "conversation", "event_json", "summary", "text_of"]
 
 SUMMARY_CHARS = 20_000
 
@@ -65,19 +66,24 @@ def text_of(update: dict[str, Any]) -> str:
     return ""
 
 
-async def summary(db: AsyncSession, row: AgentSession) -> str:
-    """The conversation so far, for an agent that cannot load it: prompts and replies, newest
-    kept when it is long."""
-    events = (
+async def conversation(db: AsyncSession, session_id: str) -> Sequence[SessionEvent]:
+    """The session's prompts and the agent's updates, in order (no permission or state events)."""
+    return (
         await db.scalars(
             select(SessionEvent)
             .where(
-                SessionEvent.session_id == row.id,
+                SessionEvent.session_id == session_id,
                 SessionEvent.kind.in_([SessionEventKind.PROMPT, SessionEventKind.UPDATE]),
             )
             .order_by(SessionEvent.seq)
         )
     ).all()
+
+
+async def summary(db: AsyncSession, row: AgentSession) -> str:
+    """The conversation so far, for an agent that cannot load it: prompts and replies, newest
+    kept when it is long."""
+    events = await conversation(db, row.id)
     lines: list[str] = []
     speaker = None
     for event in events:
