@@ -153,6 +153,19 @@ class NodeSettings(SettingsArea):
     relink_grace_seconds: float = Field(
         10.0, ge=0, description="How long a terminal viewer waits for its node to relink."
     )
+    terminal_link_window_bytes: int = Field(
+        256 * 1024,
+        ge=4096,
+        description=(
+            "Terminal output one node link may have in flight, shared by its open terminals: "
+            "what a keystroke's echo may wait behind when others flood."
+        ),
+    )
+    terminal_min_window_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        description="The least in flight each terminal may have, however many share the link.",
+    )
 
 
 class PlacementSettings(SettingsArea):

@@ -2,8 +2,12 @@
 
 Output flows node → control plane → viewer under the stream's credit: the relay grants the node
 more only after a chunk has gone out to the viewer, so a slow viewer slows its own stream and
-holds at most `window_bytes` here. If the node link drops, the relay waits for the node to
-relink and attaches again from the last byte the viewer got: no gap and no repeat.
+holds at most its window here. The window is the link's share (`NodeConnection.stream_window`):
+twenty flooding terminals keep no more bytes in flight than one, so a keystroke's echo on a
+quiet terminal does not queue behind megabytes of other terminals' output.
+
+If the node link drops, the relay waits for the node to relink and attaches again from the last
+byte the viewer got: no gap and no repeat.
 
 Viewer protocol: binary frames are terminal bytes both ways; text frames from the viewer are
 JSON `{"type": "resize", "cols": N, "rows": M}`; the first text frame to the viewer is
@@ -33,7 +37,6 @@ __all__ = ["TerminalRelay"]
 
 log = logging.getLogger("corral.relay")
 
-DEFAULT_WINDOW_BYTES = 256 * 1024
 GRANT_BATCHES = 4
 LINK_CLOSED_REASONS = ("the link closed", "the node link closed", "the node linked again")
 
@@ -56,7 +59,6 @@ class TerminalRelay:
         workspace_id: str,
         terminal_id: str,
         relink_grace_seconds: float,
-        window_bytes: int = DEFAULT_WINDOW_BYTES,
         offset: int | None = None,
         on_input: Callable[[], None] | None = None,
     ) -> None:
@@ -66,7 +68,6 @@ class TerminalRelay:
         self.workspace_id = workspace_id
         self.terminal_id = terminal_id
         self.relink_grace_seconds = relink_grace_seconds
-        self.window_bytes = window_bytes
         self._resume = offset
         """Where the next attach starts: the viewer's ?offset=, then the byte after the last
         one received (received bytes still queued for the viewer are delivered all the same)."""
@@ -77,7 +78,9 @@ class TerminalRelay:
         self._stream = 0
         self._received = 0  # on the current stream; bytes may precede the attach's answer
         self._reattaching: asyncio.Task[None] | None = None
-        self._ungranted = 0
+        self._holding = 0
+        """Of the current stream: the credit the node still has plus the bytes received and not
+        yet sent to the viewer. Grants top it up to the link's share."""
         self._on_input = on_input
         """Told of each input frame (the idle policy's activity); must be cheap."""
 
@@ -106,7 +109,7 @@ class TerminalRelay:
         """Open a stream on `link` and attach it from `self.offset`; on failure, close it."""
         stream = link.open_stream(self)
         self._link, self._stream, self._received, self._base = link, stream, 0, None
-        self._ungranted = 0
+        self._holding = link.stream_window()
         try:
             attached = await link.call(
                 "terminal.attach",
@@ -114,7 +117,7 @@ class TerminalRelay:
                     workspace_id=self.workspace_id,
                     terminal_id=self.terminal_id,
                     stream=stream,
-                    window_bytes=self.window_bytes,
+                    window_bytes=self._holding,
                     offset=self._resume,
                 ),
                 TerminalAttached,
@@ -178,11 +181,14 @@ class TerminalRelay:
             await self.websocket.send_bytes(chunk)
             link = self._link
             # Credit goes back to the stream the chunk came on, not to a newer one, in batches of
-            # a quarter window: a grant per chunk made the node wake for every few bytes.
+            # a quarter window (a grant per chunk made the node wake for every few bytes), and
+            # only up to the link's current share: a stream's window shrinks as others open.
             if link is not None and stream == self._stream:
-                self._ungranted += len(chunk)
-                if self._ungranted >= self.window_bytes // GRANT_BATCHES:
-                    granted, self._ungranted = self._ungranted, 0
+                self._holding -= len(chunk)
+                window = link.stream_window()
+                if window - self._holding >= window // GRANT_BATCHES:
+                    granted = window - self._holding
+                    self._holding = window
                     with contextlib.suppress(CorralError):
                         await link.peer.grant(stream, granted)
 

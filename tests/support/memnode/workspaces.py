@@ -46,6 +46,9 @@ class WorkspacesPart(NodeCore):
         self.terminals: dict[str, _Terminal] = {}
         self.stream_input: dict[int, bytes] = {}
         """What viewers typed, by stream."""
+        self.stream_credit: dict[int, int] = {}
+        """How many bytes the control plane lets the node send on each stream now: the attach's
+        window, plus its grants, less what `flood` sent."""
         self.runtimes: list[RuntimeInfo] = [RuntimeInfo(name="host")]
         """The runtimes it has (and reports in its heartbeats), its default first."""
         self.rebuildable = {"devcontainer"}
@@ -150,9 +153,19 @@ class WorkspacesPart(NodeCore):
         terminal = self._terminal(request.workspace_id, request.terminal_id)
         offset = min(request.offset or 0, len(terminal.output))
         assert self.peer is not None
+        self.stream_credit[request.stream] = request.window_bytes - len(terminal.output[offset:])
         # The bytes follow the answer on the stream (sent after it: the pipe keeps the order).
         self._spawn(self.peer.send_stream(request.stream, terminal.output[offset:]))
         return TerminalAttached(terminal=terminal.info, offset=offset)
+
+    async def flood(self, stream: int) -> int:
+        """Send as much output on `stream` as its credit allows, as a busy program would; return
+        how much that was."""
+        assert self.peer is not None
+        size = max(0, self.stream_credit.get(stream, 0))
+        self.stream_credit[stream] -= size
+        await self.peer.send_stream(stream, b"y" * size)
+        return size
 
     async def _terminal_resize(self, request: TerminalResize) -> Empty:
         terminal = self._terminal(request.workspace_id, request.terminal_id)
@@ -167,7 +180,8 @@ class WorkspacesPart(NodeCore):
         self.stream_input[stream] = self.stream_input.get(stream, b"") + data
 
     async def on_window(self, stream: int, granted: int) -> None:
-        return None
+        if stream in self.stream_credit:
+            self.stream_credit[stream] += granted
 
     async def on_close(self, stream: int, reason: str) -> None:
         return None

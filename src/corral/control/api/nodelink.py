@@ -132,6 +132,8 @@ class NodeLink:
             },
             request_timeout_seconds=state.settings.nodes.request_timeout_seconds,
             disconnect=disconnect,
+            window_budget_bytes=state.settings.nodes.terminal_link_window_bytes,
+            min_stream_window_bytes=state.settings.nodes.terminal_min_window_bytes,
         )
         self._tasks: set[asyncio.Task[None]] = set()
 

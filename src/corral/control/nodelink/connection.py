@@ -28,6 +28,8 @@ class NodeConnection:
         handlers: dict[str, Handler] | None = None,
         request_timeout_seconds: float,
         disconnect: Callable[[int, str], Awaitable[None]],
+        window_budget_bytes: int,
+        min_stream_window_bytes: int,
     ) -> None:
         self.node_id = node_id
         self.node_name = node_name
@@ -42,6 +44,8 @@ class NodeConnection:
         self._streams: dict[int, StreamHandler] = {}
         self._stream_ids = itertools.count(1)
         self._disconnect = disconnect
+        self._window_budget = window_budget_bytes
+        self._min_stream_window = min_stream_window_bytes
 
     async def request(
         self, method: str, params: Body, *, timeout_seconds: float | None = None
@@ -61,6 +65,14 @@ class NodeConnection:
         if timeout_seconds is None:
             timeout_seconds = self.request_timeout_seconds
         return await self.peer.call(method, params, result, timeout_seconds=timeout_seconds)
+
+    def stream_window(self) -> int:
+        """The credit each stream of this link may hold now: one budget shared by the open
+        streams, so the output in flight on the link (in the node's and this side's socket
+        buffers, where bytes wait in order) stays bounded however many terminals flood, and a
+        quiet terminal's echo waits behind at most that much."""
+        shared = self._window_budget // max(1, len(self._streams))
+        return max(self._min_stream_window, shared)
 
     def open_stream(self, handler: StreamHandler) -> int:
         stream = next(self._stream_ids)
