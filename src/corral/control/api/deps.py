@@ -46,7 +46,11 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` on its
+# thread pool, a trip to another thread per request that a loaded control plane makes slow.
+
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.corral
     return state
 
@@ -161,7 +165,7 @@ class PageQuery:
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     state: State,
     limit: Annotated[int | None, Query(ge=1, description="Items per page.")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="From `next_cursor`.")] = None,

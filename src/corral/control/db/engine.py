@@ -1,4 +1,5 @@
-"""Database engines: SQLite in WAL mode as the embedded default, PostgreSQL through asyncpg."""
+"""Database engines: SQLite in WAL mode as the embedded default (through `sqlitedriver`), PostgreSQL
+through asyncpg."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+
+from corral.control.db.sqlitedriver import connector
 
 __all__ = [
     "DbSessionFactory",
@@ -54,7 +57,7 @@ def create_engine(url: str) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_async_engine(
             url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            async_creator=connector(parsed, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000),
             hide_parameters=True,
             json_serializer=_serialize_json,
         )
