@@ -1,6 +1,6 @@
 """Interactive terminals under load: Corral beside terminado, in one run.
 
-    .venv/bin/python -m bench.load [--flooders N] [--seconds S] [--interval-ms MS]
+    .venv/bin/python -m bench.load [--flooders N] [--seconds S] [--interval-ms MS] [--rounds R]
 
 The same load on both (bench/terminal_paths.py: a real `corral up`; Jupyter's terminado in one
 process): N terminals flood `yes`, each drained by its own reader as fast as it comes, while a
@@ -10,6 +10,9 @@ quiet terminal types one key every MS milliseconds into `cat` and times each ech
 - loaded echo p50 and p99 (during the flood);
 - delivered: the flooders' output reaching their readers, in MiB/s;
 - Corral only: the API's `GET /workspaces` p99, idle and loaded (one request every 100 ms).
+
+The two take turns for R rounds (3 by default), so a change in the shared machine's load hits
+both alike; each figure pools the samples of all rounds.
 
 Targets (issue 16): loaded echo p50 <= 1.5x terminado's and p99 <= 2x, delivered >= 1.0x,
 API p99 <= 100 ms under the load. Printed with each ratio.
@@ -56,6 +59,15 @@ class LoadResult:
     delivered_seconds: float = 0.0
     api_idle_ms: list[float] = field(default_factory=list)
     api_loaded_ms: list[float] = field(default_factory=list)
+
+    def add(self, other: LoadResult) -> None:
+        """Pool another round's samples into these."""
+        self.idle_echo_ms += other.idle_echo_ms
+        self.loaded_echo_ms += other.loaded_echo_ms
+        self.delivered_bytes += other.delivered_bytes
+        self.delivered_seconds += other.delivered_seconds
+        self.api_idle_ms += other.api_idle_ms
+        self.api_loaded_ms += other.api_loaded_ms
 
     @property
     def mib_per_second(self) -> float:
@@ -176,26 +188,34 @@ async def measure(
     return result
 
 
-async def run(flooders: int, seconds: float, interval: float) -> dict[str, LoadResult]:
+async def run(flooders: int, seconds: float, interval: float, rounds: int) -> dict[str, LoadResult]:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         make_repo(root / "repo", {"README.md": "load\n"})
-        results: dict[str, LoadResult] = {}
+        results = {"terminado": LoadResult(), "corral": LoadResult()}
         async with AsyncExitStack() as stack:
             port = await stack.enter_async_context(terminado_server(root))
-            results["terminado"] = await measure(
-                lambda: TerminadoTerminal.open(port),
-                flooders=flooders,
-                seconds=seconds,
-                interval=interval,
-                api=None,
-            )
             host: CorralHost = await stack.enter_async_context(
                 corral_host(root / "corral", root / "repo")
             )
-            results["corral"] = await measure(
-                host.attach_new, flooders=flooders, seconds=seconds, interval=interval, api=host.api
-            )
+            for _ in range(rounds):
+                terminado = await measure(
+                    lambda: TerminadoTerminal.open(port),
+                    flooders=flooders,
+                    seconds=seconds,
+                    interval=interval,
+                    api=None,
+                )
+                results["terminado"].add(terminado)
+                corral = await measure(
+                    host.attach_new,
+                    flooders=flooders,
+                    seconds=seconds,
+                    interval=interval,
+                    api=host.api,
+                )
+                results["corral"].add(corral)
+                await host.delete_terminals()  # the workspace's terminal limit holds a round
         return results
 
 
@@ -228,8 +248,12 @@ def main() -> None:
     parser.add_argument("--flooders", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--interval-ms", type=float, default=50.0)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
-    report(asyncio.run(run(options.flooders, options.seconds, options.interval_ms / 1000)))
+    results = asyncio.run(
+        run(options.flooders, options.seconds, options.interval_ms / 1000, options.rounds)
+    )
+    report(results)
 
 
 if __name__ == "__main__":

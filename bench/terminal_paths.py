@@ -145,6 +145,12 @@ class CorralHost:
         response = await self.api.delete(f"/workspaces/{self.workspace_id}/terminals/{terminal_id}")
         response.raise_for_status()
 
+    async def delete_terminals(self) -> None:
+        """Delete every terminal of the workspace."""
+        listed = await self.api.get(f"/workspaces/{self.workspace_id}/terminals")
+        for terminal in listed.raise_for_status().json():
+            await self.delete_terminal(terminal["id"])
+
     async def attach_new(self) -> CorralTerminal:
         return await self.attach(await self.new_terminal())
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
@@ -203,33 +203,38 @@ async def _session_facts(
         return {}, {}
     changes: dict[str, datetime] = {}
     holds: dict[str, Hold] = {}
+    # One statement (it runs on every workspace listing): per workspace and session state, the
+    # latest change and whether any of those sessions has a permission request pending.
+    pending = (
+        select(PermissionRequest.id)
+        .where(
+            PermissionRequest.session_id == AgentSession.id,
+            PermissionRequest.state == PermissionState.PENDING,
+        )
+        .exists()
+    )
     by_state = await db.execute(
         select(
-            AgentSession.workspace_id, AgentSession.state, func.max(AgentSession.state_changed_at)
+            AgentSession.workspace_id,
+            AgentSession.state,
+            func.max(AgentSession.state_changed_at),
+            func.max(case((pending, 1), else_=0)),
         )
         .where(AgentSession.workspace_id.in_(workspace_ids))
         .group_by(AgentSession.workspace_id, AgentSession.state)
     )
-    for workspace_id, state, changed_at in by_state:
-        if workspace_id is None or changed_at is None:
+    for workspace_id, state, changed_at, waiting in by_state:
+        if workspace_id is None:
+            continue
+        if waiting:
+            holds[workspace_id] = Hold.PERMISSION_WAITING
+        if changed_at is None:
             continue
         changes[workspace_id] = max(changed_at, changes.get(workspace_id, changed_at))
         if state == SessionState.AWAITING_PERMISSION:
             holds[workspace_id] = Hold.PERMISSION_WAITING
         elif state in BUSY_SESSION_STATES:
             holds.setdefault(workspace_id, Hold.AGENT_WORKING)
-    waiting = await db.scalars(
-        select(AgentSession.workspace_id)
-        .join(PermissionRequest, PermissionRequest.session_id == AgentSession.id)
-        .where(
-            AgentSession.workspace_id.in_(workspace_ids),
-            PermissionRequest.state == PermissionState.PENDING,
-        )
-        .distinct()
-    )
-    for workspace_id in waiting:
-        if workspace_id is not None:
-            holds[workspace_id] = Hold.PERMISSION_WAITING
     return changes, holds
 
 
