@@ -1,6 +1,7 @@
 """Session events from an agent to a browser viewer, through Corral and read directly.
 
     .venv/bin/python -m bench.events [--updates N] [--latency-updates M] [--rate R]
+                                     [--sessions S] [--session-updates K]
 
 The scripted ACP agent (tests/support/scripted_agent.py) emits updates. Two paths read them:
 
@@ -14,14 +15,18 @@ The scripted ACP agent (tests/support/scripted_agent.py) emits updates. Two path
 Throughput: the agent emits N updates as fast as it can (`flood N raw`); updates/s is N over
 the time from sending the prompt to the last update's arrival. Latency: the agent emits M
 updates at R a second (`flood M rate=R`), each stamped with its send time; the viewer notes
-when each arrives. Prints the figures and their targets: >= 20,000 updates/s through Corral,
->= 0.5 of the bare client's rate, p99 latency <= 20 ms at 1,000 updates/s.
+when each arrives. Many sessions: S sessions (50) each flood K updates (2,000) at once, each
+watched by its own viewer; updates/s is S*K over the time from the first prompt to the last
+update's arrival. Prints the figures and their targets: >= 20,000 updates/s through Corral for
+one session and for S together, >= 0.5 of the bare client's rate, p99 latency <= 20 ms at 1,000
+updates/s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -76,7 +81,45 @@ async def corral_run(site: SessionSite, session_id: str, prompt: str, count: int
     return [sent, *arrivals]
 
 
-async def corral_paths(args: argparse.Namespace) -> tuple[float, list[float]]:
+async def corral_many(site: SessionSite, session_ids: list[str], count: int) -> float:
+    """Have every session flood `count` updates at once, each watched by a viewer; return the
+    updates per second of all of them together, as their viewers got them."""
+    base = site.url.replace("http", "ws", 1)
+    async with contextlib.AsyncExitStack() as stack:
+        viewers = []
+        for session_id in session_ids:
+            after = site.session(session_id)["last_seq"]
+            url = f"{base}/api/v1/sessions/{session_id}/events/ws?after={after}"
+            viewers.append(
+                await stack.enter_async_context(
+                    connect(url, additional_headers=site.api.headers, max_size=None)
+                )
+            )
+
+        async def watch(viewer: Any) -> float:
+            """The arrival time of the session's last update."""
+            seen = 0
+            while seen < count:
+                frame = json.loads(await viewer.recv())
+                seen += sum(
+                    1
+                    for event in frame["events"]
+                    if event["kind"] == "update"
+                    and event["payload"].get("sessionUpdate") == "agent_message_chunk"
+                )
+            return time.time()
+
+        watching = [asyncio.create_task(watch(viewer)) for viewer in viewers]
+        started = time.time()
+        await asyncio.gather(
+            *(asyncio.to_thread(site.prompt, s, f"flood {count} raw") for s in session_ids)
+        )
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            finished = max(await asyncio.gather(*watching))
+    return len(session_ids) * count / (finished - started)
+
+
+async def corral_paths(args: argparse.Namespace) -> tuple[float, list[float], float]:
     with tempfile.TemporaryDirectory(prefix="corral-bench-events-") as tmp:
         node_env = {"CORRAL_NODE_RUNTIME_SETTINGS": SCRIPTED_AGENT_RUNTIME_SETTINGS}
         with session_site(
@@ -93,7 +136,15 @@ async def corral_paths(args: argparse.Namespace) -> tuple[float, list[float]]:
             prompt = f"flood {args.latency_updates} rate={args.rate}"
             latencies = (await corral_run(site, session["id"], prompt, args.latency_updates))[1:]
             site.api.post(f"/sessions/{session['id']}/stop", expect=200)
-            return rate, latencies
+            print(f"corral: starting {args.sessions} sessions", flush=True)
+            many = [site.start("scripted")["id"] for _ in range(args.sessions)]
+            for session_id in many:
+                site.wait_state(session_id, "idle", seconds=120)
+            await corral_many(site, many, 100)  # warm up
+            many_rate = await corral_many(site, many, args.session_updates)
+            for session_id in many:
+                site.api.post(f"/sessions/{session_id}/stop", expect=200)
+            return rate, latencies, many_rate
 
 
 # -- the bare SDK client ---------------------------------------------------------------------------
@@ -149,7 +200,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"bare SDK client: {args.updates} updates", flush=True)
     bare = await bare_rate(args.updates)
     print("corral: starting a control plane, a node and a workspace", flush=True)
-    corral, latencies = await corral_paths(args)
+    corral, latencies, many = await corral_paths(args)
     p50 = statistics.median(latencies)
     p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
     print()
@@ -157,10 +208,16 @@ async def run(args: argparse.Namespace) -> None:
     print(f"updates: {args.updates} as fast as the agent can, {timed}")
     print(f"{'bare SDK client (no storage)':<52} {bare:>10,.0f} updates/s")
     print(f"{'corral (node outbox > control plane db > viewer ws)':<52} {corral:>10,.0f} updates/s")
+    together = f"corral, {args.sessions} sessions together"
+    print(f"{together:<52} {many:>10,.0f} updates/s")
     print()
     print(
         f"corral throughput: {corral:,.0f}/s (target >= {TARGET_UPDATES_PER_SECOND:,}): "
         f"{verdict(corral >= TARGET_UPDATES_PER_SECOND)}"
+    )
+    print(
+        f"corral, {args.sessions} sessions: {many:,.0f}/s "
+        f"(target >= {TARGET_UPDATES_PER_SECOND:,}): {verdict(many >= TARGET_UPDATES_PER_SECOND)}"
     )
     ratio = corral / bare
     ok = ratio >= TARGET_RATIO
@@ -176,6 +233,8 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=50_000, help="updates for throughput")
     parser.add_argument("--latency-updates", type=int, default=5_000, help="updates timed")
     parser.add_argument("--rate", type=float, default=1000.0, help="updates/s while timing")
+    parser.add_argument("--sessions", type=int, default=50, help="sessions flooding together")
+    parser.add_argument("--session-updates", type=int, default=2000, help="updates per session")
     args = parser.parse_args()
     if args.updates < 1000 or args.latency_updates < 100 or args.rate <= 0:
         parser.error("use at least 1000 updates, 100 timed updates and a positive rate")

@@ -9,6 +9,7 @@ loads the old one. Their events survive in the outbox and are sent after the res
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from pathlib import Path
@@ -27,6 +28,7 @@ from corral.protocol.sessions import (
     MAX_EVENTS_PER_BATCH,
     PermissionAnswer,
     SessionAck,
+    SessionEvent,
     SessionEventKind,
     SessionEvents,
     SessionEventsAck,
@@ -44,6 +46,12 @@ __all__ = ["NodeSessions"]
 log = logging.getLogger("corral.node.sessions")
 
 MAX_BATCH_BYTES = 768 * 1024
+MAX_BATCHES_IN_FLIGHT = 4
+MAX_UNACKNOWLEDGED_EVENTS = 2 * MAX_BATCHES_IN_FLIGHT * MAX_EVENTS_PER_BATCH
+"""While the link is up, agents' output is read only while fewer events than this wait for the
+control plane: reading 50 flooding agents must not starve the sender, or the node parses
+everything first and the control plane stores it after, instead of both at once. While the link
+is down, the outbox takes all (on disk) and agents run on."""
 RETRY_SECONDS = 1.0
 
 
@@ -65,6 +73,8 @@ class NodeSessions:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._upstream: Peer | None = None
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
         self._sender: asyncio.Task[None] | None = None
 
     # -- the link ------------------------------------------------------------------------------
@@ -72,6 +82,7 @@ class NodeSessions:
     def linked(self, peer: Peer | None) -> None:
         """The control plane link came up (send what is waiting) or went down."""
         self._upstream = peer
+        self._check_room()
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_forever(), name="session events")
         self._wake.set()
@@ -80,8 +91,19 @@ class NodeSessions:
         def emit(kind: SessionEventKind, payload: dict[str, Any]) -> None:
             self.outbox.append(session_id, kind, payload)
             self._wake.set()
+            self._check_room()
 
         return emit
+
+    def _check_room(self) -> None:
+        if self._upstream is None or self.outbox.unacknowledged < MAX_UNACKNOWLEDGED_EVENTS:
+            self._room.set()
+        else:
+            self._room.clear()
+
+    async def _agent_output_wanted(self) -> None:
+        """Wait until agents' output may be read (see MAX_UNACKNOWLEDGED_EVENTS)."""
+        await self._room.wait()
 
     async def _send_forever(self) -> None:
         while True:
@@ -91,30 +113,78 @@ class NodeSessions:
             if peer is None:
                 continue
             try:
-                for session_id in self.outbox.sessions_with_events():
-                    await self._send_session(peer, session_id)
+                await self._send_waiting(peer)
             except CorralError as exc:
                 log.info("sending session events failed: %s; retrying", exc.message)
                 await asyncio.sleep(RETRY_SECONDS)
                 self._wake.set()
 
-    async def _send_session(self, peer: Peer, session_id: str) -> None:
-        while batch := self.outbox.pending(
-            session_id, limit=MAX_EVENTS_PER_BATCH, max_bytes=MAX_BATCH_BYTES
-        ):
-            try:
-                ack = await peer.call(
-                    "session.events",
-                    SessionEvents(session_id=session_id, events=batch),
-                    SessionEventsAck,
-                )
-            except NotFound:
-                log.info("the control plane has no session %s: dropping its events", session_id)
-                self.outbox.forget(session_id)
-                return
-            self.outbox.acknowledge(session_id, ack.acked_seq)
-            if ack.acked_seq < batch[-1].seq:
-                return  # the control plane took less than everything; try again later
+    async def _send_waiting(self, peer: Peer) -> None:
+        """Send every session's waiting events, keeping up to MAX_BATCHES_IN_FLIGHT batches on
+        the link, taken from the sessions in turn: the control plane stores one batch while the
+        next is on its way, and one busy session does not hold up the others. A batch leaves
+        the outbox only when the control plane has acknowledged it."""
+        in_flight: collections.deque[tuple[str, int, asyncio.Future[SessionEventsAck]]] = (
+            collections.deque()
+        )
+        sent: dict[str, int] = {}  # per session: the last event sent in this pass
+        held: set[str] = set()  # sessions not to send more of in this pass
+        turn = 0
+        try:
+            while True:
+                while len(in_flight) < MAX_BATCHES_IN_FLIGHT:
+                    picked = self._next_batch(sent, held, turn)
+                    if picked is None:
+                        break
+                    turn, session_id, batch = picked
+                    sent[session_id] = batch[-1].seq
+                    call = peer.call(
+                        "session.events",
+                        SessionEvents(session_id=session_id, events=batch),
+                        SessionEventsAck,
+                    )
+                    in_flight.append((session_id, batch[-1].seq, asyncio.ensure_future(call)))
+                if not in_flight:
+                    self.outbox.flush()  # the acknowledged events leave the file
+                    return
+                session_id, last, answer = in_flight.popleft()
+                try:
+                    ack = await answer
+                except NotFound:
+                    log.info("the control plane has no session %s: dropping its events", session_id)
+                    self.outbox.forget(session_id)
+                    self._check_room()
+                    held.add(session_id)
+                    continue
+                self.outbox.acknowledge(session_id, ack.acked_seq)
+                self._check_room()
+                if ack.acked_seq < last:
+                    held.add(session_id)  # the control plane took less than all; later
+        finally:
+            for _, _, answer in in_flight:
+                answer.cancel()
+            await asyncio.gather(*(answer for _, _, answer in in_flight), return_exceptions=True)
+
+    def _next_batch(
+        self, sent: dict[str, int], held: set[str], turn: int
+    ) -> tuple[int, str, list[SessionEvent]] | None:
+        """The next batch to send, from the first session at or after `turn` (in the outbox's
+        order) that has events not sent yet; with the turn after it."""
+        sessions = self.outbox.sessions_with_events()
+        for offset in range(len(sessions)):
+            index = (turn + offset) % len(sessions)
+            session_id = sessions[index]
+            if session_id in held:
+                continue
+            batch = self.outbox.pending(
+                session_id,
+                after=sent.get(session_id, 0),
+                limit=MAX_EVENTS_PER_BATCH,
+                max_bytes=MAX_BATCH_BYTES,
+            )
+            if batch:
+                return index + 1, session_id, batch
+        return None
 
     # -- requests from the control plane ---------------------------------------------------------
 
@@ -150,6 +220,7 @@ class NodeSessions:
                 installer=self.installer,
                 emit=self._emit_for(start.session_id),
                 settings=self.settings,
+                ready=self._agent_output_wanted,
             )
             self._hosts[start.session_id] = host
             task = asyncio.create_task(host.run(), name=f"session {start.session_id}")
@@ -219,8 +290,7 @@ class NodeSessions:
                 async with asyncio.timeout(2.0):
                     peer = self._upstream
                     if peer is not None:
-                        for session_id in self.outbox.sessions_with_events():
-                            await self._send_session(peer, session_id)
+                        await self._send_waiting(peer)
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
         self.outbox.close()

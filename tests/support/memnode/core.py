@@ -98,6 +98,11 @@ class NodeCore:
     def unsent(self) -> int:
         return len(self._outbox)
 
+    def take_unsent(self) -> list[tuple[str, SessionEvent]]:
+        """The events not sent yet, which the test will send itself."""
+        taken, self._outbox = self._outbox, []
+        return taken
+
     def fail(self, method: str, error: CorralError) -> None:
         """Answer the next `method` request with `error` (which keeps its kind across the link)."""
         self._failures[method] = error

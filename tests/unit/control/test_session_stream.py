@@ -15,6 +15,7 @@ import pytest
 from corral.control.live import sessions as live_sessions
 from corral.control.services.sessions.stream import FellBehind, stream
 from corral.errors import NotFound
+from corral.protocol.sessions import SessionEventKind, SessionEvents, SessionEventsAck
 from tests.unit.control.conftest import Site
 
 QUIET_SECONDS = 0.05
@@ -145,3 +146,40 @@ async def test_another_users_session_cannot_be_watched(site: Site) -> None:
     async with watching(site, row.id, user_id="usr_someone_else") as viewer:
         with pytest.raises(NotFound, match=f"no session '{row.id}'"):
             await viewer.batch()
+
+
+async def test_batches_sent_back_to_back_are_stored_once_in_order(site: Site) -> None:
+    """A node keeps several batches of a session in flight; the control plane stores them in
+    the order they were sent, each event once."""
+    session = await site.start()
+    before = (await site.session(session.id)).last_seq
+    batches = []
+    for start in range(3):
+        for n in range(400):
+            site.node.append(
+                session.id,
+                SessionEventKind.UPDATE,
+                {
+                    "sessionUpdate": "agent_message_chunk",
+                    "content": {"type": "text", "text": f"{start}.{n} "},
+                },
+            )
+    events = [event for _, event in site.node.take_unsent()]
+    for index in range(0, len(events), 400):
+        batches.append(events[index : index + 400])
+    link = site.node.peer
+    assert link is not None
+    acks = await asyncio.gather(
+        *(
+            link.call(
+                "session.events",
+                SessionEvents(session_id=session.id, events=batch),
+                SessionEventsAck,
+            )
+            for batch in batches
+        )
+    )
+    assert [ack.acked_seq for ack in acks] == [batch[-1].seq for batch in batches]
+    stored = await site.events(session.id, after=before)
+    assert [e.seq for e in stored] == list(range(before + 1, before + 1201))
+    assert (await site.session(session.id)).last_seq == before + 1200

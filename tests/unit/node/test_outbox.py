@@ -68,3 +68,44 @@ def test_an_event_that_fits_is_kept_as_it_is(tmp_path: Path) -> None:
     assert outbox.append("ses", SessionEventKind.PERMISSION_REQUEST, payload).payload == payload
     outbox.close()
     assert _stored(tmp_path) == [payload]
+
+
+def _chunk(outbox: Outbox, text: str) -> None:
+    outbox.append(
+        "ses", SessionEventKind.UPDATE, {"sessionUpdate": "agent_message_chunk", "t": text}
+    )
+
+
+def test_batches_in_flight_are_not_sent_twice_and_acknowledged_ones_leave_the_file(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    for n in range(10):
+        _chunk(outbox, f"c{n}")
+    first = outbox.pending("ses", limit=4, max_bytes=MIB)
+    second = outbox.pending("ses", after=first[-1].seq, limit=4, max_bytes=MIB)
+    assert [e.seq for e in first] == [1, 2, 3, 4]
+    assert [e.seq for e in second] == [5, 6, 7, 8]  # sent while the first awaits its answer
+    outbox.acknowledge("ses", 4)
+    assert [e.seq for e in outbox.pending("ses", limit=100, max_bytes=MIB)] == list(range(5, 11))
+    outbox.flush()
+    # A restarted node sends only what was not acknowledged.
+    assert [p["t"] for p in _stored(tmp_path)] == [f"c{n}" for n in range(4, 10)]
+    outbox.acknowledge("ses", 8)
+    outbox.close()
+    assert [p["t"] for p in _stored(tmp_path)] == ["c8", "c9"]
+
+
+def test_an_acknowledgement_lost_to_a_crash_only_sends_the_events_again(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    for n in range(3):
+        _chunk(outbox, f"c{n}")
+    outbox.flush()
+    outbox.acknowledge("ses", 2)  # and the node dies before its next flush
+    crashed = Outbox(tmp_path / "outbox.db")
+    try:
+        # The control plane ignores numbers it has: nothing is lost, nothing stored twice.
+        assert [e.seq for e in crashed.pending("ses", limit=100, max_bytes=MIB)] == [1, 2, 3]
+    finally:
+        crashed.close()
+        outbox.close()

@@ -136,6 +136,7 @@ class NodeLink:
             min_stream_window_bytes=state.settings.nodes.terminal_min_window_bytes,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ingesting = asyncio.Lock()
 
     async def run(self, *, node_version: str, receive: Callable[[], Awaitable[None]]) -> None:
         """Serve the node, which has said hello, until `receive` (which feeds the link's peer what
@@ -178,7 +179,12 @@ class NodeLink:
             self.state.placement_due.set()
 
     async def on_session_events(self, batch: SessionEvents) -> SessionEventsAck:
-        async with self.state.db() as db:
+        # A node keeps several batches in flight. The link brings them in order and each request
+        # starts in that order; this lock keeps that order across the awaits of storing, so a
+        # batch is stored only after the one sent before it. One at a time for the whole node,
+        # not per session: concurrent write transactions gain nothing on SQLite (one writer at
+        # a time, the others sleeping in its busy handler) and little on PostgreSQL.
+        async with self._ingesting, self.state.db() as db:
             acked = await ingest(db, self.state.session_hub, self.node.id, batch)
         return SessionEventsAck(session_id=batch.session_id, acked_seq=acked)
 

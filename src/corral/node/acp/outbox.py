@@ -5,7 +5,8 @@ node's data directory before it is sent. The control plane acknowledges what it 
 node deletes it; after a restart of either side the rest is sent again, and the control plane
 ignores numbers it already has. Appends are buffered in memory and written in one transaction
 per batch (`flush`), which the sender calls before each send: a flood of updates costs one
-commit per batch, not one per update.
+commit per batch, not one per update. Acknowledgements are deleted in that same transaction:
+an acknowledged event that a crash leaves in the file is sent again and ignored.
 
 Events carry what agents send, which may include file contents, but never credentials: those
 only ever reach the agent's environment.
@@ -98,9 +99,13 @@ class Outbox:
             self._db.execute("SELECT session_id, next_seq FROM sequences").fetchall()
         )
         self._buffer: list[tuple[str, int, str, str, str]] = []
+        self._acknowledged: dict[str, int] = {}
+        """Per session, the last event acknowledged and not yet deleted from the file."""
         # What is not acknowledged yet, with its size, also kept in memory: sending never
         # reads the file, and acknowledging pops from the front.
         self._unacked: dict[str, deque[tuple[SessionEvent, int]]] = {}
+        self.unacknowledged = 0
+        """How many events wait for the control plane's acknowledgement, in all sessions."""
         rows = self._db.execute(
             "SELECT session_id, seq, kind, payload, at FROM events ORDER BY session_id, seq"
         )
@@ -112,6 +117,7 @@ class Outbox:
                 at=datetime.fromisoformat(at),
             )
             self._unacked.setdefault(session_id, deque()).append((event, len(payload)))
+            self.unacknowledged += 1
 
     def close(self) -> None:
         self.flush()
@@ -134,13 +140,16 @@ class Outbox:
             seq=seq, kind=kind, payload=json.loads(text) if cut else payload, at=at
         )
         self._unacked.setdefault(session_id, deque()).append((event, len(text)))
+        self.unacknowledged += 1
         return event
 
     def flush(self) -> None:
-        """Write what was appended since the last flush, in one transaction."""
-        if not self._buffer:
+        """Write what was appended, and delete what was acknowledged, since the last flush, in
+        one transaction."""
+        if not self._buffer and not self._acknowledged:
             return
         rows, self._buffer = self._buffer, []
+        acknowledged, self._acknowledged = self._acknowledged, {}
         sequences = {session_id: self._next[session_id] for session_id, *_ in rows}
         with self._db:
             self._db.execute("BEGIN")
@@ -148,18 +157,25 @@ class Outbox:
             self._db.executemany(
                 "INSERT OR REPLACE INTO sequences VALUES (?, ?)", sequences.items()
             )
+            self._db.executemany(
+                "DELETE FROM events WHERE session_id = ? AND seq <= ?", acknowledged.items()
+            )
 
     def sessions_with_events(self) -> list[str]:
         return [session_id for session_id, events in self._unacked.items() if events]
 
-    def pending(self, session_id: str, *, limit: int, max_bytes: int) -> list[SessionEvent]:
-        """The oldest unacknowledged events of a session, at most `limit` and about
-        `max_bytes` of payload (always at least one). Flushes first: nothing is sent that
-        is not on disk."""
+    def pending(
+        self, session_id: str, *, after: int = 0, limit: int, max_bytes: int
+    ) -> list[SessionEvent]:
+        """The oldest unacknowledged events of a session numbered past `after` (what is sent
+        and not yet acknowledged), at most `limit` and about `max_bytes` of payload (always at
+        least one). Flushes first: nothing is sent that is not on disk."""
         self.flush()
         events: list[SessionEvent] = []
         size = 0
         for event, event_size in self._unacked.get(session_id, ()):
+            if event.seq <= after:
+                continue
             size += event_size + EVENT_OVERHEAD_BYTES
             if len(events) >= limit or (events and size > max_bytes):
                 break
@@ -167,21 +183,19 @@ class Outbox:
         return events
 
     def acknowledge(self, session_id: str, seq: int) -> None:
-        self.flush()
+        """The control plane stored the session's events up to `seq`: they are not sent again,
+        and leave the file at the next flush."""
         events = self._unacked.get(session_id)
         while events and events[0][0].seq <= seq:
             events.popleft()
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.execute(
-                "DELETE FROM events WHERE session_id = ? AND seq <= ?", (session_id, seq)
-            )
+            self.unacknowledged -= 1
+        self._acknowledged[session_id] = max(seq, self._acknowledged.get(session_id, seq))
 
     def forget(self, session_id: str) -> None:
         """The session is gone for good (deleted on the control plane)."""
         self.flush()
         self._next.pop(session_id, None)
-        self._unacked.pop(session_id, None)
+        self.unacknowledged -= len(self._unacked.pop(session_id, ()))
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))

@@ -70,12 +70,16 @@ class AgentRpc:
         on_request: RequestHandler,
         on_notification: NotificationHandler,
         max_line_bytes: int,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`ready`, if given, is awaited before each read of the agent's output: while what the
+        agent said cannot be carried away yet, it waits in the pipe, and the agent slows down."""
         self._reader = reader
         self._writer = writer
         self._on_request = on_request
         self._on_notification = on_notification
         self._max_line_bytes = max_line_bytes
+        self._ready = ready
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,6 +120,8 @@ class AgentRpc:
         buffer = bytearray()
         try:
             while True:
+                if self._ready is not None:
+                    await self._ready()
                 chunk = await self._reader.read(READ_CHUNK_BYTES)
                 if not chunk:
                     if buffer.strip():

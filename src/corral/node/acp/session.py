@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from corral import __version__
@@ -64,7 +65,9 @@ class SessionHost:
         installer: AgentInstaller,
         emit: Emit,
         settings: SessionSettings,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`ready` is awaited before each read of the agent's output (see `AgentRpc`)."""
         self.start = start
         self.id = start.session_id
         self.runtime = runtime
@@ -72,6 +75,7 @@ class SessionHost:
         self.installer = installer
         self.settings = settings
         self._emit = emit
+        self._ready = ready
         self.state = SessionState.STARTING
         self.process: asyncio.subprocess.Process | None = None
         self._rpc: AgentRpc | None = None
@@ -197,6 +201,7 @@ class SessionHost:
             on_request=self._on_request,
             on_notification=self._on_notification,
             max_line_bytes=self.settings.max_line_bytes,
+            ready=self._ready,
         )
         self._watchers = [
             asyncio.create_task(self._watch_stdout(), name=f"{self.id} stdout"),
