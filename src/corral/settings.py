@@ -124,10 +124,12 @@ class HttpSettings(SettingsArea):
         5, gt=0, description="How long an idle kept-alive connection stays open between requests."
     )
     max_connections: int = Field(
-        1000,
+        3840,
         ge=1,
         description="Open connections (HTTP and WebSocket together); one over this is answered "
-        "503 and closed at once, so a flood cannot use up the process's file descriptors.",
+        "503 and closed at once, so a flood cannot use up the process's file descriptors. The "
+        "default fits a thousand node links with their viewers, and with the spare descriptors "
+        "a common hard open-file limit of 4096.",
     )
 
 

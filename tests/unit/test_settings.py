@@ -50,7 +50,7 @@ def test_unknown_settings_are_refused(tmp_path):
 def test_http_limits_have_defaults_and_an_http_table(tmp_path):
     defaults = load_settings(data_dir=tmp_path).http
     assert (defaults.max_request_head_bytes, defaults.max_header_count) == (65536, 100)
-    assert (defaults.request_head_timeout_seconds, defaults.max_connections) == (10.0, 1000)
+    assert (defaults.request_head_timeout_seconds, defaults.max_connections) == (10.0, 3840)
     (tmp_path / "corral.toml").write_text(
         "[http]\nmax_request_head_bytes = 16384\nrequest_head_timeout_seconds = 2.5\n"
     )

@@ -35,6 +35,7 @@ from corral.control.reconcilers import (
 )
 from corral.control.secretbox import load_secret_box
 from corral.control.services.provisioning import Provisioning
+from corral.control.services.sessions.ingester import Ingester
 from corral.control.state import AppState
 from corral.settings import Settings
 
@@ -50,6 +51,7 @@ def create_state(settings: Settings) -> AppState:
     db = tracked_db_session_factory(engine, change_feed)
     secret_box = load_secret_box(settings)
     placement_due = asyncio.Event()
+    session_hub = SessionHub(broker)
     return AppState(
         settings=settings,
         engine=engine,
@@ -59,7 +61,8 @@ def create_state(settings: Settings) -> AppState:
             db=db, settings=settings, secret_box=secret_box, on_ready=placement_due.set
         ),
         change_feed=change_feed,
-        session_hub=SessionHub(broker),
+        session_hub=session_hub,
+        ingester=Ingester(db, session_hub),
         viewer_sockets=ViewerSockets(broker),
         secret_box=secret_box,
         login_limiter=AttemptLimiter(

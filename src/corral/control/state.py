@@ -16,6 +16,7 @@ from corral.control.presence import Presence
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.secretbox import SecretBox
 from corral.control.services.provisioning import Provisioning
+from corral.control.services.sessions.ingester import Ingester
 from corral.control.terminaltickets import TerminalTickets
 from corral.settings import Settings
 
@@ -33,6 +34,8 @@ class AppState:
     metrics: CollectorRegistry
     change_feed: ChangeFeed
     session_hub: SessionHub
+    ingester: Ingester
+    """Stores the session events nodes send, several batches to a transaction."""
     viewer_sockets: ViewerSockets
     provisioning: Provisioning
     """What the node reconciler works with (`services.provisioning`)."""

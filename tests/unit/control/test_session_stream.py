@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,7 +16,13 @@ import pytest
 from corral.control.live import sessions as live_sessions
 from corral.control.services.sessions.stream import FellBehind, stream
 from corral.errors import NotFound
-from corral.protocol.sessions import SessionEventKind, SessionEvents, SessionEventsAck
+from corral.ids import new_id
+from corral.protocol.sessions import (
+    SessionEvent,
+    SessionEventKind,
+    SessionEvents,
+    SessionEventsAck,
+)
 from tests.unit.control.conftest import Site
 
 QUIET_SECONDS = 0.05
@@ -183,3 +190,29 @@ async def test_batches_sent_back_to_back_are_stored_once_in_order(site: Site) ->
     stored = await site.events(session.id, after=before)
     assert [e.seq for e in stored] == list(range(before + 1, before + 1201))
     assert (await site.session(session.id)).last_seq == before + 1200
+
+
+async def test_a_batch_that_fails_fails_alone_among_those_stored_with_it(site: Site) -> None:
+    gone = new_id("ses")  # a session the control plane does not have
+    first, second = await site.start(), await site.start()
+    batches = []
+    for session_id in (first.id, gone, second.id):
+        seq = (await site.session(session_id)).last_seq + 1 if session_id != gone else 1
+        event = SessionEvent(
+            seq=seq,
+            kind=SessionEventKind.UPDATE,
+            payload={
+                "sessionUpdate": "agent_message_chunk",
+                "content": {"type": "text", "text": "hi"},
+            },
+            at=datetime.now(UTC),
+        )
+        batches.append(SessionEvents(session_id=session_id, events=[event]))
+    results = await asyncio.gather(
+        *(site.state.ingester.store(site.node.id, batch) for batch in batches),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], NotFound)
+    assert results[0] == batches[0].events[0].seq and results[2] == batches[2].events[0].seq
+    for session_id in (first.id, second.id):
+        assert (await site.events(session_id))[-1].payload["content"]["text"] == "hi"

@@ -18,7 +18,7 @@ from corral.control.api.errors import close_reason
 from corral.control.db.models import Node
 from corral.control.nodelink.connection import NodeConnection
 from corral.control.services import gitaccess, nodes, workspaces
-from corral.control.services.sessions.ingest import ingest, mark_node_sessions_gone
+from corral.control.services.sessions.ingest import mark_node_sessions_gone
 from corral.control.state import AppState
 from corral.errors import CorralError
 from corral.protocol.frames import (
@@ -136,7 +136,6 @@ class NodeLink:
             min_stream_window_bytes=state.settings.nodes.terminal_min_window_bytes,
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._ingesting = asyncio.Lock()
 
     async def run(self, *, node_version: str, receive: Callable[[], Awaitable[None]]) -> None:
         """Serve the node, which has said hello, until `receive` (which feeds the link's peer what
@@ -179,13 +178,9 @@ class NodeLink:
             self.state.placement_due.set()
 
     async def on_session_events(self, batch: SessionEvents) -> SessionEventsAck:
-        # A node keeps several batches in flight. The link brings them in order and each request
-        # starts in that order; this lock keeps that order across the awaits of storing, so a
-        # batch is stored only after the one sent before it. One at a time for the whole node,
-        # not per session: concurrent write transactions gain nothing on SQLite (one writer at
-        # a time, the others sleeping in its busy handler) and little on PostgreSQL.
-        async with self._ingesting, self.state.db() as db:
-            acked = await ingest(db, self.state.session_hub, self.node.id, batch)
+        # A node keeps several batches in flight; the ingester stores them in the order they
+        # arrived, which each request keeps by handing its batch over before it first awaits.
+        acked = await self.state.ingester.store(self.node.id, batch)
         return SessionEventsAck(session_id=batch.session_id, acked_seq=acked)
 
     async def on_git_credential(self, request: GitCredentialRequest) -> GitCredential:

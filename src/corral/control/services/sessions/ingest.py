@@ -1,7 +1,7 @@
 """A session's transcript as nodes send it: every event stored with its sequence number
-(`ingest`), and what follows from it (the session's state, latest message, usage, mode, model
-and permission requests) in the same transaction; and what the control plane concludes itself
-when a node has lost a session (`mark_node_sessions_gone`)."""
+(`stage`, which `ingester.Ingester` runs), and what follows from it (the session's state, latest
+message, usage, mode, model and permission requests) in the same transaction; and what the
+control plane concludes itself when a node has lost a session (`mark_node_sessions_gone`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from corral.errors import Conflict, NotFound
 from corral.protocol.sessions import SessionEventKind, SessionEvents
 from corral.states import LIVE_SESSION_STATES, SessionState
 
-__all__ = ["LAST_MESSAGE_CHARS", "ingest", "mark_node_sessions_gone"]
+__all__ = ["LAST_MESSAGE_CHARS", "mark_node_sessions_gone", "stage"]
 
 log = logging.getLogger("corral.sessions")
 
@@ -30,9 +30,13 @@ LAST_MESSAGE_CHARS = 500
 ENDED_STATES = (SessionState.STOPPED, SessionState.ERROR)
 
 
-async def ingest(db: AsyncSession, hub: SessionHub, node_id: str, batch: SessionEvents) -> int:
-    """Store a node's events (those not stored yet) and what follows from them; return the
-    highest sequence number stored. A node can only send events of its own workspaces."""
+async def stage(
+    db: AsyncSession, node_id: str, batch: SessionEvents
+) -> tuple[int, list[LiveEvent]]:
+    """Stage a node's events (those not stored yet) and what follows from them in `db`'s
+    transaction, which the caller commits (with other batches: `ingester.Ingester`) before
+    publishing what this returns: the highest sequence number stored, and the events for
+    viewers. A node can only send events of its own workspaces."""
     # One query for the session and the check that it runs on this node: it is per batch.
     row = await db.scalar(
         select(AgentSession)
@@ -56,17 +60,14 @@ async def ingest(db: AsyncSession, hub: SessionHub, node_id: str, batch: Session
             await _apply(db, row, event.kind, event.payload)
         row.last_seq = event.seq
     await stored.insert(db)
-    published = stored.published
+    published = list(stored.published)
     highest = max(event.seq for event in batch.events)
     if fresh and row.state in ENDED_STATES:
         # The agent process is gone (its node ends a session with this event): nothing will
         # answer what it still asked.
         published += (await permissions.cancel_pending_requests(db, row)).published
-    await db.commit()
-    if published:
-        hub.publish(row.id, published)
     # The node's own numbers only: events this control plane added are not the node's to forget.
-    return min(row.last_seq, highest)
+    return min(row.last_seq, highest), published
 
 
 async def _apply(
