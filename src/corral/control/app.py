@@ -94,6 +94,7 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await state.node_registry.close_all("the control plane is shutting down")
+            await state.ingester.finish()
             await state.engine.dispose()
 
     app = FastAPI(

@@ -65,6 +65,11 @@ class Ingester:
         # it would be had it arrived a moment earlier; the node sends it again and it is ignored.
         return await asyncio.shield(queued.answer)
 
+    async def finish(self) -> None:
+        """Store what is queued (at shutdown, before the database closes)."""
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
+
     async def _work(self) -> None:
         while self._queue:
             group = self._take()
