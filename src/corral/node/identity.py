@@ -12,8 +12,6 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from corral.errors import CorralError, Unauthenticated
 from corral.node.controlurl import control_plane_proxy, unreachable_reason
 from corral.protocol.frames import NODE_IDENTITY_FILE_NAME
@@ -67,6 +65,9 @@ async def join(
 ) -> NodeIdentity:
     """Trade a join token for this node's credential, trusting what `ssl_context` trusts (see
     `corral.node.controlurl`), as the link will."""
+    # Imported here: a node joins once, and httpx is 7 MiB of every node daemon's memory after.
+    import httpx
+
     url = control_url.rstrip("/")
     try:
         # The machine's proxy and trust store, chosen here rather than by httpx (which would
