@@ -116,7 +116,15 @@ def test_an_idle_workspace_stops_by_itself_and_its_chat_resumes_after_start(
     found = stopped(site, workspace["id"])
     assert found["state_reason"] == REASON
     assert found["idle_stop_at"] is None
-    feed = site.api.get(f"/activity?object_id={workspace['id']}")["items"]
+
+    # The policy records why it stopped the workspace just after the stop itself is stored.
+    def idle_stop_recorded() -> list[dict[str, Any]] | None:
+        items: list[dict[str, Any]] = site.api.get(f"/activity?object_id={workspace['id']}")[
+            "items"
+        ]
+        return items if any(e["action"] == "workspace.idle_stopped" for e in items) else None
+
+    feed = eventually_sync(idle_stop_recorded, "the idle stop in the feed", wait_seconds=10.0)
     idle_stop = next(e for e in feed if e["action"] == "workspace.idle_stopped")
     assert (idle_stop["actor_id"], idle_stop["details"]["reason"]) == (None, REASON)
     stops = [e for e in feed if e["action"] in ("workspace.stopping", "workspace.stopped")]
