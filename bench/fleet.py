@@ -103,6 +103,13 @@ class SimNode:
     sessions: dict[str, _Session] = field(default_factory=dict)
     linked: asyncio.Event = field(default_factory=asyncio.Event)
     sent_events: int = 0
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Reports sent after an answer; held here, as the event loop keeps only weak references."""
+
+    def _later(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -197,7 +204,7 @@ class SimNode:
         """Made at once: the answer says creating, and a moment later the node reports it
         running, as a node whose clone finished does."""
         self.workspaces[spec.id] = WorkspaceStatus(id=spec.id, state=WorkspaceState.RUNNING)
-        asyncio.get_running_loop().create_task(self._report_running(spec.id))
+        self._later(self._report_running(spec.id))
         return WorkspaceStatus(id=spec.id, state=WorkspaceState.CREATING)
 
     async def _report_running(self, workspace_id: str) -> None:
@@ -229,7 +236,7 @@ class SimNode:
         )
         session.next_seq += 1
         self.sessions[start.session_id] = session
-        asyncio.get_running_loop().create_task(
+        self._later(
             self.peer.call(
                 "session.events",
                 SessionEvents(session_id=start.session_id, events=[event]),
