@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -38,6 +36,8 @@ from tests.support.processes import corral_env, corral_server
 from tests.support.sessions import make_repo
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.load import percentile
+from bench.terminal import cpu_seconds, rss_mib
 from corral import __version__
 from corral.protocol.base import Empty
 from corral.protocol.frames import PROTOCOL_VERSION, Hello, Welcome, parse_frame
@@ -261,22 +261,6 @@ class SimNode:
 # -- measuring -----------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def p99(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[98] if samples else float("nan")
-
-
 @dataclass
 class Step:
     nodes: int
@@ -386,7 +370,14 @@ async def measure(fleet: Fleet, pid: int, seconds: float) -> Step:
     sent = sum(n.sent_events for n in fleet.nodes) - sent_before
     stop.set()
     await asyncio.gather(*pollers)
-    return Step(len(fleet.nodes), cpu, rss_mib(pid), p99(workspaces), p99(nodes), sent / elapsed)
+    return Step(
+        len(fleet.nodes),
+        cpu,
+        rss_mib((pid,)),
+        percentile(workspaces, 99),
+        percentile(nodes, 99),
+        sent / elapsed,
+    )
 
 
 @contextlib.asynccontextmanager

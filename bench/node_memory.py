@@ -22,19 +22,13 @@ from pathlib import Path
 
 from tests.support.sessions import make_repo
 
+from bench.terminal import rss_mib
 from bench.terminal_paths import CorralHost, child_pids, corral_host
 
 TARGET_IDLE_MIB = 60.0
 TARGET_PER_TERMINAL_MIB = 1.0
 BASELINE_IDLE_MIB = 127.0
 SETTLE_SECONDS = 2.0
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def node_processes(host: CorralHost) -> dict[str, int]:
@@ -48,7 +42,7 @@ def node_processes(host: CorralHost) -> dict[str, int]:
 
 
 def node_rss(host: CorralHost) -> dict[str, float]:
-    return {role: rss_mib(pid) for role, pid in node_processes(host).items()}
+    return {role: rss_mib((pid,)) for role, pid in node_processes(host).items()}
 
 
 async def run(terminals: int) -> None:
