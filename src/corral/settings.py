@@ -231,6 +231,33 @@ class IdleSettings(SettingsArea):
     )
 
 
+class ReplicaSettings(SettingsArea):
+    """How control plane processes sharing one PostgreSQL database work as one (`corral.control.
+    replicas`): each holds some nodes' links and forwards to the others what it does not hold."""
+
+    advertise_url: str | None = Field(
+        None,
+        description="URL the other replicas reach this one at (its own address on the private "
+        "network, not the load balancer's); derived from host and port when unset, which only "
+        "replicas on one machine can use.",
+    )
+    heartbeat_interval_seconds: float = Field(
+        2.0, gt=0, description="How often a replica tells the database it is alive."
+    )
+    dead_after_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A replica silent this long is taken as gone: the node links it held are "
+        "forgotten until their nodes link again elsewhere.",
+    )
+    forward_timeout_margin_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="What a forwarded node request may take beyond the request's own timeout "
+        "(the hop to the replica holding the link).",
+    )
+
+
 class HetznerSettings(SettingsArea):
     """The Hetzner Cloud provider (`corral.control.providers.hetzner`)."""
 
@@ -437,6 +464,7 @@ class Settings(BaseSettings):
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     idle: IdleSettings = Field(default_factory=IdleSettings)
+    replicas: ReplicaSettings = Field(default_factory=ReplicaSettings)
     providers: ProvidersSettings = Field(default_factory=ProvidersSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
 

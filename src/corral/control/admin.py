@@ -15,7 +15,7 @@ from pathlib import Path
 from corral.control.app import create_state
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.datadir import data_dir_lock, prepare_data_dir, read_running_server
-from corral.control.db.migrate import upgrade
+from corral.control.db.migrate import startup_lock, upgrade
 from corral.control.providers.local import supervise_local_node
 from corral.control.secretbox import (
     KEY_BYTES,
@@ -76,7 +76,8 @@ async def upgrade_database(settings: Settings) -> None:
     prepare_data_dir(settings.data_dir)
     state = create_state(settings)
     try:
-        await upgrade(state.engine)
+        async with startup_lock(state.engine):  # not while a replica starting migrates
+            await upgrade(state.engine)
     finally:
         await state.engine.dispose()
 

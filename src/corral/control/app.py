@@ -12,19 +12,23 @@ from prometheus_client import CollectorRegistry
 
 from corral import __version__
 from corral.control import githubweb, health, web
-from corral.control.api import API_PREFIX, api_router
+from corral.control.api import API_PREFIX, api_router, replicas
 from corral.control.api.errors import install_error_handlers
 from corral.control.api.openapi import install_openapi
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.db.engine import create_engine
 from corral.control.live import (
+    Broker,
     ChangeFeed,
     LocalBroker,
     SessionHub,
     ViewerSockets,
     tracked_db_session_factory,
 )
+from corral.control.live.pgbroker import BROKER_KEY_PURPOSE, PostgresBroker, asyncpg_dsn
 from corral.control.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from corral.control.nodelink.progress import ProvisioningLogs
+from corral.control.nodelink.registry import NodeRegistry
 from corral.control.ratelimit import AttemptLimiter
 from corral.control.reconcilers import (
     enforce_idle_policy_forever,
@@ -33,10 +37,13 @@ from corral.control.reconcilers import (
     reconcile_nodes_forever,
     sweep_orphans_forever,
 )
+from corral.control.replicas.directory import LinkDirectory
+from corral.control.replicas.signing import SIGNING_KEY_PURPOSE, ReplicaSigner
 from corral.control.secretbox import load_secret_box
 from corral.control.services.provisioning import Provisioning
 from corral.control.services.sessions.ingester import Ingester
 from corral.control.state import AppState
+from corral.ids import new_id
 from corral.settings import Settings
 
 __all__ = ["OnReady", "create_app", "create_state"]
@@ -45,17 +52,49 @@ OnReady = Callable[[AppState, Prepared], Awaitable[None]]
 
 
 def create_state(settings: Settings) -> AppState:
+    """The app's state. On PostgreSQL the process is one of possibly several replicas: its
+    live feeds go through PostgreSQL and it reaches nodes linked to the others through them."""
     engine = create_engine(settings.effective_database_url)
-    broker = LocalBroker()
+    secret_box = load_secret_box(settings)
+    replica_id = new_id("rep")
+    postgres = engine.dialect.name == "postgresql"
+    broker: Broker = (
+        PostgresBroker(
+            asyncpg_dsn(settings.effective_database_url),
+            replica_id,
+            secret_box.derive(BROKER_KEY_PURPOSE),
+        )
+        if postgres
+        else LocalBroker()
+    )
     change_feed = ChangeFeed(broker)
     db = tracked_db_session_factory(engine, change_feed)
-    secret_box = load_secret_box(settings)
     placement_due = asyncio.Event()
     session_hub = SessionHub(broker)
+    replicas = (
+        LinkDirectory(
+            db,
+            broker,
+            settings.replicas,
+            ReplicaSigner(secret_box.derive(SIGNING_KEY_PURPOSE), replica_id),
+            replica_id=replica_id,
+            url=settings.replicas.advertise_url or settings.local_url,
+            key_id=secret_box.current_key_id,
+            request_timeout_seconds=settings.nodes.request_timeout_seconds,
+        )
+        if postgres
+        else None
+    )
+    node_registry = NodeRegistry()
+    if replicas is not None:
+        node_registry.use_directory(replicas)
     return AppState(
         settings=settings,
         engine=engine,
         db=db,
+        broker=broker,
+        replicas=replicas,
+        node_registry=node_registry,
         placement_due=placement_due,
         provisioning=Provisioning(
             db=db, settings=settings, secret_box=secret_box, on_ready=placement_due.set
@@ -64,12 +103,33 @@ def create_state(settings: Settings) -> AppState:
         session_hub=session_hub,
         ingester=Ingester(db, session_hub),
         viewer_sockets=ViewerSockets(broker),
+        provisioning_logs=ProvisioningLogs(broker),
         secret_box=secret_box,
         login_limiter=AttemptLimiter(
             settings.auth.login_attempts_per_window, settings.auth.login_attempt_window_seconds
         ),
         metrics=CollectorRegistry(),
     )
+
+
+async def start_replica(state: AppState) -> None:
+    """Join the other replicas (PostgreSQL only): listen to the broker, then say where this
+    replica is reached and learn which node links the others hold."""
+    try:
+        if isinstance(state.broker, PostgresBroker):
+            await state.broker.start()
+        if state.replicas is not None:
+            await state.replicas.start()
+    except BaseException:
+        await stop_replica(state)
+        raise
+
+
+async def stop_replica(state: AppState) -> None:
+    if state.replicas is not None:
+        await state.replicas.stop()
+    if isinstance(state.broker, PostgresBroker):
+        await state.broker.close()
 
 
 def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAPI:
@@ -79,6 +139,7 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepared = await prepare(state)
+        await start_replica(state)
         sweeper = asyncio.create_task(mark_stale_nodes_forever(state), name="stale-node-sweeper")
         placer = asyncio.create_task(place_workspaces_forever(state), name="placement")
         idler = asyncio.create_task(enforce_idle_policy_forever(state), name="idle-policy")
@@ -95,6 +156,7 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
             await asyncio.gather(*tasks, return_exceptions=True)
             await state.node_registry.close_all("the control plane is shutting down")
             await state.ingester.finish()
+            await stop_replica(state)
             await state.engine.dispose()
 
     app = FastAPI(
@@ -114,6 +176,7 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
     app.mount(
         "/assets", StaticFiles(directory=web.STATIC_DIR / "assets", check_dir=False), name="assets"
     )
+    app.include_router(replicas.router)
     app.include_router(githubweb.router)  # before the web app's catch-all
     app.include_router(web.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.api.max_body_bytes)

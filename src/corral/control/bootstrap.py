@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from corral.control.db.engine import redacted_url
-from corral.control.db.migrate import upgrade
+from corral.control.db.migrate import startup_lock, upgrade
 from corral.control.db.models import User
 from corral.control.services import auth
 from corral.control.state import AppState
@@ -27,9 +27,10 @@ async def prepare(state: AppState) -> Prepared:
         "applying database migrations",
         extra={"database": redacted_url(state.settings.effective_database_url)},
     )
-    await upgrade(state.engine)
-    async with state.db() as db:
-        owner, created = await auth.ensure_owner(db, state.settings.auth.owner_name)
+    async with startup_lock(state.engine):
+        await upgrade(state.engine)
+        async with state.db() as db:
+            owner, created = await auth.ensure_owner(db, state.settings.auth.owner_name)
     if created:
         log.info("created the owner account", extra={"user": owner.name})
     return Prepared(owner=owner, owner_created=created)

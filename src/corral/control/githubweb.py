@@ -141,7 +141,7 @@ async def github_callback(
         return _failed(Unauthenticated("GitHub sign-in was cancelled", reason="github_cancelled"))
     client_ip = client_address(request)
     try:
-        state.login_limiter.check(client_ip)
+        await state.login_limiter.check(db, client_ip)
         try:
             flow = open_state(state.secret_box, "signin", sealed)
             held = request.cookies.get(NONCE_COOKIE, "")
@@ -154,7 +154,7 @@ async def github_callback(
                 raise Unauthenticated("GitHub sent no sign-in code", reason="github_state_invalid")
             response = await _finish_sign_in(request, db, state, code, flow.user_id, flow.next_path)
         except (Unauthenticated, PermissionDenied):
-            state.login_limiter.fail(client_ip)
+            await state.login_limiter.fail(db, client_ip)
             raise
     except CorralError as exc:
         log.info("GitHub sign-in refused: %s", exc.reason)

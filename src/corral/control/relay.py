@@ -7,7 +7,9 @@ twenty flooding terminals keep no more bytes in flight than one, so a keystroke'
 quiet terminal does not queue behind megabytes of other terminals' output.
 
 If the node link drops, the relay waits for the node to relink and attaches again from the last
-byte the viewer got: no gap and no repeat.
+byte the viewer got: no gap and no repeat. If the node relinks to another control plane replica,
+the relay stops with the viewer's socket open and says where the next leg starts
+(`corral.control.terminalviewer` goes on through that replica).
 
 Viewer protocol: binary frames are terminal bytes both ways; text frames from the viewer are
 JSON `{"type": "resize", "cols": N, "rows": M}`; the first text frame to the viewer is
@@ -61,6 +63,7 @@ class TerminalRelay:
         relink_grace_seconds: float,
         offset: int | None = None,
         on_input: Callable[[], None] | None = None,
+        announce: bool = True,
     ) -> None:
         self.websocket = websocket
         self.registry = registry
@@ -83,27 +86,49 @@ class TerminalRelay:
         yet sent to the viewer. Grants top it up to the link's share."""
         self._on_input = on_input
         """Told of each input frame (the idle policy's activity); must be cheap."""
+        self._announce = announce
+        """Whether to send the viewer the `attached` frame (not on a later leg: it has it)."""
+        self._moved = False
+        self.attached = False
+        """Whether the terminal was attached: the viewer has had bytes of it, or could have."""
 
-    async def run(self) -> None:
-        attached = await self._attach(self.registry.get(self.node_id))
-        await self.websocket.send_text(
-            json.dumps(
-                {
-                    "type": "attached",
-                    "terminal": attached.terminal.model_dump(mode="json"),
-                    "offset": attached.offset,
-                }
+    @property
+    def resume_offset(self) -> int | None:
+        """Where a next leg of the viewer's socket starts: after the last byte received."""
+        return self._resume
+
+    async def run(self) -> bool:
+        """Serve the viewer until it leaves or the terminal ends (its socket is closed then);
+        or until the node's link moves to another replica: then True, with the socket open."""
+        link = self.registry.local(self.node_id)
+        if link is None:
+            self.registry.get(self.node_id)  # raises when the node is not linked anywhere
+            return True  # linked to another replica
+        attached = await self._attach(link)
+        self.attached = True
+        if self._announce:
+            await self.websocket.send_text(
+                json.dumps(
+                    {
+                        "type": "attached",
+                        "terminal": attached.terminal.model_dump(mode="json"),
+                        "offset": attached.offset,
+                    }
+                )
             )
-        )
         sender = asyncio.create_task(self._to_viewer())
+        receiver = asyncio.create_task(self._from_viewer())
         try:
-            await self._from_viewer()
+            await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            tasks = [sender, *([self._reattaching] if self._reattaching else [])]
+            tasks = [sender, receiver, *([self._reattaching] if self._reattaching else [])]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._detach()
+        if receiver.done() and not receiver.cancelled() and (error := receiver.exception()):
+            raise error
+        return self._moved
 
     async def _attach(self, link: NodeConnection) -> TerminalAttached:
         """Open a stream on `link` and attach it from `self.offset`; on failure, close it."""
@@ -157,9 +182,13 @@ class TerminalRelay:
             self._end(reason or "terminal closed")
 
     async def _reattach(self) -> None:
-        link = await self.registry.wait_for(self.node_id, self.relink_grace_seconds)
-        if link is None:
+        if await self.registry.wait_for(self.node_id, self.relink_grace_seconds) is None:
             self._end("the node is not reachable")
+            return
+        link = self.registry.local(self.node_id)
+        if link is None:  # relinked to another replica: the next leg goes through it
+            self._moved = True
+            self._end("the node linked to another replica")
             return
         try:
             await self._attach(link)
@@ -174,6 +203,8 @@ class TerminalRelay:
         while True:
             item = await self._chunks.get()
             if item is None:
+                if self._moved:
+                    return
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                     await self.websocket.close(CLOSE_NORMAL, (self._ended or "")[:120])
                 return

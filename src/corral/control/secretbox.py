@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Protocol
@@ -93,6 +94,11 @@ class SecretBox:
 
     def holds(self, kid: str) -> bool:
         return kid in self._keys
+
+    def derive(self, purpose: str) -> bytes:
+        """A key for `purpose` (signing calls between replicas, say) from the current key:
+        processes that share the secret key share it, and it reveals nothing of the key."""
+        return hmac.new(self._keys[self.current_key_id], purpose.encode(), hashlib.sha256).digest()
 
 
 class SealedRow(Protocol):

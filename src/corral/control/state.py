@@ -9,11 +9,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from corral.control.db.engine import DbSessionFactory
-from corral.control.live import ChangeFeed, SessionHub, ViewerSockets
+from corral.control.live import Broker, ChangeFeed, SessionHub, ViewerSockets
 from corral.control.nodelink.progress import ProvisioningLogs
 from corral.control.nodelink.registry import NodeRegistry
 from corral.control.presence import Presence
 from corral.control.ratelimit import AttemptLimiter
+from corral.control.replicas.directory import LinkDirectory
 from corral.control.secretbox import SecretBox
 from corral.control.services.provisioning import Provisioning
 from corral.control.services.sessions.ingester import Ingester
@@ -32,15 +33,19 @@ class AppState:
     secret_box: SecretBox
     login_limiter: AttemptLimiter
     metrics: CollectorRegistry
+    broker: Broker
+    """Under the live feeds: in this process, or through PostgreSQL between replicas."""
     change_feed: ChangeFeed
     session_hub: SessionHub
     ingester: Ingester
     """Stores the session events nodes send, several batches to a transaction."""
     viewer_sockets: ViewerSockets
+    provisioning_logs: ProvisioningLogs
     provisioning: Provisioning
     """What the node reconciler works with (`services.provisioning`)."""
+    replicas: LinkDirectory | None = None
+    """With PostgreSQL: this replica's name and where the other replicas hold node links."""
     node_registry: NodeRegistry = field(default_factory=NodeRegistry)
-    provisioning_logs: ProvisioningLogs = field(default_factory=ProvisioningLogs)
     terminal_tickets: TerminalTickets = field(default_factory=TerminalTickets)
     placement_due: asyncio.Event = field(default_factory=asyncio.Event)
     """Set to have the placement loop look at pending workspaces now rather than at its next

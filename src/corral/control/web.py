@@ -112,11 +112,11 @@ async def login(
         return page("<p>Sign-in must come from Corral's own page.</p>", status=403)
     client = client_address(request)
     try:
-        state.login_limiter.check(client)
+        await state.login_limiter.check(db, client)
         try:
             user = await auth.redeem_login_link(db, token)
         except Unauthenticated:
-            state.login_limiter.fail(client)
+            await state.login_limiter.fail(db, client)
             raise
     except (Unauthenticated, RateLimited) as exc:
         status = 429 if isinstance(exc, RateLimited) else 401

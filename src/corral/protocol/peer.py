@@ -44,7 +44,15 @@ from corral.protocol.frames import (
 )
 from corral.protocol.messages import EVENTS, METHODS, Body
 
-__all__ = ["Handler", "Peer", "PeerClosed", "RemoteCallError", "StreamHandler", "Transport"]
+__all__ = [
+    "Handler",
+    "Peer",
+    "PeerClosed",
+    "RemoteCallError",
+    "StreamHandler",
+    "Transport",
+    "response_result",
+]
 
 log = logging.getLogger("corral.protocol")
 
@@ -101,6 +109,16 @@ def error_kind(exc: CorralError) -> str:
 def remote_error(error: RemoteError) -> CorralError:
     cls = dict(_KINDS).get(error.kind, RemoteCallError)
     return cls(error.message, reason=error.code)
+
+
+def response_result(response: Response, result_model: type[Body], sender: str, method: str) -> Body:
+    """The result a response frame carries, validated; its error raised as a `CorralError`."""
+    if response.error is not None:
+        raise remote_error(response.error)
+    try:
+        return result_model.model_validate(response.result or {})
+    except ValidationError:
+        raise ProtocolError(f"{sender} a malformed result for {method}") from None
 
 
 class Peer:
@@ -167,12 +185,7 @@ class Peer:
                 ) from None
         finally:
             self._pending.pop(request_id, None)
-        if response.error is not None:
-            raise remote_error(response.error)
-        try:
-            return result_model.model_validate(response.result or {})
-        except ValidationError:
-            raise ProtocolError(f"{self._name} sent a malformed result for {method}") from None
+        return response_result(response, result_model, f"{self._name} sent", method)
 
     async def call(
         self,

@@ -53,9 +53,10 @@ class _ViewerSocket:
 async def _viewers(site: Site, count: int) -> AsyncIterator[list[tuple[int, _ViewerSocket]]]:
     """`count` terminals, each with a viewer attached through a relay: (stream, socket) pairs."""
     registry = site.state.node_registry
-    link = registry.get(site.node.id)
+    link = registry.local(site.node.id)
+    assert link is not None
     attached: list[tuple[int, _ViewerSocket]] = []
-    runs: list[asyncio.Task[None]] = []
+    runs: list[asyncio.Task[bool]] = []
     try:
         for _ in range(count):
             async with site.state.db() as db:
@@ -122,7 +123,8 @@ async def test_a_terminal_gets_the_larger_share_back_when_the_others_leave(site:
         for _, other in others:
             other.leave()
         for _ in range(200):  # the relays detach their streams from the link
-            if site.state.node_registry.get(site.node.id).stream_window() == BUDGET:
+            link = site.state.node_registry.local(site.node.id)
+            if link is not None and link.stream_window() == BUDGET:
                 break
             await asyncio.sleep(0.01)
         for _ in range(3):

@@ -49,7 +49,8 @@ async def test_an_attached_terminal_streams_its_output(site: Site) -> None:
         made = await terminals.create_terminal(
             db, site.state.node_registry, site.owner.id, "ws", cols=80, rows=24
         )
-    link = site.state.node_registry.get(site.node.id)
+    link = site.state.node_registry.local(site.node.id)
+    assert link is not None
     viewer = _Viewer()
     stream = link.open_stream(viewer)
     attach = TerminalAttach(

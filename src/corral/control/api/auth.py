@@ -28,11 +28,11 @@ async def exchange_login_link(
 ) -> LoginExchanged:
     """Trade a login link's token for a new API token (what `corral login URL` does)."""
     client = client_address(request)
-    state.login_limiter.check(client)
+    await state.login_limiter.check(db, client)
     try:
         user = await auth.redeem_login_link(db, body.token)
     except Unauthenticated:
-        state.login_limiter.fail(client)
+        await state.login_limiter.fail(db, client)
         raise
     row, secret = await auth.create_api_token(db, user, body.token_name)
     return LoginExchanged(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from starlette.requests import HTTPConnection
 from corral.control.api.closecodes import CLOSE_UNAUTHORIZED
 from corral.control.api.errors import close_reason
 from corral.control.db.models import ApiToken, User, WebSession
+from corral.control.live import Viewer
 from corral.control.services import auth
 from corral.control.state import AppState
 from corral.errors import PermissionDenied, Unauthenticated
@@ -39,6 +41,9 @@ __all__ = [
     "websocket_user",
     "while_allowed",
 ]
+
+log = logging.getLogger("corral.api")
+RECHECK_RETRY_SECONDS = 2.0
 
 SESSION_COOKIE = "corral_session"
 CSRF_COOKIE = "corral_csrf"
@@ -127,17 +132,35 @@ async def while_allowed(
             await auth.active_user(db, user_id)
         served = asyncio.ensure_future(serve())
         cut_off = asyncio.ensure_future(viewer.wait_cut_off())
+        recheck = asyncio.ensure_future(_recheck_when_told(state, viewer, user_id))
         try:
             await asyncio.wait({served, cut_off}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (served, cut_off):
+            for task in (served, cut_off, recheck):
                 task.cancel()
-            await asyncio.gather(served, cut_off, return_exceptions=True)
+            await asyncio.gather(served, cut_off, recheck, return_exceptions=True)
         if viewer.cut_off_reason is None:
             served.result()  # what it raised, if anything
             return
         with contextlib.suppress(RuntimeError):  # `serve` closed it already
             await websocket.close(CLOSE_UNAUTHORIZED, close_reason(viewer.cut_off_reason))
+
+
+async def _recheck_when_told(state: AppState, viewer: Viewer, user_id: str) -> None:
+    """Check the user again each time the broker may have lost a cut-off (`Viewer.recheck`)."""
+    while True:
+        await viewer.recheck.wait()
+        viewer.recheck.clear()
+        try:
+            async with state.db() as db:
+                await auth.active_user(db, user_id)
+        except Unauthenticated as exc:
+            viewer.cut_off(exc.message)
+            return
+        except Exception:
+            log.exception("could not check a viewer's account again; trying again")
+            await asyncio.sleep(RECHECK_RETRY_SECONDS)
+            viewer.recheck.set()
 
 
 async def current_principal(request: Request, db: Db) -> Principal:

@@ -143,8 +143,8 @@ class NodeLink:
         marked ready and reconciled; unregistered after. A `CorralError` cuts the link as
         `CLOSE_BAD_FRAME`."""
         state, node, connection = self.state, self.node, self.connection
-        replaced = await state.node_registry.add(connection)
         try:
+            replaced = await state.node_registry.add(connection)
             if replaced is not None:
                 await replaced.close("the node linked again", code=CLOSE_NORMAL)
             async with state.db() as db:

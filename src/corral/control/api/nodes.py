@@ -156,15 +156,15 @@ async def _node_of_bearer(request: Request, db: AsyncSession, state: AppState) -
     """The node whose join token is the request's bearer token; a wrong one counts as a
     failed sign-in attempt of the caller's address."""
     try:
-        return await provisioning.node_for_join_token(db, _bearer(request, state))
+        return await provisioning.node_for_join_token(db, await _bearer(request, db, state))
     except Unauthenticated:
-        state.login_limiter.fail(client_address(request))
+        await state.login_limiter.fail(db, client_address(request))
         raise
 
 
-def _bearer(request: Request, state: AppState) -> str:
+async def _bearer(request: Request, db: AsyncSession, state: AppState) -> str:
     client = client_address(request)
-    state.login_limiter.check(client)
+    await state.login_limiter.check(db, client)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send the join token as a bearer token", reason="join_token_invalid")
@@ -175,11 +175,11 @@ def _bearer(request: Request, state: AppState) -> str:
 async def join(body: NodeJoin, request: Request, db: Db, state: State) -> NodeJoined:
     """Trade a join token for the node's credential (what `corral node run` does first)."""
     client = client_address(request)
-    state.login_limiter.check(client)
+    await state.login_limiter.check(db, client)
     try:
         node, credential = await nodes.join_node(db, body.join_token)
     except Unauthenticated:
-        state.login_limiter.fail(client)
+        await state.login_limiter.fail(db, client)
         raise
     return NodeJoined(node_id=node.id, credential=credential)
 
@@ -205,8 +205,5 @@ async def remove_node(node: NodeRef, user: CurrentUser, db: Db, state: State) ->
     found = await nodes.get_node(db, node, user)
     removed = await provisioning.request_removal(db, user.id, user.role == UserRole.OWNER, found)
     state.nodes_due.set()
-    if state.node_registry.is_connected(removed.id):
-        await state.node_registry.get(removed.id).close(
-            "the node was removed", code=CLOSE_UNAUTHORIZED
-        )
+    await state.node_registry.disconnect(removed.id, "the node was removed", CLOSE_UNAUTHORIZED)
     return await public(db, user, removed, state)

@@ -12,11 +12,11 @@ from corral.control.api.constants import API_PREFIX
 from corral.control.api.deps import CurrentUser, Db, State, websocket_user, while_allowed
 from corral.control.api.errors import close_for_error
 from corral.control.db.base import utcnow
-from corral.control.relay import TerminalRelay
 from corral.control.schemas.fields import TerminalId, WorkspaceRef
 from corral.control.schemas.workspaces import TerminalCreate, TerminalPublic, TerminalTicket
 from corral.control.services import terminals, workspaces
 from corral.control.state import AppState
+from corral.control.terminalviewer import serve_terminal
 from corral.errors import (
     CorralError,
     Unauthenticated,
@@ -57,7 +57,7 @@ async def create_ticket(
 ) -> TerminalTicket:
     """A single-use, 60 s ticket for the terminal's WebSocket (browsers cannot set headers)."""
     found, _ = await workspaces.running_with_link(db, state.node_registry, user.id, workspace)
-    ticket = state.terminal_tickets.issue(user.id, found.id, terminal)
+    ticket = await state.terminal_tickets.issue(db, user.id, found.id, terminal)
     url = f"{API_PREFIX}/workspaces/{found.id}/terminals/{terminal}/ws?ticket={ticket}"
     return TerminalTicket(
         ticket=ticket,
@@ -71,8 +71,8 @@ async def _viewer(
 ) -> str:
     """The user id the WebSocket acts for: from a ticket, a bearer token or the cookie."""
     if ticket is not None:
-        redeemed = state.terminal_tickets.redeem(ticket, terminal)
         async with state.db() as db:
+            redeemed = await state.terminal_tickets.redeem(db, ticket, terminal)
             found = await workspaces.get_workspace(db, redeemed.user_id, workspace)
         if found.id != redeemed.workspace_id:
             raise Unauthenticated("the terminal ticket is for another workspace")
@@ -100,17 +100,20 @@ async def terminal_socket(
                 workspace,
                 wait_seconds=state.settings.nodes.relink_grace_seconds,
             )
-        relay = TerminalRelay(
-            websocket,
-            state.node_registry,
-            node_id=link.node_id,
-            workspace_id=found.id,
-            terminal_id=terminal,
-            relink_grace_seconds=state.settings.nodes.relink_grace_seconds,
-            offset=offset,
-            on_input=lambda: state.presence.touch(found.id),
-        )
         with state.presence.watching(found.id):
-            await while_allowed(websocket, state, user_id, relay.run)
+            await while_allowed(
+                websocket,
+                state,
+                user_id,
+                lambda: serve_terminal(
+                    websocket,
+                    state,
+                    node_id=link.node_id,
+                    workspace_id=found.id,
+                    terminal_id=terminal,
+                    offset=offset,
+                    on_input=lambda: state.presence.touch(found.id),
+                ),
+            )
     except CorralError as exc:
         await close_for_error(websocket, exc)

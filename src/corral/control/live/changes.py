@@ -73,6 +73,10 @@ class ChangeSubscription:
         self.topics.update(topics)
         self._ready.set()
 
+    def lose(self) -> None:
+        """Notices may have been lost: every list counts as changed."""
+        self.add(set(TOPICS.values()))
+
     async def take(self) -> set[str]:
         """Wait for at least one topic, then return all pending ones."""
         await self._ready.wait()
@@ -93,7 +97,7 @@ class ChangeFeed:
     @contextmanager
     def subscribe(self, user_id: str) -> Iterator[ChangeSubscription]:
         subscription = ChangeSubscription()
-        with self._broker.listen(_channel(user_id), subscription.add):
+        with self._broker.listen(_channel(user_id), subscription.add, subscription.lose):
             yield subscription
 
     def publish(self, changes: dict[str, set[str]]) -> None:

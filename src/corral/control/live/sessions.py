@@ -4,7 +4,8 @@ Events are published after they are committed, so a viewer that subscribes first
 the database misses nothing: anything committed before its read is in the read, anything after
 arrives here. The viewer drops what it already has by sequence number. A subscriber that falls
 too far behind is cut off (its queue is bounded) and reconnects from its last number, which
-costs a database read instead of control-plane memory.
+costs a database read instead of control-plane memory. One whose broker may have lost events
+(`missed`) reads the database again from its last number before it goes on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Subscription:
         self.queue: asyncio.Queue[list[Event]] = asyncio.Queue()
         self.queued = 0
         self.overflowed = False
+        self.missed = False
+        """Events may have been lost on the way here: read the stored ones again."""
 
     def put(self, message: Any) -> None:
         events: list[Event] = [(seq, event) for seq, event in message]
@@ -40,6 +43,10 @@ class Subscription:
             self.queue.put_nowait([])  # wakes the viewer, which sees `overflowed`
             return
         self.queue.put_nowait(events)
+
+    def lose(self) -> None:
+        self.missed = True
+        self.queue.put_nowait([])  # wakes the viewer, which sees `missed`
 
     async def get(self) -> list[Event]:
         events = await self.queue.get()
@@ -56,7 +63,7 @@ class SessionHub:
     @contextmanager
     def subscribe(self, session_id: str) -> Iterator[Subscription]:
         subscription = Subscription()
-        with self._broker.listen(_channel(session_id), subscription.put):
+        with self._broker.listen(_channel(session_id), subscription.put, subscription.lose):
             yield subscription
 
     def publish(self, session_id: str, events: list[Event]) -> None:

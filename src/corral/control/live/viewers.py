@@ -1,7 +1,8 @@
 """The viewers' WebSockets that are open (terminals, session events, live updates), by user, so
 that an account that is disabled loses every one of them at once, not at its next reconnect.
 
-In memory, like the sockets themselves: one control plane process serves them.
+A cut-off reaches the sockets on every replica through the broker. When the broker may have
+lost one, each socket is told to check its user again (`recheck`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ class Viewer:
     def __init__(self) -> None:
         self.cut_off_reason: str | None = None
         self._cut = asyncio.Event()
+        self.recheck = asyncio.Event()
+        """Set when a cut-off may have been lost: the socket checks its user is still allowed."""
 
     def cut_off(self, reason: Any) -> None:
         self.cut_off_reason = str(reason)
         self._cut.set()
+
+    def lose(self) -> None:
+        self.recheck.set()
 
     async def wait_cut_off(self) -> None:
         await self._cut.wait()
@@ -41,7 +47,7 @@ class ViewerSockets:
     def track(self, user_id: str) -> Iterator[Viewer]:
         """A socket of `user_id`, tracked for the length of the block."""
         viewer = Viewer()
-        with self._broker.listen(_channel(user_id), viewer.cut_off):
+        with self._broker.listen(_channel(user_id), viewer.cut_off, viewer.lose):
             yield viewer
 
     def cut_off(self, user_id: str, reason: str) -> None:

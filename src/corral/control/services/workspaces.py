@@ -17,9 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import Node, Workspace
-from corral.control.nodelink.connection import NodeConnection
 from corral.control.nodelink.progress import ProvisioningLogs
-from corral.control.nodelink.registry import NodeRegistry
+from corral.control.nodelink.registry import NodeCalls, NodeRegistry
 from corral.control.services import activity, projects, runtimes
 from corral.control.services import nodes as node_service
 from corral.control.services.git import check_branch
@@ -462,7 +461,7 @@ async def running_with_link(
     workspace_ref: str,
     *,
     wait_seconds: float = 0,
-) -> tuple[Workspace, NodeConnection]:
+) -> tuple[Workspace, NodeCalls]:
     """The user's running workspace and the link to its node, waiting up to `wait_seconds` for
     a node that is relinking (after a control plane restart, viewers come back first)."""
     workspace = await get_workspace(db, user_id, workspace_ref)

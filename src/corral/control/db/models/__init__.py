@@ -2,7 +2,14 @@
 
 from corral.control.db.models.activity import ActivityEvent
 from corral.control.db.models.agents import AgentSetting, CustomAgent
-from corral.control.db.models.coordination import InstanceValue, Lease
+from corral.control.db.models.coordination import (
+    InstanceValue,
+    Lease,
+    NodeLinkHolder,
+    Replica,
+    SignInFailure,
+    TerminalAccessTicket,
+)
 from corral.control.db.models.credentials import Credential, CredentialKind
 from corral.control.db.models.github import GitHubAccount, GitHubApp, PullRequest
 from corral.control.db.models.nodes import MachineState, Node, NodeJoinToken, NodeStep
@@ -41,12 +48,16 @@ __all__ = [
     "MachineState",
     "Node",
     "NodeJoinToken",
+    "NodeLinkHolder",
     "NodeStep",
     "PermissionRequest",
     "PermissionState",
     "Project",
     "PullRequest",
+    "Replica",
     "SessionEvent",
+    "SignInFailure",
+    "TerminalAccessTicket",
     "User",
     "UserRole",
     "UserState",

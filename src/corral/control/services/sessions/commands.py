@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import AgentSession, Node, Project, Workspace
 from corral.control.live.sessions import SessionHub
-from corral.control.nodelink.connection import NodeConnection
-from corral.control.nodelink.registry import NodeRegistry
+from corral.control.nodelink.registry import NodeCalls, NodeRegistry
 from corral.control.secretbox import SecretBox
 from corral.control.services import activity, agents, lifecycle, workspaces
 from corral.control.services.sessions.permissions import cancel_pending_requests
@@ -157,7 +156,7 @@ async def prompt(
 
 async def _live(
     db: AsyncSession, registry: NodeRegistry, user_id: str, ref: str
-) -> tuple[AgentSession, NodeConnection]:
+) -> tuple[AgentSession, NodeCalls]:
     """The user's session, which must be live, and the link to its node."""
     row = await get_session(db, user_id, ref)
     if row.state not in LIVE_SESSION_STATES:

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import AgentSession, SessionEvent, Workspace
-from corral.control.nodelink.connection import NodeConnection
-from corral.control.nodelink.registry import NodeRegistry
+from corral.control.nodelink.registry import NodeCalls, NodeRegistry
 from corral.control.services import workspaces
 from corral.control.services.lookup import find_by_ref
 from corral.control.services.pagination import paginate
@@ -67,7 +66,7 @@ async def list_events(
 
 async def live_link(
     db: AsyncSession, registry: NodeRegistry, row: AgentSession
-) -> tuple[Workspace, NodeConnection]:
+) -> tuple[Workspace, NodeCalls]:
     """The session's running workspace and the link to its node."""
     if row.workspace_id is None:
         raise Conflict("the session's workspace is gone", reason="workspace_gone")

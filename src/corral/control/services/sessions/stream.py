@@ -38,29 +38,38 @@ async def stream(
 ) -> AsyncGenerator[list[LiveEvent], None]:
     """Batches of the user's session's events after `after`, as viewers get them: the stored
     ones (`page` at a time, each page a database session of its own), then the live ones
-    forever. Raises `FellBehind` when the viewer fell too far behind; close it (`aclosing`)
-    when done with it, which ends its subscription."""
+    forever. Live events that skip a number, or a broker that may have lost some, send it back
+    to the stored ones from its last number. Raises `FellBehind` when the viewer fell too far
+    behind; close it (`aclosing`) when done with it, which ends its subscription."""
     with hub.subscribe(session_id) as subscription:
         last = after
         while True:
-            async with open_db() as db:
-                _, stored = await list_events(db, user_id, session_id, after=last, limit=page)
-            if stored:
-                yield [
-                    (
-                        e.seq,
-                        event_json(session_id, e.seq, e.kind, json.dumps(e.payload), e.created_at),
-                    )
-                    for e in stored
-                ]
-                last = stored[-1].seq
-            if len(stored) < page:
-                break
-        while True:
-            events = await subscription.get()
-            if subscription.overflowed:
-                raise FellBehind("too far behind: reconnect from your last seq")
-            fresh = [event for event in events if event[0] > last]
-            if fresh:
-                yield fresh
-                last = fresh[-1][0]
+            subscription.missed = False
+            while True:
+                async with open_db() as db:
+                    _, stored = await list_events(db, user_id, session_id, after=last, limit=page)
+                if stored:
+                    yield [
+                        (
+                            e.seq,
+                            event_json(
+                                session_id, e.seq, e.kind, json.dumps(e.payload), e.created_at
+                            ),
+                        )
+                        for e in stored
+                    ]
+                    last = stored[-1].seq
+                if len(stored) < page:
+                    break
+            while not subscription.missed:
+                events = await subscription.get()
+                if subscription.overflowed:
+                    raise FellBehind("too far behind: reconnect from your last seq")
+                fresh = [event for event in events if event[0] > last]
+                if fresh and fresh[0][0] != last + 1:
+                    # Some never came (a replica died between storing and telling): they are
+                    # stored, since events are told after their commit; read them from there.
+                    break
+                if fresh:
+                    yield fresh
+                    last = fresh[-1][0]
