@@ -114,7 +114,6 @@ class LinkDirectory:
                 )
             )
             await db.commit()
-        self._client = httpx.AsyncClient(trust_env=False)
         self._listening = contextlib.ExitStack()
         self._listening.enter_context(
             self._broker.listen(LINKS_CHANNEL, self._on_message, self._refresh_soon)
@@ -155,8 +154,10 @@ class LinkDirectory:
 
     def forwarded(self, node_id: str, node_name: str | None) -> ForwardedNodeConnection | None:
         holder = self._holders.get(node_id)
-        if holder is None or self._client is None:
+        if holder is None:
             return None
+        if self._client is None:  # made on first use: its TLS context takes a while
+            self._client = httpx.AsyncClient(trust_env=False)
         return ForwardedNodeConnection(
             node_id,
             node_name or node_id,
