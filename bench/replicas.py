@@ -55,7 +55,7 @@ async def echo_latencies(
     ticket = pair.api_b.post(f"/workspaces/{ws}/terminals/{terminal_id}/tickets")["ticket"]
     async with open_viewer(terminal_url(base_url, ws, terminal_id, ticket=ticket)) as viewer:
         await viewer.drain()
-        await viewer.type("stty -echo; cat\n")
+        await viewer.type("cat\n")  # the terminal echoes each key typed into it
         await viewer.drain()
         samples = []
         for n in range(keys):
