@@ -106,10 +106,7 @@ def on_host(path: Path) -> bool:
 def asleep_writing(node_dir: Path, argv: list[str]) -> bool:
     """Whether a process running `argv` in a terminal of this node sleeps in a syscall on its
     stdout (the terminal): in a write, as `head` in a pipeline only reads its stdin."""
-    hosts = [
-        pid for pid in all_pids() if "pty-host" in cmdline(pid) and str(node_dir) in cmdline(pid)
-    ]
-    for pid in (p for host in hosts for p in descendants(host)):
+    for pid in (p for host in pty_hosts(node_dir) for p in descendants(host)):
         if cmdline(pid).split() != argv:
             continue
         try:
@@ -700,11 +697,16 @@ class Remote:
 
 @contextmanager
 def remote_site(
-    base: Path, *, agent_backoff: bool = False, missed_beats: int = 3
+    base: Path,
+    *,
+    agent_backoff: bool = False,
+    missed_beats: int = 3,
+    agent_settings: dict[str, str] | None = None,
 ) -> Iterator[Remote]:
     """`corral serve`, a `corral node run` agent joined with `corral node add`, a workspace.
 
-    The agent redials after 0.1 to 0.5 s, or with `agent_backoff` as it does out of the box.
+    The agent redials after 0.1 to 0.5 s, or with `agent_backoff` as it does out of the box;
+    `agent_settings` are more variables of its environment.
     """
     repo = make_repo(base / "repo", {"README.md": README})
     env = server_env(base / "server-home", missed_beats=missed_beats)
@@ -718,6 +720,7 @@ def remote_site(
         created = api.post("/nodes", {"name": "remote"})
         node_home = base / "node-home"
         node_env = corral_env(node_home) if agent_backoff else agent_env(node_home)
+        node_env.update(agent_settings or {})
         agent = stack.enter_context(
             node_agent(
                 site.node_dir, node_env, control_url=server.url, join_token=created["join_token"]
@@ -763,6 +766,51 @@ async def test_a_killed_node_daemon_goes_stale_and_relinks_on_restart(tmp_path: 
                     await viewer.type("cat README.md; echo after-$((8*8))\n")
                     await viewer.read_until(b"after-64")
                 assert README.strip().encode() in viewer.output
+
+
+def pty_hosts(node_dir: Path) -> list[int]:
+    return [
+        pid for pid in all_pids() if "pty-host" in cmdline(pid) and str(node_dir) in cmdline(pid)
+    ]
+
+
+async def test_an_idle_pty_host_is_stopped_and_the_next_terminal_starts_one(
+    tmp_path: Path,
+) -> None:
+    """A node gives its PTY host's memory back once it has held no terminal for a while
+    (`terminals.pty_host_idle_seconds`), never while one is open, and the next terminal works
+    as the first did."""
+    idle = {"CORRAL_NODE_TERMINALS__PTY_HOST_IDLE_SECONDS": "1"}
+    with remote_site(tmp_path, agent_settings=idle) as remote:
+        site, workspace_id = remote.site, remote.workspace_id
+        headers, context = site.api.headers, site.context
+        terminal_id = site.new_terminal(workspace_id)
+        [host] = pty_hosts(site.node_dir)
+        url = site.url(workspace_id, terminal_id)
+        async with open_viewer(url, headers=headers, context=context) as viewer:
+            await viewer.type("echo one-$((2*3))\n")
+            await viewer.read_until(b"one-6")
+            # Heartbeats every 0.3 s: many listings past the idle time, each finding it open.
+            await asyncio.sleep(3)
+            await viewer.type("echo two-$((3*3))\n")
+            await viewer.read_until(b"two-9")
+        assert pty_hosts(site.node_dir) == [host]
+
+        site.api.request("DELETE", f"/workspaces/{workspace_id}/terminals/{terminal_id}")
+        await eventually(
+            lambda: not pty_hosts(site.node_dir), "the idle PTY host stopped", context=context
+        )
+        assert site.node("remote")["connected"] is True
+        assert site.api.get(f"/workspaces/{workspace_id}/terminals") == []
+
+        again = site.new_terminal(workspace_id)
+        assert len(pty_hosts(site.node_dir)) == 1
+        async with open_viewer(
+            site.url(workspace_id, again), headers=headers, context=context
+        ) as viewer:
+            await viewer.type("cat README.md; echo three-$((4*4))\n")
+            await viewer.read_until(b"three-16")
+        assert README.strip().encode() in viewer.output
 
 
 async def test_a_restarted_control_plane_gets_its_node_and_terminals_back(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.connectproxy import connect_proxy
 from tests.support.nodes import WAIT_SECONDS, Api, exchange, node_agent
 from tests.support.processes import assert_one_line_error, corral_env, corral_server, run_cli
 from tests.support.tls import TestAuthority
@@ -114,6 +115,45 @@ def test_a_node_joins_and_links_over_https_trusting_a_ca_from_ssl_cert_file(
                 assert '"linked to https://127.0.0.1' in node.stderr()
         finally:
             api.close()
+
+
+def test_a_node_joins_and_links_through_the_machines_proxy(
+    tmp_path: Path, authority: TestAuthority
+) -> None:
+    """A control plane at a name only the company proxy can reach (as on a network where
+    HTTPS goes out through a proxy): the node joins and links through its CONNECT tunnel, with
+    TLS end to end to the control plane."""
+    served = authority.issue("corral.test", "127.0.0.1")
+    trusting = authority.client_context()
+    env = corral_env(tmp_path / "home", CORRAL_NODE_RECONNECT_MAX_SECONDS="0.5")
+    tls = ["--certfile", str(served.certfile), "--keyfile", str(served.keyfile)]
+    with corral_server(tmp_path / "data", env, extra_args=tls, verify=trusting) as server:
+        assert server.link is not None
+        port = server.port
+        api = Api(server.url, exchange(server.url, server.link, verify=trusting), verify=trusting)
+        try:
+            token = api.post("/nodes", {"name": "remote"})["join_token"]
+            with connect_proxy({f"corral.test:{port}": port}) as proxy:
+                node_env = {
+                    **env,
+                    "SSL_CERT_FILE": str(authority.ca_file),
+                    "HTTPS_PROXY": proxy.url,
+                }
+                with node_agent(
+                    tmp_path / "node",
+                    node_env,
+                    control_url=f"https://corral.test:{port}",
+                    join_token=token,
+                ) as node:
+                    api.context = node.describe
+                    wait_node_ready(api, "remote")
+                # One tunnel to join, one for the link.
+                tunnels = [line.rsplit(" ", 1)[0] for line in proxy.request_lines]
+                assert tunnels == [f"CONNECT corral.test:{port}"] * 2
+        finally:
+            api.close()
+        identity = json.loads((tmp_path / "node" / "node.json").read_text())
+        assert identity["control_url"] == f"https://corral.test:{port}"
 
 
 def test_a_node_that_does_not_trust_the_certificate_says_so(

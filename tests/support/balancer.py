@@ -13,7 +13,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
-__all__ = ["Balancer", "balancer"]
+__all__ = ["Balancer", "balancer", "copy_stream"]
 
 CONNECT_TIMEOUT_SECONDS = 2.0
 CHUNK_BYTES = 64 * 1024
@@ -72,7 +72,9 @@ class Balancer:
                 except (OSError, TimeoutError):
                     continue
                 await asyncio.gather(
-                    _copy(reader, up_writer), _copy(up_reader, writer), return_exceptions=True
+                    copy_stream(reader, up_writer),
+                    copy_stream(up_reader, writer),
+                    return_exceptions=True,
                 )
                 return
         finally:
@@ -80,7 +82,7 @@ class Balancer:
             self._connections.discard(task)
 
 
-async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+async def copy_stream(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
     try:
         while data := await source.read(CHUNK_BYTES):
             sink.write(data)

@@ -340,6 +340,7 @@ class NodeDaemon:
     async def _terminal_count(self) -> int:
         with contextlib.suppress(CorralError):
             await self.terminals.list()
+            await self.terminals.retire_if_idle()
         return self.terminals.count()
 
     # -- stream frames from the control plane --------------------------------------------------

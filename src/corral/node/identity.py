@@ -6,15 +6,22 @@ cannot see the data directory (see `corral.node.sandbox`).
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import http.client
 import json
 import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from corral.errors import CorralError, Unauthenticated
 from corral.node.controlurl import control_plane_proxy, unreachable_reason
 from corral.protocol.frames import NODE_IDENTITY_FILE_NAME
+
+MAX_ANSWER_BYTES = 64 * 1024
+"""A join's answer is a node id and a credential; more is not a join's answer."""
 
 __all__ = [
     "NodeIdentity",
@@ -65,32 +72,88 @@ async def join(
 ) -> NodeIdentity:
     """Trade a join token for this node's credential, trusting what `ssl_context` trusts (see
     `corral.node.controlurl`), as the link will."""
-    # Imported here: a node joins once, and httpx is 7 MiB of every node daemon's memory after.
-    import httpx
-
     url = control_url.rstrip("/")
+    body = json.dumps({"join_token": join_token}).encode()
     try:
-        # The machine's proxy and trust store, chosen here rather than by httpx (which would
-        # take certifi's bundle and ignore REQUESTS_CA_BUNDLE): never a proxy for loopback.
-        async with httpx.AsyncClient(
-            base_url=url,
-            timeout=timeout_seconds,
-            proxy=control_plane_proxy(url),
-            trust_env=False,
-            verify=ssl_context,
-        ) as client:
-            response = await client.post("/api/v1/nodes/join", json={"join_token": join_token})
-    except httpx.HTTPError as exc:
+        status, answer = await asyncio.to_thread(
+            _post_json, f"{url}/api/v1/nodes/join", body, timeout_seconds, ssl_context
+        )
+    except (OSError, http.client.HTTPException) as exc:
         raise CorralError(
             f"cannot reach the control plane at {url}: {unreachable_reason(exc)}"
         ) from exc
-    if response.status_code in (401, 403, 422, 429):
+    if status in (401, 403, 422, 429):
         try:
-            message = str(response.json()["error"]["message"])
+            message = str(json.loads(answer)["error"]["message"])
         except (ValueError, KeyError, TypeError):
-            message = f"the control plane refused the join token ({response.status_code})"
+            message = f"the control plane refused the join token ({status})"
         raise Unauthenticated(message)
-    if not response.is_success:
-        raise CorralError(f"joining failed: the control plane answered {response.status_code}")
-    body = response.json()
-    return NodeIdentity(control_url=url, node_id=body["node_id"], credential=body["credential"])
+    if not 200 <= status < 300:
+        raise CorralError(f"joining failed: the control plane answered {status}")
+    try:
+        joined = json.loads(answer)
+        return NodeIdentity(
+            control_url=url, node_id=str(joined["node_id"]), credential=str(joined["credential"])
+        )
+    except (ValueError, KeyError, TypeError):
+        raise CorralError("joining failed: the control plane's answer is not a join") from None
+
+
+def _post_json(
+    url: str, body: bytes, timeout_seconds: float, ssl_context: ssl.SSLContext
+) -> tuple[int, bytes]:
+    """POST `body` as JSON to `url`, through the machine's proxy as the link goes (never for a
+    loopback address: `control_plane_proxy`); the status and at most `MAX_ANSWER_BYTES` of the
+    answer. An https URL through a proxy goes through a CONNECT tunnel, so TLS is end to end.
+
+    The standard library's client, not httpx as elsewhere: a node joins once, but what it
+    imports stays in the daemon's memory for as long as it runs, and httpx with what it
+    brings (its command line's rich, click and pygments) is 7 MiB of a daemon that otherwise
+    needs no HTTP client.
+    """
+    target = urlsplit(url)
+    secure = target.scheme == "https"
+    host, port = target.hostname or "", target.port or (443 if secure else 80)
+    headers = {"Content-Type": "application/json"}
+    proxy = control_plane_proxy(url)
+    if proxy is None:
+        connection = _connection(host, port, secure, timeout_seconds, ssl_context)
+        path = target.path
+    else:
+        via = urlsplit(proxy)
+        if via.scheme == "https" and secure:
+            raise CorralError(
+                f"joining through the https:// proxy {via.hostname} is not supported: "
+                "name the proxy with http:// (the control plane's TLS stays end to end)"
+            )
+        authorization = {}
+        if via.username is not None:
+            login = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
+            authorization["Proxy-Authorization"] = f"Basic {base64.b64encode(login).decode()}"
+        proxy_port = via.port or (443 if via.scheme == "https" else 80)
+        if secure:
+            connection = _connection(
+                via.hostname or "", proxy_port, True, timeout_seconds, ssl_context
+            )
+            connection.set_tunnel(host, port, headers=authorization)
+            path = target.path
+        else:
+            connection = _connection(
+                via.hostname or "", proxy_port, via.scheme == "https", timeout_seconds, ssl_context
+            )
+            headers.update(authorization, Host=target.netloc)
+            path = url  # a proxy takes the whole URL
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read(MAX_ANSWER_BYTES)
+    finally:
+        connection.close()
+
+
+def _connection(
+    host: str, port: int, secure: bool, timeout_seconds: float, ssl_context: ssl.SSLContext
+) -> http.client.HTTPConnection:
+    if secure:
+        return http.client.HTTPSConnection(host, port, timeout=timeout_seconds, context=ssl_context)
+    return http.client.HTTPConnection(host, port, timeout=timeout_seconds)

@@ -154,7 +154,7 @@ async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
         raise CorralError(refused)
     agents_dir = settings.agents_dir or data_dir / "agents"
     runtimes, unavailable = load_runtimes(settings, network=network, agents_dir=agents_dir)
-    terminals = PtyHostClient(data_dir)
+    terminals = PtyHostClient(data_dir, idle_seconds=settings.terminals.pty_host_idle_seconds)
     workspaces = NodeWorkspaces(
         runtimes,
         terminals,

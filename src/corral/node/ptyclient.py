@@ -4,6 +4,10 @@ terminals, and carries terminal streams between it and the control plane.
 Stream numbers are the control plane's, used as they are on both links. Bytes for a stream
 are forwarded only while the control plane link that attached it is up, so nothing from an
 old viewer can reach a new one that got the same number after a relink.
+
+A host with no terminal is stopped after a while (`retire_if_idle`): it is most of a node's
+memory (its own Python, asyncio and pydantic: about 40 MiB), and a node spends most of its
+life without a terminal open. Nothing is lost: the next terminal starts a host again.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ POLL_SECONDS = 0.05
 
 
 class PtyHostClient:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, idle_seconds: float = 0.0) -> None:
         self.data_dir = data_dir
+        self.idle_seconds = idle_seconds
+        """How long the host may hold no terminal before `retire_if_idle` stops it (0: never)."""
         self.upstream: Peer | None = None
         """The control plane's link while it is up; terminal bytes go there."""
         self._peer: Peer | None = None
@@ -51,6 +57,11 @@ class PtyHostClient:
         self._lock = asyncio.Lock()
         self._count = 0
         self._host: asyncio.subprocess.Process | None = None  # if this daemon started it
+        self._empty_since: float | None = None
+        """Since when the listings found the host holding no terminal at all."""
+        self._spawning = asyncio.Lock()
+        """Held by a new terminal's request and by a retirement, so no terminal is created on a
+        host that is stopping."""
 
     # -- connecting ----------------------------------------------------------------------------
 
@@ -135,32 +146,70 @@ class PtyHostClient:
     async def create(
         self, workspace_id: str, spec: ProcessSpec, cols: int, rows: int
     ) -> TerminalInfo:
-        info = await (await self._connected()).call(
-            "pty.spawn",
-            PtySpawn(
-                workspace_id=workspace_id,
-                argv=list(spec.argv),
-                env=spec.env,
-                cwd=str(spec.cwd),
-                cols=cols,
-                rows=rows,
-                marker=spec.marker,
-            ),
-            TerminalInfo,
+        request = PtySpawn(
+            workspace_id=workspace_id,
+            argv=list(spec.argv),
+            env=spec.env,
+            cwd=str(spec.cwd),
+            cols=cols,
+            rows=rows,
+            marker=spec.marker,
         )
-        return info
+        async with self._spawning:
+            self._empty_since = None
+            return await (await self._connected()).call("pty.spawn", request, TerminalInfo)
 
     async def list(self, workspace_id: str | None = None) -> list[TerminalInfo]:
         peer = await self._existing()
         if peer is None:
             self._count = 0
+            self._empty_since = None
             return []
         found = await peer.call(
             "terminal.list", TerminalQuery(workspace_id=workspace_id), TerminalList
         )
         if workspace_id is None:
             self._count = sum(1 for t in found.terminals if not t.exited)
+            if found.terminals:
+                self._empty_since = None
+            elif self._empty_since is None:
+                self._empty_since = time.monotonic()
         return found.terminals
+
+    async def retire_if_idle(self) -> bool:
+        """Stop the host if the listings have found it holding no terminal (not even one whose
+        program exited, which keeps its output) for `idle_seconds`. Whether it is still empty
+        is asked again under the lock new terminals take, so none is made on a stopping host;
+        this returns once the host has gone, so the next terminal starts a new one."""
+        since = self._empty_since
+        if not self.idle_seconds or since is None or time.monotonic() - since < self.idle_seconds:
+            return False
+        async with self._spawning:
+            peer = await self._existing()
+            if peer is None:
+                self._empty_since = None
+                return False
+            found = await peer.call("terminal.list", TerminalQuery(), TerminalList)
+            if found.terminals:
+                self._empty_since = None
+                return False
+            with contextlib.suppress(CorralError):
+                await peer.request("pty.shutdown", Empty(), timeout_seconds=10)
+            await self._host_gone()
+            self._empty_since = None
+        log.info("stopped the PTY host: it held no terminal for %.0f s", self.idle_seconds)
+        return True
+
+    async def _host_gone(self) -> None:
+        """Wait for the host to close its link, which it does as its process ends, after it
+        gave up its socket and lock (and reap it if this daemon started it)."""
+        if self._reader is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reader), START_TIMEOUT_SECONDS)
+        if self._host is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._host.wait(), START_TIMEOUT_SECONDS)
+            self._host = None
 
     async def _needed(self) -> Peer:
         peer = await self._existing()

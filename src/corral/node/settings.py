@@ -47,6 +47,13 @@ class TerminalSettings(SettingsArea):
         description="How long the PTY host keeps its terminals with no node daemon connected "
         "(one killed and not restarted); then it ends them and exits.",
     )
+    pty_host_idle_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long the PTY host may hold no terminal before the daemon stops it "
+        "(about 40 MiB back; the next terminal starts it again, in about half a second); "
+        "0 keeps it running.",
+    )
 
 
 class SessionSettings(SettingsArea):

@@ -5,6 +5,10 @@ CLI call costs a process start (tens of milliseconds) each, and a workspace take
 calls. Only what runs a process with a terminal attached (`docker exec -it`) uses the CLI,
 which does that well. Written by hand because the official SDK is synchronous and built on
 requests; the API calls used here are few and stable (API version 1.41, Docker 20.10 on).
+
+httpx is imported on the first call, not with the module: every node loads this runtime, and
+most never make a dev container, so they should not carry httpx's 7 MiB (it also imports its
+command line's libraries, rich and click, when they are installed, as they are with Corral).
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import io
 import json
 import tarfile
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from corral.node.runtimes.base import Progress, RuntimeError_
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["API_VERSION", "DockerEngine", "EngineError", "socket_path"]
 
@@ -52,14 +57,24 @@ def socket_path(docker_host: str) -> str:
 class DockerEngine:
     def __init__(self, docker_host: str) -> None:
         self.docker_host = docker_host
-        self._client = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(uds=socket_path(docker_host)),
-            base_url=f"http://docker/{API_VERSION}",
-            timeout=REQUEST_TIMEOUT_SECONDS,
-        )
+        self._socket = socket_path(docker_host)
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=self._socket),
+                base_url=f"http://docker/{API_VERSION}",
+                timeout=REQUEST_TIMEOUT_SECONDS,
+            )
+        return self._http
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _request(
         self,
@@ -70,6 +85,8 @@ class DockerEngine:
         params: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201, 204),
     ) -> httpx.Response:
+        import httpx
+
         try:
             response = await self._client.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
@@ -99,6 +116,8 @@ class DockerEngine:
         refusal (no such image, no access) raises `EngineError` with its words."""
         name, _, tag = reference.rpartition(":") if _has_tag(reference) else (reference, "", "")
         params = {"fromImage": name or reference, "tag": tag or "latest"}
+        import httpx
+
         try:
             async with self._client.stream(
                 "POST", "/images/create", params=params, timeout=PULL_TIMEOUT_SECONDS
