@@ -6,7 +6,8 @@ objects the owner owns, and what the owner and the other user must get. The para
 union of the OpenAPI document's routes and `ROUTES`, so a new route without a row, or a row for a
 route that is gone, fails under its own name.
 
-Each case runs against a fresh app and database, so a DELETE in one case cannot break another.
+Each case runs against a fresh app and database, so a DELETE in one case cannot break another;
+within a case, the callers other than the owner go first (see `matrix`).
 No node daemon is linked to these apps: the owner's node exists but is not connected, so routes that
 need the node answer the error that says so, which the owner's row names.
 """
@@ -36,7 +37,8 @@ from corral.states import SessionState, WorkspaceState
 from tests.support.api import ApiUser, owner_login_token
 
 RouteKey = tuple[str, str]
-PRINCIPALS = ("anonymous", "other_user", "owner", "revoked_token")
+PRINCIPALS = ("anonymous", "revoked_token", "other_user", "owner")
+"""In the order a route is asked by them: the owner, who may change things, last."""
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
@@ -423,12 +425,21 @@ def documented_routes() -> frozenset[RouteKey]:
 
 
 def matrix() -> list[Any]:
+    """A case per route asked by every caller in turn, the owner last; a case per caller for
+    a public route. The callers other than the owner must change nothing of the owner's,
+    which each is checked for, so they can share one app; the owner's request may change
+    anything, so it comes last. A public route's request spends what it names (a login link,
+    a join token), so each of its callers gets an app of its own."""
     keys = sorted(documented_routes() | ROUTES.keys(), key=lambda k: (k[1], k[0]))
-    return [
-        pytest.param(key, principal, id=f"{principal}:{key[0]} {key[1]}")
-        for key in keys
-        for principal in PRINCIPALS
-    ]
+    cases = []
+    for key in keys:
+        name = f"{key[0]} {key[1]}"
+        route = ROUTES.get(key)
+        if route is not None and route.public:
+            cases += [pytest.param(key, (p,), id=f"{p}:{name}") for p in PRINCIPALS]
+        else:
+            cases.append(pytest.param(key, PRINCIPALS, id=name))
+    return cases
 
 
 def assert_error_shape(response: httpx.Response, code: str | None = None) -> None:
@@ -607,10 +618,10 @@ def test_every_row_is_a_documented_route() -> None:
     )
 
 
-@pytest.mark.parametrize(("key", "principal"), matrix())
+@pytest.mark.parametrize(("key", "principals"), matrix())
 async def test_route_answers_caller(
     key: RouteKey,
-    principal: str,
+    principals: tuple[str, ...],
     app: FastAPI,
     client: httpx.AsyncClient,
     owner: ApiUser,
@@ -624,14 +635,34 @@ async def test_route_answers_caller(
         pytest.fail(f"ROUTES has {method} {template}, which the app does not serve")
     route = ROUTES[key]
     owned = await make_owned(app, client, owner, git_url)
+    callers = {
+        "anonymous": {},
+        "revoked_token": {"Authorization": f"Bearer {await revoked_owner_token(client, owner)}"},
+        "other_user": other_user.headers,
+        "owner": owner.headers,
+    }
+    # Taken once: no caller before the owner may change it, which each is checked for. (A
+    # public route's callers each have an app of their own, and may change things.)
+    before = None if route.public else await owner_view(client, owner)
+    for principal in principals:
+        try:
+            await answers_caller(route, key, principal, callers[principal], client, owned)
+        except AssertionError as exc:
+            raise AssertionError(f"asked by {principal}: {exc}") from exc
+        if principal != "owner" and before is not None:
+            after = await owner_view(client, owner)
+            assert after == before, f"{principal}, not the owner, changed the owner's objects"
 
-    headers: dict[str, str] = {}
-    if principal == "owner":
-        headers = owner.headers
-    elif principal == "other_user":
-        headers = other_user.headers
-    elif principal == "revoked_token":
-        headers = {"Authorization": f"Bearer {await revoked_owner_token(client, owner)}"}
+
+async def answers_caller(
+    route: Route,
+    key: RouteKey,
+    principal: str,
+    headers: dict[str, str],
+    client: httpx.AsyncClient,
+    owned: Owned,
+) -> None:
+    method, template = key
 
     async def send(request: Req) -> httpx.Response:
         url = template.format(**request.params)
@@ -660,7 +691,6 @@ async def test_route_answers_caller(
             assert route.shows(owned) in response.text
         return
 
-    before = await owner_view(client, owner)
     response = await send(request)
     if principal == "other_user":
         assert response.status_code == route.other, response.text
@@ -672,4 +702,3 @@ async def test_route_answers_caller(
         assert_error_shape(response, code)
         assert response.headers.get("www-authenticate") == "Bearer"
     assert_no_owner_ids(response, owned, str(response.request.url), request.json)
-    assert await owner_view(client, owner) == before, "a caller other than the owner changed it"
