@@ -12,9 +12,11 @@ from prometheus_client import CollectorRegistry
 
 from corral import __version__
 from corral.control import githubweb, health, web
-from corral.control.api import API_PREFIX, api_router, replicas
+from corral.control.api import replicas
+from corral.control.api.constants import API_PREFIX
 from corral.control.api.errors import install_error_handlers
 from corral.control.api.openapi import install_openapi
+from corral.control.api.routes import api_router
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.db.engine import create_engine
 from corral.control.live import (
