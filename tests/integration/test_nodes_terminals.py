@@ -263,9 +263,12 @@ async def test_up_runs_a_local_node_with_a_workspace_and_a_terminal(shared: Shar
     async with open_viewer(url, headers=site.api.headers, context=site.context) as viewer:
         assert viewer.attached["terminal"]["id"] == terminal_id
         await viewer.type("cat README.md; echo branch=$(git branch --show-current) dir=$PWD\n")
-        await viewer.type("echo hi-$((6*7)) var=$DEMO_VAR\n")
+        await viewer.type("echo nice=$(nice) var=$DEMO_VAR hi-$((6*7))\n")
         await viewer.read_until(b"hi-42")
     output = bytes(viewer.output)
+    # Below the node's own processes (the host runtime's `nice`), which keep theirs.
+    assert b"nice=10" in output
+    assert os.getpriority(os.PRIO_PROCESS, shared.site.server.pid) == 0
     assert README.strip().encode() in output
     assert f"branch=main dir={checkout}".encode() in output
     assert f"var={PROJECT_VALUE}".encode() in output

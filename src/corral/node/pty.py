@@ -25,6 +25,7 @@ import termios
 from typing import NamedTuple
 
 from corral.errors import InvalidInput
+from corral.node.priority import lower_priority
 from corral.node.runtimes.base import ProcessSpec, RuntimeError_
 from corral.processes import kill_marked
 
@@ -84,7 +85,7 @@ def _uptime_ticks() -> int | None:
     return int(seconds * os.sysconf("SC_CLK_TCK")) - 1  # -1: /proc/uptime is rounded
 
 
-def _acquire_controlling_tty(slave: int) -> None:
+def _acquire_controlling_tty(slave: int, nice: int) -> None:
     # Runs in the child between fork and exec: start a session and make the PTY slave its
     # controlling terminal, which is what job control (Ctrl-C, Ctrl-Z, `fg`) needs. subprocess
     # offers no option for it. It names the slave by its own fd rather than stdin, and makes
@@ -92,6 +93,7 @@ def _acquire_controlling_tty(slave: int) -> None:
     # has set up stdin, and has no `start_new_session` step of its own before it.
     os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    lower_priority(nice)
 
 
 def _set_window(fd: int, cols: int, rows: int) -> None:
@@ -159,7 +161,7 @@ class PtyProcess:
                 stderr=slave,
                 env=spec.env,
                 cwd=spec.cwd,
-                preexec_fn=functools.partial(_acquire_controlling_tty, slave),
+                preexec_fn=functools.partial(_acquire_controlling_tty, slave, spec.nice),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(master)

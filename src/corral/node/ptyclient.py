@@ -154,6 +154,7 @@ class PtyHostClient:
             cols=cols,
             rows=rows,
             marker=spec.marker,
+            nice=spec.nice,
         )
         async with self._spawning:
             self._empty_since = None

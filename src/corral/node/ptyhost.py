@@ -116,6 +116,7 @@ class PtyHost:
                 env=request.env,
                 cwd=Path(request.cwd),
                 marker=request.marker,
+                nice=request.nice,
             )
             terminal = await terminals.create(
                 request.workspace_id, spec, request.cols, request.rows

@@ -58,6 +58,7 @@ class PtySpawn(Body):
     cols: int = Field(80, ge=1, le=MAX_WINDOW)
     rows: int = Field(24, ge=1, le=MAX_WINDOW)
     marker: str | None = Field(None, max_length=64, description="See `ProcessSpec.marker`.")
+    nice: int = Field(0, ge=0, le=19, description="See `ProcessSpec.nice`.")
 
 
 PTY_METHODS: dict[str, tuple[type[Body], type[Body]]] = {

@@ -150,6 +150,8 @@ class AreaRuntime(Runtime):
             network=network,
             agents_dir=agents_dir,
         )
+        self.program_nice = 0
+        """Given to every program of a workspace (`ProcessSpec.nice`)."""
         account = pwd.getpwuid(os.getuid())
         self._user = account.pw_name
         self._shell = account.pw_shell if Path(account.pw_shell).is_file() else "/bin/sh"
@@ -271,6 +273,7 @@ class AreaRuntime(Runtime):
             argv=self._wrap(area, argv, directory, readable),
             env={**self.base_env(area), **(env or {})},
             cwd=directory,
+            nice=self.program_nice,
         )
 
     def files(self, handle: WorkspaceHandle, *, max_read_bytes: int) -> WorkspaceFiles:

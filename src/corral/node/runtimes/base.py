@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from corral.errors import CorralError
 from corral.netenv import NetworkEnvironment
+from corral.node.priority import start_session
 from corral.node.workspacefiles import WorkspaceFiles
 from corral.processes import kill_marked, kill_process_group
 from corral.protocol.messages import (
@@ -117,6 +119,8 @@ class ProcessSpec(BaseModel):
     env: dict[str, str]
     cwd: Path
     marker: str | None = None
+    nice: int = Field(0, ge=0, le=19)
+    """How much lower than the node's own processes it runs (see `corral.node.priority`)."""
 
 
 class AgentProgram(BaseModel):
@@ -284,7 +288,7 @@ class Runtime(abc.ABC):
         cwd: Path | None = None,
         readable: Sequence[Path] = (),
     ) -> asyncio.subprocess.Process:
-        """Start a process with pipes on stdin, stdout and stderr, in its own process group."""
+        """Start a process with pipes on stdin, stdout and stderr, in a session of its own."""
         spec = self.command(handle, argv, env=env, cwd=cwd, readable=readable)
         process = await asyncio.create_subprocess_exec(
             *spec.argv,
@@ -293,7 +297,9 @@ class Runtime(abc.ABC):
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
+            # Not start_new_session: uvloop would make the session after this runs, and the
+            # priority is the new session's, never the node's own.
+            preexec_fn=functools.partial(start_session, spec.nice),
         )
         if spec.marker is not None:
             self._markers[process.pid] = spec.marker

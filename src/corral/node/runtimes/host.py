@@ -89,6 +89,15 @@ class HostRuntimeSettings(BaseModel):
         "(no account is made for it).",
     )
     uid_range_size: int = Field(65536, ge=1, le=2**16, description="How many uids the range has.")
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="How much lower than the node's own processes workspace programs run (a "
+        "nice value, also given to each one's session where the kernel schedules sessions as "
+        "groups): a busy workspace leaves the node and a control plane beside it responsive. "
+        "0: as the node.",
+    )
 
     @field_validator("system_paths", "readable_paths", "hidden_paths", "also_hidden_paths")
     @classmethod
@@ -116,6 +125,7 @@ class HostRuntime(AreaRuntime):
     ) -> None:
         super().__init__(workspaces_dir, data_dir=data_dir, network=network, agents_dir=agents_dir)
         self.settings = settings or HostRuntimeSettings()
+        self.program_nice = self.settings.nice
         problem = openat2_problem()
         if problem is not None:
             # Without it, serving an agent's file requests cannot be made safe.

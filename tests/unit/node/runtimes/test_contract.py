@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from corral.errors import InvalidInput
+from corral.node.priority import AUTOGROUP_FILE
 from corral.node.runtimes.base import (
     Runtime,
     RuntimeError_,
@@ -118,6 +120,24 @@ async def test_spawned_process_starts_in_the_given_directory(
             process.kill()
             await process.wait()
     assert stdout.decode().strip() == str(handle.home)
+
+
+async def test_programs_run_below_the_node(
+    runtime: Runtime, handle: WorkspaceHandle
+) -> None:
+    """A busy workspace must not slow the node: its programs run at the runtime's nice value
+    (10 on the host runtime), and so does the scheduling group of the session they are given
+    where the kernel has one; the node itself keeps its own priority and group."""
+    node_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    node_group = Path(AUTOGROUP_FILE).read_text() if Path(AUTOGROUP_FILE).exists() else None
+    lines = await run(runtime, handle, "nice; cat /proc/self/autogroup || true")
+    assert int(lines[0]) == node_nice + runtime.program_nice
+    if node_group is not None:
+        assert lines[1].endswith(f"nice {runtime.program_nice}"), lines
+        assert lines[1].split()[0] != node_group.split()[0], "the node's own group"
+    assert os.getpriority(os.PRIO_PROCESS, 0) == node_nice
+    if node_group is not None:
+        assert Path(AUTOGROUP_FILE).read_text() == node_group
 
 
 async def test_stop_start_and_status_persist_across_instances(
