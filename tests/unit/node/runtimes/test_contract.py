@@ -122,6 +122,12 @@ async def test_spawned_process_starts_in_the_given_directory(
     assert stdout.decode().strip() == str(handle.home)
 
 
+def own_autogroup() -> str | None:
+    """This process's scheduling group and its nice value, if the kernel groups sessions."""
+    path = Path(AUTOGROUP_FILE)
+    return path.read_text() if path.exists() else None
+
+
 async def test_programs_run_below_the_node(
     runtime: Runtime, handle: WorkspaceHandle
 ) -> None:
@@ -129,15 +135,14 @@ async def test_programs_run_below_the_node(
     (10 on the host runtime), and so does the scheduling group of the session they are given
     where the kernel has one; the node itself keeps its own priority and group."""
     node_nice = os.getpriority(os.PRIO_PROCESS, 0)
-    node_group = Path(AUTOGROUP_FILE).read_text() if Path(AUTOGROUP_FILE).exists() else None
+    node_group = own_autogroup()
     lines = await run(runtime, handle, "nice; cat /proc/self/autogroup || true")
     assert int(lines[0]) == node_nice + runtime.program_nice
     if node_group is not None:
         assert lines[1].endswith(f"nice {runtime.program_nice}"), lines
         assert lines[1].split()[0] != node_group.split()[0], "the node's own group"
     assert os.getpriority(os.PRIO_PROCESS, 0) == node_nice
-    if node_group is not None:
-        assert Path(AUTOGROUP_FILE).read_text() == node_group
+    assert own_autogroup() == node_group
 
 
 async def test_stop_start_and_status_persist_across_instances(
