@@ -150,8 +150,6 @@ class AreaRuntime(Runtime):
             network=network,
             agents_dir=agents_dir,
         )
-        self.program_nice = 0
-        """Given to every program of a workspace (`ProcessSpec.nice`)."""
         account = pwd.getpwuid(os.getuid())
         self._user = account.pw_name
         self._shell = account.pw_shell if Path(account.pw_shell).is_file() else "/bin/sh"

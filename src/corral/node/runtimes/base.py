@@ -168,6 +168,8 @@ class Runtime(abc.ABC):
     default_limits: WorkspaceLimits = WorkspaceLimits()
     """The limits of a workspace that asks for none."""
     credentials: CredentialSource | None = None
+    program_nice: int = 0
+    """Given to the programs of its workspaces (`ProcessSpec.nice`) where the runtime sets it."""
 
     def __init__(
         self,

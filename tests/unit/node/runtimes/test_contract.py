@@ -128,9 +128,7 @@ def own_autogroup() -> str | None:
     return path.read_text() if path.exists() else None
 
 
-async def test_programs_run_below_the_node(
-    runtime: Runtime, handle: WorkspaceHandle
-) -> None:
+async def test_programs_run_below_the_node(runtime: Runtime, handle: WorkspaceHandle) -> None:
     """A busy workspace must not slow the node: its programs run at the runtime's nice value
     (10 on the host runtime), and so does the scheduling group of the session they are given
     where the kernel has one; the node itself keeps its own priority and group."""
