@@ -9,7 +9,8 @@ quiet terminal types one key every MS milliseconds into `cat` and times each ech
 - idle echo p50 (the quiet terminal alone, before the flood);
 - loaded echo p50 and p99 (during the flood);
 - delivered: the flooders' output reaching their readers, in MiB/s;
-- Corral only: the API's `GET /workspaces` p99, idle and loaded (one request every 100 ms).
+- Corral only: the API's `GET /workspaces` p99, idle and loaded (one request every 100 ms,
+  timed by a process of its own, bench/api_poller.py: this one's loop is busy with the floods).
 
 The two take turns for R rounds (3 by default), so a change in the shared machine's load hits
 both alike; each figure pools the samples of all rounds.
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +33,6 @@ from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from tests.support.sessions import make_repo
 
 from bench.terminal_paths import (
@@ -126,13 +128,36 @@ async def _drain(client: TerminalClient, counted: list[int]) -> None:
         counted[0] += len(await client.receive())
 
 
-async def _poll_api(api: httpx.AsyncClient, samples: list[float], stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        (await api.get("/workspaces")).raise_for_status()
-        samples.append((time.perf_counter() - started) * 1000)
-        with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), API_INTERVAL_SECONDS)
+class ApiPoller:
+    """`GET /workspaces` timed by bench/api_poller.py, a process of its own, so that this
+    process's loop, busy with the floods, is not in the figure."""
+
+    def __init__(self, host: CorralHost) -> None:
+        self.url = str(host.api.base_url.join("workspaces"))
+        self.token = host.token
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.api_poller",
+            self.url,
+            self.token,
+            str(API_INTERVAL_SECONDS),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+
+    async def stop(self) -> list[float]:
+        process = self._process
+        assert process is not None and process.stdin is not None
+        process.stdin.close()
+        stdout, _ = await asyncio.wait_for(process.communicate(), PHASE_TIMEOUT_SECONDS)
+        if process.returncode != 0:
+            raise SystemExit(f"the API poller failed (exit code {process.returncode})")
+        samples: list[float] = json.loads(stdout)
+        return samples
 
 
 async def measure(
@@ -141,19 +166,18 @@ async def measure(
     flooders: int,
     seconds: float,
     interval: float,
-    api: httpx.AsyncClient | None,
+    api: ApiPoller | None,
 ) -> LoadResult:
     result = LoadResult()
     deadline = time.monotonic() + PHASE_TIMEOUT_SECONDS
     quiet = Screen(await open_terminal())
     await quiet.run("", deadline)
     await _start_cat(quiet, deadline)
-    stop_api = asyncio.Event()
-    poller = asyncio.create_task(_poll_api(api, result.api_idle_ms, stop_api)) if api else None
+    if api is not None:
+        await api.start()
     result.idle_echo_ms = await _type(quiet, keys=IDLE_KEYS, seconds=None, interval=interval)
-    if poller is not None:
-        stop_api.set()
-        await poller
+    if api is not None:
+        result.api_idle_ms = await api.stop()
     clients = [await open_terminal() for _ in range(flooders)]
     counts = [[0] for _ in clients]
     screens = [Screen(client) for client in clients]
@@ -165,16 +189,13 @@ async def measure(
             await client.send(b"yes\r")
         await asyncio.sleep(SETTLE_SECONDS)
         before, started = sum(n[0] for n in counts), time.perf_counter()
-        stop_api = asyncio.Event()
-        poller = (
-            asyncio.create_task(_poll_api(api, result.api_loaded_ms, stop_api)) if api else None
-        )
+        if api is not None:
+            await api.start()
         result.loaded_echo_ms = await _type(quiet, keys=None, seconds=seconds, interval=interval)
         result.delivered_seconds = time.perf_counter() - started
         result.delivered_bytes = sum(n[0] for n in counts) - before
-        if poller is not None:
-            stop_api.set()
-            await poller
+        if api is not None:
+            result.api_loaded_ms = await api.stop()
     finally:
         for client in clients:
             with suppress(Exception):
@@ -212,7 +233,7 @@ async def run(flooders: int, seconds: float, interval: float, rounds: int) -> di
                     flooders=flooders,
                     seconds=seconds,
                     interval=interval,
-                    api=host.api,
+                    api=ApiPoller(host),
                 )
                 results["corral"].add(corral)
                 await host.delete_terminals()  # the workspace's terminal limit holds a round
