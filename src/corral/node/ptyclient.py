@@ -186,31 +186,34 @@ class PtyHostClient:
         if not self.idle_seconds or since is None or time.monotonic() - since < self.idle_seconds:
             return False
         async with self._spawning:
-            peer = await self._existing()
-            if peer is None:
-                self._empty_since = None
+            # A listing forgets the empty time if the host holds a terminal or has gone.
+            if await self.list() or self._empty_since is None or self._peer is None:
                 return False
-            found = await peer.call("terminal.list", TerminalQuery(), TerminalList)
-            if found.terminals:
-                self._empty_since = None
-                return False
-            with contextlib.suppress(CorralError):
-                await peer.request("pty.shutdown", Empty(), timeout_seconds=10)
-            await self._host_gone()
+            await self._stop_host(self._peer)
             self._empty_since = None
         log.info("stopped the PTY host: it held no terminal for %.0f s", self.idle_seconds)
         return True
 
-    async def _host_gone(self) -> None:
-        """Wait for the host to close its link, which it does as its process ends, after it
-        gave up its socket and lock (and reap it if this daemon started it)."""
+    async def _stop_host(self, peer: Peer) -> None:
+        """Ask the host to end its terminals and exit, and wait until it has: it closes its
+        link as its process ends, after giving up its socket and lock. A host this daemon
+        started is reaped, and killed if it has not exited by then."""
+        with contextlib.suppress(CorralError):
+            await peer.request("pty.shutdown", Empty(), timeout_seconds=10)
         if self._reader is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._reader), START_TIMEOUT_SECONDS)
-        if self._host is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._host.wait(), START_TIMEOUT_SECONDS)
-            self._host = None
+        await self._reap_host()
+
+    async def _reap_host(self) -> None:
+        if self._host is None:
+            return
+        try:
+            await asyncio.wait_for(self._host.wait(), START_TIMEOUT_SECONDS)
+        except TimeoutError:
+            self._host.kill()
+            await self._host.wait()
+        self._host = None
 
     async def _needed(self) -> Peer:
         peer = await self._existing()
@@ -270,12 +273,7 @@ class PtyHostClient:
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
-        if self._host is not None:
-            try:
-                await asyncio.wait_for(self._host.wait(), START_TIMEOUT_SECONDS)
-            except TimeoutError:
-                self._host.kill()
-                await self._host.wait()
+        await self._reap_host()
 
     # -- stream frames between the control plane and the host ------------------------------------
 
