@@ -131,16 +131,19 @@ def _post_json(
             login = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
             authorization["Proxy-Authorization"] = f"Basic {base64.b64encode(login).decode()}"
         proxy_port = via.port or (443 if via.scheme == "https" else 80)
+        # An https URL: TLS inside the tunnel, with the control plane. An http one: TLS with
+        # an https:// proxy, if that is what it is.
+        connection = _connection(
+            via.hostname or "",
+            proxy_port,
+            secure or via.scheme == "https",
+            timeout_seconds,
+            ssl_context,
+        )
         if secure:
-            connection = _connection(
-                via.hostname or "", proxy_port, True, timeout_seconds, ssl_context
-            )
             connection.set_tunnel(host, port, headers=authorization)
             path = target.path
         else:
-            connection = _connection(
-                via.hostname or "", proxy_port, via.scheme == "https", timeout_seconds, ssl_context
-            )
             headers.update(authorization, Host=target.netloc)
             path = url  # a proxy takes the whole URL
     try:
