@@ -40,11 +40,11 @@ from tests.support.nodes import (
 )
 from tests.support.processes import (
     CorralServer,
-    all_pids,
     cmdline,
     corral_env,
     corral_server,
     descendants,
+    pty_hosts,
     run_cli,
 )
 from tests.support.sessions import make_repo
@@ -769,12 +769,6 @@ async def test_a_killed_node_daemon_goes_stale_and_relinks_on_restart(tmp_path: 
                     await viewer.type("cat README.md; echo after-$((8*8))\n")
                     await viewer.read_until(b"after-64")
                 assert README.strip().encode() in viewer.output
-
-
-def pty_hosts(node_dir: Path) -> list[int]:
-    return [
-        pid for pid in all_pids() if "pty-host" in cmdline(pid) and str(node_dir) in cmdline(pid)
-    ]
 
 
 async def test_an_idle_pty_host_is_stopped_and_the_next_terminal_starts_one(

@@ -8,7 +8,14 @@ import signal
 from pathlib import Path
 
 from tests.support.nodes import Api, exchange
-from tests.support.processes import alive, all_pids, cmdline, corral_env, corral_server, descendants
+from tests.support.processes import (
+    alive,
+    cmdline,
+    corral_env,
+    corral_server,
+    descendants,
+    pty_hosts,
+)
 from tests.support.sessions import make_repo
 from tests.support.waits import eventually_sync
 
@@ -80,11 +87,9 @@ def test_nothing_of_a_killed_corral_up_keeps_running(tmp_path: Path) -> None:
             )
             terminals = api.get(f"/workspaces/{workspace['id']}/terminals")
             assert len(terminals) == 1, "the terminal survived its agent"
-            pty_hosts = [
-                p for p in all_pids() if "pty-host" in cmdline(p) and str(data) in cmdline(p)
-            ]
-            assert len(pty_hosts) == 1, pty_hosts
-            everything = {agent, *descendants(first.pid), *pty_hosts, *descendants(pty_hosts[0])}
+            hosts = pty_hosts(data)
+            assert len(hosts) == 1, hosts
+            everything = {agent, *descendants(first.pid), *hosts, *descendants(hosts[0])}
             first_run = {i for i in map(_identity, everything) if i is not None}
             assert len(first_run) >= 6, "corral up's node, the PTY host and a sandboxed shell"
         finally:

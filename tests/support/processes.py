@@ -266,6 +266,15 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def pty_hosts(node_data_dir: Path) -> list[int]:
+    """The PIDs of the PTY hosts of the node with this data directory."""
+    return [
+        pid
+        for pid in all_pids()
+        if "pty-host" in (line := cmdline(pid)) and str(node_data_dir) in line
+    ]
+
+
 def alive(pid: int) -> bool:
     """Whether a process with this PID exists (a zombie counts until it is reaped)."""
     return os.path.exists(f"/proc/{pid}")
