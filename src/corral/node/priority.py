@@ -28,7 +28,7 @@ def lower_priority(nice: int) -> None:
     shared by the whole session, which would otherwise be the node's own."""
     if nice <= 0:
         return
-    os.setpriority(os.PRIO_PROCESS, 0, nice)
+    os.nice(nice)
     if os.getsid(0) != os.getpid():
         return
     with contextlib.suppress(OSError), open(AUTOGROUP_FILE, "w") as autogroup:
