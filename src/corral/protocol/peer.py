@@ -45,6 +45,7 @@ from corral.protocol.frames import (
 from corral.protocol.messages import EVENTS, METHODS, Body
 
 __all__ = [
+    "Caller",
     "Handler",
     "Peer",
     "PeerClosed",
@@ -121,7 +122,35 @@ def response_result(response: Response, result_model: type[Body], sender: str, m
         raise ProtocolError(f"{sender} a malformed result for {method}") from None
 
 
-class Peer:
+class Caller:
+    """What node link methods are called on: a `Peer`, and on the control plane a node linked
+    here or to another replica. Each makes `request`; `call` is the same, typed for the caller."""
+
+    methods: Mapping[str, tuple[type[Body], type[Body]]] = METHODS
+
+    async def request(
+        self, method: str, params: Body, *, timeout_seconds: float | None = None
+    ) -> Body:
+        """Call `method` on the node link and return its result, validated as `methods` says."""
+        raise NotImplementedError
+
+    async def call(
+        self,
+        method: str,
+        params: Body,
+        result: type[ResultT],
+        *,
+        timeout_seconds: float | None = None,
+    ) -> ResultT:
+        """`request`, typed: the caller names the result model the method set gives the method."""
+        if self.methods[method][1] is not result:
+            raise TypeError(f"{method} answers {self.methods[method][1].__name__}")
+        answer = await self.request(method, params, timeout_seconds=timeout_seconds)
+        assert isinstance(answer, result)  # validated as the method's result model by request
+        return answer
+
+
+class Peer(Caller):
     def __init__(
         self,
         transport: Transport,
@@ -139,7 +168,7 @@ class Peer:
         self._on_event = on_event
         self._streams = streams
         self._name = name
-        self._methods = methods
+        self.methods = methods
         self._events = events
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Response]] = {}
@@ -160,7 +189,7 @@ class Peer:
         self, method: str, params: Body, *, timeout_seconds: float | None = None
     ) -> Body:
         """Call `method` on the other side and return its validated result."""
-        params_model, result_model = self._methods[method]
+        params_model, result_model = self.methods[method]
         if not isinstance(params, params_model):
             raise TypeError(f"{method} takes {params_model.__name__}")
         request_id = next(self._ids)
@@ -186,21 +215,6 @@ class Peer:
         finally:
             self._pending.pop(request_id, None)
         return response_result(response, result_model, f"{self._name} sent", method)
-
-    async def call(
-        self,
-        method: str,
-        params: Body,
-        result: type[ResultT],
-        *,
-        timeout_seconds: float | None = None,
-    ) -> ResultT:
-        """`request`, typed: the caller names the result model the method set gives the method."""
-        if self._methods[method][1] is not result:
-            raise TypeError(f"{method} answers {self._methods[method][1].__name__}")
-        answer = await self.request(method, params, timeout_seconds=timeout_seconds)
-        assert isinstance(answer, result)  # validated as the method's result model by request
-        return answer
 
     async def notify(self, name: str, params: Body) -> None:
         if not isinstance(params, self._events[name]):
@@ -272,10 +286,10 @@ class Peer:
 
     async def _serve(self, request: Request) -> None:
         handler = self._handlers.get(request.method)
-        if handler is None or request.method not in self._methods:
+        if handler is None or request.method not in self.methods:
             await self._answer_error(request.id, "unknown_method", f"no method {request.method}")
             return
-        params_model, _ = self._methods[request.method]
+        params_model, _ = self.methods[request.method]
         try:
             params = params_model.model_validate(request.params)
         except ValidationError as exc:

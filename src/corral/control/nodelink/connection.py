@@ -8,14 +8,14 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from corral.protocol.messages import Body
-from corral.protocol.peer import EventHandler, Handler, Peer, ResultT, StreamHandler, Transport
+from corral.protocol.peer import Caller, EventHandler, Handler, Peer, StreamHandler, Transport
 
 __all__ = ["NodeConnection"]
 
 log = logging.getLogger("corral.nodelink")
 
 
-class NodeConnection:
+class NodeConnection(Caller):
     """Routes a node's stream frames to whoever opened each stream here (a terminal viewer)."""
 
     def __init__(
@@ -53,18 +53,6 @@ class NodeConnection:
         if timeout_seconds is None:
             timeout_seconds = self.request_timeout_seconds
         return await self.peer.request(method, params, timeout_seconds=timeout_seconds)
-
-    async def call(
-        self,
-        method: str,
-        params: Body,
-        result: type[ResultT],
-        *,
-        timeout_seconds: float | None = None,
-    ) -> ResultT:
-        if timeout_seconds is None:
-            timeout_seconds = self.request_timeout_seconds
-        return await self.peer.call(method, params, result, timeout_seconds=timeout_seconds)
 
     def stream_window(self) -> int:
         """The credit each stream of this link may hold now: one budget shared by the open

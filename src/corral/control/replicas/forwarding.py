@@ -20,7 +20,7 @@ from corral.control.replicas.signing import ReplicaSigner
 from corral.errors import CorralError
 from corral.protocol.frames import RemoteError, Response
 from corral.protocol.messages import METHODS, Body
-from corral.protocol.peer import PeerClosed, ResultT, error_kind, response_result
+from corral.protocol.peer import Caller, PeerClosed, error_kind, response_result
 
 __all__ = [
     "FORWARD_PATH",
@@ -44,7 +44,7 @@ class ForwardedRequest(BaseModel):
     timeout_seconds: float = Field(gt=0, le=3600)
 
 
-class ForwardedNodeConnection:
+class ForwardedNodeConnection(Caller):
     """A node linked to another replica, reached through it."""
 
     def __init__(
@@ -71,7 +71,7 @@ class ForwardedNodeConnection:
     async def request(
         self, method: str, params: Body, *, timeout_seconds: float | None = None
     ) -> Body:
-        params_model, result_model = METHODS[method]
+        params_model, result_model = self.methods[method]
         if not isinstance(params, params_model):
             raise TypeError(f"{method} takes {params_model.__name__}")
         timeout = self.request_timeout_seconds if timeout_seconds is None else timeout_seconds
@@ -99,20 +99,6 @@ class ForwardedNodeConnection:
                 "not answer; try again in a moment"
             ) from None
         return response_result(response, result_model, f"node {self.node_name} sent", method)
-
-    async def call(
-        self,
-        method: str,
-        params: Body,
-        result: type[ResultT],
-        *,
-        timeout_seconds: float | None = None,
-    ) -> ResultT:
-        if METHODS[method][1] is not result:
-            raise TypeError(f"{method} answers {METHODS[method][1].__name__}")
-        answer = await self.request(method, params, timeout_seconds=timeout_seconds)
-        assert isinstance(answer, result)
-        return answer
 
 
 async def answer_forwarded(
