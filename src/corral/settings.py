@@ -54,6 +54,14 @@ __all__ = [
 ]
 
 SETTINGS_FILE_NAME = "corral.toml"
+DATABASE_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+"""The database URL schemes we take, and the async driver each is used through."""
 
 
 def default_data_dir() -> Path:
@@ -439,7 +447,10 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto are believed (client address for rate limits, https for cookies).",
     )
     database_url: str | None = Field(
-        None, description="SQLAlchemy async URL; defaults to SQLite in the data directory."
+        None,
+        description="PostgreSQL (postgresql://USER:PASSWORD@HOST/DATABASE) or SQLite "
+        "(sqlite:///PATH); defaults to SQLite in the data directory. Either is used through "
+        "its async driver (asyncpg, aiosqlite), which the URL may name or leave out.",
     )
     secret_key: SecretStr | None = Field(
         None,
@@ -483,6 +494,23 @@ class Settings(BaseSettings):
                 "(make one with: openssl rand -base64 32)"
             )
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_names_a_driver_we_have(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, separator, rest = value.partition("://")
+        driver = DATABASE_DRIVERS.get(scheme.lower())
+        if not separator or not rest:
+            raise ValueError("must be a URL such as postgresql://USER:PASSWORD@HOST/DATABASE")
+        if driver is None:
+            # Only the scheme: the rest may hold a password.
+            raise ValueError(
+                f"Corral stores its data in PostgreSQL (postgresql://) or SQLite (sqlite:///), "
+                f"not {scheme}://"
+            )
+        return f"{driver}://{rest}"
 
     @model_validator(mode="after")
     def _keyfile_has_a_certificate(self) -> Settings:

@@ -520,6 +520,44 @@ def test_serve_on_a_port_in_use_fails_with_one_line(tmp_path: Path) -> None:
     assert "auth/login" not in result.stdout
 
 
+def test_a_database_that_cannot_be_reached_is_named_in_one_line(tmp_path: Path) -> None:
+    """The URL as people write it (`postgresql://`, no driver), a server that is not there: the
+    control plane says which database and why, without the password or a traceback, and exits
+    with a failure, for `serve` and `db upgrade` alike."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        env = corral_env(
+            tmp_path / "home",
+            CORRAL_DATABASE_URL=f"postgresql://corral:hunter2-secret@127.0.0.1:{port}/corral",
+        )
+        where = (
+            f"cannot use the database at postgresql+asyncpg://corral:***@127.0.0.1:{port}/corral"
+        )
+        data_dir = ["--data-dir", str(tmp_path / "data")]
+        served = run_cli("serve", *data_dir, "--port", "0", env=env)
+        upgraded = run_cli("db", "upgrade", *data_dir, env=env)
+
+    assert served.returncode != 0
+    for output in (served.stdout, served.stderr, upgraded.stdout, upgraded.stderr):
+        assert "hunter2-secret" not in output and "Traceback" not in output
+    errors = [
+        json.loads(line)["message"]
+        for line in served.stderr.splitlines()
+        if json.loads(line)["level"] == "error"
+    ]
+    assert errors[0].startswith(f"cannot start: {where}: "), errors
+    assert "refused" in errors[0].lower(), errors
+    assert_one_line_error(upgraded, where)
+
+
+def test_a_database_url_of_another_kind_is_refused_by_name(tmp_path: Path) -> None:
+    env = corral_env(tmp_path / "home", CORRAL_DATABASE_URL="mysql://corral:hunter2@db/corral")
+    result = run_cli("serve", "--data-dir", str(tmp_path / "data"), env=env)
+    line = assert_one_line_error(result, "database_url", "PostgreSQL", "SQLite", "mysql://")
+    assert "hunter2" not in line
+
+
 def test_logs_are_json_with_request_ids_and_no_secrets(
     server: CorralServer, owner: Cli, base: Path
 ) -> None:

@@ -10,6 +10,7 @@ replica hold on the other.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support.nodes import open_viewer, terminal_url
 from tests.support.postgres import PostgresServer
+from tests.support.processes import corral_env, corral_server, run_cli
 from tests.support.replicas import LINKED, SIGN_IN_ATTEMPTS, ReplicaPair, replica_pair
 from tests.support.waits import eventually_sync
 
@@ -185,3 +187,31 @@ def test_sign_in_limits_and_tickets_hold_across_replicas(replicas: ReplicaPair) 
         refused = client.post(f"{b.url}/api/v1/auth/exchange", json={"token": "x" * 43})
     assert refused.status_code == 429, refused.text
     assert "too many failed sign-in attempts" in refused.json()["error"]["message"]
+
+
+def test_a_replica_with_another_secret_key_refuses_to_start(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """Its credentials would not open, and the others would refuse its signed calls: it says
+    so in one line naming the live replica, and exits, while the live one serves on."""
+
+    def env(name: str) -> dict[str, str]:
+        return corral_env(
+            tmp_path / f"{name}-home",
+            CORRAL_DATABASE_URL=database_url,
+            CORRAL_SECRET_KEY=base64.b64encode(os.urandom(32)).decode(),
+        )
+
+    database_url = postgres.create_database()
+    with corral_server(tmp_path / "a", env("a")) as a:
+        refused = run_cli("serve", "--data-dir", str(tmp_path / "b"), "--port", "0", env=env("b"))
+        a.wait_healthy(WAIT_SECONDS)  # still serving
+
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr, refused.stderr
+    errors = [
+        record["message"]
+        for record in map(json.loads, refused.stderr.splitlines())
+        if record["level"] == "error"
+    ]
+    assert errors[0].startswith("cannot start: replica "), errors
+    assert "uses another secret key" in errors[0] and "CORRAL_SECRET_KEY" in errors[0]

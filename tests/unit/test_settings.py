@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from corral.settings import load_settings
+from corral.settings import load_settings, settings_problems
 
 
 def test_defaults_are_safe(tmp_path):
@@ -81,3 +81,27 @@ def test_tls_files_come_from_the_settings_file_and_a_key_needs_its_certificate(t
     assert (str(settings.tls_certfile), str(settings.tls_keyfile)) == ("cert.pem", "key.pem")
     with pytest.raises(ValidationError, match="tls_keyfile needs tls_certfile"):
         load_settings(data_dir=tmp_path / "other", tls_keyfile="key.pem")
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u:p@db/corral", "postgresql+asyncpg://u:p@db/corral"),
+        ("postgres://u:p@db:5433/corral", "postgresql+asyncpg://u:p@db:5433/corral"),
+        ("postgresql+asyncpg://u:p@db/corral", "postgresql+asyncpg://u:p@db/corral"),
+        ("sqlite:////srv/corral/corral.db", "sqlite+aiosqlite:////srv/corral/corral.db"),
+    ],
+)
+def test_database_urls_are_used_through_the_async_drivers(tmp_path, given, used):
+    """The URLs PostgreSQL's own tools print work as they are: no driver to know about."""
+    settings = load_settings(data_dir=tmp_path, database_url=given)
+    assert settings.effective_database_url == used
+
+
+@pytest.mark.parametrize(
+    "given", ["mysql://u:secret@db/corral", "postgresql+psycopg://u:secret@db/c", "db/corral"]
+)
+def test_other_database_urls_are_refused_without_echoing_them(tmp_path, given):
+    with pytest.raises(ValidationError) as refused:
+        load_settings(data_dir=tmp_path, database_url=given)
+    assert "secret" not in " ".join(settings_problems(refused.value))

@@ -15,6 +15,7 @@ from pathlib import Path
 from corral.control.app import create_state
 from corral.control.bootstrap import Prepared, prepare
 from corral.control.datadir import data_dir_lock, prepare_data_dir, read_running_server
+from corral.control.db.engine import reporting_database_errors
 from corral.control.db.migrate import startup_lock, upgrade
 from corral.control.providers.local import supervise_local_node
 from corral.control.secretbox import (
@@ -76,8 +77,9 @@ async def upgrade_database(settings: Settings) -> None:
     prepare_data_dir(settings.data_dir)
     state = create_state(settings)
     try:
-        async with startup_lock(state.engine):  # not while a replica starting migrates
-            await upgrade(state.engine)
+        with reporting_database_errors(settings.effective_database_url):
+            async with startup_lock(state.engine):  # not while a replica starting migrates
+                await upgrade(state.engine)
     finally:
         await state.engine.dispose()
 

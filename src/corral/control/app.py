@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -45,10 +46,13 @@ from corral.control.secretbox import load_secret_box
 from corral.control.services.provisioning import Provisioning
 from corral.control.services.sessions.ingester import Ingester
 from corral.control.state import AppState
+from corral.errors import CorralError
 from corral.ids import new_id
 from corral.settings import Settings
 
 __all__ = ["OnReady", "create_app", "create_state"]
+
+log = logging.getLogger("corral.control")
 
 OnReady = Callable[[AppState, Prepared], Awaitable[None]]
 
@@ -140,8 +144,17 @@ def create_app(settings: Settings, *, on_ready: OnReady | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepared = await prepare(state)
-        await start_replica(state)
+        try:
+            prepared = await prepare(state)
+            await start_replica(state)
+        except CorralError as exc:
+            # A cause the user can act on (the database, another replica's key): one line. The
+            # server then says that start-up failed and exits (see `corral.control.server`).
+            log.error("cannot start: %s", exc.message)
+            raise
+        except Exception:
+            log.exception("start-up failed")
+            raise
         sweeper = asyncio.create_task(mark_stale_nodes_forever(state), name="stale-node-sweeper")
         placer = asyncio.create_task(place_workspaces_forever(state), name="placement")
         idler = asyncio.create_task(enforce_idle_policy_forever(state), name="idle-policy")

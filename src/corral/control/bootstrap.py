@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from corral.control.db.engine import redacted_url
+from corral.control.db.engine import redacted_url, reporting_database_errors
 from corral.control.db.migrate import startup_lock, upgrade
 from corral.control.db.models import User
 from corral.control.services import auth
@@ -23,14 +23,13 @@ class Prepared:
 
 
 async def prepare(state: AppState) -> Prepared:
-    log.info(
-        "applying database migrations",
-        extra={"database": redacted_url(state.settings.effective_database_url)},
-    )
-    async with startup_lock(state.engine):
-        await upgrade(state.engine)
-        async with state.db() as db:
-            owner, created = await auth.ensure_owner(db, state.settings.auth.owner_name)
+    url = state.settings.effective_database_url
+    log.info("applying database migrations", extra={"database": redacted_url(url)})
+    with reporting_database_errors(url):
+        async with startup_lock(state.engine):
+            await upgrade(state.engine)
+            async with state.db() as db:
+                owner, created = await auth.ensure_owner(db, state.settings.auth.owner_name)
     if created:
         log.info("created the owner account", extra={"user": owner.name})
     return Prepared(owner=owner, owner_created=created)

@@ -11,6 +11,7 @@ import socket
 import sys
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corral.control.app import OnReady, create_app
 from corral.control.datadir import data_dir_lock, write_runtime_file
@@ -83,6 +84,28 @@ def _listen_where_asked(settings: Settings) -> tuple[Settings, list[socket.socke
     return settings.model_copy(update={"port": port}), [sock]
 
 
+class _StartupTracebackLeftOut:
+    """The app, minus the traceback Starlette hands uvicorn when start-up fails: the lifespan
+    has logged the cause already (one line for one the user can act on, such as a database it
+    cannot reach; the traceback for a bug). uvicorn still logs that start-up failed and exits
+    with its start-up failure status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_without_traceback(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}
+            await send(message)
+
+        await self._app(scope, receive, send_without_traceback)
+
+
 def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
     """Serve until interrupted; migrations and the owner are handled by the app's lifespan.
 
@@ -96,7 +119,7 @@ def serve(settings: Settings, *, on_ready: OnReady | None = None) -> None:
     with data_dir_lock(settings.data_dir, "starting another one"):
         settings, sockets = _listen_where_asked(settings)
         runtime_file = write_runtime_file(settings.data_dir, settings.effective_public_url)
-        app = create_app(settings, on_ready=on_ready)
+        app = _StartupTracebackLeftOut(create_app(settings, on_ready=on_ready))
         _make_room_for_connections(settings.http.max_connections)
         config = uvicorn.Config(
             app,

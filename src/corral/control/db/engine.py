@@ -4,11 +4,14 @@ through asyncpg."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,13 +21,16 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from corral.control.db.sqlitedriver import connector
+from corral.errors import CorralError
 
 __all__ = [
+    "DatabaseUnavailable",
     "DbSessionFactory",
     "JsonText",
     "create_db_session_factory",
     "create_engine",
     "redacted_url",
+    "reporting_database_errors",
 ]
 
 DbSessionFactory = async_sessionmaker[AsyncSession]
@@ -46,6 +52,27 @@ def _serialize_json(value: Any) -> str:
 def redacted_url(url: str) -> str:
     """The URL with its password hidden, for logs and error messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+class DatabaseUnavailable(CorralError):
+    reason = "database_unavailable"
+
+
+@contextmanager
+def reporting_database_errors(url: str) -> Iterator[None]:
+    """Turn a database that cannot be reached, logged in to or changed (at start-up, by
+    migrations) into one line naming it and the server's reason, instead of a traceback that
+    ends in a socket error. Only the driver's own message is kept: never a statement or its
+    parameters, and the URL without its password."""
+    try:
+        yield
+    except (OSError, DBAPIError) as exc:
+        original = exc.orig if isinstance(exc, DBAPIError) else exc
+        text = (original.strerror if isinstance(original, OSError) else None) or str(original)
+        reason = text.strip().splitlines()[0] if text.strip() else ""
+        raise DatabaseUnavailable(
+            f"cannot use the database at {redacted_url(url)}: {reason or type(original).__name__}"
+        ) from None
 
 
 def create_engine(url: str) -> AsyncEngine:
