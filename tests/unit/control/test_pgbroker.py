@@ -91,7 +91,8 @@ async def test_malformed_notifications_are_dropped(
                 "rep_x 1 0 1 {not json",
                 "rep_x 2 1 3 part-without-start",
                 f"rep_x 3 0 1 {'0' * 64}{unsigned}",  # no valid signature
-                f"rep_x 4 0 1 {forged._mac(unsigned)}{unsigned}",  # signed with another key
+                f"rep_x 4 0 1 {forged._mac('rep_x', 4, unsigned)}{unsigned}",  # another key
+                f"rep_x 5 0 1 {first._mac('rep_x', 4, unsigned)}{unsigned}",  # another number
             ):
                 await sender.execute("SELECT pg_notify('corral_live', $1)", payload)
         finally:
@@ -99,3 +100,44 @@ async def test_malformed_notifications_are_dropped(
         first.publish("viewers:u1", "cut")
         await _until(lambda: got, "the good message")
     assert got == ["cut"]
+
+
+async def test_a_replayed_notification_is_not_delivered_again(
+    pair: tuple[PostgresBroker, PostgresBroker],
+) -> None:
+    """A role that may LISTEN and NOTIFY on the database sees the replicas' signed messages: sent
+    again as they were (a viewer cut off again and again), they reach no listener."""
+    first, second = pair
+    heard: list[str] = []
+    spy = await asyncpg.connect(second._dsn)
+    try:
+        await spy.add_listener("corral_live", lambda *args: heard.append(args[3]))
+        got: list[Any] = []
+        with second.listen("viewers:u1", got.append):
+            first.publish("viewers:u1", "cut")
+            await _until(lambda: got and heard, "the message, and the spy's copy")
+            await spy.execute("SELECT pg_notify('corral_live', $1)", heard[0])
+            first.publish("viewers:u1", "after")
+            await _until(lambda: len(got) == 2, "the next message")
+    finally:
+        await spy.close()
+    assert got == ["cut", "after"]
+
+
+async def test_messages_a_replica_dropped_are_told_to_the_others_listeners(
+    pair: tuple[PostgresBroker, PostgresBroker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica that could not send for long drops its oldest messages: the other replicas'
+    feeds hear of the gap (and catch up from the database) instead of missing them silently."""
+    first, second = pair
+    got: list[Any] = []
+    lost: list[bool] = []
+    with second.listen("session:s1", got.append, lambda: lost.append(True)):
+        first.publish("session:s1", "before")
+        await _until(lambda: got, "the first message")
+        monkeypatch.setattr("corral.control.live.pgbroker.MAX_QUEUED_MESSAGES", 2)
+        for n in range(5):  # before its sender runs: the first three are dropped
+            first.publish("session:s1", n)
+        await _until(lambda: len(got) == 3, "the messages kept")
+    assert got == ["before", 3, 4]
+    assert lost == [True]

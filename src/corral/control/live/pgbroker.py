@@ -12,8 +12,12 @@ If the listening connection drops, messages sent meanwhile are lost to this repl
 connects again and then tells every listener (`Broker.listen`'s `lost`), and the feeds catch up
 from the database.
 
+Each replica numbers its messages. A receiver that sees a number skipped (messages the sender
+dropped while PostgreSQL was unreachable, or a part that never came) tells every listener too.
+
 Any role that may connect to the database may NOTIFY, so each message carries an HMAC under a
-key the replicas derive from the secret key; one without a valid HMAC is dropped. The
+key the replicas derive from the secret key, over its sender, number and content; one without a
+valid HMAC is dropped, and so is one whose number its sender has used already (a replay). The
 channel does not work through a pooler in transaction mode (PgBouncer's default): give the
 control plane a direct connection.
 """
@@ -53,6 +57,8 @@ BATCH_MESSAGES = 500
 MAX_SENDERS_IN_PROGRESS = 64
 """Messages being put together at once (one per sending replica); more are dropped."""
 MAC_CHARS = 64
+MAX_SENDERS_REMEMBERED = 1_000
+"""Replicas whose last message number is kept (each start of a replica is a new one)."""
 SQLALCHEMY_ONLY_OPTIONS = frozenset(
     {"prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback"}
 )
@@ -78,15 +84,18 @@ class PostgresBroker(Broker):
         self._sender = sender
         self._key = key
         self._local = LocalBroker()
-        self._queue: deque[str] = deque()
+        self._queue: deque[tuple[int, str]] = deque()
+        """Messages to send: their numbers and their signed JSON."""
         self._wake = asyncio.Event()
         self._sent = asyncio.Event()
         """Set while nothing waits to be sent."""
         self._sent.set()
         self._dropped = asyncio.Event()
         self._numbers = itertools.count()
-        self._partial: dict[str, tuple[str, list[str]]] = {}
+        self._partial: dict[str, tuple[int, list[str]]] = {}
         """Of each sender, the message being put together: its number and parts so far."""
+        self._last: dict[str, int] = {}
+        """Of each sender, the number of the last message received."""
         self._listener: asyncpg.Connection | None = None
         self._publisher: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -116,10 +125,12 @@ class PostgresBroker(Broker):
     def publish(self, channel: str, message: Any) -> None:
         self._local.publish(channel, message)
         if len(self._queue) >= MAX_QUEUED_MESSAGES:
+            # Its number goes with it: the other replicas see the gap and catch up.
             self._queue.popleft()
             log.error("the broker's queue is full (PostgreSQL unreachable?): a message is lost")
+        number = next(self._numbers)
         encoded = json.dumps([channel, message], separators=(",", ":"))
-        self._queue.append(self._mac(encoded) + encoded)
+        self._queue.append((number, self._mac(self._sender, number, encoded) + encoded))
         self._sent.clear()
         self._wake.set()
 
@@ -128,16 +139,16 @@ class PostgresBroker(Broker):
     ) -> AbstractContextManager[None]:
         return self._local.listen(channel, deliver, lost)
 
-    def _mac(self, encoded: str) -> str:
-        return hmac.new(self._key, encoded.encode(), hashlib.sha256).hexdigest()
+    def _mac(self, sender: str, number: int, encoded: str) -> str:
+        signed = f"{sender} {number} {encoded}".encode()
+        return hmac.new(self._key, signed, hashlib.sha256).hexdigest()
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def _payloads(self, encoded: str) -> Iterator[str]:
-        number = next(self._numbers)
+    def _payloads(self, number: int, signed: str) -> Iterator[str]:
         chunks = [
-            encoded[start : start + MAX_CHUNK_CHARS]
-            for start in range(0, len(encoded), MAX_CHUNK_CHARS)
+            signed[start : start + MAX_CHUNK_CHARS]
+            for start in range(0, len(signed), MAX_CHUNK_CHARS)
         ] or [""]
         for part, chunk in enumerate(chunks):
             yield f"{self._sender} {number} {part} {len(chunks)} {chunk}"
@@ -159,10 +170,14 @@ class PostgresBroker(Broker):
                     await asyncio.sleep(RETRY_SECONDS)
             self._sent.set()
 
-    async def _send(self, batch: list[str]) -> None:
+    async def _send(self, batch: list[tuple[int, str]]) -> None:
         if self._publisher is None or self._publisher.is_closed():
             self._publisher = await asyncpg.connect(self._dsn)
-        rows = [(PG_CHANNEL, payload) for encoded in batch for payload in self._payloads(encoded)]
+        rows = [
+            (PG_CHANNEL, payload)
+            for number, signed in batch
+            for payload in self._payloads(number, signed)
+        ]
         async with self._publisher.transaction():
             await self._publisher.executemany("SELECT pg_notify($1, $2)", rows)
 
@@ -214,15 +229,17 @@ class PostgresBroker(Broker):
                 log.warning("could not listen on PostgreSQL (%s); trying again", exc)
                 await asyncio.sleep(RETRY_SECONDS)
         self._partial.clear()
+        self._last.clear()
         self._local.lose_all()
 
     def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            sender, number, part, parts, chunk = payload.split(" ", 4)
+            sender, number_text, part, parts, chunk = payload.split(" ", 4)
+            number = int(number_text)
             if sender == self._sender:
                 return
             if parts == "1":
-                self._deliver(chunk)
+                self._deliver(sender, number, chunk)
                 return
             if part == "0":
                 if sender not in self._partial and len(self._partial) >= MAX_SENDERS_IN_PROGRESS:
@@ -235,15 +252,28 @@ class PostgresBroker(Broker):
             held[1].append(chunk)
             if int(part) + 1 == int(parts):
                 del self._partial[sender]
-                self._deliver("".join(held[1]))
-        except Exception:
-            log.exception("dropped a malformed broker notification")
+                self._deliver(sender, number, "".join(held[1]))
+        except Exception as exc:
+            log.warning("dropped a broker notification: %s", exc)
 
-    def _deliver(self, signed: str) -> None:
+    def _deliver(self, sender: str, number: int, signed: str) -> None:
         mac, encoded = signed[:MAC_CHARS], signed[MAC_CHARS:]
-        if not hmac.compare_digest(mac, self._mac(encoded)):
+        if not hmac.compare_digest(mac, self._mac(sender, number, encoded)):
             raise ValueError("a broker message without a valid signature")
+        last = self._last.get(sender)
+        if last is not None and number <= last:
+            raise ValueError(f"replica {sender}'s message {number} again (a replay)")
         channel, message = json.loads(encoded)
         if not isinstance(channel, str):
             raise ValueError("a broker message without a channel")
+        if len(self._last) >= MAX_SENDERS_REMEMBERED and sender not in self._last:
+            self._last.clear()  # replicas long gone; the live ones are learnt again
+        self._last[sender] = number
+        if last is not None and number > last + 1:
+            log.warning(
+                "missed %d broker messages from replica %s; the live feeds catch up",
+                number - last - 1,
+                sender,
+            )
+            self._local.lose_all()
         self._local.publish(channel, message)
