@@ -18,17 +18,16 @@ from typing import Any
 from corral.errors import Conflict, CorralError, NotFound
 from corral.netenv import NetworkEnvironment
 from corral.node.acp.install import AgentInstaller
-from corral.node.acp.outbox import Outbox
+from corral.node.acp.outbox import Outbox, OutboxEvent, encoded_batch
 from corral.node.acp.session import SessionHost
 from corral.node.settings import SessionSettings
 from corral.node.workspaces import NodeWorkspaces
 from corral.protocol.base import Empty
-from corral.protocol.peer import Handler, Peer
+from corral.protocol.peer import Encoded, Handler, Peer
 from corral.protocol.sessions import (
     MAX_EVENTS_PER_BATCH,
     PermissionAnswer,
     SessionAck,
-    SessionEvent,
     SessionEventKind,
     SessionEvents,
     SessionEventsAck,
@@ -140,7 +139,7 @@ class NodeSessions:
                     sent[session_id] = batch[-1].seq
                     call = peer.call(
                         "session.events",
-                        SessionEvents(session_id=session_id, events=batch),
+                        Encoded(SessionEvents, encoded_batch(session_id, batch)),
                         SessionEventsAck,
                     )
                     in_flight.append((session_id, batch[-1].seq, asyncio.ensure_future(call)))
@@ -167,7 +166,7 @@ class NodeSessions:
 
     def _next_batch(
         self, sent: dict[str, int], held: set[str], turn: int
-    ) -> tuple[int, str, list[SessionEvent]] | None:
+    ) -> tuple[int, str, list[OutboxEvent]] | None:
         """The next batch to send, from the first session at or after `turn` (in the outbox's
         order) that has events not sent yet; with the turn after it."""
         sessions = self.outbox.sessions_with_events()

@@ -24,11 +24,12 @@ sequence numbers it already has).
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+import orjson
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from corral.protocol.agents import AgentLaunch
 from corral.protocol.base import MAX_ENV_VARS, Body, EnvName, EnvValue, Id
@@ -50,6 +51,7 @@ __all__ = [
     "SessionStart",
     "SessionSummary",
     "option_of_kind",
+    "payload_json",
     "policy_allows",
     "policy_answer",
 ]
@@ -57,6 +59,17 @@ __all__ = [
 MAX_EVENTS_PER_BATCH = 1000
 MAX_PROMPT_CHARS = 200_000
 ShortText = Annotated[str, StringConstraints(max_length=1000)]
+
+
+def payload_json(payload: Any) -> bytes:
+    """An event's payload as the node link and the transcript carry it: compact JSON in UTF-8,
+    by orjson (session events are the busiest path). orjson writes NaN and infinities (which
+    Python's JSON reader takes from an agent) as null; what it refuses (integers beyond 64
+    bits, lone surrogates) the json module writes, in ASCII, which escapes them."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 class Policy(StrEnum):
@@ -130,7 +143,7 @@ class SessionEvent(Body):
     seq: int = Field(ge=1)
     kind: SessionEventKind
     payload: dict[str, Any]
-    at: datetime
+    at: AwareDatetime
 
 
 class SessionStart(Body):

@@ -353,6 +353,40 @@ async def test_invalid_params_are_answered_naming_the_fields() -> None:
         await within(peer.close("test over"))
 
 
+async def test_a_request_is_read_the_same_whatever_its_layout() -> None:
+    """Requests as `Peer.request` writes them are validated straight from their JSON; any other
+    layout of the same frame is served the same, and a frame that only starts like one is
+    still refused as malformed."""
+    served: list[WorkspaceRef] = []
+
+    async def start(params: WorkspaceRef) -> Body:
+        served.append(params)
+        return WorkspaceStatus(id=params.id, state=WorkspaceState.RUNNING)
+
+    workspace_id = new_id("wsp")
+    recorder = Recorder()
+    peer = Peer(recorder, handlers={"workspace.start": start}, name="node")
+    params = f'{{"id":"{workspace_id}"}}'
+    try:
+        for request_id, frame in enumerate(
+            (
+                f'{{"type":"request","id":0,"method":"workspace.start","params":{params}}}',
+                f'{{"id": 1, "type": "request", "params": {params}, "method": "workspace.start"}}',
+            )
+        ):
+            await peer.handle_text(frame)
+            answer = await recorder.next_frame()
+            assert isinstance(answer, Response) and answer.id == request_id, answer
+            assert answer.result == {"id": workspace_id, "state": "running", "reason": None}
+        assert served == [WorkspaceRef(id=workspace_id)] * 2
+        with pytest.raises(ProtocolError, match="malformed frame"):
+            await peer.handle_text(
+                f'{{"type":"request","id":2,"method":"workspace.start","params":{params},"x":1}}'
+            )
+    finally:
+        await within(peer.close("test over"))
+
+
 async def test_malformed_result_is_a_protocol_error(make_link: MakeLink) -> None:
     async def wrong(params: WorkspaceRef) -> Body:
         return Empty()  # workspace.start must answer a WorkspaceStatus

@@ -8,7 +8,15 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from corral.protocol.messages import Body
-from corral.protocol.peer import Caller, EventHandler, Handler, Peer, StreamHandler, Transport
+from corral.protocol.peer import (
+    Caller,
+    Encoded,
+    EventHandler,
+    Handler,
+    Peer,
+    StreamHandler,
+    Transport,
+)
 
 __all__ = ["NodeConnection"]
 
@@ -48,7 +56,7 @@ class NodeConnection(Caller):
         self._min_stream_window = min_stream_window_bytes
 
     async def request(
-        self, method: str, params: Body, *, timeout_seconds: float | None = None
+        self, method: str, params: Body | Encoded, *, timeout_seconds: float | None = None
     ) -> Body:
         if timeout_seconds is None:
             timeout_seconds = self.request_timeout_seconds

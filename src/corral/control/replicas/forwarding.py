@@ -20,7 +20,14 @@ from corral.control.replicas.signing import ReplicaSigner
 from corral.errors import CorralError
 from corral.protocol.frames import RemoteError, Response
 from corral.protocol.messages import METHODS, Body
-from corral.protocol.peer import Caller, PeerClosed, error_kind, response_result
+from corral.protocol.peer import (
+    Caller,
+    Encoded,
+    PeerClosed,
+    error_kind,
+    params_json,
+    response_result,
+)
 
 __all__ = [
     "FORWARD_PATH",
@@ -69,15 +76,13 @@ class ForwardedNodeConnection(Caller):
         self._margin = margin_seconds
 
     async def request(
-        self, method: str, params: Body, *, timeout_seconds: float | None = None
+        self, method: str, params: Body | Encoded, *, timeout_seconds: float | None = None
     ) -> Body:
         params_model, result_model = self.methods[method]
-        if not isinstance(params, params_model):
-            raise TypeError(f"{method} takes {params_model.__name__}")
+        encoded = params_json(method, params_model, params)
         timeout = self.request_timeout_seconds if timeout_seconds is None else timeout_seconds
         body = (
-            f'{{"method":{json.dumps(method)},"params":{params.model_dump_json()},'
-            f'"timeout_seconds":{timeout}}}'
+            f'{{"method":{json.dumps(method)},"params":{encoded},"timeout_seconds":{timeout}}}'
         ).encode()
         target = FORWARD_PATH.format(node_id=self.node_id)
         try:

@@ -8,22 +8,26 @@ per batch (`flush`), which the sender calls before each send: a flood of updates
 commit per batch, not one per update. Acknowledgements are deleted in that same transaction:
 an acknowledged event that a crash leaves in the file is sent again and ignored.
 
+Each event is serialized once, when it is appended: the JSON the node link carries is kept with
+it, and a batch is those texts joined (`encoded_batch`), not models serialized again.
+
 Events carry what agents send, which may include file contents, but never credentials: those
 only ever reach the agent's environment.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from corral.protocol.sessions import SessionEvent, SessionEventKind
+from corral.protocol.sessions import SessionEventKind, payload_json
 
-__all__ = ["MAX_EVENT_BYTES", "Outbox"]
+__all__ = ["MAX_EVENT_BYTES", "Outbox", "OutboxEvent", "encoded_batch"]
 
 MAX_EVENT_BYTES = 256 * 1024
 """An event's payload above this is cut down to a preview: the node link's text frames are
@@ -50,30 +54,50 @@ CREATE TABLE IF NOT EXISTS sequences (
 """
 
 
-def _bounded(payload: dict[str, Any]) -> tuple[str, bool]:
-    """The payload's JSON, at most `MAX_EVENT_BYTES`; and whether it had to be cut.
+class OutboxEvent(NamedTuple):
+    seq: int
+    json: str
+    """The event as the node link carries it (a `corral.protocol.sessions.SessionEvent`)."""
+    size: int
+    """Its payload's size in bytes."""
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = json.loads(self.json)["payload"]
+        return payload
+
+
+def _event_json(seq: int, kind: str, payload: str, at: str) -> str:
+    return f'{{"seq":{seq},"kind":"{kind}","payload":{payload},"at":"{at}"}}'
+
+
+def encoded_batch(session_id: str, events: list[OutboxEvent]) -> str:
+    """A `SessionEvents` batch's JSON, from its events' own."""
+    joined = ",".join(event.json for event in events)
+    return f'{{"session_id":"{session_id}","events":[{joined}]}}'
+
+
+def _bounded(payload: dict[str, Any]) -> tuple[str, int]:
+    """The payload's JSON, at most `MAX_EVENT_BYTES`, and its size in bytes.
 
     Long strings (file contents in diffs, tool output) are cut to a preview first, which keeps
     the structure a viewer needs: a permission request keeps its options and its tool call's
     title and kind, so it can still be answered. Only if that is not enough is the whole
     payload replaced by a preview.
     """
-    text = _json(payload)
-    size = len(text.encode())
+    data = payload_json(payload)
+    size = len(data)
     if size <= MAX_EVENT_BYTES:
-        return text, False
-    shortened = _json({**_shorten(payload), "truncated": True, "bytes": size})
-    if len(shortened.encode()) <= MAX_EVENT_BYTES:
-        return shortened, True
-    cut: dict[str, Any] = {"truncated": True, "bytes": size, "preview": text[:PREVIEW_CHARS]}
-    for key in ("sessionUpdate", "toolCallId", "request_id", "prompt_id", "state"):
-        if key in payload:
-            cut[key] = payload[key]
-    return _json(cut), True
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return data.decode(), size
+    shortened = payload_json({**_shorten(payload), "truncated": True, "bytes": size})
+    if len(shortened) > MAX_EVENT_BYTES:
+        text = data.decode()
+        cut: dict[str, Any] = {"truncated": True, "bytes": size, "preview": text[:PREVIEW_CHARS]}
+        for key in ("sessionUpdate", "toolCallId", "request_id", "prompt_id", "state"):
+            if key in payload:
+                cut[key] = payload[key]
+        shortened = payload_json(cut)
+    return shortened.decode(), len(shortened)
 
 
 def _shorten(value: Any) -> Any:
@@ -101,22 +125,17 @@ class Outbox:
         self._buffer: list[tuple[str, int, str, str, str]] = []
         self._acknowledged: dict[str, int] = {}
         """Per session, the last event acknowledged and not yet deleted from the file."""
-        # What is not acknowledged yet, with its size, also kept in memory: sending never
-        # reads the file, and acknowledging pops from the front.
-        self._unacked: dict[str, deque[tuple[SessionEvent, int]]] = {}
+        # What is not acknowledged yet, also kept in memory: sending never reads the file, and
+        # acknowledging pops from the front. A session's are numbered one after another.
+        self._unacked: dict[str, deque[OutboxEvent]] = {}
         self.unacknowledged = 0
         """How many events wait for the control plane's acknowledgement, in all sessions."""
         rows = self._db.execute(
             "SELECT session_id, seq, kind, payload, at FROM events ORDER BY session_id, seq"
         )
         for session_id, seq, kind, payload, at in rows:
-            event = SessionEvent(
-                seq=seq,
-                kind=SessionEventKind(kind),
-                payload=json.loads(payload),
-                at=datetime.fromisoformat(at),
-            )
-            self._unacked.setdefault(session_id, deque()).append((event, len(payload)))
+            event = OutboxEvent(seq, _event_json(seq, kind, payload, at), len(payload.encode()))
+            self._unacked.setdefault(session_id, deque()).append(event)
             self.unacknowledged += 1
 
     def close(self) -> None:
@@ -130,16 +149,17 @@ class Outbox:
 
     def append(
         self, session_id: str, kind: SessionEventKind, payload: dict[str, Any]
-    ) -> SessionEvent:
+    ) -> OutboxEvent:
         seq = self._next.get(session_id, 1)
         self._next[session_id] = seq + 1
-        at = datetime.now(UTC)
-        text, cut = _bounded(payload)
-        self._buffer.append((session_id, seq, kind.value, text, at.isoformat()))
-        event = SessionEvent.model_construct(
-            seq=seq, kind=kind, payload=json.loads(text) if cut else payload, at=at
-        )
-        self._unacked.setdefault(session_id, deque()).append((event, len(text)))
+        at = datetime.now(UTC).isoformat()
+        text, size = _bounded(payload)
+        self._buffer.append((session_id, seq, kind.value, text, at))
+        event = OutboxEvent(seq, _event_json(seq, kind.value, text, at), size)
+        unacked = self._unacked.get(session_id)
+        if unacked is None:
+            unacked = self._unacked[session_id] = deque()
+        unacked.append(event)
         self.unacknowledged += 1
         return event
 
@@ -166,17 +186,19 @@ class Outbox:
 
     def pending(
         self, session_id: str, *, after: int = 0, limit: int, max_bytes: int
-    ) -> list[SessionEvent]:
+    ) -> list[OutboxEvent]:
         """The oldest unacknowledged events of a session numbered past `after` (what is sent
         and not yet acknowledged), at most `limit` and about `max_bytes` of payload (always at
         least one). Flushes first: nothing is sent that is not on disk."""
         self.flush()
-        events: list[SessionEvent] = []
+        unacked = self._unacked.get(session_id)
+        if not unacked:
+            return []
+        events: list[OutboxEvent] = []
         size = 0
-        for event, event_size in self._unacked.get(session_id, ()):
-            if event.seq <= after:
-                continue
-            size += event_size + EVENT_OVERHEAD_BYTES
+        # Numbered one after another: those up to `after` are skipped without looking at them.
+        for event in itertools.islice(unacked, max(0, after - unacked[0].seq + 1), None):
+            size += event.size + EVENT_OVERHEAD_BYTES
             if len(events) >= limit or (events and size > max_bytes):
                 break
             events.append(event)
@@ -186,7 +208,7 @@ class Outbox:
         """The control plane stored the session's events up to `seq`: they are not sent again,
         and leave the file at the next flush."""
         events = self._unacked.get(session_id)
-        while events and events[0][0].seq <= seq:
+        while events and events[0].seq <= seq:
             events.popleft()
             self.unacknowledged -= 1
         self._acknowledged[session_id] = max(seq, self._acknowledged.get(session_id, seq))
