@@ -37,6 +37,7 @@ from typing import Any, cast
 
 import acp
 from acp import schema
+from tests.support.processes import descendants
 from tests.support.sessions import (
     SCRIPTED_AGENT,
     SCRIPTED_AGENT_RUNTIME_SETTINGS,
@@ -45,6 +46,8 @@ from tests.support.sessions import (
 )
 from websockets.asyncio.client import connect
 
+from bench.terminal import cpu_seconds
+
 TARGET_UPDATES_PER_SECOND = 20_000
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 20.0
@@ -52,6 +55,30 @@ TIMEOUT_SECONDS = 300.0
 
 
 # -- Corral --------------------------------------------------------------------------------------
+
+
+def cpu_by_process(site: SessionSite) -> dict[str, float]:
+    """CPU seconds used so far by each process an update passes through."""
+    assert site.server is not None and site.node is not None
+    below_node = 0.0
+    for pid in descendants(site.node.pid):
+        with contextlib.suppress(OSError):
+            below_node += cpu_seconds(pid)
+    return {
+        "agent": below_node,
+        "node daemon": cpu_seconds(site.node.pid),
+        "control plane": cpu_seconds(site.server.pid),
+        "viewer (this process)": time.process_time(),
+    }
+
+
+def print_cpu(
+    site: SessionSite, before: dict[str, float], updates: int, rate: float, what: str
+) -> None:
+    """Where the time went: each process's CPU per 10,000 updates, beside the wall time."""
+    print(f"CPU per 10,000 updates, {what} (wall time: {10_000 / rate:.2f} s):")
+    for name, seconds in cpu_by_process(site).items():
+        print(f"  {name:<24} {(seconds - before[name]) * 10_000 / updates:.2f} s", flush=True)
 
 
 async def corral_run(site: SessionSite, session_id: str, prompt: str, count: int) -> list[float]:
@@ -131,8 +158,10 @@ async def corral_paths(args: argparse.Namespace) -> tuple[float, list[float], fl
             session = site.start("scripted")
             site.wait_state(session["id"], "idle")
             await corral_run(site, session["id"], "flood 1000 raw", 1000)  # warm up
+            cpu_before = cpu_by_process(site)
             times = await corral_run(site, session["id"], f"flood {args.updates} raw", args.updates)
             rate = args.updates / (times[-1] - times[0])
+            print_cpu(site, cpu_before, args.updates, rate, "one session")
             prompt = f"flood {args.latency_updates} rate={args.rate}"
             latencies = (await corral_run(site, session["id"], prompt, args.latency_updates))[1:]
             site.api.post(f"/sessions/{session['id']}/stop", expect=200)
@@ -141,7 +170,10 @@ async def corral_paths(args: argparse.Namespace) -> tuple[float, list[float], fl
             for session_id in many:
                 site.wait_state(session_id, "idle", seconds=120)
             await corral_many(site, many, 100)  # warm up
+            cpu_before = cpu_by_process(site)
             many_rate = await corral_many(site, many, args.session_updates)
+            total = args.sessions * args.session_updates
+            print_cpu(site, cpu_before, total, many_rate, f"{args.sessions} sessions")
             for session_id in many:
                 site.api.post(f"/sessions/{session_id}/stop", expect=200)
             return rate, latencies, many_rate
