@@ -63,13 +63,31 @@ ShortText = Annotated[str, StringConstraints(max_length=1000)]
 
 def payload_json(payload: Any) -> bytes:
     """An event's payload as the node link and the transcript carry it: compact JSON in UTF-8,
-    by orjson (session events are the busiest path). orjson writes NaN and infinities (which
-    Python's JSON reader takes from an agent) as null; what it refuses (integers beyond 64
-    bits, lone surrogates) the json module writes, in ASCII, which escapes them."""
+    by orjson (session events are the busiest path).
+
+    Agents write what not every JSON reader takes, and Python's reads it: orjson writes NaN and
+    infinities as null; a lone surrogate (half of a UTF-16 pair), which no UTF-8 text can hold
+    and the node link's reader refuses even escaped, becomes U+FFFD; an integer beyond 64 bits,
+    which orjson refuses, is written by the json module."""
     try:
         return orjson.dumps(payload)
     except TypeError:
-        return json.dumps(payload, separators=(",", ":")).encode()
+        pass
+    cleaned = _without_lone_surrogates(payload)
+    try:
+        return orjson.dumps(cleaned)
+    except TypeError:
+        return json.dumps(cleaned, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
 
 
 class Policy(StrEnum):

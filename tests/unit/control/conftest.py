@@ -51,15 +51,31 @@ def setting_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def database(request: pytest.FixtureRequest) -> str:
+    """SQLite, unless a test asks for PostgreSQL as well:
+    `@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
 async def state(
-    tmp_path: Path, empty_database: Path, setting_overrides: dict[str, Any]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    empty_database: Path,
+    database: str,
+    setting_overrides: dict[str, Any],
 ) -> AsyncIterator[AppState]:
-    database = tmp_path / "corral.db"
-    shutil.copyfile(empty_database, database)
+    if database == "postgresql":
+        database_url = request.getfixturevalue("postgres").create_database()
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+    else:
+        shutil.copyfile(empty_database, tmp_path / "corral.db")
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'corral.db'}"
     settings = load_settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite+aiosqlite:///{database}",
-        **setting_overrides,
+        data_dir=tmp_path / "data", database_url=database_url, **setting_overrides
     )
     app_state = create_state(settings)
     try:

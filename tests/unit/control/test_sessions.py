@@ -4,7 +4,7 @@ stopping and resuming."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -186,6 +186,24 @@ async def test_events_sent_again_are_stored_once(site: Site) -> None:
     assert ack.acked_seq == 3
     assert [e.seq for e in await site.events(row.id)] == [1, 2, 3]
     assert (await site.session(row.id)).last_message == "hello!"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+async def test_an_event_is_stored_as_the_node_sent_it(site: Site) -> None:
+    """Its time (sent in any offset) is the same instant read back, and its payload keeps what
+    JSON carries beyond the usual: text in any script, integers beyond 64 bits."""
+    row = await site.start()
+    await site.node.reply(row.id, "hello")
+    at = datetime(2026, 5, 1, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    payload = {**_chunk(" héllo ✓ 日本"), "tokens": 2**70}
+    batch = SessionEvents(
+        session_id=row.id, events=[SessionEvent(seq=3, kind=K.UPDATE, payload=payload, at=at)]
+    )
+    assert site.node.peer is not None
+    assert (await site.node.peer.call("session.events", batch, SessionEventsAck)).acked_seq == 3
+    stored = (await site.events(row.id))[-1]
+    assert (stored.seq, stored.payload, stored.created_at) == (3, payload, at)
+    assert stored.created_at.tzinfo == UTC
 
 
 async def test_a_node_cannot_send_events_of_another_nodes_session(

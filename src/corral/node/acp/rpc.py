@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ __all__ = ["AgentProtocolError", "AgentRpc", "RpcError", "validated"]
 log = logging.getLogger("corral.node.acp")
 
 READ_CHUNK_BYTES = 256 * 1024
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
@@ -39,12 +41,16 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def _parse(line: bytes) -> Any:
-    """One line's JSON. orjson reads a stream of updates several times faster; what it refuses
-    but JSON readers commonly take (NaN, lone surrogates) is read as the json module reads it."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
+    """One line's JSON. orjson reads a stream of updates several times faster. The json module
+    reads what orjson refuses but JSON readers commonly take (NaN, lone surrogates), and lines
+    with a run of 19 digits or more, which may be an integer beyond 64 bits: orjson would make
+    it a float and lose its last digits."""
+    if _LONG_DIGITS.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
 
 
 class AgentProtocolError(Exception):
