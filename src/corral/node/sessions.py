@@ -45,8 +45,12 @@ __all__ = ["NodeSessions"]
 log = logging.getLogger("corral.node.sessions")
 
 MAX_BATCH_BYTES = 768 * 1024
-MAX_BATCHES_IN_FLIGHT = 4
-MAX_UNACKNOWLEDGED_EVENTS = 2 * MAX_BATCHES_IN_FLIGHT * MAX_EVENTS_PER_BATCH
+MAX_BATCHES_IN_FLIGHT = 16
+MAX_BYTES_IN_FLIGHT = 2 * MAX_BATCH_BYTES
+"""Batches in flight, sent and not yet acknowledged: many small ones (busy sessions each send
+their own, and a round trip per few batches left the control plane idle half the time), or a
+few large ones: what each node makes the control plane hold at once stays bounded."""
+MAX_UNACKNOWLEDGED_EVENTS = 32 * MAX_EVENTS_PER_BATCH
 """While the link is up, agents' output is read only while fewer events than this wait for the
 control plane: reading 50 flooding agents must not starve the sender, or the node parses
 everything first and the control plane stores it after, instead of both at once. While the link
@@ -123,30 +127,36 @@ class NodeSessions:
         the link, taken from the sessions in turn: the control plane stores one batch while the
         next is on its way, and one busy session does not hold up the others. A batch leaves
         the outbox only when the control plane has acknowledged it."""
-        in_flight: collections.deque[tuple[str, int, asyncio.Future[SessionEventsAck]]] = (
+        in_flight: collections.deque[tuple[str, int, int, asyncio.Future[SessionEventsAck]]] = (
             collections.deque()
         )
+        bytes_in_flight = 0
         sent: dict[str, int] = {}  # per session: the last event sent in this pass
         held: set[str] = set()  # sessions not to send more of in this pass
         turn = 0
         try:
             while True:
-                while len(in_flight) < MAX_BATCHES_IN_FLIGHT:
+                while len(in_flight) < MAX_BATCHES_IN_FLIGHT and (
+                    not in_flight or bytes_in_flight < MAX_BYTES_IN_FLIGHT
+                ):
                     picked = self._next_batch(sent, held, turn)
                     if picked is None:
                         break
                     turn, session_id, batch = picked
                     sent[session_id] = batch[-1].seq
+                    size = sum(event.size for event in batch)
+                    bytes_in_flight += size
                     call = peer.call(
                         "session.events",
                         Encoded(SessionEvents, encoded_batch(session_id, batch)),
                         SessionEventsAck,
                     )
-                    in_flight.append((session_id, batch[-1].seq, asyncio.ensure_future(call)))
+                    in_flight.append((session_id, batch[-1].seq, size, asyncio.ensure_future(call)))
                 if not in_flight:
                     self.outbox.flush()  # the acknowledged events leave the file
                     return
-                session_id, last, answer = in_flight.popleft()
+                session_id, last, size, answer = in_flight.popleft()
+                bytes_in_flight -= size
                 try:
                     ack = await answer
                 except NotFound:
@@ -160,9 +170,9 @@ class NodeSessions:
                 if ack.acked_seq < last:
                     held.add(session_id)  # the control plane took less than all; later
         finally:
-            for _, _, answer in in_flight:
+            for *_, answer in in_flight:
                 answer.cancel()
-            await asyncio.gather(*(answer for _, _, answer in in_flight), return_exceptions=True)
+            await asyncio.gather(*(answer for *_, answer in in_flight), return_exceptions=True)
 
     def _next_batch(
         self, sent: dict[str, int], held: set[str], turn: int

@@ -195,15 +195,21 @@ async def test_an_event_is_stored_as_the_node_sent_it(site: Site) -> None:
     row = await site.start()
     await site.node.reply(row.id, "hello")
     at = datetime(2026, 5, 1, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    on_the_second = datetime(2026, 5, 1, 12, 30, 16, tzinfo=UTC)  # ISO text without fraction
     payload = {**_chunk(" héllo ✓ 日本"), "tokens": 2**70}
     batch = SessionEvents(
-        session_id=row.id, events=[SessionEvent(seq=3, kind=K.UPDATE, payload=payload, at=at)]
+        session_id=row.id,
+        events=[
+            SessionEvent(seq=3, kind=K.UPDATE, payload=payload, at=at),
+            SessionEvent(seq=4, kind=K.UPDATE, payload=_chunk("!"), at=on_the_second),
+        ],
     )
     assert site.node.peer is not None
-    assert (await site.node.peer.call("session.events", batch, SessionEventsAck)).acked_seq == 3
-    stored = (await site.events(row.id))[-1]
-    assert (stored.seq, stored.payload, stored.created_at) == (3, payload, at)
-    assert stored.created_at.tzinfo == UTC
+    assert (await site.node.peer.call("session.events", batch, SessionEventsAck)).acked_seq == 4
+    *_, third, fourth = await site.events(row.id)
+    assert (third.seq, third.payload, third.created_at) == (3, payload, at)
+    assert (fourth.seq, fourth.created_at) == (4, on_the_second)
+    assert third.created_at.tzinfo == fourth.created_at.tzinfo == UTC
 
 
 async def test_a_node_cannot_send_events_of_another_nodes_session(

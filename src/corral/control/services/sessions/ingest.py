@@ -58,7 +58,8 @@ async def stage(
             _note_chunk(row, event.payload)  # most events: no query, no await
         else:
             await _apply(db, row, event.kind, event.payload)
-        row.last_seq = event.seq
+    if fresh:
+        row.last_seq = fresh[-1].seq
     await stored.insert(db)
     published = list(stored.published)
     highest = max(event.seq for event in batch.events)

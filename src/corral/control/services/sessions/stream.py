@@ -9,13 +9,13 @@ back from the last number it has, which costs a database read instead of control
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 
 from corral.control.db.engine import DbSessionFactory
 from corral.control.live.sessions import SessionHub
 from corral.control.services.sessions.queries import list_events
 from corral.control.services.sessions.transcript import LiveEvent, event_json
+from corral.protocol.sessions import payload_json
 
 __all__ = ["REPLAY_PAGE", "FellBehind", "stream"]
 
@@ -53,7 +53,11 @@ async def stream(
                         (
                             e.seq,
                             event_json(
-                                session_id, e.seq, e.kind, json.dumps(e.payload), e.created_at
+                                session_id,
+                                e.seq,
+                                e.kind,
+                                payload_json(e.payload).decode(),
+                                e.created_at.isoformat(),
                             ),
                         )
                         for e in stored

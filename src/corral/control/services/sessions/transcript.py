@@ -22,11 +22,12 @@ LiveEvent = tuple[int, str]
 """An event's sequence number and its JSON as viewers get it (what `SessionHub` carries)."""
 
 
-def event_json(session_id: str, seq: int, kind: str, payload: str, at: datetime) -> str:
-    """One event as viewers get it, around its payload's JSON (serialized once)."""
+def event_json(session_id: str, seq: int, kind: str, payload: str, at: str) -> str:
+    """One event as viewers get it, around its payload's JSON (serialized once); `at` is the
+    time in ISO 8601."""
     return (
         f'{{"session_id":"{session_id}","seq":{seq},"kind":"{kind}",'
-        f'"payload":{payload},"at":"{at.isoformat()}"}}'
+        f'"payload":{payload},"at":"{at}"}}'
     )
 
 
@@ -45,12 +46,16 @@ class EventBatch:
         self.session_id = session_id
         self.rows: list[tuple[str, int, str, str, datetime]] = []
         self.published: list[LiveEvent] = []
+        self._times: list[str] = []
+        """Each row's time in ISO 8601, made once for the viewers and SQLite alike."""
 
     def add(self, seq: int, kind: str, payload: dict[str, Any], at: datetime) -> None:
         """`at` is aware (the node link refuses naive times)."""
         text = payload_json(payload).decode()
+        iso = at.isoformat()
         self.rows.append((self.session_id, seq, kind, text, at))
-        self.published.append((seq, event_json(self.session_id, seq, kind, text, at)))
+        self._times.append(iso)
+        self.published.append((seq, event_json(self.session_id, seq, kind, text, iso)))
 
     async def insert(self, db: AsyncSession) -> None:
         if not self.rows:
@@ -66,12 +71,19 @@ class EventBatch:
             return
         rows: list[tuple[Any, ...]] = self.rows
         if dialect.name == "sqlite":
-            rows = [(*row[:4], _sqlite_time(row[4])) for row in self.rows]
+            rows = [
+                (*row[:4], _sqlite_time(row[4], iso))
+                for row, iso in zip(self.rows, self._times, strict=True)
+            ]
         await connection.exec_driver_sql(statement, rows)
 
 
-def _sqlite_time(at: datetime) -> str:
-    """As SQLAlchemy's `DateTime` stores it on SQLite (UTC, and `UTCDateTime` reads it so)."""
+def _sqlite_time(at: datetime, iso: str) -> str:
+    """As SQLAlchemy's `DateTime` stores it on SQLite (in UTC, which `UTCDateTime` reads it as):
+    from the ISO text made already when the time is in UTC, as nodes send it."""
+    if iso.endswith("+00:00"):
+        text = f"{iso[:10]} {iso[11:-6]}"
+        return text if len(text) == 26 else f"{text}.000000"
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
