@@ -31,6 +31,7 @@ from corral.control.server import serve
 from corral.control.services import auth, credentials
 from corral.control.state import AppState
 from corral.control.urls import login_url
+from corral.gcpolicy import settle_heap
 from corral.settings import Settings
 
 __all__ = ["new_owner_link", "rotate_secret_key", "run", "upgrade_database"]
@@ -69,6 +70,7 @@ def run(
             announce(await _owner_link(state, prepared), state.settings)
             if open_browser is not None:
                 open_browser(await _owner_link(state, prepared))
+        settle_heap()  # this process is the server from here on
 
     serve(settings, on_ready=on_ready)
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from corral.errors import CorralError
+from corral.gcpolicy import settle_heap
 from corral.netenv import network_environment
 from corral.node.controlurl import control_plane_ssl_context, control_url_problem
 from corral.node.daemon import NodeDaemon
@@ -182,6 +183,7 @@ async def _run(settings: NodeDaemonSettings, join_token: str | None) -> None:
         reconnect_min_seconds=settings.reconnect_min_seconds,
         reconnect_max_seconds=settings.reconnect_max_seconds,
     )
+    settle_heap()
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
