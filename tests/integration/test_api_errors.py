@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
+
 
 async def test_unknown_routes_use_the_error_shape(client, owner):
     response = await client.get("/api/v1/nothing-here", headers=owner.headers)
@@ -98,3 +102,22 @@ async def test_an_internal_error_is_generic_logged_once_and_carries_the_request_
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 1
     assert logged[0].request_id == "req-boom"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_write_that_waited_too_long_for_sqlite_is_a_503_to_retry(client, owner, settings):
+    """SQLite has one writer: a change that cannot get the lock within its busy timeout (others
+    hold it under a flood) is answered 503 with Retry-After, not a failure with a traceback."""
+    path = settings.effective_database_url.removeprefix("sqlite+aiosqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        response = await client.post("/api/v1/tokens", json={"name": "t1"}, headers=owner.headers)
+    finally:
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    error = response.json()["error"]
+    assert error["code"] == "database_busy" and "try again" in error["message"]
+    again = await client.post("/api/v1/tokens", json={"name": "t1"}, headers=owner.headers)
+    assert again.status_code == 201, again.text
