@@ -68,6 +68,7 @@ EMIT_INTERVAL_SECONDS = 0.25
 API_INTERVAL_SECONDS = 0.1
 SETTLE_SECONDS = 5.0
 JOIN_CONCURRENCY = 20
+POST_ATTEMPTS = 30
 WORKSPACES_PER_NODE = 5
 READY_TIMEOUT_SECONDS = 300.0
 
@@ -380,6 +381,17 @@ async def measure(fleet: Fleet, pid: int, seconds: float) -> Step:
     )
 
 
+async def post_retrying(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+    """POST as a client should: a 503 (SQLite busy under the flood) is tried again after its
+    Retry-After."""
+    for _ in range(POST_ATTEMPTS):
+        made = await api.post(path, json=body)
+        if made.status_code != 503:
+            break
+        await asyncio.sleep(float(made.headers.get("retry-after", "1")))
+    return made.raise_for_status().json()
+
+
 @contextlib.asynccontextmanager
 async def control_plane(root: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str, int]]:
     env = corral_env(root / "home")
@@ -421,20 +433,16 @@ async def run(options: argparse.Namespace) -> list[Step]:
 
                 async def workspace(index: int) -> str:
                     async with semaphore:
-                        made = await api.post(
-                            "/workspaces", json={"project": "fleet", "name": f"w{index}"}
-                        )
-                        return str(made.raise_for_status().json()["id"])
+                        body = {"project": "fleet", "name": f"w{index}"}
+                        return str((await post_retrying(api, "/workspaces", body))["id"])
 
                 ids = await asyncio.gather(*(workspace(i) for i in range(options.sessions)))
                 await _ready(api, "/workspaces", options.sessions, "running")
 
                 async def session(workspace_id: str) -> str:
                     async with semaphore:
-                        made = await api.post(
-                            "/sessions", json={"workspace": workspace_id, "agent": "sim"}
-                        )
-                        return str(made.raise_for_status().json()["id"])
+                        body = {"workspace": workspace_id, "agent": "sim"}
+                        return str((await post_retrying(api, "/sessions", body))["id"])
 
                 sessions = await asyncio.gather(*(session(w) for w in ids))
                 await _ready(api, "/sessions", options.sessions, "idle")

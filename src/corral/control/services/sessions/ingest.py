@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.base import utcnow
@@ -27,6 +27,13 @@ __all__ = ["LAST_MESSAGE_CHARS", "mark_node_sessions_gone", "stage"]
 log = logging.getLogger("corral.sessions")
 
 LAST_MESSAGE_CHARS = 500
+_NODES_SESSION = (
+    select(AgentSession)
+    .join(Workspace, Workspace.id == AgentSession.workspace_id)
+    .where(AgentSession.id == bindparam("session_id"), Workspace.node_id == bindparam("node_id"))
+    .with_for_update(of=AgentSession)
+)
+"""A session, if it runs on a node: made once, since each batch asks it."""
 ENDED_STATES = (SessionState.STOPPED, SessionState.ERROR)
 
 
@@ -38,12 +45,11 @@ async def stage(
     publishing what this returns: the highest sequence number stored, and the events for
     viewers. A node can only send events of its own workspaces."""
     # One query for the session and the check that it runs on this node: it is per batch.
-    row = await db.scalar(
-        select(AgentSession)
-        .join(Workspace, Workspace.id == AgentSession.workspace_id)
-        .where(AgentSession.id == batch.session_id, Workspace.node_id == node_id)
-        .with_for_update(of=AgentSession)
-    )
+    # Without an autoflush first: what earlier batches of the transaction changed in their
+    # sessions cannot change what this finds, and is written at the commit, all at once
+    # (flushed batch by batch, it was the largest cost of a fleet's many small batches).
+    with db.no_autoflush:
+        row = await db.scalar(_NODES_SESSION, {"session_id": batch.session_id, "node_id": node_id})
     if row is None:
         raise NotFound(f"no session {batch.session_id} on this node")
     fresh = [event for event in batch.events if event.seq > row.last_seq]
