@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -104,14 +105,21 @@ async def test_an_internal_error_is_generic_logged_once_and_carries_the_request_
     assert logged[0].request_id == "req-boom"
 
 
+LOCK_WAIT_SECONDS = 60.0
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_write_that_waited_too_long_for_sqlite_is_a_503_to_retry(client, owner, settings):
     """SQLite has one writer: a change that cannot get the lock within its busy timeout (others
     hold it under a flood) is answered 503 with Retry-After, not a failure with a traceback."""
     path = settings.effective_database_url.removeprefix("sqlite+aiosqlite:///")
-    holder = sqlite3.connect(path, isolation_level=None)
+    # It waits for whatever the app is writing itself (its loops, at start) to take the lock,
+    # on a thread: the app's writes finish on this event loop, which must not be blocked.
+    holder = sqlite3.connect(
+        path, isolation_level=None, timeout=LOCK_WAIT_SECONDS, check_same_thread=False
+    )
     try:
-        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")  # another writer holds it
         response = await client.post("/api/v1/tokens", json={"name": "t1"}, headers=owner.headers)
     finally:
         holder.close()
