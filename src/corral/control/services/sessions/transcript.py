@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corral.control.db.models import AgentSession, SessionEvent
@@ -62,13 +62,8 @@ class EventBatch:
             return
         connection = await db.connection()
         dialect = connection.dialect
-        statement = _INSERT_EVENTS.get(dialect.paramstyle)
-        if statement is None:  # a driver we do not know: SQLAlchemy's own way
-            table = cast(Table, SessionEvent.__table__)
-            await connection.execute(
-                insert(table), [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in self.rows]
-            )
-            return
+        # The settings allow only these two drivers (`corral.settings.DATABASE_DRIVERS`).
+        statement = _INSERT_EVENTS[dialect.paramstyle]
         rows: list[tuple[Any, ...]] = self.rows
         if dialect.name == "sqlite":
             rows = [
@@ -87,7 +82,6 @@ def _sqlite_time(at: datetime, iso: str) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-_EVENT_COLUMNS = ("session_id", "seq", "kind", "payload", "created_at")
 _INSERT_EVENTS = {
     "qmark": "INSERT INTO session_events (session_id, seq, kind, payload, created_at) "
     "VALUES (?, ?, ?, ?, ?)",
